@@ -1,0 +1,216 @@
+//! The storage contract: a backend keeps bytes, core keeps meaning.
+//!
+//! A backend holds one log (see [`log`](crate::log)) and knows nothing about records. Core
+//! appends encoded frames, asks for durability with `sync`, replays the log at open, reads chunk
+//! bytes back by position, and replaces the whole log when it compacts. Positions are opaque
+//! `u64`s chosen by the backend, with one rule: within one `append` (or `rewrite_append`) call,
+//! the byte at offset `k` of the given slice lives at `returned position + k`, so a backend must
+//! not split one call's bytes across places that break that arithmetic (a segmented file store
+//! rotates segments between calls, not within one).
+//!
+//! The log rewrite is streaming so that a large store is never held in memory: `begin_rewrite`,
+//! any number of `rewrite_append`, then `commit_rewrite` switches atomically (or
+//! `abort_rewrite` leaves the old log untouched). Until the commit, `read_at` keeps serving
+//! the old log.
+//!
+//! [`MemoryBackend`] keeps the log in a `Vec<u8>`; it is the reference implementation.
+
+use alloc::vec::Vec;
+
+use crate::error::{BackendError, Error};
+use crate::log::{self, ScanStop};
+
+/// Receives each record of a log during [`Backend::load`]: the position of the payload's first
+/// byte and the payload.
+pub type Visitor<'a> = dyn FnMut(u64, &[u8]) -> Result<(), Error> + 'a;
+
+/// What a backend found while loading.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoadReport {
+    /// Bytes of a torn tail that were dropped (a frame cut short by a crash mid-write).
+    pub truncated_bytes: u64,
+    /// Number of frames replayed.
+    pub frames: u64,
+    /// Bytes of log read.
+    pub log_bytes: u64,
+}
+
+/// Byte storage for one store. `dyn`-usable.
+pub trait Backend {
+    /// Adds `frames` (whole frames) at the end of the log and returns the position of its first
+    /// byte. Not durable until [`sync`](Backend::sync).
+    fn append(&mut self, frames: &[u8]) -> Result<u64, BackendError>;
+    /// Makes everything appended so far durable.
+    fn sync(&mut self) -> Result<(), BackendError>;
+    /// Replays the log: calls `visit` with each frame's payload in order. A torn tail is dropped
+    /// (and reported); corruption before the tail is an error.
+    fn load(&mut self, visit: &mut Visitor<'_>) -> Result<LoadReport, Error>;
+    /// Reads `buf.len()` bytes starting at `pos`.
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError>;
+    /// Starts building a replacement log.
+    fn begin_rewrite(&mut self) -> Result<(), BackendError>;
+    /// Adds frames to the replacement log; returns the position (in the new log) of the first.
+    fn rewrite_append(&mut self, frames: &[u8]) -> Result<u64, BackendError>;
+    /// Makes the replacement durable and switches to it atomically.
+    fn commit_rewrite(&mut self) -> Result<(), BackendError>;
+    /// Discards the replacement; the old log stays as it was.
+    fn abort_rewrite(&mut self);
+}
+
+impl<B: Backend + ?Sized> Backend for &mut B {
+    fn append(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
+        (**self).append(frames)
+    }
+    fn sync(&mut self) -> Result<(), BackendError> {
+        (**self).sync()
+    }
+    fn load(&mut self, visit: &mut Visitor<'_>) -> Result<LoadReport, Error> {
+        (**self).load(visit)
+    }
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
+        (**self).read_at(pos, buf)
+    }
+    fn begin_rewrite(&mut self) -> Result<(), BackendError> {
+        (**self).begin_rewrite()
+    }
+    fn rewrite_append(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
+        (**self).rewrite_append(frames)
+    }
+    fn commit_rewrite(&mut self) -> Result<(), BackendError> {
+        (**self).commit_rewrite()
+    }
+    fn abort_rewrite(&mut self) {
+        (**self).abort_rewrite()
+    }
+}
+
+/// Replays a whole log held in `bytes` (header included) through `visit`, positions being
+/// offsets in `bytes`. Returns the report and the length of the valid prefix (a torn tail is
+/// not part of it). Backends that keep a log as one byte string share this.
+pub fn replay_bytes(bytes: &[u8], visit: &mut Visitor<'_>) -> Result<(LoadReport, usize), Error> {
+    if bytes.is_empty() {
+        return Ok((LoadReport::default(), 0));
+    }
+    log::check_header(bytes).map_err(|kind| Error::Corrupt { at: 0, kind })?;
+    let mut report = LoadReport::default();
+    let mut valid = log::HEADER_LEN;
+    for frame in log::frames(bytes, log::HEADER_LEN) {
+        match frame {
+            Ok(frame) => {
+                visit(frame.payload_offset() as u64, frame.payload)?;
+                report.frames += 1;
+                valid = frame.end();
+            }
+            Err(ScanStop::TornTail { offset }) => {
+                report.truncated_bytes = (bytes.len() - offset) as u64;
+                break;
+            }
+            Err(ScanStop::Corrupt { offset, kind }) => {
+                return Err(Error::Corrupt {
+                    at: offset as u64,
+                    kind,
+                });
+            }
+        }
+    }
+    report.log_bytes = valid as u64;
+    Ok((report, valid))
+}
+
+/// A backend that keeps the log in memory. Nothing survives the process; everything else behaves
+/// as on disk, including torn-tail handling when opened on bytes from elsewhere.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryBackend {
+    log: Vec<u8>,
+    rewrite: Option<Vec<u8>>,
+}
+
+impl MemoryBackend {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A backend holding an existing log (for example a binary export, or bytes from another
+    /// host). It is checked when the store opens.
+    pub fn from_bytes(log: Vec<u8>) -> Self {
+        MemoryBackend { log, rewrite: None }
+    }
+
+    /// The whole log, header included.
+    pub fn bytes(&self) -> &[u8] {
+        &self.log
+    }
+
+    /// Takes the log out of the backend.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.log
+    }
+
+    fn ensure_header(log: &mut Vec<u8>) {
+        if log.is_empty() {
+            log.extend_from_slice(&log::header());
+        }
+    }
+}
+
+impl Backend for MemoryBackend {
+    fn append(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
+        Self::ensure_header(&mut self.log);
+        let pos = self.log.len() as u64;
+        self.log.extend_from_slice(frames);
+        Ok(pos)
+    }
+
+    fn sync(&mut self) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    fn load(&mut self, visit: &mut Visitor<'_>) -> Result<LoadReport, Error> {
+        let (report, valid) = replay_bytes(&self.log, visit)?;
+        // Drop a torn tail so later appends follow the last whole frame.
+        self.log.truncate(valid);
+        Ok(report)
+    }
+
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
+        let out_of_range = BackendError::OutOfRange {
+            pos,
+            len: buf.len() as u64,
+        };
+        let start = usize::try_from(pos).map_err(|_| out_of_range.clone())?;
+        let end = start.checked_add(buf.len()).ok_or(out_of_range.clone())?;
+        let src = self.log.get(start..end).ok_or(out_of_range)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+
+    fn begin_rewrite(&mut self) -> Result<(), BackendError> {
+        let mut fresh = Vec::new();
+        Self::ensure_header(&mut fresh);
+        self.rewrite = Some(fresh);
+        Ok(())
+    }
+
+    fn rewrite_append(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
+        let log = self.rewrite.as_mut().ok_or(BackendError::RewriteState(
+            "rewrite_append before begin_rewrite",
+        ))?;
+        let pos = log.len() as u64;
+        log.extend_from_slice(frames);
+        Ok(pos)
+    }
+
+    fn commit_rewrite(&mut self) -> Result<(), BackendError> {
+        let log = self.rewrite.take().ok_or(BackendError::RewriteState(
+            "commit_rewrite before begin_rewrite",
+        ))?;
+        self.log = log;
+        Ok(())
+    }
+
+    fn abort_rewrite(&mut self) {
+        self.rewrite = None;
+    }
+}

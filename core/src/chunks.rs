@@ -1,0 +1,123 @@
+//! The chunk table: every distinct chunk once, keyed by its blake3 hash, with a reference count.
+//!
+//! Core keeps only where a chunk's bytes live in the backend (position and length), never the
+//! bytes themselves, so memory holds indexes while states stay on the medium. A state or
+//! attachment is a list of slot numbers (4 bytes per chunk). When a count drops to zero the slot
+//! is freed; its bytes are reclaimed by the next log rewrite.
+
+use alloc::vec::Vec;
+
+use hashbrown::HashMap;
+
+use crate::id::Hash;
+
+/// Index of a chunk in the table.
+pub(crate) type Slot = u32;
+
+#[derive(Clone, Debug)]
+pub(crate) struct ChunkInfo {
+    pub hash: Hash,
+    pub pos: u64,
+    pub len: u32,
+    pub refs: u32,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ChunkTable {
+    slots: Vec<ChunkInfo>,
+    free: Vec<Slot>,
+    by_hash: HashMap<Hash, Slot>,
+    stored_bytes: u64,
+}
+
+impl ChunkTable {
+    pub fn lookup(&self, hash: &Hash) -> Option<Slot> {
+        self.by_hash.get(hash).copied()
+    }
+
+    pub fn get(&self, slot: Slot) -> &ChunkInfo {
+        &self.slots[slot as usize]
+    }
+
+    /// Adds a chunk with no references yet; the caller adds them with [`ChunkTable::retain`].
+    pub fn insert(&mut self, hash: Hash, pos: u64, len: u32) -> Slot {
+        if let Some(slot) = self.lookup(&hash) {
+            return slot;
+        }
+        let info = ChunkInfo {
+            hash,
+            pos,
+            len,
+            refs: 0,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = info;
+                slot
+            }
+            None => {
+                self.slots.push(info);
+                (self.slots.len() - 1) as Slot
+            }
+        };
+        self.by_hash.insert(hash, slot);
+        self.stored_bytes += len as u64;
+        slot
+    }
+
+    pub fn retain(&mut self, slots: &[Slot]) {
+        for &slot in slots {
+            self.slots[slot as usize].refs += 1;
+        }
+    }
+
+    /// Drops one reference from each slot; frees slots that reach zero.
+    pub fn release(&mut self, slots: &[Slot]) {
+        for &slot in slots {
+            let info = &mut self.slots[slot as usize];
+            info.refs -= 1;
+            if info.refs == 0 {
+                let (hash, len) = (info.hash, info.len);
+                self.by_hash.remove(&hash);
+                self.stored_bytes -= len as u64;
+                self.free.push(slot);
+            }
+        }
+    }
+
+    /// Frees chunks inserted but never retained (an aborted write).
+    pub fn drop_unreferenced(&mut self, slots: &[Slot]) {
+        for &slot in slots {
+            let info = &self.slots[slot as usize];
+            if info.refs == 0 && self.by_hash.get(&info.hash) == Some(&slot) {
+                let (hash, len) = (info.hash, info.len);
+                self.by_hash.remove(&hash);
+                self.stored_bytes -= len as u64;
+                self.free.push(slot);
+            }
+        }
+    }
+
+    pub fn set_pos(&mut self, slot: Slot, pos: u64) {
+        self.slots[slot as usize].pos = pos;
+    }
+
+    /// Total bytes of distinct live chunks.
+    pub fn stored_bytes(&self) -> u64 {
+        self.stored_bytes
+    }
+
+    /// Number of distinct live chunks.
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    /// Live slots, in slot order.
+    pub fn live(&self) -> impl Iterator<Item = (Slot, &ChunkInfo)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.refs > 0)
+            .map(|(i, c)| (i as Slot, c))
+    }
+}

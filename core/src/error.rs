@@ -1,0 +1,237 @@
+//! The error type of rewind-core.
+//!
+//! One enum for the whole engine. Every variant says what went wrong in terms a caller can act
+//! on, and hosts convert it into their own error types (`From` impls live in the hosts).
+//! The enum is `#[non_exhaustive]` so new failure modes can be added without breaking callers.
+
+use alloc::string::String;
+use core::fmt;
+
+use crate::id::{CheckpointId, SessionId};
+
+/// Why a backend operation failed. Hosts wrap their I/O errors in this.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// The medium reported an I/O failure (disk, IndexedDB, a sandbox host).
+    Io(String),
+    /// The medium is full or over its quota; nothing was written.
+    Full(String),
+    /// A read asked for bytes that the backend does not hold.
+    OutOfRange {
+        /// First byte asked for.
+        pos: u64,
+        /// Number of bytes asked for.
+        len: u64,
+    },
+    /// A rewrite call arrived in the wrong order (append without begin, ...).
+    RewriteState(&'static str),
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackendError::Io(msg) => write!(f, "I/O error: {msg}"),
+            BackendError::Full(msg) => write!(f, "storage full: {msg}"),
+            BackendError::OutOfRange { pos, len } => {
+                write!(
+                    f,
+                    "read of {len} bytes at position {pos} is outside the log"
+                )
+            }
+            BackendError::RewriteState(msg) => write!(f, "log rewrite misused: {msg}"),
+        }
+    }
+}
+
+impl core::error::Error for BackendError {}
+
+/// Which limit of [`Limits`](crate::Limits) an input broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LimitKind {
+    /// State bytes of one checkpoint.
+    StateBytes,
+    /// Length of a checkpoint message, in bytes.
+    MessageBytes,
+    /// Number of tags on one checkpoint.
+    TagCount,
+    /// Length of one tag, in bytes.
+    TagBytes,
+    /// Encoded size of a metadata object, in bytes.
+    MetadataBytes,
+    /// Length of a namespace, in bytes.
+    NamespaceBytes,
+    /// Length of a session name, in bytes.
+    NameBytes,
+    /// Length of a content type, in bytes.
+    ContentTypeBytes,
+    /// Length of an annotation note, in bytes.
+    NoteBytes,
+    /// Bytes of one attachment.
+    AttachmentBytes,
+    /// Length of an attachment key, in bytes.
+    AttachmentKeyBytes,
+    /// Size of an import, in bytes.
+    ImportBytes,
+}
+
+impl fmt::Display for LimitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LimitKind::StateBytes => "state size",
+            LimitKind::MessageBytes => "message length",
+            LimitKind::TagCount => "tag count",
+            LimitKind::TagBytes => "tag length",
+            LimitKind::MetadataBytes => "metadata size",
+            LimitKind::NamespaceBytes => "namespace length",
+            LimitKind::NameBytes => "session name length",
+            LimitKind::ContentTypeBytes => "content type length",
+            LimitKind::NoteBytes => "annotation note length",
+            LimitKind::AttachmentBytes => "attachment size",
+            LimitKind::AttachmentKeyBytes => "attachment key length",
+            LimitKind::ImportBytes => "import size",
+        })
+    }
+}
+
+/// What is wrong with a log: which frame, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CorruptKind {
+    /// The header does not start with rewind's magic bytes.
+    BadMagic,
+    /// The header names a format version this build does not read.
+    UnsupportedVersion(u16),
+    /// A frame's checksum does not match its payload.
+    Checksum,
+    /// A frame claims a length larger than the format allows.
+    FrameTooLarge(u32),
+    /// The log ends inside a frame (only an error where a torn tail is not acceptable).
+    Truncated,
+    /// A record's payload could not be decoded.
+    Decode,
+    /// A record kind this build does not know (written by a newer version).
+    UnknownRecord(u32),
+    /// A record refers to something that does not exist or contradicts the store.
+    Inconsistent(&'static str),
+}
+
+impl fmt::Display for CorruptKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CorruptKind::BadMagic => f.write_str("not a rewind log (bad magic bytes)"),
+            CorruptKind::UnsupportedVersion(v) => {
+                write!(f, "log format version {v} is not supported by this build")
+            }
+            CorruptKind::Checksum => f.write_str("checksum mismatch"),
+            CorruptKind::FrameTooLarge(len) => write!(f, "frame length {len} exceeds the limit"),
+            CorruptKind::Truncated => f.write_str("log ends inside a frame"),
+            CorruptKind::Decode => f.write_str("record payload cannot be decoded"),
+            CorruptKind::UnknownRecord(kind) => {
+                write!(
+                    f,
+                    "unknown record kind {kind} (written by a newer version?)"
+                )
+            }
+            CorruptKind::Inconsistent(what) => write!(f, "inconsistent record: {what}"),
+        }
+    }
+}
+
+/// Every error rewind-core returns.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// No session with this id.
+    SessionNotFound(SessionId),
+    /// No checkpoint with this id.
+    CheckpointNotFound(CheckpointId),
+    /// A caller-supplied id is already used in this store.
+    DuplicateId(String),
+    /// An input is over a configured limit; nothing was stored.
+    LimitExceeded {
+        /// Which limit.
+        kind: LimitKind,
+        /// The configured maximum.
+        limit: u64,
+        /// What the input had.
+        actual: u64,
+    },
+    /// An input is malformed (empty message, metadata that is not an object, bad cursor, ...).
+    InvalidInput(String),
+    /// The parent given for a checkpoint belongs to another session.
+    ParentInOtherSession {
+        /// The parent asked for.
+        parent: CheckpointId,
+        /// The session of the new checkpoint.
+        session: SessionId,
+    },
+    /// A log or export could not be read.
+    Corrupt {
+        /// Position of the offending frame or record (byte offset in the log, or index in an export).
+        at: u64,
+        /// What is wrong.
+        kind: CorruptKind,
+    },
+    /// An export or a checkpoint failed hash verification.
+    HashMismatch {
+        /// The checkpoint whose hash does not match its contents.
+        checkpoint: CheckpointId,
+        /// Which link is broken.
+        detail: &'static str,
+    },
+    /// An import was rejected; nothing from it was stored.
+    ImportRejected(String),
+    /// The backend failed; the operation did not take effect.
+    Backend(BackendError),
+    /// A checkpoint is protected from removal (session head or critical annotation).
+    Protected(CheckpointId),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::SessionNotFound(id) => write!(f, "session {id} not found"),
+            Error::CheckpointNotFound(id) => write!(f, "checkpoint {id} not found"),
+            Error::DuplicateId(id) => write!(f, "id {id} is already used in this store"),
+            Error::LimitExceeded {
+                kind,
+                limit,
+                actual,
+            } => write!(f, "{kind} is {actual}, over the limit of {limit}"),
+            Error::InvalidInput(msg) => write!(f, "invalid input: {msg}"),
+            Error::ParentInOtherSession { parent, session } => {
+                write!(f, "parent {parent} does not belong to session {session}")
+            }
+            Error::Corrupt { at, kind } => write!(f, "corrupt data at {at}: {kind}"),
+            Error::HashMismatch { checkpoint, detail } => {
+                write!(f, "hash mismatch at checkpoint {checkpoint}: {detail}")
+            }
+            Error::ImportRejected(msg) => write!(f, "import rejected: {msg}"),
+            Error::Backend(err) => write!(f, "storage backend failed: {err}"),
+            Error::Protected(id) => write!(
+                f,
+                "checkpoint {id} is protected (session head or critical annotation)"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Error::Backend(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl From<BackendError> for Error {
+    fn from(err: BackendError) -> Self {
+        Error::Backend(err)
+    }
+}
+
+/// Result alias used throughout rewind-core.
+pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -1,0 +1,217 @@
+//! Identifiers: session and checkpoint ids (UUID v7) and content hashes (blake3).
+//!
+//! Ids are UUID v7, so they sort by creation time. Core builds them from the host's clock and
+//! entropy and keeps them strictly increasing within a store even when the clock stalls or
+//! steps back, so "sorted by id" and "sorted by creation" agree.
+
+use alloc::string::String;
+use core::fmt;
+use core::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::env::Env;
+use crate::error::Error;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// Wraps a UUID.
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                $name(uuid)
+            }
+            /// The UUID inside.
+            pub const fn as_uuid(&self) -> &Uuid {
+                &self.0
+            }
+            /// The 16 bytes of the UUID, big-endian.
+            pub const fn as_bytes(&self) -> &[u8; 16] {
+                self.0.as_bytes()
+            }
+            /// Builds an id from its 16 bytes.
+            pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+                $name(Uuid::from_bytes(bytes))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0.hyphenated(), f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.0.hyphenated())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self, Error> {
+                Uuid::try_parse(s).map($name).map_err(|_| {
+                    Error::InvalidInput(alloc::format!(concat!("not a ", $what, " id: {:?}"), s))
+                })
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// Identifies a session (an agent run, a LangGraph thread).
+    SessionId,
+    "session"
+);
+uuid_id!(
+    /// Identifies a checkpoint. UUID v7 unless a caller supplied its own id.
+    CheckpointId,
+    "checkpoint"
+);
+
+/// A blake3 digest: the key of a chunk and the hash of a checkpoint.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Hash(pub [u8; 32]);
+
+impl Hash {
+    /// blake3 of `bytes`.
+    pub fn of(bytes: &[u8]) -> Hash {
+        Hash(*blake3::hash(bytes).as_bytes())
+    }
+
+    /// Lower-case hex, 64 characters.
+    pub fn to_hex(&self) -> String {
+        let mut out = String::with_capacity(64);
+        for b in self.0 {
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        }
+        out
+    }
+
+    /// Parses 64 hex characters.
+    pub fn from_hex(s: &str) -> Option<Hash> {
+        let bytes = s.as_bytes();
+        if bytes.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in bytes.chunks_exact(2).enumerate() {
+            let hi = (pair[0] as char).to_digit(16)?;
+            let lo = (pair[1] as char).to_digit(16)?;
+            out[i] = (hi * 16 + lo) as u8;
+        }
+        Some(Hash(out))
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl fmt::Display for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hash({self})")
+    }
+}
+
+/// Makes UUID v7 ids that are strictly increasing for one store.
+#[derive(Debug, Default)]
+pub(crate) struct IdGen {
+    last: u128,
+}
+
+impl IdGen {
+    /// Remembers an id that exists in the store, so new ids sort after it when they are v7.
+    pub(crate) fn observe(&mut self, uuid: &Uuid) {
+        if uuid.get_version_num() == 7 {
+            self.last = self.last.max(uuid.as_u128());
+        }
+    }
+
+    pub(crate) fn next(&mut self, env: &mut dyn Env) -> Uuid {
+        let mut random = [0u8; 10];
+        env.fill_random(&mut random);
+        let candidate =
+            uuid::Builder::from_unix_timestamp_millis(env.now_ms(), &random).into_uuid();
+        let uuid = if candidate.as_u128() > self.last {
+            candidate
+        } else {
+            // Same millisecond (or a clock that stepped back): count up from the last id, keeping
+            // the version and variant bits of a v7 UUID.
+            bump_v7(self.last)
+        };
+        self.last = uuid.as_u128();
+        uuid
+    }
+}
+
+/// The next v7 UUID after `last`: increments the 74 non-fixed bits below the timestamp.
+fn bump_v7(last: u128) -> Uuid {
+    // Layout: 48-bit ms | 4-bit version | 12-bit rand_a | 2-bit variant | 62-bit rand_b.
+    let ts = last >> 80;
+    let rand_a = (last >> 64) & 0xfff;
+    let rand_b = last & ((1u128 << 62) - 1);
+    let counter = (rand_a << 62) | rand_b;
+    let (ts, counter) = if counter + 1 >= (1u128 << 74) {
+        (ts + 1, 0)
+    } else {
+        (ts, counter + 1)
+    };
+    let rand_a = counter >> 62;
+    let rand_b = counter & ((1u128 << 62) - 1);
+    let value = (ts << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b;
+    Uuid::from_u128(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::DeterministicEnv;
+
+    #[test]
+    fn ids_increase_even_when_the_clock_stalls() {
+        let mut env = DeterministicEnv::with(1_000, 0, 7);
+        let mut ids = IdGen::default();
+        let mut prev = ids.next(&mut env);
+        for _ in 0..1000 {
+            let id = ids.next(&mut env);
+            assert!(id > prev, "{id} should sort after {prev}");
+            assert_eq!(id.get_version_num(), 7);
+            prev = id;
+        }
+    }
+
+    #[test]
+    fn hash_hex_round_trips() {
+        let h = Hash::of(b"hello");
+        assert_eq!(Hash::from_hex(&h.to_hex()), Some(h));
+        assert_eq!(h.to_hex(), alloc::format!("{h}"));
+        assert_eq!(Hash::from_hex("zz"), None);
+    }
+
+    #[test]
+    fn ids_parse_and_reject() {
+        let id: SessionId = "0190f3a0-0000-7000-8000-000000000001".parse().unwrap();
+        assert_eq!(
+            alloc::format!("{id}"),
+            "0190f3a0-0000-7000-8000-000000000001"
+        );
+        assert!(matches!(
+            "nope".parse::<SessionId>(),
+            Err(Error::InvalidInput(_))
+        ));
+    }
+}

@@ -1,0 +1,47 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod annotation;
+pub mod backend;
+pub mod checkpoint;
+pub mod chunker;
+mod chunks;
+pub mod compact;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod diff;
+pub mod env;
+pub mod error;
+pub mod event;
+pub mod export;
+pub mod id;
+pub mod json_patch;
+pub mod limits;
+pub mod log;
+pub mod metrics;
+pub mod options;
+pub mod query;
+mod record;
+pub mod session;
+mod store;
+
+pub use annotation::{Annotation, Severity};
+pub use backend::{Backend, LoadReport, MemoryBackend};
+pub use checkpoint::{Checkpoint, NewCheckpoint, Trigger, TriggerKind};
+pub use compact::{CompactionPlan, CompactionReport, KeepReason, RemovalReason, RetentionPolicy};
+pub use diff::Diff;
+pub use env::{DeterministicEnv, Env};
+pub use error::{BackendError, CorruptKind, Error, LimitKind, Result};
+pub use event::Event;
+pub use export::ImportReport;
+pub use id::{CheckpointId, Hash, SessionId};
+pub use limits::Limits;
+pub use metrics::{Health, Metrics, OpCounters};
+pub use options::{AutoPolicy, Options};
+pub use query::{Cursor, Order, Page, Query};
+pub use session::Session;
+pub use store::{History, Restored, Store, VerifyError, VerifyProblem, VerifyReport};

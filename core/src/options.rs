@@ -1,0 +1,74 @@
+//! Store options: limits, the automatic-checkpoint policy, event queue size, write syncing.
+
+use crate::checkpoint::TriggerKind;
+use crate::limits::Limits;
+
+/// Throttling for [`Store::auto_checkpoint`](crate::Store::auto_checkpoint): an automatic
+/// checkpoint is skipped when the session already has a checkpoint of a counting trigger kind
+/// younger than `min_interval_ms`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AutoPolicy {
+    /// Minimum time between checkpoints, in milliseconds (default 30 s).
+    pub min_interval_ms: u64,
+    /// Which earlier checkpoints count as recent (default: manual and automatic; a scheduled
+    /// checkpoint does not suppress an automatic one).
+    pub counts: [bool; 3],
+}
+
+impl AutoPolicy {
+    /// A policy with the given interval and the default counting kinds.
+    pub fn every(min_interval_ms: u64) -> Self {
+        AutoPolicy {
+            min_interval_ms,
+            ..Self::default()
+        }
+    }
+
+    /// Sets whether checkpoints of `kind` count as recent.
+    pub fn counting(mut self, kind: TriggerKind, counts: bool) -> Self {
+        self.counts[kind as usize] = counts;
+        self
+    }
+
+    /// Whether checkpoints of `kind` count as recent.
+    pub fn counts(&self, kind: TriggerKind) -> bool {
+        self.counts[kind as usize]
+    }
+}
+
+impl Default for AutoPolicy {
+    fn default() -> Self {
+        AutoPolicy {
+            min_interval_ms: 30_000,
+            counts: [true, true, false],
+        }
+    }
+}
+
+/// How a store behaves. `Options::default()` suits most uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// Input limits.
+    pub limits: Limits,
+    /// Automatic checkpoint throttling.
+    pub auto: AutoPolicy,
+    /// Most events kept for [`Store::drain_events`](crate::Store::drain_events) (default 4096;
+    /// 0 turns events off).
+    pub event_capacity: usize,
+    /// Call [`Backend::sync`](crate::Backend::sync) after every write before returning (default
+    /// false: hosts with group commit sync on their own schedule).
+    pub sync_every_write: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            limits: Limits::default(),
+            auto: AutoPolicy::default(),
+            event_capacity: 4096,
+            sync_every_write: false,
+        }
+    }
+}

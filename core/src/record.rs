@@ -1,0 +1,233 @@
+//! Records: every mutation of a store, as it is written to the log.
+//!
+//! A record payload is the postcard encoding of [`Record`] followed, for records that bring new
+//! chunks, by the raw bytes of those chunks in order. Keeping chunk bytes outside postcard lets a
+//! backend serve a chunk by (position, length) without decoding anything, and lets core compute
+//! every chunk's position while encoding.
+//!
+//! The enum's variant index is the record kind. Kinds are only ever added at the end; a reader
+//! meets a kind it does not know with [`CorruptKind::UnknownRecord`], never a misread.
+//!
+//! A state (or attachment) lists its chunks as a [`BlobRecord`]: optionally "the first `prefix`
+//! chunks of checkpoint `base`" (a growing conversation shares all but its tail with its
+//! parent, so the log grows with new chunks only, not with the whole list), then chunk
+//! references by hash or by index into the record's new chunks.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+
+use crate::annotation::Annotation;
+use crate::checkpoint::Trigger;
+use crate::error::CorruptKind;
+use crate::id::{CheckpointId, Hash, SessionId};
+use crate::log;
+
+/// Number of record kinds this build knows.
+pub(crate) const RECORD_KINDS: u32 = 9;
+
+// Records are built one at a time and encoded straight away; boxing the large variants would
+// cost an allocation per write for nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Record {
+    Session(SessionRecord),
+    Checkpoint(CheckpointRecord),
+    Annotation(AnnotationRecord),
+    Attachment(AttachmentRecord),
+    DeleteCheckpoint(CheckpointId),
+    DeleteSession(SessionId),
+    Head(HeadRecord),
+    /// The next seq the store hands out is at least this (written at the start of a rewritten
+    /// log, so seqs of removed checkpoints are never reused).
+    SeqFloor(u64),
+    /// The next `n` records form one transaction: a log that ends before all of them is replayed
+    /// without any of them.
+    Txn(u32),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SessionRecord {
+    pub id: SessionId,
+    pub name: String,
+    pub metadata: String,
+    pub created_at: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CheckpointRecord {
+    pub id: CheckpointId,
+    pub session: SessionId,
+    pub namespace: String,
+    pub seq: u64,
+    pub parent: Option<CheckpointId>,
+    pub parent_hash: Option<Hash>,
+    pub created_at: u64,
+    pub message: String,
+    pub tags: Vec<String>,
+    pub trigger: Trigger,
+    pub metadata: String,
+    pub hash: Hash,
+    pub state: BlobRecord,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct AnnotationRecord {
+    pub checkpoint: CheckpointId,
+    pub annotation: Annotation,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct AttachmentRecord {
+    pub checkpoint: CheckpointId,
+    pub key: String,
+    pub blob: BlobRecord,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct HeadRecord {
+    pub session: SessionId,
+    pub head: Option<CheckpointId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct BlobRecord {
+    pub content_type: String,
+    pub len: u64,
+    pub base: Option<BaseRef>,
+    pub chunks: Vec<ChunkRef>,
+    pub new: Vec<NewChunk>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct BaseRef {
+    pub checkpoint: CheckpointId,
+    pub prefix: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) enum ChunkRef {
+    /// A chunk already in the store.
+    Known(Hash),
+    /// The n-th new chunk of this record.
+    New(u32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct NewChunk {
+    pub hash: Hash,
+    pub len: u32,
+}
+
+impl Record {
+    /// The new chunks this record carries (their bytes follow the postcard part).
+    fn new_chunks(&self) -> &[NewChunk] {
+        match self {
+            Record::Checkpoint(c) => &c.state.new,
+            Record::Attachment(a) => &a.blob.new,
+            _ => &[],
+        }
+    }
+}
+
+/// Appends `record` as one frame to `out`, followed by the raw bytes of its new chunks.
+/// Returns the offset in `out` where the raw chunk bytes start.
+pub(crate) fn write(out: &mut Vec<u8>, record: &Record, raw: &[&[u8]]) -> usize {
+    let frame_start = out.len();
+    out.extend_from_slice(&[0u8; log::FRAME_HEADER_LEN]);
+    let payload_start = out.len();
+    // Encoding into a Vec cannot fail for these types.
+    let taken = core::mem::take(out);
+    *out = postcard::to_extend(record, taken).unwrap_or_default();
+    let raw_start = out.len();
+    for bytes in raw {
+        out.extend_from_slice(bytes);
+    }
+    let payload_len = (out.len() - payload_start) as u32;
+    let crc = log::crc32c(&out[payload_start..]);
+    out[frame_start..frame_start + 4].copy_from_slice(&payload_len.to_le_bytes());
+    out[frame_start + 4..frame_start + 8].copy_from_slice(&crc.to_le_bytes());
+    raw_start
+}
+
+/// Decodes a payload into its record and the raw chunk area, checking that the raw area has
+/// exactly the bytes the record announces.
+pub(crate) fn read(payload: &[u8]) -> Result<(Record, &[u8]), CorruptKind> {
+    let kind = peek_kind(payload)?;
+    if kind >= RECORD_KINDS {
+        return Err(CorruptKind::UnknownRecord(kind));
+    }
+    let (record, raw) =
+        postcard::take_from_bytes::<Record>(payload).map_err(|_| CorruptKind::Decode)?;
+    let announced: u64 = record.new_chunks().iter().map(|c| c.len as u64).sum();
+    if announced != raw.len() as u64 {
+        return Err(CorruptKind::Inconsistent(
+            "chunk bytes do not match their announced lengths",
+        ));
+    }
+    Ok((record, raw))
+}
+
+/// Reads the leading varint (the variant index) of a payload.
+fn peek_kind(payload: &[u8]) -> Result<u32, CorruptKind> {
+    let mut value: u32 = 0;
+    for (i, byte) in payload.iter().take(5).enumerate() {
+        value |= ((byte & 0x7f) as u32) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(CorruptKind::Decode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_with_raw_chunks() {
+        let rec = Record::Attachment(AttachmentRecord {
+            checkpoint: CheckpointId::from_bytes([1; 16]),
+            key: "writes".into(),
+            blob: BlobRecord {
+                content_type: "application/octet-stream".into(),
+                len: 5,
+                base: None,
+                chunks: alloc::vec![ChunkRef::New(0)],
+                new: alloc::vec![NewChunk {
+                    hash: Hash::of(b"hello"),
+                    len: 5
+                }],
+            },
+        });
+        let mut out = Vec::new();
+        let raw_at = write(&mut out, &rec, &[b"hello"]);
+        assert_eq!(&out[raw_at..], b"hello");
+        let frame = log::frames(&out, 0).next().unwrap().unwrap();
+        let (back, raw) = read(frame.payload).unwrap();
+        assert_eq!(back, rec);
+        assert_eq!(raw, b"hello");
+    }
+
+    #[test]
+    fn unknown_kinds_are_named() {
+        assert_eq!(read(&[42, 0, 0]), Err(CorruptKind::UnknownRecord(42)));
+        assert_eq!(
+            read(&[0x80, 0x80, 0x80, 0x80, 0x80]),
+            Err(CorruptKind::Decode)
+        );
+    }
+
+    #[test]
+    fn raw_length_mismatch_is_rejected() {
+        let rec = Record::SeqFloor(7);
+        let mut out = Vec::new();
+        write(&mut out, &rec, &[b"junk"]);
+        let frame = log::frames(&out, 0).next().unwrap().unwrap();
+        assert!(matches!(
+            read(frame.payload),
+            Err(CorruptKind::Inconsistent(_))
+        ));
+    }
+}
