@@ -1,6 +1,6 @@
 //! The storage contract: a backend keeps bytes, core keeps meaning.
 //!
-//! A backend holds one log (see [`log`](crate::log)) and knows nothing about records. Core
+//! A backend holds one log (see [`crate::log`]) and knows nothing about records. Core
 //! appends encoded frames, asks for durability with `sync`, replays the log at open, reads chunk
 //! bytes back by position, and replaces the whole log when it compacts. Positions are opaque
 //! `u64`s chosen by the backend, with one rule: within one `append` (or `rewrite_append`) call,

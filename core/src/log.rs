@@ -5,7 +5,7 @@
 //! frame:   payload length (u32 LE) | crc32c of payload (u32 LE) | payload
 //! ```
 //!
-//! The payload is one [record](crate::record). Every host uses these bytes: the file store's
+//! The payload is one record (see `record.rs`). Every host uses these bytes: the file store's
 //! segments, IndexedDB rows, binary exports and the sandbox. A reader distinguishes a **torn
 //! tail** (the log ends inside its last frame, as after a crash mid-write: safe to drop) from
 //! **corruption** (a bad frame followed by more data: never silently skipped).

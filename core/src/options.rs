@@ -62,6 +62,32 @@ pub struct Options {
     pub sync_every_write: bool,
 }
 
+impl Options {
+    /// Sets the input limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets the automatic checkpoint policy.
+    pub fn auto(mut self, auto: AutoPolicy) -> Self {
+        self.auto = auto;
+        self
+    }
+
+    /// Sets how many events are kept for draining (0 turns events off).
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.event_capacity = capacity;
+        self
+    }
+
+    /// Sets whether every write syncs the backend before returning.
+    pub fn sync_every_write(mut self, sync: bool) -> Self {
+        self.sync_every_write = sync;
+        self
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {

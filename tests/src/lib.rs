@@ -1,0 +1,25 @@
+//! Test support shared by rewind's cross-host suites.
+//!
+//! The suites themselves live in `tests/tests/`: the conformance scenarios of
+//! `rewind_core::conformance` run once per backend and host, and each host's transcript of the
+//! same scripted run must match the in-memory reference byte for byte.
+
+#![warn(missing_docs)]
+
+use rewind::{MemoryBackend, Options, Store, SystemEnv};
+
+/// Opens a memory store on log bytes written elsewhere (another host, an export) with the native
+/// environment, as a user moving a store between hosts would.
+pub fn open_native(log: Vec<u8>) -> rewind::Result<Store<MemoryBackend, SystemEnv>> {
+    let (store, _) = Store::open(
+        MemoryBackend::from_bytes(log),
+        SystemEnv::new(),
+        Options::default(),
+    )?;
+    Ok(store)
+}
+
+/// The root README's examples, compiled and run as doctests so the README cannot drift from the
+/// API.
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;
