@@ -34,6 +34,9 @@ pub struct LoadReport {
     pub frames: u64,
     /// Bytes of log read.
     pub log_bytes: u64,
+    /// Records of a transaction that a crash cut short, replayed as if never written (set by
+    /// the store, not the backend).
+    pub discarded_records: u64,
 }
 
 /// Byte storage for one store. `dyn`-usable.

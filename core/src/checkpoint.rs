@@ -158,28 +158,11 @@ pub(crate) struct HashFields<'a> {
 }
 
 pub(crate) fn hash_fields(fields: &HashFields<'_>) -> Hash {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(HASH_DOMAIN.as_bytes());
-    // postcard into a hasher-backed writer: no intermediate buffer.
-    let _ = postcard::serialize_with_flavor(fields, HashFlavor(&mut hasher));
-    Hash(*hasher.finalize().as_bytes())
-}
-
-struct HashFlavor<'a>(&'a mut blake3::Hasher);
-
-impl postcard::ser_flavors::Flavor for HashFlavor<'_> {
-    type Output = ();
-    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
-        self.0.update(&[data]);
-        Ok(())
-    }
-    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        self.0.update(data);
-        Ok(())
-    }
-    fn finalize(self) -> postcard::Result<()> {
-        Ok(())
-    }
+    // Encoding into a buffer first: feeding blake3 byte by byte costs more than the copy.
+    let mut buf = Vec::with_capacity(256);
+    buf.extend_from_slice(HASH_DOMAIN.as_bytes());
+    let buf = postcard::to_extend(fields, buf).unwrap_or_default();
+    Hash::of(&buf)
 }
 
 /// blake3 over the concatenated chunk hashes of a state.

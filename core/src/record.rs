@@ -25,7 +25,7 @@ use crate::id::{CheckpointId, Hash, SessionId};
 use crate::log;
 
 /// Number of record kinds this build knows.
-pub(crate) const RECORD_KINDS: u32 = 9;
+pub(crate) const RECORD_KINDS: u32 = 10;
 
 // Records are built one at a time and encoded straight away; boxing the large variants would
 // cost an allocation per write for nothing.
@@ -45,6 +45,9 @@ pub(crate) enum Record {
     /// The next `n` records form one transaction: a log that ends before all of them is replayed
     /// without any of them.
     Txn(u32),
+    /// Closes a transaction that a crash cut short: its records already in the log are void.
+    /// Written at open, so records appended afterwards are never mistaken for its missing ones.
+    TxnAbort,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

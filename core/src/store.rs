@@ -241,10 +241,18 @@ impl<B: Backend, E: Env> Store<B, E> {
             write_error: None,
             replay_txn: None,
         };
-        let report = backend.load(&mut |pos, payload| store.replay_frame(pos, payload))?;
-        // A transaction the log ends inside was cut by a crash: none of it happened.
-        store.replay_txn = None;
+        let mut report = backend.load(&mut |pos, payload| store.replay_frame(pos, payload))?;
         store.log_bytes = report.log_bytes;
+        // A transaction the log ends inside was cut by a crash: none of it happened. Say so in
+        // the log too, or later records would be read as its missing ones.
+        if let Some((_, buffered)) = store.replay_txn.take() {
+            report.discarded_records = buffered.len() as u64;
+            let mut frame = Vec::new();
+            record::write(&mut frame, &Record::TxnAbort, &[]);
+            backend.append(&frame)?;
+            backend.sync()?;
+            store.log_bytes += frame.len() as u64;
+        }
         // Replay emitted no events and counted no operations: they describe this process.
         store.events = EventQueue::new(store.options.event_capacity);
         store.ops = OpCounters::default();
@@ -1018,6 +1026,10 @@ impl<B: Backend, E: Env> Store<B, E> {
         })?;
         let raw_pos = pos + (payload.len() - raw.len()) as u64;
         let meta_bytes = (crate::log::FRAME_HEADER_LEN + payload.len() - raw.len()) as u64;
+        if matches!(rec, Record::TxnAbort) {
+            self.replay_txn = None;
+            return Ok(());
+        }
         if let Some((remaining, buffered)) = &mut self.replay_txn {
             buffered.push((rec, raw_pos, meta_bytes));
             *remaining -= 1;
@@ -1129,6 +1141,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             }
             Record::SeqFloor(seq) => self.next_seq = self.next_seq.max(seq),
             Record::Txn(_) => return Err(inconsistent("nested transaction")),
+            Record::TxnAbort => {}
         }
         Ok(())
     }
