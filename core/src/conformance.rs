@@ -509,6 +509,34 @@ pub fn deletion<H: Harness>(h: &mut H) {
     assert_eq!(fingerprint(&store), before);
 }
 
+/// A deleted checkpoint's id, reused by a caller-supplied id, does not become the parent of the
+/// deleted one's children (links only point to older checkpoints).
+pub fn reused_ids_do_not_link<H: Harness>(h: &mut H) {
+    let mut store = open::<H>(h.fresh());
+    let s = ok(store.create_session("s", Map::new()));
+    let a = ok(store.checkpoint(NewCheckpoint::new(s, "a", b"{}"))).id;
+    let b = ok(store.checkpoint(NewCheckpoint::new(s, "b", b"{\"b\":1}"))).id;
+    ok(store.delete(a));
+    let reused = ok(store.checkpoint(NewCheckpoint::new(s, "reuses a's id", b"[]").id(a).root()));
+    assert_eq!(reused.id, a);
+    let history: Vec<CheckpointId> = ok(store.history(b)).map(|c| c.id).collect();
+    assert_eq!(history, vec![b]);
+    assert!(ok(store.children(a)).is_empty());
+    // Deleting the old child must not touch the new checkpoint's bookkeeping.
+    ok(store.delete(b));
+    assert_eq!(
+        ok(store.branches(s))
+            .iter()
+            .map(|c| c.id)
+            .collect::<Vec<_>>(),
+        vec![a]
+    );
+    assert!(store.verify().is_ok());
+    let before = fingerprint(&store);
+    let store = reopen(h, store);
+    assert_eq!(fingerprint(&store), before);
+}
+
 /// Compaction plans say why, protect heads and critical checkpoints, keep children readable,
 /// shrink the log, and never reuse a seq.
 pub fn compaction<H: Harness>(h: &mut H) {
@@ -784,7 +812,7 @@ macro_rules! conformance_tests {
     ($harness:expr) => {
         $crate::conformance_tests!(@each $harness;
             checkpoints_round_trip, restore_forks, at_time, queries, dedup_growing_state, diffs,
-            annotations_attachments_events, deletion, compaction, export_import, bad_input,
+            annotations_attachments_events, deletion, reused_ids_do_not_link, compaction, export_import, bad_input,
             auto_checkpoints);
         #[test]
         fn transcript_matches_memory() {

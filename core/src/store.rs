@@ -901,7 +901,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                 Some(VerifyProblem::HashMismatch)
             } else {
                 match (cp.parent, cp.parent_hash) {
-                    (Some(p), Some(ph)) => match self.checkpoints.get(&p) {
+                    (Some(_), Some(ph)) => match self.linked_parent(cp) {
                         Some(parent) if parent.cp.hash != ph => {
                             Some(VerifyProblem::ParentHashMismatch)
                         }
@@ -1186,20 +1186,17 @@ impl<B: Backend, E: Env> Store<B, E> {
                 .or_default()
                 .insert(cp.seq);
         }
-        let mut parent_in_session = false;
-        if let Some(parent) = cp.parent
-            && let Some(p) = self.checkpoints.get_mut(&parent)
-            && p.cp.session == cp.session
+        let parent_seq = self.linked_parent(&cp).map(|p| p.cp.seq);
+        if let Some(p) = cp.parent.and_then(|p| self.checkpoints.get_mut(&p))
+            && parent_seq.is_some()
         {
             p.children += 1;
-            parent_in_session = true;
         }
         let session = self
             .sessions
             .get_mut(&cp.session)
             .ok_or(inconsistent("checkpoint of an unknown session"))?;
-        if parent_in_session && let Some(parent) = cp.parent {
-            let pseq = self.checkpoints[&parent].cp.seq;
+        if let Some(pseq) = parent_seq {
             session.leaves.remove(&pseq);
         }
         session.seqs.insert(cp.seq);
@@ -1303,21 +1300,14 @@ impl<B: Backend, E: Env> Store<B, E> {
         self.logical_bytes -= entry.attachments.values().map(|b| b.len).sum::<u64>();
         self.attachment_count -= entry.attachments.len() as u64;
         self.annotation_count -= entry.annotations.len() as u64;
+        let parent_alive = self.linked_parent(cp).map(|p| p.cp.id);
         let mut parent_seq = None;
-        if let Some(parent) = cp.parent
-            && let Some(p) = self.checkpoints.get_mut(&parent)
-            && p.cp.session == cp.session
-        {
-            p.children -= 1;
+        if let Some(p) = parent_alive.and_then(|p| self.checkpoints.get_mut(&p)) {
+            p.children = p.children.saturating_sub(1);
             if p.children == 0 {
                 parent_seq = Some(p.cp.seq);
             }
         }
-        let parent_alive = cp.parent.filter(|p| {
-            self.checkpoints
-                .get(p)
-                .is_some_and(|e| e.cp.session == cp.session)
-        });
         let session = self
             .sessions
             .get_mut(&cp.session)
@@ -1334,6 +1324,14 @@ impl<B: Backend, E: Env> Store<B, E> {
                 parent_alive.or_else(|| session.seqs.last().map(|seq| self.by_seq[seq]));
         }
         Ok(())
+    }
+
+    /// The parent a checkpoint is linked to: alive, in the same session, and older. A parent id
+    /// that was deleted and later reused by a caller-supplied id is not a link (the newer
+    /// checkpoint has a higher seq), which also makes cycles impossible, even in a hostile log.
+    pub(crate) fn linked_parent(&self, cp: &Checkpoint) -> Option<&Entry> {
+        let parent = self.checkpoints.get(&cp.parent?)?;
+        (parent.cp.session == cp.session && parent.cp.seq < cp.seq).then_some(parent)
     }
 
     pub(crate) fn with_backend<B2: Backend>(self, backend: B2) -> Store<B2, E> {
@@ -1373,7 +1371,7 @@ impl<'a, B: Backend, E: Env> Iterator for History<'a, B, E> {
     fn next(&mut self) -> Option<&'a Checkpoint> {
         let id = self.next.take()?;
         let cp = &self.store.checkpoints.get(&id)?.cp;
-        self.next = cp.parent;
+        self.next = self.store.linked_parent(cp).map(|p| p.cp.id);
         Some(cp)
     }
 }
