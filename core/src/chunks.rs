@@ -111,13 +111,4 @@ impl ChunkTable {
     pub fn len(&self) -> usize {
         self.by_hash.len()
     }
-
-    /// Live slots, in slot order.
-    pub fn live(&self) -> impl Iterator<Item = (Slot, &ChunkInfo)> {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.refs > 0)
-            .map(|(i, c)| (i as Slot, c))
-    }
 }

@@ -194,6 +194,9 @@ pub(crate) struct LiveLogWriter {
     idx: usize,
     written_slots: HashSet<Slot>,
     written_ids: HashSet<CheckpointId>,
+    exclude: HashSet<CheckpointId>,
+    /// Head records written, per session.
+    pub written_heads: HashMap<SessionId, Option<CheckpointId>>,
     /// Chunks placed in the current batch: (slot, offset in batch).
     pub batch_chunks: Vec<(Slot, usize)>,
 }
@@ -211,9 +214,12 @@ enum Stage {
 const BATCH_BYTES: usize = 1 << 20;
 
 impl LiveLogWriter {
+    /// Writes the sessions in `only` (all when `None`), leaving out the checkpoints in
+    /// `exclude` (a compaction's removals, which then never reach the new log).
     pub(crate) fn new<B: Backend, E: Env>(
         store: &Store<B, E>,
         only: Option<&BTreeSet<SessionId>>,
+        exclude: HashSet<CheckpointId>,
     ) -> Self {
         let keep = |s: &SessionId| only.is_none_or(|o| o.contains(s));
         let sessions: Vec<SessionId> = store.sessions.keys().copied().filter(keep).collect();
@@ -221,7 +227,7 @@ impl LiveLogWriter {
             .by_seq
             .values()
             .copied()
-            .filter(|id| keep(&store.checkpoints[id].cp.session))
+            .filter(|id| keep(&store.checkpoints[id].cp.session) && !exclude.contains(id))
             .collect();
         LiveLogWriter {
             stage: Stage::Start,
@@ -230,6 +236,8 @@ impl LiveLogWriter {
             idx: 0,
             written_slots: HashSet::new(),
             written_ids: HashSet::new(),
+            exclude,
+            written_heads: HashMap::new(),
             batch_chunks: Vec::new(),
         }
     }
@@ -280,13 +288,19 @@ impl LiveLogWriter {
                         continue;
                     };
                     let entry = &store.sessions[id];
-                    let latest = entry.seqs.last().map(|seq| store.by_seq[seq]);
-                    if entry.session.head != latest {
-                        let rec = Record::Head(HeadRecord {
-                            session: *id,
-                            head: entry.session.head,
-                        });
+                    let latest = entry
+                        .seqs
+                        .iter()
+                        .rev()
+                        .map(|seq| store.by_seq[seq])
+                        .find(|c| !self.exclude.contains(c));
+                    let head = entry.session.head;
+                    // A removed head is left to the engine to move (see `apply_compaction`).
+                    let head_removed = head.is_some_and(|h| self.exclude.contains(&h));
+                    if head != latest && !head_removed {
+                        let rec = Record::Head(HeadRecord { session: *id, head });
                         record::write(buf, &rec, &[]);
+                        self.written_heads.insert(*id, head);
                     }
                     self.idx += 1;
                 }
@@ -530,36 +544,56 @@ impl<B: Backend, E: Env> Store<B, E> {
             .map(|t| KeepReason::Tagged(t.clone()))
     }
 
-    /// Carries out a plan: deletes its checkpoints (skipping any already gone) and rewrites the
-    /// log so their space is reclaimed.
+    /// Carries out a plan: removes its checkpoints (skipping any already gone) by rewriting the
+    /// log without them, so their space is reclaimed. All or nothing: if the rewrite fails, the
+    /// old log and every checkpoint stay as they were.
     pub fn apply_compaction(&mut self, plan: &CompactionPlan) -> Result<CompactionReport> {
-        let ids: Vec<CheckpointId> = plan
+        let mut ids: Vec<CheckpointId> = plan
             .remove
             .iter()
             .map(|(id, _)| *id)
             .filter(|id| self.checkpoints.contains_key(id))
             .collect();
+        ids.sort_by_key(|id| self.checkpoints[id].cp.seq);
+        ids.dedup();
         let log_bytes_before = self.log_bytes;
-        if !ids.is_empty() {
-            let records: Vec<(Record, &[&[u8]])> = ids
-                .iter()
-                .map(|id| (Record::DeleteCheckpoint(*id), &[][..]))
-                .collect();
-            let sessions: Vec<(SessionId, CheckpointId)> = ids
-                .iter()
-                .map(|id| (self.checkpoints[id].cp.session, *id))
-                .collect();
-            self.commit(&records)?;
-            self.ops.deletes += ids.len() as u64;
-            for (session, checkpoint) in sessions {
-                self.events.push(Event::Deleted {
-                    session,
-                    checkpoint,
-                });
+        let written_heads = self.rewrite_log(ids.iter().copied().collect())?;
+        // The new log does not hold the removed checkpoints; memory follows it.
+        let mut removed_from = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let session = self.checkpoints[id].cp.session;
+            self.remove_checkpoint(*id)?;
+            removed_from.push((session, *id));
+        }
+        self.dead_bytes = 0;
+        // Where a removed head moved, the new log must say so too: a replay would otherwise put
+        // the head on the session's newest checkpoint.
+        let sessions: Vec<SessionId> = self.sessions.keys().copied().collect();
+        for session in sessions {
+            let entry = &self.sessions[&session];
+            let on_replay = match written_heads.get(&session) {
+                Some(head) => *head,
+                None => entry.seqs.last().map(|seq| self.by_seq[seq]),
+            };
+            let head = entry.session.head;
+            if head != on_replay {
+                let record = Record::Head(HeadRecord { session, head });
+                if self.commit(&[(record, &[])]).is_err() {
+                    // Memory must match the log: take the head a replay would give.
+                    if let Some(entry) = self.sessions.get_mut(&session) {
+                        entry.session.head = on_replay;
+                    }
+                }
             }
         }
-        self.vacuum()?;
+        self.ops.deletes += ids.len() as u64;
         self.ops.compactions += 1;
+        for (session, checkpoint) in removed_from {
+            self.events.push(Event::Deleted {
+                session,
+                checkpoint,
+            });
+        }
         self.events.push(Event::Compacted {
             removed: ids.len() as u64,
             bytes_before: log_bytes_before,
@@ -581,15 +615,25 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// Rewrites the log with live records only (no removals): reclaims the space of deleted
     /// checkpoints and unreferenced chunks. Atomic: on failure the old log is untouched.
     pub fn vacuum(&mut self) -> Result<()> {
+        self.rewrite_log(HashSet::new())?;
+        self.dead_bytes = 0;
+        Ok(())
+    }
+
+    /// Replaces the log with the live store minus `exclude`. Returns the head records written.
+    fn rewrite_log(
+        &mut self,
+        exclude: HashSet<CheckpointId>,
+    ) -> Result<HashMap<SessionId, Option<CheckpointId>>> {
         if let Some(err) = &self.write_error {
             return Err(Error::Backend(err.clone()));
         }
-        self.backend.begin_rewrite()?;
-        let mut writer = LiveLogWriter::new(self, None);
+        let mut writer = LiveLogWriter::new(self, None, exclude);
         let mut buf = Vec::new();
         let mut moves: Vec<(Slot, u64)> = Vec::new();
         let mut total = log::HEADER_LEN as u64;
         let result = (|| -> Result<()> {
+            self.backend.begin_rewrite()?;
             while writer.next_batch(self, &mut buf)? {
                 let base = self.backend.rewrite_append(&buf)?;
                 total += buf.len() as u64;
@@ -612,8 +656,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             self.chunks.set_pos(slot, pos);
         }
         self.log_bytes = total;
-        self.dead_bytes = 0;
-        Ok(())
+        Ok(writer.written_heads)
     }
 
     /// The live store (or some sessions of it) as a standalone binary log: the same bytes a
@@ -630,7 +673,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             }
             None => None,
         };
-        let mut writer = LiveLogWriter::new(self, only.as_ref());
+        let mut writer = LiveLogWriter::new(self, only.as_ref(), HashSet::new());
         let mut out = Vec::from(log::header());
         let mut buf = Vec::new();
         while writer.next_batch(self, &mut buf)? {

@@ -86,8 +86,8 @@ impl<B: Backend, E: Env> Store<B, E> {
         Ok(Diff {
             from,
             to,
-            seq_delta: cb.seq as i64 - ca.seq as i64,
-            time_delta_ms: cb.created_at as i64 - ca.created_at as i64,
+            seq_delta: delta(ca.seq, cb.seq),
+            time_delta_ms: delta(ca.created_at, cb.created_at),
             message: (ca.message != cb.message).then(|| (ca.message.clone(), cb.message.clone())),
             tags_added: cb.tags.iter().filter(|t| !ca.has_tag(t)).cloned().collect(),
             tags_removed: ca.tags.iter().filter(|t| !cb.has_tag(t)).cloned().collect(),
@@ -102,4 +102,10 @@ impl<B: Backend, E: Env> Store<B, E> {
             state_patch,
         })
     }
+}
+
+/// `to - from` as a signed number, saturating at the ends of `i64` (times are caller-supplied
+/// and may be anywhere in `u64`).
+fn delta(from: u64, to: u64) -> i64 {
+    (to as i128 - from as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }

@@ -481,6 +481,22 @@ impl<B: Backend, E: Env> Store<B, E> {
                 return Err(reject(alloc::format!("checkpoint {} appears twice", c.id)));
             }
         }
+        // Parents come before their children (seq order): a parent that appears later in the
+        // import, or a checkpoint that is its own parent, is a forged link that would otherwise
+        // escape verification.
+        let mut earlier = HashSet::new();
+        for c in &checkpoints {
+            if let Some(p) = c.parent
+                && seen.contains(&p)
+                && !earlier.contains(&p)
+            {
+                return Err(reject(alloc::format!(
+                    "checkpoint {} comes before its parent {p}",
+                    c.id
+                )));
+            }
+            earlier.insert(c.id);
+        }
         // Hashes of checkpoints the import brings, for parent links within it.
         let mut hashes: HashMap<CheckpointId, (Hash, SessionId)> = HashMap::new();
         let mut fresh = Vec::new();
@@ -631,9 +647,13 @@ impl<B: Backend, E: Env> Store<B, E> {
             if self.sessions.contains_key(&s.id) {
                 continue;
             }
-            if let Some(head) = s.head
-                && pending.lists.contains_key(&head)
-            {
+            if let Some(head) = s.head {
+                if !fresh.iter().any(|c| c.id == head && c.session == s.id) {
+                    return Err(reject(alloc::format!(
+                        "session {} has head {head}, which is not one of its imported checkpoints",
+                        s.id
+                    )));
+                }
                 records.push((
                     Record::Head(HeadRecord {
                         session: s.id,

@@ -44,4 +44,6 @@ pub use metrics::{Health, Metrics, OpCounters};
 pub use options::{AutoPolicy, Options};
 pub use query::{Cursor, Order, Page, Query};
 pub use session::Session;
-pub use store::{History, Restored, Store, VerifyError, VerifyProblem, VerifyReport};
+pub use store::{
+    History, Restored, SalvageReport, Store, VerifyError, VerifyProblem, VerifyReport,
+};

@@ -149,12 +149,21 @@ impl<'a> Iterator for Frames<'a> {
         let end = FRAME_HEADER_LEN + len as usize;
         if rest.len() < end {
             self.done = true;
-            return Some(Err(ScanStop::TornTail { offset }));
+            // A torn write leaves a frame cut short at the end; a damaged length field leaves
+            // whole frames after it. Only the first is safe to drop.
+            return Some(Err(if valid_frame_within(&rest[FRAME_HEADER_LEN..]) {
+                ScanStop::Corrupt {
+                    offset,
+                    kind: CorruptKind::Checksum,
+                }
+            } else {
+                ScanStop::TornTail { offset }
+            }));
         }
         let payload = &rest[FRAME_HEADER_LEN..end];
         if len == 0 || crc32c(payload) != crc {
             self.done = true;
-            let at_tail = rest.len() == end;
+            let at_tail = rest.len() == end || !valid_frame_within(&rest[FRAME_HEADER_LEN..]);
             return Some(Err(if at_tail {
                 ScanStop::TornTail { offset }
             } else {
@@ -167,6 +176,26 @@ impl<'a> Iterator for Frames<'a> {
         self.pos = offset + end;
         Some(Ok(Frame { offset, payload }))
     }
+}
+
+/// Whether an intact frame starts anywhere in `bytes`. Used to tell a torn tail (nothing intact
+/// after the damage) from corruption in the middle of a log. A false positive needs a 32-bit
+/// checksum to match by chance; the scan only runs when a frame is already known to be bad.
+pub fn valid_frame_within(bytes: &[u8]) -> bool {
+    (0..bytes.len()).any(|at| frame_len_at(bytes, at).is_some())
+}
+
+/// The length of the intact frame starting at `at` in `bytes`, if there is one.
+pub fn frame_len_at(bytes: &[u8], at: usize) -> Option<usize> {
+    let head = bytes.get(at..at.checked_add(FRAME_HEADER_LEN)?)?;
+    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+    let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    if len == 0 || len > MAX_PAYLOAD {
+        return None;
+    }
+    let end = at + FRAME_HEADER_LEN + len as usize;
+    let payload = bytes.get(at + FRAME_HEADER_LEN..end)?;
+    (crc32c(payload) == crc).then_some(end - at)
 }
 
 #[cfg(test)]

@@ -93,6 +93,16 @@ pub struct Restored {
     pub content_type: String,
 }
 
+/// What [`Store::open_salvaging`] skipped.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct SalvageReport {
+    /// Records that could not be decoded or applied and were left out.
+    pub skipped_records: u64,
+    /// The first of those problems.
+    pub first_problem: Option<Error>,
+}
+
 /// Result of [`Store::verify`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -219,7 +229,28 @@ pub(crate) struct Pending {
 impl<B: Backend, E: Env> Store<B, E> {
     /// Opens a store on `backend`, replaying its log. Returns the store and what loading found
     /// (a dropped torn tail, frames replayed).
-    pub fn open(mut backend: B, env: E, options: Options) -> Result<(Self, LoadReport)> {
+    pub fn open(backend: B, env: E, options: Options) -> Result<(Self, LoadReport)> {
+        let (store, report, _) = Self::open_inner(backend, env, options, false)?;
+        Ok((store, report))
+    }
+
+    /// Opens a store while skipping records that cannot be applied (decoding errors, records
+    /// referring to things a damaged log lost) instead of failing: the salvage step of a
+    /// repair. Frames the backend cannot read at all are the backend's to skip.
+    pub fn open_salvaging(
+        backend: B,
+        env: E,
+        options: Options,
+    ) -> Result<(Self, LoadReport, SalvageReport)> {
+        Self::open_inner(backend, env, options, true)
+    }
+
+    fn open_inner(
+        mut backend: B,
+        env: E,
+        options: Options,
+        salvage: bool,
+    ) -> Result<(Self, LoadReport, SalvageReport)> {
         let mut store = Store {
             backend: NoBackend,
             env,
@@ -241,7 +272,18 @@ impl<B: Backend, E: Env> Store<B, E> {
             write_error: None,
             replay_txn: None,
         };
-        let mut report = backend.load(&mut |pos, payload| store.replay_frame(pos, payload))?;
+        let mut salvaged = SalvageReport::default();
+        let mut report =
+            backend.load(&mut |pos, payload| match store.replay_frame(pos, payload) {
+                Err(err) if salvage => {
+                    salvaged.skipped_records += 1;
+                    if salvaged.first_problem.is_none() {
+                        salvaged.first_problem = Some(err);
+                    }
+                    Ok(())
+                }
+                other => other,
+            })?;
         store.log_bytes = report.log_bytes;
         // A transaction the log ends inside was cut by a crash: none of it happened. Say so in
         // the log too, or later records would be read as its missing ones.
@@ -256,7 +298,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         // Replay emitted no events and counted no operations: they describe this process.
         store.events = EventQueue::new(store.options.event_capacity);
         store.ops = OpCounters::default();
-        Ok((store.with_backend(backend), report))
+        Ok((store.with_backend(backend), report, salvaged))
     }
 
     /// The backend (for hosts that need to reach it, e.g. to flush).
@@ -361,6 +403,10 @@ impl<B: Backend, E: Env> Store<B, E> {
         new: NewCheckpoint<'_>,
         reason: impl Into<String>,
     ) -> Result<Option<&Checkpoint>> {
+        // Bad input is an error even when the checkpoint would be throttled away.
+        if new.message.trim().is_empty() {
+            return Err(Error::InvalidInput("checkpoint message is empty".into()));
+        }
         let entry = self
             .sessions
             .get(&new.session)
@@ -862,68 +908,65 @@ impl<B: Backend, E: Env> Store<B, E> {
             chunks: 0,
             first_error: None,
         };
+        let mut checked: hashbrown::HashSet<Slot> = hashbrown::HashSet::new();
         let mut buf = Vec::new();
-        for (slot, info) in self.chunks.live() {
-            buf.resize(info.len as usize, 0);
-            let problem = match self.backend.read_at(info.pos, &mut buf) {
-                Err(err) => Some(VerifyProblem::Unreadable(err.to_string())),
-                Ok(()) if Hash::of(&buf) != info.hash => {
-                    Some(VerifyProblem::ChunkMismatch(info.hash))
-                }
-                Ok(()) => None,
-            };
-            report.chunks += 1;
-            if let Some(problem) = problem {
-                // Blame the first checkpoint that uses the chunk.
-                let owner = self.by_seq.values().find(|id| {
-                    let e = &self.checkpoints[*id];
-                    e.state.chunks.contains(&slot)
-                        || e.attachments.values().any(|b| b.chunks.contains(&slot))
-                });
-                if let Some(id) = owner {
-                    let seq = self.checkpoints[id].cp.seq;
-                    report.first_error = Some(VerifyError {
-                        checkpoint: *id,
-                        seq,
-                        problem,
-                    });
-                }
-                break;
-            }
-        }
-        let mut first_cp_error = None;
         for id in self.by_seq.values() {
             let entry = &self.checkpoints[id];
-            report.checkpoints += 1;
             let cp = &entry.cp;
-            let root = state_root(entry.state.chunks.iter().map(|s| &self.chunks.get(*s).hash));
-            let problem = if root != cp.state_root || cp.compute_hash() != cp.hash {
-                Some(VerifyProblem::HashMismatch)
-            } else {
-                match (cp.parent, cp.parent_hash) {
-                    (Some(_), Some(ph)) => match self.linked_parent(cp) {
-                        Some(parent) if parent.cp.hash != ph => {
+            report.checkpoints += 1;
+            let mut problem = None;
+            // Chunks first, each once, in the order the checkpoints use them.
+            let blobs = core::iter::once(&entry.state).chain(entry.attachments.values());
+            'chunks: for blob in blobs {
+                for &slot in &blob.chunks {
+                    if !checked.insert(slot) {
+                        continue;
+                    }
+                    report.chunks += 1;
+                    let info = self.chunks.get(slot);
+                    buf.resize(info.len as usize, 0);
+                    problem = match self.backend.read_at(info.pos, &mut buf) {
+                        Err(err) => Some(VerifyProblem::Unreadable(err.to_string())),
+                        Ok(()) if Hash::of(&buf) != info.hash => {
+                            Some(VerifyProblem::ChunkMismatch(info.hash))
+                        }
+                        Ok(()) => None,
+                    };
+                    if problem.is_some() {
+                        break 'chunks;
+                    }
+                }
+            }
+            if problem.is_none() {
+                let root = state_root(entry.state.chunks.iter().map(|s| &self.chunks.get(*s).hash));
+                problem = if root != cp.state_root || cp.compute_hash() != cp.hash {
+                    Some(VerifyProblem::HashMismatch)
+                } else {
+                    match (cp.parent, cp.parent_hash) {
+                        (Some(_), Some(ph)) => match self.linked_parent(cp) {
+                            Some(parent) if parent.cp.hash != ph => {
+                                Some(VerifyProblem::ParentHashMismatch)
+                            }
+                            _ => None,
+                        },
+                        (Some(_), None) | (None, Some(_)) => {
                             Some(VerifyProblem::ParentHashMismatch)
                         }
-                        _ => None,
-                    },
-                    (Some(_), None) | (None, Some(_)) => Some(VerifyProblem::ParentHashMismatch),
-                    (None, None) => None,
-                }
-            };
-            if let Some(problem) = problem {
-                first_cp_error = Some(VerifyError {
+                        (None, None) => None,
+                    }
+                };
+            }
+            // Keep checking (the counts say how much was covered); report the first problem.
+            if let Some(problem) = problem
+                && report.first_error.is_none()
+            {
+                report.first_error = Some(VerifyError {
                     checkpoint: *id,
                     seq: cp.seq,
                     problem,
                 });
-                break;
             }
         }
-        report.first_error = match (report.first_error.take(), first_cp_error) {
-            (Some(a), Some(b)) => Some(if b.seq < a.seq { b } else { a }),
-            (a, b) => a.or(b),
-        };
         report
     }
 
@@ -1276,7 +1319,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         before - self.chunks.stored_bytes()
     }
 
-    fn remove_checkpoint(&mut self, id: CheckpointId) -> Result<()> {
+    pub(crate) fn remove_checkpoint(&mut self, id: CheckpointId) -> Result<()> {
         let entry = self
             .checkpoints
             .remove(&id)
