@@ -4,10 +4,14 @@
 //! bytes themselves, so memory holds indexes while states stay on the medium. A state or
 //! attachment is a list of slot numbers (4 bytes per chunk). When a count drops to zero the slot
 //! is freed; its bytes are reclaimed by the next log rewrite.
+//!
+//! Memory per distinct chunk is about 54 bytes: the 48-byte slot (hash, position, length,
+//! count) and a 4-byte slot number in a hash table keyed by the slot's own hash (a blake3 hash
+//! is already uniform, so its first 8 bytes serve as the table hash; nothing is stored twice).
 
 use alloc::vec::Vec;
 
-use hashbrown::HashMap;
+use hashbrown::HashTable;
 
 use crate::id::Hash;
 
@@ -26,13 +30,31 @@ pub(crate) struct ChunkInfo {
 pub(crate) struct ChunkTable {
     slots: Vec<ChunkInfo>,
     free: Vec<Slot>,
-    by_hash: HashMap<Hash, Slot>,
+    by_hash: HashTable<Slot>,
     stored_bytes: u64,
+}
+
+/// The table hash of a chunk hash: its first 8 bytes.
+fn table_hash(hash: &Hash) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&hash.0[..8]);
+    u64::from_le_bytes(b)
 }
 
 impl ChunkTable {
     pub fn lookup(&self, hash: &Hash) -> Option<Slot> {
-        self.by_hash.get(hash).copied()
+        let slots = &self.slots;
+        self.by_hash
+            .find(table_hash(hash), |s| slots[*s as usize].hash == *hash)
+            .copied()
+    }
+
+    fn unindex(&mut self, slot: Slot) {
+        let slots = &self.slots;
+        let hash = slots[slot as usize].hash;
+        if let Ok(entry) = self.by_hash.find_entry(table_hash(&hash), |s| *s == slot) {
+            entry.remove();
+        }
     }
 
     pub fn get(&self, slot: Slot) -> &ChunkInfo {
@@ -60,7 +82,10 @@ impl ChunkTable {
                 (self.slots.len() - 1) as Slot
             }
         };
-        self.by_hash.insert(hash, slot);
+        let slots = &self.slots;
+        self.by_hash.insert_unique(table_hash(&hash), slot, |s| {
+            table_hash(&slots[*s as usize].hash)
+        });
         self.stored_bytes += len as u64;
         slot
     }
@@ -77,8 +102,8 @@ impl ChunkTable {
             let info = &mut self.slots[slot as usize];
             info.refs -= 1;
             if info.refs == 0 {
-                let (hash, len) = (info.hash, info.len);
-                self.by_hash.remove(&hash);
+                let len = info.len;
+                self.unindex(slot);
                 self.stored_bytes -= len as u64;
                 self.free.push(slot);
             }
@@ -89,9 +114,9 @@ impl ChunkTable {
     pub fn drop_unreferenced(&mut self, slots: &[Slot]) {
         for &slot in slots {
             let info = &self.slots[slot as usize];
-            if info.refs == 0 && self.by_hash.get(&info.hash) == Some(&slot) {
-                let (hash, len) = (info.hash, info.len);
-                self.by_hash.remove(&hash);
+            if info.refs == 0 && self.lookup(&info.hash) == Some(slot) {
+                let len = info.len;
+                self.unindex(slot);
                 self.stored_bytes -= len as u64;
                 self.free.push(slot);
             }

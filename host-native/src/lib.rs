@@ -2,10 +2,30 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod error;
+mod file_backend;
+mod file_store;
+mod lock;
+mod shared_store;
 mod system_env;
 
-pub use rewind_core::*;
+pub use error::{Error, Result};
+pub use file_backend::{CURRENT_FILE, FileBackend, OpenReport, PendingSync, split_position};
+pub use file_store::{Durability, FileOptions, FileStore, RepairReport, repair};
+pub use lock::{LOCK_FILE, StoreLock};
+pub use rewind_core::{
+    Annotation, AutoPolicy, Backend, BackendError, Checkpoint, CheckpointId, CompactionPlan,
+    CompactionReport, CorruptKind, Cursor, DeterministicEnv, Diff, Env, Event, Hash, Health,
+    ImportReport, KeepReason, LimitKind, Limits, LoadReport, MemoryBackend, Metrics, NewCheckpoint,
+    OpCounters, Options, Order, Page, Query, RemovalReason, Restored, RetentionPolicy,
+    SalvageReport, Session, SessionId, Severity, Store, Trigger, TriggerKind, VerifyError,
+    VerifyProblem, VerifyReport,
+};
+pub use shared_store::{Engine, SharedStore};
 pub use system_env::SystemEnv;
+
+/// The engine crate, for what is not re-exported here (`json_patch`, `log`, `chunker`, ...).
+pub use rewind_core as core;
 
 /// A store kept in memory, with the system clock and OS randomness.
 pub type MemoryStore = Store<MemoryBackend, SystemEnv>;

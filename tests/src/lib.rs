@@ -6,6 +6,14 @@
 
 #![warn(missing_docs)]
 
+pub mod faulty_backend;
+pub mod file_harness;
+pub mod temp_dir;
+
+pub use faulty_backend::{Faults, FaultyBackend};
+pub use file_harness::FileHarness;
+pub use temp_dir::TempDir;
+
 use rewind::{MemoryBackend, Options, Store, SystemEnv};
 
 /// Opens a memory store on log bytes written elsewhere (another host, an export) with the native

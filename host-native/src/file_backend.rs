@@ -1,0 +1,740 @@
+//! File storage: a directory of append-only segment files holding rewind's framed records.
+//!
+//! ```text
+//! store/
+//!   LOCK                       writer lock (see `lock.rs`)
+//!   CURRENT                    "rewind-generation <G>": which generation of segments is live
+//!   <G:08x>-<S:08x>.seg        segments of generation G, in order of S
+//! ```
+//!
+//! Every segment starts with the log header and holds whole frames. Segments rotate between
+//! appends when the active one passes [`FileOptions::segment_bytes`](crate::FileOptions); one
+//! append never spans two segments, so positions are `S << 40 | offset` and a chunk is read back
+//! with one `pread` — memory holds indexes, not state bytes.
+//!
+//! **Durability.** `append` writes with `pwrite` and does not sync; `sync` runs `fdatasync` on
+//! every segment written since the last sync (and `fsync` on the directory when a segment was
+//! created). A failed append truncates the segment back, so the log never keeps half a call.
+//!
+//! **Recovery.** At open, a torn frame at the end of the last segment (a crash mid-write) is
+//! truncated and reported. Anything else that does not check out — a bad frame with data after
+//! it, a torn frame in an earlier segment, a bad header — stops the open with an error naming the
+//! file and byte offset.
+//!
+//! **Compaction.** A rewrite writes generation `G+1` into new segments, syncs them, then
+//! replaces `CURRENT` atomically (write a temporary file, fsync, rename, fsync the directory) and
+//! only then deletes generation `G`. A crash at any moment leaves either the old generation or
+//! the new one live; leftovers of the other are deleted at the next open.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, ErrorKind, Read};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rewind_core::backend::{LoadReport, Visitor};
+use rewind_core::log::{self, FRAME_HEADER_LEN, HEADER_LEN, MAX_PAYLOAD};
+use rewind_core::{Backend, BackendError, CorruptKind};
+
+use crate::error::{Error, Result};
+use crate::lock::StoreLock;
+
+/// Name of the file that names the live generation.
+pub const CURRENT_FILE: &str = "CURRENT";
+const CURRENT_PREFIX: &str = "rewind-generation ";
+const OFFSET_BITS: u32 = 40;
+const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
+
+/// Splits a position into (segment number, offset within the segment file).
+pub fn split_position(pos: u64) -> (u32, u64) {
+    ((pos >> OFFSET_BITS) as u32, pos & OFFSET_MASK)
+}
+
+fn position(segment: u32, offset: u64) -> u64 {
+    ((segment as u64) << OFFSET_BITS) | offset
+}
+
+fn segment_name(generation: u32, segment: u32) -> String {
+    format!("{generation:08x}-{segment:08x}.seg")
+}
+
+fn parse_segment_name(name: &str) -> Option<(u32, u32)> {
+    let stem = name.strip_suffix(".seg")?;
+    let (g, s) = stem.split_once('-')?;
+    if g.len() != 8 || s.len() != 8 {
+        return None;
+    }
+    Some((
+        u32::from_str_radix(g, 16).ok()?,
+        u32::from_str_radix(s, 16).ok()?,
+    ))
+}
+
+#[derive(Debug)]
+struct Segment {
+    file: Arc<File>,
+    path: PathBuf,
+    len: u64,
+}
+
+/// A set of segments: the live log, or a rewrite being built.
+#[derive(Debug, Default)]
+struct SegmentSet {
+    generation: u32,
+    segments: BTreeMap<u32, Segment>,
+    /// Segments written since the last sync.
+    dirty: Vec<u32>,
+    /// A segment was created since the last directory sync.
+    dir_dirty: bool,
+}
+
+/// What opening a file store found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenReport {
+    /// The engine's load report (frames, bytes, dropped torn tail, voided transaction).
+    pub load: LoadReport,
+    /// The torn tail that was cut off, if any: the file and the offset it was cut at.
+    pub truncated: Option<(PathBuf, u64)>,
+    /// Files of an abandoned generation (an interrupted compaction) that were removed.
+    pub removed_stale_files: Vec<PathBuf>,
+    /// Segments in the live generation.
+    pub segments: usize,
+}
+
+/// Files synced together by [`FileBackend::sync`], also usable without the backend (group
+/// commit syncs outside the store lock).
+#[derive(Debug, Default)]
+pub struct PendingSync {
+    files: Vec<(Arc<File>, PathBuf)>,
+    dir: Option<PathBuf>,
+}
+
+impl PendingSync {
+    /// Whether there is nothing to sync.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.dir.is_none()
+    }
+
+    /// Makes the captured writes durable.
+    pub fn run(&self) -> Result<()> {
+        for (file, path) in &self.files {
+            file.sync_data().map_err(|e| Error::io(path, "sync", e))?;
+        }
+        if let Some(dir) = &self.dir {
+            sync_dir(dir)?;
+        }
+        Ok(())
+    }
+}
+
+/// The file backend. Open it through [`FileStore`](crate::FileStore) or
+/// [`SharedStore`](crate::SharedStore), which also take the writer lock.
+#[derive(Debug)]
+pub struct FileBackend {
+    _lock: StoreLock,
+    dir: PathBuf,
+    live: SegmentSet,
+    rewrite: Option<SegmentSet>,
+    next_segment: u32,
+    segment_bytes: u64,
+    report: OpenReport,
+    /// Set when the log may hold bytes that were never acknowledged (a failed rollback): every
+    /// further write is refused.
+    broken: Option<String>,
+}
+
+impl FileBackend {
+    /// Opens (or creates) the store directory `dir`, taking its writer lock for the backend's
+    /// lifetime. The log is read when a store opens on the backend.
+    pub fn open(dir: &Path, segment_bytes: u64) -> Result<FileBackend> {
+        create_dir(dir)?;
+        let lock = StoreLock::acquire(dir)?;
+        let current = dir.join(CURRENT_FILE);
+        let generation = match fs::read_to_string(&current) {
+            Ok(text) => text
+                .strip_prefix(CURRENT_PREFIX)
+                .and_then(|g| g.trim().parse::<u32>().ok())
+                .ok_or_else(|| Error::NotAStore {
+                    path: dir.to_path_buf(),
+                    reason: format!("{CURRENT_FILE} does not name a generation"),
+                })?,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                if list_segments(dir)?.is_empty() {
+                    write_current(dir, 1)?;
+                    1
+                } else {
+                    return Err(Error::NotAStore {
+                        path: dir.to_path_buf(),
+                        reason: format!("segment files without a {CURRENT_FILE} file"),
+                    });
+                }
+            }
+            Err(e) => return Err(Error::io(&current, "read", e)),
+        };
+        let mut backend = FileBackend {
+            _lock: lock,
+            dir: dir.to_path_buf(),
+            live: SegmentSet {
+                generation,
+                ..SegmentSet::default()
+            },
+            rewrite: None,
+            next_segment: 1,
+            segment_bytes: segment_bytes.max(HEADER_LEN as u64 + 1),
+            report: OpenReport::default(),
+            broken: None,
+        };
+        for (path, g, s) in list_segments(dir)? {
+            backend.next_segment = backend.next_segment.max(s.saturating_add(1));
+            if g != generation {
+                // An interrupted compaction's new generation, or an old one not yet deleted.
+                fs::remove_file(&path).map_err(|e| Error::io(&path, "remove", e))?;
+                backend.report.removed_stale_files.push(path);
+                continue;
+            }
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(|e| Error::io(&path, "open", e))?;
+            let len = file
+                .metadata()
+                .map_err(|e| Error::io(&path, "stat", e))?
+                .len();
+            backend.live.segments.insert(
+                s,
+                Segment {
+                    file: Arc::new(file),
+                    path,
+                    len,
+                },
+            );
+        }
+        if !backend.report.removed_stale_files.is_empty() {
+            sync_dir(dir)?;
+        }
+        if backend.live.segments.is_empty() {
+            backend.new_segment(false)?;
+            backend.sync_now()?;
+        }
+        backend.report.segments = backend.live.segments.len();
+        Ok(backend)
+    }
+
+    /// The live generation (named in `CURRENT`).
+    pub fn generation(&self) -> u32 {
+        self.live.generation
+    }
+
+    /// The file a position's segment lives in.
+    pub fn segment_path(dir: &Path, generation: u32, pos: u64) -> (PathBuf, u64) {
+        let (seg, offset) = split_position(pos);
+        (dir.join(segment_name(generation, seg)), offset)
+    }
+
+    /// The store directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// What the open found (valid after the store has loaded).
+    pub fn report(&self) -> &OpenReport {
+        &self.report
+    }
+
+    /// Number of live segments.
+    pub fn segment_count(&self) -> usize {
+        self.live.segments.len()
+    }
+
+    /// Total bytes of the live segments.
+    pub fn disk_bytes(&self) -> u64 {
+        self.live.segments.values().map(|s| s.len).sum()
+    }
+
+    /// The file and in-file offset of a position, for error messages.
+    pub fn locate(&self, pos: u64) -> (PathBuf, u64) {
+        let (seg, offset) = split_position(pos);
+        let path = self
+            .live
+            .segments
+            .get(&seg)
+            .map(|s| s.path.clone())
+            .unwrap_or_else(|| self.dir.join(segment_name(self.live.generation, seg)));
+        (path, offset)
+    }
+
+    /// Takes what the next sync must make durable, leaving the backend clean. Used by group
+    /// commit, which runs the sync without holding the store.
+    pub fn take_pending_sync(&mut self) -> PendingSync {
+        let set = &mut self.live;
+        let mut pending = PendingSync::default();
+        set.dirty.sort_unstable();
+        set.dirty.dedup();
+        for seg in set.dirty.drain(..) {
+            if let Some(s) = set.segments.get(&seg) {
+                pending.files.push((s.file.clone(), s.path.clone()));
+            }
+        }
+        if std::mem::take(&mut set.dir_dirty) {
+            pending.dir = Some(self.dir.clone());
+        }
+        pending
+    }
+
+    fn sync_now(&mut self) -> Result<()> {
+        self.take_pending_sync().run()
+    }
+
+    /// Creates the next segment in the live set (or the rewrite set).
+    fn new_segment(&mut self, rewrite: bool) -> Result<u32> {
+        let seg = self.next_segment;
+        self.next_segment = self
+            .next_segment
+            .checked_add(1)
+            .ok_or_else(|| Error::NotAStore {
+                path: self.dir.clone(),
+                reason: "segment numbers exhausted".into(),
+            })?;
+        let set = if rewrite {
+            self.rewrite.as_mut().ok_or_else(|| Error::NotAStore {
+                path: self.dir.clone(),
+                reason: "no rewrite in progress".into(),
+            })?
+        } else {
+            &mut self.live
+        };
+        let path = self.dir.join(segment_name(set.generation, seg));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::io(&path, "create", e))?;
+        file.write_all_at(&log::header(), 0)
+            .map_err(|e| Error::io(&path, "write", e))?;
+        set.segments.insert(
+            seg,
+            Segment {
+                file: Arc::new(file),
+                path,
+                len: HEADER_LEN as u64,
+            },
+        );
+        set.dirty.push(seg);
+        set.dir_dirty = true;
+        Ok(seg)
+    }
+
+    fn append_to(&mut self, rewrite: bool, frames: &[u8]) -> Result<u64, BackendError> {
+        if let Some(reason) = &self.broken {
+            return Err(BackendError::Io(reason.clone()));
+        }
+        let (active, len) = {
+            let set = if rewrite {
+                self.rewrite
+                    .as_ref()
+                    .ok_or(BackendError::RewriteState("append before begin_rewrite"))?
+            } else {
+                &self.live
+            };
+            let (seg, s) = set
+                .segments
+                .iter()
+                .next_back()
+                .ok_or(BackendError::RewriteState("no segment"))?;
+            (*seg, s.len)
+        };
+        let active = if len > HEADER_LEN as u64 && len + frames.len() as u64 > self.segment_bytes {
+            self.new_segment(rewrite).map_err(to_backend)?
+        } else {
+            active
+        };
+        let set = if rewrite {
+            self.rewrite
+                .as_mut()
+                .ok_or(BackendError::RewriteState("append before begin_rewrite"))?
+        } else {
+            &mut self.live
+        };
+        let seg = set
+            .segments
+            .get_mut(&active)
+            .ok_or(BackendError::RewriteState("no segment"))?;
+        let offset = seg.len;
+        if let Err(e) = seg.file.write_all_at(frames, offset) {
+            // Leave the log exactly as before the call.
+            if let Err(undo) = seg.file.set_len(offset) {
+                self.broken = Some(format!(
+                    "{}: append failed ({e}) and could not be undone ({undo})",
+                    seg.path.display()
+                ));
+            }
+            return Err(io_to_backend(&seg.path, e));
+        }
+        seg.len += frames.len() as u64;
+        set.dirty.push(active);
+        Ok(position(active, offset))
+    }
+
+    fn load_segments(&mut self, visit: &mut Visitor<'_>) -> Result<LoadReport> {
+        let mut report = LoadReport::default();
+        let last = self.live.segments.keys().next_back().copied();
+        let segs: Vec<u32> = self.live.segments.keys().copied().collect();
+        let mut payload = Vec::new();
+        for seg in segs {
+            let (file, path, len) = {
+                let s = &self.live.segments[&seg];
+                (s.file.clone(), s.path.clone(), s.len)
+            };
+            let is_last = Some(seg) == last;
+            let corrupt = |offset: u64, kind: CorruptKind| Error::Corrupt {
+                file: path.clone(),
+                offset,
+                kind,
+            };
+            let mut reader = BufReader::with_capacity(1 << 20, ReadAt::new(&file));
+            let mut header = [0u8; HEADER_LEN];
+            let got =
+                read_full(&mut reader, &mut header).map_err(|e| Error::io(&path, "read", e))?;
+            if got < HEADER_LEN {
+                if is_last && header[..got] == log::header()[..got] {
+                    // Created but its header never fully landed: rewrite it.
+                    self.repair_tail(seg, 0, &mut report)?;
+                    file.write_all_at(&log::header(), 0)
+                        .map_err(|e| Error::io(&path, "write", e))?;
+                    if let Some(s) = self.live.segments.get_mut(&seg) {
+                        s.len = HEADER_LEN as u64;
+                    }
+                    continue;
+                }
+                return Err(corrupt(0, CorruptKind::Truncated));
+            }
+            log::check_header(&header).map_err(|kind| corrupt(0, kind))?;
+            let mut offset = HEADER_LEN as u64;
+            report.log_bytes += HEADER_LEN as u64;
+            loop {
+                let mut fh = [0u8; FRAME_HEADER_LEN];
+                let got =
+                    read_full(&mut reader, &mut fh).map_err(|e| Error::io(&path, "read", e))?;
+                if got == 0 {
+                    break;
+                }
+                let torn = |this: &mut Self, report: &mut LoadReport| -> Result<()> {
+                    if is_last {
+                        this.repair_tail(seg, offset, report)
+                    } else {
+                        Err(corrupt(offset, CorruptKind::Truncated))
+                    }
+                };
+                if got < FRAME_HEADER_LEN {
+                    torn(self, &mut report)?;
+                    break;
+                }
+                let plen = u32::from_le_bytes([fh[0], fh[1], fh[2], fh[3]]);
+                let crc = u32::from_le_bytes([fh[4], fh[5], fh[6], fh[7]]);
+                if plen > MAX_PAYLOAD {
+                    return Err(corrupt(offset, CorruptKind::FrameTooLarge(plen)));
+                }
+                let end = offset + (FRAME_HEADER_LEN as u64) + plen as u64;
+                if end > len {
+                    torn(self, &mut report)?;
+                    break;
+                }
+                payload.resize(plen as usize, 0);
+                let got = read_full(&mut reader, &mut payload)
+                    .map_err(|e| Error::io(&path, "read", e))?;
+                if got < plen as usize {
+                    torn(self, &mut report)?;
+                    break;
+                }
+                if plen == 0 || log::crc32c(&payload) != crc {
+                    if end == len {
+                        torn(self, &mut report)?;
+                        break;
+                    }
+                    return Err(corrupt(offset, CorruptKind::Checksum));
+                }
+                let payload_pos = position(seg, offset + FRAME_HEADER_LEN as u64);
+                visit(payload_pos, &payload).map_err(|err| match err {
+                    rewind_core::Error::Corrupt { kind, .. } => corrupt(offset, kind),
+                    other => Error::Store(other),
+                })?;
+                report.frames += 1;
+                report.log_bytes = report.log_bytes.saturating_add(end - offset);
+                offset = end;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Cuts the last segment at `offset` (a torn tail) and makes the cut durable.
+    fn repair_tail(&mut self, seg: u32, offset: u64, report: &mut LoadReport) -> Result<()> {
+        let s = self
+            .live
+            .segments
+            .get_mut(&seg)
+            .ok_or_else(|| Error::NotAStore {
+                path: self.dir.clone(),
+                reason: "segment vanished during open".into(),
+            })?;
+        report.truncated_bytes += s.len.saturating_sub(offset);
+        s.file
+            .set_len(offset)
+            .and_then(|_| s.file.sync_all())
+            .map_err(|e| Error::io(&s.path, "truncate", e))?;
+        self.report.truncated = Some((s.path.clone(), offset));
+        s.len = offset;
+        Ok(())
+    }
+}
+
+impl Backend for FileBackend {
+    fn append(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
+        self.append_to(false, frames)
+    }
+
+    fn sync(&mut self) -> Result<(), BackendError> {
+        self.sync_now().map_err(to_backend)
+    }
+
+    fn load(&mut self, visit: &mut Visitor<'_>) -> Result<LoadReport, rewind_core::Error> {
+        match self.load_segments(visit) {
+            Ok(report) => {
+                self.report.load = report.clone();
+                Ok(report)
+            }
+            Err(Error::Store(err)) => Err(err),
+            Err(Error::Corrupt { file, offset, kind }) => {
+                // The engine's error carries a position; keep the file-level detail for the
+                // host, which reports it instead.
+                self.report.truncated = None;
+                self.broken = Some(format!("{} is corrupt at byte {offset}", file.display()));
+                let seg = parse_segment_name(
+                    file.file_name()
+                        .and_then(|n| n.to_str())
+                        .unwrap_or_default(),
+                )
+                .map_or(0, |(_, s)| s);
+                Err(rewind_core::Error::Corrupt {
+                    at: position(seg, offset),
+                    kind,
+                })
+            }
+            Err(other) => Err(rewind_core::Error::Backend(BackendError::Io(
+                other.to_string(),
+            ))),
+        }
+    }
+
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
+        let (seg, offset) = split_position(pos);
+        let s = self
+            .live
+            .segments
+            .get(&seg)
+            .or_else(|| self.rewrite.as_ref().and_then(|r| r.segments.get(&seg)))
+            .ok_or(BackendError::OutOfRange {
+                pos,
+                len: buf.len() as u64,
+            })?;
+        if offset + buf.len() as u64 > s.len {
+            return Err(BackendError::OutOfRange {
+                pos,
+                len: buf.len() as u64,
+            });
+        }
+        s.file
+            .read_exact_at(buf, offset)
+            .map_err(|e| io_to_backend(&s.path, e))
+    }
+
+    fn begin_rewrite(&mut self) -> Result<(), BackendError> {
+        if self.rewrite.is_some() {
+            self.abort_rewrite();
+        }
+        self.rewrite = Some(SegmentSet {
+            generation: self.live.generation.wrapping_add(1),
+            ..SegmentSet::default()
+        });
+        self.new_segment(true).map_err(to_backend)?;
+        Ok(())
+    }
+
+    fn rewrite_append(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
+        self.append_to(true, frames)
+    }
+
+    fn commit_rewrite(&mut self) -> Result<(), BackendError> {
+        let mut next = self
+            .rewrite
+            .take()
+            .ok_or(BackendError::RewriteState("commit before begin_rewrite"))?;
+        // 1. The new generation is durable before anything points at it.
+        let synced = next
+            .segments
+            .values()
+            .try_for_each(|s| s.file.sync_all().map_err(|e| io_to_backend(&s.path, e)))
+            .and_then(|_| sync_dir(&self.dir).map_err(to_backend));
+        if let Err(e) = synced {
+            self.rewrite = Some(next);
+            self.abort_rewrite();
+            return Err(e);
+        }
+        // 2. The atomic switch.
+        if let Err(e) = write_current(&self.dir, next.generation) {
+            self.rewrite = Some(next);
+            self.abort_rewrite();
+            return Err(to_backend(e));
+        }
+        // 3. The old generation is garbage; a crash before it is gone leaves it for the next
+        // open to delete.
+        next.dirty.clear();
+        next.dir_dirty = false;
+        let old = std::mem::replace(&mut self.live, next);
+        for s in old.segments.values() {
+            let _ = fs::remove_file(&s.path);
+        }
+        let _ = sync_dir(&self.dir);
+        Ok(())
+    }
+
+    fn abort_rewrite(&mut self) {
+        if let Some(set) = self.rewrite.take() {
+            for s in set.segments.values() {
+                let _ = fs::remove_file(&s.path);
+            }
+        }
+    }
+}
+
+impl Drop for FileBackend {
+    fn drop(&mut self) {
+        // Whatever was appended reaches the disk when the store closes normally, whatever the
+        // durability setting; only a crash can lose unsynced writes.
+        self.abort_rewrite();
+        let _ = self.sync_now();
+    }
+}
+
+/// A `Read` over a file using positional reads, so concurrent readers of the same `File` (which
+/// use `pread` too) are not disturbed by a shared cursor.
+struct ReadAt<'a> {
+    file: &'a File,
+    pos: u64,
+}
+
+impl<'a> ReadAt<'a> {
+    fn new(file: &'a File) -> Self {
+        ReadAt { file, pos: 0 }
+    }
+}
+
+impl Read for ReadAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match reader.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+fn list_segments(dir: &Path) -> Result<Vec<(PathBuf, u32, u32)>> {
+    let mut out = Vec::new();
+    let entries = fs::read_dir(dir).map_err(|e| Error::io(dir, "list", e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, "list", e))?;
+        let name = entry.file_name();
+        if let Some((g, s)) = name.to_str().and_then(parse_segment_name) {
+            out.push((entry.path(), g, s));
+        }
+    }
+    out.sort_by_key(|(_, g, s)| (*g, *s));
+    Ok(out)
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
+        Ok(()) => Ok(()),
+        Err(e) => Err(Error::io(dir, "create directory", e)),
+    }
+}
+
+fn write_current(dir: &Path, generation: u32) -> Result<()> {
+    let tmp = dir.join("CURRENT.tmp");
+    let path = dir.join(CURRENT_FILE);
+    {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| Error::io(&tmp, "create", e))?;
+        file.write_all_at(format!("{CURRENT_PREFIX}{generation}\n").as_bytes(), 0)
+            .and_then(|_| file.sync_all())
+            .map_err(|e| Error::io(&tmp, "write", e))?;
+    }
+    fs::rename(&tmp, &path).map_err(|e| Error::io(&path, "replace", e))?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, "sync directory", e))
+}
+
+fn io_to_backend(path: &Path, e: io::Error) -> BackendError {
+    let msg = format!("{}: {e}", path.display());
+    match e.raw_os_error() {
+        Some(libc_enospc) if libc_enospc == 28 || libc_enospc == 122 => BackendError::Full(msg),
+        _ => BackendError::Io(msg),
+    }
+}
+
+fn to_backend(e: Error) -> BackendError {
+    match e {
+        Error::Io { path, source, .. } => io_to_backend(&path, source),
+        other => BackendError::Io(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_split_back() {
+        let pos = position(7, 123_456);
+        assert_eq!(split_position(pos), (7, 123_456));
+    }
+
+    #[test]
+    fn segment_names_round_trip() {
+        assert_eq!(parse_segment_name(&segment_name(3, 258)), Some((3, 258)));
+        assert_eq!(parse_segment_name("CURRENT"), None);
+        assert_eq!(parse_segment_name("0000000g-00000001.seg"), None);
+    }
+}

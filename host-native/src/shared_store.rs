@@ -1,0 +1,332 @@
+//! `SharedStore`: one file store used from many threads.
+//!
+//! Readers share a read lock and run in parallel; they never wait for a disk sync. A writer
+//! holds the write lock only while the engine updates memory and hands the record to the
+//! operating system (`pwrite`); durability is reached afterwards, outside the lock:
+//!
+//! - [`Durability::Always`]: the call returns once its record is synced. Writers that arrive
+//!   while a sync runs wait for the next one and share it (**group commit**): one `fdatasync`
+//!   covers every record written before it started.
+//! - [`Durability::Batched`]: calls return at once; a background thread syncs within
+//!   `max_delay` of the first unsynced write.
+//! - [`Durability::Never`]: syncs only on [`flush`](SharedStore::flush) and when the store
+//!   closes.
+//!
+//! A failed sync leaves what the disk holds unknown, so the store then refuses writes (reads go
+//! on) until it is reopened. Events reach subscribers after the write lock is released, through
+//! `std::sync::mpsc` channels or callbacks.
+
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::thread;
+use std::time::Duration;
+
+use rewind_core::{
+    Checkpoint, CheckpointId, Event, Metrics, NewCheckpoint, Restored, RetentionPolicy, SessionId,
+    Store,
+};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::file_backend::{FileBackend, OpenReport};
+use crate::file_store::{Durability, FileOptions, open_engine};
+use crate::system_env::SystemEnv;
+
+/// The engine store inside a [`SharedStore`].
+pub type Engine = Store<FileBackend, SystemEnv>;
+
+type Callback = Box<dyn Fn(&Event) + Send + Sync>;
+
+enum Subscriber {
+    Channel(Sender<Event>),
+    Callback(Callback),
+}
+
+#[derive(Default)]
+struct SyncState {
+    /// Writes handed to the OS so far (a ticket per write call).
+    written: u64,
+    /// Every write with a ticket up to this is durable.
+    synced: u64,
+    /// A sync is running.
+    syncing: bool,
+    /// Set by a failed sync: writes are refused from then on.
+    error: Option<String>,
+}
+
+struct Inner {
+    store: RwLock<Engine>,
+    report: OpenReport,
+    durability: Durability,
+    sync: Mutex<SyncState>,
+    synced: Condvar,
+    subscribers: Mutex<Vec<Subscriber>>,
+    signal: Arc<Signal>,
+}
+
+/// Wakes background threads early when the store closes.
+#[derive(Default)]
+struct Signal {
+    stop: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Background threads hold the store only while they work; tell them to stop.
+        *lock(&self.signal.stop) = true;
+        self.signal.wake.notify_all();
+    }
+}
+
+/// A thread-safe, cheaply cloneable handle on a file store. See the module docs.
+#[derive(Clone)]
+pub struct SharedStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedStore")
+            .field("durability", &self.inner.durability)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedStore {
+    /// Opens (or creates) the store in `dir`. Fails with [`Error::Locked`] when another handle,
+    /// in this process or another, holds it.
+    pub fn open(dir: impl AsRef<Path>, options: FileOptions) -> Result<SharedStore> {
+        // Syncing is this handle's job (group commit), not the engine's.
+        let (store, report) = open_engine(dir.as_ref(), &options, false)?;
+        let inner = Arc::new(Inner {
+            store: RwLock::new(store),
+            report,
+            durability: options.durability,
+            sync: Mutex::new(SyncState::default()),
+            synced: Condvar::new(),
+            subscribers: Mutex::new(Vec::new()),
+            signal: Arc::default(),
+        });
+        if let Durability::Batched { max_delay } = options.durability {
+            spawn_periodic(&inner, max_delay, "rewind-sync", |shared| {
+                let pending = {
+                    let s = lock(&shared.inner.sync);
+                    s.written > s.synced && s.error.is_none()
+                };
+                if pending {
+                    let target = lock(&shared.inner.sync).written;
+                    let _ = shared.wait_durable(target);
+                }
+            })?;
+        }
+        Ok(SharedStore { inner })
+    }
+
+    /// What opening found (truncated torn tail, stale files removed).
+    pub fn open_report(&self) -> &OpenReport {
+        &self.inner.report
+    }
+
+    /// Runs `f` with shared read access. Many readers run at once.
+    pub fn read<T>(&self, f: impl FnOnce(&Engine) -> T) -> T {
+        f(&self.read_guard())
+    }
+
+    /// Runs `f` with exclusive access, then waits for durability as configured and delivers the
+    /// events it produced. Do not call back into the same `SharedStore` from `f`.
+    pub fn write<T>(&self, f: impl FnOnce(&mut Engine) -> rewind_core::Result<T>) -> Result<T> {
+        let (result, ticket, events) = {
+            let mut store = self.write_guard();
+            if let Some(err) = &lock(&self.inner.sync).error {
+                return Err(Error::Store(rewind_core::Error::Backend(
+                    rewind_core::BackendError::Io(format!(
+                        "an earlier sync failed ({err}); reopen the store"
+                    )),
+                )));
+            }
+            let result = f(&mut store);
+            let ticket = {
+                let mut s = lock(&self.inner.sync);
+                s.written += 1;
+                s.written
+            };
+            (result, ticket, store.drain_events())
+        };
+        self.deliver(events);
+        let value = result?;
+        if self.inner.durability == Durability::Always {
+            self.wait_durable(ticket)?;
+        }
+        Ok(value)
+    }
+
+    /// Makes every write so far durable, whatever the durability setting.
+    pub fn flush(&self) -> Result<()> {
+        let target = lock(&self.inner.sync).written;
+        self.wait_durable(target)
+    }
+
+    /// Creates a session.
+    pub fn create_session(&self, name: &str, metadata: Map<String, Value>) -> Result<SessionId> {
+        self.write(|s| s.create_session(name, metadata))
+    }
+
+    /// Creates a checkpoint and returns it.
+    pub fn checkpoint(&self, new: NewCheckpoint<'_>) -> Result<Checkpoint> {
+        self.write(|s| s.checkpoint(new).cloned())
+    }
+
+    /// A checkpoint by id.
+    pub fn get(&self, id: CheckpointId) -> Result<Checkpoint> {
+        Ok(self.read(|s| s.get(id).cloned())?)
+    }
+
+    /// A checkpoint's state bytes.
+    pub fn state(&self, id: CheckpointId) -> Result<Vec<u8>> {
+        Ok(self.read(|s| s.state(id))?)
+    }
+
+    /// Returns a checkpoint's state and moves its session's head there.
+    pub fn restore(&self, id: CheckpointId) -> Result<Restored> {
+        self.write(|s| s.restore(id))
+    }
+
+    /// Counts and sizes.
+    pub fn metrics(&self) -> Metrics {
+        self.read(|s| s.metrics())
+    }
+
+    /// A channel that receives every event from now on.
+    pub fn subscribe(&self) -> Receiver<Event> {
+        let (tx, rx) = mpsc::channel();
+        lock(&self.inner.subscribers).push(Subscriber::Channel(tx));
+        rx
+    }
+
+    /// Calls `callback` with every event from now on, on the writing thread, after the write
+    /// lock is released. Keep it short; it must not write to this store.
+    pub fn on_event(&self, callback: impl Fn(&Event) + Send + Sync + 'static) {
+        lock(&self.inner.subscribers).push(Subscriber::Callback(Box::new(callback)));
+    }
+
+    /// Applies `policy` every `interval` on a background thread until the store closes.
+    /// Compaction holds the write lock while it rewrites the log.
+    pub fn compact_every(&self, policy: RetentionPolicy, interval: Duration) -> Result<()> {
+        spawn_periodic(&self.inner, interval, "rewind-compact", move |shared| {
+            let _ = shared.write(|s| s.compact(&policy));
+        })
+    }
+
+    fn read_guard(&self) -> RwLockReadGuard<'_, Engine> {
+        // The engine never panics mid-update, so a poisoned lock still guards a sound store.
+        self.inner
+            .store
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_guard(&self) -> RwLockWriteGuard<'_, Engine> {
+        self.inner
+            .store
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Returns once every write up to `ticket` is durable, running the sync itself when no other
+    /// thread is (group commit).
+    fn wait_durable(&self, ticket: u64) -> Result<()> {
+        let inner = &self.inner;
+        let mut state = lock(&inner.sync);
+        loop {
+            if let Some(err) = &state.error {
+                return Err(sync_failed(err));
+            }
+            if state.synced >= ticket {
+                return Ok(());
+            }
+            if state.syncing {
+                state = inner
+                    .synced
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                continue;
+            }
+            state.syncing = true;
+            let target = state.written;
+            drop(state);
+            // Capture what to sync under the write lock (briefly), then sync without any lock:
+            // readers and writers go on while the disk works.
+            let pending = self.write_guard().backend_mut().take_pending_sync();
+            let result = pending.run();
+            state = lock(&inner.sync);
+            state.syncing = false;
+            match result {
+                Ok(()) => state.synced = state.synced.max(target),
+                Err(err) => state.error = Some(err.to_string()),
+            }
+            inner.synced.notify_all();
+        }
+    }
+
+    fn deliver(&self, events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        let mut subscribers = lock(&self.inner.subscribers);
+        subscribers.retain(|sub| match sub {
+            Subscriber::Channel(tx) => events.iter().all(|e| tx.send(e.clone()).is_ok()),
+            Subscriber::Callback(f) => {
+                events.iter().for_each(f);
+                true
+            }
+        });
+    }
+}
+
+fn sync_failed(err: &str) -> Error {
+    Error::Store(rewind_core::Error::Backend(rewind_core::BackendError::Io(
+        format!("sync failed: {err}; the store refuses writes until reopened"),
+    )))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Runs `tick` every `interval` on a named thread for as long as the store is open. The thread
+/// holds the store only during a tick, so closing the store is never delayed by it.
+fn spawn_periodic(
+    inner: &Arc<Inner>,
+    interval: Duration,
+    name: &str,
+    tick: impl Fn(&SharedStore) + Send + 'static,
+) -> Result<()> {
+    let weak: Weak<Inner> = Arc::downgrade(inner);
+    let signal = inner.signal.clone();
+    thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            loop {
+                {
+                    let stop = lock(&signal.stop);
+                    let (stop, _) = signal
+                        .wake
+                        .wait_timeout(stop, interval)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    if *stop {
+                        return;
+                    }
+                }
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                tick(&SharedStore { inner });
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| Error::io(".", "start a background thread", e))
+}
