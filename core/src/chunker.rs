@@ -103,18 +103,55 @@ impl ChunkerParams {
     }
 }
 
-/// rewind's chunking parameters: min 64, avg 256, max 1024 bytes.
+/// Chunking parameters for states (and attachments) under 4 MiB: min 64, avg 256, max 1024
+/// bytes.
 ///
-/// These are the format's parameters: every chunk boundary rewind has ever
-/// written depends on them, so changing them changes every chunk boundary
-/// (and the hash of every chunk) and stops new states from deduplicating
-/// against old ones. They are provisional; the store's owner will tune them
-/// and document the reasoning.
+/// Small chunks are what make a growing conversation cheap: each step stores its new bytes plus
+/// the tail of the previous last chunk (about half an average chunk), so a 1,000-step
+/// conversation growing by 1 KB a step stores about 1.2x its unique bytes. 64/256/1024 are the
+/// smallest sizes FastCDC accepts.
+///
+/// These, [`MEDIUM_PARAMS`], [`LARGE_PARAMS`] and the tier limits in [`params_for_len`] are part
+/// of the format: every chunk boundary depends on them, so changing them changes every chunk
+/// hash and stops new states from deduplicating against old ones.
 pub const DEFAULT_PARAMS: ChunkerParams = match ChunkerParams::new(64, 256, 1024) {
     Some(params) => params,
     // Evaluated at compile time: invalid defaults fail the build.
     None => panic!("DEFAULT_PARAMS violate the ChunkerParams invariants"),
 };
+
+/// Chunking parameters for states from 4 MiB to 64 MiB: min 1 KiB, avg 4 KiB, max 16 KiB.
+pub const MEDIUM_PARAMS: ChunkerParams = match ChunkerParams::new(1024, 4096, 16384) {
+    Some(params) => params,
+    None => panic!("MEDIUM_PARAMS violate the ChunkerParams invariants"),
+};
+
+/// Chunking parameters for states of 64 MiB and more: min 8 KiB, avg 32 KiB, max 128 KiB.
+pub const LARGE_PARAMS: ChunkerParams = match ChunkerParams::new(8192, 32768, 131072) {
+    Some(params) => params,
+    None => panic!("LARGE_PARAMS violate the ChunkerParams invariants"),
+};
+
+/// Size of the first tier: states shorter than this use [`DEFAULT_PARAMS`].
+pub const MEDIUM_FROM: usize = 4 << 20;
+/// Size of the last tier: states this long or longer use [`LARGE_PARAMS`].
+pub const LARGE_FROM: usize = 64 << 20;
+
+/// The parameters rewind chunks a blob of `len` bytes with.
+///
+/// Chunk size grows with the blob so that the chunk table (about 54 bytes of memory per distinct
+/// chunk) stays small next to the data: 2 GiB of unique 8 MiB states make about half a million
+/// chunks rather than eight million. The price is paid once, when a growing state crosses a tier
+/// limit: that state shares no chunks with its smaller predecessor.
+pub const fn params_for_len(len: usize) -> ChunkerParams {
+    if len < MEDIUM_FROM {
+        DEFAULT_PARAMS
+    } else if len < LARGE_FROM {
+        MEDIUM_PARAMS
+    } else {
+        LARGE_PARAMS
+    }
+}
 
 /// The Gear table: 256 fixed pseudo-random 64-bit values, one per byte value.
 ///

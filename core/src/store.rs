@@ -21,7 +21,7 @@ use crate::checkpoint::{
     Checkpoint, HashFields, NewCheckpoint, ParentChoice, Trigger, TriggerKind, canonical_metadata,
     hash_fields, state_root,
 };
-use crate::chunker::{self, DEFAULT_PARAMS};
+use crate::chunker;
 use crate::chunks::{ChunkTable, Slot};
 use crate::env::Env;
 use crate::error::{BackendError, CorruptKind, Error, LimitKind, Result};
@@ -574,7 +574,7 @@ impl<B: Backend, E: Env> Store<B, E> {
     ) -> BlobPlan<'a> {
         let mut hashes = Vec::new();
         let mut pieces = Vec::new();
-        for range in chunker::chunks(bytes, DEFAULT_PARAMS) {
+        for range in chunker::chunks(bytes, chunker::params_for_len(bytes.len())) {
             let piece = &bytes[range];
             hashes.push(Hash::of(piece));
             pieces.push(piece);

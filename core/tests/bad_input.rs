@@ -6,7 +6,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use rewind_core::chunker::{self, DEFAULT_PARAMS};
+use rewind_core::chunker;
 use rewind_core::conformance::fingerprint;
 use rewind_core::log::{self, FRAME_HEADER_LEN, HEADER_LEN, MAX_PAYLOAD};
 use rewind_core::{
@@ -1810,7 +1810,7 @@ fn forge_hash(c: &Value) -> String {
     assert_eq!(c["state"]["encoding"], "utf8");
     let state = c["state"]["data"].as_str().unwrap().as_bytes();
     let mut root = blake3::Hasher::new();
-    for range in chunker::chunks(state, DEFAULT_PARAMS) {
+    for range in chunker::chunks(state, chunker::params_for_len(state.len())) {
         root.update(&Hash::of(&state[range]).0);
     }
     let tags: Vec<String> = serde_json::from_value(c["tags"].clone()).unwrap();

@@ -8,7 +8,9 @@ use std::ops::Range;
 
 use fastcdc::v2020::FastCDC;
 use proptest::prelude::*;
-use rewind_core::chunker::{ChunkerParams, DEFAULT_PARAMS, chunks};
+use rewind_core::chunker::{
+    ChunkerParams, DEFAULT_PARAMS, LARGE_PARAMS, MEDIUM_PARAMS, chunks, params_for_len,
+};
 
 /// Deterministic pseudo-random bytes (xorshift64), so failures reproduce.
 fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
@@ -71,9 +73,11 @@ fn params(min: u32, avg: u32, max: u32) -> ChunkerParams {
     ChunkerParams::new(min, avg, max).expect("test parameters are valid")
 }
 
-fn param_sets() -> [ChunkerParams; 6] {
+fn param_sets() -> [ChunkerParams; 8] {
     [
         DEFAULT_PARAMS,
+        MEDIUM_PARAMS,
+        LARGE_PARAMS,
         params(256, 1024, 4096),
         params(2048, 8192, 65536),
         params(4096, 16384, 65534),
@@ -195,4 +199,13 @@ fn insertion_only_disturbs_nearby_chunks() {
             .expect("non-empty");
         assert!(after.contains(tail_chunk));
     }
+}
+
+#[test]
+fn tiers_pick_larger_chunks_for_larger_states() {
+    assert_eq!(params_for_len(0), DEFAULT_PARAMS);
+    assert_eq!(params_for_len((4 << 20) - 1), DEFAULT_PARAMS);
+    assert_eq!(params_for_len(4 << 20), MEDIUM_PARAMS);
+    assert_eq!(params_for_len((64 << 20) - 1), MEDIUM_PARAMS);
+    assert_eq!(params_for_len(64 << 20), LARGE_PARAMS);
 }

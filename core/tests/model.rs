@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError};
-use rewind_core::chunker::{DEFAULT_PARAMS, chunks};
+use rewind_core::chunker::{chunks, params_for_len};
 use rewind_core::conformance::fingerprint;
 use rewind_core::{
     CheckpointId, DeterministicEnv, Error, Hash, MemoryBackend, NewCheckpoint, Options, Order,
@@ -237,7 +237,7 @@ impl Model {
         let mut seen: HashMap<Hash, u64> = HashMap::new();
         for c in self.cps.values() {
             for blob in std::iter::once(&c.state).chain(c.attachments.values()) {
-                for r in chunks(blob, DEFAULT_PARAMS) {
+                for r in chunks(blob, params_for_len(blob.len())) {
                     let piece = &blob[r];
                     seen.insert(Hash::of(piece), piece.len() as u64);
                 }

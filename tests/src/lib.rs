@@ -27,6 +27,21 @@ pub fn open_native(log: Vec<u8>) -> rewind::Result<Store<MemoryBackend, SystemEn
     Ok(store)
 }
 
+/// The state the crash writer stores as checkpoint `n`: JSON of a size that varies with `n`
+/// (tens of bytes to ~6 KB), so frames of many sizes are cut by the kills.
+pub fn crash_state(n: u64) -> Vec<u8> {
+    let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let words = (n % 97) * 8;
+    let mut text = String::new();
+    for _ in 0..words {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        text.push_str(&format!("{:x} ", x & 0xfffff));
+    }
+    format!("{{\"n\":{n},\"notes\":\"{text}\"}}").into_bytes()
+}
+
 /// The root README's examples, compiled and run as doctests so the README cannot drift from the
 /// API.
 #[doc = include_str!("../../README.md")]
