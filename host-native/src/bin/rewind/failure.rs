@@ -1,0 +1,72 @@
+//! What a command failure tells the user: one line, and an exit code that means something.
+
+use rewind::Error;
+
+/// Exit codes (documented in `--help`).
+pub mod code {
+    pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const NOT_FOUND: u8 = 3;
+    pub const LOCKED: u8 = 4;
+    pub const DAMAGED: u8 = 5;
+    pub const INVALID: u8 = 6;
+}
+
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(code::USAGE, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(code::NOT_FOUND, message)
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(code::INVALID, message)
+    }
+    pub fn damaged(message: impl Into<String>) -> Self {
+        Self::new(code::DAMAGED, message)
+    }
+    pub fn io(what: impl std::fmt::Display, err: std::io::Error) -> Self {
+        Self::new(code::FAILURE, format!("{what}: {err}"))
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Self {
+        let code = match &err {
+            Error::Locked { .. } => code::LOCKED,
+            Error::Corrupt { .. } | Error::NotAStore { .. } => code::DAMAGED,
+            Error::Store(inner) => return Failure::from(inner.clone()),
+            _ => code::FAILURE,
+        };
+        Failure::new(code, err.to_string())
+    }
+}
+
+impl From<rewind::core::Error> for Failure {
+    fn from(err: rewind::core::Error) -> Self {
+        use rewind::core::Error as E;
+        let code = match &err {
+            E::SessionNotFound(_) | E::CheckpointNotFound(_) => code::NOT_FOUND,
+            E::HashMismatch { .. } | E::Corrupt { .. } => code::DAMAGED,
+            E::LimitExceeded { .. }
+            | E::InvalidInput(_)
+            | E::DuplicateId(_)
+            | E::ParentInOtherSession { .. }
+            | E::ImportRejected(_) => code::INVALID,
+            _ => code::FAILURE,
+        };
+        Failure::new(code, err.to_string())
+    }
+}
