@@ -548,10 +548,17 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// log without them, so their space is reclaimed. All or nothing: if the rewrite fails, the
     /// old log and every checkpoint stay as they were.
     pub fn apply_compaction(&mut self, plan: &CompactionPlan) -> Result<CompactionReport> {
-        let mut ids: Vec<CheckpointId> = plan
-            .remove
+        let ids: Vec<CheckpointId> = plan.remove.iter().map(|(id, _)| *id).collect();
+        self.remove_checkpoints(&ids)
+    }
+
+    /// Removes these checkpoints (skipping ids already gone) and rewrites the log without them,
+    /// all or nothing — what [`apply_compaction`](Store::apply_compaction) does with a plan's
+    /// removals. For hosts that carry a plan across a boundary as a list of ids.
+    pub fn remove_checkpoints(&mut self, ids: &[CheckpointId]) -> Result<CompactionReport> {
+        let mut ids: Vec<CheckpointId> = ids
             .iter()
-            .map(|(id, _)| *id)
+            .copied()
             .filter(|id| self.checkpoints.contains_key(id))
             .collect();
         ids.sort_by_key(|id| self.checkpoints[id].cp.seq);

@@ -162,6 +162,21 @@ impl FileBackend {
                 })?,
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 if list_segments(dir)?.is_empty() {
+                    // A new store only in an empty directory: never adopt someone's files.
+                    let foreign = fs::read_dir(dir)
+                        .map_err(|e| Error::io(dir, "list", e))?
+                        .filter_map(|e| e.ok())
+                        .map(|e| e.file_name())
+                        .find(|n| n != crate::lock::LOCK_FILE && n != "CURRENT.tmp");
+                    if let Some(name) = foreign {
+                        return Err(Error::NotAStore {
+                            path: dir.to_path_buf(),
+                            reason: format!(
+                                "the directory is not empty ({} is not a store file)",
+                                name.to_string_lossy()
+                            ),
+                        });
+                    }
                     write_current(dir, 1)?;
                     1
                 } else {
@@ -423,40 +438,51 @@ impl FileBackend {
                 if got == 0 {
                     break;
                 }
-                let torn = |this: &mut Self, report: &mut LoadReport| -> Result<()> {
-                    if is_last {
-                        this.repair_tail(seg, offset, report)
-                    } else {
-                        Err(corrupt(offset, CorruptKind::Truncated))
-                    }
-                };
+                // A bad frame is a torn tail only when it is in the last segment and nothing
+                // intact follows it (a crash cuts writes short; it does not leave whole frames
+                // behind a damaged one). Anything else is corruption.
+                let bad =
+                    |this: &mut Self, report: &mut LoadReport, kind: CorruptKind| -> Result<()> {
+                        let follows =
+                            intact_frame_after(&file, offset + FRAME_HEADER_LEN as u64, len)
+                                .map_err(|e| Error::io(&path, "read", e))?;
+                        if is_last && !follows {
+                            this.repair_tail(seg, offset, report)
+                        } else if follows {
+                            Err(corrupt(offset, kind))
+                        } else {
+                            Err(corrupt(offset, CorruptKind::Truncated))
+                        }
+                    };
                 if got < FRAME_HEADER_LEN {
-                    torn(self, &mut report)?;
+                    bad(self, &mut report, CorruptKind::Truncated)?;
                     break;
                 }
                 let plen = u32::from_le_bytes([fh[0], fh[1], fh[2], fh[3]]);
                 let crc = u32::from_le_bytes([fh[4], fh[5], fh[6], fh[7]]);
-                if plen > MAX_PAYLOAD {
-                    return Err(corrupt(offset, CorruptKind::FrameTooLarge(plen)));
-                }
                 let end = offset + (FRAME_HEADER_LEN as u64) + plen as u64;
+                if plen > MAX_PAYLOAD {
+                    bad(self, &mut report, CorruptKind::FrameTooLarge(plen))?;
+                    break;
+                }
                 if end > len {
-                    torn(self, &mut report)?;
+                    bad(self, &mut report, CorruptKind::Checksum)?;
                     break;
                 }
                 payload.resize(plen as usize, 0);
                 let got = read_full(&mut reader, &mut payload)
                     .map_err(|e| Error::io(&path, "read", e))?;
                 if got < plen as usize {
-                    torn(self, &mut report)?;
+                    bad(self, &mut report, CorruptKind::Truncated)?;
                     break;
                 }
                 if plen == 0 || log::crc32c(&payload) != crc {
-                    if end == len {
-                        torn(self, &mut report)?;
-                        break;
+                    if !is_last && end == len {
+                        // Whole but damaged, at the end of an earlier segment.
+                        return Err(corrupt(offset, CorruptKind::Checksum));
                     }
-                    return Err(corrupt(offset, CorruptKind::Checksum));
+                    bad(self, &mut report, CorruptKind::Checksum)?;
+                    break;
                 }
                 let payload_pos = position(seg, offset + FRAME_HEADER_LEN as u64);
                 visit(payload_pos, &payload).map_err(|err| match err {
@@ -639,6 +665,16 @@ impl Read for ReadAt<'_> {
         self.pos += n as u64;
         Ok(n)
     }
+}
+
+/// Whether an intact frame starts anywhere in `file` between `from` and `len`.
+fn intact_frame_after(file: &File, from: u64, len: u64) -> io::Result<bool> {
+    if from >= len {
+        return Ok(false);
+    }
+    let mut rest = vec![0u8; (len - from) as usize];
+    file.read_exact_at(&mut rest, from)?;
+    Ok(log::valid_frame_within(&rest))
 }
 
 /// Reads until `buf` is full or the input ends; returns the bytes read.

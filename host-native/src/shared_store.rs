@@ -83,13 +83,31 @@ impl Drop for Inner {
 /// A thread-safe, cheaply cloneable handle on a file store. See the module docs.
 #[derive(Clone)]
 pub struct SharedStore {
+    handle: Arc<Handle>,
+}
+
+/// What the user's clones share. When the last one goes, background threads are stopped and
+/// joined before the store closes, so the directory can be reopened at once.
+struct Handle {
     inner: Arc<Inner>,
+    threads: Mutex<Vec<thread::JoinHandle<()>>>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        *lock(&self.inner.signal.stop) = true;
+        self.inner.signal.wake.notify_all();
+        for t in lock(&self.threads).drain(..) {
+            // A thread finishes its current tick (a compaction, a sync) and exits.
+            let _ = t.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for SharedStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SharedStore")
-            .field("durability", &self.inner.durability)
+            .field("durability", &self.handle.inner.durability)
             .finish_non_exhaustive()
     }
 }
@@ -109,63 +127,51 @@ impl SharedStore {
             subscribers: Mutex::new(Vec::new()),
             signal: Arc::default(),
         });
+        let store = SharedStore {
+            handle: Arc::new(Handle {
+                inner,
+                threads: Mutex::new(Vec::new()),
+            }),
+        };
         if let Durability::Batched { max_delay } = options.durability {
-            spawn_periodic(&inner, max_delay, "rewind-sync", |shared| {
+            store.spawn_periodic(max_delay, "rewind-sync", |inner| {
                 let pending = {
-                    let s = lock(&shared.inner.sync);
+                    let s = lock(&inner.sync);
                     s.written > s.synced && s.error.is_none()
                 };
                 if pending {
-                    let target = lock(&shared.inner.sync).written;
-                    let _ = shared.wait_durable(target);
+                    let target = lock(&inner.sync).written;
+                    let _ = inner.wait_durable(target);
                 }
             })?;
         }
-        Ok(SharedStore { inner })
+        Ok(store)
+    }
+
+    fn inner(&self) -> &Inner {
+        &self.handle.inner
     }
 
     /// What opening found (truncated torn tail, stale files removed).
     pub fn open_report(&self) -> &OpenReport {
-        &self.inner.report
+        &self.inner().report
     }
 
     /// Runs `f` with shared read access. Many readers run at once.
     pub fn read<T>(&self, f: impl FnOnce(&Engine) -> T) -> T {
-        f(&self.read_guard())
+        f(&self.inner().read_guard())
     }
 
     /// Runs `f` with exclusive access, then waits for durability as configured and delivers the
     /// events it produced. Do not call back into the same `SharedStore` from `f`.
     pub fn write<T>(&self, f: impl FnOnce(&mut Engine) -> rewind_core::Result<T>) -> Result<T> {
-        let (result, ticket, events) = {
-            let mut store = self.write_guard();
-            if let Some(err) = &lock(&self.inner.sync).error {
-                return Err(Error::Store(rewind_core::Error::Backend(
-                    rewind_core::BackendError::Io(format!(
-                        "an earlier sync failed ({err}); reopen the store"
-                    )),
-                )));
-            }
-            let result = f(&mut store);
-            let ticket = {
-                let mut s = lock(&self.inner.sync);
-                s.written += 1;
-                s.written
-            };
-            (result, ticket, store.drain_events())
-        };
-        self.deliver(events);
-        let value = result?;
-        if self.inner.durability == Durability::Always {
-            self.wait_durable(ticket)?;
-        }
-        Ok(value)
+        self.inner().write(f)
     }
 
     /// Makes every write so far durable, whatever the durability setting.
     pub fn flush(&self) -> Result<()> {
-        let target = lock(&self.inner.sync).written;
-        self.wait_durable(target)
+        let target = lock(&self.inner().sync).written;
+        self.inner().wait_durable(target)
     }
 
     /// Creates a session.
@@ -201,35 +207,100 @@ impl SharedStore {
     /// A channel that receives every event from now on.
     pub fn subscribe(&self) -> Receiver<Event> {
         let (tx, rx) = mpsc::channel();
-        lock(&self.inner.subscribers).push(Subscriber::Channel(tx));
+        lock(&self.inner().subscribers).push(Subscriber::Channel(tx));
         rx
     }
 
     /// Calls `callback` with every event from now on, on the writing thread, after the write
     /// lock is released. Keep it short; it must not write to this store.
     pub fn on_event(&self, callback: impl Fn(&Event) + Send + Sync + 'static) {
-        lock(&self.inner.subscribers).push(Subscriber::Callback(Box::new(callback)));
+        lock(&self.inner().subscribers).push(Subscriber::Callback(Box::new(callback)));
     }
 
     /// Applies `policy` every `interval` on a background thread until the store closes.
     /// Compaction holds the write lock while it rewrites the log.
     pub fn compact_every(&self, policy: RetentionPolicy, interval: Duration) -> Result<()> {
-        spawn_periodic(&self.inner, interval, "rewind-compact", move |shared| {
-            let _ = shared.write(|s| s.compact(&policy));
+        self.spawn_periodic(interval, "rewind-compact", move |inner| {
+            let _ = inner.write(|s| s.compact(&policy));
         })
+    }
+
+    /// Runs `tick` every `interval` on a named thread until the last handle is dropped. The
+    /// thread holds the store only during a tick; dropping the last handle waits for a running
+    /// tick to end, then closes the store.
+    fn spawn_periodic(
+        &self,
+        interval: Duration,
+        name: &str,
+        tick: impl Fn(&Inner) + Send + 'static,
+    ) -> Result<()> {
+        let weak: Weak<Inner> = Arc::downgrade(&self.handle.inner);
+        let signal = self.handle.inner.signal.clone();
+        let thread = thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                loop {
+                    {
+                        let stop = lock(&signal.stop);
+                        if *stop {
+                            return;
+                        }
+                        let (stop, _) = signal
+                            .wake
+                            .wait_timeout(stop, interval)
+                            .unwrap_or_else(|poisoned| poisoned.into_inner());
+                        if *stop {
+                            return;
+                        }
+                    }
+                    let Some(inner) = weak.upgrade() else {
+                        return;
+                    };
+                    tick(&inner);
+                }
+            })
+            .map_err(|e| Error::io(".", "start a background thread", e))?;
+        lock(&self.handle.threads).push(thread);
+        Ok(())
+    }
+}
+
+impl Inner {
+    fn write<T>(&self, f: impl FnOnce(&mut Engine) -> rewind_core::Result<T>) -> Result<T> {
+        let (result, ticket, events) = {
+            let mut store = self.write_guard();
+            if let Some(err) = &lock(&self.sync).error {
+                return Err(Error::Store(rewind_core::Error::Backend(
+                    rewind_core::BackendError::Io(format!(
+                        "an earlier sync failed ({err}); reopen the store"
+                    )),
+                )));
+            }
+            let result = f(&mut store);
+            let ticket = {
+                let mut s = lock(&self.sync);
+                s.written += 1;
+                s.written
+            };
+            (result, ticket, store.drain_events())
+        };
+        self.deliver(events);
+        let value = result?;
+        if self.durability == Durability::Always {
+            self.wait_durable(ticket)?;
+        }
+        Ok(value)
     }
 
     fn read_guard(&self) -> RwLockReadGuard<'_, Engine> {
         // The engine never panics mid-update, so a poisoned lock still guards a sound store.
-        self.inner
-            .store
+        self.store
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write_guard(&self) -> RwLockWriteGuard<'_, Engine> {
-        self.inner
-            .store
+        self.store
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -237,7 +308,7 @@ impl SharedStore {
     /// Returns once every write up to `ticket` is durable, running the sync itself when no other
     /// thread is (group commit).
     fn wait_durable(&self, ticket: u64) -> Result<()> {
-        let inner = &self.inner;
+        let inner = self;
         let mut state = lock(&inner.sync);
         loop {
             if let Some(err) = &state.error {
@@ -274,7 +345,7 @@ impl SharedStore {
         if events.is_empty() {
             return;
         }
-        let mut subscribers = lock(&self.inner.subscribers);
+        let mut subscribers = lock(&self.subscribers);
         subscribers.retain(|sub| match sub {
             Subscriber::Channel(tx) => events.iter().all(|e| tx.send(e.clone()).is_ok()),
             Subscriber::Callback(f) => {
@@ -295,38 +366,4 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Runs `tick` every `interval` on a named thread for as long as the store is open. The thread
-/// holds the store only during a tick, so closing the store is never delayed by it.
-fn spawn_periodic(
-    inner: &Arc<Inner>,
-    interval: Duration,
-    name: &str,
-    tick: impl Fn(&SharedStore) + Send + 'static,
-) -> Result<()> {
-    let weak: Weak<Inner> = Arc::downgrade(inner);
-    let signal = inner.signal.clone();
-    thread::Builder::new()
-        .name(name.into())
-        .spawn(move || {
-            loop {
-                {
-                    let stop = lock(&signal.stop);
-                    let (stop, _) = signal
-                        .wake
-                        .wait_timeout(stop, interval)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    if *stop {
-                        return;
-                    }
-                }
-                let Some(inner) = weak.upgrade() else {
-                    return;
-                };
-                tick(&SharedStore { inner });
-            }
-        })
-        .map(|_| ())
-        .map_err(|e| Error::io(".", "start a background thread", e))
 }
