@@ -666,8 +666,9 @@ impl<B: Backend, E: Env> Store<B, E> {
         Ok(writer.written_heads)
     }
 
-    /// The live store (or some sessions of it) as a standalone binary log: the same bytes a
-    /// rewrite produces, header included. Open it with [`MemoryBackend::from_bytes`] or import it.
+    /// The live store (or some sessions of it) as a standalone binary log: the records a
+    /// rewrite produces, header included, wrapped in one transaction so that a truncated export
+    /// is never mistaken for a complete one. Open it with [`MemoryBackend::from_bytes`] or import it.
     ///
     /// [`MemoryBackend::from_bytes`]: crate::MemoryBackend::from_bytes
     pub fn export_binary(&self, sessions: Option<&[SessionId]>) -> Result<Vec<u8>> {
@@ -681,11 +682,17 @@ impl<B: Backend, E: Env> Store<B, E> {
             None => None,
         };
         let mut writer = LiveLogWriter::new(self, only.as_ref(), HashSet::new());
-        let mut out = Vec::from(log::header());
+        let mut frames = Vec::new();
         let mut buf = Vec::new();
         while writer.next_batch(self, &mut buf)? {
-            out.extend_from_slice(&buf);
+            frames.extend_from_slice(&buf);
         }
+        // One transaction around everything: an export cut short anywhere, even between two
+        // frames, is recognisably incomplete and imports as nothing.
+        let count = log::frames(&frames, 0).count() as u32;
+        let mut out = Vec::from(log::header());
+        record::write(&mut out, &Record::Txn(count), &[]);
+        out.extend_from_slice(&frames);
         Ok(out)
     }
 }

@@ -346,6 +346,9 @@ impl<B: Backend, E: Env> Store<B, E> {
         metadata: Map<String, Value>,
     ) -> Result<SessionId> {
         let name = name.into();
+        if name.trim().is_empty() {
+            return Err(Error::InvalidInput("session name is empty".into()));
+        }
         let limits = self.options.limits;
         Limits::check(
             LimitKind::NameBytes,

@@ -28,3 +28,21 @@ fn a_log_moves_to_the_native_host_unchanged() {
     assert_eq!(fingerprint(&native), expected);
     assert!(native.verify().is_ok());
 }
+
+/// The scripted run's transcript is pinned in `tests/golden/transcript.txt`: every host (the
+/// file store here, the npm package in Node.js and Chromium, the sandbox component) compares
+/// its own run with this file, so any host that drifts — or any format change — shows up.
+/// `REWIND_UPDATE_GOLDEN=1` rewrites it after an intended format change.
+#[test]
+fn transcript_matches_the_golden_file() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/transcript.txt");
+    let here = rewind_core::conformance::transcript(&mut rewind_core::conformance::MemoryHarness);
+    if std::env::var_os("REWIND_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &here).unwrap();
+    }
+    let golden = std::fs::read_to_string(&path).expect("tests/golden/transcript.txt");
+    assert_eq!(
+        here, golden,
+        "the transcript changed: a format change, or a bug"
+    );
+}

@@ -272,6 +272,15 @@ pub fn import(ctx: &Ctx, file: &str) -> Result<(), Failure> {
 }
 
 pub fn repair(ctx: &Ctx, args: RepairArgs) -> Result<(), Failure> {
+    let busy = std::fs::read_dir(&args.into)
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false);
+    if busy {
+        return Err(Failure::usage(format!(
+            "{} is not empty; repair writes a new store into a new or empty directory",
+            args.into.display()
+        )));
+    }
     let report = progress::spin("salvaging records", || {
         rewind::repair(&ctx.store, &args.into)
     })?;

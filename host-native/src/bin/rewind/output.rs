@@ -177,14 +177,19 @@ pub fn parse_time(text: &str, now_ms: u64) -> Result<u64, String> {
     let num = |s: &str| s.parse::<i64>().map_err(|_| bad());
     let (y, mo, d) = (num(parts[0])?, num(parts[1])?, num(parts[2])?);
     let (h, mi) = (num(clock[0])?, num(clock[1])?);
-    let s = clock
-        .get(2)
-        .map_or(Ok(0.0), |s| s.parse::<f64>().map_err(|_| bad()))?;
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s >= 61.0 {
+    // Seconds with an optional fraction, read as whole milliseconds (no float rounding).
+    let seconds = clock.get(2).copied().unwrap_or("0");
+    let (secs, frac) = seconds.split_once('.').unwrap_or((seconds, ""));
+    let s = num(secs)?;
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let millis: i64 = format!("{frac:0<3}")[..3].parse().map_err(|_| bad())?;
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
         return Err(bad());
     }
     let days = days_from_civil(y, mo as u32, d as u32);
-    let ms = days * 86_400_000 + h * 3_600_000 + mi * 60_000 + (s * 1000.0) as i64;
+    let ms = days * 86_400_000 + h * 3_600_000 + mi * 60_000 + s * 1000 + millis;
     u64::try_from(ms).map_err(|_| bad())
 }
 
@@ -260,6 +265,14 @@ mod tests {
         assert_eq!(time(1_767_225_600_000), "2026-01-01 00:00:00");
         assert_eq!(parse_time("2026-01-01T00:00:00Z", 0), Ok(1_767_225_600_000));
         assert_eq!(parse_time("2h", 10_000_000), Ok(10_000_000 - 7_200_000));
+        assert_eq!(
+            parse_time("2026-01-01T00:00:01.001Z", 0),
+            Ok(1_767_225_601_001)
+        );
+        assert_eq!(
+            parse_time("2026-01-01T00:00:01.5Z", 0),
+            Ok(1_767_225_601_500)
+        );
         assert!(parse_time("yesterday", 0).is_err());
         assert_eq!(rfc3339(1_767_225_600_123), "2026-01-01T00:00:00.123Z");
     }
