@@ -19,6 +19,18 @@ done
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 
+step "wasm-bindgen CLI (the version the crate pins)"
+wbg_version="$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)"
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wbg_version" ]; then
+    cargo install wasm-bindgen-cli --version "$wbg_version"
+fi
+
+step "Chromium for the browser tests"
+if [ ! -x /usr/bin/chromium ]; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+fi
+
 step "format"
 cargo fmt --all -- --check
 
@@ -40,3 +52,14 @@ cargo bench --workspace --locked --no-run
 
 step "tests"
 cargo test --workspace --locked
+
+step "npm package: build, then Node.js and headless Chromium tests"
+cargo build -p rewind --bin rewind --locked
+export REWIND_BIN="$CARGO_TARGET_DIR/debug/rewind"
+(
+    cd host-wasm/npm
+    npm ci --no-audit --no-fund
+    bash scripts/build.sh
+    bash scripts/build.sh --conformance
+    node --test test/
+)

@@ -1,0 +1,67 @@
+// Errors thrown by rewind: every one is a RewindError with a stable `code`.
+
+/** Base class of every error rewind throws. */
+export class RewindError extends Error {
+  constructor(message, code) {
+    super(message);
+    this.name = new.target.name;
+    /** A stable, machine-readable code such as "CHECKPOINT_NOT_FOUND". */
+    this.code = code;
+  }
+}
+/** An unknown session or checkpoint id. */
+export class NotFoundError extends RewindError {}
+/** Malformed input: empty message, bad id, duplicate id, a parent in another session, ... */
+export class InvalidInputError extends RewindError {}
+/** An input over a configured limit (state size, tags, message length, ...). */
+export class LimitExceededError extends RewindError {}
+/** Damaged data: a corrupt log, an unknown record kind or format version. */
+export class CorruptError extends RewindError {}
+/** A hash that does not match its contents (tampering, damage). */
+export class HashMismatchError extends RewindError {}
+/** An import refused as a whole; nothing from it was stored. */
+export class ImportRejectedError extends RewindError {}
+/** The storage (IndexedDB) failed; the operation did not take effect. */
+export class StorageError extends RewindError {}
+/** The browser's storage quota is exhausted; nothing was written. */
+export class QuotaExceededError extends StorageError {}
+/** Another tab holds the store for writing. */
+export class LockedError extends RewindError {}
+/** A write on a store opened read-only. */
+export class ReadOnlyError extends RewindError {}
+/** The store was closed. */
+export class ClosedError extends RewindError {}
+
+const BY_CODE = {
+  SESSION_NOT_FOUND: NotFoundError,
+  CHECKPOINT_NOT_FOUND: NotFoundError,
+  DUPLICATE_ID: InvalidInputError,
+  INVALID_INPUT: InvalidInputError,
+  PARENT_IN_OTHER_SESSION: InvalidInputError,
+  PROTECTED: InvalidInputError,
+  LIMIT_EXCEEDED: LimitExceededError,
+  CORRUPT: CorruptError,
+  UNKNOWN_RECORD: CorruptError,
+  UNSUPPORTED_VERSION: CorruptError,
+  HASH_MISMATCH: HashMismatchError,
+  IMPORT_REJECTED: ImportRejectedError,
+  STORAGE_FAILED: StorageError,
+  QUOTA_EXCEEDED: QuotaExceededError,
+  LOCKED: LockedError,
+  READ_ONLY: ReadOnlyError,
+  CLOSED: ClosedError,
+};
+
+/** Turns an error from the engine (an Error with a `code`) into its RewindError subclass. */
+export function wrapError(error) {
+  if (error instanceof RewindError) return error;
+  const Class = error && BY_CODE[error.code];
+  if (Class) return new Class(error.message, error.code);
+  return error;
+}
+
+/** Makes a RewindError of the class that belongs to `code`. */
+export function makeError(code, message) {
+  const Class = BY_CODE[code] || RewindError;
+  return new Class(message, code);
+}

@@ -1,0 +1,432 @@
+// The public Store class. The engine (Rust, compiled to WebAssembly) does all the store logic
+// synchronously in memory; this layer turns its answers into objects, its errors into
+// RewindError subclasses, delivers events, and persists the log to IndexedDB.
+
+import { ClosedError, ReadOnlyError, LockedError, makeError, wrapError } from "./errors.js";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Builds the API over the wasm-bindgen glue of one target (web or Node.js). */
+export function createApi(glue, platform) {
+  const { WasmStore } = glue;
+
+  function engineOptions(options) {
+    const out = {};
+    for (const key of [
+      "maxStateBytes",
+      "maxMessageBytes",
+      "maxTags",
+      "maxMetadataBytes",
+      "autoMinIntervalMs",
+      "eventCapacity",
+    ]) {
+      if (options[key] !== undefined) out[key] = options[key];
+    }
+    return JSON.stringify(out);
+  }
+
+  function encodeState(state, contentType) {
+    if (state instanceof Uint8Array) {
+      return { bytes: state, contentType: contentType ?? "application/octet-stream" };
+    }
+    if (state === undefined) {
+      throw makeError("INVALID_INPUT", "a checkpoint needs a state (a Uint8Array or a JSON value)");
+    }
+    const text = JSON.stringify(state);
+    if (text === undefined) {
+      throw makeError("INVALID_INPUT", "the state is not representable as JSON");
+    }
+    return { bytes: encoder.encode(text), contentType: contentType ?? "application/json" };
+  }
+
+  function checkpointInput(input) {
+    if (input === null || typeof input !== "object") {
+      throw makeError("INVALID_INPUT", "checkpoint() takes an object");
+    }
+    const { state, contentType, ...rest } = input;
+    const encoded = encodeState(state, contentType);
+    const description = { ...rest, contentType: encoded.contentType };
+    return { json: JSON.stringify(description), bytes: encoded.bytes };
+  }
+
+  const parse = (text) => (text === undefined ? null : JSON.parse(text));
+
+  class Store {
+    #engine;
+    #options;
+    #log; // IdbLog, or null for memory stores
+    #durability;
+    #readOnly;
+    #listeners = new Set();
+    #closed = false;
+    #pending = []; // relaxed: batches not yet written
+    #writeChain = Promise.resolve();
+    #flushTimer = null;
+    #failedGeneration = 0;
+    #releaseLock = null;
+    #channel = null;
+    #name;
+
+    constructor(engine, options, log, extra = {}) {
+      this.#engine = engine;
+      this.#options = options;
+      this.#log = log;
+      this.#durability = extra.durability ?? "strict";
+      this.#readOnly = Boolean(extra.readOnly);
+      this.#releaseLock = extra.releaseLock ?? null;
+      this.#channel = extra.channel ?? null;
+      this.#name = extra.name ?? null;
+      if (this.#channel && this.#readOnly) {
+        this.#channel.onmessage = () => {
+          this.reload().catch(() => {});
+        };
+      }
+    }
+
+    /** A store in memory (nothing persists). `options.log` opens an existing log's bytes. */
+    static memory(options = {}) {
+      const log = options.log ?? new Uint8Array();
+      try {
+        return new Store(new WasmStore(log, engineOptions(options)), options, null);
+      } catch (error) {
+        throw wrapError(error);
+      }
+    }
+
+    /** Opens a store: `{ backend: "memory" }` or `{ backend: "indexeddb", name }`. */
+    static async open(options = {}) {
+      const backend = options.backend ?? "memory";
+      if (backend === "memory") return Store.memory(options);
+      if (backend !== "indexeddb") {
+        throw makeError("INVALID_INPUT", `unknown backend ${JSON.stringify(backend)} (memory, indexeddb)`);
+      }
+      if (!platform.indexedDb) {
+        throw makeError("INVALID_INPUT", "IndexedDB is not available here; use { backend: \"memory\" }");
+      }
+      const name = options.name;
+      if (typeof name !== "string" || name.length === 0) {
+        throw makeError("INVALID_INPUT", "an IndexedDB store needs a name");
+      }
+      const durability = options.durability ?? "strict";
+      if (durability !== "strict" && durability !== "relaxed") {
+        throw makeError("INVALID_INPUT", `durability must be "strict" or "relaxed"`);
+      }
+      const readOnly = Boolean(options.readOnly);
+      const releaseLock = readOnly ? null : await platform.acquireLock(name, options.lock ?? "fail");
+      try {
+        const log = await platform.IdbLog.open(name);
+        const bytes = await log.read();
+        platform.requestPersistence();
+        let engine;
+        try {
+          engine = new WasmStore(bytes, engineOptions(options));
+        } catch (error) {
+          log.close();
+          throw wrapError(error);
+        }
+        const channel = platform.channel(name);
+        return new Store(engine, options, log, { durability, readOnly, releaseLock, channel, name });
+      } catch (error) {
+        if (releaseLock) releaseLock();
+        throw error;
+      }
+    }
+
+    // ----- plumbing -------------------------------------------------------------------------
+
+    #call(fn) {
+      if (this.#closed) throw new ClosedError("the store is closed", "CLOSED");
+      try {
+        return fn(this.#engine);
+      } catch (error) {
+        throw wrapError(error);
+      }
+    }
+
+    async #mutate(fn) {
+      if (this.#readOnly) {
+        throw new ReadOnlyError("the store was opened read-only", "READ_ONLY");
+      }
+      const result = this.#call(fn);
+      this.#emit();
+      await this.#persist();
+      return result;
+    }
+
+    #emit() {
+      const events = JSON.parse(this.#engine.drainEvents());
+      for (const event of events) {
+        for (const listener of this.#listeners) {
+          try {
+            listener(event);
+          } catch {
+            // A subscriber's failure is its own; the store goes on.
+          }
+        }
+      }
+    }
+
+    /** Hands what the engine wrote to IndexedDB: now (strict) or batched (relaxed). */
+    async #persist() {
+      if (!this.#log) {
+        this.#engine.takePersist();
+        return;
+      }
+      const batch = this.#engine.takePersist();
+      if (!batch) return;
+      this.#pending.push({ replace: batch.replace, bytes: batch.bytes });
+      batch.free();
+      if (this.#durability === "strict") {
+        await this.#writePending();
+      } else if (this.#flushTimer === null) {
+        this.#flushTimer = setTimeout(() => {
+          this.#flushTimer = null;
+          this.#writePending().catch(() => {});
+        }, 50);
+      }
+    }
+
+    /** Writes the pending batches in order; a failure reloads the store from what is stored. */
+    #writePending() {
+      const generation = this.#failedGeneration;
+      const run = async () => {
+        if (generation !== this.#failedGeneration) {
+          throw makeError("STORAGE_FAILED", "an earlier write failed; this write was rolled back");
+        }
+        const batches = this.#pending.splice(0);
+        if (batches.length === 0) return;
+        try {
+          await this.#log.write(batches);
+          if (this.#channel) this.#channel.postMessage({ type: "changed" });
+        } catch (error) {
+          // Memory is ahead of what IndexedDB holds: go back to what is stored.
+          this.#failedGeneration += 1;
+          this.#pending = [];
+          await this.reload();
+          throw wrapError(error);
+        }
+      };
+      const next = this.#writeChain.then(run, run);
+      this.#writeChain = next.catch(() => {});
+      return next;
+    }
+
+    /** Re-reads the log from IndexedDB (after a failed write, or in a read-only tab). */
+    async reload() {
+      if (!this.#log) return;
+      const bytes = await this.#log.read();
+      const engine = new WasmStore(bytes, engineOptions(this.#options));
+      this.#engine.free();
+      this.#engine = engine;
+      for (const listener of this.#listeners) {
+        try {
+          listener({ type: "reloaded" });
+        } catch {
+          // as above
+        }
+      }
+    }
+
+    /** Makes every write so far durable (relaxed stores write their batch now). */
+    async flush() {
+      if (this.#flushTimer !== null) {
+        clearTimeout(this.#flushTimer);
+        this.#flushTimer = null;
+      }
+      if (this.#log) await this.#writePending();
+    }
+
+    /** Flushes, releases the writer lock and closes the store. */
+    async close() {
+      if (this.#closed) return;
+      try {
+        await this.flush();
+      } finally {
+        this.#closed = true;
+        if (this.#log) this.#log.close();
+        if (this.#channel) this.#channel.close();
+        if (this.#releaseLock) this.#releaseLock();
+        this.#engine.free();
+      }
+    }
+
+    /** Calls `listener` with every event; returns a function that unsubscribes. */
+    subscribe(listener) {
+      this.#listeners.add(listener);
+      return () => this.#listeners.delete(listener);
+    }
+
+    // ----- sessions -------------------------------------------------------------------------
+
+    async createSession(name, metadata = {}, id = undefined) {
+      return this.#mutate((e) => e.createSession(name, JSON.stringify(metadata), id ?? ""));
+    }
+
+    session(id) {
+      return parse(this.#call((e) => e.session(id)));
+    }
+
+    sessions() {
+      return parse(this.#call((e) => e.sessions()));
+    }
+
+    async deleteSession(id) {
+      return this.#mutate((e) => e.deleteSession(id));
+    }
+
+    // ----- checkpoints ----------------------------------------------------------------------
+
+    async checkpoint(input) {
+      const { json, bytes } = checkpointInput(input);
+      return parse(await this.#mutate((e) => e.checkpoint(json, bytes)));
+    }
+
+    async autoCheckpoint(input, reason) {
+      const { json, bytes } = checkpointInput(input);
+      return parse(await this.#mutate((e) => e.autoCheckpoint(json, bytes, String(reason))));
+    }
+
+    get(id) {
+      return parse(this.#call((e) => e.get(id)));
+    }
+
+    state(id) {
+      return this.#call((e) => e.state(id));
+    }
+
+    stateJson(id) {
+      const bytes = this.state(id);
+      try {
+        return JSON.parse(decoder.decode(bytes));
+      } catch (error) {
+        throw makeError("INVALID_INPUT", `the state of ${id} is not JSON: ${error.message}`);
+      }
+    }
+
+    async restore(id) {
+      const state = await this.#mutate((e) => e.restore(id));
+      const checkpoint = this.get(id);
+      return { checkpoint, session: checkpoint.session, state, contentType: checkpoint.contentType };
+    }
+
+    latest(session) {
+      return parse(this.#call((e) => e.latest(session)));
+    }
+
+    at(session, timeMs) {
+      return parse(this.#call((e) => e.at(session, timeMs)));
+    }
+
+    history(id) {
+      return parse(this.#call((e) => e.history(id)));
+    }
+
+    branches(session) {
+      return parse(this.#call((e) => e.branches(session)));
+    }
+
+    children(id) {
+      return parse(this.#call((e) => e.children(id)));
+    }
+
+    list(query = {}) {
+      return parse(this.#call((e) => e.list(JSON.stringify(query))));
+    }
+
+    diff(from, to) {
+      return parse(this.#call((e) => e.diff(from, to)));
+    }
+
+    async delete(id) {
+      await this.#mutate((e) => e.delete(id));
+    }
+
+    // ----- annotations and attachments -----------------------------------------------------
+
+    async annotate(id, note, severity = "info") {
+      return parse(await this.#mutate((e) => e.annotate(id, note, severity)));
+    }
+
+    annotations(id) {
+      return parse(this.#call((e) => e.annotations(id)));
+    }
+
+    async attach(id, key, contentType, bytes) {
+      if (!(bytes instanceof Uint8Array)) {
+        throw makeError("INVALID_INPUT", "attach() takes the bytes as a Uint8Array");
+      }
+      await this.#mutate((e) => e.attach(id, key, contentType, bytes));
+    }
+
+    attachment(id, key) {
+      const bytes = this.#call((e) => e.attachment(id, key));
+      if (bytes === undefined) return null;
+      return { contentType: this.#call((e) => e.attachmentType(id, key)), bytes };
+    }
+
+    attachmentKeys(id) {
+      return parse(this.#call((e) => e.attachmentKeys(id)));
+    }
+
+    // ----- retention ------------------------------------------------------------------------
+
+    planCompaction(policy) {
+      // Planning reads the clock but changes nothing.
+      return parse(this.#call((e) => e.planCompaction(JSON.stringify(policy))));
+    }
+
+    async applyCompaction(plan) {
+      const ids = JSON.stringify(plan.remove.map((r) => r.id));
+      return parse(await this.#mutate((e) => e.removeCheckpoints(ids)));
+    }
+
+    async compact(policy) {
+      return this.applyCompaction(this.planCompaction(policy));
+    }
+
+    // ----- export, import, integrity --------------------------------------------------------
+
+    exportJson(sessions = []) {
+      return this.#call((e) => e.exportJson(JSON.stringify(sessions)));
+    }
+
+    exportBinary(sessions = []) {
+      return this.#call((e) => e.exportBinary(JSON.stringify(sessions)));
+    }
+
+    async importJson(input) {
+      const bytes = typeof input === "string" ? encoder.encode(input) : input;
+      return parse(await this.#mutate((e) => e.importJson(bytes)));
+    }
+
+    async importBinary(bytes) {
+      return parse(await this.#mutate((e) => e.importBinary(bytes)));
+    }
+
+    verify() {
+      return parse(this.#call((e) => e.verify()));
+    }
+
+    metrics() {
+      return parse(this.#call((e) => e.metrics()));
+    }
+
+    health() {
+      return parse(this.#call((e) => e.health()));
+    }
+
+    /** The whole log (the bytes every host reads). */
+    logBytes() {
+      return this.#call((e) => e.logBytes());
+    }
+
+    /** Deletes a persisted store (its IndexedDB database). Close it first. */
+    static async destroy(name) {
+      if (!platform.indexedDb) return;
+      await platform.IdbLog.destroy(name);
+    }
+  }
+
+  return { Store, LockedError };
+}

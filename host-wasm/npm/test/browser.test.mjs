@@ -1,0 +1,387 @@
+// The package in a real headless Chromium (Debian's /usr/bin/chromium driven by playwright-core):
+// IndexedDB across a page reload and a browser relaunch, the single-writer rule across tabs,
+// failed writes, the engine's conformance scenarios, and an export from the browser read back
+// by Node.js and by the native `rewind` tool with identical hashes.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { execFileSync } from "node:child_process";
+import { chromium } from "playwright-core";
+import { Store as NodeStore } from "../dist/node/index.js";
+import { readmeExample } from "./support/readme.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const pkg = path.resolve(here, "..");
+const repo = path.resolve(pkg, "../..");
+const golden = fs.readFileSync(path.join(repo, "tests/golden/transcript.txt"), "utf8");
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+const TYPES = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
+
+let server;
+let origin;
+let profile;
+
+function serve() {
+  const roots = { "/pkg/": path.join(pkg, "dist/web"), "/testpkg/": path.join(pkg, "test-dist/web") };
+  return http.createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    if (url.pathname === "/" || url.pathname === "/page.html") {
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end("<!doctype html><title>rewind</title><body>rewind test page</body>");
+      return;
+    }
+    for (const [prefix, dir] of Object.entries(roots)) {
+      if (url.pathname.startsWith(prefix)) {
+        const file = path.join(dir, path.normalize(url.pathname.slice(prefix.length)));
+        if (!file.startsWith(dir) || !fs.existsSync(file)) break;
+        res.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" });
+        fs.createReadStream(file).pipe(res);
+        return;
+      }
+    }
+    res.writeHead(404);
+    res.end();
+  });
+}
+
+async function launch() {
+  return chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+  });
+}
+
+async function openPage(context) {
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.error("page error:", e.message));
+  await page.goto(`${origin}/page.html`);
+  return page;
+}
+
+before(async () => {
+  server = serve();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  origin = `http://127.0.0.1:${server.address().port}`;
+  profile = fs.mkdtempSync(path.join(os.tmpdir(), "rewind-chromium-"));
+});
+
+after(async () => {
+  server.close();
+  fs.rmSync(profile, { recursive: true, force: true });
+});
+
+/** Writes a session of growing checkpoints into IndexedDB store `name`; returns what it wrote. */
+async function writeSession(page, name, count) {
+  return page.evaluate(
+    async ({ name, count }) => {
+      const { Store } = await import("/pkg/index.js");
+      const store = await Store.open({ backend: "indexeddb", name });
+      const session = await store.createSession("browser agent", { tab: 1 });
+      const messages = [];
+      const written = [];
+      for (let i = 0; i < count; i++) {
+        messages.push({ role: i % 2 ? "assistant" : "user", content: `turn ${i} `.repeat(40) });
+        const cp = await store.checkpoint({
+          session,
+          message: `turn ${i}`,
+          state: { messages },
+          tags: i % 5 === 0 ? ["milestone"] : [],
+        });
+        written.push({ id: cp.id, hash: cp.hash, seq: cp.seq, state: JSON.stringify({ messages }) });
+      }
+      await store.annotate(written[2].id, "look here", "critical");
+      const metrics = store.metrics();
+      await store.close();
+      return { session, written, metrics };
+    },
+    { name, count },
+  );
+}
+
+/** Reads every checkpoint of store `name` back. */
+async function readBack(page, name) {
+  return page.evaluate(async (name) => {
+    const { Store } = await import("/pkg/index.js");
+    const store = await Store.open({ backend: "indexeddb", name });
+    const items = store.list({ order: "asc" }).items;
+    const out = items.map((c) => ({
+      id: c.id,
+      hash: c.hash,
+      seq: c.seq,
+      state: new TextDecoder().decode(store.state(c.id)),
+      notes: store.annotations(c.id).length,
+    }));
+    const verify = store.verify();
+    await store.close();
+    return { out, verify };
+  }, name);
+}
+
+test("checkpoints in IndexedDB survive a page reload and a browser relaunch", async () => {
+  let context = await launch();
+  let page = await openPage(context);
+  const { written, metrics } = await writeSession(page, "reload", 30);
+  assert.equal(metrics.checkpoints, 30);
+  assert.ok(metrics.storedBytes * 5 < metrics.logicalBytes, "growing states deduplicate");
+
+  await page.reload();
+  let { out, verify } = await readBack(page, "reload");
+  assert.ok(verify.ok);
+  assert.deepEqual(
+    out.map(({ id, hash, seq, state }) => ({ id, hash, seq, state })),
+    written,
+  );
+  assert.equal(out[2].notes, 1);
+
+  await context.close();
+  context = await launch();
+  page = await openPage(context);
+  ({ out, verify } = await readBack(page, "reload"));
+  assert.ok(verify.ok);
+  assert.deepEqual(
+    out.map((c) => c.hash),
+    written.map((c) => c.hash),
+  );
+  // Seqs keep increasing after the relaunch.
+  const next = await page.evaluate(async () => {
+    const { Store } = await import("/pkg/index.js");
+    const store = await Store.open({ backend: "indexeddb", name: "reload" });
+    const session = store.sessions()[0].id;
+    const cp = await store.checkpoint({ session, message: "after relaunch", state: { ok: true } });
+    await store.close();
+    return cp.seq;
+  });
+  assert.equal(next, 31);
+  await context.close();
+});
+
+test("one tab writes a store; another is refused, reads it read-only and sees changes", async () => {
+  const context = await launch();
+  const writer = await openPage(context);
+  const reader = await openPage(context);
+  await writer.evaluate(async () => {
+    const { Store } = await import("/pkg/index.js");
+    window.store = await Store.open({ backend: "indexeddb", name: "tabs" });
+    window.session = await window.store.createSession("tabs");
+    await window.store.checkpoint({ session: window.session, message: "one", state: [1] });
+  });
+  const refused = await reader.evaluate(async () => {
+    const { Store } = await import("/pkg/index.js");
+    try {
+      await Store.open({ backend: "indexeddb", name: "tabs" });
+      return null;
+    } catch (e) {
+      return { name: e.name, code: e.code, message: e.message };
+    }
+  });
+  assert.deepEqual(
+    { name: refused.name, code: refused.code },
+    { name: "LockedError", code: "LOCKED" },
+  );
+  const seen = await reader.evaluate(async () => {
+    const { Store } = await import("/pkg/index.js");
+    window.view = await Store.open({ backend: "indexeddb", name: "tabs", readOnly: true });
+    window.reloaded = new Promise((resolve) =>
+      window.view.subscribe((e) => e.type === "reloaded" && resolve()),
+    );
+    let readOnly = null;
+    try {
+      await window.view.createSession("nope");
+    } catch (e) {
+      readOnly = e.code;
+    }
+    return { count: window.view.metrics().checkpoints, readOnly };
+  });
+  assert.deepEqual(seen, { count: 1, readOnly: "READ_ONLY" });
+  await writer.evaluate(async () => {
+    await window.store.checkpoint({ session: window.session, message: "two", state: [1, 2] });
+  });
+  const after = await reader.evaluate(async () => {
+    await window.reloaded;
+    return window.view.list({ order: "asc" }).items.map((c) => c.message);
+  });
+  assert.deepEqual(after, ["one", "two"]);
+  // A waiting writer gets the store once the first closes it.
+  const waiting = reader.evaluate(async () => {
+    const { Store } = await import("/pkg/index.js");
+    const store = await Store.open({ backend: "indexeddb", name: "tabs", lock: "wait" });
+    const n = store.metrics().checkpoints;
+    await store.close();
+    return n;
+  });
+  await writer.evaluate(async () => window.store.close());
+  assert.equal(await waiting, 2);
+  await context.close();
+});
+
+test("a failed IndexedDB write rejects with a code and leaves nothing half-written", async () => {
+  const context = await launch();
+  const page = await openPage(context);
+  const result = await page.evaluate(async () => {
+    const { Store, QuotaExceededError } = await import("/pkg/index.js");
+    const store = await Store.open({ backend: "indexeddb", name: "quota" });
+    const session = await store.createSession("quota");
+    await store.checkpoint({ session, message: "kept", state: { n: 1 } });
+    const put = IDBObjectStore.prototype.put;
+    IDBObjectStore.prototype.put = function () {
+      throw new DOMException("the quota has been exceeded", "QuotaExceededError");
+    };
+    let error = null;
+    try {
+      await store.checkpoint({ session, message: "refused", state: { n: 2 } });
+    } catch (e) {
+      error = { code: e.code, isQuota: e instanceof QuotaExceededError };
+    }
+    IDBObjectStore.prototype.put = put;
+    // Memory went back to what IndexedDB holds.
+    const inMemory = store.list().items.map((c) => c.message);
+    await store.checkpoint({ session, message: "after", state: { n: 3 } });
+    await store.close();
+    const again = await Store.open({ backend: "indexeddb", name: "quota" });
+    const stored = again.list({ order: "asc" }).items.map((c) => c.message);
+    const verify = again.verify().ok;
+    await again.close();
+    return { error, inMemory, stored, verify };
+  });
+  assert.deepEqual(result.error, { code: "QUOTA_EXCEEDED", isQuota: true });
+  assert.deepEqual(result.inMemory, ["kept"]);
+  assert.deepEqual(result.stored, ["kept", "after"]);
+  assert.ok(result.verify);
+  await context.close();
+});
+
+test("relaxed durability batches writes and flush() commits them", async () => {
+  const context = await launch();
+  const page = await openPage(context);
+  const stored = await page.evaluate(async () => {
+    const { Store } = await import("/pkg/index.js");
+    const store = await Store.open({ backend: "indexeddb", name: "relaxed", durability: "relaxed" });
+    const session = await store.createSession("relaxed");
+    for (let i = 0; i < 50; i++) {
+      await store.checkpoint({ session, message: `m${i}`, state: { i } });
+    }
+    await store.flush();
+    await store.close();
+    const again = await Store.open({ backend: "indexeddb", name: "relaxed" });
+    const n = again.metrics().checkpoints;
+    await again.close();
+    return n;
+  });
+  assert.equal(stored, 50);
+  await context.close();
+});
+
+test("the engine's conformance scenarios pass in Chromium and its transcript is the golden one", async () => {
+  const context = await launch();
+  const page = await openPage(context);
+  const result = await page.evaluate(async () => {
+    const glue = await import("/testpkg/rewind_wasm.js");
+    await glue.default();
+    const failures = [];
+    for (const name of glue.conformanceScenarios()) {
+      try {
+        glue.runConformanceScenario(name);
+      } catch {
+        failures.push({ name, why: glue.lastPanic() });
+      }
+    }
+    return { failures, transcript: glue.conformanceTranscript() };
+  });
+  assert.deepEqual(result.failures, []);
+  assert.equal(result.transcript, golden);
+  await context.close();
+});
+
+test("an export made in the browser opens in Node.js and in the native store with the same hashes", async () => {
+  const context = await launch();
+  const page = await openPage(context);
+  const { written } = await writeSession(page, "export", 12);
+  const exported = await page.evaluate(async () => {
+    const { Store } = await import("/pkg/index.js");
+    const store = await Store.open({ backend: "indexeddb", name: "export" });
+    const bytes = Array.from(store.exportBinary());
+    await store.close();
+    return bytes;
+  });
+  await context.close();
+  const bytes = Uint8Array.from(exported);
+
+  const node = NodeStore.memory();
+  const report = await node.importBinary(bytes);
+  assert.equal(report.checkpointsAdded, 12);
+  for (const w of written) {
+    assert.equal(node.get(w.id).hash, w.hash);
+    assert.equal(new TextDecoder().decode(node.state(w.id)), w.state);
+  }
+
+  const rewind = nativeBinary();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rewind-native-"));
+  try {
+    const file = path.join(dir, "export.rwd");
+    fs.writeFileSync(file, bytes);
+    const store = path.join(dir, "store");
+    execFileSync(rewind, ["--store", store, "import", file]);
+    for (const w of written) {
+      const shown = JSON.parse(execFileSync(rewind, ["--store", store, "--json", "show", w.id]));
+      assert.equal(shown.hash, w.hash);
+    }
+    execFileSync(rewind, ["--store", store, "verify"]);
+    // And back: the native store's export imports in Node.js.
+    const back = execFileSync(rewind, ["--store", store, "export", "--format", "binary"]);
+    const again = NodeStore.memory();
+    assert.equal((await again.importBinary(new Uint8Array(back))).checkpointsAdded, 12);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the README's browser example runs against IndexedDB", async () => {
+  const context = await launch();
+  const page = await openPage(context);
+  const logs = [];
+  page.on("console", (m) => logs.push(m.text()));
+  const code = readmeExample("browser").replace(
+    'import { Store } from "rewind-store";',
+    'const { Store } = await import("/pkg/index.js");',
+  );
+  assert.ok(code.includes('await import("/pkg/index.js")'), "the example imports the package");
+  await page.evaluate(`(async () => { ${code} })()`);
+  assert.ok(logs.some((l) => l.includes("Object")), `the example printed the patch: ${logs}`);
+  const stored = await page.evaluate(async () => {
+    const { Store } = await import("/pkg/index.js");
+    const store = await Store.open({ backend: "indexeddb", name: "my-agent" });
+    const n = store.metrics().checkpoints;
+    await store.close();
+    return n;
+  });
+  assert.equal(stored, 2);
+  await context.close();
+});
+
+function nativeBinary() {
+  const candidates = [
+    process.env.REWIND_BIN,
+    path.join(process.env.CARGO_TARGET_DIR ?? path.join(repo, "target"), "debug/rewind"),
+  ].filter(Boolean);
+  const found = candidates.find((c) => fs.existsSync(c));
+  assert.ok(found, `the native rewind binary is needed (looked at ${candidates.join(", ")}); build it with cargo build -p rewind`);
+  return found;
+}

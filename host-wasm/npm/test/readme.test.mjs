@@ -1,0 +1,28 @@
+// The README's JavaScript examples run as tests: the Node.js one here, the browser one in
+// browser.test.mjs. An example that stops working fails the build.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { execFileSync } from "node:child_process";
+import { readmeExample } from "./support/readme.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+test("the README's Node.js example runs and prints what it says", () => {
+  // Inside the package, `import "rewind-store"` resolves to the package itself.
+  const file = path.join(here, "readme-node.tmp.mjs");
+  fs.writeFileSync(file, readmeExample("node"));
+  try {
+    const out = execFileSync(process.execPath, [file], { encoding: "utf8" });
+    const lines = out.trim().split("\n");
+    assert.match(out, /1 first/);
+    assert.match(out, /2 second/);
+    assert.ok(lines.includes("true CHECKPOINT_NOT_FOUND"), out);
+    assert.equal(lines.at(-1), "true");
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+});

@@ -1,0 +1,73 @@
+//! The engine's conformance scenarios, compiled into the WebAssembly module and run by the
+//! JavaScript engine that loads it (Node.js, Chromium) — the same Rust scenarios every native
+//! backend passes. Only in builds with the `conformance` feature (the test bundle).
+
+use std::cell::RefCell;
+
+use rewind_core::conformance::{self, MemoryHarness};
+use wasm_bindgen::prelude::*;
+
+thread_local! {
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Runs one scenario by name; a failed assertion traps, and [`last_panic`] then says why.
+#[wasm_bindgen(js_name = runConformanceScenario)]
+pub fn run_scenario(name: &str) -> Result<(), JsValue> {
+    std::panic::set_hook(Box::new(|info| {
+        LAST_PANIC.with(|p| *p.borrow_mut() = Some(info.to_string()));
+    }));
+    let h = &mut MemoryHarness;
+    match name {
+        "checkpoints_round_trip" => conformance::checkpoints_round_trip(h),
+        "restore_forks" => conformance::restore_forks(h),
+        "at_time" => conformance::at_time(h),
+        "queries" => conformance::queries(h),
+        "dedup_growing_state" => conformance::dedup_growing_state(h),
+        "diffs" => conformance::diffs(h),
+        "annotations_attachments_events" => conformance::annotations_attachments_events(h),
+        "deletion" => conformance::deletion(h),
+        "reused_ids_do_not_link" => conformance::reused_ids_do_not_link(h),
+        "compaction" => conformance::compaction(h),
+        "export_import" => conformance::export_import(h),
+        "bad_input" => conformance::bad_input(h),
+        "auto_checkpoints" => conformance::auto_checkpoints(h),
+        other => return Err(JsValue::from_str(&format!("unknown scenario {other}"))),
+    }
+    Ok(())
+}
+
+/// The names of every scenario.
+#[wasm_bindgen(js_name = conformanceScenarios)]
+pub fn scenarios() -> Vec<String> {
+    [
+        "checkpoints_round_trip",
+        "restore_forks",
+        "at_time",
+        "queries",
+        "dedup_growing_state",
+        "diffs",
+        "annotations_attachments_events",
+        "deletion",
+        "reused_ids_do_not_link",
+        "compaction",
+        "export_import",
+        "bad_input",
+        "auto_checkpoints",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The scripted run every host must reproduce exactly (compare with the native transcript).
+#[wasm_bindgen(js_name = conformanceTranscript)]
+pub fn transcript() -> String {
+    conformance::transcript(&mut MemoryHarness)
+}
+
+/// The message of the last failed assertion, if any.
+#[wasm_bindgen(js_name = lastPanic)]
+pub fn last_panic() -> Option<String> {
+    LAST_PANIC.with(|p| p.borrow().clone())
+}

@@ -1,0 +1,132 @@
+//! The backend of JavaScript stores: the log in memory, plus what still has to reach
+//! persistent storage.
+//!
+//! Browsers only offer asynchronous storage (IndexedDB), while the engine is synchronous. So the
+//! engine writes to this in-memory log, and the JavaScript side drains [`Persist`] after every
+//! operation and writes it to IndexedDB — awaiting it (`durability: "strict"`) or batching it
+//! (`"relaxed"`). A compaction replaces the whole log, which IndexedDB then replaces in one
+//! transaction.
+
+use rewind_core::backend::{LoadReport, Visitor};
+use rewind_core::{Backend, BackendError, MemoryBackend};
+
+/// What the last operations changed in the log.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Persist {
+    /// Nothing new.
+    Nothing,
+    /// These frames were appended.
+    Append(Vec<u8>),
+    /// The whole log was replaced (by a compaction): this is the new log, header included.
+    Replace(Vec<u8>),
+}
+
+/// [`MemoryBackend`] that remembers what is not persisted yet.
+#[derive(Debug, Default)]
+pub struct LogBackend {
+    inner: MemoryBackend,
+    pending: Vec<u8>,
+    replaced: bool,
+}
+
+impl LogBackend {
+    /// A backend over an existing log (empty for a new store).
+    pub fn new(log: Vec<u8>) -> Self {
+        LogBackend {
+            inner: MemoryBackend::from_bytes(log),
+            pending: Vec::new(),
+            replaced: false,
+        }
+    }
+
+    /// Takes what must be persisted since the last call.
+    pub fn take_persist(&mut self) -> Persist {
+        if std::mem::take(&mut self.replaced) {
+            self.pending.clear();
+            return Persist::Replace(self.inner.bytes().to_vec());
+        }
+        if self.pending.is_empty() {
+            return Persist::Nothing;
+        }
+        Persist::Append(std::mem::take(&mut self.pending))
+    }
+
+    /// The whole log.
+    pub fn bytes(&self) -> &[u8] {
+        self.inner.bytes()
+    }
+}
+
+impl Backend for LogBackend {
+    fn append(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
+        let was_empty = self.inner.bytes().is_empty();
+        let pos = self.inner.append(frames)?;
+        if was_empty {
+            // The first append also wrote the log header: persist the log whole.
+            self.replaced = true;
+        } else {
+            self.pending.extend_from_slice(frames);
+        }
+        Ok(pos)
+    }
+    fn sync(&mut self) -> Result<(), BackendError> {
+        Ok(())
+    }
+    fn load(&mut self, visit: &mut Visitor<'_>) -> Result<LoadReport, rewind_core::Error> {
+        self.inner.load(visit)
+    }
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
+        self.inner.read_at(pos, buf)
+    }
+    fn begin_rewrite(&mut self) -> Result<(), BackendError> {
+        self.inner.begin_rewrite()
+    }
+    fn rewrite_append(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
+        self.inner.rewrite_append(frames)
+    }
+    fn commit_rewrite(&mut self) -> Result<(), BackendError> {
+        self.inner.commit_rewrite()?;
+        self.replaced = true;
+        Ok(())
+    }
+    fn abort_rewrite(&mut self) {
+        self.inner.abort_rewrite()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rewind_core::{DeterministicEnv, NewCheckpoint, Options, RetentionPolicy, Store};
+
+    #[test]
+    fn pending_bytes_rebuild_the_same_log() {
+        let (mut store, _) = Store::open(
+            LogBackend::default(),
+            DeterministicEnv::new(),
+            Options::default(),
+        )
+        .unwrap();
+        let mut persisted = Vec::new();
+        let mut drain = |store: &mut Store<LogBackend, DeterministicEnv>| {
+            match store.backend_mut().take_persist() {
+                Persist::Nothing => {}
+                Persist::Append(frames) => persisted.extend_from_slice(&frames),
+                Persist::Replace(log) => persisted = log,
+            }
+            assert_eq!(persisted, store.backend().bytes());
+        };
+        let s = store.create_session("s", Default::default()).unwrap();
+        drain(&mut store);
+        for i in 0..5 {
+            let state = format!("{{\"i\":{i}}}");
+            store
+                .checkpoint(NewCheckpoint::new(s, "c", state.as_bytes()))
+                .unwrap();
+            drain(&mut store);
+        }
+        store.compact(&RetentionPolicy::keep_last(2)).unwrap();
+        drain(&mut store);
+        assert_eq!(store.backend_mut().take_persist(), Persist::Nothing);
+    }
+}
