@@ -37,6 +37,8 @@ pub struct LoadReport {
     /// Records of a transaction that a crash cut short, replayed as if never written (set by
     /// the store, not the backend).
     pub discarded_records: u64,
+    /// The log ended inside a transaction (even one none of whose records had landed yet).
+    pub unfinished_transaction: bool,
 }
 
 /// Byte storage for one store. `dyn`-usable.

@@ -222,7 +222,8 @@ impl LiveLogWriter {
         exclude: HashSet<CheckpointId>,
     ) -> Self {
         let keep = |s: &SessionId| only.is_none_or(|o| o.contains(s));
-        let sessions: Vec<SessionId> = store.sessions.keys().copied().filter(keep).collect();
+        // In creation order, so a rewritten log lists sessions as the original did.
+        let sessions: Vec<SessionId> = store.sessions().map(|s| s.id).filter(keep).collect();
         let checkpoints = store
             .by_seq
             .values()

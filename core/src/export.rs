@@ -391,7 +391,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         };
         let backend = MemoryBackend::from_bytes(bytes.to_vec());
         let (source, report) = Store::open(backend, DeterministicEnv::new(), options)?;
-        if report.truncated_bytes > 0 || report.discarded_records > 0 {
+        if report.truncated_bytes > 0 || report.unfinished_transaction {
             return Err(reject(alloc::format!(
                 "export is cut short ({} bytes of an incomplete frame, {} records of an \
                  unfinished transaction at the end)",

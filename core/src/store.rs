@@ -77,6 +77,8 @@ pub(crate) struct SessionEntry {
     pub leaves: BTreeSet<u64>,
     /// Creation time of the newest checkpoint of each trigger kind (throttling).
     pub last_by_kind: [Option<u64>; 3],
+    /// Position in creation order (replay applies records in log order, which keeps it).
+    pub order: u64,
 }
 
 /// What [`Store::restore`] returns: the state and where the head now is.
@@ -194,6 +196,8 @@ pub struct Store<B: Backend, E: Env> {
     pub(crate) log_bytes: u64,
     pub(crate) dead_bytes: u64,
     pub(crate) write_error: Option<BackendError>,
+    /// Sessions deleted so far (keeps creation-order numbers unique).
+    pub(crate) sessions_removed: u64,
     /// Records of an open transaction during replay.
     replay_txn: Option<(u32, Vec<Buffered>)>,
 }
@@ -270,6 +274,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             log_bytes: 0,
             dead_bytes: 0,
             write_error: None,
+            sessions_removed: 0,
             replay_txn: None,
         };
         let mut salvaged = SalvageReport::default();
@@ -289,6 +294,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         // the log too, or later records would be read as its missing ones.
         if let Some((_, buffered)) = store.replay_txn.take() {
             report.discarded_records = buffered.len() as u64;
+            report.unfinished_transaction = true;
             let mut frame = Vec::new();
             record::write(&mut frame, &Record::TxnAbort, &[]);
             backend.append(&frame)?;
@@ -385,9 +391,13 @@ impl<B: Backend, E: Env> Store<B, E> {
             .ok_or(Error::SessionNotFound(id))
     }
 
-    /// All sessions, oldest first (ids are time-ordered).
+    /// All sessions, oldest first (by creation time, then id).
     pub fn sessions(&self) -> impl Iterator<Item = &Session> {
-        self.sessions.values().map(|s| &s.session)
+        let mut all: Vec<&SessionEntry> = self.sessions.values().collect();
+        // Generated ids sort by creation already; caller-chosen ids (LangGraph thread ids,
+        // imports) need the creation order kept apart.
+        all.sort_by_key(|s| s.order);
+        all.into_iter().map(|s| &s.session)
     }
 
     // ----- checkpoints ----------------------------------------------------------------------
@@ -426,6 +436,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         .filter_map(|k| entry.last_by_kind[*k as usize])
         .any(|t| now.saturating_sub(t) < policy.min_interval_ms);
         if recent {
+            self.check_new(&new)?;
             self.ops.auto_skipped += 1;
             return Ok(None);
         }
@@ -436,6 +447,63 @@ impl<B: Backend, E: Env> Store<B, E> {
             .created_at(now);
         let id = self.write_checkpoint(new)?;
         Ok(Some(&self.checkpoints[&id].cp))
+    }
+
+    /// Everything `write_checkpoint` would refuse, checked without writing: a throttled
+    /// automatic checkpoint still reports bad input.
+    fn check_new(&self, new: &NewCheckpoint<'_>) -> Result<()> {
+        let limits = self.options.limits;
+        let check = |kind, limit, actual: usize| Limits::check(kind, limit, actual as u64);
+        check(
+            LimitKind::MessageBytes,
+            limits.max_message_bytes,
+            new.message.len(),
+        )?;
+        check(
+            LimitKind::StateBytes,
+            limits.max_state_bytes,
+            new.state.len(),
+        )?;
+        check(
+            LimitKind::NamespaceBytes,
+            limits.max_namespace_bytes,
+            new.namespace.len(),
+        )?;
+        check(
+            LimitKind::ContentTypeBytes,
+            limits.max_content_type_bytes,
+            new.content_type.len(),
+        )?;
+        let mut tags: Vec<&String> = new.tags.iter().collect();
+        tags.sort_unstable();
+        tags.dedup();
+        check(LimitKind::TagCount, limits.max_tags, tags.len())?;
+        for tag in tags {
+            check(LimitKind::TagBytes, limits.max_tag_bytes, tag.len())?;
+            if tag.is_empty() {
+                return Err(Error::InvalidInput("empty tag".into()));
+            }
+        }
+        check(
+            LimitKind::MetadataBytes,
+            limits.max_metadata_bytes,
+            canonical_metadata(&new.metadata).len(),
+        )?;
+        if let ParentChoice::Of(parent) = new.parent {
+            let entry = self.entry(parent)?;
+            if entry.cp.session != new.session {
+                return Err(Error::ParentInOtherSession {
+                    parent,
+                    session: new.session,
+                });
+            }
+        }
+        if let Some(id) = new.id
+            && self.checkpoints.contains_key(&id)
+        {
+            return Err(Error::DuplicateId(id.to_string()));
+        }
+        Ok(())
     }
 
     fn write_checkpoint(&mut self, new: NewCheckpoint<'_>) -> Result<CheckpointId> {
@@ -1049,6 +1117,10 @@ impl<B: Backend, E: Env> Store<B, E> {
         {
             return Err(self.poison(err));
         }
+        if self.log_bytes == 0 {
+            // The first write into an empty log also wrote its header.
+            self.log_bytes = crate::log::HEADER_LEN as u64;
+        }
         self.log_bytes += buf.len() as u64;
         for (((rec, raw), offset), size) in records.iter().zip(raw_offsets).zip(frame_sizes) {
             let raw_len: u64 = raw.iter().map(|r| r.len() as u64).sum();
@@ -1123,6 +1195,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                         by_time: BTreeSet::new(),
                         leaves: BTreeSet::new(),
                         last_by_kind: [None; 3],
+                        order: self.sessions.len() as u64 + self.sessions_removed,
                     },
                 );
             }
@@ -1169,6 +1242,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                     self.remove_checkpoint(cp)?;
                 }
                 self.sessions.remove(&id);
+                self.sessions_removed += 1;
                 self.dead_bytes += meta_bytes;
             }
             Record::Head(h) => {
@@ -1400,6 +1474,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             log_bytes: self.log_bytes,
             dead_bytes: self.dead_bytes,
             write_error: self.write_error,
+            sessions_removed: self.sessions_removed,
             replay_txn: self.replay_txn,
         }
     }

@@ -1,0 +1,455 @@
+#![doc = include_str!("../../README.md")]
+#![warn(missing_docs)]
+//!
+//! ## The host crate
+//!
+//! Runs rewind's WebAssembly component (world `rewind:store`, `host-wasm/sandbox/wit`) in
+//! wasmtime, the way a plugin host would.
+//!
+//! The host decides everything the component can reach: its log goes to the
+//! [`Backend`](rewind_core::Backend) you give (a native file store, memory, anything), its
+//! clock and randomness come from the [`Env`](rewind_core::Env) you give, and nothing else is
+//! linked (the WASI imports the Rust standard library declares trap if called). Every call runs
+//! under a fuel budget and the instance under a memory cap, so a runaway plugin is stopped with
+//! [`SandboxError::Trap`] and the host goes on: open a fresh [`SandboxStore`] (the backend can
+//! be taken back with [`SandboxStore::into_backend`]).
+//!
+//! ```no_run
+//! use rewind_sandbox::{Limits, Sandbox};
+//! use rewind_core::{MemoryBackend, DeterministicEnv};
+//!
+//! let sandbox = Sandbox::from_file("rewind_store.wasm", Limits::default())?;
+//! // Outer errors: the sandbox (traps, loading); inner: what the store refused.
+//! let mut store = sandbox
+//!     .open(MemoryBackend::new(), DeterministicEnv::new(), "")?
+//!     .expect("an empty store opens");
+//! let session = store.create_session("plugin", "{}")?.expect("a session");
+//! # Ok::<(), rewind_sandbox::SandboxError>(())
+//! ```
+
+use std::path::Path;
+
+use rewind_core::{Backend, Env};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceAny};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        world: "rewind-store",
+        path: "../wit",
+    });
+}
+
+pub use bindings::exports::rewind::store::store::{
+    Checkpoint, CheckpointInput, Diff, Error as StoreError, Metrics, Page, Query, Retention,
+    Session, Trigger,
+};
+use bindings::rewind::store::{backend, host_env};
+
+/// Resource limits for the component.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest linear memory the instance may grow to, in bytes (default 512 MiB).
+    pub memory_bytes: usize,
+    /// Fuel per call (roughly, WebAssembly instructions; default 20 billion).
+    pub fuel_per_call: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 512 << 20,
+            fuel_per_call: 20_000_000_000,
+        }
+    }
+}
+
+/// What can go wrong around the component (its own errors are [`StoreError`]s, returned inside
+/// `Ok`).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SandboxError {
+    /// The component trapped: out of fuel, out of memory, or a bug. This instance is unusable;
+    /// open a new one.
+    Trap(String),
+    /// The component could not be loaded, linked or instantiated.
+    Load(String),
+    /// An earlier trap left this instance unusable.
+    Poisoned,
+}
+
+impl std::fmt::Display for SandboxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SandboxError::Trap(why) => write!(f, "the rewind component trapped: {why}"),
+            SandboxError::Load(why) => write!(f, "cannot load the rewind component: {why}"),
+            SandboxError::Poisoned => {
+                f.write_str("this component instance trapped earlier; open a new one")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SandboxError {}
+
+/// What the host keeps for one instance: the capabilities it granted.
+struct HostState {
+    backend: Box<dyn Backend + Send>,
+    env: Box<dyn Env + Send>,
+    limits: StoreLimits,
+    logs: Vec<String>,
+}
+
+impl backend::Host for HostState {
+    fn append(&mut self, frames: Vec<u8>) -> Result<u64, String> {
+        self.backend.append(&frames).map_err(|e| e.to_string())
+    }
+    fn sync(&mut self) -> Result<(), String> {
+        self.backend.sync().map_err(|e| e.to_string())
+    }
+    fn load(&mut self) -> Result<Vec<backend::Frame>, String> {
+        let mut frames = Vec::new();
+        self.backend
+            .load(&mut |pos, payload| {
+                frames.push(backend::Frame {
+                    pos,
+                    payload: payload.to_vec(),
+                });
+                Ok(())
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(frames)
+    }
+    fn read_at(&mut self, pos: u64, len: u32) -> Result<Vec<u8>, String> {
+        let mut buf = vec![0u8; len as usize];
+        self.backend
+            .read_at(pos, &mut buf)
+            .map_err(|e| e.to_string())?;
+        Ok(buf)
+    }
+    fn begin_rewrite(&mut self) -> Result<(), String> {
+        self.backend.begin_rewrite().map_err(|e| e.to_string())
+    }
+    fn rewrite_append(&mut self, frames: Vec<u8>) -> Result<u64, String> {
+        self.backend
+            .rewrite_append(&frames)
+            .map_err(|e| e.to_string())
+    }
+    fn commit_rewrite(&mut self) -> Result<(), String> {
+        self.backend.commit_rewrite().map_err(|e| e.to_string())
+    }
+    fn abort_rewrite(&mut self) {
+        self.backend.abort_rewrite()
+    }
+}
+
+impl host_env::Host for HostState {
+    fn now_ms(&mut self) -> u64 {
+        self.env.now_ms()
+    }
+    fn random_bytes(&mut self, len: u32) -> Vec<u8> {
+        // A plugin asks for ids' worth of entropy; cap what one call can make the host allocate.
+        let mut buf = vec![0u8; (len as usize).min(1 << 16)];
+        self.env.fill_random(&mut buf);
+        buf
+    }
+    fn log(&mut self, message: String) {
+        if self.logs.len() < 100 {
+            self.logs.push(message);
+        }
+    }
+}
+
+/// A compiled component, ready to instantiate many times.
+pub struct Sandbox {
+    engine: Engine,
+    component: Component,
+    linker: Linker<HostState>,
+    limits: Limits,
+}
+
+impl Sandbox {
+    /// Compiles the component in `path` (`rewind_store.wasm`).
+    pub fn from_file(path: impl AsRef<Path>, limits: Limits) -> Result<Sandbox, SandboxError> {
+        let bytes = std::fs::read(path.as_ref())
+            .map_err(|e| SandboxError::Load(format!("{}: {e}", path.as_ref().display())))?;
+        Self::from_bytes(&bytes, limits)
+    }
+
+    /// Compiles a component from its bytes.
+    pub fn from_bytes(bytes: &[u8], limits: Limits) -> Result<Sandbox, SandboxError> {
+        let load = |e: wasmtime::Error| SandboxError::Load(format!("{e:#}"));
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.consume_fuel(true);
+        let engine = Engine::new(&config).map_err(load)?;
+        let component = Component::new(&engine, bytes).map_err(load)?;
+        let mut linker = Linker::new(&engine);
+        bindings::RewindStore::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(load)?;
+        // Nothing else is granted: whatever else the component imports traps when called.
+        linker
+            .define_unknown_imports_as_traps(&component)
+            .map_err(load)?;
+        Ok(Sandbox {
+            engine,
+            component,
+            linker,
+            limits,
+        })
+    }
+
+    fn instantiate(
+        &self,
+        backend: Box<dyn Backend + Send>,
+        env: Box<dyn Env + Send>,
+    ) -> Result<(Store<HostState>, bindings::RewindStore), SandboxError> {
+        let state = HostState {
+            backend,
+            env,
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.limits.memory_bytes)
+                .trap_on_grow_failure(true)
+                .build(),
+            logs: Vec::new(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store
+            .set_fuel(self.limits.fuel_per_call)
+            .map_err(|e| SandboxError::Load(e.to_string()))?;
+        let bindings =
+            bindings::RewindStore::instantiate(&mut store, &self.component, &self.linker)
+                .map_err(|e| SandboxError::Load(format!("{e:#}")))?;
+        Ok((store, bindings))
+    }
+
+    /// Opens a store inside a fresh instance, on `backend`, with `env` as its clock and
+    /// randomness. `options` is JSON text of limits (`{"maxStateBytes": ...}`) or empty.
+    pub fn open<B, E>(
+        &self,
+        backend: B,
+        env: E,
+        options: &str,
+    ) -> Result<Result<SandboxStore, StoreError>, SandboxError>
+    where
+        B: Backend + Send + 'static,
+        E: Env + Send + 'static,
+    {
+        let (mut store, bindings) = self.instantiate(Box::new(backend), Box::new(env))?;
+        let opened = bindings
+            .rewind_store_store()
+            .store()
+            .call_open(&mut store, options);
+        let handle = match trap_to_error(&store, opened)? {
+            Ok(handle) => handle,
+            Err(err) => return Ok(Err(err)),
+        };
+        Ok(Ok(SandboxStore {
+            store,
+            bindings,
+            handle,
+            poisoned: false,
+            fuel_per_call: self.limits.fuel_per_call,
+        }))
+    }
+
+    /// Runs one of the engine's conformance scenarios inside a fresh instance.
+    pub fn run_conformance(&self, name: &str) -> Result<Result<(), String>, SandboxError> {
+        let (mut store, bindings) = self.instantiate(
+            Box::new(rewind_core::MemoryBackend::new()),
+            Box::new(rewind_core::DeterministicEnv::new()),
+        )?;
+        let result = bindings
+            .rewind_store_conformance()
+            .call_run_scenario(&mut store, name);
+        match result {
+            Ok(r) => Ok(r),
+            Err(trap) => {
+                let logs = store.data().logs.join("\n");
+                Err(SandboxError::Trap(format!("{trap:#}\n{logs}")))
+            }
+        }
+    }
+
+    /// The names of the conformance scenarios the component carries.
+    pub fn conformance_scenarios(&self) -> Result<Vec<String>, SandboxError> {
+        let (mut store, bindings) = self.instantiate(
+            Box::new(rewind_core::MemoryBackend::new()),
+            Box::new(rewind_core::DeterministicEnv::new()),
+        )?;
+        let result = bindings
+            .rewind_store_conformance()
+            .call_scenarios(&mut store);
+        trap_to_error(&store, result)
+    }
+
+    /// The scripted run every host must reproduce byte for byte.
+    pub fn conformance_transcript(&self) -> Result<String, SandboxError> {
+        let (mut store, bindings) = self.instantiate(
+            Box::new(rewind_core::MemoryBackend::new()),
+            Box::new(rewind_core::DeterministicEnv::new()),
+        )?;
+        let result = bindings
+            .rewind_store_conformance()
+            .call_transcript(&mut store);
+        trap_to_error(&store, result)
+    }
+}
+
+fn trap_to_error<T>(
+    store: &Store<HostState>,
+    result: wasmtime::Result<T>,
+) -> Result<T, SandboxError> {
+    result.map_err(|trap| {
+        let logs = store.data().logs.join("\n");
+        SandboxError::Trap(if logs.is_empty() {
+            format!("{trap:#}")
+        } else {
+            format!("{trap:#}: {logs}")
+        })
+    })
+}
+
+/// A store running inside a component instance. Methods mirror the engine's; each returns
+/// `Err(SandboxError)` when the instance trapped and `Ok(Err(StoreError))` when the store
+/// refused the operation.
+pub struct SandboxStore {
+    store: Store<HostState>,
+    bindings: bindings::RewindStore,
+    handle: ResourceAny,
+    poisoned: bool,
+    fuel_per_call: u64,
+}
+
+macro_rules! forward {
+    ($(#[$doc:meta])* $name:ident => $call:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty) => {
+        $(#[$doc])*
+        pub fn $name(&mut self, $($arg: $ty),*) -> Result<$ret, SandboxError> {
+            self.prepare()?;
+            let result = self
+                .bindings
+                .rewind_store_store()
+                .store()
+                .$call(&mut self.store, self.handle, $($arg),*);
+            self.finish(result)
+        }
+    };
+}
+
+impl SandboxStore {
+    fn prepare(&mut self) -> Result<(), SandboxError> {
+        if self.poisoned {
+            return Err(SandboxError::Poisoned);
+        }
+        self.store
+            .set_fuel(self.fuel_per_call)
+            .map_err(|e| SandboxError::Load(e.to_string()))
+    }
+
+    fn finish<T>(&mut self, result: wasmtime::Result<T>) -> Result<T, SandboxError> {
+        let out = trap_to_error(&self.store, result);
+        if out.is_err() {
+            self.poisoned = true;
+        }
+        out
+    }
+
+    /// Ends the instance and hands the backend back (for example to reopen it elsewhere).
+    pub fn into_backend(self) -> Box<dyn Backend + Send> {
+        self.store.into_data().backend
+    }
+
+    /// Messages the component logged (failed assertions before a trap).
+    pub fn logs(&self) -> &[String] {
+        &self.store.data().logs
+    }
+
+    forward!(/// Creates a session; returns its id.
+        create_session => call_create_session(name: &str, metadata: &str) -> Result<String, StoreError>);
+    forward!(/// A session.
+        session => call_session(id: &str) -> Result<Session, StoreError>);
+    forward!(/// Every session, oldest first.
+        sessions => call_sessions() -> Vec<Session>);
+    forward!(/// Deletes a session; returns how many checkpoints went.
+        delete_session => call_delete_session(id: &str) -> Result<u64, StoreError>);
+    forward!(/// Creates a checkpoint.
+        checkpoint => call_checkpoint(input: &CheckpointInput, state: &[u8]) -> Result<Checkpoint, StoreError>);
+    forward!(/// An automatic checkpoint unless throttled.
+        auto_checkpoint => call_auto_checkpoint(input: &CheckpointInput, state: &[u8], reason: &str) -> Result<Option<Checkpoint>, StoreError>);
+    forward!(/// A checkpoint.
+        get => call_get(id: &str) -> Result<Checkpoint, StoreError>);
+    forward!(/// A checkpoint's state bytes.
+        state => call_state(id: &str) -> Result<Vec<u8>, StoreError>);
+    forward!(/// Returns the state and moves the session head there.
+        restore => call_restore(id: &str) -> Result<Vec<u8>, StoreError>);
+    forward!(/// The newest checkpoint of a session.
+        latest => call_latest(session: &str) -> Result<Option<Checkpoint>, StoreError>);
+    forward!(/// The newest checkpoint created at or before `time_ms`.
+        at => call_at(session: &str, time_ms: u64) -> Result<Option<Checkpoint>, StoreError>);
+    forward!(/// The checkpoint and its ancestors.
+        history => call_history(id: &str) -> Result<Vec<Checkpoint>, StoreError>);
+    forward!(/// Branch tips of a session.
+        branches => call_branches(session: &str) -> Result<Vec<Checkpoint>, StoreError>);
+    forward!(/// One page of a query.
+        list => call_list(q: &Query) -> Result<Page, StoreError>);
+    forward!(/// What changed between two checkpoints.
+        diff => call_diff(from: &str, to: &str) -> Result<Diff, StoreError>);
+    forward!(/// Adds a note (info, warning, critical).
+        annotate => call_annotate(id: &str, note: &str, severity: &str) -> Result<(), StoreError>);
+    forward!(/// Stores a keyed blob on a checkpoint.
+        attach => call_attach(id: &str, key: &str, content_type: &str, bytes: &[u8]) -> Result<(), StoreError>);
+    forward!(/// An attachment's bytes.
+        attachment => call_attachment(id: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>);
+    forward!(/// Deletes a checkpoint.
+        delete => call_delete(id: &str) -> Result<(), StoreError>);
+    forward!(/// Applies a retention policy; returns how many checkpoints went.
+        compact => call_compact(policy: &Retention) -> Result<u64, StoreError>);
+    forward!(/// The store as a binary log.
+        export_binary => call_export_binary() -> Result<Vec<u8>, StoreError>);
+    forward!(/// The store as JSON.
+        export_json => call_export_json() -> Result<String, StoreError>);
+    forward!(/// Imports a binary export; returns checkpoints added.
+        import_binary => call_import_binary(bytes: &[u8]) -> Result<u64, StoreError>);
+    forward!(/// Imports a JSON export; returns checkpoints added.
+        import_json => call_import_json(text: &str) -> Result<u64, StoreError>);
+    forward!(/// The first verification problem, if any.
+        verify => call_verify() -> Option<String>);
+    forward!(/// Counts and sizes.
+        metrics => call_metrics() -> Metrics);
+    forward!(/// Makes everything durable.
+        flush => call_flush() -> Result<(), StoreError>);
+}
+
+/// A [`CheckpointInput`] for `session` with `message` and default everything else.
+pub fn input(session: &str, message: &str) -> CheckpointInput {
+    CheckpointInput {
+        session: session.into(),
+        message: message.into(),
+        content_type: None,
+        tags: Vec::new(),
+        metadata: String::new(),
+        trigger: Trigger::Manual,
+        parent: None,
+        namespace: String::new(),
+        id: None,
+    }
+}
+
+/// A [`Query`] matching everything, newest first.
+pub fn query() -> Query {
+    Query {
+        session: None,
+        namespace: None,
+        tags_all: Vec::new(),
+        tags_any: Vec::new(),
+        seq_min: None,
+        seq_max: None,
+        time_from: None,
+        time_to: None,
+        before: None,
+        descending: true,
+        limit: None,
+        cursor: None,
+    }
+}
