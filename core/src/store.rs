@@ -391,12 +391,13 @@ impl<B: Backend, E: Env> Store<B, E> {
             .ok_or(Error::SessionNotFound(id))
     }
 
-    /// All sessions, oldest first (by creation time, then id).
+    /// All sessions, oldest first: by creation time, and sessions with the same creation time in
+    /// the order this store received them (created or imported).
     pub fn sessions(&self) -> impl Iterator<Item = &Session> {
         let mut all: Vec<&SessionEntry> = self.sessions.values().collect();
         // Generated ids sort by creation already; caller-chosen ids (LangGraph thread ids,
         // imports) need the creation order kept apart.
-        all.sort_by_key(|s| s.order);
+        all.sort_by_key(|s| (s.session.created_at, s.order));
         all.into_iter().map(|s| &s.session)
     }
 

@@ -33,11 +33,22 @@ export function createApi(glue, platform) {
     if (state === undefined) {
       throw makeError("INVALID_INPUT", "a checkpoint needs a state (a Uint8Array or a JSON value)");
     }
-    const text = JSON.stringify(state);
-    if (text === undefined) {
-      throw makeError("INVALID_INPUT", "the state is not representable as JSON");
-    }
+    const text = toJson(state, "the state");
     return { bytes: encoder.encode(text), contentType: contentType ?? "application/json" };
+  }
+
+  /** JSON text of `value`, or an InvalidInputError naming `what` (cycles, BigInt, undefined). */
+  function toJson(value, what) {
+    let text;
+    try {
+      text = JSON.stringify(value);
+    } catch (error) {
+      throw makeError("INVALID_INPUT", `${what} is not representable as JSON: ${error.message}`);
+    }
+    if (text === undefined) {
+      throw makeError("INVALID_INPUT", `${what} is not representable as JSON`);
+    }
+    return text;
   }
 
   function checkpointInput(input) {
@@ -47,7 +58,7 @@ export function createApi(glue, platform) {
     const { state, contentType, ...rest } = input;
     const encoded = encodeState(state, contentType);
     const description = { ...rest, contentType: encoded.contentType };
-    return { json: JSON.stringify(description), bytes: encoded.bytes };
+    return { json: toJson(description, "the checkpoint's description (metadata)"), bytes: encoded.bytes };
   }
 
   const parse = (text) => (text === undefined ? null : JSON.parse(text));
@@ -260,7 +271,8 @@ export function createApi(glue, platform) {
     // ----- sessions -------------------------------------------------------------------------
 
     async createSession(name, metadata = {}, id = undefined) {
-      return this.#mutate((e) => e.createSession(name, JSON.stringify(metadata), id ?? ""));
+      const text = toJson(metadata, "the session metadata");
+      return this.#mutate((e) => e.createSession(name, text, id ?? ""));
     }
 
     session(id) {

@@ -1,0 +1,270 @@
+//! The native host: file stores under each durability, the thread-safe store, group commit
+//! against the disk's raw fdatasync latency, reopening large stores, and allocations per
+//! checkpoint.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use rewind::{Durability, FileOptions, FileStore, NewCheckpoint, SharedStore};
+use rewind_benches::{TempDir, agent_state, memory_store};
+
+/// Counts heap allocations so a bench can report allocations per operation.
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const STATE_BYTES: usize = 3 * 1024;
+
+fn storage_backends(c: &mut Criterion) {
+    let mut group = c.benchmark_group("storage_backends");
+    let states: Vec<Vec<u8>> = (0..64).map(|i| agent_state(STATE_BYTES, i)).collect();
+    let mut store = memory_store();
+    let session = store.create_session("bench", Default::default()).unwrap();
+    let mut i = 0usize;
+    group.bench_function("in_memory", |b| {
+        b.iter(|| {
+            i += 1;
+            let new = NewCheckpoint::new(session, "step", &states[i % states.len()]);
+            black_box(store.checkpoint(new).unwrap().seq)
+        })
+    });
+    for (name, durability) in [
+        ("file_based", Durability::Always),
+        (
+            "file_based_batched",
+            Durability::Batched {
+                max_delay: Duration::from_millis(50),
+            },
+        ),
+        ("file_based_never", Durability::Never),
+    ] {
+        let dir = TempDir::new("bench-file");
+        let store = SharedStore::open(
+            dir.join("store"),
+            FileOptions::default().durability(durability),
+        )
+        .unwrap();
+        let session = store.create_session("bench", Default::default()).unwrap();
+        let mut i = 0usize;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                i += 1;
+                let new = NewCheckpoint::new(session, "step", &states[i % states.len()]);
+                black_box(store.checkpoint(new).unwrap().seq)
+            })
+        });
+    }
+    group.finish();
+}
+
+fn service_operations(c: &mut Criterion) {
+    let mut group = c.benchmark_group("service_operations");
+    let dir = TempDir::new("bench-service");
+    let store = SharedStore::open(
+        dir.join("store"),
+        FileOptions::default().durability(Durability::Never),
+    )
+    .unwrap();
+    let session = store.create_session("bench", Default::default()).unwrap();
+    let states: Vec<Vec<u8>> = (0..64).map(|i| agent_state(STATE_BYTES, i)).collect();
+    let mut i = 0usize;
+    group.bench_function("checkpoint_through_service", |b| {
+        b.iter(|| {
+            i += 1;
+            let new = NewCheckpoint::new(session, "step", &states[i % states.len()]);
+            black_box(store.checkpoint(new).unwrap().seq)
+        })
+    });
+    group.finish();
+}
+
+fn concurrent_creation(c: &mut Criterion) {
+    let mut group = c.benchmark_group("concurrent_creation");
+    let states: Vec<Vec<u8>> = (0..80).map(|i| agent_state(STATE_BYTES, i)).collect();
+    for threads in [2usize, 4, 8] {
+        group.throughput(Throughput::Elements(threads as u64 * 10));
+        group.bench_with_input(
+            BenchmarkId::from_parameter(threads),
+            &threads,
+            |b, &threads| {
+                b.iter_batched(
+                    || {
+                        let dir = TempDir::new("bench-concurrent");
+                        let store = SharedStore::open(
+                            dir.join("store"),
+                            FileOptions::default().durability(Durability::Never),
+                        )
+                        .unwrap();
+                        let session = store.create_session("bench", Default::default()).unwrap();
+                        (dir, store, session)
+                    },
+                    |(dir, store, session)| {
+                        std::thread::scope(|s| {
+                            for t in 0..threads {
+                                let (store, states) = (&store, &states);
+                                s.spawn(move || {
+                                    for k in 0..10 {
+                                        let state = &states[(t * 10 + k) % states.len()];
+                                        store
+                                            .checkpoint(NewCheckpoint::new(session, "step", state))
+                                            .unwrap();
+                                    }
+                                });
+                            }
+                        });
+                        (dir, store)
+                    },
+                    BatchSize::PerIteration,
+                )
+            },
+        );
+    }
+    group.finish();
+}
+
+/// `Always` durability with 1 and 8 writers, beside the raw latency of appending 300 bytes and
+/// calling fdatasync on the same disk.
+fn durable_writes(c: &mut Criterion) {
+    let mut group = c.benchmark_group("durable");
+    group.sample_size(30);
+    let dir = TempDir::new("bench-durable");
+    let raw_path = dir.join("raw");
+    let mut raw = std::fs::File::create(&raw_path).unwrap();
+    let payload = [7u8; 300];
+    group.bench_function("raw_fdatasync_300b", |b| {
+        b.iter(|| {
+            raw.write_all(&payload).unwrap();
+            raw.sync_data().unwrap();
+        })
+    });
+    let state = agent_state(200, 1);
+    let store = SharedStore::open(
+        dir.join("store"),
+        FileOptions::default().durability(Durability::Always),
+    )
+    .unwrap();
+    let session = store.create_session("bench", Default::default()).unwrap();
+    group.bench_function("always_1_writer", |b| {
+        b.iter(|| {
+            store
+                .checkpoint(NewCheckpoint::new(session, "step", &state))
+                .unwrap()
+                .seq
+        })
+    });
+    group.throughput(Throughput::Elements(8 * 16));
+    group.bench_function("always_8_writers_x16", |b| {
+        b.iter(|| {
+            std::thread::scope(|s| {
+                for _ in 0..8 {
+                    let (store, state) = (&store, &state);
+                    s.spawn(move || {
+                        for _ in 0..16 {
+                            store
+                                .checkpoint(NewCheckpoint::new(session, "step", state))
+                                .unwrap();
+                        }
+                    });
+                }
+            })
+        })
+    });
+    group.finish();
+}
+
+/// Reopening stores of many small checkpoints (built once, outside the timing).
+fn open(c: &mut Criterion) {
+    let mut group = c.benchmark_group("open");
+    group.sample_size(10);
+    for n in [100_000usize, 1_000_000] {
+        let dir = TempDir::new("bench-open");
+        let path = dir.join("store");
+        {
+            let store =
+                SharedStore::open(&path, FileOptions::default().durability(Durability::Never))
+                    .unwrap();
+            let session = store.create_session("bench", Default::default()).unwrap();
+            store
+                .write(|s| {
+                    for i in 0..n {
+                        let state = format!("{{\"step\":{i}}}");
+                        s.checkpoint(NewCheckpoint::new(session, "step", state.as_bytes()))?;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            store.flush().unwrap();
+        }
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+            b.iter(|| {
+                let store = FileStore::open(&path, FileOptions::default()).unwrap();
+                assert_eq!(store.metrics().checkpoints, n as u64);
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Not a timing: heap allocations per checkpoint (3 KB state, in memory), printed.
+fn allocations(c: &mut Criterion) {
+    let mut store = memory_store();
+    let session = store.create_session("bench", Default::default()).unwrap();
+    let states: Vec<Vec<u8>> = (0..1000).map(|i| agent_state(STATE_BYTES, i)).collect();
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for state in &states {
+        store
+            .checkpoint(NewCheckpoint::new(session, "step", state))
+            .unwrap();
+    }
+    let per = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / states.len() as f64;
+    println!("allocations: {per:.1} heap allocations per checkpoint (3 KB state, in memory)");
+    let mut group = c.benchmark_group("allocations");
+    group.bench_function("checkpoint_3kb_counted", |b| {
+        let mut i = 0usize;
+        b.iter(|| {
+            i += 1;
+            black_box(
+                store
+                    .checkpoint(NewCheckpoint::new(session, "step", &states[i % 1000]))
+                    .unwrap()
+                    .seq,
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    storage_backends,
+    service_operations,
+    concurrent_creation,
+    durable_writes,
+    open,
+    allocations
+);
+criterion_main!(benches);

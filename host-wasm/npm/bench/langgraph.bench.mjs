@@ -1,0 +1,348 @@
+// RewindSaver against LangGraph's MemorySaver and SqliteSaver (better-sqlite3, in memory), one
+// workload, one run:
+//
+//   * 1,000 puts on one thread (each checkpoint the child of the previous, both channels new),
+//     with ~200 B and with ~10 KB states;
+//   * getTuple of the latest checkpoint, list of all 1,000, list with limit 10, on that thread;
+//   * bytes stored after a 1,000-step growing conversation (one ~300 B message a step, each
+//     step's message also saved as a pending write, as the Pregel loop does).
+//
+// Times are medians of single calls (process.hrtime); ratios are other saver / RewindSaver
+// (above 1: RewindSaver is faster or smaller). A second table shows where RewindSaver's time
+// goes: each step of a put and a getTuple (serde, store calls, the bare engine) timed alone.
+//
+//   node bench/langgraph.bench.mjs            (from host-wasm/npm, after npm ci and the build)
+
+import { createRequire } from "node:module";
+import { Store } from "rewind-store";
+import { RewindSaver } from "rewind-store/langgraph";
+import { MemorySaver, JsonPlusSerializer, uuid6 } from "@langchain/langgraph-checkpoint";
+import { SqliteSaver } from "@langchain/langgraph-checkpoint-sqlite";
+
+// The engine without the JS wrapper, for the time split.
+const { WasmStore } = createRequire(import.meta.url)("../dist/node/rewind_wasm.cjs");
+
+const PUTS = 1000;
+const READS = 300;
+const LISTS = 15;
+
+const now = () => process.hrtime.bigint();
+const us = (ns) => Number(ns) / 1000;
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function timed(fn) {
+  const t = now();
+  await fn();
+  return us(now() - t);
+}
+
+async function drain(iterable) {
+  let n = 0;
+  for await (const _ of iterable) n++;
+  return n;
+}
+
+/** A state payload of about `bytes` bytes (JSON), different for every step. */
+function payload(bytes, step) {
+  const messages = [];
+  let size = 2;
+  for (let k = 0; size < bytes; k++) {
+    const content = `step ${step} part ${k}: ` + "lorem ipsum dolor sit amet ".repeat(3);
+    messages.push({ role: k % 2 ? "ai" : "human", content });
+    size += content.length + 30;
+  }
+  return messages;
+}
+
+const SAVERS = {
+  RewindSaver: () => RewindSaver.memory(),
+  MemorySaver: () => new MemorySaver(),
+  SqliteSaver: () => SqliteSaver.fromConnString(":memory:"),
+};
+
+/** 1,000 puts, then the reads, for one saver and state size. */
+async function workload(makeSaver, stateBytes) {
+  const saver = makeSaver();
+  const thread = `bench-${stateBytes}`;
+  let config = { configurable: { thread_id: thread, checkpoint_ns: "" } };
+  const puts = [];
+  for (let i = 0; i < PUTS; i++) {
+    const versions = { messages: i + 1, step: i + 1 };
+    const checkpoint = {
+      v: 4,
+      id: uuid6(-1),
+      ts: new Date().toISOString(),
+      channel_values: { messages: payload(stateBytes, i), step: i },
+      channel_versions: versions,
+      versions_seen: { agent: { "branch:to:agent": i } },
+    };
+    const metadata = { source: i === 0 ? "input" : "loop", step: i - 1, parents: {} };
+    let next;
+    puts.push(await timed(async () => (next = await saver.put(config, checkpoint, metadata, versions))));
+    config = next;
+  }
+  const latest = { configurable: { thread_id: thread, checkpoint_ns: "" } };
+  const getTuple = [];
+  for (let i = 0; i < READS; i++) getTuple.push(await timed(() => saver.getTuple(latest)));
+  const listAll = [];
+  let n = 0;
+  for (let i = 0; i < LISTS; i++) listAll.push(await timed(async () => (n = await drain(saver.list(latest)))));
+  if (n !== PUTS) throw new Error(`list returned ${n}`);
+  const list10 = [];
+  for (let i = 0; i < READS; i++) list10.push(await timed(() => drain(saver.list(latest, { limit: 10 }))));
+  return { saver, put: median(puts), getTuple: median(getTuple), listAll: median(listAll), list10: median(list10) };
+}
+
+/** A growing conversation of `steps` steps; returns the saver. */
+async function conversation(saver, steps) {
+  let config = { configurable: { thread_id: "conversation", checkpoint_ns: "" } };
+  const messages = [];
+  for (let i = 0; i < steps; i++) {
+    const message = {
+      role: i % 2 ? "ai" : "human",
+      id: `msg-${i}`,
+      content: `Turn ${i}. ` + "The quick brown fox jumps over the lazy dog. ".repeat(6),
+    };
+    messages.push(message);
+    const versions = { messages: i + 1, "branch:to:agent": i + 1 };
+    const checkpoint = {
+      v: 4,
+      id: uuid6(-1),
+      ts: new Date().toISOString(),
+      channel_values: { messages: [...messages], "branch:to:agent": null },
+      channel_versions: versions,
+      versions_seen: { agent: { "branch:to:agent": i } },
+    };
+    config = await saver.put(config, checkpoint, { source: "loop", step: i, parents: {} }, versions);
+    await saver.putWrites(config, [["messages", [message]]], `task-${i}`, "~__pregel_pull, agent");
+  }
+  return saver;
+}
+
+function memorySaverBytes(saver) {
+  let bytes = 0;
+  const add = (v) => {
+    if (v instanceof Uint8Array) bytes += v.byteLength;
+    else if (typeof v === "string") bytes += Buffer.byteLength(v);
+  };
+  for (const namespaces of Object.values(saver.storage)) {
+    for (const checkpoints of Object.values(namespaces)) {
+      for (const [checkpoint, metadata, parent] of Object.values(checkpoints)) {
+        add(checkpoint);
+        add(metadata);
+        add(parent);
+      }
+    }
+  }
+  for (const writes of Object.values(saver.writes)) {
+    for (const [taskId, channel, value, path] of Object.values(writes)) {
+      add(taskId);
+      add(channel);
+      add(value);
+      add(path);
+    }
+  }
+  return bytes;
+}
+
+function sqliteBytes(saver) {
+  const pages = saver.db.pragma("page_count", { simple: true });
+  const size = saver.db.pragma("page_size", { simple: true });
+  return pages * size;
+}
+
+/**
+ * Where a RewindSaver put and getTuple spend their time: the same steps done one by one with the
+ * same serde and a store of the same package, each timed on its own (medians), next to the
+ * saver's own calls. The engine row calls the WebAssembly store directly (no JS wrapper).
+ */
+async function split(stateBytes) {
+  const serde = new JsonPlusSerializer();
+  const store = Store.memory();
+  const session = await store.createSession("split");
+  const engine = new WasmStore(new Uint8Array(), "{}");
+  const engineSession = engine.createSession("split", "{}", "");
+  const saver = RewindSaver.memory();
+  const memory = new MemorySaver();
+  const t = {
+    "serde.dumpsTyped(new values)": [],
+    "serde.dumpsTyped(envelope)": [],
+    "store.checkpoint(envelope)": [],
+    "  engine checkpoint() alone": [],
+    "store.attach(values) ×2": [],
+    "RewindSaver.put": [],
+    "MemorySaver.put": [],
+    "store.state": [],
+    "serde.loadsTyped(envelope)": [],
+    "store.attachment ×2": [],
+    "serde.loadsTyped(values) ×2": [],
+    "RewindSaver.getTuple": [],
+    "MemorySaver.getTuple": [],
+  };
+  const time = async (label, fn) => {
+    const start = now();
+    const out = await fn();
+    t[label].push(us(now() - start));
+    return out;
+  };
+  let parent;
+  let rc = { configurable: { thread_id: "split", checkpoint_ns: "" } };
+  let mc = rc;
+  for (let i = 0; i < PUTS; i++) {
+    const versions = { messages: i + 1, step: i + 1 };
+    const values = { messages: payload(stateBytes, i), step: i };
+    const cp = { v: 4, id: uuid6(-1), ts: new Date().toISOString(), channel_values: values, channel_versions: versions, versions_seen: {} };
+    const metadata = { source: "loop", step: i, parents: {} };
+    const fresh = await time("serde.dumpsTyped(new values)", () =>
+      Promise.all([serde.dumpsTyped(values.messages), serde.dumpsTyped(values.step)]),
+    );
+    const envelope = { checkpoint: { v: 4, id: cp.id, ts: cp.ts, channel_versions: versions, versions_seen: {} }, metadata, parent, blobs: { messages: null, step: null } };
+    const [, state] = await time("serde.dumpsTyped(envelope)", () => serde.dumpsTyped(envelope));
+    const input = {
+      session,
+      message: `loop step ${i}`,
+      state,
+      contentType: "application/vnd.langgraph.checkpoint+json",
+      tags: ["langgraph:loop"],
+      metadata,
+      trigger: { kind: "automatic", reason: "langgraph" },
+      namespace: "",
+      id: cp.id,
+      ...(parent ? { parent } : { root: true }),
+    };
+    await time("store.checkpoint(envelope)", () => store.checkpoint(input));
+    const { state: _bytes, ...described } = { ...input, session: engineSession, id: uuid6(-1), parent: undefined, root: true };
+    const json = JSON.stringify({ ...described, contentType: input.contentType });
+    await time("  engine checkpoint() alone", () => {
+      engine.checkpoint(json, state);
+      engine.drainEvents();
+      engine.takePersist()?.free();
+    });
+    await time("store.attach(values) ×2", async () => {
+      await store.attach(cp.id, "c:messages", "application/vnd.langgraph.value+json", fresh[0][1]);
+      await store.attach(cp.id, "c:step", "application/vnd.langgraph.value+json", fresh[1][1]);
+    });
+    parent = cp.id;
+    rc = await time("RewindSaver.put", () => saver.put(rc, cp, metadata, versions));
+    mc = await time("MemorySaver.put", () => memory.put(mc, cp, metadata, versions));
+  }
+  for (let i = 0; i < READS; i++) {
+    const bytes = await time("store.state", () => store.state(parent));
+    await time("serde.loadsTyped(envelope)", () => serde.loadsTyped("json", bytes));
+    const [a, b] = await time("store.attachment ×2", () => [store.attachment(parent, "c:messages"), store.attachment(parent, "c:step")]);
+    await time("serde.loadsTyped(values) ×2", () => Promise.all([serde.loadsTyped("json", a.bytes), serde.loadsTyped("json", b.bytes)]));
+    await time("RewindSaver.getTuple", () => saver.getTuple({ configurable: { thread_id: "split", checkpoint_ns: "" } }));
+    await time("MemorySaver.getTuple", () => memory.getTuple({ configurable: { thread_id: "split", checkpoint_ns: "" } }));
+  }
+  engine.free();
+  return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)]));
+}
+
+const fmtUs = (v) => (v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(1)} µs`);
+const fmtBytes = (b) => (b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(1)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
+const ratio = (other, mine) => `${(other / mine).toFixed(2)}x`;
+
+async function main() {
+  console.log(`Node ${process.version}, ${PUTS} checkpoints per thread; medians of single calls.\n`);
+  const rows = [];
+  const results = {};
+  for (const size of [200, 10_000]) {
+    for (const [name, make] of Object.entries(SAVERS)) {
+      // Warm up the JIT on a small run first, then measure a fresh saver.
+      await workload(make, size).catch(() => {});
+      results[`${name}/${size}`] = await workload(make, size);
+    }
+  }
+  for (const size of [200, 10_000]) {
+    const label = size === 200 ? "~200 B" : "~10 KB";
+    const r = results[`RewindSaver/${size}`];
+    const m = results[`MemorySaver/${size}`];
+    const s = results[`SqliteSaver/${size}`];
+    for (const [op, key] of [
+      ["put", "put"],
+      ["getTuple (latest)", "getTuple"],
+      [`list (all ${PUTS})`, "listAll"],
+      ["list (limit 10)", "list10"],
+    ]) {
+      rows.push([`${op}, ${label}`, fmtUs(r[key]), fmtUs(m[key]), fmtUs(s[key]), ratio(m[key], r[key]), ratio(s[key], r[key])]);
+    }
+  }
+
+  // Bytes after a growing conversation.
+  const rewind = await conversation(RewindSaver.memory(), PUTS);
+  const memory = await conversation(new MemorySaver(), PUTS);
+  const sqlite = await conversation(SqliteSaver.fromConnString(":memory:"), PUTS);
+  const metrics = rewind.store.metrics();
+  const rb = metrics.logBytes;
+  const mb = memorySaverBytes(memory);
+  const sb = sqliteBytes(sqlite);
+  rows.push([`bytes stored, ${PUTS}-step conversation`, fmtBytes(rb), fmtBytes(mb), fmtBytes(sb), ratio(mb, rb), ratio(sb, rb)]);
+  rows.push([
+    "  rewind distinct chunk bytes (storedBytes)",
+    fmtBytes(metrics.storedBytes),
+    "",
+    "",
+    ratio(mb, metrics.storedBytes),
+    ratio(sb, metrics.storedBytes),
+  ]);
+
+  // What the log would hold if a channel value's chunk list could share a prefix with its previous
+  // version, as a checkpoint state's does with its parent's: the same conversation's values as
+  // rewind states (prefix-shared), plus the same pending writes as attachments.
+  const raw = Store.memory();
+  const session = await raw.createSession("prefix experiment");
+  const messages = [];
+  let parent;
+  for (let i = 0; i < PUTS; i++) {
+    const message = { role: i % 2 ? "ai" : "human", id: `msg-${i}`, content: `Turn ${i}. ` + "The quick brown fox jumps over the lazy dog. ".repeat(6) };
+    messages.push(message);
+    const [, value] = await rewind.serde.dumpsTyped([...messages]);
+    const cp = await raw.checkpoint({ session, message: `step ${i}`, state: value, ...(parent ? { parent } : { root: true }) });
+    const [, write] = await rewind.serde.dumpsTyped([message]);
+    await raw.attach(cp.id, "w", "application/json", write);
+    parent = cp.id;
+  }
+  const prefixBytes = raw.metrics().logBytes;
+  rows.push(["  rewind log if values shared their parent's prefix (experiment)", fmtBytes(prefixBytes), "", "", ratio(mb, prefixBytes), ratio(sb, prefixBytes)]);
+
+  console.log("| operation | RewindSaver | MemorySaver | SqliteSaver | MemorySaver / Rewind | SqliteSaver / Rewind |");
+  console.log("|---|---:|---:|---:|---:|---:|");
+  for (const row of rows) console.log(`| ${row.join(" | ")} |`);
+  console.log(
+    `\nRewindSaver bytes: the whole rewind log (what IndexedDB holds): ${metrics.checkpoints} checkpoints, ` +
+      `${metrics.attachments} attachments, ${fmtBytes(metrics.logicalBytes)} logical, ` +
+      `${fmtBytes(metrics.storedBytes)} in distinct chunks; the rest of the log is records ` +
+      `(a blob lists every chunk hash unless it shares a prefix with its parent's state).`,
+  );
+  console.log("MemorySaver bytes: its serialised checkpoints, metadata and writes. SqliteSaver: page_count × page_size.\n");
+
+  // Where RewindSaver's time goes.
+  const small = await split(200);
+  const large = await split(10_000);
+  console.log("Where RewindSaver's time goes (medians of each step on its own):\n");
+  console.log("| step | ~200 B | ~10 KB |");
+  console.log("|---|---:|---:|");
+  for (const key of Object.keys(small)) console.log(`| ${key} | ${fmtUs(small[key])} | ${fmtUs(large[key])} |`);
+  const saver = RewindSaver.memory();
+  const latest = { configurable: { thread_id: "profile", checkpoint_ns: "" } };
+  let config = latest;
+  for (let i = 0; i < PUTS; i++) {
+    const versions = { messages: i + 1, step: i + 1 };
+    const checkpoint = { v: 4, id: uuid6(-1), ts: new Date().toISOString(), channel_values: { messages: payload(200, i), step: i }, channel_versions: versions, versions_seen: {} };
+    config = await saver.put(config, checkpoint, { source: "loop", step: i, parents: {} }, versions);
+  }
+  // A cold catalogue: a saver over the same store opened anew (as after a page reload).
+  const cold = [];
+  for (let i = 0; i < 5; i++) {
+    const fresh = new RewindSaver(Store.memory({ log: saver.store.logBytes() }));
+    cold.push(await timed(() => fresh.getTuple(latest)));
+  }
+  console.log(`\nFirst getTuple after reopening a ${PUTS}-checkpoint thread (builds its catalogue with store.list): ${fmtUs(median(cold))}`);
+}
+
+await main();

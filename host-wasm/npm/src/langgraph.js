@@ -1,0 +1,1004 @@
+// RewindSaver: a LangGraph.js checkpoint saver (BaseCheckpointSaver) over a rewind store.
+//
+// Imported as "rewind-store/langgraph"; the core package never imports LangGraph.
+//
+// Mapping
+//   thread_id      -> a rewind session. Its id is derived: uuid5("thread:" + thread_id) in a fixed
+//                     namespace, so the same thread finds the same session in every store and tab
+//                     (no name table to keep in sync). The session is named after the thread and
+//                     its metadata holds { langgraph_thread_id }.
+//   checkpoint_ns  -> the rewind checkpoint's namespace ("" is the root graph).
+//   checkpoint id  -> the rewind checkpoint id, as given (LangGraph's uuid6 ids are UUIDs, which
+//                     rewind accepts). An id that is not a canonical UUID, or that another thread
+//                     or namespace already uses (rewind ids are store-wide), is stored under
+//                     uuid5(JSON [thread, ns, id]) with the original in the rewind metadata key
+//                     "langgraph:checkpoint_id".
+//   parent         -> the rewind parent, so LangGraph forks (time travel) are rewind branches.
+//   checkpoint     -> the rewind state: serde.dumpsTyped({ checkpoint without channel_values,
+//                     metadata, parent, blobs }), the serde type tag in the content type
+//                     (application/vnd.langgraph.checkpoint+json for "json",
+//                     application/vnd.langgraph.checkpoint; serde=<tag> otherwise).
+//   channel values -> attachments "c:<channel>" on the checkpoint whose put() listed the channel in
+//                     newVersions, each serialised once with serde.dumpsTyped (type tag in the
+//                     content type). `blobs` maps every channel to the checkpoint holding its
+//                     value; later checkpoints point at it, and reads rebuild channel_values
+//                     from those attachments. Identical bytes are deduplicated by rewind anyway.
+//   pending writes -> attachments 'w:["<task_path>","<task_id>",<idx>,"<channel>"]' on their
+//                     checkpoint, returned in LangGraph's writesSortKey order.
+//   long names     -> rewind limits keys and namespaces to 256 bytes: longer channel names use the
+//                     key "c#<uuid5>", longer write keys "w#<uuid5>" (their text in "k#<uuid5>"),
+//                     longer namespaces "#<uuid5>" (the original in the rewind metadata key
+//                     "langgraph:checkpoint_ns").
+//   metadata       -> in the serialised state (exact round trip through serde) and, as JSON, in
+//                     the rewind metadata (for rewind queries and tools). Tags
+//                     "langgraph:<source>" and the message "<source> step <n>" make the
+//                     checkpoints readable in rewind's own tools.
+//
+// A per-store catalogue (thread -> namespace -> checkpoint ids, sorted) answers "latest" and
+// list() in LangGraph's order (checkpoint id descending) without asking the engine for checkpoint
+// objects. It is built from store.list() once per session and kept current by put() and by the
+// store's events (deletions, compaction, reloads, checkpoints made by others).
+
+import {
+  BaseCheckpointSaver,
+  TASKS,
+  WRITES_IDX_MAP,
+  compareWritesSortKeys,
+  copyCheckpoint,
+  getCheckpointId,
+  maxChannelVersion,
+  uuid5,
+  writesSortKey,
+} from "@langchain/langgraph-checkpoint";
+import { Store } from "./index.js";
+
+/** Namespace of the uuid5 ids derived from thread ids and checkpoint ids. */
+const ID_NAMESPACE = "4f0d2c8e-6b1a-5c3e-9d47-2a1b8e6f0c53";
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const CT_CHECKPOINT = "application/vnd.langgraph.checkpoint";
+const CT_VALUE = "application/vnd.langgraph.value";
+const CT_WRITE = "application/vnd.langgraph.write";
+const VALUE_KEY = "c:";
+const WRITE_KEY = "w:";
+/** A write whose key would be too long: "w#<uuid>", its key text in the attachment "k#<uuid>". */
+const LONG_WRITE_KEY = "w#";
+const LONG_WRITE_NAME = "k#";
+/** rewind's limits on attachment keys and namespaces (bytes). */
+const MAX_KEY_BYTES = 256;
+const MAX_NAMESPACE_BYTES = 256;
+/** Session metadata key naming the thread. */
+const THREAD_KEY = "langgraph_thread_id";
+/** Rewind metadata key holding a checkpoint id that is not the rewind id. */
+const ID_KEY = "langgraph:checkpoint_id";
+/** Rewind metadata key holding a namespace too long for rewind (stored as "#<uuid>"). */
+const NS_KEY = "langgraph:checkpoint_ns";
+/** Rewind metadata keeps LangGraph metadata up to this size (the rest stays in the state). */
+const MAX_MIRRORED_METADATA = 32 << 10;
+
+const encoder = new TextEncoder();
+
+// ----- small helpers ------------------------------------------------------------------------
+
+/** Content type carrying a serde type tag. */
+function contentType(base, type) {
+  return type === "json" ? `${base}+json` : `${base}; serde=${encodeURIComponent(type)}`;
+}
+
+/** The serde type tag of a content type made by contentType(), or null if it is not ours. */
+function serdeType(base, ct) {
+  if (typeof ct !== "string" || !ct.startsWith(base)) return null;
+  const rest = ct.slice(base.length);
+  if (rest === "+json") return "json";
+  if (rest.startsWith("; serde=")) return decodeURIComponent(rest.slice(8));
+  return null;
+}
+
+const utf8Length = (text) => encoder.encode(text).length;
+
+/** The attachment key of a channel's value. */
+function valueKey(channel) {
+  const key = VALUE_KEY + channel;
+  return utf8Length(key) <= MAX_KEY_BYTES ? key : `c#${uuid5(`channel:${channel}`, ID_NAMESPACE)}`;
+}
+
+/** The rewind namespace of a LangGraph checkpoint_ns. */
+function rewindNamespace(ns) {
+  return utf8Length(ns) <= MAX_NAMESPACE_BYTES ? ns : `#${uuid5(`namespace:${ns}`, ID_NAMESPACE)}`;
+}
+
+function asBytes(data) {
+  if (data instanceof Uint8Array) return data;
+  if (typeof data === "string") return encoder.encode(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  throw new TypeError("the serializer returned neither bytes nor a string");
+}
+
+function missing(what, method) {
+  return new Error(
+    `Failed to ${method}. The passed RunnableConfig is missing a required "${what}" field in its ` +
+      `"configurable" property.`,
+  );
+}
+
+function requireString(value, what) {
+  if (typeof value !== "string") {
+    throw new Error(`Invalid configurable value for key "${what}": expected a string (got ${typeof value}).`);
+  }
+  return value;
+}
+
+function threadOf(config, method) {
+  const thread = config?.configurable?.thread_id;
+  if (thread === undefined || thread === null || thread === "") throw missing("thread_id", method);
+  return requireString(thread, "thread_id");
+}
+
+function namespaceOf(config) {
+  const ns = config?.configurable?.checkpoint_ns ?? "";
+  return requireString(ns, "checkpoint_ns");
+}
+
+function isNotFound(error) {
+  return error?.code === "CHECKPOINT_NOT_FOUND" || error?.code === "SESSION_NOT_FOUND";
+}
+
+/** JSON equality (filters compare like the SQL savers: by value, not by reference). */
+function jsonEqual(a, b) {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  try {
+    return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+  } catch {
+    return false;
+  }
+}
+
+function canonical(value) {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === "object") {
+    const out = {};
+    for (const key of Object.keys(value).sort()) out[key] = canonical(value[key]);
+    return out;
+  }
+  return value;
+}
+
+function matchesFilter(metadata, filter) {
+  if (!filter) return true;
+  for (const [key, value] of Object.entries(filter)) {
+    if (value === undefined) continue;
+    if (!jsonEqual(metadata?.[key], value)) return false;
+  }
+  return true;
+}
+
+/** LangGraph metadata as a JSON object for rewind (queries, tools); null if not representable. */
+function mirrorMetadata(metadata) {
+  if (!metadata || typeof metadata !== "object") return {};
+  let text;
+  try {
+    text = JSON.stringify(metadata, (_key, value) => (typeof value === "bigint" ? String(value) : value));
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined || text.length > MAX_MIRRORED_METADATA) {
+    const out = {};
+    for (const key of ["source", "step"]) {
+      const v = metadata[key];
+      if (typeof v === "string" || typeof v === "number") out[key] = v;
+    }
+    return out;
+  }
+  const parsed = JSON.parse(text);
+  return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : {};
+}
+
+/** Sorted insertion position of `id` in ascending `ids` (first index with ids[i] >= id). */
+function lowerBound(ids, id) {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ids[mid] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+// ----- the catalogue shared by every saver on one store --------------------------------------
+
+/** LangGraph checkpoints of one (thread, namespace), by checkpoint id. */
+class Namespace {
+  constructor() {
+    /** Checkpoint ids, ascending once sort() ran. */
+    this.ids = [];
+    this.sorted = true;
+    /** checkpoint id -> entry { id, rid, type, bare } */
+    this.entries = new Map();
+  }
+
+  add(entry) {
+    const last = this.ids[this.ids.length - 1];
+    if (last !== undefined && !(last < entry.id)) this.sorted = false;
+    this.ids.push(entry.id);
+    this.entries.set(entry.id, entry);
+  }
+
+  remove(id) {
+    if (!this.entries.delete(id)) return;
+    const i = this.ids.indexOf(id);
+    if (i >= 0) this.ids.splice(i, 1);
+  }
+
+  sort() {
+    if (!this.sorted) {
+      this.ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      this.sorted = true;
+    }
+    return this.ids;
+  }
+}
+
+/** LangGraph checkpoints of one session. */
+class Catalogue {
+  constructor() {
+    /** namespace -> Namespace */
+    this.namespaces = new Map();
+    /** rewind ids of every entry */
+    this.rids = new Set();
+  }
+
+  ns(name, create = false) {
+    let ns = this.namespaces.get(name);
+    if (!ns && create) {
+      ns = new Namespace();
+      this.namespaces.set(name, ns);
+    }
+    return ns;
+  }
+
+  get(name, id) {
+    return this.namespaces.get(name)?.entries.get(id);
+  }
+
+  add(name, entry) {
+    this.ns(name, true).add(entry);
+    this.rids.add(entry.rid);
+  }
+
+  remove(name, id) {
+    const ns = this.namespaces.get(name);
+    const entry = ns?.entries.get(id);
+    if (!entry) return;
+    ns.remove(id);
+    this.rids.delete(entry.rid);
+  }
+}
+
+class Shared {
+  constructor(store) {
+    this.store = store;
+    /** thread id -> session id (a pure function, cached) */
+    this.sids = new Map();
+    /** session ids known to exist */
+    this.sessions = new Set();
+    /** session id -> Catalogue */
+    this.catalogues = new Map();
+    /** rewind ids this process is creating or deleting (their events are not news) */
+    this.own = new Set();
+    /** "thread\0ns\0id" -> promise of the put() storing it */
+    this.inflight = new Map();
+    /** "thread\0ns\0id" -> writes waiting for their checkpoint's put() */
+    this.parked = new Map();
+    /** rid -> { versions, blobs } of recent puts (a small cache for the next put's parent) */
+    this.recent = new Map();
+    store.subscribe((event) => this.onEvent(event));
+  }
+
+  onEvent(event) {
+    switch (event.type) {
+      case "created":
+        if (!this.own.has(event.checkpoint)) this.catalogues.delete(event.session);
+        break;
+      case "deleted":
+        this.recent.delete(event.checkpoint);
+        if (!this.own.has(event.checkpoint)) this.catalogues.delete(event.session);
+        break;
+      case "sessionDeleted":
+        this.catalogues.delete(event.session);
+        this.sessions.delete(event.session);
+        break;
+      case "compacted":
+      case "reloaded":
+        this.catalogues.clear();
+        this.sessions.clear();
+        this.recent.clear();
+        break;
+      default:
+        break;
+    }
+  }
+
+  sid(thread) {
+    let sid = this.sids.get(thread);
+    if (sid === undefined) {
+      sid = uuid5(`thread:${thread}`, ID_NAMESPACE);
+      this.sids.set(thread, sid);
+    }
+    return sid;
+  }
+
+  exists(sid) {
+    if (this.sessions.has(sid)) return true;
+    try {
+      this.store.session(sid);
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+    this.sessions.add(sid);
+    return true;
+  }
+
+  async ensureSession(thread) {
+    const sid = this.sid(thread);
+    if (this.exists(sid)) return sid;
+    const bytes = encoder.encode(thread).length;
+    const name = thread.trim() !== "" && bytes <= 256 ? thread : "langgraph thread";
+    try {
+      await this.store.createSession(name, { [THREAD_KEY]: thread }, sid);
+    } catch (error) {
+      if (error?.code !== "DUPLICATE_ID") throw error;
+    }
+    this.sessions.add(sid);
+    return sid;
+  }
+
+  /** The session's catalogue, built from the store on first use. */
+  catalogue(sid) {
+    let cat = this.catalogues.get(sid);
+    if (cat) return cat;
+    cat = new Catalogue();
+    for (const cp of this.store.list({ session: sid, order: "asc" }).items) {
+      const type = serdeType(CT_CHECKPOINT, cp.contentType);
+      if (type === null) continue; // not a LangGraph checkpoint
+      const id = typeof cp.metadata?.[ID_KEY] === "string" ? cp.metadata[ID_KEY] : cp.id;
+      const ns = typeof cp.metadata?.[NS_KEY] === "string" ? cp.metadata[NS_KEY] : cp.namespace;
+      cat.add(ns, { id, rid: cp.id, type, bare: false });
+    }
+    this.catalogues.set(sid, cat);
+    return cat;
+  }
+
+  /** Every LangGraph thread of the store: [{ sid, thread }]. */
+  threads() {
+    const out = [];
+    for (const s of this.store.sessions()) {
+      const thread = s.metadata?.[THREAD_KEY];
+      if (typeof thread === "string" && this.sid(thread) === s.id) out.push({ sid: s.id, thread });
+    }
+    return out;
+  }
+
+  remember(rid, info) {
+    this.recent.set(rid, info);
+    if (this.recent.size > 256) this.recent.delete(this.recent.keys().next().value);
+  }
+}
+
+const SHARED = new WeakMap();
+
+function shared(store) {
+  let s = SHARED.get(store);
+  if (!s) {
+    s = new Shared(store);
+    SHARED.set(store, s);
+  }
+  return s;
+}
+
+const key3 = (thread, ns, id) => `${thread}\u0000${ns}\u0000${id}`;
+
+// ----- the saver -----------------------------------------------------------------------------
+
+/**
+ * A LangGraph checkpoint saver storing threads in a rewind store (memory or IndexedDB).
+ *
+ *     const saver = new RewindSaver(await Store.open({ backend: "indexeddb", name: "agent" }));
+ *     const graph = builder.compile({ checkpointer: saver });
+ */
+export class RewindSaver extends BaseCheckpointSaver {
+  #shared;
+
+  /**
+   * @param {import("./index.js").Store} store
+   * @param {{ serde?: object, tags?: (checkpoint: object, metadata: object, config: object) => string[] }} [options]
+   */
+  constructor(store, options = {}) {
+    super(options.serde);
+    if (!store || typeof store.checkpoint !== "function" || typeof store.attach !== "function") {
+      throw new TypeError("RewindSaver needs a rewind Store");
+    }
+    /** The rewind store holding the threads. */
+    this.store = store;
+    this.#shared = shared(store);
+    this.tagsFor = options.tags ?? null;
+  }
+
+  /** Opens a store (Store.open options) and returns a saver over it. */
+  static async open(options = { backend: "memory" }, saverOptions = {}) {
+    return new RewindSaver(await Store.open(options), saverOptions);
+  }
+
+  /** A saver over a new memory store. */
+  static memory(saverOptions = {}) {
+    return new RewindSaver(Store.memory(), saverOptions);
+  }
+
+  /** The rewind session id of a thread (whether or not it exists yet). */
+  sessionId(threadId) {
+    return this.#shared.sid(requireString(threadId, "thread_id"));
+  }
+
+  /**
+   * The rewind checkpoint id of a LangGraph checkpoint (the LangGraph id itself, except for ids
+   * that are not canonical UUIDs or that another thread already used), or null if not stored.
+   */
+  checkpointId(config) {
+    const thread = threadOf(config, "resolve a checkpoint");
+    const ns = namespaceOf(config);
+    const id = getCheckpointId(config);
+    const sid = this.#shared.sid(thread);
+    if (!id || !this.#shared.exists(sid)) return null;
+    return this.#shared.catalogue(sid).get(ns, id)?.rid ?? null;
+  }
+
+  // ----- reads ------------------------------------------------------------------------------
+
+  async getTuple(config) {
+    const thread = config?.configurable?.thread_id;
+    if (thread === undefined || thread === null) return undefined;
+    requireString(thread, "thread_id");
+    const ns = namespaceOf(config);
+    const id = getCheckpointId(config);
+    const sh = this.#shared;
+    if (id) {
+      const pending = sh.inflight.get(key3(thread, ns, id));
+      if (pending) await pending.catch(() => {});
+    }
+    const sid = sh.sid(thread);
+    if (!sh.exists(sid)) return undefined;
+    const cat = sh.catalogue(sid);
+    if (id) {
+      const entry = cat.get(ns, id);
+      return entry ? this.#tuple(cat, entry, thread, ns, config, null) : undefined;
+    }
+    const space = cat.ns(ns);
+    if (!space) return undefined;
+    const ids = space.sort();
+    for (let i = ids.length - 1; i >= 0; i--) {
+      const entry = space.entries.get(ids[i]);
+      if (!entry) continue;
+      const tuple = await this.#tuple(cat, entry, thread, ns, null, null);
+      if (tuple) return tuple;
+    }
+    return undefined;
+  }
+
+  async *list(config, options) {
+    let { limit } = options ?? {};
+    const { before, filter } = options ?? {};
+    if (limit !== undefined && limit !== null && limit <= 0) return;
+    const sh = this.#shared;
+    const thread = config?.configurable?.thread_id;
+    const nsWanted = config?.configurable?.checkpoint_ns;
+    if (nsWanted !== undefined && nsWanted !== null) requireString(nsWanted, "checkpoint_ns");
+    const only = config?.configurable?.checkpoint_id;
+    const beforeId = before?.configurable?.checkpoint_id;
+
+    let threads;
+    if (thread) {
+      requireString(thread, "thread_id");
+      const sid = sh.sid(thread);
+      threads = sh.exists(sid) ? [{ sid, thread }] : [];
+    } else {
+      threads = sh.threads();
+    }
+
+    // The streams to read, newest checkpoint id first: one per (thread, namespace).
+    const streams = [];
+    for (const t of threads) {
+      const cat = sh.catalogue(t.sid);
+      for (const [ns, space] of cat.namespaces) {
+        if (nsWanted !== undefined && nsWanted !== null && ns !== nsWanted) continue;
+        const ids = space.sort();
+        let end = ids.length;
+        if (beforeId) end = lowerBound(ids, beforeId);
+        if (end > 0) streams.push({ cat, space, ns, thread: t.thread, ids: ids.slice(0, end) });
+      }
+    }
+    let order;
+    if (streams.length === 1) {
+      const s = streams[0];
+      order = { next: (i) => (i < s.ids.length ? [s, s.ids[s.ids.length - 1 - i]] : null) };
+    } else {
+      // Several threads or namespaces: one sequence by checkpoint id, newest first (like the SQL
+      // savers; MemorySaver groups by thread and namespace instead).
+      const all = [];
+      for (const s of streams) for (const id of s.ids) all.push([s, id]);
+      all.sort((a, b) => (a[1] < b[1] ? 1 : a[1] > b[1] ? -1 : 0));
+      order = { next: (i) => all[i] ?? null };
+    }
+
+    const memo = new Map();
+    for (let i = 0; ; i++) {
+      const next = order.next(i);
+      if (!next) break;
+      const [s, id] = next;
+      if (only && id !== only) continue;
+      const entry = s.space.entries.get(id);
+      if (!entry) continue;
+      const tuple = await this.#tuple(s.cat, entry, s.thread, s.ns, null, memo, filter);
+      if (!tuple) continue;
+      if (limit !== undefined && limit !== null) {
+        if (limit <= 0) break;
+        limit -= 1;
+      }
+      yield tuple;
+      if (limit === 0) break;
+    }
+  }
+
+  /** Reads the envelope (the serialised checkpoint without values) of an entry, or null. */
+  async #envelope(entry) {
+    let bytes;
+    try {
+      bytes = this.store.state(entry.rid);
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+    return this.serde.loadsTyped(entry.type, bytes);
+  }
+
+  /** Builds a CheckpointTuple, or undefined when the checkpoint is gone, incomplete or filtered out. */
+  async #tuple(cat, entry, thread, ns, givenConfig, memo, filter) {
+    const env = await this.#envelope(entry);
+    if (!env) return undefined;
+    if (filter && !matchesFilter(env.metadata, filter)) return undefined;
+    const channelValues = {};
+    for (const [channel, owner] of Object.entries(env.blobs ?? {})) {
+      const found = await this.#value(cat, ns, entry, env, channel, owner, memo);
+      if (found === undefined) {
+        // The checkpoint's own value is missing: its put() did not finish (a crash between
+        // the checkpoint and its attachments). It does not exist for LangGraph.
+        if (owner === null) return undefined;
+        throw new Error(
+          `RewindSaver: the value of channel "${channel}" of checkpoint ${entry.id} is gone ` +
+            `(checkpoint ${owner} holding it was deleted). Use saver.compact() rather than ` +
+            `store.compact() or store.delete() on LangGraph threads.`,
+        );
+      }
+      channelValues[channel] = await this.serde.loadsTyped(found.type, found.bytes);
+    }
+    const cp = env.checkpoint;
+    const checkpoint = {
+      v: cp.v,
+      id: cp.id,
+      ts: cp.ts,
+      channel_values: channelValues,
+      channel_versions: cp.channel_versions ?? {},
+      versions_seen: cp.versions_seen ?? {},
+    };
+    const pendingWrites = entry.bare ? [] : await this.#writes(entry.rid);
+    if (checkpoint.v < 4 && env.parent !== undefined && env.parent !== null) {
+      await this.#migratePendingSends(cat, ns, env.parent, checkpoint);
+    }
+    const tuple = {
+      config: givenConfig ?? { configurable: { thread_id: thread, checkpoint_ns: ns, checkpoint_id: cp.id } },
+      checkpoint,
+      metadata: env.metadata,
+      pendingWrites,
+    };
+    if (env.parent !== undefined && env.parent !== null) {
+      tuple.parentConfig = { configurable: { thread_id: thread, checkpoint_ns: ns, checkpoint_id: env.parent } };
+    }
+    return tuple;
+  }
+
+  /** Bytes and type of a channel value, found at its owner (or where compaction moved it). */
+  async #value(cat, ns, entry, env, channel, owner, memo) {
+    const key = valueKey(channel);
+    const holder = owner ?? entry.rid;
+    const memoKey = `${holder}\u0000${channel}`;
+    const cached = memo?.get(memoKey);
+    if (cached) return cached;
+    let found = this.#attachment(holder, key);
+    if (found === undefined && owner !== null) {
+      // The owner was compacted away: saver.compact() copied the value to the checkpoints
+      // that still need it — this one or one of its ancestors with the same version.
+      found = this.#attachment(entry.rid, key);
+      let parent = env.parent;
+      const version = env.checkpoint?.channel_versions?.[channel];
+      for (let hops = 0; found === undefined && parent != null && hops < 100_000; hops++) {
+        const up = cat.get(ns, parent);
+        if (!up) break;
+        const upEnv = await this.#envelope(up);
+        if (!upEnv) break;
+        if (upEnv.checkpoint?.channel_versions?.[channel] === version) {
+          found = this.#attachment(up.rid, key);
+        }
+        parent = upEnv.parent;
+      }
+    }
+    if (found !== undefined && memo) memo.set(memoKey, found);
+    return found;
+  }
+
+  #attachment(rid, key) {
+    let a;
+    try {
+      a = this.store.attachment(rid, key);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    if (!a) return undefined;
+    return { type: serdeType(CT_VALUE, a.contentType) ?? "json", bytes: a.bytes };
+  }
+
+  /** Pending writes of a checkpoint in writesSortKey order: [taskId, channel, value][]. */
+  async #writes(rid) {
+    const records = this.#writeRecords(rid);
+    const out = [];
+    for (const r of records) {
+      const a = this.store.attachment(rid, r.key);
+      if (!a) continue;
+      const type = serdeType(CT_WRITE, a.contentType) ?? "json";
+      out.push([r.taskId, r.channel, await this.serde.loadsTyped(type, a.bytes)]);
+    }
+    return out;
+  }
+
+  /** The write attachments of a checkpoint, parsed and sorted. */
+  #writeRecords(rid) {
+    let keys;
+    try {
+      keys = this.store.attachmentKeys(rid);
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
+    const records = [];
+    for (const key of keys) {
+      let text;
+      if (key.startsWith(WRITE_KEY)) {
+        text = key.slice(WRITE_KEY.length);
+      } else if (key.startsWith(LONG_WRITE_KEY)) {
+        const name = this.store.attachment(rid, LONG_WRITE_NAME + key.slice(LONG_WRITE_KEY.length));
+        if (!name) continue;
+        text = new TextDecoder().decode(name.bytes);
+      } else {
+        continue;
+      }
+      let parsed;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        continue;
+      }
+      const [taskPath, taskId, idx, channel] = parsed;
+      records.push({ key, taskPath, taskId, idx, channel, sort: writesSortKey(taskPath, taskId, idx) });
+    }
+    records.sort((a, b) => compareWritesSortKeys(a.sort, b.sort));
+    return records;
+  }
+
+  /** Checkpoints before format 4 kept pending sends as the parent's TASKS writes. */
+  async #migratePendingSends(cat, ns, parentId, checkpoint) {
+    const parent = cat.get(ns, parentId);
+    const sends = [];
+    if (parent) {
+      for (const r of this.#writeRecords(parent.rid)) {
+        if (r.channel !== TASKS) continue;
+        const a = this.store.attachment(parent.rid, r.key);
+        if (a) sends.push(await this.serde.loadsTyped(serdeType(CT_WRITE, a.contentType) ?? "json", a.bytes));
+      }
+    }
+    checkpoint.channel_values[TASKS] = sends;
+    const versions = Object.values(checkpoint.channel_versions);
+    checkpoint.channel_versions[TASKS] =
+      versions.length > 0 ? maxChannelVersion(...versions) : this.getNextVersion(undefined);
+  }
+
+  // ----- writes -----------------------------------------------------------------------------
+
+  async put(config, checkpoint, metadata, newVersions) {
+    const thread = threadOf(config, "put checkpoint");
+    const ns = namespaceOf(config);
+    const id = checkpoint?.id;
+    if (typeof id !== "string" || id === "") throw new Error("Failed to put checkpoint: it has no id.");
+    const sh = this.#shared;
+    const key = key3(thread, ns, id);
+    const previous = sh.inflight.get(key);
+    const run = (async () => {
+      if (previous) await previous.catch(() => {});
+      return this.#put(config, thread, ns, checkpoint, metadata, newVersions ?? {});
+    })();
+    sh.inflight.set(key, run);
+    try {
+      return await run;
+    } finally {
+      if (sh.inflight.get(key) === run) sh.inflight.delete(key);
+    }
+  }
+
+  async #put(config, thread, ns, checkpoint, metadata, newVersions) {
+    const sh = this.#shared;
+    const store = this.store;
+    const prepared = copyCheckpoint(checkpoint);
+    const values = prepared.channel_values;
+    const versions = prepared.channel_versions;
+    const id = prepared.id;
+    const parentId = config.configurable?.checkpoint_id;
+
+    // Serialise first: a serializer error leaves nothing behind.
+    const fresh = Object.keys(newVersions).filter((ch) => Object.prototype.hasOwnProperty.call(values, ch));
+    const serialised = await Promise.all(fresh.map((ch) => this.serde.dumpsTyped(values[ch])));
+
+    const sid = await sh.ensureSession(thread);
+    const cat = sh.catalogue(sid);
+    const parent = parentId ? cat.get(ns, parentId) : undefined;
+
+    // Where each channel's value lives: here for the new ones, else where the parent had it.
+    const blobs = {};
+    for (const ch of fresh) blobs[ch] = null;
+    if (parent) {
+      const info = await this.#parentInfo(parent);
+      if (info) {
+        for (const [ch, owner] of Object.entries(info.blobs)) {
+          // Only a channel this checkpoint has, at the version the parent stored.
+          if (ch in blobs || !Object.prototype.hasOwnProperty.call(values, ch)) continue;
+          if (!Object.prototype.hasOwnProperty.call(versions, ch) || info.versions[ch] !== versions[ch]) continue;
+          // An owner compaction removed: the parent holds a copy (saver.compact() put it there).
+          blobs[ch] = owner === null || !cat.rids.has(owner) ? parent.rid : owner;
+        }
+      }
+    }
+
+    const envelope = {
+      checkpoint: {
+        v: prepared.v,
+        id,
+        ts: prepared.ts,
+        channel_versions: versions,
+        versions_seen: prepared.versions_seen,
+      },
+      metadata,
+      parent: parentId,
+      blobs,
+    };
+    const [type, stateData] = await this.serde.dumpsTyped(envelope);
+    const state = asBytes(stateData);
+
+    // Overwriting a checkpoint (same thread, namespace and id): the old one goes first.
+    const existing = cat.get(ns, id);
+    if (existing) {
+      sh.own.add(existing.rid);
+      try {
+        await store.delete(existing.rid);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      } finally {
+        sh.own.delete(existing.rid);
+      }
+      cat.remove(ns, id);
+    }
+
+    const mirrored = mirrorMetadata(metadata);
+    const source = typeof metadata?.source === "string" && metadata.source !== "" ? metadata.source : null;
+    const step = typeof metadata?.step === "number" ? metadata.step : null;
+    let tags = source && source.length <= 100 ? [`langgraph:${source}`] : [];
+    if (this.tagsFor) tags = tags.concat(this.tagsFor(checkpoint, metadata, config) ?? []);
+    const rns = rewindNamespace(ns);
+    if (rns !== ns) mirrored[NS_KEY] = ns;
+    const input = {
+      session: sid,
+      message: `${(source ?? "checkpoint").slice(0, 200)}${step !== null ? ` step ${step}` : ""}`,
+      state,
+      contentType: contentType(CT_CHECKPOINT, type),
+      tags,
+      metadata: mirrored,
+      trigger: { kind: "automatic", reason: "langgraph" },
+      namespace: rns,
+    };
+    if (parent) input.parent = parent.rid;
+    else input.root = true;
+
+    let rid = CANONICAL_UUID.test(id) ? id : this.#derivedId(thread, ns, id);
+    for (let attempt = 0; ; attempt++) {
+      input.id = rid;
+      if (rid !== id) input.metadata = { ...mirrored, [ID_KEY]: id };
+      sh.own.add(rid);
+      try {
+        await store.checkpoint(input);
+        break;
+      } catch (error) {
+        // The id is taken by another thread or namespace (rewind ids are store-wide).
+        if (error?.code !== "DUPLICATE_ID" || attempt > 0 || rid !== id) throw error;
+        rid = this.#derivedId(thread, ns, id);
+      } finally {
+        sh.own.delete(rid);
+      }
+    }
+
+    for (let i = 0; i < fresh.length; i++) {
+      const [valueType, data] = serialised[i];
+      await store.attach(rid, valueKey(fresh[i]), contentType(CT_VALUE, valueType), asBytes(data));
+    }
+
+    const entry = { id, rid, type, bare: true };
+    const key = key3(thread, ns, id);
+    const parked = sh.parked.get(key);
+    if (parked) {
+      sh.parked.delete(key);
+      for (const batch of parked) await this.#storeWrites(entry, batch);
+    }
+    cat.add(ns, entry);
+    sh.remember(rid, { versions, blobs: Object.fromEntries(Object.entries(blobs).map(([c, o]) => [c, o ?? rid])) });
+    return { configurable: { thread_id: thread, checkpoint_ns: ns, checkpoint_id: id } };
+  }
+
+  #derivedId(thread, ns, id) {
+    return uuid5(`checkpoint:${JSON.stringify([thread, ns, id])}`, ID_NAMESPACE);
+  }
+
+  /** Channel versions and value owners of a checkpoint (owners resolved: never null). */
+  async #parentInfo(entry) {
+    const cached = this.#shared.recent.get(entry.rid);
+    if (cached) return cached;
+    const env = await this.#envelope(entry);
+    if (!env) return null;
+    const blobs = {};
+    for (const [ch, owner] of Object.entries(env.blobs ?? {})) blobs[ch] = owner ?? entry.rid;
+    const info = { versions: env.checkpoint?.channel_versions ?? {}, blobs };
+    this.#shared.remember(entry.rid, info);
+    return info;
+  }
+
+  async putWrites(config, writes, taskId, taskPath = "") {
+    const thread = threadOf(config, "put writes");
+    const ns = namespaceOf(config);
+    const id = config.configurable?.checkpoint_id;
+    if (id === undefined || id === null || id === "") throw missing("checkpoint_id", "put writes");
+    requireString(id, "checkpoint_id");
+    requireString(taskId, "task_id");
+    const path = taskPath ?? "";
+    const batch = await Promise.all(
+      writes.map(async ([channel, value], i) => {
+        const [type, data] = await this.serde.dumpsTyped(value);
+        const idx = WRITES_IDX_MAP[channel] ?? i;
+        return { channel, idx, type, bytes: asBytes(data) };
+      }),
+    );
+    const sh = this.#shared;
+    const key = key3(thread, ns, id);
+    const pending = sh.inflight.get(key);
+    if (pending) await pending.catch(() => {});
+    const sid = sh.sid(thread);
+    const entry = sh.exists(sid) ? sh.catalogue(sid).get(ns, id) : undefined;
+    if (!entry) {
+      // LangGraph may save a task's writes before the put() of their checkpoint has run (the
+      // puts are chained, the writes are not). Keep them until that put() stores them.
+      let list = sh.parked.get(key);
+      if (!list) sh.parked.set(key, (list = []));
+      list.push({ taskId, path, batch });
+      return;
+    }
+    await this.#storeWrites(entry, { taskId, path, batch });
+  }
+
+  async #storeWrites(entry, { taskId, path, batch }) {
+    const taken = new Set();
+    if (!entry.bare) for (const r of this.#writeRecords(entry.rid)) taken.add(`${r.taskId}\u0000${r.idx}`);
+    entry.bare = false;
+    for (const w of batch) {
+      // Regular writes are kept once per (task, index); special ones (errors, interrupts) replace.
+      if (w.idx >= 0 && taken.has(`${taskId}\u0000${w.idx}`)) continue;
+      const text = JSON.stringify([path, taskId, w.idx, w.channel]);
+      let key = WRITE_KEY + text;
+      if (utf8Length(key) > MAX_KEY_BYTES) {
+        // Too long for a rewind key: a short key, and the long one in an attachment of its own.
+        const short = uuid5(`write:${text}`, ID_NAMESPACE);
+        await this.store.attach(entry.rid, LONG_WRITE_NAME + short, "application/json", encoder.encode(text));
+        key = LONG_WRITE_KEY + short;
+      }
+      await this.store.attach(entry.rid, key, contentType(CT_WRITE, w.type), w.bytes);
+    }
+  }
+
+  async deleteThread(threadId) {
+    if (threadId === undefined || threadId === null || threadId === "") {
+      throw new Error("Failed to delete thread: a thread_id is required.");
+    }
+    requireString(threadId, "thread_id");
+    const sh = this.#shared;
+    for (const key of sh.parked.keys()) {
+      if (key.startsWith(`${threadId}\u0000`)) sh.parked.delete(key);
+    }
+    const sid = sh.sid(threadId);
+    if (!sh.exists(sid)) return;
+    try {
+      await this.store.deleteSession(sid);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    sh.catalogues.delete(sid);
+    sh.sessions.delete(sid);
+  }
+
+  // ----- rewind features --------------------------------------------------------------------
+
+  /**
+   * Retention for LangGraph threads: rewind's compaction (`store.planCompaction(policy)`), limited
+   * to these threads (default: every LangGraph thread of the store). Channel values that kept
+   * checkpoints still need from removed ones are copied to them first (deduplicated: no new
+   * chunks), so every kept checkpoint stays complete.
+   */
+  async compact(policy = {}, threadIds = undefined) {
+    const sh = this.#shared;
+    const store = this.store;
+    const threads = (threadIds ?? sh.threads().map((t) => t.thread))
+      .map((t) => ({ thread: t, sid: sh.sid(requireString(t, "thread_id")) }))
+      .filter((t) => sh.exists(t.sid));
+    const sessions = policy.sessions ?? threads.map((t) => t.sid);
+    if (sessions.length === 0) {
+      return { removed: 0, rehomed: 0, logBytesBefore: store.metrics().logBytes, logBytesAfter: store.metrics().logBytes };
+    }
+    const plan = store.planCompaction({ ...policy, sessions });
+    const removing = new Set(plan.remove.map((r) => r.id));
+    let rehomed = 0;
+    if (removing.size > 0) {
+      for (const { sid } of threads) {
+        const cat = sh.catalogue(sid);
+        for (const [ns, space] of cat.namespaces) {
+          for (const entry of space.entries.values()) {
+            if (removing.has(entry.rid)) continue;
+            const env = await this.#envelope(entry);
+            if (!env) continue;
+            for (const [channel, owner] of Object.entries(env.blobs ?? {})) {
+              if (owner === null || !removing.has(owner)) continue;
+              const key = valueKey(channel);
+              if (store.attachment(entry.rid, key)) continue;
+              const found = await this.#value(cat, ns, entry, env, channel, owner, null);
+              if (!found) continue;
+              await store.attach(entry.rid, key, contentType(CT_VALUE, found.type), found.bytes);
+              rehomed += 1;
+            }
+          }
+        }
+      }
+    }
+    const report = await store.applyCompaction(plan);
+    return { ...report, rehomed };
+  }
+
+  /**
+   * Forgets the catalogue of threads and checkpoints, so the next call reads it from the store
+   * again. Needed only after `store.importJson()`/`importBinary()` into threads this saver has
+   * already read: imports emit no store events.
+   */
+  refresh() {
+    const sh = this.#shared;
+    sh.catalogues.clear();
+    sh.sessions.clear();
+    sh.recent.clear();
+  }
+
+  /** Makes every write durable now (relaxed IndexedDB stores). */
+  async flush() {
+    await this.store.flush();
+  }
+}
