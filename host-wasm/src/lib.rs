@@ -7,10 +7,12 @@ pub mod error_code;
 pub mod js_env;
 pub mod js_error;
 pub mod log_backend;
+pub mod persist_batch;
 mod shapes;
 pub mod wasm_store;
 
 pub use error_code::error_code;
 pub use js_env::JsEnv;
 pub use log_backend::{LogBackend, Persist};
-pub use wasm_store::{PersistBatch, WasmStore};
+pub use persist_batch::PersistBatch;
+pub use wasm_store::WasmStore;

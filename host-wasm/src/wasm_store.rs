@@ -11,6 +11,7 @@ use wasm_bindgen::prelude::*;
 use crate::js_env::JsEnv;
 use crate::js_error::{invalid, to_js};
 use crate::log_backend::{LogBackend, Persist};
+use crate::persist_batch::PersistBatch;
 use crate::shapes::{self, CheckpointInput, OptionsInput, PolicyInput, QueryInput};
 
 type Engine = Store<LogBackend, JsEnv>;
@@ -370,14 +371,8 @@ impl WasmStore {
     pub fn take_persist(&mut self) -> Option<PersistBatch> {
         match self.store.backend_mut().take_persist() {
             Persist::Nothing => None,
-            Persist::Append(bytes) => Some(PersistBatch {
-                replace: false,
-                bytes,
-            }),
-            Persist::Replace(bytes) => Some(PersistBatch {
-                replace: true,
-                bytes,
-            }),
+            Persist::Append(bytes) => Some(PersistBatch::new(false, bytes)),
+            Persist::Replace(bytes) => Some(PersistBatch::new(true, bytes)),
         }
     }
 
@@ -385,28 +380,6 @@ impl WasmStore {
     #[wasm_bindgen(js_name = logBytes)]
     pub fn log_bytes(&self) -> Vec<u8> {
         self.store.backend().bytes().to_vec()
-    }
-}
-
-/// Bytes the JavaScript layer must persist: appended frames, or a whole new log.
-#[wasm_bindgen]
-pub struct PersistBatch {
-    replace: bool,
-    bytes: Vec<u8>,
-}
-
-#[wasm_bindgen]
-impl PersistBatch {
-    /// True when `bytes` is a whole new log that replaces the stored one.
-    #[wasm_bindgen(getter)]
-    pub fn replace(&self) -> bool {
-        self.replace
-    }
-
-    /// The bytes to write.
-    #[wasm_bindgen(getter)]
-    pub fn bytes(&self) -> Vec<u8> {
-        self.bytes.clone()
     }
 }
 

@@ -20,8 +20,8 @@ wit_bindgen::generate!({
 
 use exports::rewind::store::conformance::Guest as ConformanceGuest;
 use exports::rewind::store::store::{
-    Checkpoint, CheckpointInput, Diff, Error, Guest, GuestStore, Metrics, Page, Query as WitQuery,
-    Retention, Session, Store, Trigger,
+    Annotation, Checkpoint, CheckpointInput, Diff, Error, Event, Guest, GuestStore, Health,
+    Metrics, Page, Query as WitQuery, Removal, Retention, Session, Store, Trigger,
 };
 use rewind::store::{backend, host_env};
 
@@ -179,6 +179,15 @@ fn build(input: CheckpointInput, state: &[u8]) -> Result<NewCheckpoint<'_>, Erro
     Ok(new)
 }
 
+fn retention(policy: Retention) -> RetentionPolicy {
+    let mut p = RetentionPolicy::default();
+    p.keep_last = policy.keep_last.map(|n| n as usize);
+    p.keep_tags = policy.keep_tags;
+    p.max_age_ms = policy.max_age_ms;
+    p.max_bytes = policy.max_bytes;
+    p
+}
+
 /// The exported resource: the engine over the host's backend.
 struct GuestStoreImpl {
     engine: RefCell<Engine<HostBackend, HostEnv>>,
@@ -213,8 +222,7 @@ impl GuestStore for GuestStoreImpl {
         if let Some(v) = num("maxMessageBytes") {
             engine_options.limits.max_message_bytes = v;
         }
-        let (engine, _) =
-            Engine::open(HostBackend, HostEnv, engine_options.event_capacity(0)).map_err(error)?;
+        let (engine, _) = Engine::open(HostBackend, HostEnv, engine_options).map_err(error)?;
         Ok(Store::new(GuestStoreImpl {
             engine: RefCell::new(engine),
         }))
@@ -350,6 +358,69 @@ impl GuestStore for GuestStoreImpl {
         })
     }
 
+    fn annotations(&self, id: String) -> Result<Vec<Annotation>, Error> {
+        let id = checkpoint_id(&id)?;
+        self.with(|e| {
+            e.annotations(id).map(|notes| {
+                notes
+                    .iter()
+                    .map(|a| Annotation {
+                        note: a.note.clone(),
+                        severity: a.severity.as_str().into(),
+                        created_at: a.created_at,
+                    })
+                    .collect()
+            })
+        })
+    }
+
+    fn children(&self, id: String) -> Result<Vec<Checkpoint>, Error> {
+        let id = checkpoint_id(&id)?;
+        self.with(|e| e.children(id).map(|c| c.into_iter().map(to_wit).collect()))
+    }
+
+    fn plan_compaction(&self, policy: Retention) -> Result<Vec<Removal>, Error> {
+        let p = retention(policy);
+        self.with(|e| {
+            e.plan_compaction(&p).map(|plan| {
+                plan.remove
+                    .iter()
+                    .map(|(id, why)| Removal {
+                        id: id.to_string(),
+                        reason: format!("{why:?}"),
+                    })
+                    .collect()
+            })
+        })
+    }
+
+    fn health(&self) -> Health {
+        let h = self.engine.borrow().health();
+        Health {
+            ok: h.ok,
+            write_error: h.write_error,
+            dead_ratio: h.dead_ratio,
+        }
+    }
+
+    fn drain_events(&self) -> Vec<Event> {
+        use rewind_core::Event as E;
+        let events = self.engine.borrow_mut().drain_events();
+        events
+            .into_iter()
+            .filter_map(|e| match e {
+                E::SessionCreated { session } => Some(Event::SessionCreated(session.to_string())),
+                E::Created { checkpoint, .. } => Some(Event::Created(checkpoint.to_string())),
+                E::Restored { checkpoint, .. } => Some(Event::Restored(checkpoint.to_string())),
+                E::Deleted { checkpoint, .. } => Some(Event::Deleted(checkpoint.to_string())),
+                E::SessionDeleted { session } => Some(Event::SessionDeleted(session.to_string())),
+                E::Compacted { removed, .. } => Some(Event::Compacted(removed)),
+                E::Annotated { checkpoint, .. } => Some(Event::Annotated(checkpoint.to_string())),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn annotate(&self, id: String, note: String, severity: String) -> Result<(), Error> {
         let id = checkpoint_id(&id)?;
         let severity = Severity::parse(&severity)
@@ -379,11 +450,7 @@ impl GuestStore for GuestStoreImpl {
     }
 
     fn compact(&self, policy: Retention) -> Result<u64, Error> {
-        let mut p = RetentionPolicy::default();
-        p.keep_last = policy.keep_last.map(|n| n as usize);
-        p.keep_tags = policy.keep_tags;
-        p.max_age_ms = policy.max_age_ms;
-        p.max_bytes = policy.max_bytes;
+        let p = retention(policy);
         self.with(|e| e.compact(&p).map(|r| r.removed))
     }
 

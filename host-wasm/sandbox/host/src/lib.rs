@@ -41,8 +41,8 @@ mod bindings {
 }
 
 pub use bindings::exports::rewind::store::store::{
-    Checkpoint, CheckpointInput, Diff, Error as StoreError, Metrics, Page, Query, Retention,
-    Session, Trigger,
+    Annotation, Checkpoint, CheckpointInput, Diff, Error as StoreError, Event, Health, Metrics,
+    Page, Query, Removal, Retention, Session, Trigger,
 };
 use bindings::rewind::store::{backend, host_env};
 
@@ -397,6 +397,16 @@ impl SandboxStore {
         diff => call_diff(from: &str, to: &str) -> Result<Diff, StoreError>);
     forward!(/// Adds a note (info, warning, critical).
         annotate => call_annotate(id: &str, note: &str, severity: &str) -> Result<(), StoreError>);
+    forward!(/// A checkpoint's notes.
+        annotations => call_annotations(id: &str) -> Result<Vec<Annotation>, StoreError>);
+    forward!(/// Direct children, oldest first.
+        children => call_children(id: &str) -> Result<Vec<Checkpoint>, StoreError>);
+    forward!(/// The dry run of a retention policy: what would go, and why.
+        plan_compaction => call_plan_compaction(policy: &Retention) -> Result<Vec<Removal>, StoreError>);
+    forward!(/// Whether the store accepts writes.
+        health => call_health() -> Health);
+    forward!(/// Events since the last call.
+        drain_events => call_drain_events() -> Vec<Event>);
     forward!(/// Stores a keyed blob on a checkpoint.
         attach => call_attach(id: &str, key: &str, content_type: &str, bytes: &[u8]) -> Result<(), StoreError>);
     forward!(/// An attachment's bytes.

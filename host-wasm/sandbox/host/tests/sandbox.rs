@@ -133,6 +133,45 @@ fn the_component_writes_the_same_bytes_as_the_native_engine() {
             .unwrap()
             .removed
     );
+    // The dry run, annotations, children, health and events cross the boundary typed.
+    let plan = plugin
+        .plan_compaction(&Retention {
+            keep_last: Some(3),
+            keep_tags: vec![],
+            max_age_ms: None,
+            max_bytes: None,
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(plan.len(), 2);
+    plugin
+        .annotate(&ids[19], "look", "critical")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        plugin.annotations(&ids[19]).unwrap().unwrap()[0].severity,
+        "critical"
+    );
+    assert!(plugin.children(&ids[19]).unwrap().unwrap().is_empty());
+    assert!(plugin.health().unwrap().ok);
+    let events = plugin.drain_events().unwrap();
+    assert!(matches!(events.last(), Some(rewind_sandbox::Event::Annotated(id)) if *id == ids[19]));
+    // The same calls natively (planning reads the clock), so both logs stay identical.
+    assert_eq!(
+        native
+            .plan_compaction(&rewind_core::RetentionPolicy::keep_last(3))
+            .unwrap()
+            .remove
+            .len(),
+        2
+    );
+    native
+        .annotate(
+            ids[19].parse().unwrap(),
+            "look",
+            rewind_core::Severity::Critical,
+        )
+        .unwrap();
     let exported = plugin.export_binary().unwrap().unwrap();
     assert_eq!(exported, native.export_binary(None).unwrap());
     let backend = plugin.into_backend();
