@@ -40,7 +40,7 @@ cargo build --release --locked --target wasm32-wasip2 \
     --manifest-path host-wasm/sandbox/guest/Cargo.toml
 cargo clippy --release --locked --target wasm32-wasip2 \
     --manifest-path host-wasm/sandbox/guest/Cargo.toml -- -D warnings
-export REWIND_SANDBOX_WASM="$CARGO_TARGET_DIR/wasm32-wasip2/release/rewind_sandbox_guest.wasm"
+export REWIND_SANDBOX_WASM="$CARGO_TARGET_DIR/wasm32-wasip2/release/rewind_store.wasm"
 
 step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -102,5 +102,5 @@ pub fn sandbox_component() -> std::path::PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("wasm32-wasip2/release/rewind_sandbox_guest.wasm")
+    target.join("wasm32-wasip2/release/rewind_store.wasm")
 }

@@ -18,7 +18,7 @@ fn component_path() -> PathBuf {
     let target = option_env!("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target"));
-    target.join("wasm32-wasip2/release/rewind_sandbox_guest.wasm")
+    target.join("wasm32-wasip2/release/rewind_store.wasm")
 }
 
 fn sandbox(limits: Limits) -> Sandbox {
