@@ -64,8 +64,9 @@ cargo bench --workspace --locked --no-run
 step "tests"
 cargo test --workspace --exclude rewind-sandbox --exclude rewind-benches --locked
 
-step "sandbox tests in wasmtime, and the bench helpers (release: the build the benches made)"
-cargo test --release -p rewind-sandbox -p rewind-benches --locked
+step "sandbox tests in wasmtime, and the bench helpers (bench profile: the build the benches made)"
+# The same profile as `cargo bench`, so wasmtime is compiled once.
+cargo test --profile bench -p rewind-sandbox -p rewind-benches --locked
 
 step "npm package: build, then Node.js and headless Chromium tests"
 cargo build -p rewind --bin rewind --locked
