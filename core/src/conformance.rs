@@ -806,6 +806,45 @@ pub fn transcript<H: Harness>(h: &mut H) -> String {
     out
 }
 
+/// The names of every scenario.
+pub const SCENARIOS: &[&str] = &[
+    "checkpoints_round_trip",
+    "restore_forks",
+    "at_time",
+    "queries",
+    "dedup_growing_state",
+    "diffs",
+    "annotations_attachments_events",
+    "deletion",
+    "reused_ids_do_not_link",
+    "compaction",
+    "export_import",
+    "bad_input",
+    "auto_checkpoints",
+];
+
+/// Runs the scenario called `name` (one of [`SCENARIOS`]) on `h`; false when there is none.
+/// For hosts that pick scenarios by name (the WebAssembly builds).
+pub fn run<H: Harness>(name: &str, h: &mut H) -> bool {
+    match name {
+        "checkpoints_round_trip" => checkpoints_round_trip(h),
+        "restore_forks" => restore_forks(h),
+        "at_time" => at_time(h),
+        "queries" => queries(h),
+        "dedup_growing_state" => dedup_growing_state(h),
+        "diffs" => diffs(h),
+        "annotations_attachments_events" => annotations_attachments_events(h),
+        "deletion" => deletion(h),
+        "reused_ids_do_not_link" => reused_ids_do_not_link(h),
+        "compaction" => compaction(h),
+        "export_import" => export_import(h),
+        "bad_input" => bad_input(h),
+        "auto_checkpoints" => auto_checkpoints(h),
+        _ => return false,
+    }
+    true
+}
+
 /// Expands to one `#[test]` per conformance scenario, each with a fresh harness from `$harness`.
 #[macro_export]
 macro_rules! conformance_tests {

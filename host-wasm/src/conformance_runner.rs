@@ -17,47 +17,20 @@ pub fn run_scenario(name: &str) -> Result<(), JsValue> {
     std::panic::set_hook(Box::new(|info| {
         LAST_PANIC.with(|p| *p.borrow_mut() = Some(info.to_string()));
     }));
-    let h = &mut MemoryHarness;
-    match name {
-        "checkpoints_round_trip" => conformance::checkpoints_round_trip(h),
-        "restore_forks" => conformance::restore_forks(h),
-        "at_time" => conformance::at_time(h),
-        "queries" => conformance::queries(h),
-        "dedup_growing_state" => conformance::dedup_growing_state(h),
-        "diffs" => conformance::diffs(h),
-        "annotations_attachments_events" => conformance::annotations_attachments_events(h),
-        "deletion" => conformance::deletion(h),
-        "reused_ids_do_not_link" => conformance::reused_ids_do_not_link(h),
-        "compaction" => conformance::compaction(h),
-        "export_import" => conformance::export_import(h),
-        "bad_input" => conformance::bad_input(h),
-        "auto_checkpoints" => conformance::auto_checkpoints(h),
-        other => return Err(JsValue::from_str(&format!("unknown scenario {other}"))),
+    if conformance::run(name, &mut MemoryHarness) {
+        Ok(())
+    } else {
+        Err(JsValue::from_str(&format!("unknown scenario {name}")))
     }
-    Ok(())
 }
 
 /// The names of every scenario.
 #[wasm_bindgen(js_name = conformanceScenarios)]
 pub fn scenarios() -> Vec<String> {
-    [
-        "checkpoints_round_trip",
-        "restore_forks",
-        "at_time",
-        "queries",
-        "dedup_growing_state",
-        "diffs",
-        "annotations_attachments_events",
-        "deletion",
-        "reused_ids_do_not_link",
-        "compaction",
-        "export_import",
-        "bad_input",
-        "auto_checkpoints",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    conformance::SCENARIOS
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 /// The scripted run every host must reproduce exactly (compare with the native transcript).

@@ -499,48 +499,21 @@ impl GuestStore for GuestStoreImpl {
 
 impl ConformanceGuest for Component {
     fn run_scenario(name: String) -> Result<(), String> {
-        use rewind_core::conformance::{self as c, MemoryHarness};
+        use rewind_core::conformance::{MemoryHarness, run};
         // A failed assertion traps; its message reaches the host first.
         std::panic::set_hook(Box::new(|info| host_env::log(&info.to_string())));
-        let h = &mut MemoryHarness;
-        match name.as_str() {
-            "checkpoints_round_trip" => c::checkpoints_round_trip(h),
-            "restore_forks" => c::restore_forks(h),
-            "at_time" => c::at_time(h),
-            "queries" => c::queries(h),
-            "dedup_growing_state" => c::dedup_growing_state(h),
-            "diffs" => c::diffs(h),
-            "annotations_attachments_events" => c::annotations_attachments_events(h),
-            "deletion" => c::deletion(h),
-            "reused_ids_do_not_link" => c::reused_ids_do_not_link(h),
-            "compaction" => c::compaction(h),
-            "export_import" => c::export_import(h),
-            "bad_input" => c::bad_input(h),
-            "auto_checkpoints" => c::auto_checkpoints(h),
-            other => return Err(format!("unknown scenario {other}")),
+        if run(&name, &mut MemoryHarness) {
+            Ok(())
+        } else {
+            Err(format!("unknown scenario {name}"))
         }
-        Ok(())
     }
 
     fn scenarios() -> Vec<String> {
-        [
-            "checkpoints_round_trip",
-            "restore_forks",
-            "at_time",
-            "queries",
-            "dedup_growing_state",
-            "diffs",
-            "annotations_attachments_events",
-            "deletion",
-            "reused_ids_do_not_link",
-            "compaction",
-            "export_import",
-            "bad_input",
-            "auto_checkpoints",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        rewind_core::conformance::SCENARIOS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 
     fn transcript() -> String {
