@@ -174,6 +174,24 @@ const ROWS: &[(&str, Option<f64>, &str)] = &[
 ];
 
 fn median_ns(root: &Path, id: &str) -> Option<f64> {
+    read_median(root, id).or_else(|| {
+        // Criterion turns '/' inside a function name into '_' (the wasmtime rows are named
+        // `wasmtime/<group>/<bench>`), and keeps a parameter as its own directory.
+        let (group, rest) = id.split_once('/')?;
+        let (name, param) = match rest.rsplit_once('/') {
+            Some((name, param)) if param.chars().all(|c| c.is_ascii_digit()) => (name, Some(param)),
+            _ => (rest, None),
+        };
+        let dir = format!("{group}/{}", name.replace('/', "_"));
+        let dir = match param {
+            Some(p) => format!("{dir}/{p}"),
+            None => dir,
+        };
+        read_median(root, &dir)
+    })
+}
+
+fn read_median(root: &Path, id: &str) -> Option<f64> {
     let path = root.join(id).join("new/estimates.json");
     let text = std::fs::read_to_string(path).ok()?;
     let value: serde_json::Value = serde_json::from_str(&text).ok()?;
