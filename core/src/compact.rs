@@ -586,7 +586,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             let head = entry.session.head;
             if head != on_replay {
                 let record = Record::Head(HeadRecord { session, head });
-                if self.commit(&[(record, &[])]).is_err() {
+                if self.commit(alloc::vec![(record, &[][..])]).is_err() {
                     // Memory must match the log: take the head a replay would give.
                     if let Some(entry) = self.sessions.get_mut(&session) {
                         entry.session.head = on_replay;

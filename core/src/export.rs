@@ -668,11 +668,13 @@ impl<B: Backend, E: Env> Store<B, E> {
         if records.is_empty() {
             return Ok(report);
         }
+        let (records, raws): (Vec<Record>, Vec<Vec<&[u8]>>) = records.into_iter().unzip();
         let refs: Vec<(Record, &[&[u8]])> = records
-            .iter()
-            .map(|(r, raw)| (r.clone(), raw.as_slice()))
+            .into_iter()
+            .zip(&raws)
+            .map(|(r, raw)| (r, raw.as_slice()))
             .collect();
-        self.commit(&refs)?;
+        self.commit(refs)?;
         self.ops.imports += 1;
         Ok(report)
     }

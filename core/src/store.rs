@@ -377,7 +377,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             metadata,
             created_at,
         });
-        self.commit(&[(record, &[])])?;
+        self.commit(alloc::vec![(record, &[])])?;
         self.ops.sessions_created += 1;
         self.events.push(Event::SessionCreated { session: id });
         Ok(id)
@@ -623,7 +623,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             hash,
             state: blob.record,
         });
-        self.commit(&[(record, &blob.raw)])?;
+        self.commit(alloc::vec![(record, &blob.raw)])?;
         self.ops.checkpoints_created += 1;
         let cp = &self.checkpoints[&id].cp;
         self.events.push(Event::Created {
@@ -786,7 +786,10 @@ impl<B: Backend, E: Env> Store<B, E> {
         if self.sessions[&session].session.head == head {
             return Ok(());
         }
-        self.commit(&[(Record::Head(HeadRecord { session, head }), &[])])
+        self.commit(alloc::vec![(
+            Record::Head(HeadRecord { session, head }),
+            &[]
+        )])
     }
 
     /// The newest checkpoint (highest seq) of a session, if any.
@@ -874,7 +877,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             checkpoint: id,
             annotation,
         });
-        self.commit(&[(record, &[])])?;
+        self.commit(alloc::vec![(record, &[])])?;
         self.ops.annotations += 1;
         self.events.push(Event::Annotated {
             checkpoint: id,
@@ -925,7 +928,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             key,
             blob: blob.record,
         });
-        self.commit(&[(record, &blob.raw)])?;
+        self.commit(alloc::vec![(record, &blob.raw)])?;
         self.ops.attachments += 1;
         Ok(())
     }
@@ -952,7 +955,7 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// Space is reclaimed by the next [`compact`](Store::compact) or [`vacuum`](Store::vacuum).
     pub fn delete(&mut self, id: CheckpointId) -> Result<()> {
         let session = self.entry(id)?.cp.session;
-        self.commit(&[(Record::DeleteCheckpoint(id), &[])])?;
+        self.commit(alloc::vec![(Record::DeleteCheckpoint(id), &[])])?;
         self.ops.deletes += 1;
         self.events.push(Event::Deleted {
             session,
@@ -964,7 +967,7 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// Deletes a session and all its checkpoints.
     pub fn delete_session(&mut self, id: SessionId) -> Result<u64> {
         let count = self.session(id)?.checkpoints;
-        self.commit(&[(Record::DeleteSession(id), &[])])?;
+        self.commit(alloc::vec![(Record::DeleteSession(id), &[])])?;
         self.ops.deletes += count;
         self.events.push(Event::SessionDeleted { session: id });
         Ok(count)
@@ -1089,9 +1092,10 @@ impl<B: Backend, E: Env> Store<B, E> {
 
     // ----- the write path -------------------------------------------------------------------
 
-    /// Appends records as one backend call and applies them. More than one record is wrapped in
-    /// a transaction, so a crash mid-append replays none of them.
-    pub(crate) fn commit(&mut self, records: &[(Record, &[&[u8]])]) -> Result<()> {
+    /// Appends records as one backend call and applies them (the records move into memory, so
+    /// nothing is copied twice). More than one record is wrapped in a transaction, so a crash
+    /// mid-append replays none of them.
+    pub(crate) fn commit(&mut self, records: Vec<(Record, &[&[u8]])>) -> Result<()> {
         if let Some(err) = &self.write_error {
             return Err(Error::Backend(err.clone()));
         }
@@ -1101,7 +1105,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         if records.len() > 1 {
             record::write(&mut buf, &Record::Txn(records.len() as u32), &[]);
         }
-        for (rec, raw) in records {
+        for (rec, raw) in &records {
             let start = buf.len();
             raw_offsets.push(record::write(&mut buf, rec, raw));
             frame_sizes.push((buf.len() - start) as u64);
@@ -1123,9 +1127,9 @@ impl<B: Backend, E: Env> Store<B, E> {
             self.log_bytes = crate::log::HEADER_LEN as u64;
         }
         self.log_bytes += buf.len() as u64;
-        for (((rec, raw), offset), size) in records.iter().zip(raw_offsets).zip(frame_sizes) {
+        for (((rec, raw), offset), size) in records.into_iter().zip(raw_offsets).zip(frame_sizes) {
             let raw_len: u64 = raw.iter().map(|r| r.len() as u64).sum();
-            self.apply(rec.clone(), base + offset as u64, size - raw_len)?;
+            self.apply(rec, base + offset as u64, size - raw_len)?;
         }
         Ok(())
     }
