@@ -205,6 +205,18 @@ pub struct NewCheckpoint<'a> {
     pub(crate) namespace: String,
     pub(crate) id: Option<CheckpointId>,
     pub(crate) created_at: Option<u64>,
+    pub(crate) attachments: Vec<NewAttachment<'a>>,
+}
+
+/// An attachment written together with its checkpoint (see [`NewCheckpoint::attach`]).
+#[derive(Clone, Debug)]
+pub struct NewAttachment<'a> {
+    pub(crate) key: String,
+    pub(crate) content_type: String,
+    pub(crate) bytes: &'a [u8],
+    /// The checkpoint whose attachment with the same key this one's chunk list may start from;
+    /// `None`: the new checkpoint's parent.
+    pub(crate) base: Option<CheckpointId>,
 }
 
 /// Which parent a new checkpoint gets.
@@ -234,6 +246,7 @@ impl<'a> NewCheckpoint<'a> {
             namespace: String::new(),
             id: None,
             created_at: None,
+            attachments: Vec::new(),
         }
     }
 
@@ -304,6 +317,44 @@ impl<'a> NewCheckpoint<'a> {
     /// Uses a caller-supplied creation time (Unix ms) instead of the host clock.
     pub fn created_at(mut self, ms: u64) -> Self {
         self.created_at = Some(ms);
+        self
+    }
+
+    /// Adds an attachment written in the same transaction as the checkpoint: after a crash the
+    /// log holds both or neither. When the parent has an attachment with the same key, the new
+    /// one's chunk list shares their common prefix (a value that grows logs its tail only).
+    /// Keys must be distinct within one checkpoint.
+    pub fn attach(
+        mut self,
+        key: impl Into<String>,
+        content_type: impl Into<String>,
+        bytes: &'a [u8],
+    ) -> Self {
+        self.attachments.push(NewAttachment {
+            key: key.into(),
+            content_type: content_type.into(),
+            bytes,
+            base: None,
+        });
+        self
+    }
+
+    /// Like [`attach`](Self::attach), sharing the chunk-list prefix with the attachment of the
+    /// same key on checkpoint `base` (of the same session) instead of the parent's: for values
+    /// last written further up the history.
+    pub fn attach_based_on(
+        mut self,
+        key: impl Into<String>,
+        content_type: impl Into<String>,
+        bytes: &'a [u8],
+        base: CheckpointId,
+    ) -> Self {
+        self.attachments.push(NewAttachment {
+            key: key.into(),
+            content_type: content_type.into(),
+            bytes,
+            base: Some(base),
+        });
         self
     }
 }

@@ -25,10 +25,10 @@ use crate::event::Event;
 use crate::id::{CheckpointId, SessionId};
 use crate::log;
 use crate::record::{
-    self, AnnotationRecord, AttachmentRecord, BaseRef, BlobRecord, CheckpointRecord, ChunkRef,
-    HeadRecord, NewChunk, Record, SessionRecord,
+    self, AnnotationRecord, BaseRef, BlobRecord, CheckpointRecord, ChunkRef, HeadRecord, NewChunk,
+    Record, SessionRecord,
 };
-use crate::store::{Blob, Store};
+use crate::store::{Blob, Store, attachment_record};
 
 /// Which checkpoints to keep. Rules combine: a checkpoint goes when any removal rule selects it
 /// and nothing protects it.
@@ -365,12 +365,24 @@ impl LiveLogWriter {
             record::write(buf, &rec, &[]);
         }
         for (key, blob) in &entry.attachments {
-            let (blob_rec, raw_slots) = self.blob_record(store, blob, 0);
-            let rec = Record::Attachment(AttachmentRecord {
-                checkpoint: id,
-                key: key.clone(),
-                blob: blob_rec,
+            // Like the state: the prefix shared with the written parent's attachment of the
+            // same key is referenced, not listed again.
+            let based = base.and_then(|(p, e)| e.attachments.get(key).map(|b| (p, b)));
+            let prefix = based.map_or(0, |(_, b)| {
+                b.chunks
+                    .iter()
+                    .zip(&blob.chunks)
+                    .take_while(|(a, b)| a == b)
+                    .count()
             });
+            let (mut blob_rec, raw_slots) = self.blob_record(store, blob, prefix);
+            if prefix > 0 {
+                blob_rec.base = based.map(|(p, _)| BaseRef {
+                    checkpoint: p,
+                    prefix: prefix as u32,
+                });
+            }
+            let rec = attachment_record(id, key.clone(), blob_rec);
             self.write_with_chunks(store, buf, chunk_buf, &rec, &raw_slots)?;
         }
         Ok(())

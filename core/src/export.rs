@@ -46,10 +46,8 @@ use crate::error::{Error, LimitKind, Result};
 use crate::id::{CheckpointId, Hash, SessionId};
 use crate::limits::Limits;
 use crate::options::Options;
-use crate::record::{
-    AnnotationRecord, AttachmentRecord, CheckpointRecord, HeadRecord, Record, SessionRecord,
-};
-use crate::store::{Pending, Store};
+use crate::record::{AnnotationRecord, CheckpointRecord, HeadRecord, Record, SessionRecord};
+use crate::store::{BlobBase, Pending, Store, attachment_record};
 
 /// The `format` field of a JSON export.
 pub const JSON_FORMAT: &str = "rewind.export";
@@ -577,6 +575,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             let base = c
                 .parent
                 .filter(|p| self.checkpoints.contains_key(p) || pending.lists.contains_key(p));
+            let base = base.map_or(BlobBase::None, BlobBase::State);
             let blob = self.plan_blob(&c.state, c.content_type.clone(), base, Some(&pending));
             let metadata = canonical_metadata(&c.metadata);
             let computed = hash_fields(&HashFields {
@@ -630,16 +629,21 @@ impl<B: Backend, E: Env> Store<B, E> {
                 ));
             }
             for (key, content_type, bytes) in &c.attachments {
-                let blob = self.plan_blob(bytes, content_type.clone(), None, Some(&pending));
+                // Like states, an attachment shares its chunk-list prefix with the parent's
+                // attachment of the same key (stored or imported just before).
+                let base = match c.parent {
+                    Some(p)
+                        if self.checkpoints.contains_key(&p)
+                            || pending.attachments.contains_key(&(p, key.clone())) =>
+                    {
+                        BlobBase::Attachment(p, key)
+                    }
+                    _ => BlobBase::None,
+                };
+                let blob = self.plan_blob(bytes, content_type.clone(), base, Some(&pending));
                 pending.chunks.extend(blob.hashes.iter().copied());
-                records.push((
-                    Record::Attachment(AttachmentRecord {
-                        checkpoint: c.id,
-                        key: key.clone(),
-                        blob: blob.record,
-                    }),
-                    blob.raw,
-                ));
+                pending.attachments.insert((c.id, key.clone()), blob.hashes);
+                records.push((attachment_record(c.id, key.clone(), blob.record), blob.raw));
             }
             report.checkpoints_added += 1;
             report.annotations_added += c.annotations.len() as u64;

@@ -31,7 +31,7 @@ mod store;
 
 pub use annotation::{Annotation, Severity};
 pub use backend::{Backend, LoadReport, MemoryBackend};
-pub use checkpoint::{Checkpoint, NewCheckpoint, Trigger, TriggerKind};
+pub use checkpoint::{Checkpoint, NewAttachment, NewCheckpoint, Trigger, TriggerKind};
 pub use compact::{CompactionPlan, CompactionReport, KeepReason, RemovalReason, RetentionPolicy};
 pub use diff::Diff;
 pub use env::{DeterministicEnv, Env};

@@ -11,7 +11,8 @@
 //! A state (or attachment) lists its chunks as a [`BlobRecord`]: optionally "the first `prefix`
 //! chunks of checkpoint `base`" (a growing conversation shares all but its tail with its
 //! parent, so the log grows with new chunks only, not with the whole list), then chunk
-//! references by hash or by index into the record's new chunks.
+//! references by hash or by index into the record's new chunks. An attachment can do the same
+//! with the attachment of the same key on another checkpoint ([`Record::DerivedAttachment`]).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -25,7 +26,7 @@ use crate::id::{CheckpointId, Hash, SessionId};
 use crate::log;
 
 /// Number of record kinds this build knows.
-pub(crate) const RECORD_KINDS: u32 = 10;
+pub(crate) const RECORD_KINDS: u32 = 11;
 
 // Records are built one at a time and encoded straight away; boxing the large variants would
 // cost an allocation per write for nothing.
@@ -48,6 +49,10 @@ pub(crate) enum Record {
     /// Closes a transaction that a crash cut short: its records already in the log are void.
     /// Written at open, so records appended afterwards are never mistaken for its missing ones.
     TxnAbort,
+    /// An attachment whose `blob.base` names the attachment with the same key on another
+    /// checkpoint (an [`Attachment`](Record::Attachment)'s base is that checkpoint's state): a
+    /// value that grows from one checkpoint to the next is logged as its new tail only.
+    DerivedAttachment(AttachmentRecord),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -128,7 +133,7 @@ impl Record {
     fn new_chunks(&self) -> &[NewChunk] {
         match self {
             Record::Checkpoint(c) => &c.state.new,
-            Record::Attachment(a) => &a.blob.new,
+            Record::Attachment(a) | Record::DerivedAttachment(a) => &a.blob.new,
             _ => &[],
         }
     }

@@ -18,8 +18,8 @@ use serde_json::{Map, Value};
 use crate::annotation::{Annotation, Severity};
 use crate::backend::{Backend, LoadReport};
 use crate::checkpoint::{
-    Checkpoint, HashFields, NewCheckpoint, ParentChoice, Trigger, TriggerKind, canonical_metadata,
-    hash_fields, state_root,
+    Checkpoint, HashFields, NewAttachment, NewCheckpoint, ParentChoice, Trigger, TriggerKind,
+    canonical_metadata, hash_fields, state_root,
 };
 use crate::chunker;
 use crate::chunks::{ChunkTable, Slot};
@@ -227,7 +227,37 @@ pub(crate) struct BlobPlan<'a> {
 #[derive(Default)]
 pub(crate) struct Pending {
     pub chunks: hashbrown::HashSet<Hash>,
+    /// State chunk lists by checkpoint.
     pub lists: HashMap<CheckpointId, Vec<Hash>>,
+    /// Attachment chunk lists by checkpoint and key.
+    pub attachments: HashMap<(CheckpointId, String), Vec<Hash>>,
+}
+
+/// What a new blob's chunk list may start from (the longest common prefix is referenced).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum BlobBase<'k> {
+    /// Nothing: every chunk is listed.
+    None,
+    /// The state of this checkpoint.
+    State(CheckpointId),
+    /// The attachment with this key on this checkpoint.
+    Attachment(CheckpointId, &'k str),
+}
+
+/// The record of an attachment: derived when its chunk list starts from another attachment's
+/// (a blob planned with [`BlobBase::Attachment`] that found a shared prefix).
+pub(crate) fn attachment_record(checkpoint: CheckpointId, key: String, blob: BlobRecord) -> Record {
+    let derived = blob.base.is_some();
+    let rec = AttachmentRecord {
+        checkpoint,
+        key,
+        blob,
+    };
+    if derived {
+        Record::DerivedAttachment(rec)
+    } else {
+        Record::Attachment(rec)
+    }
 }
 
 impl<B: Backend, E: Env> Store<B, E> {
@@ -504,7 +534,44 @@ impl<B: Backend, E: Env> Store<B, E> {
         {
             return Err(Error::DuplicateId(id.to_string()));
         }
+        self.check_new_attachments(&new.attachments)
+    }
+
+    /// Limits, distinct keys and existing bases of the attachments of a new checkpoint.
+    fn check_new_attachments(&self, attachments: &[NewAttachment<'_>]) -> Result<()> {
+        for (i, a) in attachments.iter().enumerate() {
+            self.check_attachment(&a.key, &a.content_type, a.bytes.len())?;
+            if attachments[..i].iter().any(|b| b.key == a.key) {
+                return Err(Error::InvalidInput(alloc::format!(
+                    "attachment key {:?} given twice",
+                    a.key
+                )));
+            }
+            if let Some(base) = a.base {
+                self.entry(base)?;
+            }
+        }
         Ok(())
+    }
+
+    /// The limits on one attachment.
+    fn check_attachment(&self, key: &str, content_type: &str, len: usize) -> Result<()> {
+        let limits = self.options.limits;
+        Limits::check(
+            LimitKind::AttachmentKeyBytes,
+            limits.max_attachment_key_bytes,
+            key.len() as u64,
+        )?;
+        Limits::check(
+            LimitKind::AttachmentBytes,
+            limits.max_attachment_bytes,
+            len as u64,
+        )?;
+        Limits::check(
+            LimitKind::ContentTypeBytes,
+            limits.max_content_type_bytes,
+            content_type.len() as u64,
+        )
     }
 
     fn write_checkpoint(&mut self, new: NewCheckpoint<'_>) -> Result<CheckpointId> {
@@ -556,6 +623,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                 reason.len() as u64,
             )?;
         }
+        self.check_new_attachments(&new.attachments)?;
         let session = self
             .sessions
             .get(&new.session)
@@ -591,7 +659,26 @@ impl<B: Backend, E: Env> Store<B, E> {
             None => CheckpointId::from_uuid(self.ids.next(&mut self.env)),
         };
         let created_at = new.created_at.unwrap_or_else(|| self.env.now_ms());
-        let blob = self.plan_blob(new.state, new.content_type, parent, None);
+        let state_base = parent.map_or(BlobBase::None, BlobBase::State);
+        let blob = self.plan_blob(new.state, new.content_type, state_base, None);
+        // Attachments of the same transaction: chunks new in the state (or in an earlier
+        // attachment) are not in the table yet, so `pending` keeps them from being logged twice.
+        let mut attachments = Vec::with_capacity(new.attachments.len());
+        let mut attachment_raw = Vec::with_capacity(new.attachments.len());
+        if !new.attachments.is_empty() {
+            let mut pending = Pending::default();
+            pending.chunks.extend(blob.hashes.iter().copied());
+            for a in new.attachments {
+                let base = match a.base.or(parent) {
+                    Some(b) => BlobBase::Attachment(b, &a.key),
+                    None => BlobBase::None,
+                };
+                let plan = self.plan_blob(a.bytes, a.content_type, base, Some(&pending));
+                pending.chunks.extend(plan.hashes.iter().copied());
+                attachments.push(attachment_record(id, a.key, plan.record));
+                attachment_raw.push(plan.raw);
+            }
+        }
         let root = state_root(blob.hashes.iter());
         let hash = hash_fields(&HashFields {
             id,
@@ -623,8 +710,17 @@ impl<B: Backend, E: Env> Store<B, E> {
             hash,
             state: blob.record,
         });
-        self.commit(alloc::vec![(record, &blob.raw)])?;
+        let attached = attachments.len() as u64;
+        let mut records: Vec<(Record, &[&[u8]])> = Vec::with_capacity(1 + attachments.len());
+        records.push((record, &blob.raw));
+        records.extend(
+            attachments
+                .into_iter()
+                .zip(attachment_raw.iter().map(Vec::as_slice)),
+        );
+        self.commit(records)?;
         self.ops.checkpoints_created += 1;
+        self.ops.attachments += attached;
         let cp = &self.checkpoints[&id].cp;
         self.events.push(Event::Created {
             session: cp.session,
@@ -634,14 +730,14 @@ impl<B: Backend, E: Env> Store<B, E> {
         Ok(id)
     }
 
-    /// Chunks `bytes`, finds which chunks are new, and lists them relative to `base`'s state
-    /// (the longest shared prefix of chunks is referenced, not repeated). `pending` describes
-    /// records planned earlier in the same commit (imports), which are not applied yet.
+    /// Chunks `bytes`, finds which chunks are new, and lists them relative to `base` (the
+    /// longest shared prefix of chunks is referenced, not repeated). `pending` describes
+    /// records planned earlier in the same commit, which are not applied yet.
     pub(crate) fn plan_blob<'a>(
         &self,
         bytes: &'a [u8],
         content_type: String,
-        base: Option<CheckpointId>,
+        base: BlobBase<'_>,
         pending: Option<&Pending>,
     ) -> BlobPlan<'a> {
         let mut hashes = Vec::new();
@@ -651,22 +747,30 @@ impl<B: Backend, E: Env> Store<B, E> {
             hashes.push(Hash::of(piece));
             pieces.push(piece);
         }
-        let prefix = match base {
-            Some(b) => match (
-                self.checkpoints.get(&b),
+        let (base_id, stored, planned) = match base {
+            BlobBase::None => (None, None, None),
+            BlobBase::State(b) => (
+                Some(b),
+                self.checkpoints.get(&b).map(|e| &e.state),
                 pending.and_then(|p| p.lists.get(&b)),
-            ) {
-                (Some(entry), _) => entry
-                    .state
-                    .chunks
-                    .iter()
-                    .zip(&hashes)
-                    .take_while(|(slot, hash)| self.chunks.get(**slot).hash == **hash)
-                    .count(),
-                (None, Some(list)) => list.iter().zip(&hashes).take_while(|(a, b)| a == b).count(),
-                (None, None) => 0,
-            },
-            None => 0,
+            ),
+            BlobBase::Attachment(b, key) => (
+                Some(b),
+                self.checkpoints
+                    .get(&b)
+                    .and_then(|e| e.attachments.get(key)),
+                pending.and_then(|p| p.attachments.get(&(b, String::from(key)))),
+            ),
+        };
+        let prefix = match (stored, planned) {
+            (Some(blob), _) => blob
+                .chunks
+                .iter()
+                .zip(&hashes)
+                .take_while(|(slot, hash)| self.chunks.get(**slot).hash == **hash)
+                .count(),
+            (None, Some(list)) => list.iter().zip(&hashes).take_while(|(a, b)| a == b).count(),
+            (None, None) => 0,
         };
         let mut record = BlobRecord {
             content_type,
@@ -675,7 +779,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             chunks: Vec::with_capacity(hashes.len() - prefix),
             new: Vec::new(),
         };
-        if let Some(b) = base.filter(|_| prefix > 0) {
+        if let Some(b) = base_id.filter(|_| prefix > 0) {
             record.base = Some(BaseRef {
                 checkpoint: b,
                 prefix: prefix as u32,
@@ -895,7 +999,10 @@ impl<B: Backend, E: Env> Store<B, E> {
     }
 
     /// Stores a keyed blob on a checkpoint (replacing an earlier one with the same key).
-    /// Attachment bytes are chunked and deduplicated like states.
+    /// Attachment bytes are chunked and deduplicated like states; when the checkpoint's parent
+    /// has an attachment with the same key, the log holds only what differs after their common
+    /// prefix of chunks. To write attachments atomically with their checkpoint, use
+    /// [`NewCheckpoint::attach`].
     pub fn attach(
         &mut self,
         id: CheckpointId,
@@ -905,29 +1012,14 @@ impl<B: Backend, E: Env> Store<B, E> {
     ) -> Result<()> {
         let key = key.into();
         let content_type = content_type.into();
-        let limits = self.options.limits;
-        Limits::check(
-            LimitKind::AttachmentKeyBytes,
-            limits.max_attachment_key_bytes,
-            key.len() as u64,
-        )?;
-        Limits::check(
-            LimitKind::AttachmentBytes,
-            limits.max_attachment_bytes,
-            bytes.len() as u64,
-        )?;
-        Limits::check(
-            LimitKind::ContentTypeBytes,
-            limits.max_content_type_bytes,
-            content_type.len() as u64,
-        )?;
-        self.entry(id)?;
-        let blob = self.plan_blob(bytes, content_type, None, None);
-        let record = Record::Attachment(AttachmentRecord {
-            checkpoint: id,
-            key,
-            blob: blob.record,
-        });
+        self.check_attachment(&key, &content_type, bytes.len())?;
+        let parent = self.entry(id)?.cp.parent;
+        let base = match parent.filter(|p| self.checkpoints.contains_key(p)) {
+            Some(p) => BlobBase::Attachment(p, &key),
+            None => BlobBase::None,
+        };
+        let blob = self.plan_blob(bytes, content_type, base, None);
+        let record = attachment_record(id, key, blob.record);
         self.commit(alloc::vec![(record, &blob.raw)])?;
         self.ops.attachments += 1;
         Ok(())
@@ -1214,24 +1306,8 @@ impl<B: Backend, E: Env> Store<B, E> {
                 entry.record_bytes += meta_bytes;
                 self.annotation_count += 1;
             }
-            Record::Attachment(a) => {
-                if !self.checkpoints.contains_key(&a.checkpoint) {
-                    return Err(inconsistent("attachment of an unknown checkpoint"));
-                }
-                let blob = self.resolve_blob(a.blob, raw_pos)?;
-                self.logical_bytes += blob.len;
-                self.attachment_count += 1;
-                let entry = self
-                    .checkpoints
-                    .get_mut(&a.checkpoint)
-                    .ok_or(inconsistent("attachment of an unknown checkpoint"))?;
-                entry.record_bytes += meta_bytes;
-                if let Some(old) = entry.attachments.insert(a.key, blob) {
-                    self.attachment_count -= 1;
-                    self.logical_bytes -= old.len;
-                    self.dead_bytes += self.release_blob(&old);
-                }
-            }
+            Record::Attachment(a) => self.apply_attachment(a, false, raw_pos, meta_bytes)?,
+            Record::DerivedAttachment(a) => self.apply_attachment(a, true, raw_pos, meta_bytes)?,
             Record::DeleteCheckpoint(id) => {
                 self.remove_checkpoint(id)?;
                 self.dead_bytes += meta_bytes;
@@ -1271,6 +1347,35 @@ impl<B: Backend, E: Env> Store<B, E> {
         Ok(())
     }
 
+    /// Applies an attachment record; `derived`: its chunk list starts from the attachment with
+    /// the same key on its base checkpoint rather than that checkpoint's state.
+    fn apply_attachment(
+        &mut self,
+        a: AttachmentRecord,
+        derived: bool,
+        raw_pos: u64,
+        meta_bytes: u64,
+    ) -> Result<()> {
+        if !self.checkpoints.contains_key(&a.checkpoint) {
+            return Err(inconsistent("attachment of an unknown checkpoint"));
+        }
+        let base_key = derived.then_some(a.key.as_str());
+        let blob = self.resolve_blob(a.blob, base_key, raw_pos)?;
+        self.logical_bytes += blob.len;
+        self.attachment_count += 1;
+        let entry = self
+            .checkpoints
+            .get_mut(&a.checkpoint)
+            .ok_or(inconsistent("attachment of an unknown checkpoint"))?;
+        entry.record_bytes += meta_bytes;
+        if let Some(old) = entry.attachments.insert(a.key, blob) {
+            self.attachment_count -= 1;
+            self.logical_bytes -= old.len;
+            self.dead_bytes += self.release_blob(&old);
+        }
+        Ok(())
+    }
+
     fn apply_checkpoint(&mut self, c: CheckpointRecord, raw_pos: u64, meta: u64) -> Result<()> {
         if self.checkpoints.contains_key(&c.id) {
             return Err(inconsistent("checkpoint created twice"));
@@ -1282,7 +1387,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             return Err(inconsistent("seq used twice"));
         }
         let metadata = parse_metadata(&c.metadata)?;
-        let state = self.resolve_blob(c.state, raw_pos)?;
+        let state = self.resolve_blob(c.state, None, raw_pos)?;
         let root = state_root(state.chunks.iter().map(|s| &self.chunks.get(*s).hash));
         let cp = Checkpoint {
             id: c.id,
@@ -1345,17 +1450,31 @@ impl<B: Backend, E: Env> Store<B, E> {
         Ok(())
     }
 
-    /// Turns a blob record into slots, registering its new chunks at their positions.
-    fn resolve_blob(&mut self, blob: BlobRecord, raw_pos: u64) -> Result<Blob> {
+    /// Turns a blob record into slots, registering its new chunks at their positions. A base
+    /// names a checkpoint's state, or with `base_key` its attachment with that key.
+    fn resolve_blob(
+        &mut self,
+        blob: BlobRecord,
+        base_key: Option<&str>,
+        raw_pos: u64,
+    ) -> Result<Blob> {
         let mut slots = Vec::new();
         if let Some(base) = blob.base {
             let entry = self
                 .checkpoints
                 .get(&base.checkpoint)
                 .ok_or(inconsistent("chunk list based on an unknown checkpoint"))?;
-            let prefix = entry
-                .state
-                .chunks
+            let chunks = match base_key {
+                None => &entry.state.chunks,
+                Some(key) => {
+                    &entry
+                        .attachments
+                        .get(key)
+                        .ok_or(inconsistent("chunk list based on an unknown attachment"))?
+                        .chunks
+                }
+            };
+            let prefix = chunks
                 .get(..base.prefix as usize)
                 .ok_or(inconsistent("chunk list prefix longer than its base"))?;
             slots.extend_from_slice(prefix);
