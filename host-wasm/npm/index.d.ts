@@ -82,6 +82,24 @@ export interface CheckpointInput {
   id?: Id;
   /** A caller-chosen creation time (Unix ms). */
   createdAt?: number;
+  /**
+   * Attachments written in the same transaction as the checkpoint (both or neither survive a
+   * crash). Keys must be distinct.
+   */
+  attachments?: NewAttachment[];
+}
+
+/** An attachment written with its checkpoint (`CheckpointInput.attachments`). */
+export interface NewAttachment {
+  key: string;
+  /** Defaults to application/octet-stream. */
+  contentType?: string;
+  bytes: Uint8Array;
+  /**
+   * A checkpoint whose attachment of the same key this value grew from: the log then holds only
+   * what follows their common prefix. Defaults to the new checkpoint's parent.
+   */
+  base?: Id;
 }
 
 /** What `list()` takes. Every given condition must hold. */
@@ -326,6 +344,8 @@ export class Store {
 
   /** Saves a checkpoint; its parent is the session head unless `parent` or `root` says otherwise. */
   checkpoint(input: CheckpointInput): Promise<Checkpoint>;
+  /** Like `checkpoint()`, resolving to the new checkpoint's id only (cheaper: nothing to build). */
+  save(input: CheckpointInput): Promise<Id>;
   /** An automatic checkpoint, unless one of the session's is younger than the policy allows (then null). */
   autoCheckpoint(input: CheckpointInput, reason: string): Promise<Checkpoint | null>;
   get(id: Id): Checkpoint;
@@ -354,7 +374,10 @@ export class Store {
 
   annotate(id: Id, note: string, severity?: Severity): Promise<Annotation>;
   annotations(id: Id): Annotation[];
-  /** Stores a keyed blob on a checkpoint (deduplicated like states). */
+  /**
+   * Stores a keyed blob on a checkpoint (deduplicated like states; when the parent has an
+   * attachment with the same key, only what follows their common prefix is logged).
+   */
   attach(id: Id, key: string, contentType: string, bytes: Uint8Array): Promise<void>;
   attachment(id: Id, key: string): { contentType: string; bytes: Uint8Array } | null;
   attachmentKeys(id: Id): string[];

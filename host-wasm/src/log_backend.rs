@@ -22,20 +22,24 @@ pub enum Persist {
 }
 
 /// [`MemoryBackend`] that remembers what is not persisted yet.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LogBackend {
     inner: MemoryBackend,
     pending: Vec<u8>,
     replaced: bool,
+    /// False for stores nothing persists (memory stores): appends are not copied to `pending`.
+    track: bool,
 }
 
 impl LogBackend {
-    /// A backend over an existing log (empty for a new store).
-    pub fn new(log: Vec<u8>) -> Self {
+    /// A backend over an existing log (empty for a new store); `track`: remember what must be
+    /// persisted (false for memory stores, whose `take_persist` is always `Nothing`).
+    pub fn new(log: Vec<u8>, track: bool) -> Self {
         LogBackend {
             inner: MemoryBackend::from_bytes(log),
             pending: Vec::new(),
             replaced: false,
+            track,
         }
     }
 
@@ -61,6 +65,9 @@ impl Backend for LogBackend {
     fn append(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
         let was_empty = self.inner.bytes().is_empty();
         let pos = self.inner.append(frames)?;
+        if !self.track {
+            return Ok(pos);
+        }
         if was_empty {
             // The first append also wrote the log header: persist the log whole.
             self.replaced = true;
@@ -86,7 +93,7 @@ impl Backend for LogBackend {
     }
     fn commit_rewrite(&mut self) -> Result<(), BackendError> {
         self.inner.commit_rewrite()?;
-        self.replaced = true;
+        self.replaced = self.track;
         Ok(())
     }
     fn abort_rewrite(&mut self) {
@@ -102,7 +109,7 @@ mod tests {
     #[test]
     fn pending_bytes_rebuild_the_same_log() {
         let (mut store, _) = Store::open(
-            LogBackend::default(),
+            LogBackend::new(Vec::new(), true),
             DeterministicEnv::new(),
             Options::default(),
         )

@@ -210,7 +210,8 @@ pub fn session_id(text: &str) -> Result<SessionId, JsValue> {
     text.parse().map_err(|e: rewind_core::Error| invalid(e))
 }
 
-/// What `checkpoint()` takes (the state travels separately, as bytes).
+/// What `checkpoint()` takes. The bytes travel separately, in one array: the state (the first
+/// `stateLen` bytes, or all of them), then each attachment's `len` bytes in order.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CheckpointInput {
@@ -228,6 +229,21 @@ pub struct CheckpointInput {
     pub namespace: Option<String>,
     pub id: Option<String>,
     pub created_at: Option<u64>,
+    pub state_len: Option<usize>,
+    #[serde(default)]
+    pub attachments: Vec<AttachmentInput>,
+}
+
+/// An attachment written with its checkpoint; its bytes follow the state's.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttachmentInput {
+    pub key: String,
+    pub content_type: String,
+    pub len: usize,
+    /// The checkpoint whose attachment of the same key this one shares its chunk prefix with
+    /// (default: the parent's).
+    pub base: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -365,4 +381,7 @@ pub struct OptionsInput {
     pub max_metadata_bytes: Option<u64>,
     pub auto_min_interval_ms: Option<u64>,
     pub event_capacity: Option<usize>,
+    /// False for stores that are never persisted (memory): appended frames are not kept for
+    /// `takePersist`.
+    pub persist: Option<bool>,
 }

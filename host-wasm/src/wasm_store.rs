@@ -55,8 +55,8 @@ impl WasmStore {
         if let Some(v) = input.event_capacity {
             engine_options.event_capacity = v;
         }
-        let (store, _) =
-            Store::open(LogBackend::new(log), JsEnv::new(), engine_options).map_err(to_js)?;
+        let backend = LogBackend::new(log, input.persist.unwrap_or(true));
+        let (store, _) = Store::open(backend, JsEnv::new(), engine_options).map_err(to_js)?;
         Ok(WasmStore { store })
     }
 
@@ -96,11 +96,19 @@ impl WasmStore {
         ))
     }
 
-    /// Creates a checkpoint from its description (JSON) and state bytes; returns it as JSON.
-    pub fn checkpoint(&mut self, input: &str, state: &[u8]) -> Result<String, JsValue> {
-        let new = build(shapes::parse(input, "checkpoint")?, state)?;
+    /// Creates a checkpoint from its description (JSON) and bytes (the state, then the
+    /// attachments written with it); returns it as JSON.
+    pub fn checkpoint(&mut self, input: &str, bytes: &[u8]) -> Result<String, JsValue> {
+        let new = build(shapes::parse(input, "checkpoint")?, bytes)?;
         let cp = self.store.checkpoint(new).map_err(to_js)?;
         Ok(text(shapes::checkpoint(cp)))
+    }
+
+    /// Like `checkpoint`, returning only the new checkpoint's id (no JSON to build and parse).
+    pub fn save(&mut self, input: &str, bytes: &[u8]) -> Result<String, JsValue> {
+        let new = build(shapes::parse(input, "checkpoint")?, bytes)?;
+        let cp = self.store.checkpoint(new).map_err(to_js)?;
+        Ok(cp.id.to_string())
     }
 
     /// An automatic checkpoint, unless the throttling policy skips it (then `undefined`).
@@ -252,6 +260,24 @@ impl WasmStore {
         Ok(found.map(|(_, bytes)| bytes))
     }
 
+    /// An attachment in one array (`undefined` when the key is absent): the content type's
+    /// length as 4 bytes little-endian, the content type (UTF-8), then the bytes. One call
+    /// instead of `attachment` and `attachmentType`.
+    #[wasm_bindgen(js_name = attachmentEntry)]
+    pub fn attachment_entry(&self, id: &str, key: &str) -> Result<Option<Vec<u8>>, JsValue> {
+        let found = self
+            .store
+            .attachment(shapes::checkpoint_id(id)?, key)
+            .map_err(to_js)?;
+        Ok(found.map(|(ct, bytes)| {
+            let mut out = Vec::with_capacity(4 + ct.len() + bytes.len());
+            out.extend_from_slice(&(ct.len() as u32).to_le_bytes());
+            out.extend_from_slice(ct.as_bytes());
+            out.extend_from_slice(&bytes);
+            out
+        }))
+    }
+
     /// An attachment's content type (`undefined` when the key is absent).
     #[wasm_bindgen(js_name = attachmentType)]
     pub fn attachment_type(&self, id: &str, key: &str) -> Result<Option<String>, JsValue> {
@@ -383,10 +409,31 @@ impl WasmStore {
     }
 }
 
-fn build(input: CheckpointInput, state: &[u8]) -> Result<NewCheckpoint<'_>, JsValue> {
+fn build(input: CheckpointInput, bytes: &[u8]) -> Result<NewCheckpoint<'_>, JsValue> {
+    let state_len = input.state_len.unwrap_or(bytes.len());
+    let (state, mut rest) = bytes
+        .split_at_checked(state_len)
+        .ok_or_else(|| invalid("checkpoint: stateLen is longer than the bytes"))?;
     let mut new = NewCheckpoint::new(shapes::session_id(&input.session)?, input.message, state)
         .tags(input.tags)
         .metadata(input.metadata);
+    for a in input.attachments {
+        let (value, tail) = rest
+            .split_at_checked(a.len)
+            .ok_or_else(|| invalid("checkpoint: the attachments' lengths exceed the bytes"))?;
+        rest = tail;
+        new = match a.base {
+            Some(base) => {
+                new.attach_based_on(a.key, a.content_type, value, shapes::checkpoint_id(&base)?)
+            }
+            None => new.attach(a.key, a.content_type, value),
+        };
+    }
+    if !rest.is_empty() {
+        return Err(invalid(
+            "checkpoint: bytes left over after the state and the attachments",
+        ));
+    }
     if let Some(ct) = input.content_type {
         new = new.content_type(ct);
     }

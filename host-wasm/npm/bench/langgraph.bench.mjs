@@ -7,6 +7,8 @@
 //   * bytes stored after a 1,000-step growing conversation (one ~300 B message a step, each
 //     step's message also saved as a pending write, as the Pregel loop does).
 //
+const encoder = new TextEncoder();
+
 // Times are medians of single calls (process.hrtime); ratios are other saver / RewindSaver
 // (above 1: RewindSaver is faster or smaller). A second table shows where RewindSaver's time
 // goes: each step of a put and a getTuple (serde, store calls, the bare engine) timed alone.
@@ -165,21 +167,20 @@ async function split(stateBytes) {
   const serde = new JsonPlusSerializer();
   const store = Store.memory();
   const session = await store.createSession("split");
-  const engine = new WasmStore(new Uint8Array(), "{}");
+  const engine = new WasmStore(new Uint8Array(), JSON.stringify({ persist: false }));
   const engineSession = engine.createSession("split", "{}", "");
   const saver = RewindSaver.memory();
   const memory = new MemorySaver();
   const t = {
     "serde.dumpsTyped(new values)": [],
     "serde.dumpsTyped(envelope)": [],
-    "store.checkpoint(envelope)": [],
-    "  engine checkpoint() alone": [],
-    "store.attach(values) ×2": [],
+    "store.save(envelope + values)": [],
+    "  engine save() alone": [],
     "RewindSaver.put": [],
     "MemorySaver.put": [],
     "store.state": [],
     "serde.loadsTyped(envelope)": [],
-    "store.attachment ×2": [],
+    "store.attachment": [],
     "serde.loadsTyped(values) ×2": [],
     "RewindSaver.getTuple": [],
     "MemorySaver.getTuple": [],
@@ -201,7 +202,7 @@ async function split(stateBytes) {
     const fresh = await time("serde.dumpsTyped(new values)", () =>
       Promise.all([serde.dumpsTyped(values.messages), serde.dumpsTyped(values.step)]),
     );
-    const envelope = { checkpoint: { v: 4, id: cp.id, ts: cp.ts, channel_versions: versions, versions_seen: {} }, metadata, parent, blobs: { messages: null, step: null } };
+    const envelope = { checkpoint: { v: 4, id: cp.id, ts: cp.ts, channel_versions: versions, versions_seen: {} }, metadata, parent, blobs: { messages: null }, inline: { step: String(i) } };
     const [, state] = await time("serde.dumpsTyped(envelope)", () => serde.dumpsTyped(envelope));
     const input = {
       session,
@@ -215,17 +216,22 @@ async function split(stateBytes) {
       id: cp.id,
       ...(parent ? { parent } : { root: true }),
     };
-    await time("store.checkpoint(envelope)", () => store.checkpoint(input));
-    const { state: _bytes, ...described } = { ...input, session: engineSession, id: uuid6(-1), parent: undefined, root: true };
-    const json = JSON.stringify({ ...described, contentType: input.contentType });
-    await time("  engine checkpoint() alone", () => {
-      engine.checkpoint(json, state);
-      engine.drainEvents();
-      engine.takePersist()?.free();
+    input.attachments = [{ key: "c:messages", contentType: "application/json", bytes: fresh[0][1] }];
+    await time("store.save(envelope + values)", () => store.save(input));
+    const { state: _bytes, attachments: _values, ...described } = { ...input, session: engineSession, id: uuid6(-1), parent: undefined, root: true };
+    const value = fresh[0][1];
+    const bytes = new Uint8Array(state.length + value.length);
+    bytes.set(state);
+    bytes.set(value, state.length);
+    const json = JSON.stringify({
+      ...described,
+      contentType: input.contentType,
+      stateLen: state.length,
+      attachments: [{ key: "c:messages", contentType: "application/json", len: value.length }],
     });
-    await time("store.attach(values) ×2", async () => {
-      await store.attach(cp.id, "c:messages", "application/vnd.langgraph.value+json", fresh[0][1]);
-      await store.attach(cp.id, "c:step", "application/vnd.langgraph.value+json", fresh[1][1]);
+    await time("  engine save() alone", () => {
+      engine.save(json, bytes);
+      engine.drainEvents();
     });
     parent = cp.id;
     rc = await time("RewindSaver.put", () => saver.put(rc, cp, metadata, versions));
@@ -234,8 +240,8 @@ async function split(stateBytes) {
   for (let i = 0; i < READS; i++) {
     const bytes = await time("store.state", () => store.state(parent));
     await time("serde.loadsTyped(envelope)", () => serde.loadsTyped("json", bytes));
-    const [a, b] = await time("store.attachment ×2", () => [store.attachment(parent, "c:messages"), store.attachment(parent, "c:step")]);
-    await time("serde.loadsTyped(values) ×2", () => Promise.all([serde.loadsTyped("json", a.bytes), serde.loadsTyped("json", b.bytes)]));
+    const a = await time("store.attachment", () => store.attachment(parent, "c:messages"));
+    await time("serde.loadsTyped(values) ×2", () => Promise.all([serde.loadsTyped("json", a.bytes), serde.loadsTyped("json", encoder.encode(String(i)))]));
     await time("RewindSaver.getTuple", () => saver.getTuple({ configurable: { thread_id: "split", checkpoint_ns: "" } }));
     await time("MemorySaver.getTuple", () => memory.getTuple({ configurable: { thread_id: "split", checkpoint_ns: "" } }));
   }
@@ -291,25 +297,6 @@ async function main() {
     ratio(sb, metrics.storedBytes),
   ]);
 
-  // What the log would hold if a channel value's chunk list could share a prefix with its previous
-  // version, as a checkpoint state's does with its parent's: the same conversation's values as
-  // rewind states (prefix-shared), plus the same pending writes as attachments.
-  const raw = Store.memory();
-  const session = await raw.createSession("prefix experiment");
-  const messages = [];
-  let parent;
-  for (let i = 0; i < PUTS; i++) {
-    const message = { role: i % 2 ? "ai" : "human", id: `msg-${i}`, content: `Turn ${i}. ` + "The quick brown fox jumps over the lazy dog. ".repeat(6) };
-    messages.push(message);
-    const [, value] = await rewind.serde.dumpsTyped([...messages]);
-    const cp = await raw.checkpoint({ session, message: `step ${i}`, state: value, ...(parent ? { parent } : { root: true }) });
-    const [, write] = await rewind.serde.dumpsTyped([message]);
-    await raw.attach(cp.id, "w", "application/json", write);
-    parent = cp.id;
-  }
-  const prefixBytes = raw.metrics().logBytes;
-  rows.push(["  rewind log if values shared their parent's prefix (experiment)", fmtBytes(prefixBytes), "", "", ratio(mb, prefixBytes), ratio(sb, prefixBytes)]);
-
   console.log("| operation | RewindSaver | MemorySaver | SqliteSaver | MemorySaver / Rewind | SqliteSaver / Rewind |");
   console.log("|---|---:|---:|---:|---:|---:|");
   for (const row of rows) console.log(`| ${row.join(" | ")} |`);
@@ -317,7 +304,7 @@ async function main() {
     `\nRewindSaver bytes: the whole rewind log (what IndexedDB holds): ${metrics.checkpoints} checkpoints, ` +
       `${metrics.attachments} attachments, ${fmtBytes(metrics.logicalBytes)} logical, ` +
       `${fmtBytes(metrics.storedBytes)} in distinct chunks; the rest of the log is records ` +
-      `(a blob lists every chunk hash unless it shares a prefix with its parent's state).`,
+      `(a value's chunk list names its previous version's prefix, then its new chunks).`,
   );
   console.log("MemorySaver bytes: its serialised checkpoints, metadata and writes. SqliteSaver: page_count × page_size.\n");
 

@@ -28,7 +28,7 @@ wasm-bindgen --target nodejs --no-typescript --out-dir "$out/node" --out-name re
 # Shrink the modules with binaryen's wasm-opt (the npm build; `npm ci` installs it).
 wasm_opt="$here/node_modules/binaryen/bin/wasm-opt"
 for target in web node; do
-    node "$wasm_opt" -Os --enable-bulk-memory --enable-nontrapping-float-to-int \
+    node "$wasm_opt" -O3 --enable-bulk-memory --enable-nontrapping-float-to-int \
         --enable-sign-ext --enable-mutable-globals --enable-reference-types \
         --enable-multivalue "$out/$target/rewind_wasm_bg.wasm" -o "$out/$target/rewind_wasm_bg.wasm"
 done

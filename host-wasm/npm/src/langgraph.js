@@ -20,9 +20,13 @@
 //                     application/vnd.langgraph.checkpoint; serde=<tag> otherwise).
 //   channel values -> attachments "c:<channel>" on the checkpoint whose put() listed the channel in
 //                     newVersions, each serialised once with serde.dumpsTyped (type tag in the
-//                     content type). `blobs` maps every channel to the checkpoint holding its
-//                     value; later checkpoints point at it, and reads rebuild channel_values
-//                     from those attachments. Identical bytes are deduplicated by rewind anyway.
+//                     content type: application/json for "json"), written in the checkpoint's
+//                     transaction and sharing its chunk-list prefix with the previous version
+//                     (a growing message list logs its new messages only). `blobs` maps every
+//                     channel to the checkpoint holding its value; later checkpoints point at
+//                     it, and reads rebuild channel_values from those attachments. Values whose
+//                     JSON is at most 64 bytes (null, counters, flags) are kept in the envelope's
+//                     `inline` map instead, and copied to children that keep them.
 //   pending writes -> attachments 'w:["<task_path>","<task_id>",<idx>,"<channel>"]' on their
 //                     checkpoint, returned in LangGraph's writesSortKey order.
 //   long names     -> rewind limits keys and namespaces to 256 bytes: longer channel names use the
@@ -77,12 +81,34 @@ const NS_KEY = "langgraph:checkpoint_ns";
 const MAX_MIRRORED_METADATA = 32 << 10;
 
 const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+/** Channel values serialised to at most this many bytes of JSON live in the envelope itself. */
+const MAX_INLINE_BYTES = 64;
 
 // ----- small helpers ------------------------------------------------------------------------
 
 /** Content type carrying a serde type tag. */
 function contentType(base, type) {
   return type === "json" ? `${base}+json` : `${base}; serde=${encodeURIComponent(type)}`;
+}
+
+/**
+ * Content type of a channel value or write: plain application/json for serde's "json" (the
+ * attachment key already says what it is, and every byte of a record counts), else the base
+ * with the serde tag.
+ */
+function valueContentType(base, type) {
+  return type === "json" ? "application/json" : contentType(base, type);
+}
+
+/** The JSON text of a small "json" value, to keep in the envelope; null if not inlined. */
+function inlineText(type, bytes) {
+  if (type !== "json" || bytes.length > MAX_INLINE_BYTES) return null;
+  try {
+    return strictDecoder.decode(bytes);
+  } catch {
+    return null;
+  }
 }
 
 /** The serde type tag of a content type made by contentType(), or null if it is not ours. */
@@ -572,8 +598,8 @@ export class RewindSaver extends BaseCheckpointSaver {
     for (const [channel, owner] of Object.entries(env.blobs ?? {})) {
       const found = await this.#value(cat, ns, entry, env, channel, owner, memo);
       if (found === undefined) {
-        // The checkpoint's own value is missing: its put() did not finish (a crash between
-        // the checkpoint and its attachments). It does not exist for LangGraph.
+        // The checkpoint's own value is missing (put() writes both in one transaction, so only
+        // a store edited by hand gets here): the checkpoint does not exist for LangGraph.
         if (owner === null) return undefined;
         throw new Error(
           `RewindSaver: the value of channel "${channel}" of checkpoint ${entry.id} is gone ` +
@@ -582,6 +608,9 @@ export class RewindSaver extends BaseCheckpointSaver {
         );
       }
       channelValues[channel] = await this.serde.loadsTyped(found.type, found.bytes);
+    }
+    for (const [channel, text] of Object.entries(env.inline ?? {})) {
+      channelValues[channel] = await this.serde.loadsTyped("json", encoder.encode(text));
     }
     const cp = env.checkpoint;
     const checkpoint = {
@@ -752,19 +781,40 @@ export class RewindSaver extends BaseCheckpointSaver {
     const cat = sh.catalogue(sid);
     const parent = parentId ? cat.get(ns, parentId) : undefined;
 
-    // Where each channel's value lives: here for the new ones, else where the parent had it.
+    // Where each channel's value lives: here for the new ones (in the envelope when small),
+    // else where the parent had it.
     const blobs = {};
-    for (const ch of fresh) blobs[ch] = null;
+    const inline = {};
+    /** Indexes into `fresh` of the values stored as attachments. */
+    const attached = [];
+    for (let i = 0; i < fresh.length; i++) {
+      const [valueType, data] = serialised[i];
+      const text = inlineText(valueType, asBytes(data));
+      if (text !== null) inline[fresh[i]] = text;
+      else {
+        blobs[fresh[i]] = null;
+        attached.push(i);
+      }
+    }
+    /** channel -> the checkpoint holding the parent's version of a new value */
+    const previousOwners = {};
     if (parent) {
       const info = await this.#parentInfo(parent);
       if (info) {
+        for (const ch of fresh) previousOwners[ch] = info.blobs[ch];
+        const kept = (ch) =>
+          !(ch in blobs) &&
+          !(ch in inline) &&
+          Object.prototype.hasOwnProperty.call(values, ch) &&
+          Object.prototype.hasOwnProperty.call(versions, ch) &&
+          info.versions[ch] === versions[ch];
         for (const [ch, owner] of Object.entries(info.blobs)) {
           // Only a channel this checkpoint has, at the version the parent stored.
-          if (ch in blobs || !Object.prototype.hasOwnProperty.call(values, ch)) continue;
-          if (!Object.prototype.hasOwnProperty.call(versions, ch) || info.versions[ch] !== versions[ch]) continue;
+          if (!kept(ch)) continue;
           // An owner compaction removed: the parent holds a copy (saver.compact() put it there).
           blobs[ch] = owner === null || !cat.rids.has(owner) ? parent.rid : owner;
         }
+        for (const [ch, text] of Object.entries(info.inline)) if (kept(ch)) inline[ch] = text;
       }
     }
 
@@ -780,6 +830,7 @@ export class RewindSaver extends BaseCheckpointSaver {
       parent: parentId,
       blobs,
     };
+    if (Object.keys(inline).length > 0) envelope.inline = inline;
     const [type, stateData] = await this.serde.dumpsTyped(envelope);
     const state = asBytes(stateData);
 
@@ -804,6 +855,27 @@ export class RewindSaver extends BaseCheckpointSaver {
     if (this.tagsFor) tags = tags.concat(this.tagsFor(checkpoint, metadata, config) ?? []);
     const rns = rewindNamespace(ns);
     if (rns !== ns) mirrored[NS_KEY] = ns;
+    // The new channel values (and writes that arrived before this put) are attachments written
+    // in the checkpoint's transaction. A value shares its chunk-list prefix with its previous
+    // version, so a growing message list logs its new messages only.
+    const attachments = [];
+    for (const i of attached) {
+      const [valueType, data] = serialised[i];
+      const value = { key: valueKey(fresh[i]), contentType: valueContentType(CT_VALUE, valueType), bytes: asBytes(data) };
+      const previous = previousOwners[fresh[i]];
+      if (previous !== undefined && cat.rids.has(previous)) value.base = previous;
+      attachments.push(value);
+    }
+    const key = key3(thread, ns, id);
+    const parked = sh.parked.get(key);
+    const entry = { id, rid: null, type, bare: !parked };
+    if (parked) {
+      const taken = new Set();
+      const writes = new Map();
+      for (const batch of parked) this.#writeAttachments(batch, taken, writes);
+      attachments.push(...writes.values());
+    }
+
     const input = {
       session: sid,
       message: `${(source ?? "checkpoint").slice(0, 200)}${step !== null ? ` step ${step}` : ""}`,
@@ -813,6 +885,7 @@ export class RewindSaver extends BaseCheckpointSaver {
       metadata: mirrored,
       trigger: { kind: "automatic", reason: "langgraph" },
       namespace: rns,
+      attachments,
     };
     if (parent) input.parent = parent.rid;
     else input.root = true;
@@ -823,7 +896,7 @@ export class RewindSaver extends BaseCheckpointSaver {
       if (rid !== id) input.metadata = { ...mirrored, [ID_KEY]: id };
       sh.own.add(rid);
       try {
-        await store.checkpoint(input);
+        await store.save(input);
         break;
       } catch (error) {
         // The id is taken by another thread or namespace (rewind ids are store-wide).
@@ -833,21 +906,10 @@ export class RewindSaver extends BaseCheckpointSaver {
         sh.own.delete(rid);
       }
     }
-
-    for (let i = 0; i < fresh.length; i++) {
-      const [valueType, data] = serialised[i];
-      await store.attach(rid, valueKey(fresh[i]), contentType(CT_VALUE, valueType), asBytes(data));
-    }
-
-    const entry = { id, rid, type, bare: true };
-    const key = key3(thread, ns, id);
-    const parked = sh.parked.get(key);
-    if (parked) {
-      sh.parked.delete(key);
-      for (const batch of parked) await this.#storeWrites(entry, batch);
-    }
+    if (parked) sh.parked.delete(key);
+    entry.rid = rid;
     cat.add(ns, entry);
-    sh.remember(rid, { versions, blobs: Object.fromEntries(Object.entries(blobs).map(([c, o]) => [c, o ?? rid])) });
+    sh.remember(rid, { versions, inline, blobs: Object.fromEntries(Object.entries(blobs).map(([c, o]) => [c, o ?? rid])) });
     return { configurable: { thread_id: thread, checkpoint_ns: ns, checkpoint_id: id } };
   }
 
@@ -863,7 +925,7 @@ export class RewindSaver extends BaseCheckpointSaver {
     if (!env) return null;
     const blobs = {};
     for (const [ch, owner] of Object.entries(env.blobs ?? {})) blobs[ch] = owner ?? entry.rid;
-    const info = { versions: env.checkpoint?.channel_versions ?? {}, blobs };
+    const info = { versions: env.checkpoint?.channel_versions ?? {}, inline: env.inline ?? {}, blobs };
     this.#shared.remember(entry.rid, info);
     return info;
   }
@@ -900,23 +962,37 @@ export class RewindSaver extends BaseCheckpointSaver {
     await this.#storeWrites(entry, { taskId, path, batch });
   }
 
-  async #storeWrites(entry, { taskId, path, batch }) {
+  async #storeWrites(entry, batch) {
     const taken = new Set();
     if (!entry.bare) for (const r of this.#writeRecords(entry.rid)) taken.add(`${r.taskId}\u0000${r.idx}`);
     entry.bare = false;
+    for (const a of this.#writeAttachments(batch, taken).values()) {
+      await this.store.attach(entry.rid, a.key, a.contentType, a.bytes);
+    }
+  }
+
+  /**
+   * The attachments storing a batch of writes, skipping regular writes whose (task, index) is in
+   * `taken` (they are kept once; special ones — errors, interrupts — replace). Adds to `taken`.
+   */
+  #writeAttachments({ taskId, path, batch }, taken, out = new Map()) {
     for (const w of batch) {
-      // Regular writes are kept once per (task, index); special ones (errors, interrupts) replace.
-      if (w.idx >= 0 && taken.has(`${taskId}\u0000${w.idx}`)) continue;
+      const slot = `${taskId}\u0000${w.idx}`;
+      if (w.idx >= 0 && taken.has(slot)) continue;
+      taken.add(slot);
       const text = JSON.stringify([path, taskId, w.idx, w.channel]);
       let key = WRITE_KEY + text;
       if (utf8Length(key) > MAX_KEY_BYTES) {
         // Too long for a rewind key: a short key, and the long one in an attachment of its own.
         const short = uuid5(`write:${text}`, ID_NAMESPACE);
-        await this.store.attach(entry.rid, LONG_WRITE_NAME + short, "application/json", encoder.encode(text));
+        const name = LONG_WRITE_NAME + short;
+        out.set(name, { key: name, contentType: "application/json", bytes: encoder.encode(text) });
         key = LONG_WRITE_KEY + short;
       }
-      await this.store.attach(entry.rid, key, contentType(CT_WRITE, w.type), w.bytes);
+      // A later write of the same key (a special write replacing one) wins.
+      out.set(key, { key, contentType: valueContentType(CT_WRITE, w.type), bytes: w.bytes });
     }
+    return out;
   }
 
   async deleteThread(threadId) {
@@ -974,7 +1050,7 @@ export class RewindSaver extends BaseCheckpointSaver {
               if (store.attachment(entry.rid, key)) continue;
               const found = await this.#value(cat, ns, entry, env, channel, owner, null);
               if (!found) continue;
-              await store.attach(entry.rid, key, contentType(CT_VALUE, found.type), found.bytes);
+              await store.attach(entry.rid, key, valueContentType(CT_VALUE, found.type), found.bytes);
               rehomed += 1;
             }
           }

@@ -11,8 +11,8 @@ const decoder = new TextDecoder();
 export function createApi(glue, platform) {
   const { WasmStore } = glue;
 
-  function engineOptions(options) {
-    const out = {};
+  function engineOptions(options, persist = true) {
+    const out = persist ? {} : { persist: false };
     for (const key of [
       "maxStateBytes",
       "maxMessageBytes",
@@ -51,14 +51,42 @@ export function createApi(glue, platform) {
     return text;
   }
 
+  /**
+   * The engine's input for a checkpoint: a JSON description and one byte array holding the
+   * state, then the bytes of each attachment written with it.
+   */
   function checkpointInput(input) {
     if (input === null || typeof input !== "object") {
       throw makeError("INVALID_INPUT", "checkpoint() takes an object");
     }
-    const { state, contentType, ...rest } = input;
+    const { state, contentType, attachments, ...rest } = input;
     const encoded = encodeState(state, contentType);
     const description = { ...rest, contentType: encoded.contentType };
-    return { json: toJson(description, "the checkpoint's description (metadata)"), bytes: encoded.bytes };
+    if (attachments === undefined || attachments === null || attachments.length === 0) {
+      return { json: toJson(description, "the checkpoint's description (metadata)"), bytes: encoded.bytes };
+    }
+    if (!Array.isArray(attachments)) {
+      throw makeError("INVALID_INPUT", "attachments must be an array of { key, contentType, bytes }");
+    }
+    let total = encoded.bytes.length;
+    description.stateLen = total;
+    description.attachments = attachments.map((a) => {
+      if (!a || typeof a.key !== "string" || !(a.bytes instanceof Uint8Array)) {
+        throw makeError("INVALID_INPUT", "an attachment needs a string key and its bytes as a Uint8Array");
+      }
+      total += a.bytes.length;
+      const out = { key: a.key, contentType: a.contentType ?? "application/octet-stream", len: a.bytes.length };
+      if (a.base !== undefined && a.base !== null) out.base = a.base;
+      return out;
+    });
+    const bytes = new Uint8Array(total);
+    bytes.set(encoded.bytes, 0);
+    let at = encoded.bytes.length;
+    for (const a of attachments) {
+      bytes.set(a.bytes, at);
+      at += a.bytes.length;
+    }
+    return { json: toJson(description, "the checkpoint's description (metadata)"), bytes };
   }
 
   const parse = (text) => (text === undefined ? null : JSON.parse(text));
@@ -99,7 +127,7 @@ export function createApi(glue, platform) {
     static memory(options = {}) {
       const log = options.log ?? new Uint8Array();
       try {
-        return new Store(new WasmStore(log, engineOptions(options)), options, null);
+        return new Store(new WasmStore(log, engineOptions(options, false)), options, null);
       } catch (error) {
         throw wrapError(error);
       }
@@ -180,10 +208,8 @@ export function createApi(glue, platform) {
 
     /** Hands what the engine wrote to IndexedDB: now (strict) or batched (relaxed). */
     async #persist() {
-      if (!this.#log) {
-        this.#engine.takePersist();
-        return;
-      }
+      // Memory stores: the engine keeps nothing to persist.
+      if (!this.#log) return;
       const batch = this.#engine.takePersist();
       if (!batch) return;
       this.#pending.push({ replace: batch.replace, bytes: batch.bytes });
@@ -294,6 +320,11 @@ export function createApi(glue, platform) {
       return parse(await this.#mutate((e) => e.checkpoint(json, bytes)));
     }
 
+    async save(input) {
+      const { json, bytes } = checkpointInput(input);
+      return this.#mutate((e) => e.save(json, bytes));
+    }
+
     async autoCheckpoint(input, reason) {
       const { json, bytes } = checkpointInput(input);
       return parse(await this.#mutate((e) => e.autoCheckpoint(json, bytes, String(reason))));
@@ -372,9 +403,10 @@ export function createApi(glue, platform) {
     }
 
     attachment(id, key) {
-      const bytes = this.#call((e) => e.attachment(id, key));
-      if (bytes === undefined) return null;
-      return { contentType: this.#call((e) => e.attachmentType(id, key)), bytes };
+      const entry = this.#call((e) => e.attachmentEntry(id, key));
+      if (entry === undefined) return null;
+      const typeLen = entry[0] | (entry[1] << 8) | (entry[2] << 16) | (entry[3] << 24);
+      return { contentType: decoder.decode(entry.subarray(4, 4 + typeLen)), bytes: entry.slice(4 + typeLen) };
     }
 
     attachmentKeys(id) {

@@ -123,23 +123,28 @@ describe("put", () => {
     assert.deepEqual(stored, [{}, { foo: "bar" }, { foo: "bar", baz: "qux" }]);
 
     // Carried over: the child changes only stepCount; messages comes from the parent.
-    const parent = makeCheckpoint({ messages: ["hi"], stepCount: 1 });
+    const hi = ["hi there, this message is long enough to be stored as an attachment of its own"];
+    const parent = makeCheckpoint({ messages: hi, stepCount: 1 });
     const p = await saver.put(cfg("c", ""), parent, meta("loop", 0), { messages: 1, stepCount: 1 });
-    const child = makeCheckpoint({ messages: ["hi"], stepCount: 3 }, uuid6(-1), { messages: 1, stepCount: 2 });
+    const child = makeCheckpoint({ messages: hi, stepCount: 3 }, uuid6(-1), { messages: 1, stepCount: 2 });
     const c = await saver.put(p, child, meta("loop", 1), { stepCount: 2 });
-    assert.deepEqual((await saver.getTuple(c)).checkpoint.channel_values, { messages: ["hi"], stepCount: 3 });
+    assert.deepEqual((await saver.getTuple(c)).checkpoint.channel_values, { messages: hi, stepCount: 3 });
     assert.deepEqual((await saver.getTuple(cfg("c", ""))).checkpoint, child);
-    // messages is stored once, on the parent; the child holds only stepCount.
-    assert.deepEqual(attachmentsOf(saver, p).values.sort(), ["c:messages", "c:stepCount"]);
-    assert.deepEqual(attachmentsOf(saver, c).values, ["c:stepCount"]);
+    // messages is stored once, on the parent; stepCount (small) lives in each envelope.
+    assert.deepEqual(attachmentsOf(saver, p).values, ["c:messages"]);
+    assert.deepEqual(attachmentsOf(saver, c).values, []);
+    const big = { messages: hi, stepCount: "x".repeat(65) };
+    const b = await saver.put(p, makeCheckpoint(big, uuid6(-1), { messages: 1, stepCount: 9 }), meta("loop", 1), { stepCount: 9 });
+    assert.deepEqual(attachmentsOf(saver, b).values, ["c:stepCount"], "65 bytes of JSON: an attachment");
+    assert.deepEqual((await saver.getTuple(b)).checkpoint.channel_values, big);
     // A channel whose version changed but is absent from newVersions is not taken from the
     // parent; neither is one the checkpoint does not have.
     const odd = makeCheckpoint({ messages: ["x"], stepCount: 3 }, uuid6(-1), { messages: 5, stepCount: 2 });
     const o = await saver.put(c, odd, meta("loop", 2), {});
     assert.deepEqual((await saver.getTuple(o)).checkpoint.channel_values, { stepCount: 3 });
-    const emptied = makeCheckpoint({ messages: ["hi"] }, uuid6(-1), { messages: 1, stepCount: 2 });
+    const emptied = makeCheckpoint({ messages: hi }, uuid6(-1), { messages: 1, stepCount: 2 });
     const e = await saver.put(c, emptied, meta("loop", 2), {});
-    assert.deepEqual((await saver.getTuple(e)).checkpoint.channel_values, { messages: ["hi"] });
+    assert.deepEqual((await saver.getTuple(e)).checkpoint.channel_values, { messages: hi });
   });
 
   test("links the rewind parent, so LangGraph parents are rewind parents", async () => {
@@ -599,23 +604,26 @@ describe("the saver over a store others change", () => {
     assert.deepEqual(await collect(reopened.list(cfg("t"))), await collect(saver.list(cfg("t"))));
   });
 
-  test("a put cut short between the checkpoint and its values does not exist for LangGraph", async () => {
+  test("a put cut short anywhere leaves the previous checkpoint or the whole new one", async () => {
     const saver = RewindSaver.memory();
-    const first = await saver.put(cfg("t"), makeCheckpoint({ a: "one" }), meta("loop", 0), { a: 1 });
-    const torn = uuid6(-1);
-    let cut = null;
-    const unsubscribe = saver.store.subscribe((e) => {
-      if (e.type === "created" && e.checkpoint === torn) cut = saver.store.logBytes().length;
-    });
-    await saver.put(first, makeCheckpoint({ a: "two" }, torn, { a: 2 }), meta("loop", 1), { a: 2 });
-    unsubscribe();
-    assert.ok(cut !== null);
-    // The log as a crash right after the checkpoint record would have left it.
-    const crashed = new RewindSaver(Store.memory({ log: saver.store.logBytes().slice(0, cut) }));
-    assert.ok(crashed.store.get(torn), "the rewind checkpoint is there");
-    assert.equal(await crashed.getTuple(cfg("t", "", torn)), undefined);
-    assert.deepEqual((await crashed.getTuple(cfg("t"))).config, first);
-    assert.deepEqual((await collect(crashed.list(cfg("t")))).map((t) => t.config), [first]);
+    const first = await saver.put(cfg("t"), makeCheckpoint({ a: "one", b: "x" }), meta("loop", 0), { a: 1, b: 1 });
+    // Writes that arrive before their checkpoint's put() are stored with it.
+    const next = uuid6(-1);
+    await saver.putWrites(cfg("t", "", next), [["a", "w"]], "task", "~p");
+    const before = saver.store.logBytes().length;
+    const second = await saver.put(first, makeCheckpoint({ a: "two", b: "x" }, next, { a: 2, b: 1 }), meta("loop", 1), { a: 2 });
+    const log = saver.store.logBytes();
+    const whole = await saver.getTuple(second);
+    assert.deepEqual(whole.checkpoint.channel_values, { a: "two", b: "x" });
+    assert.deepEqual(whole.pendingWrites, [["task", "a", "w"]]);
+    // The log as a crash at every byte of the put's append would have left it.
+    for (let cut = before; cut < log.length; cut++) {
+      const crashed = new RewindSaver(Store.memory({ log: log.slice(0, cut) }));
+      assert.equal(await crashed.getTuple(second), undefined, `cut at ${cut}`);
+      assert.deepEqual((await crashed.getTuple(cfg("t"))).config, first, `cut at ${cut}`);
+    }
+    const reopened = new RewindSaver(Store.memory({ log }));
+    assert.deepEqual(await reopened.getTuple(cfg("t")), whole);
   });
 
   test("deletions made directly on the store, and other savers' puts, are seen", async () => {
@@ -654,6 +662,9 @@ describe("rewind features stay usable", () => {
    * A growing conversation of `steps` checkpoints in thread `thread`: "system" is written once
    * (step 0) and carried over, "messages" grows every step, "step" changes every step.
    */
+  // Longer than the 64 bytes kept inline in the envelope: an attachment on the first checkpoint.
+  const SYSTEM = "You are terse. Answer in one sentence, name your sources, and never guess numbers.";
+
   async function conversation(saver, thread, steps, text = (i) => `message ${i} `.repeat(20)) {
     let config = cfg(thread, "");
     const messages = [];
@@ -661,7 +672,7 @@ describe("rewind features stay usable", () => {
     for (let i = 0; i < steps; i++) {
       messages.push({ role: i % 2 ? "ai" : "human", content: text(i) });
       const versions = { system: 1, messages: i + 1, step: i + 1 };
-      const checkpoint = makeCheckpoint({ system: "You are terse.", messages: [...messages], step: i }, uuid6(-1), versions);
+      const checkpoint = makeCheckpoint({ system: SYSTEM, messages: [...messages], step: i }, uuid6(-1), versions);
       const newVersions = i === 0 ? versions : { messages: i + 1, step: i + 1 };
       config = await saver.put(config, checkpoint, meta(i === 0 ? "input" : "loop", i - 1), newVersions);
       configs.push(config);
@@ -700,7 +711,7 @@ describe("rewind features stay usable", () => {
     const kept = await collect(saver.list(cfg("keep")));
     assert.deepEqual(kept, expected);
     assert.deepEqual(kept.map((t) => t.config), configs.slice(-3).reverse());
-    assert.equal(kept[2].checkpoint.channel_values.system, "You are terse.");
+    assert.equal(kept[2].checkpoint.channel_values.system, SYSTEM);
     assert.equal((await collect(saver.list(cfg("other")))).length, 4, "other threads untouched");
     const after = saver.store.metrics();
     assert.ok(after.logBytes < before.logBytes, `${before.logBytes} -> ${after.logBytes} log bytes`);
@@ -714,7 +725,7 @@ describe("rewind features stay usable", () => {
       { step: 99 },
     );
     const tuple = await saver.getTuple(next);
-    assert.equal(tuple.checkpoint.channel_values.system, "You are terse.");
+    assert.equal(tuple.checkpoint.channel_values.system, SYSTEM);
     assert.deepEqual(tuple.checkpoint.channel_values.messages, last.checkpoint.channel_values.messages);
     // A second compaction, and a reopened store, see the same.
     await saver.compact({ keepLast: 1 }, ["keep"]);
@@ -752,8 +763,9 @@ describe("rewind features stay usable", () => {
     await conversation(saver, "a", 40);
     const one = saver.store.metrics();
     assert.equal(saver.store.verify().ok, true);
-    // Each value is stored once per version: system once, messages and step every step.
-    assert.equal(one.attachments, 1 + 2 * 40);
+    // Each value is stored once per version: system once, messages every step; step (a small
+    // number) lives in the checkpoint's envelope.
+    assert.equal(one.attachments, 1 + 40);
     // A growing conversation (~230 bytes a message): versions share chunks, so chunk bytes grow
     // with the new messages (plus each checkpoint's own state), not with the whole history.
     assert.ok(one.storedBytes < 40 * 1500, `stored ${one.storedBytes}`);

@@ -923,6 +923,68 @@ test("attach, attachment, attachmentKeys (deduplicated like states)", async () =
   assert.equal(store.verify().ok, true);
 });
 
+test("attachments written with their checkpoint: one transaction, save() returns the id", async () => {
+  const store = Store.memory();
+  const s = await store.createSession("s");
+  const grow = (n) => encoder.encode(JSON.stringify(Array.from({ length: n }, (_, i) => `message ${i} `.repeat(12))));
+  const id = await store.save({
+    session: s,
+    message: "first",
+    state: { step: 0 },
+    attachments: [
+      { key: "c:messages", contentType: "application/json", bytes: grow(30) },
+      { key: "raw", bytes: new Uint8Array([1, 2, 3]) },
+    ],
+  });
+  assert.match(id, UUID_V7);
+  assert.equal(store.get(id).message, "first");
+  assert.deepEqual(store.attachmentKeys(id), ["c:messages", "raw"]);
+  assert.deepEqual(store.attachment(id, "raw"), { contentType: "application/octet-stream", bytes: new Uint8Array([1, 2, 3]) });
+  assert.deepEqual(store.attachment(id, "c:messages").bytes, grow(30));
+  assert.equal(store.metrics().ops.attachments, 2);
+
+  // The next version grows from the parent's: the log grows by about the new message.
+  const before = store.metrics().logBytes;
+  const second = await store.checkpoint({
+    session: s,
+    message: "second",
+    state: { step: 1 },
+    attachments: [{ key: "c:messages", contentType: "application/json", bytes: grow(31) }],
+  });
+  const grew = store.metrics().logBytes - before;
+  assert.ok(grew < grow(31).length / 4, `the log grew by ${grew} bytes for a ${grow(31).length}-byte value`);
+  assert.deepEqual(store.attachment(second.id, "c:messages").bytes, grow(31));
+  // An explicit base further up.
+  const third = await store.save({
+    session: s,
+    message: "third",
+    state: { step: 2 },
+    parent: second.id,
+    attachments: [{ key: "c:messages", contentType: "application/json", bytes: grow(32), base: second.id }],
+  });
+  const reopened = Store.memory({ log: store.logBytes() });
+  assert.deepEqual(reopened.attachment(third, "c:messages").bytes, grow(32));
+  assert.equal(reopened.verify().ok, true);
+
+  // Bad attachments refuse the whole checkpoint and write nothing.
+  const log = store.logBytes().length;
+  const count = store.metrics().checkpoints;
+  const twice = [
+    { key: "k", bytes: new Uint8Array([1]) },
+    { key: "k", bytes: new Uint8Array([2]) },
+  ];
+  await rejectsCode(() => store.save({ session: s, message: "m", state: {}, attachments: twice }), InvalidInputError, "INVALID_INPUT");
+  await rejectsCode(
+    () => store.save({ session: s, message: "m", state: {}, attachments: [{ key: "k", bytes: new Uint8Array([1]), base: MISSING_CP }] }),
+    NotFoundError,
+    "CHECKPOINT_NOT_FOUND",
+  );
+  await rejectsCode(() => store.save({ session: s, message: "m", state: {}, attachments: [{ key: "k", bytes: "text" }] }), InvalidInputError, "INVALID_INPUT");
+  await rejectsCode(() => store.save({ session: s, message: "m", state: {}, attachments: {} }), InvalidInputError, "INVALID_INPUT");
+  assert.equal(store.logBytes().length, log);
+  assert.equal(store.metrics().checkpoints, count);
+});
+
 // ----- compaction ---------------------------------------------------------------------------
 
 test("planCompaction, applyCompaction, compact: heads and critical checkpoints are protected", async () => {
