@@ -291,9 +291,9 @@ impl LiveLogWriter {
                     let entry = &store.sessions[id];
                     let latest = entry
                         .seqs
-                        .iter()
+                        .values()
                         .rev()
-                        .map(|seq| store.by_seq[seq])
+                        .copied()
                         .find(|c| !self.exclude.contains(c));
                     let head = entry.session.head;
                     // A removed head is left to the engine to move (see `apply_compaction`).
@@ -593,7 +593,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             let entry = &self.sessions[&session];
             let on_replay = match written_heads.get(&session) {
                 Some(head) => *head,
-                None => entry.seqs.last().map(|seq| self.by_seq[seq]),
+                None => entry.seqs.last_key_value().map(|(_, id)| *id),
             };
             let head = entry.session.head;
             if head != on_replay {

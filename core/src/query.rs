@@ -10,7 +10,7 @@
 //! Cursors are opaque strings that name the last seq returned and the order; seqs are never
 //! reused, so a cursor stays valid while the store changes underneath it.
 
-use alloc::collections::BTreeSet;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -258,7 +258,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         // Pick the narrowest index that every result must be in.
         let source: Source<'_> = if let Some(session) = query.session {
             match self.sessions.get(&session) {
-                Some(s) => Source::Set(&s.seqs),
+                Some(s) => Source::Ids(&s.seqs),
                 None => return Err(Error::SessionNotFound(session)),
             }
         } else if !query.tags_all.is_empty() {
@@ -268,52 +268,49 @@ impl<B: Backend, E: Env> Store<B, E> {
                 .map(|t| self.tags.get(t.as_str()))
                 .min_by_key(|s| s.map_or(0, |s| s.len()));
             match rarest.flatten() {
-                Some(set) => Source::Set(set),
+                Some(set) => Source::Seqs(set),
                 None => return Ok(empty),
             }
         } else if query.tags_any.len() == 1 {
             match self.tags.get(query.tags_any[0].as_str()) {
-                Some(set) => Source::Set(set),
+                Some(set) => Source::Seqs(set),
                 None => return Ok(empty),
             }
         } else {
-            Source::All
+            Source::Ids(&self.by_seq)
         };
-        let mut seqs: alloc::boxed::Box<dyn Iterator<Item = u64>> = match (source, query.order) {
-            (Source::Set(set), Order::Ascending) => {
-                alloc::boxed::Box::new(set.range(range).copied())
-            }
-            (Source::Set(set), Order::Descending) => {
-                alloc::boxed::Box::new(set.range(range).rev().copied())
-            }
-            (Source::All, Order::Ascending) => {
-                alloc::boxed::Box::new(self.by_seq.range(range).map(|(s, _)| *s))
-            }
-            (Source::All, Order::Descending) => {
-                alloc::boxed::Box::new(self.by_seq.range(range).rev().map(|(s, _)| *s))
-            }
+        // Room for a full page, up to what the index holds (filters may take fewer).
+        let capacity = limit.min(source.len()).min(MAX_PRESIZE);
+        let by_id = |id: &CheckpointId| self.checkpoints.get(id).map(|e| &e.cp);
+        let page = match (source, query.order) {
+            (Source::Ids(map), Order::Ascending) => page(
+                map.range(range).filter_map(|(_, id)| by_id(id)),
+                query,
+                limit,
+                capacity,
+            ),
+            (Source::Ids(map), Order::Descending) => page(
+                map.range(range).rev().filter_map(|(_, id)| by_id(id)),
+                query,
+                limit,
+                capacity,
+            ),
+            (Source::Seqs(set), Order::Ascending) => page(
+                set.range(range).filter_map(|seq| self.get_by_seq(*seq)),
+                query,
+                limit,
+                capacity,
+            ),
+            (Source::Seqs(set), Order::Descending) => page(
+                set.range(range)
+                    .rev()
+                    .filter_map(|seq| self.get_by_seq(*seq)),
+                query,
+                limit,
+                capacity,
+            ),
         };
-        let mut items = Vec::new();
-        let mut next = None;
-        for seq in &mut seqs {
-            let Some(cp) = self.get_by_seq(seq) else {
-                continue;
-            };
-            if query.session.is_some_and(|s| s != cp.session) || !query.matches(cp) {
-                continue;
-            }
-            if items.len() == limit {
-                // One more match exists: there is a next page.
-                let last: &Checkpoint = items[items.len() - 1];
-                next = Some(Cursor {
-                    last_seq: last.seq,
-                    order: query.order,
-                });
-                break;
-            }
-            items.push(cp);
-        }
-        Ok(Page { items, next })
+        Ok(page)
     }
 
     /// All tags in use with their checkpoint counts, sorted by tag.
@@ -328,9 +325,51 @@ impl<B: Backend, E: Env> Store<B, E> {
     }
 }
 
+/// The index a query walks: seqs with their checkpoint ids (every checkpoint, or a session's),
+/// or bare seqs (a tag's).
 enum Source<'a> {
-    Set(&'a BTreeSet<u64>),
-    All,
+    Ids(&'a BTreeMap<u64, CheckpointId>),
+    Seqs(&'a BTreeSet<u64>),
+}
+
+impl Source<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Source::Ids(map) => map.len(),
+            Source::Seqs(set) => set.len(),
+        }
+    }
+}
+
+/// A page needs no more room than this up front; larger pages grow as they fill.
+const MAX_PRESIZE: usize = 1024;
+
+/// The first `limit` checkpoints of `candidates` that match `query`, and a cursor when more
+/// match.
+fn page<'a>(
+    candidates: impl Iterator<Item = &'a Checkpoint>,
+    query: &Query,
+    limit: usize,
+    capacity: usize,
+) -> Page<'a> {
+    let mut items = Vec::with_capacity(capacity);
+    let mut next = None;
+    for cp in candidates {
+        if query.session.is_some_and(|s| s != cp.session) || !query.matches(cp) {
+            continue;
+        }
+        if items.len() == limit {
+            // One more match exists: there is a next page.
+            let last: &Checkpoint = items[items.len() - 1];
+            next = Some(Cursor {
+                last_seq: last.seq,
+                order: query.order,
+            });
+            break;
+        }
+        items.push(cp);
+    }
+    Page { items, next }
 }
 
 #[cfg(test)]

@@ -69,8 +69,8 @@ impl Entry {
 #[derive(Clone, Debug)]
 pub(crate) struct SessionEntry {
     pub session: Session,
-    /// Seqs of the session's checkpoints.
-    pub seqs: BTreeSet<u64>,
+    /// Seqs of the session's checkpoints, with their ids.
+    pub seqs: BTreeMap<u64, CheckpointId>,
     /// (created_at, seq) of the session's checkpoints, for `at(time)`.
     pub by_time: BTreeSet<(u64, u64)>,
     /// Seqs of checkpoints without live children: the tips of the session's branches.
@@ -902,7 +902,10 @@ impl<B: Backend, E: Env> Store<B, E> {
             .sessions
             .get(&session)
             .ok_or(Error::SessionNotFound(session))?;
-        Ok(entry.seqs.last().and_then(|seq| self.get_by_seq(*seq)))
+        Ok(entry
+            .seqs
+            .last_key_value()
+            .and_then(|(_, id)| self.checkpoints.get(id).map(|e| &e.cp)))
     }
 
     /// What the session knew at `time_ms`: its newest checkpoint created at or before then.
@@ -952,7 +955,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         Ok(session
             .seqs
             .range(entry.cp.seq + 1..)
-            .filter_map(|seq| self.get_by_seq(*seq))
+            .filter_map(|(_, id)| self.checkpoints.get(id).map(|e| &e.cp))
             .filter(|cp| cp.parent == Some(id))
             .collect())
     }
@@ -1288,7 +1291,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                             head: None,
                             checkpoints: 0,
                         },
-                        seqs: BTreeSet::new(),
+                        seqs: BTreeMap::new(),
                         by_time: BTreeSet::new(),
                         leaves: BTreeSet::new(),
                         last_by_kind: [None; 3],
@@ -1317,9 +1320,8 @@ impl<B: Backend, E: Env> Store<B, E> {
                     .sessions
                     .get(&id)
                     .ok_or(inconsistent("deletion of an unknown session"))?;
-                let seqs: Vec<u64> = entry.seqs.iter().rev().copied().collect();
-                for seq in seqs {
-                    let cp = self.by_seq[&seq];
+                let ids: Vec<CheckpointId> = entry.seqs.values().rev().copied().collect();
+                for cp in ids {
                     self.remove_checkpoint(cp)?;
                 }
                 self.sessions.remove(&id);
@@ -1429,7 +1431,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         if let Some(pseq) = parent_seq {
             session.leaves.remove(&pseq);
         }
-        session.seqs.insert(cp.seq);
+        session.seqs.insert(cp.seq, cp.id);
         session.by_time.insert((cp.created_at, cp.seq));
         session.leaves.insert(cp.seq);
         session.session.head = Some(cp.id);
@@ -1565,7 +1567,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         session.session.checkpoints -= 1;
         if session.session.head == Some(id) {
             session.session.head =
-                parent_alive.or_else(|| session.seqs.last().map(|seq| self.by_seq[seq]));
+                parent_alive.or_else(|| session.seqs.last_key_value().map(|(_, id)| *id));
         }
         Ok(())
     }
