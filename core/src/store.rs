@@ -200,7 +200,13 @@ pub struct Store<B: Backend, E: Env> {
     pub(crate) sessions_removed: u64,
     /// Records of an open transaction during replay.
     replay_txn: Option<(u32, Vec<Buffered>)>,
+    /// The frames of the write in progress; kept between writes so a write does not grow a
+    /// fresh buffer from nothing (released when a write left it larger than `KEPT_WRITE_BUF`).
+    write_buf: Vec<u8>,
 }
+
+/// The largest write buffer kept between writes.
+const KEPT_WRITE_BUF: usize = 1 << 20;
 
 /// A record of an open transaction during replay, with where its chunk bytes start and the
 /// size of its frame without them.
@@ -306,6 +312,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             write_error: None,
             sessions_removed: 0,
             replay_txn: None,
+            write_buf: Vec::new(),
         };
         let mut salvaged = SalvageReport::default();
         let mut report =
@@ -1194,7 +1201,8 @@ impl<B: Backend, E: Env> Store<B, E> {
         if let Some(err) = &self.write_error {
             return Err(Error::Backend(err.clone()));
         }
-        let mut buf = Vec::new();
+        let mut buf = core::mem::take(&mut self.write_buf);
+        buf.clear();
         let mut raw_offsets = Vec::with_capacity(records.len());
         let mut frame_sizes = Vec::with_capacity(records.len());
         if records.len() > 1 {
@@ -1205,7 +1213,12 @@ impl<B: Backend, E: Env> Store<B, E> {
             raw_offsets.push(record::write(&mut buf, rec, raw));
             frame_sizes.push((buf.len() - start) as u64);
         }
-        let base = match self.backend.append(&buf) {
+        let appended = self.backend.append(&buf);
+        let written = buf.len() as u64;
+        if buf.capacity() <= KEPT_WRITE_BUF {
+            self.write_buf = buf;
+        }
+        let base = match appended {
             Ok(pos) => pos,
             Err(err) => {
                 self.ops.backend_errors += 1;
@@ -1221,7 +1234,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             // The first write into an empty log also wrote its header.
             self.log_bytes = crate::log::HEADER_LEN as u64;
         }
-        self.log_bytes += buf.len() as u64;
+        self.log_bytes += written;
         for (((rec, raw), offset), size) in records.into_iter().zip(raw_offsets).zip(frame_sizes) {
             let raw_len: u64 = raw.iter().map(|r| r.len() as u64).sum();
             self.apply(rec, base + offset as u64, size - raw_len)?;
@@ -1602,6 +1615,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             write_error: self.write_error,
             sessions_removed: self.sessions_removed,
             replay_txn: self.replay_txn,
+            write_buf: self.write_buf,
         }
     }
 }
