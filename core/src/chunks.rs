@@ -132,6 +132,11 @@ impl ChunkTable {
         self.stored_bytes
     }
 
+    /// One more than the highest slot number in use (live or free).
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Number of distinct live chunks.
     pub fn len(&self) -> usize {
         self.by_hash.len()

@@ -192,13 +192,40 @@ pub(crate) struct LiveLogWriter {
     sessions: Vec<SessionId>,
     checkpoints: Vec<CheckpointId>,
     idx: usize,
-    written_slots: HashSet<Slot>,
+    /// Chunks already in the new log: one bit per slot.
+    written_slots: SlotSet,
     written_ids: HashSet<CheckpointId>,
     exclude: HashSet<CheckpointId>,
     /// Head records written, per session.
     pub written_heads: HashMap<SessionId, Option<CheckpointId>>,
     /// Chunks placed in the current batch: (slot, offset in batch).
     pub batch_chunks: Vec<(Slot, usize)>,
+    /// Where the current batch starts in its buffer.
+    batch_start: usize,
+}
+
+/// A set of chunk slots as a bitmap (slots are dense indexes into the chunk table).
+struct SlotSet(Vec<u64>);
+
+impl SlotSet {
+    fn new(slots: usize) -> Self {
+        SlotSet(alloc::vec![0; slots.div_ceil(64)])
+    }
+
+    fn contains(&self, slot: Slot) -> bool {
+        let slot = slot as usize;
+        self.0
+            .get(slot / 64)
+            .is_some_and(|word| word & (1 << (slot % 64)) != 0)
+    }
+
+    fn insert(&mut self, slot: Slot) {
+        let slot = slot as usize;
+        if slot / 64 >= self.0.len() {
+            self.0.resize(slot / 64 + 1, 0);
+        }
+        self.0[slot / 64] |= 1 << (slot % 64);
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -212,6 +239,10 @@ enum Stage {
 
 /// Size at which a batch is handed to the backend.
 const BATCH_BYTES: usize = 1 << 20;
+
+/// The largest a transaction frame can be: the frame header, then the record kind and a u32
+/// count as postcard varints.
+const TXN_FRAME_MAX: usize = log::FRAME_HEADER_LEN + 1 + 5;
 
 impl LiveLogWriter {
     /// Writes the sessions in `only` (all when `None`), leaving out the checkpoints in
@@ -235,11 +266,12 @@ impl LiveLogWriter {
             sessions,
             checkpoints,
             idx: 0,
-            written_slots: HashSet::new(),
+            written_slots: SlotSet::new(store.chunks.slot_count()),
             written_ids: HashSet::new(),
             exclude,
             written_heads: HashMap::new(),
             batch_chunks: Vec::new(),
+            batch_start: 0,
         }
     }
 
@@ -250,9 +282,20 @@ impl LiveLogWriter {
         buf: &mut Vec<u8>,
     ) -> Result<bool> {
         buf.clear();
+        self.append_batch(store, buf)
+    }
+
+    /// Appends the next frames to `buf` (chunk offsets in `batch_chunks` count from where
+    /// they start). Returns false when nothing is left.
+    pub(crate) fn append_batch<B: Backend, E: Env>(
+        &mut self,
+        store: &Store<B, E>,
+        buf: &mut Vec<u8>,
+    ) -> Result<bool> {
+        self.batch_start = buf.len();
         self.batch_chunks.clear();
         let mut chunk_buf = Vec::new();
-        while buf.len() < BATCH_BYTES {
+        while buf.len() - self.batch_start < BATCH_BYTES {
             match self.stage {
                 Stage::Start => {
                     record::write(buf, &Record::SeqFloor(store.next_seq), &[]);
@@ -308,7 +351,7 @@ impl LiveLogWriter {
                 Stage::Done => break,
             }
         }
-        Ok(!buf.is_empty())
+        Ok(buf.len() > self.batch_start)
     }
 
     fn write_checkpoint<B: Backend, E: Env>(
@@ -406,7 +449,7 @@ impl LiveLogWriter {
         let mut new_index: HashMap<Slot, u32> = HashMap::new();
         for &slot in blob.chunks.iter().skip(prefix) {
             let info = store.chunks.get(slot);
-            if self.written_slots.contains(&slot) {
+            if self.written_slots.contains(slot) {
                 rec.chunks.push(ChunkRef::Known(info.hash));
             } else if let Some(n) = new_index.get(&slot) {
                 rec.chunks.push(ChunkRef::New(*n));
@@ -439,7 +482,7 @@ impl LiveLogWriter {
             store.backend.read_at(info.pos, &mut chunk_buf[at..])?;
         }
         let raw_at = record::write(buf, rec, &[chunk_buf.as_slice()]);
-        let mut offset = raw_at;
+        let mut offset = raw_at - self.batch_start;
         for &slot in raw_slots {
             self.batch_chunks.push((slot, offset));
             offset += store.chunks.get(slot).len as usize;
@@ -501,8 +544,9 @@ impl<B: Backend, E: Env> Store<B, E> {
         }
         remove.reverse();
         protected.reverse();
-        // Simulate reference counts to know the stored bytes after removal.
-        let mut refs: HashMap<Slot, u32> = HashMap::new();
+        // Simulate reference counts to know the stored bytes after removal: references lost
+        // per slot (slots are dense indexes, so a vector beats a map).
+        let mut lost: Vec<u32> = alloc::vec![0; self.chunks.slot_count()];
         let mut freed = 0u64;
         let mut release = |store: &Self, id: &CheckpointId, freed: &mut u64| {
             let entry = &store.checkpoints[id];
@@ -510,9 +554,9 @@ impl<B: Backend, E: Env> Store<B, E> {
             for blob in blobs {
                 for &slot in &blob.chunks {
                     let info = store.chunks.get(slot);
-                    let count = refs.entry(slot).or_insert(info.refs);
-                    *count -= 1;
-                    if *count == 0 {
+                    let count = &mut lost[slot as usize];
+                    *count += 1;
+                    if *count == info.refs {
                         *freed += info.len as u64;
                     }
                 }
@@ -695,17 +739,23 @@ impl<B: Backend, E: Env> Store<B, E> {
             None => None,
         };
         let mut writer = LiveLogWriter::new(self, only.as_ref(), HashSet::new());
-        let mut frames = Vec::new();
-        let mut buf = Vec::new();
-        while writer.next_batch(self, &mut buf)? {
-            frames.extend_from_slice(&buf);
-        }
+        // The frames go straight into the output, after room for the header and the opening
+        // transaction frame (whose size depends on the frame count); the live log's size is a
+        // close estimate of what is written, so the buffer rarely grows.
+        let room = log::HEADER_LEN + TXN_FRAME_MAX;
+        let estimate = self.log_bytes.saturating_sub(self.dead_bytes) as usize;
+        let mut out = Vec::with_capacity(room + estimate);
+        out.resize(room, 0);
+        while writer.append_batch(self, &mut out)? {}
         // One transaction around everything: an export cut short anywhere, even between two
         // frames, is recognisably incomplete and imports as nothing.
-        let count = log::frames(&frames, 0).count() as u32;
-        let mut out = Vec::from(log::header());
-        record::write(&mut out, &Record::Txn(count), &[]);
-        out.extend_from_slice(&frames);
+        let count = log::count_frames(&out[room..]);
+        let mut head = Vec::with_capacity(room);
+        head.extend_from_slice(&log::header());
+        record::write(&mut head, &Record::Txn(count), &[]);
+        let unused = room - head.len();
+        out[unused..room].copy_from_slice(&head);
+        out.drain(..unused);
         Ok(out)
     }
 }

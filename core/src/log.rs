@@ -103,6 +103,19 @@ pub enum ScanStop {
     },
 }
 
+/// The number of frames in `buf`, which holds whole frames this process just wrote (their
+/// lengths are trusted and their checksums not recomputed).
+pub(crate) fn count_frames(buf: &[u8]) -> u32 {
+    let mut count = 0;
+    let mut pos = 0;
+    while let Some(head) = buf.get(pos..pos + FRAME_HEADER_LEN) {
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        pos += FRAME_HEADER_LEN + len;
+        count += 1;
+    }
+    count
+}
+
 /// Iterates over the frames of `buf` (which holds frames only, no header), starting at `start`.
 ///
 /// Yields `Ok(frame)` for each valid frame and at most one `Err(stop)` at the end. A frame whose
