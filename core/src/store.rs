@@ -8,6 +8,7 @@
 //!
 //! Reads never touch the backend except to fetch state bytes, and listing never copies them.
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -182,7 +183,9 @@ pub struct Store<B: Backend, E: Env> {
     pub(crate) env: E,
     pub(crate) options: Options,
     pub(crate) sessions: BTreeMap<SessionId, SessionEntry>,
-    pub(crate) checkpoints: HashMap<CheckpointId, Entry>,
+    /// Boxed: growing the table moves pointers, not ~500-byte entries (a million-checkpoint
+    /// replay spent most of its time rehashing them).
+    pub(crate) checkpoints: HashMap<CheckpointId, Box<Entry>>,
     pub(crate) by_seq: BTreeMap<u64, CheckpointId>,
     pub(crate) tags: HashMap<String, BTreeSet<u64>>,
     pub(crate) chunks: ChunkTable,
@@ -828,6 +831,7 @@ impl<B: Backend, E: Env> Store<B, E> {
     pub(crate) fn entry(&self, id: CheckpointId) -> Result<&Entry> {
         self.checkpoints
             .get(&id)
+            .map(|e| &**e)
             .ok_or(Error::CheckpointNotFound(id))
     }
 
@@ -1453,14 +1457,14 @@ impl<B: Backend, E: Env> Store<B, E> {
         session.last_by_kind[kind] = session.last_by_kind[kind].max(Some(cp.created_at));
         self.checkpoints.insert(
             cp.id,
-            Entry {
+            Box::new(Entry {
                 cp,
                 state,
                 annotations: Vec::new(),
                 attachments: BTreeMap::new(),
                 children: 0,
                 record_bytes: meta,
-            },
+            }),
         );
         Ok(())
     }
