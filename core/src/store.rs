@@ -208,6 +208,9 @@ pub struct Store<B: Backend, E: Env> {
     write_buf: Vec<u8>,
 }
 
+/// New chunks of one blob searched linearly for repeats before a hash map is built.
+const LINEAR_NEW_CHUNKS: usize = 32;
+
 /// The largest write buffer kept between writes.
 const KEPT_WRITE_BUF: usize = 1 << 20;
 
@@ -750,9 +753,13 @@ impl<B: Backend, E: Env> Store<B, E> {
         base: BlobBase<'_>,
         pending: Option<&Pending>,
     ) -> BlobPlan<'a> {
-        let mut hashes = Vec::new();
-        let mut pieces = Vec::new();
-        for range in chunker::chunks(bytes, chunker::params_for_len(bytes.len())) {
+        let params = chunker::params_for_len(bytes.len());
+        // Chunks come out a little above the average size: this is room for all of them in
+        // most blobs, so the lists are allocated once.
+        let expected = bytes.len() / params.avg as usize + 4;
+        let mut hashes = Vec::with_capacity(expected);
+        let mut pieces = Vec::with_capacity(expected);
+        for range in chunker::chunks(bytes, params) {
             let piece = &bytes[range];
             hashes.push(Hash::of(piece));
             pieces.push(piece);
@@ -796,25 +803,53 @@ impl<B: Backend, E: Env> Store<B, E> {
             });
         }
         let mut raw = Vec::new();
-        // The same new chunk twice in one state: its bytes go into the record once.
+        // The same new chunk twice in one blob: its bytes go into the record once. Few blobs
+        // have many new chunks, so a map is built only past `LINEAR_NEW_CHUNKS`.
         let mut new_index: HashMap<Hash, u32> = HashMap::new();
         for (i, hash) in hashes.iter().enumerate().skip(prefix) {
             let known = self.chunks.lookup(hash).is_some()
                 || pending.is_some_and(|p| p.chunks.contains(hash));
             if known {
                 record.chunks.push(ChunkRef::Known(*hash));
-            } else if let Some(n) = new_index.get(hash) {
-                record.chunks.push(ChunkRef::New(*n));
-            } else {
-                let n = record.new.len() as u32;
-                new_index.insert(*hash, n);
-                record.chunks.push(ChunkRef::New(n));
-                record.new.push(NewChunk {
-                    hash: *hash,
-                    len: pieces[i].len() as u32,
-                });
-                raw.push(pieces[i]);
+                continue;
             }
+            let seen = if record.new.len() <= LINEAR_NEW_CHUNKS {
+                record
+                    .new
+                    .iter()
+                    .position(|c| c.hash == *hash)
+                    .map(|n| n as u32)
+            } else {
+                if new_index.is_empty() {
+                    new_index.extend(
+                        record
+                            .new
+                            .iter()
+                            .enumerate()
+                            .map(|(n, c)| (c.hash, n as u32)),
+                    );
+                }
+                new_index.get(hash).copied()
+            };
+            if let Some(n) = seen {
+                record.chunks.push(ChunkRef::New(n));
+                continue;
+            }
+            if record.new.is_empty() {
+                // Room for every remaining chunk at once.
+                record.new.reserve(hashes.len() - i);
+                raw.reserve(hashes.len() - i);
+            }
+            let n = record.new.len() as u32;
+            if !new_index.is_empty() {
+                new_index.insert(*hash, n);
+            }
+            record.chunks.push(ChunkRef::New(n));
+            record.new.push(NewChunk {
+                hash: *hash,
+                len: pieces[i].len() as u32,
+            });
+            raw.push(pieces[i]);
         }
         BlobPlan {
             record,
@@ -1207,15 +1242,15 @@ impl<B: Backend, E: Env> Store<B, E> {
         }
         let mut buf = core::mem::take(&mut self.write_buf);
         buf.clear();
-        let mut raw_offsets = Vec::with_capacity(records.len());
-        let mut frame_sizes = Vec::with_capacity(records.len());
+        // Per record: where its chunk bytes start in `buf`, and its frame's size.
+        let mut placed: Vec<(usize, u64)> = Vec::with_capacity(records.len());
         if records.len() > 1 {
             record::write(&mut buf, &Record::Txn(records.len() as u32), &[]);
         }
         for (rec, raw) in &records {
             let start = buf.len();
-            raw_offsets.push(record::write(&mut buf, rec, raw));
-            frame_sizes.push((buf.len() - start) as u64);
+            let raw_at = record::write(&mut buf, rec, raw);
+            placed.push((raw_at, (buf.len() - start) as u64));
         }
         let appended = self.backend.append(&buf);
         let written = buf.len() as u64;
@@ -1239,7 +1274,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             self.log_bytes = crate::log::HEADER_LEN as u64;
         }
         self.log_bytes += written;
-        for (((rec, raw), offset), size) in records.into_iter().zip(raw_offsets).zip(frame_sizes) {
+        for ((rec, raw), (offset, size)) in records.into_iter().zip(placed) {
             let raw_len: u64 = raw.iter().map(|r| r.len() as u64).sum();
             self.apply(rec, base + offset as u64, size - raw_len)?;
         }
@@ -1477,7 +1512,8 @@ impl<B: Backend, E: Env> Store<B, E> {
         base_key: Option<&str>,
         raw_pos: u64,
     ) -> Result<Blob> {
-        let mut slots = Vec::new();
+        let mut slots =
+            Vec::with_capacity(blob.base.map_or(0, |b| b.prefix as usize) + blob.chunks.len());
         if let Some(base) = blob.base {
             let entry = self
                 .checkpoints
