@@ -214,8 +214,8 @@ pub struct NewAttachment<'a> {
     pub(crate) key: String,
     pub(crate) content_type: String,
     pub(crate) bytes: &'a [u8],
-    /// The checkpoint whose attachment with the same key this one's chunk list may start from;
-    /// `None`: the new checkpoint's parent.
+    /// The checkpoint whose attachment with the same key this one's chunk list may start from
+    /// (when it exists); `None`: the new checkpoint's parent.
     pub(crate) base: Option<CheckpointId>,
 }
 
@@ -340,8 +340,9 @@ impl<'a> NewCheckpoint<'a> {
     }
 
     /// Like [`attach`](Self::attach), sharing the chunk-list prefix with the attachment of the
-    /// same key on checkpoint `base` (of the same session) instead of the parent's: for values
-    /// last written further up the history.
+    /// same key on checkpoint `base` instead of the parent's: for values last written further
+    /// up the history. The base is a hint: if it no longer exists (a compaction removed it),
+    /// the parent's attachment is used, and the bytes stored are the same either way.
     pub fn attach_based_on(
         mut self,
         key: impl Into<String>,

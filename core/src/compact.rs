@@ -240,6 +240,9 @@ enum Stage {
 /// Size at which a batch is handed to the backend.
 const BATCH_BYTES: usize = 1 << 20;
 
+/// The most an export reserves up front.
+const EXPORT_PRESIZE_MAX: usize = 64 << 20;
+
 /// The largest a transaction frame can be: the frame header, then the record kind and a u32
 /// count as postcard varints.
 const TXN_FRAME_MAX: usize = log::FRAME_HEADER_LEN + 1 + 5;
@@ -743,8 +746,16 @@ impl<B: Backend, E: Env> Store<B, E> {
         // transaction frame (whose size depends on the frame count); the live log's size is a
         // close estimate of what is written, so the buffer rarely grows.
         let room = log::HEADER_LEN + TXN_FRAME_MAX;
-        let estimate = self.log_bytes.saturating_sub(self.dead_bytes) as usize;
-        let mut out = Vec::with_capacity(room + estimate);
+        let mut out = Vec::new();
+        if only.is_none() {
+            // Exporting everything: the live log is about what gets written. Capped, and only
+            // a hint: a failed reservation just leaves the buffer to grow as it fills.
+            let live = self.log_bytes.saturating_sub(self.dead_bytes);
+            let estimate = usize::try_from(live)
+                .unwrap_or(usize::MAX)
+                .min(EXPORT_PRESIZE_MAX);
+            let _ = out.try_reserve(room + estimate);
+        }
         out.resize(room, 0);
         while writer.append_batch(self, &mut out)? {}
         // One transaction around everything: an export cut short anywhere, even between two

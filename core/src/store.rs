@@ -560,9 +560,6 @@ impl<B: Backend, E: Env> Store<B, E> {
                     a.key
                 )));
             }
-            if let Some(base) = a.base {
-                self.entry(base)?;
-            }
         }
         Ok(())
     }
@@ -682,7 +679,9 @@ impl<B: Backend, E: Env> Store<B, E> {
             let mut pending = Pending::default();
             pending.chunks.extend(blob.hashes.iter().copied());
             for a in new.attachments {
-                let base = match a.base.or(parent) {
+                // A base that is gone (compacted, deleted) is only a missed saving.
+                let named = a.base.filter(|b| self.checkpoints.contains_key(b));
+                let base = match named.or(parent) {
                     Some(b) => BlobBase::Attachment(b, &a.key),
                     None => BlobBase::None,
                 };

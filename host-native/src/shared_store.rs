@@ -276,6 +276,8 @@ impl SharedStore {
 impl Inner {
     fn write<T>(&self, f: impl FnOnce(&mut Engine) -> rewind_core::Result<T>) -> Result<T> {
         lock(&self.sync).writing += 1;
+        // Counted out even if `f` panics, so a sync never waits for a write that is gone.
+        let mut entered = Entered(Some(self));
         let (result, ticket, events) = {
             let mut store = self.write_guard();
             let failed = lock(&self.sync).error.clone();
@@ -291,6 +293,7 @@ impl Inner {
                 let mut s = lock(&self.sync);
                 s.written += 1;
                 s.writing -= 1;
+                entered.0 = None;
                 // A sync may be waiting for this write to join it.
                 self.quiet.notify_all();
                 s.written
@@ -391,6 +394,18 @@ impl Inner {
                 true
             }
         });
+    }
+}
+
+/// A write call counted in `SyncState::writing`; dropping it while armed counts it out.
+struct Entered<'a>(Option<&'a Inner>);
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0 {
+            lock(&inner.sync).writing -= 1;
+            inner.quiet.notify_all();
+        }
     }
 }
 

@@ -97,7 +97,8 @@ export interface NewAttachment {
   bytes: Uint8Array;
   /**
    * A checkpoint whose attachment of the same key this value grew from: the log then holds only
-   * what follows their common prefix. Defaults to the new checkpoint's parent.
+   * what follows their common prefix. Defaults to the new checkpoint's parent; a base that no
+   * longer exists is ignored (the value is stored whole).
    */
   base?: Id;
 }

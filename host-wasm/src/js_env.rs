@@ -15,7 +15,9 @@ extern "C" {
 const POOL_BYTES: usize = 1024;
 
 /// [`Env`] for JavaScript hosts. Only usable inside a JavaScript engine (wasm32).
-#[derive(Clone, Debug)]
+///
+/// Not `Clone`: a copy would hand out the same pooled random bytes as the original.
+#[derive(Debug)]
 pub struct JsEnv {
     /// Random bytes not handed out yet: `pool[used..]`.
     pool: Box<[u8; POOL_BYTES]>,
