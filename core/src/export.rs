@@ -733,21 +733,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             )?;
         }
         for (key, content_type, bytes) in &c.attachments {
-            Limits::check(
-                LimitKind::AttachmentKeyBytes,
-                limits.max_attachment_key_bytes,
-                key.len() as u64,
-            )?;
-            Limits::check(
-                LimitKind::ContentTypeBytes,
-                limits.max_content_type_bytes,
-                content_type.len() as u64,
-            )?;
-            Limits::check(
-                LimitKind::AttachmentBytes,
-                limits.max_attachment_bytes,
-                bytes.len() as u64,
-            )?;
+            self.check_attachment(key, content_type, bytes.len())?;
         }
         Ok(())
     }

@@ -564,8 +564,8 @@ impl<B: Backend, E: Env> Store<B, E> {
         Ok(())
     }
 
-    /// The limits on one attachment.
-    fn check_attachment(&self, key: &str, content_type: &str, len: usize) -> Result<()> {
+    /// The limits on one attachment (live writes and imports).
+    pub(crate) fn check_attachment(&self, key: &str, content_type: &str, len: usize) -> Result<()> {
         let limits = self.options.limits;
         Limits::check(
             LimitKind::AttachmentKeyBytes,
