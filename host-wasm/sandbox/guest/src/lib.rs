@@ -21,7 +21,7 @@ wit_bindgen::generate!({
 use exports::rewind::store::conformance::Guest as ConformanceGuest;
 use exports::rewind::store::store::{
     Annotation, Checkpoint, CheckpointInput, Diff, Error, Event, Guest, GuestStore, Health,
-    Metrics, Page, Query as WitQuery, Removal, Retention, Session, Store, Trigger,
+    Metrics, NewAttachment, Page, Query as WitQuery, Removal, Retention, Session, Store, Trigger,
 };
 use rewind::store::{backend, host_env};
 
@@ -254,6 +254,25 @@ impl GuestStore for GuestStoreImpl {
 
     fn checkpoint(&self, input: CheckpointInput, state: Vec<u8>) -> Result<Checkpoint, Error> {
         let new = build(input, &state)?;
+        self.with(|e| e.checkpoint(new).map(to_wit))
+    }
+
+    fn checkpoint_with(
+        &self,
+        input: CheckpointInput,
+        state: Vec<u8>,
+        attachments: Vec<NewAttachment>,
+    ) -> Result<Checkpoint, Error> {
+        let mut new = build(input, &state)?;
+        for a in &attachments {
+            let (key, content_type) = (a.key.clone(), a.content_type.clone());
+            new = match &a.base {
+                Some(base) => {
+                    new.attach_based_on(key, content_type, &a.bytes, checkpoint_id(base)?)
+                }
+                None => new.attach(key, content_type, &a.bytes),
+            };
+        }
         self.with(|e| e.checkpoint(new).map(to_wit))
     }
 

@@ -42,7 +42,7 @@ mod bindings {
 
 pub use bindings::exports::rewind::store::store::{
     Annotation, Checkpoint, CheckpointInput, Diff, Error as StoreError, Event, Health, Metrics,
-    Page, Query, Removal, Retention, Session, Trigger,
+    NewAttachment, Page, Query, Removal, Retention, Session, Trigger,
 };
 use bindings::rewind::store::{backend, host_env};
 
@@ -375,6 +375,8 @@ impl SandboxStore {
         delete_session => call_delete_session(id: &str) -> Result<u64, StoreError>);
     forward!(/// Creates a checkpoint.
         checkpoint => call_checkpoint(input: &CheckpointInput, state: &[u8]) -> Result<Checkpoint, StoreError>);
+    forward!(/// Creates a checkpoint and its attachments in one transaction.
+        checkpoint_with => call_checkpoint_with(input: &CheckpointInput, state: &[u8], attachments: &[NewAttachment]) -> Result<Checkpoint, StoreError>);
     forward!(/// An automatic checkpoint unless throttled.
         auto_checkpoint => call_auto_checkpoint(input: &CheckpointInput, state: &[u8], reason: &str) -> Result<Option<Checkpoint>, StoreError>);
     forward!(/// A checkpoint.

@@ -178,6 +178,83 @@ fn the_component_writes_the_same_bytes_as_the_native_engine() {
     drop(backend);
 }
 
+#[test]
+fn checkpoints_with_attachments_match_the_native_engine() {
+    let sandbox = sandbox(Limits::default());
+    let mut plugin = sandbox
+        .open(MemoryBackend::new(), DeterministicEnv::new(), "")
+        .unwrap()
+        .unwrap();
+    let (mut native, _) = Store::open(
+        MemoryBackend::new(),
+        DeterministicEnv::new(),
+        Options::default().event_capacity(0),
+    )
+    .unwrap();
+    let s1 = plugin.create_session("agent", "").unwrap().unwrap();
+    let s2 = native.create_session("agent", Default::default()).unwrap();
+    // A value that grows every step, written with each checkpoint: the component and the
+    // native engine make the same records (same derived attachments, same hashes).
+    let mut messages = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        messages.push(format!("\"message {i}: {}\"", "lorem ipsum ".repeat(20)));
+        let value = format!("[{}]", messages.join(","));
+        let state = format!("{{\"step\":{i}}}");
+        let attachments = [rewind_sandbox::NewAttachment {
+            key: "c:messages".into(),
+            content_type: "application/json".into(),
+            bytes: value.clone().into_bytes(),
+            base: None,
+        }];
+        let a = plugin
+            .checkpoint_with(&input(&s1, "step"), state.as_bytes(), &attachments)
+            .unwrap()
+            .unwrap();
+        let b = native
+            .checkpoint(NewCheckpoint::new(s2, "step", state.as_bytes()).attach(
+                "c:messages",
+                "application/json",
+                value.as_bytes(),
+            ))
+            .unwrap()
+            .id;
+        assert_eq!(a.id, b.to_string());
+        assert_eq!(
+            plugin.attachment(&a.id, "c:messages").unwrap().unwrap(),
+            Some(value.into_bytes())
+        );
+        ids.push(a.id);
+    }
+    assert_eq!(
+        plugin.export_binary().unwrap().unwrap(),
+        native.export_binary(None).unwrap()
+    );
+    // Bad attachments are the error variant, and nothing is written.
+    let twice = [
+        rewind_sandbox::NewAttachment {
+            key: "k".into(),
+            content_type: "text/plain".into(),
+            bytes: b"1".to_vec(),
+            base: None,
+        },
+        rewind_sandbox::NewAttachment {
+            key: "k".into(),
+            content_type: "text/plain".into(),
+            bytes: b"2".to_vec(),
+            base: Some(ids[0].clone()),
+        },
+    ];
+    let before = plugin.metrics().unwrap().checkpoints;
+    assert!(matches!(
+        plugin
+            .checkpoint_with(&input(&s1, "bad"), b"{}", &twice)
+            .unwrap(),
+        Err(StoreError::InvalidInput(_))
+    ));
+    assert_eq!(plugin.metrics().unwrap().checkpoints, before);
+}
+
 fn serde_json_object(text: &str) -> serde_json::Map<String, serde_json::Value> {
     match serde_json::from_str(text).unwrap() {
         serde_json::Value::Object(m) => m,
