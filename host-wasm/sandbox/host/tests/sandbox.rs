@@ -74,19 +74,31 @@ fn the_conformance_scenarios_pass_inside_the_component() {
 
 /// The same operations through the component and natively, under the same deterministic
 /// environment, write byte-identical logs.
-#[test]
-fn the_component_writes_the_same_bytes_as_the_native_engine() {
-    let sandbox = sandbox(Limits::default());
-    let mut plugin = sandbox
+/// A store in the component and a native one, both in memory with the same deterministic
+/// environment: the same calls must give the same bytes.
+fn plugin_and_native(
+    sandbox: &Sandbox,
+) -> (
+    rewind_sandbox::SandboxStore,
+    Store<MemoryBackend, DeterministicEnv>,
+) {
+    let plugin = sandbox
         .open(MemoryBackend::new(), DeterministicEnv::new(), "")
         .unwrap()
         .unwrap();
-    let (mut native, _) = Store::open(
+    let (native, _) = Store::open(
         MemoryBackend::new(),
         DeterministicEnv::new(),
         Options::default().event_capacity(0),
     )
     .unwrap();
+    (plugin, native)
+}
+
+#[test]
+fn the_component_writes_the_same_bytes_as_the_native_engine() {
+    let sandbox = sandbox(Limits::default());
+    let (mut plugin, mut native) = plugin_and_native(&sandbox);
 
     let s1 = plugin
         .create_session("agent", "{\"k\":1}")
@@ -181,16 +193,7 @@ fn the_component_writes_the_same_bytes_as_the_native_engine() {
 #[test]
 fn checkpoints_with_attachments_match_the_native_engine() {
     let sandbox = sandbox(Limits::default());
-    let mut plugin = sandbox
-        .open(MemoryBackend::new(), DeterministicEnv::new(), "")
-        .unwrap()
-        .unwrap();
-    let (mut native, _) = Store::open(
-        MemoryBackend::new(),
-        DeterministicEnv::new(),
-        Options::default().event_capacity(0),
-    )
-    .unwrap();
+    let (mut plugin, mut native) = plugin_and_native(&sandbox);
     let s1 = plugin.create_session("agent", "").unwrap().unwrap();
     let s2 = native.create_session("agent", Default::default()).unwrap();
     // A value that grows every step, written with each checkpoint: the component and the
