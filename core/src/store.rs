@@ -206,6 +206,17 @@ pub struct Store<B: Backend, E: Env> {
     /// The frames of the write in progress; kept between writes so a write does not grow a
     /// fresh buffer from nothing (released when a write left it larger than `KEPT_WRITE_BUF`).
     write_buf: Vec<u8>,
+    /// What a live write already knows of the checkpoint it is committing (its metadata as an
+    /// object and its state root), so applying the record neither parses nor hashes again.
+    /// Replay has no such thing and derives both from the record.
+    live: Option<LiveCheckpoint>,
+}
+
+/// A live write's checkpoint, as the `live` field of [`Store`] holds it.
+struct LiveCheckpoint {
+    id: CheckpointId,
+    metadata: Map<String, Value>,
+    root: Hash,
 }
 
 /// New chunks of one blob searched linearly for repeats before a hash map is built.
@@ -319,6 +330,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             sessions_removed: 0,
             replay_txn: None,
             write_buf: Vec::new(),
+            live: None,
         };
         let mut salvaged = SalvageReport::default();
         let mut report =
@@ -730,7 +742,14 @@ impl<B: Backend, E: Env> Store<B, E> {
                 .into_iter()
                 .zip(attachment_raw.iter().map(Vec::as_slice)),
         );
-        self.commit(records)?;
+        self.live = Some(LiveCheckpoint {
+            id,
+            metadata: new.metadata,
+            root,
+        });
+        let committed = self.commit(records);
+        self.live = None;
+        committed?;
         self.ops.checkpoints_created += 1;
         self.ops.attachments += attached;
         let cp = &self.checkpoints[&id].cp;
@@ -1464,9 +1483,13 @@ impl<B: Backend, E: Env> Store<B, E> {
         if c.seq < self.next_seq && self.by_seq.contains_key(&c.seq) {
             return Err(inconsistent("seq used twice"));
         }
-        let metadata = parse_metadata(&c.metadata)?;
+        let (metadata, known_root) = match self.live.take().filter(|l| l.id == c.id) {
+            Some(l) => (l.metadata, Some(l.root)),
+            None => (parse_metadata(&c.metadata)?, None),
+        };
         let state = self.resolve_blob(c.state, None, raw_pos)?;
-        let root = state_root(state.chunks.iter().map(|s| &self.chunks.get(*s).hash));
+        let root = known_root
+            .unwrap_or_else(|| state_root(state.chunks.iter().map(|s| &self.chunks.get(*s).hash)));
         let cp = Checkpoint {
             id: c.id,
             session: c.session,
@@ -1680,6 +1703,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             sessions_removed: self.sessions_removed,
             replay_txn: self.replay_txn,
             write_buf: self.write_buf,
+            live: None,
         }
     }
 }
