@@ -254,30 +254,26 @@ impl Sandbox {
         }))
     }
 
-    /// Runs one of the engine's conformance scenarios inside a fresh instance.
-    pub fn run_conformance(&self, name: &str) -> Result<Result<(), String>, SandboxError> {
-        let (mut store, bindings) = self.instantiate(
+    /// A fresh instance over an empty memory log (the conformance calls).
+    fn scratch(&self) -> Result<(Store<HostState>, bindings::RewindStore), SandboxError> {
+        self.instantiate(
             Box::new(rewind_core::MemoryBackend::new()),
             Box::new(rewind_core::DeterministicEnv::new()),
-        )?;
+        )
+    }
+
+    /// Runs one of the engine's conformance scenarios inside a fresh instance.
+    pub fn run_conformance(&self, name: &str) -> Result<Result<(), String>, SandboxError> {
+        let (mut store, bindings) = self.scratch()?;
         let result = bindings
             .rewind_store_conformance()
             .call_run_scenario(&mut store, name);
-        match result {
-            Ok(r) => Ok(r),
-            Err(trap) => {
-                let logs = store.data().logs.join("\n");
-                Err(SandboxError::Trap(format!("{trap:#}\n{logs}")))
-            }
-        }
+        trap_to_error(&store, result)
     }
 
     /// The names of the conformance scenarios the component carries.
     pub fn conformance_scenarios(&self) -> Result<Vec<String>, SandboxError> {
-        let (mut store, bindings) = self.instantiate(
-            Box::new(rewind_core::MemoryBackend::new()),
-            Box::new(rewind_core::DeterministicEnv::new()),
-        )?;
+        let (mut store, bindings) = self.scratch()?;
         let result = bindings
             .rewind_store_conformance()
             .call_scenarios(&mut store);
@@ -286,10 +282,7 @@ impl Sandbox {
 
     /// The scripted run every host must reproduce byte for byte.
     pub fn conformance_transcript(&self) -> Result<String, SandboxError> {
-        let (mut store, bindings) = self.instantiate(
-            Box::new(rewind_core::MemoryBackend::new()),
-            Box::new(rewind_core::DeterministicEnv::new()),
-        )?;
+        let (mut store, bindings) = self.scratch()?;
         let result = bindings
             .rewind_store_conformance()
             .call_transcript(&mut store);
