@@ -24,19 +24,42 @@
 //                     transaction and sharing its chunk-list prefix with the previous version
 //                     (a growing message list logs its new messages only). `blobs` maps every
 //                     channel to the checkpoint holding its value; later checkpoints point at
-//                     it, and reads rebuild channel_values from those attachments. Values whose
-//                     JSON is at most 64 bytes (null, counters, flags) are kept in the envelope's
-//                     `inline` map instead, and copied to children that keep them.
+//                     it, and reads rebuild channel_values from those attachments. Small values
+//                     live in the envelope instead, copied to children that keep them: null,
+//                     booleans, finite numbers and strings of at most 64 characters as
+//                     themselves in its `values` map (serialised with the envelope, no serde
+//                     call of their own), other values whose serialised JSON is at most 64
+//                     bytes as that text in its `inline` map. A channel the checkpoint has but
+//                     neither lists in newVersions nor shares with its parent (same version) is
+//                     taken from wherever the thread and namespace stored that channel at that
+//                     version (a copy of a sibling: updateState(config, undefined, "__copy__")),
+//                     found with an index of (channel, version) built from the envelopes the
+//                     first time it is needed. A value stored nowhere is not invented: like
+//                     LangGraph's delta savers (Postgres), only newVersions says what is new.
 //   pending writes -> attachments 'w:["<task_path>","<task_id>",<idx>,"<channel>"]' on their
 //                     checkpoint, returned in LangGraph's writesSortKey order.
 //   long names     -> rewind limits keys and namespaces to 256 bytes: longer channel names use the
 //                     key "c#<uuid5>", longer write keys "w#<uuid5>" (their text in "k#<uuid5>"),
 //                     longer namespaces "#<uuid5>" (the original in the rewind metadata key
 //                     "langgraph:checkpoint_ns").
+//   odd strings    -> JavaScript strings may hold lone surrogates (text cut inside an emoji);
+//                     rewind's are UTF-8. Thread ids, namespaces, channel names and ids holding
+//                     them are derived names as above (uuid5 of their JSON text), and the
+//                     originals are kept in rewind metadata as JSON text under "<key>~json".
+//                     Everything round-trips exactly through the saver.
 //   metadata       -> in the serialised state (exact round trip through serde) and, as JSON, in
-//                     the rewind metadata (for rewind queries and tools). Tags
+//                     the rewind metadata (for rewind queries and tools; lone surrogates shown as
+//                     U+FFFD; only source and step when the whole cannot be mirrored). Metadata
+//                     the envelope's JSON cannot hold (a BigInt, a cycle) is serialised on its
+//                     own into the attachment "m:", so the serde's answer for it (LangGraph's
+//                     replaces it with a placeholder) spoils nothing else. Tags
 //                     "langgraph:<source>" and the message "<source> step <n>" make the
 //                     checkpoints readable in rewind's own tools.
+//   the same id    -> a put of an id the thread and namespace already have replaces that
+//     again           checkpoint (like MemorySaver) and keeps its pending writes and the values
+//                     its children read from it. Channel values are per version: a put that
+//                     gives a channel a different value at the same version changes what the
+//                     children read too.
 //
 // A per-store catalogue (thread -> namespace -> checkpoint ids, sorted) answers "latest" and
 // list() in LangGraph's order (checkpoint id descending) without asking the engine for checkpoint
@@ -63,7 +86,12 @@ const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 const CT_CHECKPOINT = "application/vnd.langgraph.checkpoint";
 const CT_VALUE = "application/vnd.langgraph.value";
 const CT_WRITE = "application/vnd.langgraph.write";
+const CT_METADATA = "application/vnd.langgraph.metadata";
 const VALUE_KEY = "c:";
+/** A value whose key would be too long (or not UTF-8): "c#<uuid>". */
+const LONG_VALUE_KEY = "c#";
+/** LangGraph metadata serialised on its own (when the envelope's JSON cannot hold it). */
+const METADATA_KEY = "m:";
 const WRITE_KEY = "w:";
 /** A write whose key would be too long: "w#<uuid>", its key text in the attachment "k#<uuid>". */
 const LONG_WRITE_KEY = "w#";
@@ -101,6 +129,25 @@ function valueContentType(base, type) {
   return type === "json" ? "application/json" : contentType(base, type);
 }
 
+/**
+ * Whether a channel value is stored as itself in the envelope's `values` (serialised with the
+ * envelope): primitives whose serialisation nested in an object is the one they have alone.
+ */
+function embeddable(value) {
+  switch (typeof value) {
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "string":
+      return value.length <= MAX_INLINE_BYTES;
+    case "object":
+      return value === null;
+    default:
+      return false;
+  }
+}
+
 /** The JSON text of a small "json" value, to keep in the envelope; null if not inlined. */
 function inlineText(type, bytes) {
   if (type !== "json" || bytes.length > MAX_INLINE_BYTES) return null;
@@ -122,15 +169,71 @@ function serdeType(base, ct) {
 
 const utf8Length = (text) => encoder.encode(text).length;
 
+const hasOwn = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
+
+// JavaScript strings may hold lone surrogates (a string cut in the middle of an emoji); rewind's
+// strings are UTF-8, which cannot. Names that reach rewind are either well formed, or derived
+// (uuid5 of their JSON text, which escapes lone surrogates), or mirrored as JSON text.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** Whether a string has no lone surrogates. */
+function wellFormed(text) {
+  if (typeof text.isWellFormed === "function") return text.isWellFormed();
+  LONE_SURROGATE.lastIndex = 0;
+  return !LONE_SURROGATE.test(text);
+}
+
+/** The string with each lone surrogate replaced by U+FFFD (for text rewind only displays). */
+function toWellFormed(text) {
+  if (typeof text.toWellFormed === "function") return text.toWellFormed();
+  return text.replace(LONE_SURROGATE, "\uFFFD");
+}
+
+/** At most `max` UTF-16 units of a string, not cutting a surrogate pair in two. */
+function truncate(text, max) {
+  if (text.length <= max) return text;
+  const code = text.charCodeAt(max - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}
+
+/** A uuid5 naming `value` of kind `kind`, for any string (lone surrogates included). */
+function derivedUuid(kind, value) {
+  const name = wellFormed(value) ? `${kind}:${value}` : `${kind}~json:${JSON.stringify(value)}`;
+  return uuid5(name, ID_NAMESPACE);
+}
+
+/**
+ * Sets a string in rewind metadata under `key`, or its JSON text under `key + "~json"` when it
+ * holds lone surrogates (rewind metadata is UTF-8 JSON).
+ */
+function mirrorString(metadata, key, value) {
+  if (wellFormed(value)) metadata[key] = value;
+  else metadata[`${key}~json`] = JSON.stringify(value);
+}
+
+/** The string mirrorString() stored under `key`, or undefined. */
+function mirroredString(metadata, key) {
+  const plain = metadata?.[key];
+  if (typeof plain === "string") return plain;
+  const json = metadata?.[`${key}~json`];
+  if (typeof json !== "string") return undefined;
+  try {
+    const value = JSON.parse(json);
+    return typeof value === "string" ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The attachment key of a channel's value. */
 function valueKey(channel) {
   const key = VALUE_KEY + channel;
-  return utf8Length(key) <= MAX_KEY_BYTES ? key : `c#${uuid5(`channel:${channel}`, ID_NAMESPACE)}`;
+  return utf8Length(key) <= MAX_KEY_BYTES && wellFormed(channel) ? key : LONG_VALUE_KEY + derivedUuid("channel", channel);
 }
 
 /** The rewind namespace of a LangGraph checkpoint_ns. */
 function rewindNamespace(ns) {
-  return utf8Length(ns) <= MAX_NAMESPACE_BYTES ? ns : `#${uuid5(`namespace:${ns}`, ID_NAMESPACE)}`;
+  return utf8Length(ns) <= MAX_NAMESPACE_BYTES && wellFormed(ns) ? ns : `#${derivedUuid("namespace", ns)}`;
 }
 
 function asBytes(data) {
@@ -200,25 +303,73 @@ function matchesFilter(metadata, filter) {
   return true;
 }
 
-/** LangGraph metadata as a JSON object for rewind (queries, tools); null if not representable. */
+/**
+ * LangGraph metadata as rewind metadata (a JSON object for queries and tools), and whether the
+ * metadata is plain JSON (no BigInt, no cycle, nothing that throws), so that the saver's serde can
+ * serialise it inside the envelope. Strings with lone surrogates are mirrored with U+FFFD; metadata
+ * too large or with such keys is mirrored as its `source` and `step` only.
+ */
 function mirrorMetadata(metadata) {
-  if (!metadata || typeof metadata !== "object") return {};
+  if (!metadata || typeof metadata !== "object") return { mirror: {}, plain: true };
+  let plain = true;
+  let badKey = false;
   let text;
   try {
-    text = JSON.stringify(metadata, (_key, value) => (typeof value === "bigint" ? String(value) : value));
+    text = JSON.stringify(metadata, (key, value) => {
+      if (!wellFormed(key)) badKey = true;
+      if (typeof value === "bigint") {
+        plain = false;
+        return String(value);
+      }
+      return typeof value === "string" && !wellFormed(value) ? toWellFormed(value) : value;
+    });
   } catch {
+    plain = false;
     text = undefined;
   }
-  if (text === undefined || text.length > MAX_MIRRORED_METADATA) {
-    const out = {};
-    for (const key of ["source", "step"]) {
-      const v = metadata[key];
-      if (typeof v === "string" || typeof v === "number") out[key] = v;
-    }
-    return out;
+  if (text === undefined || badKey || text.length > MAX_MIRRORED_METADATA) {
+    return { mirror: minimalMirror(metadata), plain };
   }
   const parsed = JSON.parse(text);
-  return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : {};
+  return { mirror: parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : {}, plain };
+}
+
+/** The rewind metadata kept when the whole LangGraph metadata cannot be: source and step. */
+function minimalMirror(metadata) {
+  const out = {};
+  for (const key of ["source", "step"]) {
+    const v = metadata?.[key];
+    if (typeof v === "string") out[key] = toWellFormed(v);
+    else if (typeof v === "number" && Number.isFinite(v)) out[key] = v;
+  }
+  return out;
+}
+
+/**
+ * Rejects channel versions the envelope cannot hold: LangGraph's are numbers or strings, and a
+ * BigInt would turn the serde's JSON of the whole checkpoint into an error placeholder.
+ */
+function rejectBigIntVersions(checkpoint) {
+  const check = (versions) => {
+    if (!versions || typeof versions !== "object") return;
+    for (const v of Object.values(versions)) {
+      if (typeof v === "bigint") {
+        throw new TypeError("Failed to put checkpoint: channel versions must be numbers or strings, not BigInt.");
+      }
+    }
+  };
+  check(checkpoint.channel_versions);
+  for (const seen of Object.values(checkpoint.versions_seen ?? {})) check(seen);
+}
+
+/** The key of a (channel, version) in a namespace's index of stored values. */
+const storedKey = (channel, version) => JSON.stringify([channel, version]);
+
+/** Adds where a checkpoint's values are (its put's info: owners resolved) to an index. */
+function indexStored(index, info) {
+  for (const [ch, owner] of Object.entries(info.blobs)) index.set(storedKey(ch, info.versions[ch]), { owner });
+  for (const [ch, text] of Object.entries(info.inline)) index.set(storedKey(ch, info.versions[ch]), { text });
+  for (const [ch, value] of Object.entries(info.values)) index.set(storedKey(ch, info.versions[ch]), { value });
 }
 
 /** Sorted insertion position of `id` in ascending `ids` (first index with ids[i] >= id). */
@@ -243,6 +394,8 @@ class Namespace {
     this.sorted = true;
     /** checkpoint id -> entry { id, rid, type, bare } */
     this.entries = new Map();
+    /** (channel, version) -> where it is stored, once a put needed it (see #storedIndex) */
+    this.stored = null;
   }
 
   add(entry) {
@@ -350,7 +503,7 @@ class Shared {
   sid(thread) {
     let sid = this.sids.get(thread);
     if (sid === undefined) {
-      sid = uuid5(`thread:${thread}`, ID_NAMESPACE);
+      sid = derivedUuid("thread", thread);
       this.sids.set(thread, sid);
     }
     return sid;
@@ -372,9 +525,11 @@ class Shared {
     const sid = this.sid(thread);
     if (this.exists(sid)) return sid;
     const bytes = encoder.encode(thread).length;
-    const name = thread.trim() !== "" && bytes <= 256 ? thread : "langgraph thread";
+    const name = thread.trim() !== "" && bytes <= 256 && wellFormed(thread) ? thread : "langgraph thread";
+    const metadata = {};
+    mirrorString(metadata, THREAD_KEY, thread);
     try {
-      await this.store.createSession(name, { [THREAD_KEY]: thread }, sid);
+      await this.store.createSession(name, metadata, sid);
     } catch (error) {
       if (error?.code !== "DUPLICATE_ID") throw error;
     }
@@ -390,8 +545,8 @@ class Shared {
     for (const cp of this.store.list({ session: sid, order: "asc" }).items) {
       const type = serdeType(CT_CHECKPOINT, cp.contentType);
       if (type === null) continue; // not a LangGraph checkpoint
-      const id = typeof cp.metadata?.[ID_KEY] === "string" ? cp.metadata[ID_KEY] : cp.id;
-      const ns = typeof cp.metadata?.[NS_KEY] === "string" ? cp.metadata[NS_KEY] : cp.namespace;
+      const id = mirroredString(cp.metadata, ID_KEY) ?? cp.id;
+      const ns = mirroredString(cp.metadata, NS_KEY) ?? cp.namespace;
       cat.add(ns, { id, rid: cp.id, type, bare: false });
     }
     this.catalogues.set(sid, cat);
@@ -402,7 +557,7 @@ class Shared {
   threads() {
     const out = [];
     for (const s of this.store.sessions()) {
-      const thread = s.metadata?.[THREAD_KEY];
+      const thread = mirroredString(s.metadata, THREAD_KEY);
       if (typeof thread === "string" && this.sid(thread) === s.id) out.push({ sid: s.id, thread });
     }
     return out;
@@ -586,14 +741,26 @@ export class RewindSaver extends BaseCheckpointSaver {
       if (isNotFound(error)) return null;
       throw error;
     }
-    return this.serde.loadsTyped(entry.type, bytes);
+    const env = await this.serde.loadsTyped(entry.type, bytes);
+    if (!env || typeof env !== "object" || !env.checkpoint || typeof env.checkpoint !== "object") {
+      throw new Error(`RewindSaver: the serialised data of checkpoint ${entry.id} is not a checkpoint (serde type "${entry.type}").`);
+    }
+    return env;
+  }
+
+  /** The LangGraph metadata of a checkpoint: in its envelope, or serialised on its own. */
+  async #metadata(entry, env) {
+    if (hasOwn(env, "metadata")) return env.metadata;
+    const a = this.#attachment(entry.rid, METADATA_KEY, CT_METADATA);
+    return a ? this.serde.loadsTyped(a.type, a.bytes) : {};
   }
 
   /** Builds a CheckpointTuple, or undefined when the checkpoint is gone, incomplete or filtered out. */
   async #tuple(cat, entry, thread, ns, givenConfig, memo, filter) {
     const env = await this.#envelope(entry);
     if (!env) return undefined;
-    if (filter && !matchesFilter(env.metadata, filter)) return undefined;
+    const metadata = await this.#metadata(entry, env);
+    if (filter && !matchesFilter(metadata, filter)) return undefined;
     const channelValues = {};
     for (const [channel, owner] of Object.entries(env.blobs ?? {})) {
       const found = await this.#value(cat, ns, entry, env, channel, owner, memo);
@@ -612,6 +779,7 @@ export class RewindSaver extends BaseCheckpointSaver {
     for (const [channel, text] of Object.entries(env.inline ?? {})) {
       channelValues[channel] = await this.serde.loadsTyped("json", encoder.encode(text));
     }
+    for (const [channel, value] of Object.entries(env.values ?? {})) channelValues[channel] = value;
     const cp = env.checkpoint;
     const checkpoint = {
       v: cp.v,
@@ -628,7 +796,7 @@ export class RewindSaver extends BaseCheckpointSaver {
     const tuple = {
       config: givenConfig ?? { configurable: { thread_id: thread, checkpoint_ns: ns, checkpoint_id: cp.id } },
       checkpoint,
-      metadata: env.metadata,
+      metadata,
       pendingWrites,
     };
     if (env.parent !== undefined && env.parent !== null) {
@@ -666,7 +834,7 @@ export class RewindSaver extends BaseCheckpointSaver {
     return found;
   }
 
-  #attachment(rid, key) {
+  #attachment(rid, key, base = CT_VALUE) {
     let a;
     try {
       a = this.store.attachment(rid, key);
@@ -675,7 +843,7 @@ export class RewindSaver extends BaseCheckpointSaver {
       throw error;
     }
     if (!a) return undefined;
-    return { type: serdeType(CT_VALUE, a.contentType) ?? "json", bytes: a.bytes };
+    return { type: serdeType(base, a.contentType) ?? "json", bytes: a.bytes };
   }
 
   /** Pending writes of a checkpoint in writesSortKey order: [taskId, channel, value][]. */
@@ -693,15 +861,8 @@ export class RewindSaver extends BaseCheckpointSaver {
 
   /** The write attachments of a checkpoint, parsed and sorted. */
   #writeRecords(rid) {
-    let keys;
-    try {
-      keys = this.store.attachmentKeys(rid);
-    } catch (error) {
-      if (isNotFound(error)) return [];
-      throw error;
-    }
     const records = [];
-    for (const key of keys) {
+    for (const key of this.#attachmentKeys(rid)) {
       let text;
       if (key.startsWith(WRITE_KEY)) {
         text = key.slice(WRITE_KEY.length);
@@ -723,6 +884,16 @@ export class RewindSaver extends BaseCheckpointSaver {
     }
     records.sort((a, b) => compareWritesSortKeys(a.sort, b.sort));
     return records;
+  }
+
+  /** The attachment keys of a checkpoint (none if it is gone). */
+  #attachmentKeys(rid) {
+    try {
+      return this.store.attachmentKeys(rid);
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
   }
 
   /** Checkpoints before format 4 kept pending sends as the parent's TASKS writes. */
@@ -749,11 +920,17 @@ export class RewindSaver extends BaseCheckpointSaver {
     const ns = namespaceOf(config);
     const id = checkpoint?.id;
     if (typeof id !== "string" || id === "") throw new Error("Failed to put checkpoint: it has no id.");
+    rejectBigIntVersions(checkpoint);
     const sh = this.#shared;
     const key = key3(thread, ns, id);
     const previous = sh.inflight.get(key);
+    // A child put right after its parent's (not awaited) reads what the parent stored. Taken
+    // before this put registers itself, so two puts never wait for each other.
+    const parentId = config.configurable?.checkpoint_id;
+    const parentPut = typeof parentId === "string" && parentId !== id ? sh.inflight.get(key3(thread, ns, parentId)) : undefined;
     const run = (async () => {
       if (previous) await previous.catch(() => {});
+      if (parentPut) await parentPut.catch(() => {});
       return this.#put(config, thread, ns, checkpoint, metadata, newVersions ?? {});
     })();
     sh.inflight.set(key, run);
@@ -772,17 +949,29 @@ export class RewindSaver extends BaseCheckpointSaver {
     const versions = prepared.channel_versions;
     const id = prepared.id;
     const parentId = config.configurable?.checkpoint_id;
+    const { mirror, plain } = mirrorMetadata(metadata);
 
-    // Serialise first: a serializer error leaves nothing behind.
-    const fresh = Object.keys(newVersions).filter((ch) => Object.prototype.hasOwnProperty.call(values, ch));
+    // Serialise first: a serializer error leaves nothing behind. Small primitives go into the
+    // envelope as they are (serialised with it).
+    const embedded = {};
+    const fresh = Object.keys(newVersions).filter((ch) => {
+      if (!hasOwn(values, ch)) return false;
+      if (!embeddable(values[ch])) return true;
+      embedded[ch] = values[ch];
+      return false;
+    });
     const serialised = await Promise.all(fresh.map((ch) => this.serde.dumpsTyped(values[ch])));
+    // Metadata the envelope's JSON cannot hold (a BigInt, a cycle) is serialised on its own, as
+    // LangGraph's savers do, so the serde's answer for it cannot spoil the rest.
+    const metadataAlone = plain ? null : await this.serde.dumpsTyped(metadata);
 
     const sid = await sh.ensureSession(thread);
     const cat = sh.catalogue(sid);
     const parent = parentId ? cat.get(ns, parentId) : undefined;
 
     // Where each channel's value lives: here for the new ones (in the envelope when small),
-    // else where the parent had it.
+    // else where the parent had it, else wherever this thread and namespace stored the same
+    // channel at the same version (a checkpoint copied from a sibling: LangGraph's "__copy__").
     const blobs = {};
     const inline = {};
     /** Indexes into `fresh` of the values stored as attachments. */
@@ -796,25 +985,35 @@ export class RewindSaver extends BaseCheckpointSaver {
         attached.push(i);
       }
     }
+    const placed = (ch) => hasOwn(blobs, ch) || hasOwn(inline, ch) || hasOwn(embedded, ch);
+    /** Channels this checkpoint has, with a version, whose value is not placed yet. */
+    const unplaced = () => Object.keys(values).filter((ch) => hasOwn(versions, ch) && !placed(ch));
     /** channel -> the checkpoint holding the parent's version of a new value */
     const previousOwners = {};
     if (parent) {
       const info = await this.#parentInfo(parent);
       if (info) {
         for (const ch of fresh) previousOwners[ch] = info.blobs[ch];
-        const kept = (ch) =>
-          !(ch in blobs) &&
-          !(ch in inline) &&
-          Object.prototype.hasOwnProperty.call(values, ch) &&
-          Object.prototype.hasOwnProperty.call(versions, ch) &&
-          info.versions[ch] === versions[ch];
-        for (const [ch, owner] of Object.entries(info.blobs)) {
-          // Only a channel this checkpoint has, at the version the parent stored.
-          if (!kept(ch)) continue;
+        for (const ch of unplaced()) {
+          if (info.versions[ch] !== versions[ch]) continue;
           // An owner compaction removed: the parent holds a copy (saver.compact() put it there).
-          blobs[ch] = owner === null || !cat.rids.has(owner) ? parent.rid : owner;
+          if (hasOwn(info.blobs, ch)) blobs[ch] = cat.rids.has(info.blobs[ch]) ? info.blobs[ch] : parent.rid;
+          else if (hasOwn(info.inline, ch)) inline[ch] = info.inline[ch];
+          else if (hasOwn(info.values, ch)) embedded[ch] = info.values[ch];
         }
-        for (const [ch, text] of Object.entries(info.inline)) if (kept(ch)) inline[ch] = text;
+      }
+    }
+    const missing = unplaced();
+    const space = cat.ns(ns);
+    if (missing.length > 0 && space) {
+      const index = await this.#storedIndex(space);
+      for (const ch of missing) {
+        const found = index.get(storedKey(ch, versions[ch]));
+        if (!found) continue;
+        if (found.owner !== undefined) {
+          if (cat.rids.has(found.owner)) blobs[ch] = found.owner;
+        } else if (found.text !== undefined) inline[ch] = found.text;
+        else embedded[ch] = found.value;
       }
     }
 
@@ -826,35 +1025,20 @@ export class RewindSaver extends BaseCheckpointSaver {
         channel_versions: versions,
         versions_seen: prepared.versions_seen,
       },
-      metadata,
       parent: parentId,
       blobs,
     };
+    if (plain) envelope.metadata = metadata;
     if (Object.keys(inline).length > 0) envelope.inline = inline;
+    if (Object.keys(embedded).length > 0) envelope.values = embedded;
     const [type, stateData] = await this.serde.dumpsTyped(envelope);
     const state = asBytes(stateData);
 
-    // Overwriting a checkpoint (same thread, namespace and id): the old one goes first.
-    const existing = cat.get(ns, id);
-    if (existing) {
-      sh.own.add(existing.rid);
-      try {
-        await store.delete(existing.rid);
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
-      } finally {
-        sh.own.delete(existing.rid);
-      }
-      cat.remove(ns, id);
-    }
-
-    const mirrored = mirrorMetadata(metadata);
-    const source = typeof metadata?.source === "string" && metadata.source !== "" ? metadata.source : null;
+    const source = typeof metadata?.source === "string" && metadata.source !== "" ? toWellFormed(metadata.source) : null;
     const step = typeof metadata?.step === "number" ? metadata.step : null;
     let tags = source && source.length <= 100 ? [`langgraph:${source}`] : [];
     if (this.tagsFor) tags = tags.concat(this.tagsFor(checkpoint, metadata, config) ?? []);
     const rns = rewindNamespace(ns);
-    if (rns !== ns) mirrored[NS_KEY] = ns;
     // The new channel values (and writes that arrived before this put) are attachments written
     // in the checkpoint's transaction. A value shares its chunk-list prefix with its previous
     // version, so a growing message list logs its new messages only.
@@ -866,6 +1050,10 @@ export class RewindSaver extends BaseCheckpointSaver {
       if (previous !== undefined && cat.rids.has(previous)) value.base = previous;
       attachments.push(value);
     }
+    if (metadataAlone) {
+      const [metaType, data] = metadataAlone;
+      attachments.push({ key: METADATA_KEY, contentType: valueContentType(CT_METADATA, metaType), bytes: asBytes(data) });
+    }
     const key = key3(thread, ns, id);
     const parked = sh.parked.get(key);
     const entry = { id, rid: null, type, bare: !parked };
@@ -876,13 +1064,35 @@ export class RewindSaver extends BaseCheckpointSaver {
       attachments.push(...writes.values());
     }
 
+    // Putting a checkpoint id again replaces the checkpoint, keeping its pending writes and the
+    // values its children take from it (unless this put stores them anew).
+    const existing = cat.get(ns, id);
+    if (existing) {
+      const keys = new Set(attachments.map((a) => a.key));
+      for (const old of this.#attachmentKeys(existing.rid)) {
+        if (keys.has(old) || old === METADATA_KEY) continue;
+        const a = store.attachment(existing.rid, old);
+        if (!a) continue;
+        attachments.push({ key: old, contentType: a.contentType, bytes: a.bytes });
+        if (!old.startsWith(VALUE_KEY) && !old.startsWith(LONG_VALUE_KEY)) entry.bare = false;
+      }
+      sh.own.add(existing.rid);
+      try {
+        await store.delete(existing.rid);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      } finally {
+        sh.own.delete(existing.rid);
+      }
+      cat.remove(ns, id);
+    }
+
     const input = {
       session: sid,
-      message: `${(source ?? "checkpoint").slice(0, 200)}${step !== null ? ` step ${step}` : ""}`,
+      message: `${truncate(source ?? "checkpoint", 200)}${step !== null ? ` step ${step}` : ""}`,
       state,
       contentType: contentType(CT_CHECKPOINT, type),
       tags,
-      metadata: mirrored,
       trigger: { kind: "automatic", reason: "langgraph" },
       namespace: rns,
       attachments,
@@ -891,26 +1101,68 @@ export class RewindSaver extends BaseCheckpointSaver {
     else input.root = true;
 
     let rid = CANONICAL_UUID.test(id) ? id : this.#derivedId(thread, ns, id);
-    for (let attempt = 0; ; attempt++) {
+    let reduced = false;
+    for (;;) {
+      const attempt = rid;
       input.id = rid;
-      if (rid !== id) input.metadata = { ...mirrored, [ID_KEY]: id };
-      sh.own.add(rid);
+      input.metadata = reduced ? minimalMirror(metadata) : rid === id && rns === ns ? mirror : { ...mirror };
+      if (rns !== ns) mirrorString(input.metadata, NS_KEY, ns);
+      if (rid !== id) mirrorString(input.metadata, ID_KEY, id);
+      sh.own.add(attempt);
       try {
         await store.save(input);
         break;
       } catch (error) {
         // The id is taken by another thread or namespace (rewind ids are store-wide).
-        if (error?.code !== "DUPLICATE_ID" || attempt > 0 || rid !== id) throw error;
-        rid = this.#derivedId(thread, ns, id);
+        if (error?.code === "DUPLICATE_ID" && rid === id) {
+          rid = this.#derivedId(thread, ns, id);
+          continue;
+        }
+        // rewind refused the mirrored metadata (nested too deeply for its JSON, over a
+        // maxMetadataBytes set on the store): mirror source and step only. The LangGraph metadata
+        // itself is in the envelope either way.
+        if ((error?.code === "INVALID_INPUT" || error?.code === "LIMIT_EXCEEDED") && !reduced) {
+          reduced = true;
+          continue;
+        }
+        throw error;
       } finally {
-        sh.own.delete(rid);
+        sh.own.delete(attempt);
       }
     }
     if (parked) sh.parked.delete(key);
     entry.rid = rid;
     cat.add(ns, entry);
-    sh.remember(rid, { versions, inline, blobs: Object.fromEntries(Object.entries(blobs).map(([c, o]) => [c, o ?? rid])) });
+    const resolved = {};
+    for (const [ch, owner] of Object.entries(blobs)) resolved[ch] = owner ?? rid;
+    const info = { versions, inline, values: embedded, blobs: resolved };
+    sh.remember(rid, info);
+    const stored = cat.ns(ns).stored;
+    if (stored) indexStored(stored, info);
     return { configurable: { thread_id: thread, checkpoint_ns: ns, checkpoint_id: id } };
+  }
+
+  /**
+   * Where the checkpoints of a (thread, namespace) stored each (channel, version): built from
+   * their envelopes on first need, then kept current by put().
+   */
+  async #storedIndex(space) {
+    if (space.stored) return space.stored;
+    const stored = new Map();
+    const seen = new Set();
+    // Puts may land while envelopes are read: go round until every entry was indexed.
+    for (let more = true; more; ) {
+      more = false;
+      for (const entry of [...space.entries.values()]) {
+        if (entry.rid === null || seen.has(entry.rid)) continue;
+        seen.add(entry.rid);
+        more = true;
+        const info = await this.#parentInfo(entry);
+        if (info) indexStored(stored, info);
+      }
+    }
+    space.stored ??= stored;
+    return space.stored;
   }
 
   #derivedId(thread, ns, id) {
@@ -925,7 +1177,12 @@ export class RewindSaver extends BaseCheckpointSaver {
     if (!env) return null;
     const blobs = {};
     for (const [ch, owner] of Object.entries(env.blobs ?? {})) blobs[ch] = owner ?? entry.rid;
-    const info = { versions: env.checkpoint?.channel_versions ?? {}, inline: env.inline ?? {}, blobs };
+    const info = {
+      versions: env.checkpoint?.channel_versions ?? {},
+      inline: env.inline ?? {},
+      values: env.values ?? {},
+      blobs,
+    };
     this.#shared.remember(entry.rid, info);
     return info;
   }

@@ -147,6 +147,22 @@ describe("put", () => {
     assert.deepEqual((await saver.getTuple(e)).checkpoint.channel_values, { messages: hi });
   });
 
+  test("small values live in the envelope and carry over to children, also after a reopen", async () => {
+    const saver = RewindSaver.memory();
+    const small = { none: null, flag: true, count: 3, ratio: 0.5, name: "planner", pair: { a: 1 }, nan: Number.NaN };
+    const p = await saver.put(cfg("t"), makeCheckpoint(small), meta("input", -1), Object.fromEntries(Object.keys(small).map((k) => [k, 1])));
+    assert.deepEqual(attachmentsOf(saver, p).values, [], "all of them are in the envelope");
+    const expected = { ...small, nan: null }; // JSON has no NaN, for any saver
+    assert.deepEqual((await saver.getTuple(p)).checkpoint.channel_values, expected);
+    // A saver over the reopened store has no cache of the parent: it reads its envelope.
+    const reopened = new RewindSaver(Store.memory({ log: saver.store.logBytes() }));
+    const versions = { ...Object.fromEntries(Object.keys(small).map((k) => [k, 1])), count: 2 };
+    const child = makeCheckpoint({ ...small, count: 4 }, uuid6(-1), versions);
+    const c = await reopened.put(p, child, meta("loop", 0), { count: 2 });
+    assert.deepEqual((await reopened.getTuple(c)).checkpoint.channel_values, { ...expected, count: 4 });
+    assert.deepEqual(attachmentsOf(reopened, c).values, []);
+  });
+
   test("links the rewind parent, so LangGraph parents are rewind parents", async () => {
     const saver = RewindSaver.memory();
     const a = await saver.put(cfg("t"), makeCheckpoint({ x: 1 }), meta("input", -1), { x: 1 });
@@ -179,6 +195,132 @@ describe("put", () => {
     assert.equal(mine.length, 1);
     assert.deepEqual(mine[0].checkpoint.channel_values, { v: "second" });
     assert.equal(saver.store.verify().ok, true);
+
+    // The replaced checkpoint keeps its pending writes, and a child reading a value from it
+    // still finds it, also when the new put keeps that channel in the envelope.
+    const long = "a value long enough to be an attachment of its own: ".repeat(2);
+    const original = makeCheckpoint({ b: long }, id);
+    const childCheckpoint = makeCheckpoint({ b: long, n: 1 }, uuid6(-1), { b: 1, n: 1 });
+    const replacement = makeCheckpoint({ b: "short" }, id);
+    for (const s of [saver, memory]) {
+      const p = await s.put(cfg("w"), original, meta("input", -1), { b: 1 });
+      await s.putWrites(p, [["b", 5], [ERROR, "boom"]], "task-1");
+      const child = await s.put(p, childCheckpoint, meta("loop", 0), { n: 1 });
+      await s.put(cfg("w"), replacement, meta("input", -1), { b: 1 });
+      assert.deepEqual((await s.getTuple(child)).checkpoint.channel_values, { b: long, n: 1 });
+    }
+    assert.deepEqual(await collect(saver.list(cfg("w"))), await collect(memory.list(cfg("w"))));
+    assert.deepEqual((await saver.getTuple(cfg("w", "", id))).pendingWrites, [["task-1", ERROR, "boom"], ["task-1", "b", 5]]);
+  });
+
+  test("a copy of a checkpoint put under its parent (LangGraph's __copy__) keeps every value", async () => {
+    // updateState(config, undefined, "__copy__") puts a copy of the checkpoint with the
+    // checkpoint's parent as parent and no newVersions: values the copied checkpoint changed are
+    // found where the thread stored them at the same version.
+    const long = (text) => `${text} `.repeat(20);
+    const saver = RewindSaver.memory();
+    const memory = new MemorySaver();
+    const results = [];
+    for (const s of [saver, memory]) {
+      const p = await s.put(cfg("t"), makeCheckpoint({ a: long("v1"), b: long("same"), n: 1 }), meta("input", -1), { a: 1, b: 1, n: 1 });
+      const changed = { a: long("v2"), b: long("same"), n: 2 };
+      await s.put(p, makeCheckpoint(changed, uuid6(-1), { a: 2, b: 1, n: 2 }), meta("loop", 0), { a: 2, n: 2 });
+      const copy = await s.put(p, makeCheckpoint(changed, uuid6(-1), { a: 2, b: 1, n: 2 }), meta("fork", 1), {});
+      results.push((await s.getTuple(copy)).checkpoint.channel_values);
+    }
+    assert.deepEqual(results[0], results[1]);
+    assert.deepEqual(results[0].a, long("v2"));
+    // The same from a saver that has not seen the puts (the index is built from the store).
+    const reopened = new RewindSaver(Store.memory({ log: saver.store.logBytes() }));
+    const [latest] = await collect(reopened.list(cfg("t"), { limit: 1 }));
+    const again = await reopened.put(latest.parentConfig, makeCheckpoint(latest.checkpoint.channel_values, uuid6(-1), latest.checkpoint.channel_versions), meta("fork", 2), {});
+    assert.deepEqual((await reopened.getTuple(again)).checkpoint.channel_values, results[1]);
+    assert.deepEqual(attachmentsOf(reopened, again).values, [], "nothing stored twice");
+  });
+
+  test("a child put not awaited after its parent's still takes the parent's values", async () => {
+    const saver = RewindSaver.memory();
+    const long = "carried from the parent, long enough to be an attachment: ".repeat(2);
+    const parent = makeCheckpoint({ b: long, s: 1 });
+    const first = saver.put(cfg("t"), parent, meta("input", -1), { b: 1, s: 1 });
+    const childConfig = cfg("t", "", parent.id);
+    const second = saver.put(childConfig, makeCheckpoint({ b: long, s: 2 }, uuid6(-1), { b: 1, s: 2 }), meta("loop", 0), { s: 2 });
+    const [, c] = await Promise.all([first, second]);
+    assert.deepEqual((await saver.getTuple(c)).checkpoint.channel_values, { b: long, s: 2 });
+  });
+
+  test("channels named like Object.prototype members are carried to children", async () => {
+    const saver = RewindSaver.memory();
+    const values = { constructor: "c", toString: "t", valueOf: 1, hasOwnProperty: null, __proto__: undefined };
+    delete values.__proto__;
+    const names = ["constructor", "toString", "valueOf", "hasOwnProperty"];
+    const versions = Object.fromEntries(names.map((k) => [k, 1]));
+    const p = await saver.put(cfg("t"), makeCheckpoint(values, uuid6(-1), versions), meta("input", -1), versions);
+    const c = await saver.put(p, makeCheckpoint(values, uuid6(-1), versions), meta("loop", 0), {});
+    const got = (await saver.getTuple(c)).checkpoint.channel_values;
+    assert.deepEqual(Object.keys(got).sort(), [...names].sort());
+    assert.deepEqual(got, values);
+  });
+
+  test("metadata with a BigInt is serialised on its own, like LangGraph's savers; BigInt versions are rejected", async () => {
+    const saver = RewindSaver.memory();
+    const memory = new MemorySaver();
+    const first = makeCheckpoint({ a: 1 });
+    const second = makeCheckpoint({ a: 2 }, uuid6(-1), { a: 2 });
+    for (const s of [saver, memory]) {
+      const p = await s.put(cfg("t"), first, meta("input", -1), { a: 1 });
+      await s.put(p, second, { source: "loop", step: 0, parents: {}, n: 10n }, { a: 2 });
+    }
+    const mine = await collect(saver.list(cfg("t")));
+    assert.deepEqual(mine, await collect(memory.list(cfg("t"))), "the serde decides what such metadata becomes");
+    assert.deepEqual(mine[0].checkpoint.channel_values, { a: 2 });
+    assert.deepEqual(saver.store.get(mine[0].config.configurable.checkpoint_id).metadata, { source: "loop", step: 0, parents: {}, n: "10" });
+
+    const bad = makeCheckpoint({ a: 3 }, uuid6(-1), { a: 3n });
+    await assert.rejects(saver.put(cfg("t"), bad, meta("loop", 1), { a: 3n }), /BigInt/);
+    assert.equal((await collect(saver.list(cfg("t")))).length, 2, "nothing stored");
+  });
+
+  test("strings with lone surrogates round-trip everywhere, like MemorySaver", async () => {
+    const cut = "hi \ud83d"; // "hi 😀" cut in the middle of the emoji
+    const saver = RewindSaver.memory();
+    const memory = new MemorySaver();
+    const values = { [cut]: cut, messages: [cut] };
+    const versions = { [cut]: 1, messages: 1 };
+    const metadata = { source: `${"s".repeat(199)}😀`, step: -1, parents: {}, [cut]: cut, note: cut };
+    const root = makeCheckpoint(values, `id ${cut}`, versions);
+    const next = makeCheckpoint(values, uuid6(-1), versions);
+    for (const s of [saver, memory]) {
+      const c = await s.put(cfg(cut, cut), root, metadata, versions);
+      await s.putWrites(c, [[cut, cut]], cut, cut);
+      const child = await s.put(c, next, meta(cut, 0), {});
+      assert.deepEqual((await s.getTuple(child)).checkpoint.channel_values, values);
+    }
+    assert.deepEqual(await collect(saver.list(cfg(cut))), await collect(memory.list(cfg(cut))));
+    assert.deepEqual(await collect(saver.list({})), await collect(memory.list({})), "found without a thread_id");
+    const reopened = new RewindSaver(Store.memory({ log: saver.store.logBytes() }));
+    assert.deepEqual(await collect(reopened.list(cfg(cut))), await collect(memory.list(cfg(cut))));
+    // rewind's own view: the message is cut before the emoji, lone surrogates shown as U+FFFD.
+    // Metadata with such a key is mirrored as source and step only.
+    const [first, second] = saver.store.list({ session: saver.sessionId(cut), order: "asc" }).items;
+    assert.equal(first.message, `${"s".repeat(199)} step -1`);
+    // The id and namespace, which rewind derives, are kept as JSON text (lone surrogates escaped).
+    assert.deepEqual(first.metadata, {
+      source: `${"s".repeat(199)}😀`,
+      step: -1,
+      "langgraph:checkpoint_id~json": JSON.stringify(`id ${cut}`),
+      "langgraph:checkpoint_ns~json": JSON.stringify(cut),
+    });
+    assert.equal(second.metadata.source, "hi \ufffd");
+  });
+
+  test("metadata rewind cannot mirror (nested too deeply) still round-trips", async () => {
+    let deep = { leaf: true };
+    for (let i = 0; i < 200; i++) deep = { deep };
+    const saver = RewindSaver.memory();
+    const c = await saver.put(cfg("t"), makeCheckpoint({ a: 1 }), meta("input", -1, { deep }), { a: 1 });
+    assert.deepEqual((await saver.getTuple(c)).metadata, meta("input", -1, { deep }));
+    assert.deepEqual(saver.store.get(saver.checkpointId(c)).metadata, { source: "input", step: -1 });
   });
 
   test("ids that are not UUIDs, and one id in two threads, are kept as given", async () => {
@@ -246,23 +388,29 @@ describe("put", () => {
     }
     const serde = new TaggedSerde();
     const saver = new RewindSaver(Store.memory(), { serde });
-    const values = { text: "hello", when: new Date(0).toISOString(), raw: new Uint8Array([1, 2, 3]), set: new Set([1, 2]) };
+    const long = "a string too long to live in the envelope: ".repeat(3);
+    const values = { text: "hello", when: new Date(0).toISOString(), raw: new Uint8Array([1, 2, 3]), set: new Set([1, 2]), long };
     const c = await saver.put(cfg("t"), makeCheckpoint(values), meta("input", -1, { note: "n" }), {
       text: 1,
       when: 1,
       raw: 1,
       set: 1,
+      long: 1,
     });
     await saver.putWrites(c, [["text", "bye"]], "task-1", "~path");
     const tuple = await saver.getTuple(c);
     assert.deepEqual(tuple.checkpoint.channel_values, values);
     assert.deepEqual(tuple.metadata, meta("input", -1, { note: "n" }));
     assert.deepEqual(tuple.pendingWrites, [["task-1", "text", "bye"]]);
-    assert.ok(serde.calls.dumps >= 6 && serde.calls.loads >= 6);
+    // raw, set, long, the envelope (with text and when in it) and the write, both ways.
+    assert.equal(serde.calls.dumps, 5);
+    assert.equal(serde.calls.loads, 5);
     const rid = saver.checkpointId(c);
     assert.equal(saver.store.get(rid).contentType, "application/vnd.langgraph.checkpoint; serde=x-json");
     assert.equal(saver.store.attachment(rid, "c:raw").contentType, "application/vnd.langgraph.value; serde=x-bytes");
-    assert.equal(saver.store.attachment(rid, "c:text").contentType, "application/vnd.langgraph.value; serde=x-json");
+    assert.equal(saver.store.attachment(rid, "c:long").contentType, "application/vnd.langgraph.value; serde=x-json");
+    // Short strings (like null, booleans and numbers) are serialised with the envelope.
+    assert.equal(saver.store.attachment(rid, "c:text"), null);
 
     // With LangGraph's default serializer, JSON is JSON for rewind too (stateJson, diff).
     const plain = RewindSaver.memory();
@@ -912,6 +1060,17 @@ describe("a real agent", () => {
     // The original branch still reads as before.
     assert.equal((await agent.getState(history[0].config)).values.messages.at(-1).content, "The answer is 15.");
     assert.equal(saver.store.verify().ok, true);
+
+    // A copy of that checkpoint (updateState with "__copy__": a sibling with the same values)
+    // has its state and runs on as the original did, as with MemorySaver.
+    const refBefore = expected.find((h) => h.next[0] === "tools" && h.values.messages.length === 2);
+    const copyConfig = await agent.updateState(beforeTool.config, undefined, "__copy__");
+    const refCopyConfig = await reference.updateState(refBefore.config, undefined, "__copy__");
+    const [copied, refCopied] = [await agent.getState(copyConfig), await reference.getState(refCopyConfig)];
+    assert.deepEqual(describeState(copied), describeState(refCopied));
+    assert.deepEqual(copied.values, beforeTool.values);
+    const rerun = await agent.invoke(null, copyConfig);
+    assert.deepEqual(rerun.messages.map((m) => m.content), (await reference.invoke(null, refCopyConfig)).messages.map((m) => m.content));
 
     // Each channel value is stored once per version: far fewer value attachments than channel
     // values in all checkpoints' states.
