@@ -12,7 +12,7 @@
 //                     rewind accepts). An id that is not a canonical UUID, or that another thread
 //                     or namespace already uses (rewind ids are store-wide), is stored under
 //                     uuid5(JSON [thread, ns, id]) with the original in the rewind metadata key
-//                     "langgraph:checkpoint_id".
+//                     "langgraph:checkpoint_id" (which LangGraph metadata cannot set).
 //   parent         -> the rewind parent, so LangGraph forks (time travel) are rewind branches.
 //   checkpoint     -> the rewind state: serde.dumpsTyped({ checkpoint without channel_values,
 //                     metadata, parent, blobs }), the serde type tag in the content type
@@ -31,11 +31,13 @@
 //                     call of their own), other values whose serialised JSON is at most 64
 //                     bytes as that text in its `inline` map. A channel the checkpoint has but
 //                     neither lists in newVersions nor shares with its parent (same version) is
-//                     taken from wherever the thread and namespace stored that channel at that
-//                     version (a copy of a sibling: updateState(config, undefined, "__copy__")),
-//                     found with an index of (channel, version) built from the envelopes the
-//                     first time it is needed. A value stored nowhere is not invented: like
-//                     LangGraph's delta savers (Postgres), only newVersions says what is new.
+//                     stored too when the thread and namespace stored that channel at that
+//                     version before (a copy of a sibling: updateState(config, undefined,
+//                     "__copy__")): the value given, its chunks shared with the earlier one. An
+//                     index of the stored (channel, version)s, built from the envelopes the first
+//                     time a put needs it, answers that. A channel at a version stored nowhere is
+//                     not invented: as in LangGraph's delta savers (Postgres), newVersions says
+//                     what is new.
 //   pending writes -> attachments 'w:["<task_path>","<task_id>",<idx>,"<channel>"]' on their
 //                     checkpoint, returned in LangGraph's writesSortKey order.
 //   long names     -> rewind limits keys and namespaces to 256 bytes: longer channel names use the
@@ -56,10 +58,13 @@
 //                     "langgraph:<source>" and the message "<source> step <n>" make the
 //                     checkpoints readable in rewind's own tools.
 //   the same id    -> a put of an id the thread and namespace already have replaces that
-//     again           checkpoint (like MemorySaver) and keeps its pending writes and the values
-//                     its children read from it. Channel values are per version: a put that
-//                     gives a channel a different value at the same version changes what the
-//                     children read too.
+//     again           checkpoint, as in MemorySaver: the new one (with a new rewind id, the
+//                     LangGraph id in "langgraph:checkpoint_id") keeps the old one's pending
+//                     writes; the old one is deleted once the new one is stored, or, when rewind
+//                     children still take values from it, stays in the store out of LangGraph's
+//                     sight (where a thread has two checkpoints with one LangGraph id, the newer
+//                     is the one LangGraph sees). A put or putWrites of a checkpoint waits for
+//                     the ones before it.
 //
 // A per-store catalogue (thread -> namespace -> checkpoint ids, sorted) answers "latest" and
 // list() in LangGraph's order (checkpoint id descending) without asking the engine for checkpoint
@@ -75,6 +80,7 @@ import {
   getCheckpointId,
   maxChannelVersion,
   uuid5,
+  uuid6,
   writesSortKey,
 } from "@langchain/langgraph-checkpoint";
 import { Store } from "./index.js";
@@ -105,6 +111,8 @@ const THREAD_KEY = "langgraph_thread_id";
 const ID_KEY = "langgraph:checkpoint_id";
 /** Rewind metadata key holding a namespace too long for rewind (stored as "#<uuid>"). */
 const NS_KEY = "langgraph:checkpoint_ns";
+/** Rewind metadata keys the saver sets itself (mirrorString() forms included). */
+const RESERVED_METADATA_KEYS = [ID_KEY, `${ID_KEY}~json`, NS_KEY, `${NS_KEY}~json`];
 /** Rewind metadata keeps LangGraph metadata up to this size (the rest stays in the state). */
 const MAX_MIRRORED_METADATA = 32 << 10;
 
@@ -331,7 +339,10 @@ function mirrorMetadata(metadata) {
     return { mirror: minimalMirror(metadata), plain };
   }
   const parsed = JSON.parse(text);
-  return { mirror: parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : {}, plain };
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return { mirror: {}, plain };
+  // The saver's own keys say where a checkpoint belongs: LangGraph metadata cannot set them.
+  for (const key of RESERVED_METADATA_KEYS) if (hasOwn(parsed, key)) delete parsed[key];
+  return { mirror: parsed, plain };
 }
 
 /** The rewind metadata kept when the whole LangGraph metadata cannot be: source and step. */
@@ -365,11 +376,17 @@ function rejectBigIntVersions(checkpoint) {
 /** The key of a (channel, version) in a namespace's index of stored values. */
 const storedKey = (channel, version) => JSON.stringify([channel, version]);
 
-/** Adds where a checkpoint's values are (its put's info: owners resolved) to an index. */
+/**
+ * Adds the (channel, version)s a checkpoint has (its put's info: owners resolved) to an index,
+ * with the checkpoint holding each attachment (a hint for sharing chunks, never read as the
+ * value: a put stores the value it is given).
+ */
 function indexStored(index, info) {
   for (const [ch, owner] of Object.entries(info.blobs)) index.set(storedKey(ch, info.versions[ch]), { owner });
-  for (const [ch, text] of Object.entries(info.inline)) index.set(storedKey(ch, info.versions[ch]), { text });
-  for (const [ch, value] of Object.entries(info.values)) index.set(storedKey(ch, info.versions[ch]), { value });
+  for (const ch of [...Object.keys(info.inline), ...Object.keys(info.values)]) {
+    const key = storedKey(ch, info.versions[ch]);
+    if (!index.has(key)) index.set(key, {});
+  }
 }
 
 /** Sorted insertion position of `id` in ascending `ids` (first index with ids[i] >= id). */
@@ -394,21 +411,22 @@ class Namespace {
     this.sorted = true;
     /** checkpoint id -> entry { id, rid, type, bare } */
     this.entries = new Map();
-    /** (channel, version) -> where it is stored, once a put needed it (see #storedIndex) */
+    /** (channel, version) -> { owner? }: what was stored, once a put needed it (#storedIndex) */
     this.stored = null;
+    /** the build of `stored` under way: a promise, its map in `.map` */
+    this.building = null;
   }
 
+  /** Adds an entry; one with the id of an entry already here replaces it (a later put). */
   add(entry) {
+    if (this.entries.has(entry.id)) {
+      this.entries.set(entry.id, entry);
+      return;
+    }
     const last = this.ids[this.ids.length - 1];
     if (last !== undefined && !(last < entry.id)) this.sorted = false;
     this.ids.push(entry.id);
     this.entries.set(entry.id, entry);
-  }
-
-  remove(id) {
-    if (!this.entries.delete(id)) return;
-    const i = this.ids.indexOf(id);
-    if (i >= 0) this.ids.splice(i, 1);
   }
 
   sort() {
@@ -425,7 +443,10 @@ class Catalogue {
   constructor() {
     /** namespace -> Namespace */
     this.namespaces = new Map();
-    /** rewind ids of every entry */
+    /**
+     * rewind ids of every entry, and of checkpoints a re-put replaced that stay because their
+     * children take values from them
+     */
     this.rids = new Set();
   }
 
@@ -445,14 +466,6 @@ class Catalogue {
   add(name, entry) {
     this.ns(name, true).add(entry);
     this.rids.add(entry.rid);
-  }
-
-  remove(name, id) {
-    const ns = this.namespaces.get(name);
-    const entry = ns?.entries.get(id);
-    if (!entry) return;
-    ns.remove(id);
-    this.rids.delete(entry.rid);
   }
 }
 
@@ -864,10 +877,12 @@ export class RewindSaver extends BaseCheckpointSaver {
     const records = [];
     for (const key of this.#attachmentKeys(rid)) {
       let text;
+      let nameKey;
       if (key.startsWith(WRITE_KEY)) {
         text = key.slice(WRITE_KEY.length);
       } else if (key.startsWith(LONG_WRITE_KEY)) {
-        const name = this.store.attachment(rid, LONG_WRITE_NAME + key.slice(LONG_WRITE_KEY.length));
+        nameKey = LONG_WRITE_NAME + key.slice(LONG_WRITE_KEY.length);
+        const name = this.store.attachment(rid, nameKey);
         if (!name) continue;
         text = new TextDecoder().decode(name.bytes);
       } else {
@@ -880,7 +895,7 @@ export class RewindSaver extends BaseCheckpointSaver {
         continue;
       }
       const [taskPath, taskId, idx, channel] = parsed;
-      records.push({ key, taskPath, taskId, idx, channel, sort: writesSortKey(taskPath, taskId, idx) });
+      records.push({ key, nameKey, taskPath, taskId, idx, channel, sort: writesSortKey(taskPath, taskId, idx) });
     }
     records.sort((a, b) => compareWritesSortKeys(a.sort, b.sort));
     return records;
@@ -921,17 +936,22 @@ export class RewindSaver extends BaseCheckpointSaver {
     const id = checkpoint?.id;
     if (typeof id !== "string" || id === "") throw new Error("Failed to put checkpoint: it has no id.");
     rejectBigIntVersions(checkpoint);
-    const sh = this.#shared;
-    const key = key3(thread, ns, id);
-    const previous = sh.inflight.get(key);
     // A child put right after its parent's (not awaited) reads what the parent stored. Taken
-    // before this put registers itself, so two puts never wait for each other.
+    // before this put queues itself, so two puts never wait for each other.
     const parentId = config.configurable?.checkpoint_id;
-    const parentPut = typeof parentId === "string" && parentId !== id ? sh.inflight.get(key3(thread, ns, parentId)) : undefined;
+    const parentKey = typeof parentId === "string" && parentId !== id ? key3(thread, ns, parentId) : null;
+    const parentPut = parentKey ? this.#shared.inflight.get(parentKey) : undefined;
+    return this.#queued(key3(thread, ns, id), () => this.#put(config, thread, ns, checkpoint, metadata, newVersions ?? {}), parentPut);
+  }
+
+  /** Runs `fn` after every earlier put() and putWrites() of the same checkpoint (and `after`). */
+  async #queued(key, fn, after = undefined) {
+    const sh = this.#shared;
+    const previous = sh.inflight.get(key);
     const run = (async () => {
       if (previous) await previous.catch(() => {});
-      if (parentPut) await parentPut.catch(() => {});
-      return this.#put(config, thread, ns, checkpoint, metadata, newVersions ?? {});
+      if (after) await after.catch(() => {});
+      return fn();
     })();
     sh.inflight.set(key, run);
     try {
@@ -951,11 +971,52 @@ export class RewindSaver extends BaseCheckpointSaver {
     const parentId = config.configurable?.checkpoint_id;
     const { mirror, plain } = mirrorMetadata(metadata);
 
-    // Serialise first: a serializer error leaves nothing behind. Small primitives go into the
-    // envelope as they are (serialised with it).
+    // What this put stores: the channels in newVersions, and those the checkpoint has at a
+    // version the thread stored before but its parent does not have (a copy of a sibling:
+    // updateState(config, undefined, "__copy__")). Small primitives go into the envelope as
+    // they are; the rest is serialised with the saver's serde. Every other channel the
+    // checkpoint has comes from its parent. A channel at a version stored nowhere is not
+    // invented: like LangGraph's delta savers, newVersions says what is new.
+    const sid = sh.sid(thread);
+    let cat = sh.exists(sid) ? sh.catalogue(sid) : null;
+    const parent = cat && parentId ? cat.get(ns, parentId) : undefined;
+    const info = parent ? await this.#parentInfo(parent) : null;
+    const blobs = {};
+    const inline = {};
     const embedded = {};
-    const fresh = Object.keys(newVersions).filter((ch) => {
-      if (!hasOwn(values, ch)) return false;
+    /** channel -> a checkpoint holding an earlier or equal version (the chunk-sharing base) */
+    const bases = {};
+    const storing = [];
+    const unplaced = [];
+    for (const ch of Object.keys(values)) {
+      if (hasOwn(newVersions, ch)) {
+        storing.push(ch);
+        if (info && hasOwn(info.blobs, ch)) bases[ch] = info.blobs[ch];
+      } else if (!hasOwn(versions, ch)) {
+        continue;
+      } else if (info && info.versions[ch] === versions[ch] && hasOwn(info.blobs, ch)) {
+        // An owner compaction removed: the parent holds a copy (saver.compact() put it there).
+        blobs[ch] = cat.rids.has(info.blobs[ch]) ? info.blobs[ch] : parent.rid;
+      } else if (info && info.versions[ch] === versions[ch] && hasOwn(info.inline, ch)) {
+        inline[ch] = info.inline[ch];
+      } else if (info && info.versions[ch] === versions[ch] && hasOwn(info.values, ch)) {
+        embedded[ch] = info.values[ch];
+      } else {
+        unplaced.push(ch);
+      }
+    }
+    const space = cat?.ns(ns);
+    if (unplaced.length > 0 && space) {
+      const index = await this.#storedIndex(space);
+      for (const ch of unplaced) {
+        const found = index.get(storedKey(ch, versions[ch]));
+        if (!found) continue;
+        storing.push(ch);
+        if (found.owner !== undefined) bases[ch] = found.owner;
+      }
+    }
+    // Serialise before writing anything: a serializer error leaves nothing behind.
+    const fresh = storing.filter((ch) => {
       if (!embeddable(values[ch])) return true;
       embedded[ch] = values[ch];
       return false;
@@ -964,16 +1025,6 @@ export class RewindSaver extends BaseCheckpointSaver {
     // Metadata the envelope's JSON cannot hold (a BigInt, a cycle) is serialised on its own, as
     // LangGraph's savers do, so the serde's answer for it cannot spoil the rest.
     const metadataAlone = plain ? null : await this.serde.dumpsTyped(metadata);
-
-    const sid = await sh.ensureSession(thread);
-    const cat = sh.catalogue(sid);
-    const parent = parentId ? cat.get(ns, parentId) : undefined;
-
-    // Where each channel's value lives: here for the new ones (in the envelope when small),
-    // else where the parent had it, else wherever this thread and namespace stored the same
-    // channel at the same version (a checkpoint copied from a sibling: LangGraph's "__copy__").
-    const blobs = {};
-    const inline = {};
     /** Indexes into `fresh` of the values stored as attachments. */
     const attached = [];
     for (let i = 0; i < fresh.length; i++) {
@@ -983,37 +1034,6 @@ export class RewindSaver extends BaseCheckpointSaver {
       else {
         blobs[fresh[i]] = null;
         attached.push(i);
-      }
-    }
-    const placed = (ch) => hasOwn(blobs, ch) || hasOwn(inline, ch) || hasOwn(embedded, ch);
-    /** Channels this checkpoint has, with a version, whose value is not placed yet. */
-    const unplaced = () => Object.keys(values).filter((ch) => hasOwn(versions, ch) && !placed(ch));
-    /** channel -> the checkpoint holding the parent's version of a new value */
-    const previousOwners = {};
-    if (parent) {
-      const info = await this.#parentInfo(parent);
-      if (info) {
-        for (const ch of fresh) previousOwners[ch] = info.blobs[ch];
-        for (const ch of unplaced()) {
-          if (info.versions[ch] !== versions[ch]) continue;
-          // An owner compaction removed: the parent holds a copy (saver.compact() put it there).
-          if (hasOwn(info.blobs, ch)) blobs[ch] = cat.rids.has(info.blobs[ch]) ? info.blobs[ch] : parent.rid;
-          else if (hasOwn(info.inline, ch)) inline[ch] = info.inline[ch];
-          else if (hasOwn(info.values, ch)) embedded[ch] = info.values[ch];
-        }
-      }
-    }
-    const missing = unplaced();
-    const space = cat.ns(ns);
-    if (missing.length > 0 && space) {
-      const index = await this.#storedIndex(space);
-      for (const ch of missing) {
-        const found = index.get(storedKey(ch, versions[ch]));
-        if (!found) continue;
-        if (found.owner !== undefined) {
-          if (cat.rids.has(found.owner)) blobs[ch] = found.owner;
-        } else if (found.text !== undefined) inline[ch] = found.text;
-        else embedded[ch] = found.value;
       }
     }
 
@@ -1034,6 +1054,8 @@ export class RewindSaver extends BaseCheckpointSaver {
     const [type, stateData] = await this.serde.dumpsTyped(envelope);
     const state = asBytes(stateData);
 
+    await sh.ensureSession(thread);
+    cat ??= sh.catalogue(sid);
     const source = typeof metadata?.source === "string" && metadata.source !== "" ? toWellFormed(metadata.source) : null;
     const step = typeof metadata?.step === "number" ? metadata.step : null;
     let tags = source && source.length <= 100 ? [`langgraph:${source}`] : [];
@@ -1046,8 +1068,8 @@ export class RewindSaver extends BaseCheckpointSaver {
     for (const i of attached) {
       const [valueType, data] = serialised[i];
       const value = { key: valueKey(fresh[i]), contentType: valueContentType(CT_VALUE, valueType), bytes: asBytes(data) };
-      const previous = previousOwners[fresh[i]];
-      if (previous !== undefined && cat.rids.has(previous)) value.base = previous;
+      const base = bases[fresh[i]];
+      if (base !== undefined && cat.rids.has(base)) value.base = base;
       attachments.push(value);
     }
     if (metadataAlone) {
@@ -1057,35 +1079,25 @@ export class RewindSaver extends BaseCheckpointSaver {
     const key = key3(thread, ns, id);
     const parked = sh.parked.get(key);
     const entry = { id, rid: null, type, bare: !parked };
-    if (parked) {
-      const taken = new Set();
-      const writes = new Map();
-      for (const batch of parked) this.#writeAttachments(batch, taken, writes);
-      attachments.push(...writes.values());
-    }
-
-    // Putting a checkpoint id again replaces the checkpoint, keeping its pending writes and the
-    // values its children take from it (unless this put stores them anew).
+    const taken = new Set();
+    const writes = new Map();
+    if (parked) for (const batch of parked) this.#writeAttachments(batch, taken, writes);
+    // Putting an id again replaces the checkpoint (as in MemorySaver) with a new rewind
+    // checkpoint that keeps the old one's pending writes. The old one is deleted once the new one
+    // is stored, or, when rewind children still read values from it, left out of the catalogue.
     const existing = cat.get(ns, id);
     if (existing) {
-      const keys = new Set(attachments.map((a) => a.key));
-      for (const old of this.#attachmentKeys(existing.rid)) {
-        if (keys.has(old) || old === METADATA_KEY) continue;
-        const a = store.attachment(existing.rid, old);
-        if (!a) continue;
-        attachments.push({ key: old, contentType: a.contentType, bytes: a.bytes });
-        if (!old.startsWith(VALUE_KEY) && !old.startsWith(LONG_VALUE_KEY)) entry.bare = false;
+      for (const r of this.#writeRecords(existing.rid)) {
+        if (taken.has(`${r.taskId}\u0000${r.idx}`)) continue;
+        taken.add(`${r.taskId}\u0000${r.idx}`);
+        for (const k of [r.key, r.nameKey]) {
+          const a = k && !writes.has(k) ? store.attachment(existing.rid, k) : null;
+          if (a) writes.set(k, { key: k, contentType: a.contentType, bytes: a.bytes });
+        }
       }
-      sh.own.add(existing.rid);
-      try {
-        await store.delete(existing.rid);
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
-      } finally {
-        sh.own.delete(existing.rid);
-      }
-      cat.remove(ns, id);
+      entry.bare = writes.size === 0;
     }
+    attachments.push(...writes.values());
 
     const input = {
       session: sid,
@@ -1100,7 +1112,9 @@ export class RewindSaver extends BaseCheckpointSaver {
     if (parent) input.parent = parent.rid;
     else input.root = true;
 
-    let rid = CANONICAL_UUID.test(id) ? id : this.#derivedId(thread, ns, id);
+    // The rewind id: the LangGraph id as given when it can be, a derived one when it is not a
+    // UUID or another thread uses it, a new one for a checkpoint put again.
+    let rid = existing ? uuid6(-1) : CANONICAL_UUID.test(id) ? id : this.#derivedId(thread, ns, id);
     let reduced = false;
     for (;;) {
       const attempt = rid;
@@ -1121,7 +1135,9 @@ export class RewindSaver extends BaseCheckpointSaver {
         // rewind refused the mirrored metadata (nested too deeply for its JSON, over a
         // maxMetadataBytes set on the store): mirror source and step only. The LangGraph metadata
         // itself is in the envelope either way.
-        if ((error?.code === "INVALID_INPUT" || error?.code === "LIMIT_EXCEEDED") && !reduced) {
+        const metadataRefused =
+          error?.code === "INVALID_INPUT" || (error?.code === "LIMIT_EXCEEDED" && /^metadata size/.test(error.message));
+        if (metadataRefused && !reduced) {
           reduced = true;
           continue;
         }
@@ -1133,36 +1149,76 @@ export class RewindSaver extends BaseCheckpointSaver {
     if (parked) sh.parked.delete(key);
     entry.rid = rid;
     cat.add(ns, entry);
+    if (existing) await this.#retire(cat, existing.rid);
     const resolved = {};
     for (const [ch, owner] of Object.entries(blobs)) resolved[ch] = owner ?? rid;
-    const info = { versions, inline, values: embedded, blobs: resolved };
-    sh.remember(rid, info);
-    const stored = cat.ns(ns).stored;
-    if (stored) indexStored(stored, info);
+    const stored = { versions, inline, values: embedded, blobs: resolved };
+    sh.remember(rid, stored);
+    const here = cat.ns(ns);
+    const index = here.stored ?? here.building?.map;
+    if (index) indexStored(index, stored);
     return { configurable: { thread_id: thread, checkpoint_ns: ns, checkpoint_id: id } };
   }
 
   /**
-   * Where the checkpoints of a (thread, namespace) stored each (channel, version): built from
-   * their envelopes on first need, then kept current by put().
+   * Deletes a rewind checkpoint a re-put replaced, unless rewind children still take values
+   * from it: then it stays in the store, out of the catalogue.
+   */
+  async #retire(cat, rid) {
+    const sh = this.#shared;
+    let children;
+    try {
+      children = this.store.children(rid);
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw error;
+    }
+    if (children.length > 0) return;
+    sh.own.add(rid);
+    try {
+      await this.store.delete(rid);
+      cat.rids.delete(rid);
+      sh.recent.delete(rid);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    } finally {
+      sh.own.delete(rid);
+    }
+  }
+
+  /**
+   * Which (channel, version)s the checkpoints of a (thread, namespace) stored, and the holder of
+   * each stored as an attachment: built from their envelopes on first need, then kept current by
+   * put(). Puts that land while it is built add to it too.
    */
   async #storedIndex(space) {
     if (space.stored) return space.stored;
-    const stored = new Map();
-    const seen = new Set();
-    // Puts may land while envelopes are read: go round until every entry was indexed.
-    for (let more = true; more; ) {
-      more = false;
-      for (const entry of [...space.entries.values()]) {
-        if (entry.rid === null || seen.has(entry.rid)) continue;
-        seen.add(entry.rid);
-        more = true;
-        const info = await this.#parentInfo(entry);
-        if (info) indexStored(stored, info);
-      }
+    if (space.building) {
+      await space.building;
+      return space.stored ?? this.#storedIndex(space);
     }
-    space.stored ??= stored;
-    return space.stored;
+    const stored = new Map();
+    let done;
+    space.building = new Promise((resolve) => (done = resolve));
+    space.building.map = stored;
+    try {
+      const seen = new Set();
+      for (let more = true; more; ) {
+        more = false;
+        for (const entry of [...space.entries.values()]) {
+          if (seen.has(entry.rid)) continue;
+          seen.add(entry.rid);
+          more = true;
+          const info = await this.#parentInfo(entry);
+          if (info) indexStored(stored, info);
+        }
+      }
+      space.stored = stored;
+    } finally {
+      space.building = null;
+      done();
+    }
+    return stored;
   }
 
   #derivedId(thread, ns, id) {
@@ -1202,21 +1258,23 @@ export class RewindSaver extends BaseCheckpointSaver {
         return { channel, idx, type, bytes: asBytes(data) };
       }),
     );
-    const sh = this.#shared;
     const key = key3(thread, ns, id);
-    const pending = sh.inflight.get(key);
-    if (pending) await pending.catch(() => {});
-    const sid = sh.sid(thread);
-    const entry = sh.exists(sid) ? sh.catalogue(sid).get(ns, id) : undefined;
-    if (!entry) {
-      // LangGraph may save a task's writes before the put() of their checkpoint has run (the
-      // puts are chained, the writes are not). Keep them until that put() stores them.
-      let list = sh.parked.get(key);
-      if (!list) sh.parked.set(key, (list = []));
-      list.push({ taskId, path, batch });
-      return;
-    }
-    await this.#storeWrites(entry, { taskId, path, batch });
+    // After the puts and writes of this checkpoint already under way (a re-put must not take
+    // the checkpoint away in the middle of a batch).
+    await this.#queued(key, async () => {
+      const sh = this.#shared;
+      const sid = sh.sid(thread);
+      const entry = sh.exists(sid) ? sh.catalogue(sid).get(ns, id) : undefined;
+      if (!entry) {
+        // LangGraph may save a task's writes before the put() of their checkpoint has run (the
+        // puts are chained, the writes are not). Keep them until that put() stores them.
+        let list = sh.parked.get(key);
+        if (!list) sh.parked.set(key, (list = []));
+        list.push({ taskId, path, batch });
+        return;
+      }
+      await this.#storeWrites(entry, { taskId, path, batch });
+    });
   }
 
   async #storeWrites(entry, batch) {

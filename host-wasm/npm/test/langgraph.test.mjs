@@ -238,6 +238,81 @@ describe("put", () => {
     assert.deepEqual(attachmentsOf(reopened, again).values, [], "nothing stored twice");
   });
 
+  test("a re-put keeps what children read, fails without losing the old checkpoint, and waits for writes", async () => {
+    const big = (text) => `${text} `.repeat(40);
+    const id = uuid6(-1);
+    const original = makeCheckpoint({ a: big("old") }, id, { a: 1 });
+    const child = makeCheckpoint({ a: big("old"), n: 1 }, uuid6(-1), { a: 1, n: 1 });
+    const replacement = makeCheckpoint({ a: big("new") }, id, { a: 2 });
+    const copy = makeCheckpoint({ a: big("old") }, uuid6(-1), { a: 1 });
+    const results = [];
+    for (const s of [RewindSaver.memory(), new MemorySaver()]) {
+      const x = await s.put(cfg("t"), original, meta("input", -1), { a: 1 });
+      const c = await s.put(x, child, meta("loop", 0), { n: 1 });
+      // The id again, with "a" at a new version: the child still has a@1.
+      await s.put(cfg("t"), replacement, meta("input", -1), { a: 2 });
+      const z = await s.put(x, copy, meta("fork", 0), {});
+      results.push([(await s.getTuple(c)).checkpoint.channel_values.a, (await s.getTuple(z)).checkpoint.channel_values.a, (await s.getTuple(x)).checkpoint.channel_values.a]);
+    }
+    assert.deepEqual(results[0], [big("old"), big("old"), big("new")]);
+    assert.deepEqual(results[0], results[1]);
+
+    // A re-put rewind refuses (a state over the store's limit) leaves the old checkpoint whole.
+    const small = new RewindSaver(Store.memory({ maxStateBytes: 2000 }));
+    const k = await small.put(cfg("t"), makeCheckpoint({ a: 1 }, id), meta("input", -1), { a: 1 });
+    await small.putWrites(k, [["a", 2]], "task-1");
+    await assert.rejects(small.put(cfg("t"), makeCheckpoint({ a: 1 }, id), meta("input", -1, { note: "x".repeat(5000) }), { a: 1 }), { code: "LIMIT_EXCEEDED" });
+    const kept = await small.getTuple(k);
+    assert.deepEqual([kept.checkpoint.channel_values, kept.pendingWrites], [{ a: 1 }, [["task-1", "a", 2]]]);
+
+    // A re-put issued while a batch of writes is being stored waits for the batch.
+    for (const delay of [0, 1, 5, 20, 40]) {
+      const saver = RewindSaver.memory();
+      const w = await saver.put(cfg("t"), makeCheckpoint({ a: 1 }, id), meta("input", -1), { a: 1 });
+      const writes = Array.from({ length: 20 }, (_, i) => [`ch${i}`, `v${i}`]);
+      const storing = saver.putWrites(w, writes, "task-1");
+      for (let i = 0; i < delay; i++) await null;
+      await Promise.all([storing, saver.put(cfg("t"), makeCheckpoint({ a: 1 }, id), meta("input", -1), { a: 1 })]);
+      assert.equal((await saver.getTuple(w)).pendingWrites.length, 20, `after ${delay} ticks`);
+    }
+  });
+
+  test("copies of two forks that share a version, and copies after saver.compact(), keep their values", async () => {
+    const big = (text) => `${text} `.repeat(30);
+    const p = makeCheckpoint({ a: big("start") }, uuid6(-1), { a: 1 });
+    // Two forks of p give "a" the same next version, as LangGraph's updateState does.
+    const one = makeCheckpoint({ a: big("fork one") }, uuid6(-1), { a: 2 });
+    const two = makeCheckpoint({ a: big("fork two") }, uuid6(-1), { a: 2 });
+    const copyOfOne = makeCheckpoint({ a: big("fork one") }, uuid6(-1), { a: 2 });
+    const results = [];
+    for (const s of [RewindSaver.memory(), new MemorySaver()]) {
+      const pc = await s.put(cfg("t"), p, meta("input", -1), { a: 1 });
+      await s.put(pc, one, meta("update", 0), { a: 2 });
+      await s.put(pc, two, meta("update", 0), { a: 2 });
+      const c = await s.put(pc, copyOfOne, meta("fork", 0), {});
+      results.push((await s.getTuple(c)).checkpoint.channel_values.a);
+    }
+    assert.deepEqual(results, [big("fork one"), big("fork one")]);
+
+    // x is stored on A only; compaction removes A and copies x onto B first.
+    const saver = RewindSaver.memory();
+    const a = await saver.put(cfg("c"), makeCheckpoint({ x: big("x1") }, uuid6(-1), { x: 1 }), meta("input", -1), { x: 1 });
+    const b = await saver.put(a, makeCheckpoint({ x: big("x1"), y: big("y1") }, uuid6(-1), { x: 1, y: 1 }), meta("loop", 0), { y: 1 });
+    const c = await saver.put(b, makeCheckpoint({ x: big("x2"), y: big("y1") }, uuid6(-1), { x: 2, y: 1 }), meta("loop", 1), { x: 2 });
+    assert.equal((await saver.compact({ keepLast: 2 }, ["c"])).removed, 1);
+    const d = await saver.put(c, makeCheckpoint({ x: big("x1"), y: big("y1") }, uuid6(-1), { x: 1, y: 1 }), meta("fork", 2), {});
+    assert.deepEqual((await saver.getTuple(d)).checkpoint.channel_values, { x: big("x1"), y: big("y1") });
+  });
+
+  test("metadata cannot set the keys the saver keeps in rewind metadata", async () => {
+    const saver = RewindSaver.memory();
+    const c = await saver.put(cfg("t"), makeCheckpoint({ a: 1 }), meta("input", -1, { "langgraph:checkpoint_ns~json": '"other"', "langgraph:checkpoint_id": "x" }), { a: 1 });
+    const reopened = new RewindSaver(Store.memory({ log: saver.store.logBytes() }));
+    const tuple = await reopened.getTuple(c);
+    assert.deepEqual(tuple.config, c);
+    assert.equal(tuple.metadata["langgraph:checkpoint_id"], "x", "the LangGraph metadata itself is kept whole");
+  });
+
   test("a child put not awaited after its parent's still takes the parent's values", async () => {
     const saver = RewindSaver.memory();
     const long = "carried from the parent, long enough to be an attachment: ".repeat(2);
