@@ -29,7 +29,7 @@
 //! checkpoints get fresh seqs after the store's own, in their exported order, so seqs stay
 //! strictly increasing and are never reused.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -732,8 +732,17 @@ impl<B: Backend, E: Env> Store<B, E> {
                 a.note.len() as u64,
             )?;
         }
+        // A checkpoint has one attachment per key. Two with one key would replace each other
+        // inside the import's own transaction, freeing chunks later records of it rely on.
+        let mut keys = BTreeSet::new();
         for (key, content_type, bytes) in &c.attachments {
             self.check_attachment(key, content_type, bytes.len())?;
+            if !keys.insert(key.as_str()) {
+                return Err(reject(alloc::format!(
+                    "checkpoint {}: attachment {key:?} appears twice",
+                    c.id
+                )));
+            }
         }
         Ok(())
     }

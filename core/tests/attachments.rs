@@ -301,3 +301,39 @@ fn compaction_export_and_import_keep_shared_attachments_small_and_whole() {
     assert_values(&copy, &ids);
     assert_values(&open(copy.backend().bytes().to_vec()), &ids);
 }
+
+#[test]
+fn an_import_naming_one_attachment_key_twice_is_rejected_and_the_store_still_opens() {
+    // Found by fuzzing: the second attachment replaced the first inside the import's own
+    // transaction, freeing chunks that later records of it referred to, so the log no longer
+    // opened.
+    let (mut source, ids) = conversation(3);
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&source.export_json(None).unwrap()).unwrap();
+    let checkpoint = &mut doc["checkpoints"][1];
+    let first = checkpoint["attachments"][0].clone();
+    let mut second = first.clone();
+    second["data"] = serde_json::Value::String("[\"another value\"]".into());
+    checkpoint["attachments"] = serde_json::json!([second, first]);
+    let text = serde_json::to_string(&doc).unwrap();
+
+    let (mut store, session) = new_store();
+    store
+        .checkpoint(NewCheckpoint::new(session, "own", b"{}"))
+        .unwrap();
+    let before = store.backend().bytes().to_vec();
+    let err = store.import_json(text.as_bytes()).unwrap_err();
+    assert!(
+        matches!(&err, Error::ImportRejected(m) if m.contains("appears twice")),
+        "{err}"
+    );
+    assert_eq!(store.backend().bytes(), &before[..], "nothing written");
+    let reopened = open(store.backend().bytes().to_vec());
+    assert_eq!(reopened.metrics().checkpoints, 1);
+    // The export itself imports.
+    assert!(source.verify().is_ok());
+    let mut copy = open(Vec::new());
+    copy.import_json(source.export_json(None).unwrap().as_bytes())
+        .unwrap();
+    assert_values(&copy, &ids);
+}
