@@ -3,15 +3,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rewind_core::{DeterministicEnv, MemoryBackend, NewCheckpoint, Options, Query, Store};
+use rewind_core::NewCheckpoint;
+use rewind_fuzz::{empty, read_all, reopens_the_same};
 
 fuzz_target!(|data: &[u8]| {
-    let (mut store, _) = Store::open(
-        MemoryBackend::new(),
-        DeterministicEnv::new(),
-        Options::default(),
-    )
-    .unwrap();
+    let mut store = empty();
     let s = store.create_session("own", Default::default()).unwrap();
     store
         .checkpoint(NewCheckpoint::new(s, "own", b"{}"))
@@ -24,15 +20,5 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(_) => assert_eq!(store.metrics().checkpoints, before.checkpoints),
     }
+    reopens_the_same(&store);
 });
-
-/// Every state and attachment of an accepted import reads back.
-fn read_all(store: &Store<MemoryBackend, DeterministicEnv>) {
-    let page = store.list(&Query::new()).unwrap();
-    for cp in &page.items {
-        store.state(cp.id).unwrap();
-        for key in store.attachment_keys(cp.id).unwrap() {
-            store.attachment(cp.id, key).unwrap().unwrap();
-        }
-    }
-}

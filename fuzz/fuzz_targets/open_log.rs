@@ -6,6 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use rewind_core::{
     DeterministicEnv, MemoryBackend, NewCheckpoint, Options, Query, RetentionPolicy, Store,
 };
+use rewind_fuzz::reopens_the_same;
 
 fuzz_target!(|data: &[u8]| {
     let backend = MemoryBackend::from_bytes(data.to_vec());
@@ -48,4 +49,5 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = store.compact(&RetentionPolicy::keep_last(1));
     let _ = store.vacuum();
+    reopens_the_same(&store);
 });
