@@ -484,7 +484,10 @@ impl LiveLogWriter {
             chunk_buf.resize(at + info.len as usize, 0);
             store.backend.read_at(info.pos, &mut chunk_buf[at..])?;
         }
+        let frame_start = buf.len();
         let raw_at = record::write(buf, rec, &[chunk_buf.as_slice()]);
+        // A survivor whose base went now carries all its chunks: it must still fit a frame.
+        crate::log::check_frame_len(buf.len() - frame_start)?;
         let mut offset = raw_at - self.batch_start;
         for &slot in raw_slots {
             self.batch_chunks.push((slot, offset));

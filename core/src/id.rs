@@ -149,22 +149,27 @@ impl IdGen {
             candidate
         } else {
             // Same millisecond (or a clock that stepped back): count up from the last id, keeping
-            // the version and variant bits of a v7 UUID.
-            bump_v7(self.last)
+            // the version and variant bits of a v7 UUID; past the last v7 id there is no larger
+            // one, and the clock's id is used (callers check it is unused).
+            bump_v7(self.last).unwrap_or(candidate)
         };
-        self.last = uuid.as_u128();
+        self.last = self.last.max(uuid.as_u128());
         uuid
     }
 }
 
-/// The next v7 UUID after `last`: increments the 74 non-fixed bits below the timestamp.
-fn bump_v7(last: u128) -> Uuid {
+/// The next v7 UUID after `last`: increments the 74 non-fixed bits below the timestamp. None
+/// past the largest timestamp.
+fn bump_v7(last: u128) -> Option<Uuid> {
     // Layout: 48-bit ms | 4-bit version | 12-bit rand_a | 2-bit variant | 62-bit rand_b.
     let ts = last >> 80;
     let rand_a = (last >> 64) & 0xfff;
     let rand_b = last & ((1u128 << 62) - 1);
     let counter = (rand_a << 62) | rand_b;
     let (ts, counter) = if counter + 1 >= (1u128 << 74) {
+        if ts + 1 >= (1u128 << 48) {
+            return None;
+        }
         (ts + 1, 0)
     } else {
         (ts, counter + 1)
@@ -172,7 +177,7 @@ fn bump_v7(last: u128) -> Uuid {
     let rand_a = counter >> 62;
     let rand_b = counter & ((1u128 << 62) - 1);
     let value = (ts << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b;
-    Uuid::from_u128(value)
+    Some(Uuid::from_u128(value))
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ pub use error::{BackendError, CorruptKind, Error, LimitKind, Result};
 pub use event::Event;
 pub use export::ImportReport;
 pub use id::{CheckpointId, Hash, SessionId};
-pub use limits::Limits;
+pub use limits::{Limits, MAX_BLOB_BYTES, MAX_METADATA_DEPTH};
 pub use metrics::{Health, Metrics, OpCounters};
 pub use options::{AutoPolicy, Options};
 pub use query::{Cursor, Order, Page, Query};

@@ -3,8 +3,22 @@
 //! The defaults suit agent reasoning states (conversations, scratchpads, tool results); raise
 //! them for larger states. Every limit is enforced with [`Error::LimitExceeded`] naming the limit,
 //! its value and what the input had.
+//!
+//! Two ceilings hold whatever the limits say, because the log could not be read back past them:
+//! a state or attachment is at most [`MAX_BLOB_BYTES`] (one log frame holds at most 1 GiB), and
+//! metadata nests at most [`MAX_METADATA_DEPTH`] levels (JSON readers stop at 128).
+
+use alloc::string::String;
+use serde_json::{Map, Value};
 
 use crate::error::{Error, LimitKind};
+
+/// Largest state or attachment, whatever [`Limits`] allow: with its record it must fit in one
+/// log frame of at most 1 GiB.
+pub const MAX_BLOB_BYTES: u64 = (1 << 30) - (16 << 20);
+
+/// Deepest nesting of metadata (objects and arrays, the metadata object itself included).
+pub const MAX_METADATA_DEPTH: usize = 64;
 
 /// Configurable limits. `Limits::default()` gives the documented defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +71,10 @@ impl Default for Limits {
 
 impl Limits {
     pub(crate) fn check(kind: LimitKind, limit: u64, actual: u64) -> Result<(), Error> {
+        let limit = match kind {
+            LimitKind::StateBytes | LimitKind::AttachmentBytes => limit.min(MAX_BLOB_BYTES),
+            _ => limit,
+        };
         if actual > limit {
             Err(Error::LimitExceeded {
                 kind,
@@ -66,5 +84,23 @@ impl Limits {
         } else {
             Ok(())
         }
+    }
+}
+
+/// Refuses metadata nested deeper than [`MAX_METADATA_DEPTH`] levels.
+pub(crate) fn check_metadata_depth(metadata: &Map<String, Value>) -> Result<(), Error> {
+    fn within(value: &Value, levels: usize) -> bool {
+        match value {
+            Value::Array(items) => levels > 0 && items.iter().all(|v| within(v, levels - 1)),
+            Value::Object(map) => levels > 0 && map.values().all(|v| within(v, levels - 1)),
+            _ => true,
+        }
+    }
+    if metadata.values().all(|v| within(v, MAX_METADATA_DEPTH - 1)) {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(alloc::format!(
+            "metadata is nested deeper than {MAX_METADATA_DEPTH} levels"
+        )))
     }
 }

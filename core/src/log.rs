@@ -12,7 +12,7 @@
 
 use alloc::vec::Vec;
 
-use crate::error::CorruptKind;
+use crate::error::{CorruptKind, Error};
 
 /// Magic bytes that open every rewind log.
 pub const MAGIC: [u8; 8] = *b"RWNDLOG\0";
@@ -25,6 +25,19 @@ pub const FRAME_HEADER_LEN: usize = 8;
 /// Largest payload a frame may carry (1 GiB). Larger lengths are treated as corruption, so a
 /// damaged length field never makes a reader allocate or skip gigabytes.
 pub const MAX_PAYLOAD: u32 = 1 << 30;
+
+/// Refuses a frame (header included) whose payload would be over [`MAX_PAYLOAD`]: opening the
+/// log would reject it as corrupt.
+pub(crate) fn check_frame_len(frame_len: usize) -> Result<(), Error> {
+    let payload = frame_len.saturating_sub(FRAME_HEADER_LEN) as u64;
+    if payload > u64::from(MAX_PAYLOAD) {
+        return Err(Error::InvalidInput(alloc::format!(
+            "a log record of {payload} bytes is over the frame limit of {MAX_PAYLOAD} bytes \
+             (a state or attachment with its new content must fit in one frame)"
+        )));
+    }
+    Ok(())
+}
 
 const CRC32C: crc::Crc<u32, crc::Table<16>> =
     crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);

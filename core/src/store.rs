@@ -15,6 +15,7 @@ use alloc::vec::Vec;
 
 use hashbrown::HashMap;
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
 use crate::annotation::{Annotation, Severity};
 use crate::backend::{Backend, LoadReport};
@@ -28,7 +29,7 @@ use crate::env::Env;
 use crate::error::{BackendError, CorruptKind, Error, LimitKind, Result};
 use crate::event::{Event, EventQueue};
 use crate::id::{CheckpointId, Hash, IdGen, SessionId};
-use crate::limits::Limits;
+use crate::limits::{Limits, check_metadata_depth};
 use crate::metrics::{Health, Metrics, OpCounters};
 use crate::options::Options;
 use crate::record::{
@@ -395,8 +396,9 @@ impl<B: Backend, E: Env> Store<B, E> {
         name: impl Into<String>,
         metadata: Map<String, Value>,
     ) -> Result<SessionId> {
-        let id = SessionId::from_uuid(self.ids.next(&mut self.env));
-        self.create_session_with_id(id, name, metadata)
+        let id =
+            self.unused_id(|store, id| store.sessions.contains_key(&SessionId::from_uuid(id)))?;
+        self.create_session_with_id(SessionId::from_uuid(id), name, metadata)
     }
 
     /// Creates a session with a caller-chosen id (LangGraph thread ids, imports).
@@ -416,6 +418,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             limits.max_name_bytes,
             name.len() as u64,
         )?;
+        check_metadata_depth(&metadata)?;
         let metadata = canonical_metadata(&metadata);
         Limits::check(
             LimitKind::MetadataBytes,
@@ -540,6 +543,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                 return Err(Error::InvalidInput("empty tag".into()));
             }
         }
+        check_metadata_depth(&new.metadata)?;
         check(
             LimitKind::MetadataBytes,
             limits.max_metadata_bytes,
@@ -632,6 +636,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                 return Err(Error::InvalidInput("empty tag".into()));
             }
         }
+        check_metadata_depth(&new.metadata)?;
         let metadata = canonical_metadata(&new.metadata);
         Limits::check(
             LimitKind::MetadataBytes,
@@ -678,7 +683,9 @@ impl<B: Backend, E: Env> Store<B, E> {
                 }
                 id
             }
-            None => CheckpointId::from_uuid(self.ids.next(&mut self.env)),
+            None => CheckpointId::from_uuid(self.unused_id(|store, id| {
+                store.checkpoints.contains_key(&CheckpointId::from_uuid(id))
+            })?),
         };
         let created_at = new.created_at.unwrap_or_else(|| self.env.now_ms());
         let state_base = parent.map_or(BlobBase::None, BlobBase::State);
@@ -1293,6 +1300,14 @@ impl<B: Backend, E: Env> Store<B, E> {
         for (rec, raw) in &records {
             let start = buf.len();
             let raw_at = record::write(&mut buf, rec, raw);
+            // A frame over the limit would make the log unreadable: refuse it before it is
+            // written.
+            if let Err(err) = crate::log::check_frame_len(buf.len() - start) {
+                if buf.capacity() <= KEPT_WRITE_BUF {
+                    self.write_buf = buf;
+                }
+                return Err(err);
+            }
             placed.push((raw_at, (buf.len() - start) as u64));
         }
         let appended = self.backend.append(&buf);
@@ -1322,6 +1337,20 @@ impl<B: Backend, E: Env> Store<B, E> {
             self.apply(rec, base + offset as u64, size - raw_len)?;
         }
         Ok(())
+    }
+
+    /// A new id that `taken` says no session or checkpoint has. Generated ids count up from the
+    /// newest id seen, but ids callers supply can sit anywhere, even at the top of the range.
+    fn unused_id(&mut self, taken: impl Fn(&Self, Uuid) -> bool) -> Result<Uuid> {
+        for _ in 0..64 {
+            let id = self.ids.next(&mut self.env);
+            if !taken(self, id) {
+                return Ok(id);
+            }
+        }
+        Err(Error::InvalidInput(
+            "no unused id found: the environment's clock and randomness repeat".into(),
+        ))
     }
 
     /// A failed sync leaves the medium in an unknown state: refuse writes until reopened.
@@ -1668,6 +1697,24 @@ impl<B: Backend, E: Env> Store<B, E> {
         if session.session.head == Some(id) {
             session.session.head =
                 parent_alive.or_else(|| session.seqs.last_key_value().map(|(_, id)| *id));
+        }
+        // Throttling remembers the newest checkpoint of each kind still in the store, as a
+        // replay of the log (or of a compacted log) does.
+        let kind = cp.trigger.kind();
+        if session.last_by_kind[kind as usize] == Some(cp.created_at) {
+            let checkpoints = &self.checkpoints;
+            session.last_by_kind[kind as usize] = session
+                .by_time
+                .iter()
+                .rev()
+                .find(|(_, seq)| {
+                    session
+                        .seqs
+                        .get(seq)
+                        .and_then(|id| checkpoints.get(id))
+                        .is_some_and(|e| e.cp.trigger.kind() == kind)
+                })
+                .map(|(time, _)| *time);
         }
         Ok(())
     }

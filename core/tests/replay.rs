@@ -740,3 +740,131 @@ fn writes_after_a_cut_transaction_survive_the_next_reopen() {
         first(&different),
     );
 }
+
+// ----- writes that must leave a log which reads back as the same store ----------------------
+
+/// The store's log, reopened.
+fn reopened(store: &S) -> S {
+    open(store.backend().bytes().to_vec(), env()).0
+}
+
+#[test]
+fn metadata_nested_past_what_a_reader_accepts_is_refused_before_it_is_written() {
+    let mut deep = serde_json::json!(1);
+    for _ in 0..rewind_core::MAX_METADATA_DEPTH {
+        deep = serde_json::json!([deep]);
+    }
+    let mut store = open(Vec::new(), env()).0;
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("x".into(), deep.clone());
+    let err = store.create_session("s", metadata).unwrap_err();
+    assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+    let s = store.create_session("s", Default::default()).unwrap();
+    let before = store.backend().bytes().to_vec();
+    let err = store
+        .checkpoint(NewCheckpoint::new(s, "m", b"{}").meta("x", deep))
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+    assert_eq!(store.backend().bytes(), &before[..], "nothing written");
+    // One level less is stored and reads back.
+    let mut ok = serde_json::json!(1);
+    for _ in 0..rewind_core::MAX_METADATA_DEPTH - 2 {
+        ok = serde_json::json!([ok]);
+    }
+    let id = store
+        .checkpoint(NewCheckpoint::new(s, "m", b"{}").meta("x", ok.clone()))
+        .unwrap()
+        .id;
+    assert_eq!(reopened(&store).get(id).unwrap().metadata["x"], ok);
+}
+
+#[test]
+fn generated_ids_never_repeat_ids_callers_supplied_even_at_the_top_of_the_range() {
+    let mut store = open(Vec::new(), env()).0;
+    let s = store.create_session("s", Default::default()).unwrap();
+    for id in [
+        "00000000-0000-7000-8000-000000000000",
+        "ffffffff-ffff-7fff-bfff-ffffffffffff",
+    ] {
+        store
+            .checkpoint(NewCheckpoint::new(s, "given", b"{}").id(id.parse().unwrap()))
+            .unwrap();
+    }
+    let mut ids = std::collections::HashSet::new();
+    for i in 0..20 {
+        let cp = store
+            .checkpoint(NewCheckpoint::new(s, format!("generated {i}"), b"{}"))
+            .unwrap();
+        assert!(ids.insert(cp.id));
+        store
+            .create_session(format!("s{i}"), Default::default())
+            .unwrap();
+    }
+    assert_eq!(reopened(&store).metrics().checkpoints, 22);
+}
+
+#[test]
+fn a_record_over_the_frame_limit_is_refused_before_it_is_written() {
+    // The limits may be raised past what a frame holds; the ceiling still applies.
+    let mut limits = rewind_core::Limits::default();
+    limits.max_state_bytes = u64::MAX;
+    let options = Options::default().limits(limits);
+    let mut store = Store::open(MemoryBackend::new(), env(), options).unwrap().0;
+    let s = store.create_session("s", Default::default()).unwrap();
+    let big = vec![7u8; (rewind_core::MAX_BLOB_BYTES + 1) as usize];
+    let before = store.backend().bytes().to_vec();
+    let err = store
+        .checkpoint(NewCheckpoint::new(s, "big", &big))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::LimitExceeded { limit, .. } if limit == rewind_core::MAX_BLOB_BYTES),
+        "{err}"
+    );
+    assert_eq!(store.backend().bytes(), &before[..]);
+}
+
+#[test]
+fn float_metadata_reads_back_bit_for_bit_and_verifies() {
+    let mut store = open(Vec::new(), env()).0;
+    let s = store.create_session("s", Default::default()).unwrap();
+    let mut rng = Rng(0x5eed);
+    let mut ids = Vec::new();
+    for i in 0..2000 {
+        let x = f64::from_bits(rng.next() >> 2);
+        if !x.is_finite() {
+            continue;
+        }
+        let id = store
+            .checkpoint(NewCheckpoint::new(s, format!("f{i}"), b"{}").meta("x", x))
+            .unwrap()
+            .id;
+        ids.push((id, x));
+    }
+    let copy = reopened(&store);
+    for (id, x) in ids {
+        assert_eq!(copy.get(id).unwrap().metadata["x"].as_f64(), Some(x));
+    }
+    assert!(copy.verify().is_ok());
+}
+
+#[test]
+fn throttling_after_a_removal_is_the_same_live_and_reopened() {
+    let mut store = open(Vec::new(), env()).0;
+    let s = store.create_session("s", Default::default()).unwrap();
+    let auto = store
+        .auto_checkpoint(
+            NewCheckpoint::new(s, "a", b"1").created_at(1_000_000),
+            "why",
+        )
+        .unwrap()
+        .unwrap()
+        .id;
+    store.delete(auto).unwrap();
+    store.vacuum().unwrap();
+    let next = || NewCheckpoint::new(s, "b", b"2").created_at(1_001_000);
+    let mut copy = reopened(&store);
+    let live = store.auto_checkpoint(next(), "why").unwrap().is_some();
+    let replayed = copy.auto_checkpoint(next(), "why").unwrap().is_some();
+    assert_eq!(live, replayed);
+    assert!(live, "the removed checkpoint no longer throttles");
+}
