@@ -36,6 +36,12 @@ pub trait Harness {
     fn fresh(&mut self) -> Self::Backend;
     /// The same stored bytes as `backend`, as after closing the store and opening it again.
     fn reopen(&mut self, backend: Self::Backend) -> Self::Backend;
+    /// A second backend holding a copy of `backend`'s stored bytes, leaving `backend` open; None
+    /// when the backend cannot be copied while in use (then scenarios reopen instead).
+    fn copy(&mut self, backend: &Self::Backend) -> Option<Self::Backend> {
+        let _ = backend;
+        None
+    }
 }
 
 /// A [`Harness`] over [`MemoryBackend`](crate::MemoryBackend): reopening hands the log bytes to
@@ -51,7 +57,14 @@ impl Harness for MemoryHarness {
     fn reopen(&mut self, backend: Self::Backend) -> Self::Backend {
         crate::MemoryBackend::from_bytes(backend.into_bytes())
     }
+    fn copy(&mut self, backend: &Self::Backend) -> Option<Self::Backend> {
+        Some(crate::MemoryBackend::from_bytes(backend.bytes().to_vec()))
+    }
 }
+
+mod random_writes;
+
+pub use random_writes::{random_writes, random_writes_seeds};
 
 type TestStore<H> = Store<<H as Harness>::Backend, DeterministicEnv>;
 
@@ -821,6 +834,7 @@ pub const SCENARIOS: &[&str] = &[
     "export_import",
     "bad_input",
     "auto_checkpoints",
+    "random_writes",
 ];
 
 /// Runs the scenario called `name` (one of [`SCENARIOS`]) on `h`; false when there is none.
@@ -840,6 +854,7 @@ pub fn run<H: Harness>(name: &str, h: &mut H) -> bool {
         "export_import" => export_import(h),
         "bad_input" => bad_input(h),
         "auto_checkpoints" => auto_checkpoints(h),
+        "random_writes" => random_writes(h),
         _ => return false,
     }
     true
@@ -852,7 +867,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $harness;
             checkpoints_round_trip, restore_forks, at_time, queries, dedup_growing_state, diffs,
             annotations_attachments_events, deletion, reused_ids_do_not_link, compaction, export_import, bad_input,
-            auto_checkpoints);
+            auto_checkpoints, random_writes);
         #[test]
         fn transcript_matches_memory() {
             let mut h = $harness;
