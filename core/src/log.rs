@@ -207,8 +207,38 @@ impl<'a> Iterator for Frames<'a> {
 /// Whether an intact frame starts anywhere in `bytes`. Used to tell a torn tail (nothing intact
 /// after the damage) from corruption in the middle of a log. A false positive needs a 32-bit
 /// checksum to match by chance; the scan only runs when a frame is already known to be bad.
+///
+/// Every position is a candidate, so the checksum (which reads the whole claimed payload) is
+/// computed only where the payload also decodes as a record announcing exactly its chunk bytes:
+/// in the random bytes of a large torn frame that rules out nearly every position at once, and
+/// the scan stays close to linear instead of checksumming megabytes at each byte.
 pub fn valid_frame_within(bytes: &[u8]) -> bool {
-    (0..bytes.len()).any(|at| frame_len_at(bytes, at).is_some())
+    (0..bytes.len()).any(|at| {
+        candidate_payload(bytes, at)
+            .is_some_and(|(payload, crc)| plausible_payload(payload) && crc32c(payload) == crc)
+    })
+}
+
+/// The payload and checksum a frame starting at `at` would have, if its length fits.
+fn candidate_payload(bytes: &[u8], at: usize) -> Option<(&[u8], u32)> {
+    let head = bytes.get(at..at.checked_add(FRAME_HEADER_LEN)?)?;
+    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+    let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    if len == 0 || len > MAX_PAYLOAD {
+        return None;
+    }
+    let start = at + FRAME_HEADER_LEN;
+    Some((bytes.get(start..start + len as usize)?, crc))
+}
+
+/// Whether a payload could be a record: one this reader knows that decodes with exactly its
+/// announced chunk bytes, or (a kind from a newer writer) a payload of at most 1 MiB.
+fn plausible_payload(payload: &[u8]) -> bool {
+    match crate::record::peek_kind(payload) {
+        Ok(kind) if kind < crate::record::RECORD_KINDS => crate::record::read(payload).is_ok(),
+        Ok(kind) => kind < 128 && payload.len() <= 1 << 20,
+        Err(_) => false,
+    }
 }
 
 /// The length of the intact frame starting at `at` in `bytes`, if there is one.

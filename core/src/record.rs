@@ -178,7 +178,7 @@ pub(crate) fn read(payload: &[u8]) -> Result<(Record, &[u8]), CorruptKind> {
 }
 
 /// Reads the leading varint (the variant index) of a payload.
-fn peek_kind(payload: &[u8]) -> Result<u32, CorruptKind> {
+pub(crate) fn peek_kind(payload: &[u8]) -> Result<u32, CorruptKind> {
     let mut value: u32 = 0;
     for (i, byte) in payload.iter().take(5).enumerate() {
         value |= ((byte & 0x7f) as u32) << (7 * i);

@@ -201,7 +201,29 @@ impl FileBackend {
             report: OpenReport::default(),
             broken: None,
         };
-        for (path, g, s) in list_segments(dir)? {
+        let segments = list_segments(dir)?;
+        if !segments.is_empty() && segments.iter().all(|(_, g, _)| *g != generation) {
+            // Stale generations are deleted below; with none of the live one, that would delete
+            // the store's only data.
+            return Err(Error::NotAStore {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "{CURRENT_FILE} names generation {generation}, which has no segment files \
+                     (other generations' segments are here: restore the files or CURRENT)"
+                ),
+            });
+        }
+        if segments.is_empty() && generation > 1 {
+            // A generation after the first was written by a compaction, with segments: they are
+            // gone, not yet to be made.
+            return Err(Error::NotAStore {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "{CURRENT_FILE} names generation {generation}, whose segment files are missing"
+                ),
+            });
+        }
+        for (path, g, s) in segments {
             backend.next_segment = backend.next_segment.max(s.saturating_add(1));
             if g != generation {
                 // An interrupted compaction's new generation, or an old one not yet deleted.

@@ -2474,3 +2474,85 @@ fn help_lists_the_exit_codes() {
     assert_eq!(out.code, 2, "a missing --message");
     assert!(out.stderr.contains("--message"));
 }
+
+#[test]
+fn failed_output_leaves_the_head_alone_and_says_one_line() {
+    let tmp = TempDir::new("output");
+    let dir = tmp.path.as_path();
+    new_session(dir, "agent");
+    let first = checkpoint_state(dir, "first", "{\"n\":1}");
+    let second = checkpoint_state(dir, "second", "{\"n\":2}");
+    // The state cannot be written: restore fails before it moves the head.
+    rewind(dir)
+        .args(["restore", &first, "-o", "/nonexistent/dir/state.json"])
+        .fails(1, "/nonexistent/dir/state.json");
+    let third = checkpoint_state(dir, "third", "{\"n\":3}");
+    assert_eq!(
+        show(dir, &third)["parent"],
+        second.as_str(),
+        "the head did not move"
+    );
+    // A full disk is an error line, not a panic.
+    let full = Command::new(env!("CARGO_BIN_EXE_rewind"))
+        .current_dir(dir)
+        .env_remove("REWIND_STORE")
+        .arg("log")
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run rewind");
+    let out = Output {
+        args: "log >/dev/full".into(),
+        code: full.status.code().unwrap_or(-1),
+        stdout: Vec::new(),
+        stderr: String::from_utf8_lossy(&full.stderr).into_owned(),
+    };
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_one_line_error(&out, "cannot write the output");
+}
+
+#[test]
+fn dates_past_what_a_calendar_holds_are_usage_errors() {
+    let tmp = TempDir::new("dates");
+    let dir = tmp.path.as_path();
+    new_session(dir, "agent");
+    for date in [
+        "300000000000-01-01",
+        "9223372036854775807-01-01",
+        "2026-02-31",
+        "2025-02-29",
+    ] {
+        for flag in ["--since", "--until"] {
+            rewind(dir).args(["log", flag, date]).fails(2, "not a time");
+        }
+    }
+    ok(dir, ["log", "--since", "2024-02-29"]);
+}
+
+#[test]
+fn a_dropped_unfinished_write_is_reported_when_the_store_opens() {
+    let tmp = TempDir::new("torn");
+    let dir = tmp.path.as_path();
+    new_session(dir, "agent");
+    let kept = checkpoint_state(dir, "kept", "{\"n\":1}");
+    checkpoint_state(
+        dir,
+        "cut",
+        "{\"n\":2, \"pad\": \"a string long enough to cut\"}",
+    );
+    let seg = segment(&dir.join(".rewind"));
+    let len = std::fs::metadata(&seg).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
+    let out = rewind(dir).args(["log"]).ok();
+    assert!(
+        out.stderr.contains("dropped an unfinished last write"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(show(dir, &kept)["message"], "kept");
+}

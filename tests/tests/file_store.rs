@@ -490,6 +490,54 @@ fn segments_without_a_current_file_are_not_taken_for_a_new_store() {
     ));
 }
 
+#[test]
+fn a_current_file_naming_a_generation_without_segments_deletes_nothing() {
+    let tmp = TempDir::new("wrong-current");
+    let dir = tmp.join("store");
+    let saved = build_store(&dir, 4096, 5, 900);
+    let segments: Vec<(PathBuf, Vec<u8>)> = segment_files(&dir)
+        .into_iter()
+        .map(|p| {
+            let bytes = fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    let right = fs::read(dir.join(rewind::CURRENT_FILE)).unwrap();
+    // CURRENT damaged to name another generation: opening used to delete the real segments as
+    // stale and open an empty store.
+    fs::write(dir.join(rewind::CURRENT_FILE), b"rewind-generation 7\n").unwrap();
+    match FileStore::open(&dir, options(4096)) {
+        Err(rewind::Error::NotAStore { reason, .. }) => {
+            assert!(reason.contains("generation 7"), "{reason}")
+        }
+        other => panic!("expected NotAStore, got {:?}", other.map(|_| ())),
+    }
+    let after: Vec<(PathBuf, Vec<u8>)> = segment_files(&dir)
+        .into_iter()
+        .map(|p| {
+            let bytes = fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    assert_eq!(after, segments, "no segment deleted or changed");
+    // Put back, the store is whole.
+    fs::write(dir.join(rewind::CURRENT_FILE), right).unwrap();
+    let store = FileStore::open(&dir, options(4096)).unwrap();
+    assert_present(&store, &saved);
+    drop(store);
+    // A later generation (written by a compaction) whose segments are all gone is refused too.
+    let mut store = FileStore::open(&dir, options(4096)).unwrap();
+    store.vacuum().unwrap();
+    drop(store);
+    for p in segment_files(&dir) {
+        fs::remove_file(p).unwrap();
+    }
+    assert!(matches!(
+        FileStore::open(&dir, options(4096)),
+        Err(rewind::Error::NotAStore { .. })
+    ));
+}
+
 // ----- 6: corruption before the tail ---------------------------------------------------------
 
 /// A store of one session and `count` checkpoints, closed.

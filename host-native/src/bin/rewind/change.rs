@@ -83,19 +83,12 @@ pub fn checkpoint(ctx: &Ctx, args: CheckpointArgs) -> Result<(), Failure> {
 pub fn restore(ctx: &Ctx, args: StateArgs) -> Result<(), Failure> {
     let mut store = ctx.open()?;
     let id = resolve::checkpoint(&store, &args.id)?;
+    // The state is written out first: if that fails, the head has not moved.
+    let state = store.state(id)?;
+    let content_type = store.get(id)?.content_type.clone();
+    inspect::emit_state(ctx, id, &content_type, &state, args.output.as_deref())?;
     let restored = store.restore(id)?;
     let session = store.session(restored.session)?.name.clone();
-    if args.output.is_some() || ctx.json {
-        inspect::emit_state(
-            ctx,
-            id,
-            &restored.content_type,
-            &restored.state,
-            args.output.as_deref(),
-        )?;
-    } else {
-        inspect::emit_state(ctx, id, &restored.content_type, &restored.state, None)?;
-    }
     // The confirmation goes to stderr so stdout carries only the state.
     if !ctx.json {
         eprintln!("head of session {session:?} is now {id}: the next checkpoint forks from here");

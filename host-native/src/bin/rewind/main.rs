@@ -35,11 +35,30 @@ pub struct Ctx {
 impl Ctx {
     /// Opens the store (creating it on first use).
     pub fn open(&self) -> Result<FileStore, Failure> {
-        Ok(FileStore::open(&self.store, FileOptions::default())?)
+        let store = FileStore::open(&self.store, FileOptions::default())?;
+        // What opening dropped is said every time: a torn last write is expected after a crash,
+        // but a user should know (and a damaged last record looks the same).
+        let report = store.open_report();
+        if let Some((path, offset)) = &report.truncated {
+            eprintln!(
+                "rewind: dropped an unfinished last write ({} bytes from byte {offset} of {}); \
+                 what was written before it is intact",
+                report.load.truncated_bytes,
+                path.display()
+            );
+        }
+        if report.load.discarded_records > 0 {
+            eprintln!(
+                "rewind: discarded {} records of a transaction that did not finish",
+                report.load.discarded_records
+            );
+        }
+        Ok(store)
     }
 }
 
 fn main() -> ExitCode {
+    quiet_on_closed_output();
     let cli = Cli::parse();
     let ctx = Ctx {
         store: cli.store,
@@ -76,4 +95,28 @@ fn main() -> ExitCode {
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// A closed pipe (`rewind log | head`) ends the program quietly, as it does other Unix tools;
+/// any other failure to write the output (a full disk) is a one-line error with exit code 1, not
+/// a panic.
+fn quiet_on_closed_output() {
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if let Some(why) = message.strip_prefix("failed printing to stdout: ") {
+            eprintln!("rewind: cannot write the output: {why}");
+            std::process::exit(1);
+        }
+        default(info);
+    }));
 }

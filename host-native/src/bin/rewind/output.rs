@@ -185,7 +185,20 @@ pub fn parse_time(text: &str, now_ms: u64) -> Result<u64, String> {
         return Err(bad());
     }
     let millis: i64 = format!("{frac:0<3}")[..3].parse().map_err(|_| bad())?;
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+    // Years past 9999 would overflow the arithmetic below; days past the month's end are typos.
+    let month_days = match mo {
+        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(1970..=9999).contains(&y)
+        || !(1..=12).contains(&mo)
+        || !(1..=month_days).contains(&d)
+        || h > 23
+        || mi > 59
+        || s > 60
+    {
         return Err(bad());
     }
     let days = days_from_civil(y, mo as u32, d as u32);
