@@ -819,6 +819,44 @@ pub fn transcript<H: Harness>(h: &mut H) -> String {
     out
 }
 
+/// Opens a copy of `store`'s log and asserts that it holds the same store: sessions,
+/// checkpoints, annotations, attachments, chunks and the next seq (what the fuzz targets check
+/// after every input). A write that failed after reaching the log would fail here.
+pub fn assert_log_reopens_the_same(
+    store: &Store<crate::MemoryBackend, DeterministicEnv>,
+    what: &str,
+) {
+    let bytes = store.backend().bytes().to_vec();
+    let reopened = match Store::open(
+        crate::MemoryBackend::from_bytes(bytes),
+        DeterministicEnv::new(),
+        Options::default(),
+    ) {
+        Ok((reopened, _)) => reopened,
+        Err(e) => panic!("{what}: the log no longer opens: {e}"),
+    };
+    let (a, b) = (store.metrics(), reopened.metrics());
+    assert_eq!(
+        (
+            a.sessions,
+            a.checkpoints,
+            a.annotations,
+            a.attachments,
+            a.chunks,
+            a.next_seq
+        ),
+        (
+            b.sessions,
+            b.checkpoints,
+            b.annotations,
+            b.attachments,
+            b.chunks,
+            b.next_seq
+        ),
+        "{what}: the reopened store differs"
+    );
+}
+
 /// The names of every scenario.
 pub const SCENARIOS: &[&str] = &[
     "checkpoints_round_trip",

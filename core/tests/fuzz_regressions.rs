@@ -4,6 +4,7 @@
 use std::fs;
 use std::path::Path;
 
+use rewind_core::conformance::assert_log_reopens_the_same;
 use rewind_core::{
     CheckpointId, DeterministicEnv, MemoryBackend, NewCheckpoint, Options, Query, RetentionPolicy,
     Severity, Store,
@@ -67,7 +68,7 @@ fn open_log_inputs_open_or_fail_cleanly() {
                 "{name}: verifies after a compaction"
             );
             store.vacuum().unwrap();
-            assert_reopens_the_same(&store, &name);
+            assert_log_reopens_the_same(&store, &name);
         }
     }
 }
@@ -89,7 +90,7 @@ fn binary_import_inputs_import_or_fail_without_changes() {
             Ok(_) => assert!(store.verify().is_ok(), "{name}"),
             Err(_) => assert_eq!(store.metrics().checkpoints, 1, "{name}"),
         }
-        assert_reopens_the_same(&store, &name);
+        assert_log_reopens_the_same(&store, &name);
     }
 }
 
@@ -112,40 +113,8 @@ fn json_import_inputs_import_or_fail_without_changes() {
             }
             Err(_) => assert_eq!(store.metrics().checkpoints, 0, "{name}"),
         }
-        assert_reopens_the_same(&store, &name);
+        assert_log_reopens_the_same(&store, &name);
     }
-}
-
-/// The log opens again into the store held in memory (what the fuzz targets check after every
-/// input): a write that failed after reaching the log would make the store unopenable.
-fn assert_reopens_the_same(store: &MemStore, name: &str) {
-    let bytes = store.backend().bytes().to_vec();
-    let (reopened, _) = Store::open(
-        MemoryBackend::from_bytes(bytes),
-        DeterministicEnv::new(),
-        Options::default(),
-    )
-    .unwrap_or_else(|e| panic!("{name}: the log no longer opens: {e}"));
-    let (a, b) = (store.metrics(), reopened.metrics());
-    assert_eq!(
-        (
-            a.sessions,
-            a.checkpoints,
-            a.annotations,
-            a.attachments,
-            a.chunks,
-            a.next_seq
-        ),
-        (
-            b.sessions,
-            b.checkpoints,
-            b.annotations,
-            b.attachments,
-            b.chunks,
-            b.next_seq
-        ),
-        "{name}: the reopened store differs"
-    );
 }
 
 /// Reads a checkpoint whole: state, every attachment, annotations, history (what the fuzz

@@ -33,31 +33,5 @@ pub fn read_all(store: &MemStore) {
 /// Whatever a write returned, the log opens again into the store held in memory: a write that
 /// failed after reaching the log would otherwise make the store unopenable.
 pub fn reopens_the_same(store: &MemStore) {
-    let bytes = store.backend().bytes().to_vec();
-    let (reopened, _) = Store::open(
-        MemoryBackend::from_bytes(bytes),
-        DeterministicEnv::new(),
-        Options::default(),
-    )
-    .expect("the log reopens");
-    let (a, b) = (store.metrics(), reopened.metrics());
-    assert_eq!(
-        (
-            a.sessions,
-            a.checkpoints,
-            a.annotations,
-            a.attachments,
-            a.chunks,
-            a.next_seq
-        ),
-        (
-            b.sessions,
-            b.checkpoints,
-            b.annotations,
-            b.attachments,
-            b.chunks,
-            b.next_seq
-        ),
-        "the reopened store differs"
-    );
+    rewind_core::conformance::assert_log_reopens_the_same(store, "fuzz input");
 }

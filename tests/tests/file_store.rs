@@ -100,6 +100,17 @@ fn assert_absent(store: &Store<FileBackend, SystemEnv>, id: CheckpointId) {
     }
 }
 
+/// Every segment file with its bytes.
+fn segments_with_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    segment_files(dir)
+        .into_iter()
+        .map(|p| {
+            let bytes = fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect()
+}
+
 /// The segment files in `dir`, sorted by name (generation, then segment).
 fn segment_files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = fs::read_dir(dir)
@@ -475,13 +486,7 @@ fn segments_without_a_current_file_are_not_taken_for_a_new_store() {
         .into_iter()
         .filter(|(p, _)| !p.ends_with(rewind::CURRENT_FILE))
         .collect();
-    let after: Vec<(PathBuf, Vec<u8>)> = segment_files(&dir)
-        .into_iter()
-        .map(|p| {
-            let bytes = fs::read(&p).unwrap();
-            (p, bytes)
-        })
-        .collect();
+    let after: Vec<(PathBuf, Vec<u8>)> = segments_with_bytes(&dir);
     assert_eq!(after, before);
     fs::write(dir.join(rewind::CURRENT_FILE), b"something else\n").unwrap();
     assert!(matches!(
@@ -495,13 +500,7 @@ fn a_current_file_naming_a_generation_without_segments_deletes_nothing() {
     let tmp = TempDir::new("wrong-current");
     let dir = tmp.join("store");
     let saved = build_store(&dir, 4096, 5, 900);
-    let segments: Vec<(PathBuf, Vec<u8>)> = segment_files(&dir)
-        .into_iter()
-        .map(|p| {
-            let bytes = fs::read(&p).unwrap();
-            (p, bytes)
-        })
-        .collect();
+    let segments: Vec<(PathBuf, Vec<u8>)> = segments_with_bytes(&dir);
     let right = fs::read(dir.join(rewind::CURRENT_FILE)).unwrap();
     // CURRENT damaged to name another generation: opening used to delete the real segments as
     // stale and open an empty store.
@@ -512,13 +511,7 @@ fn a_current_file_naming_a_generation_without_segments_deletes_nothing() {
         }
         other => panic!("expected NotAStore, got {:?}", other.map(|_| ())),
     }
-    let after: Vec<(PathBuf, Vec<u8>)> = segment_files(&dir)
-        .into_iter()
-        .map(|p| {
-            let bytes = fs::read(&p).unwrap();
-            (p, bytes)
-        })
-        .collect();
+    let after: Vec<(PathBuf, Vec<u8>)> = segments_with_bytes(&dir);
     assert_eq!(after, segments, "no segment deleted or changed");
     // Put back, the store is whole.
     fs::write(dir.join(rewind::CURRENT_FILE), right).unwrap();
