@@ -2556,3 +2556,14 @@ fn a_dropped_unfinished_write_is_reported_when_the_store_opens() {
     );
     assert_eq!(show(dir, &kept)["message"], "kept");
 }
+
+#[test]
+fn an_endless_input_is_refused_at_its_limit_not_read_whole() {
+    let tmp = TempDir::new("endless");
+    let dir = tmp.path.as_path();
+    new_session(dir, "agent");
+    rewind(dir)
+        .args(["checkpoint", "-m", "big", "--state", "/dev/zero"])
+        .fails(6, "state size limit");
+    assert_eq!(stats(dir)["checkpoints"], 0);
+}

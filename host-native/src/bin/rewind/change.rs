@@ -2,6 +2,7 @@
 
 use std::io::Read;
 
+use rewind::core::Limits;
 use rewind::core::checkpoint::is_json_content_type;
 use rewind::core::log::MAGIC;
 use rewind::{NewCheckpoint, RetentionPolicy, Severity};
@@ -25,17 +26,27 @@ fn metadata(pairs: &[String]) -> Result<Map<String, Value>, Failure> {
     Ok(map)
 }
 
-/// Reads a file, or stdin for `-`.
-fn read_input(path: &str) -> Result<Vec<u8>, Failure> {
-    if path == "-" {
-        let mut buf = Vec::new();
+/// Reads a file, or stdin for `-`, refusing past `limit` bytes (`what` names the limit) without
+/// reading further: `--state /dev/zero` must not fill memory before the store says no.
+fn read_input(path: &str, limit: u64, what: &str) -> Result<Vec<u8>, Failure> {
+    let mut buf = Vec::new();
+    let read = if path == "-" {
         std::io::stdin()
+            .take(limit.saturating_add(1))
             .read_to_end(&mut buf)
-            .map_err(|e| Failure::io("stdin", e))?;
-        Ok(buf)
+            .map_err(|e| Failure::io("stdin", e))
     } else {
-        std::fs::read(path).map_err(|e| Failure::io(path, e))
+        std::fs::File::open(path)
+            .and_then(|f| f.take(limit.saturating_add(1)).read_to_end(&mut buf))
+            .map_err(|e| Failure::io(path, e))
+    };
+    read?;
+    if buf.len() as u64 > limit {
+        return Err(Failure::invalid(format!(
+            "{path}: more than the {what} limit of {limit} bytes"
+        )));
     }
+    Ok(buf)
 }
 
 pub fn session_new(ctx: &Ctx, name: &str, meta: &[String]) -> Result<(), Failure> {
@@ -53,7 +64,7 @@ pub fn checkpoint(ctx: &Ctx, args: CheckpointArgs) -> Result<(), Failure> {
     let mut store = ctx.open()?;
     let session = resolve::session(&store, args.session.as_deref())?;
     let state = match &args.state {
-        Some(path) => read_input(path)?,
+        Some(path) => read_input(path, Limits::default().max_state_bytes, "state size")?,
         None => b"{}".to_vec(),
     };
     if is_json_content_type(&args.content_type)
@@ -228,7 +239,7 @@ pub fn compact(ctx: &Ctx, args: CompactArgs) -> Result<(), Failure> {
 }
 
 pub fn import(ctx: &Ctx, file: &str) -> Result<(), Failure> {
-    let bytes = read_input(file)?;
+    let bytes = read_input(file, Limits::default().max_import_bytes, "import size")?;
     let mut store = ctx.open()?;
     let binary = bytes.starts_with(&MAGIC);
     let report = progress::spin("importing", || {
