@@ -152,6 +152,23 @@ pub enum VerifyProblem {
     Unreadable(String),
 }
 
+impl core::fmt::Display for VerifyProblem {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            VerifyProblem::HashMismatch => {
+                f.write_str("its recorded hash does not match its contents")
+            }
+            VerifyProblem::ParentHashMismatch => {
+                f.write_str("its recorded parent hash does not match the parent")
+            }
+            VerifyProblem::ChunkMismatch(hash) => {
+                write!(f, "the bytes of chunk {} do not hash to it", hash.to_hex())
+            }
+            VerifyProblem::Unreadable(why) => write!(f, "a chunk could not be read: {why}"),
+        }
+    }
+}
+
 /// A checkpoint store over a [`Backend`] with a host [`Env`].
 ///
 /// ```

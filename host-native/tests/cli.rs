@@ -2312,6 +2312,11 @@ fn verify_names_the_checkpoint_whose_chunk_bytes_were_altered() {
         &format!("verification failed at checkpoint {target} (seq 2)"),
     );
     assert!(out.stdout.is_empty(), "{}", out.out());
+    assert!(
+        out.stderr.contains("do not hash to it"),
+        "said in words: {}",
+        out.stderr
+    );
     let out = rewind(d).args(["--json", "verify"]).run();
     assert_eq!(out.code, 5);
     let v = out.json();

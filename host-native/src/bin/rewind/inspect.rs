@@ -458,7 +458,7 @@ pub fn verify(ctx: &Ctx) -> Result<(), Failure> {
     match report.first_error {
         None => Ok(()),
         Some(e) => Err(Failure::damaged(format!(
-            "verification failed at checkpoint {} (seq {}): {:?}",
+            "verification failed at checkpoint {} (seq {}): {}",
             e.checkpoint, e.seq, e.problem
         ))),
     }
