@@ -411,10 +411,11 @@ class Namespace {
     this.sorted = true;
     /** checkpoint id -> entry { id, rid, type, bare } */
     this.entries = new Map();
-    /** (channel, version) -> { owner? }: what was stored, once a put needed it (#storedIndex) */
-    this.stored = null;
-    /** the build of `stored` under way: a promise, its map in `.map` */
-    this.building = null;
+    /**
+     * What this (thread, namespace) stored, once a put needed it (#storedIndex): `map` is
+     * (channel, version) -> { owner? }, complete when `ready` resolves; puts add to it meanwhile.
+     */
+    this.index = null;
   }
 
   /** Adds an entry; one with the id of an entry already here replaces it (a later put). */
@@ -1154,9 +1155,8 @@ export class RewindSaver extends BaseCheckpointSaver {
     for (const [ch, owner] of Object.entries(blobs)) resolved[ch] = owner ?? rid;
     const stored = { versions, inline, values: embedded, blobs: resolved };
     sh.remember(rid, stored);
-    const here = cat.ns(ns);
-    const index = here.stored ?? here.building?.map;
-    if (index) indexStored(index, stored);
+    const index = cat.ns(ns).index;
+    if (index) indexStored(index.map, stored);
     return { configurable: { thread_id: thread, checkpoint_ns: ns, checkpoint_id: id } };
   }
 
@@ -1192,33 +1192,32 @@ export class RewindSaver extends BaseCheckpointSaver {
    * put(). Puts that land while it is built add to it too.
    */
   async #storedIndex(space) {
-    if (space.stored) return space.stored;
-    if (space.building) {
-      await space.building;
-      return space.stored ?? this.#storedIndex(space);
+    if (!space.index) {
+      const map = new Map();
+      const index = { map, ready: this.#fillIndex(space, map) };
+      space.index = index;
+      index.ready.catch(() => {
+        if (space.index === index) space.index = null;
+      });
     }
-    const stored = new Map();
-    let done;
-    space.building = new Promise((resolve) => (done = resolve));
-    space.building.map = stored;
-    try {
-      const seen = new Set();
-      for (let more = true; more; ) {
-        more = false;
-        for (const entry of [...space.entries.values()]) {
-          if (seen.has(entry.rid)) continue;
-          seen.add(entry.rid);
-          more = true;
-          const info = await this.#parentInfo(entry);
-          if (info) indexStored(stored, info);
-        }
+    const { map, ready } = space.index;
+    await ready;
+    return map;
+  }
+
+  /** Adds every entry of `space` to `map`, also those put while envelopes are read. */
+  async #fillIndex(space, map) {
+    const seen = new Set();
+    for (let more = true; more; ) {
+      more = false;
+      for (const entry of [...space.entries.values()]) {
+        if (seen.has(entry.rid)) continue;
+        seen.add(entry.rid);
+        more = true;
+        const info = await this.#parentInfo(entry);
+        if (info) indexStored(map, info);
       }
-      space.stored = stored;
-    } finally {
-      space.building = null;
-      done();
     }
-    return stored;
   }
 
   #derivedId(thread, ns, id) {
