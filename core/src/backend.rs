@@ -18,6 +18,7 @@
 use alloc::vec::Vec;
 
 use crate::error::{BackendError, Error};
+use crate::frame::{self, HEADER_LEN};
 use crate::log::{self, ScanStop};
 
 /// Receives each record of a log during [`Backend::load`]: the position of the payload's first
@@ -97,10 +98,10 @@ pub fn replay_bytes(bytes: &[u8], visit: &mut Visitor<'_>) -> Result<(LoadReport
     if bytes.is_empty() {
         return Ok((LoadReport::default(), 0));
     }
-    log::check_header(bytes).map_err(|kind| Error::Corrupt { at: 0, kind })?;
+    frame::check_header(bytes).map_err(|kind| Error::Corrupt { at: 0, kind })?;
     let mut report = LoadReport::default();
-    let mut valid = log::HEADER_LEN;
-    for frame in log::frames(bytes, log::HEADER_LEN) {
+    let mut valid = HEADER_LEN;
+    for frame in log::frames(bytes, HEADER_LEN) {
         match frame {
             Ok(frame) => {
                 visit(frame.payload_offset() as u64, frame.payload)?;
@@ -155,7 +156,7 @@ impl MemoryBackend {
 
     fn ensure_header(log: &mut Vec<u8>) {
         if log.is_empty() {
-            log.extend_from_slice(&log::header());
+            log.extend_from_slice(&frame::header());
         }
     }
 }

@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use crate::annotation::Annotation;
 use crate::checkpoint::Trigger;
 use crate::error::CorruptKind;
+use crate::frame::{self, FRAME_HEADER_LEN};
 use crate::id::{CheckpointId, Hash, SessionId};
-use crate::log;
 
 /// Number of record kinds this build knows.
 pub(crate) const RECORD_KINDS: u32 = 11;
@@ -143,8 +143,7 @@ impl Record {
 /// Returns the offset in `out` where the raw chunk bytes start.
 pub(crate) fn write(out: &mut Vec<u8>, record: &Record, raw: &[&[u8]]) -> usize {
     let frame_start = out.len();
-    out.extend_from_slice(&[0u8; log::FRAME_HEADER_LEN]);
-    let payload_start = out.len();
+    out.extend_from_slice(&[0u8; FRAME_HEADER_LEN]);
     // Encoding into a Vec cannot fail for these types.
     let taken = core::mem::take(out);
     *out = postcard::to_extend(record, taken).unwrap_or_default();
@@ -152,10 +151,7 @@ pub(crate) fn write(out: &mut Vec<u8>, record: &Record, raw: &[&[u8]]) -> usize 
     for bytes in raw {
         out.extend_from_slice(bytes);
     }
-    let payload_len = (out.len() - payload_start) as u32;
-    let crc = log::crc32c(&out[payload_start..]);
-    out[frame_start..frame_start + 4].copy_from_slice(&payload_len.to_le_bytes());
-    out[frame_start + 4..frame_start + 8].copy_from_slice(&crc.to_le_bytes());
+    frame::seal_frame(out, frame_start);
     raw_start
 }
 
@@ -212,8 +208,9 @@ mod tests {
         let mut out = Vec::new();
         let raw_at = write(&mut out, &rec, &[b"hello"]);
         assert_eq!(&out[raw_at..], b"hello");
-        let frame = log::frames(&out, 0).next().unwrap().unwrap();
-        let (back, raw) = read(frame.payload).unwrap();
+        let payload = &out[FRAME_HEADER_LEN..];
+        assert!(frame::FrameHeader::read(&out).unwrap().matches(payload));
+        let (back, raw) = read(payload).unwrap();
         assert_eq!(back, rec);
         assert_eq!(raw, b"hello");
     }
@@ -232,9 +229,8 @@ mod tests {
         let rec = Record::SeqFloor(7);
         let mut out = Vec::new();
         write(&mut out, &rec, &[b"junk"]);
-        let frame = log::frames(&out, 0).next().unwrap().unwrap();
         assert!(matches!(
-            read(frame.payload),
+            read(&out[FRAME_HEADER_LEN..]),
             Err(CorruptKind::Inconsistent(_))
         ));
     }

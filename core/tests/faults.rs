@@ -880,16 +880,16 @@ fn a_backend_failure_while_opening_a_log_with_an_incomplete_transaction() {
     store.import_binary(&binary).unwrap();
     let log = store.backend().bytes().to_vec();
     // Cut the import's transaction after its Txn frame and two records.
-    let mut pos = rewind_core::log::HEADER_LEN;
+    let mut pos = rewind_core::frame::HEADER_LEN;
     let mut frames = Vec::new();
     while pos < log.len() {
         let len = u32::from_le_bytes(log[pos..pos + 4].try_into().unwrap()) as usize;
         frames.push(pos);
-        pos += rewind_core::log::FRAME_HEADER_LEN + len;
+        pos += rewind_core::frame::FRAME_HEADER_LEN + len;
     }
     let txn = frames
         .iter()
-        .position(|&f| log[f + rewind_core::log::FRAME_HEADER_LEN] == 8)
+        .position(|&f| log[f + rewind_core::frame::FRAME_HEADER_LEN] == 8)
         .expect("the import wrote a transaction");
     let cut = log[..frames[txn + 3]].to_vec();
 

@@ -34,7 +34,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rewind_core::backend::{LoadReport, Visitor};
-use rewind_core::log::{self, FRAME_HEADER_LEN, HEADER_LEN, MAX_PAYLOAD};
+use rewind_core::frame::{self, FRAME_HEADER_LEN, FrameHeader, HEADER_LEN, MAX_PAYLOAD};
+use rewind_core::log;
 use rewind_core::{Backend, BackendError, CorruptKind};
 
 use crate::error::{Error, Result};
@@ -351,7 +352,7 @@ impl FileBackend {
             .mode(0o600)
             .open(&path)
             .map_err(|e| Error::io(&path, "create", e))?;
-        file.write_all_at(&log::header(), 0)
+        file.write_all_at(&frame::header(), 0)
             .map_err(|e| Error::io(&path, "write", e))?;
         set.segments.insert(
             seg,
@@ -438,10 +439,10 @@ impl FileBackend {
             let got =
                 read_full(&mut reader, &mut header).map_err(|e| Error::io(&path, "read", e))?;
             if got < HEADER_LEN {
-                if is_last && header[..got] == log::header()[..got] {
+                if is_last && header[..got] == frame::header()[..got] {
                     // Created but its header never fully landed: rewrite it.
                     self.repair_tail(seg, 0, &mut report)?;
-                    file.write_all_at(&log::header(), 0)
+                    file.write_all_at(&frame::header(), 0)
                         .map_err(|e| Error::io(&path, "write", e))?;
                     if let Some(s) = self.live.segments.get_mut(&seg) {
                         s.len = HEADER_LEN as u64;
@@ -450,7 +451,7 @@ impl FileBackend {
                 }
                 return Err(corrupt(0, CorruptKind::Truncated));
             }
-            log::check_header(&header).map_err(|kind| corrupt(0, kind))?;
+            frame::check_header(&header).map_err(|kind| corrupt(0, kind))?;
             let mut offset = HEADER_LEN as u64;
             report.log_bytes += HEADER_LEN as u64;
             loop {
@@ -480,9 +481,9 @@ impl FileBackend {
                     bad(self, &mut report, CorruptKind::Truncated)?;
                     break;
                 }
-                let plen = u32::from_le_bytes([fh[0], fh[1], fh[2], fh[3]]);
-                let crc = u32::from_le_bytes([fh[4], fh[5], fh[6], fh[7]]);
-                let end = offset + (FRAME_HEADER_LEN as u64) + plen as u64;
+                let head = FrameHeader::from_bytes(&fh);
+                let plen = head.len;
+                let end = offset + head.frame_len() as u64;
                 if plen > MAX_PAYLOAD {
                     bad(self, &mut report, CorruptKind::FrameTooLarge(plen))?;
                     break;
@@ -498,7 +499,7 @@ impl FileBackend {
                     bad(self, &mut report, CorruptKind::Truncated)?;
                     break;
                 }
-                if plen == 0 || log::crc32c(&payload) != crc {
+                if plen == 0 || !head.matches(&payload) {
                     if !is_last && end == len {
                         // Whole but damaged, at the end of an earlier segment.
                         return Err(corrupt(offset, CorruptKind::Checksum));

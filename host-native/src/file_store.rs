@@ -10,7 +10,8 @@ use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rewind_core::log::{self, HEADER_LEN};
+use rewind_core::frame::{self, HEADER_LEN};
+use rewind_core::log;
 use rewind_core::{Backend, MemoryBackend, Options, Store};
 
 use crate::error::{Error, Result};
@@ -203,11 +204,11 @@ pub fn repair(src: &Path, dst: &Path) -> Result<RepairReport> {
         });
     }
     let mut report = RepairReport::default();
-    let mut salvaged = log::header().to_vec();
+    let mut salvaged = frame::header().to_vec();
     for path in segments_to_salvage(src)? {
         let bytes = fs::read(&path).map_err(|e| Error::io(&path, "read", e))?;
         let mut offset = HEADER_LEN.min(bytes.len());
-        if log::check_header(&bytes).is_err() {
+        if frame::check_header(&bytes).is_err() {
             report
                 .damaged
                 .push((path.clone(), 0, HEADER_LEN.min(bytes.len()) as u64));

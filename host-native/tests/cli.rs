@@ -355,7 +355,7 @@ fn segment(store: &Path) -> PathBuf {
 /// (offset, total length) of every frame of a segment or binary export.
 fn frames(bytes: &[u8]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
-    let mut offset = rewind::core::log::HEADER_LEN;
+    let mut offset = rewind::core::frame::HEADER_LEN;
     while offset + 8 <= bytes.len() {
         let len = u32::from_le_bytes(bytes[offset..offset + 4].try_into().unwrap()) as usize;
         out.push((offset, 8 + len));
@@ -2302,7 +2302,7 @@ fn verify_names_the_checkpoint_whose_chunk_bytes_were_altered() {
         .into_iter()
         .find(|(o, l)| *o <= at && at < o + l)
         .unwrap();
-    let crc = rewind::core::log::crc32c(&bytes[offset + 8..offset + len]);
+    let crc = rewind::core::frame::crc32c(&bytes[offset + 8..offset + len]);
     bytes[offset + 4..offset + 8].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&seg, &bytes).unwrap();
 

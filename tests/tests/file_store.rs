@@ -11,7 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rewind::core::log::{self, HEADER_LEN};
+use rewind::core::frame::{self, HEADER_LEN};
+use rewind::core::log;
 use rewind::{
     BackendError, CheckpointId, CorruptKind, Durability, Event, FileBackend, FileOptions,
     FileStore, NewCheckpoint, Options, RetentionPolicy, SessionId, SharedStore, Store, SystemEnv,
@@ -129,7 +130,7 @@ fn seg_name(generation: u32, segment: u32) -> String {
 /// (offset, total length) of every intact frame of a segment file.
 fn frames_of(path: &Path) -> Vec<(u64, u64)> {
     let bytes = fs::read(path).expect("read segment");
-    assert_eq!(log::check_header(&bytes), Ok(log::FORMAT_VERSION));
+    assert_eq!(frame::check_header(&bytes), Ok(frame::FORMAT_VERSION));
     log::frames(&bytes, HEADER_LEN)
         .map(|f| {
             let f = f.expect("a healthy segment");
@@ -441,7 +442,7 @@ fn a_segment_created_just_before_a_crash_is_completed_at_open() {
         let saved = build_store(&dir, 4096, 10, 900);
         let segs = segment_files(&dir);
         let next = dir.join(seg_name(1, segs.len() as u32 + 1));
-        fs::write(&next, &log::header()[..bytes]).unwrap();
+        fs::write(&next, &frame::header()[..bytes]).unwrap();
 
         let mut store = FileStore::open(&dir, options(4096)).expect(label);
         assert_eq!(

@@ -4,7 +4,7 @@ use std::io::Read;
 
 use rewind::core::Limits;
 use rewind::core::checkpoint::is_json_content_type;
-use rewind::core::log::MAGIC;
+use rewind::core::frame::MAGIC;
 use rewind::{NewCheckpoint, RetentionPolicy, Severity};
 use serde_json::{Map, Value, json};
 
