@@ -54,8 +54,8 @@ pub struct Diff {
 impl<B: Backend, E: Env> Store<B, E> {
     /// Compares two checkpoints (of any sessions).
     pub fn diff(&self, from: CheckpointId, to: CheckpointId) -> Result<Diff> {
-        let a = self.entry(from)?;
-        let b = self.entry(to)?;
+        let a = self.index.entry(from)?;
+        let b = self.index.entry(to)?;
         let (ca, cb) = (&a.cp, &b.cp);
         let a_slots: HashSet<u32> = a.state.chunks.iter().copied().collect();
         let shared: u64 = b
@@ -63,7 +63,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             .chunks
             .iter()
             .filter(|s| a_slots.contains(*s))
-            .map(|s| self.chunks.get(*s).len as u64)
+            .map(|s| self.index.chunks.get(*s).len as u64)
             .sum();
         let shared_ratio = if cb.state_len == 0 {
             if ca.state_len == 0 { 1.0 } else { 0.0 }

@@ -29,7 +29,7 @@
 //! checkpoints get fresh seqs after the store's own, in their exported order, so seqs stay
 //! strictly increasing and are never reused.
 
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -42,12 +42,13 @@ use crate::annotation::{Annotation, Severity};
 use crate::backend::{Backend, MemoryBackend};
 use crate::checkpoint::{HashFields, Trigger, canonical_metadata, hash_fields, state_root};
 use crate::env::{DeterministicEnv, Env};
-use crate::error::{Error, LimitKind, Result};
+use crate::error::{Error, Result};
 use crate::id::{CheckpointId, Hash, SessionId};
-use crate::limits::Limits;
 use crate::options::Options;
 use crate::record::{AnnotationRecord, CheckpointRecord, HeadRecord, Record, SessionRecord};
-use crate::store::{BlobBase, Pending, Store, attachment_record};
+use crate::store::Store;
+use crate::store::blob::{BlobBase, Pending, attachment_record};
+use crate::store::validate::{self, CheckpointFields};
 
 /// The `format` field of a JSON export.
 pub const JSON_FORMAT: &str = "rewind.export";
@@ -230,7 +231,12 @@ impl<B: Backend, E: Env> Store<B, E> {
             sessions: Vec::new(),
             checkpoints: Vec::new(),
         };
-        for entry in self.sessions.values().filter(|e| wanted(&e.session.id)) {
+        for entry in self
+            .index
+            .sessions
+            .values()
+            .filter(|e| wanted(&e.session.id))
+        {
             let s = &entry.session;
             doc.sessions.push(JsonSession {
                 id: SessionIdText(s.id),
@@ -240,8 +246,8 @@ impl<B: Backend, E: Env> Store<B, E> {
                 head: s.head.map(CheckpointIdText),
             });
         }
-        for id in self.by_seq.values() {
-            let entry = &self.checkpoints[id];
+        for id in self.index.by_seq.values() {
+            let entry = &self.index.checkpoints[id];
             let cp = &entry.cp;
             if !wanted(&cp.session) {
                 continue;
@@ -398,6 +404,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             )));
         }
         let sessions = source
+            .index
             .sessions
             .values()
             .map(|e| IncomingSession {
@@ -409,8 +416,8 @@ impl<B: Backend, E: Env> Store<B, E> {
             })
             .collect();
         let mut checkpoints = Vec::new();
-        for id in source.by_seq.values() {
-            let entry = &source.checkpoints[id];
+        for id in source.index.by_seq.values() {
+            let entry = &source.index.checkpoints[id];
             let cp = &entry.cp;
             let mut attachments = Vec::new();
             for (key, blob) in &entry.attachments {
@@ -443,11 +450,7 @@ impl<B: Backend, E: Env> Store<B, E> {
     }
 
     fn check_import_size(&self, len: usize) -> Result<()> {
-        Limits::check(
-            LimitKind::ImportBytes,
-            self.options.limits.max_import_bytes,
-            len as u64,
-        )
+        validate::import_size(&self.options.limits, len)
     }
 
     fn import_all(
@@ -463,16 +466,8 @@ impl<B: Backend, E: Env> Store<B, E> {
             if incoming_sessions.insert(s.id, s).is_some() {
                 return Err(reject(alloc::format!("session {} appears twice", s.id)));
             }
-            Limits::check(
-                LimitKind::NameBytes,
-                limits.max_name_bytes,
-                s.name.len() as u64,
-            )?;
-            Limits::check(
-                LimitKind::MetadataBytes,
-                limits.max_metadata_bytes,
-                canonical_metadata(&s.metadata).len() as u64,
-            )?;
+            validate::session(&limits, &s.name, &s.metadata)
+                .map_err(|err| rejected(alloc::format!("session {}", s.id), err))?;
         }
         checkpoints.sort_by_key(|c| c.seq);
         let mut seen = HashSet::new();
@@ -502,7 +497,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         let mut fresh = Vec::new();
         for c in checkpoints {
             if !incoming_sessions.contains_key(&c.session)
-                && !self.sessions.contains_key(&c.session)
+                && !self.index.sessions.contains_key(&c.session)
             {
                 return Err(reject(alloc::format!(
                     "checkpoint {} belongs to session {}, which neither the import nor the store has",
@@ -510,8 +505,8 @@ impl<B: Backend, E: Env> Store<B, E> {
                     c.session
                 )));
             }
-            self.check_incoming(&c, &limits)?;
-            if let Some(existing) = self.checkpoints.get(&c.id) {
+            self.check_incoming(&c)?;
+            if let Some(existing) = self.index.checkpoints.get(&c.id) {
                 if existing.cp.hash == c.hash {
                     report.skipped += 1;
                 } else {
@@ -521,10 +516,12 @@ impl<B: Backend, E: Env> Store<B, E> {
                 continue;
             }
             let parent = c.parent.map(|p| {
-                hashes
-                    .get(&p)
-                    .copied()
-                    .or_else(|| self.checkpoints.get(&p).map(|e| (e.cp.hash, e.cp.session)))
+                hashes.get(&p).copied().or_else(|| {
+                    self.index
+                        .checkpoints
+                        .get(&p)
+                        .map(|e| (e.cp.hash, e.cp.session))
+                })
             });
             match (parent, c.parent_hash) {
                 (Some(Some((hash, session))), Some(claimed)) => {
@@ -556,7 +553,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         // Build one transaction: new sessions, then checkpoints with fresh seqs, then heads.
         let mut records: Vec<(Record, Vec<&[u8]>)> = Vec::new();
         for s in &sessions {
-            if self.sessions.contains_key(&s.id) {
+            if self.index.sessions.contains_key(&s.id) {
                 continue;
             }
             records.push((
@@ -571,12 +568,14 @@ impl<B: Backend, E: Env> Store<B, E> {
             report.sessions_added += 1;
         }
         let mut pending = Pending::default();
-        for (seq, c) in (self.next_seq..).zip(&fresh) {
-            let base = c
-                .parent
-                .filter(|p| self.checkpoints.contains_key(p) || pending.lists.contains_key(p));
+        for (seq, c) in (self.index.next_seq..).zip(&fresh) {
+            let base = c.parent.filter(|p| {
+                self.index.checkpoints.contains_key(p) || pending.lists.contains_key(p)
+            });
             let base = base.map_or(BlobBase::None, BlobBase::State);
-            let blob = self.plan_blob(&c.state, c.content_type.clone(), base, Some(&pending));
+            let blob = self
+                .index
+                .plan_blob(&c.state, c.content_type.clone(), base, Some(&pending));
             let metadata = canonical_metadata(&c.metadata);
             let computed = hash_fields(&HashFields {
                 id: c.id,
@@ -599,7 +598,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                     detail: "contents do not match the recorded hash",
                 });
             }
-            pending.chunks.extend(blob.hashes.iter().copied());
+            pending.add(&blob);
             pending.lists.insert(c.id, blob.hashes);
             records.push((
                 Record::Checkpoint(CheckpointRecord {
@@ -633,15 +632,17 @@ impl<B: Backend, E: Env> Store<B, E> {
                 // attachment of the same key (stored or imported just before).
                 let base = match c.parent {
                     Some(p)
-                        if self.checkpoints.contains_key(&p)
+                        if self.index.checkpoints.contains_key(&p)
                             || pending.attachments.contains_key(&(p, key.clone())) =>
                     {
                         BlobBase::Attachment(p, key)
                     }
                     _ => BlobBase::None,
                 };
-                let blob = self.plan_blob(bytes, content_type.clone(), base, Some(&pending));
-                pending.chunks.extend(blob.hashes.iter().copied());
+                let blob = self
+                    .index
+                    .plan_blob(bytes, content_type.clone(), base, Some(&pending));
+                pending.add(&blob);
                 pending.attachments.insert((c.id, key.clone()), blob.hashes);
                 records.push((attachment_record(c.id, key.clone(), blob.record), blob.raw));
             }
@@ -650,7 +651,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             report.attachments_added += c.attachments.len() as u64;
         }
         for s in &sessions {
-            if self.sessions.contains_key(&s.id) {
+            if self.index.sessions.contains_key(&s.id) {
                 continue;
             }
             if let Some(head) = s.head {
@@ -678,72 +679,47 @@ impl<B: Backend, E: Env> Store<B, E> {
             .zip(&raws)
             .map(|(r, raw)| (r, raw.as_slice()))
             .collect();
-        self.commit(refs)?;
+        self.commit(refs, None)?;
         self.ops.imports += 1;
         Ok(report)
     }
 
-    fn check_incoming(&self, c: &Incoming, limits: &Limits) -> Result<()> {
-        if c.message.trim().is_empty() {
-            return Err(reject(alloc::format!("checkpoint {}: empty message", c.id)));
-        }
-        Limits::check(
-            LimitKind::MessageBytes,
-            limits.max_message_bytes,
-            c.message.len() as u64,
-        )?;
-        Limits::check(
-            LimitKind::StateBytes,
-            limits.max_state_bytes,
-            c.state.len() as u64,
-        )?;
-        Limits::check(LimitKind::TagCount, limits.max_tags, c.tags.len() as u64)?;
-        for t in &c.tags {
-            Limits::check(LimitKind::TagBytes, limits.max_tag_bytes, t.len() as u64)?;
-        }
-        let mut sorted = c.tags.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        if sorted != c.tags || sorted.iter().any(String::is_empty) {
-            return Err(reject(alloc::format!(
-                "checkpoint {}: tags must be sorted, unique and non-empty",
-                c.id
-            )));
-        }
-        Limits::check(
-            LimitKind::NamespaceBytes,
-            limits.max_namespace_bytes,
-            c.namespace.len() as u64,
-        )?;
-        Limits::check(
-            LimitKind::ContentTypeBytes,
-            limits.max_content_type_bytes,
-            c.content_type.len() as u64,
-        )?;
-        Limits::check(
-            LimitKind::MetadataBytes,
-            limits.max_metadata_bytes,
-            canonical_metadata(&c.metadata).len() as u64,
-        )?;
+    /// The checks every write path shares, on one imported checkpoint: malformed input
+    /// rejects the import naming the checkpoint, a limit is reported as such.
+    fn check_incoming(&self, c: &Incoming) -> Result<()> {
+        let limits = &self.options.limits;
+        let reject = |err| rejected(alloc::format!("checkpoint {}", c.id), err);
+        validate::checkpoint(
+            limits,
+            &CheckpointFields {
+                message: &c.message,
+                state_len: c.state.len(),
+                namespace: &c.namespace,
+                content_type: &c.content_type,
+                tags: &c.tags,
+                metadata: &c.metadata,
+                trigger: &c.trigger,
+            },
+        )
+        .map_err(reject)?;
         for a in &c.annotations {
-            Limits::check(
-                LimitKind::NoteBytes,
-                limits.max_note_bytes,
-                a.note.len() as u64,
-            )?;
+            validate::annotation(limits, &a.note).map_err(reject)?;
         }
-        // A checkpoint has one attachment per key. Two with one key would replace each other
-        // inside the import's own transaction, freeing chunks later records of it rely on.
-        let mut keys = BTreeSet::new();
-        for (key, content_type, bytes) in &c.attachments {
-            self.check_attachment(key, content_type, bytes.len())?;
-            if !keys.insert(key.as_str()) {
-                return Err(reject(alloc::format!(
-                    "checkpoint {}: attachment {key:?} appears twice",
-                    c.id
-                )));
-            }
-        }
-        Ok(())
+        validate::attachments(
+            limits,
+            c.attachments
+                .iter()
+                .map(|(key, ct, bytes)| (key.as_str(), ct.as_str(), bytes.len())),
+        )
+        .map_err(reject)
+    }
+}
+
+/// An import refused for malformed input in `what` (a session, a checkpoint); limit errors
+/// and the rest pass through as they are.
+fn rejected(what: String, err: Error) -> Error {
+    match err {
+        Error::InvalidInput(msg) => reject(alloc::format!("{what}: {msg}")),
+        other => other,
     }
 }

@@ -8,9 +8,6 @@
 //! a state or attachment is at most [`MAX_BLOB_BYTES`] (one log frame holds at most 1 GiB), and
 //! metadata nests at most [`MAX_METADATA_DEPTH`] levels (JSON readers stop at 128).
 
-use alloc::string::String;
-use serde_json::{Map, Value};
-
 use crate::error::{Error, LimitKind};
 
 /// Largest state or attachment, whatever [`Limits`] allow: with its record it must fit in one
@@ -84,23 +81,5 @@ impl Limits {
         } else {
             Ok(())
         }
-    }
-}
-
-/// Refuses metadata nested deeper than [`MAX_METADATA_DEPTH`] levels.
-pub(crate) fn check_metadata_depth(metadata: &Map<String, Value>) -> Result<(), Error> {
-    fn within(value: &Value, levels: usize) -> bool {
-        match value {
-            Value::Array(items) => levels > 0 && items.iter().all(|v| within(v, levels - 1)),
-            Value::Object(map) => levels > 0 && map.values().all(|v| within(v, levels - 1)),
-            _ => true,
-        }
-    }
-    if metadata.values().all(|v| within(v, MAX_METADATA_DEPTH - 1)) {
-        Ok(())
-    } else {
-        Err(Error::InvalidInput(alloc::format!(
-            "metadata is nested deeper than {MAX_METADATA_DEPTH} levels"
-        )))
     }
 }

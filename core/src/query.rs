@@ -36,6 +36,31 @@ pub enum Order {
     Descending,
 }
 
+impl Order {
+    /// `asc` or `desc`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Order::Ascending => "asc",
+            Order::Descending => "desc",
+        }
+    }
+
+    /// Parses `asc`/`ascending` or `desc`/`descending`.
+    pub fn parse(s: &str) -> Option<Order> {
+        match s {
+            "asc" | "ascending" => Some(Order::Ascending),
+            "desc" | "descending" => Some(Order::Descending),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Order {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Where the next page starts. Opaque; print it with `Display` and read it back with `FromStr`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cursor {
@@ -257,7 +282,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         let range = (Bound::Included(lo), Bound::Included(hi));
         // Pick the narrowest index that every result must be in.
         let source: Source<'_> = if let Some(session) = query.session {
-            match self.sessions.get(&session) {
+            match self.index.sessions.get(&session) {
                 Some(s) => Source::Ids(&s.seqs),
                 None => return Err(Error::SessionNotFound(session)),
             }
@@ -265,23 +290,23 @@ impl<B: Backend, E: Env> Store<B, E> {
             let rarest = query
                 .tags_all
                 .iter()
-                .map(|t| self.tags.get(t.as_str()))
+                .map(|t| self.index.tags.get(t.as_str()))
                 .min_by_key(|s| s.map_or(0, |s| s.len()));
             match rarest.flatten() {
                 Some(set) => Source::Seqs(set),
                 None => return Ok(empty),
             }
         } else if query.tags_any.len() == 1 {
-            match self.tags.get(query.tags_any[0].as_str()) {
+            match self.index.tags.get(query.tags_any[0].as_str()) {
                 Some(set) => Source::Seqs(set),
                 None => return Ok(empty),
             }
         } else {
-            Source::Ids(&self.by_seq)
+            Source::Ids(&self.index.by_seq)
         };
         // Room for a full page, up to what the index holds (filters may take fewer).
         let capacity = limit.min(source.len()).min(MAX_PRESIZE);
-        let by_id = |id: &CheckpointId| self.checkpoints.get(id).map(|e| &e.cp);
+        let by_id = |id: &CheckpointId| self.index.checkpoints.get(id).map(|e| &e.cp);
         let page = match (source, query.order) {
             (Source::Ids(map), Order::Ascending) => page(
                 map.range(range).filter_map(|(_, id)| by_id(id)),
@@ -316,6 +341,7 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// All tags in use with their checkpoint counts, sorted by tag.
     pub fn tags(&self) -> Vec<(&str, usize)> {
         let mut out: Vec<(&str, usize)> = self
+            .index
             .tags
             .iter()
             .map(|(t, s)| (t.as_str(), s.len()))

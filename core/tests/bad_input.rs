@@ -8,7 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use rewind_core::chunker;
 use rewind_core::conformance::fingerprint;
-use rewind_core::log::{self, FRAME_HEADER_LEN, HEADER_LEN, MAX_PAYLOAD};
+use rewind_core::frame::{self, FRAME_HEADER_LEN, HEADER_LEN, MAX_PAYLOAD};
 use rewind_core::{
     CheckpointId, CorruptKind, DeterministicEnv, Error, Hash, LimitKind, Limits, LoadReport,
     MemoryBackend, Metrics, NewCheckpoint, Options, Query, RetentionPolicy, SessionId, Severity,
@@ -156,7 +156,7 @@ fn span_containing(log: &[u8], pos: usize) -> (usize, usize) {
 fn refresh_crc(log: &mut [u8], off: usize) {
     let len = u32::from_le_bytes(log[off..off + 4].try_into().unwrap()) as usize;
     let start = off + FRAME_HEADER_LEN;
-    let crc = log::crc32c(&log[start..start + len]);
+    let crc = frame::crc32c(&log[start..start + len]);
     log[off + 4..off + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
@@ -384,7 +384,7 @@ fn open_rejects_a_zero_length_frame_followed_by_data() {
     let log = sample_log(1);
     let (off, _) = frame_spans(&log)[1];
     let mut bad = log[..off].to_vec();
-    log::write_frame(&mut bad, &[]);
+    frame::write_frame(&mut bad, &[]);
     bad.extend_from_slice(&log[off..]);
     assert_eq!(
         open_err(bad),
@@ -398,8 +398,8 @@ fn open_rejects_a_zero_length_frame_followed_by_data() {
 #[test]
 fn open_rejects_an_unknown_record_kind_with_a_valid_checksum() {
     // Alone in a fresh log.
-    let mut bad = log::header().to_vec();
-    log::write_frame(&mut bad, &[42, 1, 2, 3]);
+    let mut bad = frame::header().to_vec();
+    frame::write_frame(&mut bad, &[42, 1, 2, 3]);
     assert_eq!(
         open_err(bad),
         Error::Corrupt {
@@ -415,7 +415,7 @@ fn open_rejects_an_unknown_record_kind_with_a_valid_checksum() {
         let at = bad.len();
         let mut p = kind_bytes.clone();
         p.extend_from_slice(b"payload");
-        log::write_frame(&mut bad, &p);
+        frame::write_frame(&mut bad, &p);
         assert_eq!(
             open_err(bad.clone()),
             Error::Corrupt {
@@ -426,7 +426,7 @@ fn open_rejects_an_unknown_record_kind_with_a_valid_checksum() {
         // In the middle: before the last real frame.
         let (last, _) = *spans.last().unwrap();
         let mut mid = log[..last].to_vec();
-        log::write_frame(&mut mid, &p);
+        frame::write_frame(&mut mid, &p);
         mid.extend_from_slice(&log[last..]);
         assert_eq!(
             open_err(mid),
@@ -464,7 +464,7 @@ fn open_rejects_garbage_postcard_with_a_valid_checksum() {
     for p in garbage {
         let mut bad = log.clone();
         let at = bad.len();
-        log::write_frame(&mut bad, p);
+        frame::write_frame(&mut bad, p);
         assert_eq!(
             open_err(bad),
             Error::Corrupt {
@@ -578,7 +578,7 @@ fn open_rejects_records_that_reference_unknown_things() {
             "splice {what}"
         );
     };
-    let header = log::header();
+    let header = frame::header();
     let cp = whole_frame(&a, first(&a, K_CHECKPOINT));
     let session = whole_frame(&a, first(&a, K_SESSION));
     // A checkpoint of store A alone in a fresh log, and appended to store B's log.
@@ -1615,7 +1615,7 @@ fn json_with_empty_messages_is_rejected() {
         let err = mutated_json_err("empty message", |d, s| {
             cp_mut(d, s.c2)["message"] = json!(msg)
         });
-        assert_rejected(&err, "empty message");
+        assert_rejected(&err, "message is empty");
     }
 }
 
@@ -2056,7 +2056,7 @@ fn binary_import_rejects_empty_and_random_input() {
             }
         );
         // Random bytes after a valid header.
-        let mut with_header = log::header().to_vec();
+        let mut with_header = frame::header().to_vec();
         with_header.extend_from_slice(&bytes);
         let err = binary_import_err(&with_header, "random after a header");
         assert!(
@@ -2066,7 +2066,7 @@ fn binary_import_rejects_empty_and_random_input() {
     }
     // A header too short, another version.
     assert_eq!(
-        binary_import_err(&log::header()[..10], "short header"),
+        binary_import_err(&frame::header()[..10], "short header"),
         Error::Corrupt {
             at: 0,
             kind: CorruptKind::Truncated

@@ -1,0 +1,586 @@
+//! The index: everything a replay of the log builds, and the one way it changes — applying a
+//! record.
+//!
+//! An [`Index`] holds no backend and no clock. It is built by feeding it a log's frames in
+//! order ([`Index::replay_frame`]), and a live store keeps it current by applying the records
+//! it has just appended ([`Index::apply`]). Both paths run the same `apply` functions, which is
+//! why a reopened store is identical to the one that wrote the log: same ids, seqs, hashes,
+//! heads, indexes and counters. Frames appended by someone else (another process sharing the
+//! log) are applied the same way, so a reader can follow a log that grows under it.
+//!
+//! The indexes kept here are what make reads cost O(result), not O(store): checkpoints by id
+//! and by seq, each session's seqs, times and branch tips, tags to seqs, and the chunk table.
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use hashbrown::HashMap;
+use serde_json::{Map, Value};
+
+use crate::annotation::{Annotation, Severity};
+use crate::checkpoint::{Checkpoint, state_root};
+use crate::chunks::{ChunkTable, Slot};
+use crate::error::{CorruptKind, Error, Result};
+use crate::frame::FRAME_HEADER_LEN;
+use crate::id::{CheckpointId, Hash, IdGen, SessionId};
+use crate::record::{self, AttachmentRecord, BlobRecord, CheckpointRecord, ChunkRef, Record};
+use crate::session::Session;
+
+/// A stored blob (a state or an attachment): its chunks, in order.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Blob {
+    pub content_type: String,
+    pub len: u64,
+    pub chunks: Vec<Slot>,
+}
+
+/// What the index keeps per checkpoint.
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    pub cp: Checkpoint,
+    pub state: Blob,
+    pub annotations: Vec<Annotation>,
+    pub attachments: BTreeMap<String, Blob>,
+    /// Live children (checkpoints whose parent is this one).
+    pub children: u32,
+    /// Bytes of this checkpoint's own records, chunk bytes aside (for the dead-bytes estimate).
+    pub record_bytes: u64,
+}
+
+impl Entry {
+    pub(crate) fn has_critical(&self) -> bool {
+        self.annotations
+            .iter()
+            .any(|a| a.severity == Severity::Critical)
+    }
+
+    /// The state, then the attachments in key order.
+    pub(crate) fn blobs(&self) -> impl Iterator<Item = &Blob> {
+        core::iter::once(&self.state).chain(self.attachments.values())
+    }
+}
+
+/// What the index keeps per session.
+#[derive(Clone, Debug)]
+pub(crate) struct SessionEntry {
+    pub session: Session,
+    /// Seqs of the session's checkpoints, with their ids.
+    pub seqs: BTreeMap<u64, CheckpointId>,
+    /// (created_at, seq) of the session's checkpoints, for `at(time)`.
+    pub by_time: BTreeSet<(u64, u64)>,
+    /// Seqs of checkpoints without live children: the tips of the session's branches.
+    pub leaves: BTreeSet<u64>,
+    /// Creation time of the newest checkpoint of each trigger kind (throttling).
+    pub last_by_kind: [Option<u64>; 3],
+    /// Position in creation order (replay applies records in log order, which keeps it).
+    pub order: u64,
+}
+
+/// What a live write already knows of the checkpoint it is committing (its metadata as an
+/// object and its state root), so applying the record neither parses nor hashes again. Replay
+/// has no such thing and derives both from the record.
+pub(crate) struct Known {
+    pub id: CheckpointId,
+    pub metadata: Map<String, Value>,
+    pub root: Hash,
+}
+
+/// A record of an open transaction during replay, with where its chunk bytes start and the
+/// size of its frame without them.
+type Buffered = (Record, u64, u64);
+
+/// Everything replay builds. See the module docs.
+#[derive(Debug)]
+pub(crate) struct Index {
+    pub sessions: BTreeMap<SessionId, SessionEntry>,
+    /// Boxed: growing the table moves pointers, not ~500-byte entries (a million-checkpoint
+    /// replay spent most of its time rehashing them).
+    pub checkpoints: HashMap<CheckpointId, Box<Entry>>,
+    pub by_seq: BTreeMap<u64, CheckpointId>,
+    pub tags: HashMap<String, BTreeSet<u64>>,
+    pub chunks: ChunkTable,
+    pub next_seq: u64,
+    pub ids: IdGen,
+    pub logical_bytes: u64,
+    pub annotation_count: u64,
+    pub attachment_count: u64,
+    /// Log bytes that describe deleted things (what a rewrite would reclaim), estimated.
+    pub dead_bytes: u64,
+    /// Sessions deleted so far (keeps creation-order numbers unique).
+    sessions_removed: u64,
+    /// Records of a transaction whose frames have not all been replayed yet: how many are
+    /// still to come, and those seen.
+    txn: Option<(u32, Vec<Buffered>)>,
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Index {
+            sessions: BTreeMap::new(),
+            checkpoints: HashMap::new(),
+            by_seq: BTreeMap::new(),
+            tags: HashMap::new(),
+            chunks: ChunkTable::default(),
+            next_seq: 1,
+            ids: IdGen::default(),
+            logical_bytes: 0,
+            annotation_count: 0,
+            attachment_count: 0,
+            dead_bytes: 0,
+            sessions_removed: 0,
+            txn: None,
+        }
+    }
+}
+
+impl Index {
+    /// Applies the record framed at `pos` (the payload's first byte in the backend). Records of
+    /// a transaction are held back until its last one arrives, then applied together; a
+    /// [`Record::TxnAbort`] voids an open transaction.
+    pub fn replay_frame(&mut self, pos: u64, payload: &[u8]) -> Result<()> {
+        let frame_start = pos.saturating_sub(FRAME_HEADER_LEN as u64);
+        let (rec, raw) = record::read(payload).map_err(|kind| Error::Corrupt {
+            at: frame_start,
+            kind,
+        })?;
+        let raw_pos = pos + (payload.len() - raw.len()) as u64;
+        let meta_bytes = (FRAME_HEADER_LEN + payload.len() - raw.len()) as u64;
+        if matches!(rec, Record::TxnAbort) {
+            self.txn = None;
+            return Ok(());
+        }
+        if let Some((remaining, buffered)) = &mut self.txn {
+            buffered.push((rec, raw_pos, meta_bytes));
+            *remaining -= 1;
+            if *remaining == 0 {
+                let (_, buffered) = self.txn.take().unwrap_or_default();
+                for (rec, raw_pos, meta_bytes) in buffered {
+                    self.apply(rec, raw_pos, meta_bytes, None)
+                        .map_err(|e| locate(e, frame_start))?;
+                }
+            }
+            return Ok(());
+        }
+        if let Record::Txn(n) = rec {
+            if n > 0 {
+                self.txn = Some((n, Vec::new()));
+            }
+            return Ok(());
+        }
+        self.apply(rec, raw_pos, meta_bytes, None)
+            .map_err(|e| locate(e, frame_start))
+    }
+
+    /// Drops a transaction the log ended inside (a crash cut it short: none of it happened).
+    /// Returns how many of its records had been read, or `None` when no transaction was open.
+    pub fn void_open_transaction(&mut self) -> Option<u64> {
+        self.txn.take().map(|(_, buffered)| buffered.len() as u64)
+    }
+
+    /// Applies one record. `raw_pos` is where the record's chunk bytes start in the backend;
+    /// `meta_bytes` is the frame's size without them. `known` carries what a live write already
+    /// computed for the checkpoint it is applying.
+    pub fn apply(
+        &mut self,
+        rec: Record,
+        raw_pos: u64,
+        meta_bytes: u64,
+        known: Option<Known>,
+    ) -> Result<()> {
+        match rec {
+            Record::Session(s) => {
+                if self.sessions.contains_key(&s.id) {
+                    return Err(inconsistent("session created twice"));
+                }
+                let metadata = parse_metadata(&s.metadata)?;
+                self.ids.observe(s.id.as_uuid());
+                self.sessions.insert(
+                    s.id,
+                    SessionEntry {
+                        session: Session {
+                            id: s.id,
+                            name: s.name,
+                            metadata,
+                            created_at: s.created_at,
+                            head: None,
+                            checkpoints: 0,
+                        },
+                        seqs: BTreeMap::new(),
+                        by_time: BTreeSet::new(),
+                        leaves: BTreeSet::new(),
+                        last_by_kind: [None; 3],
+                        order: self.sessions.len() as u64 + self.sessions_removed,
+                    },
+                );
+            }
+            Record::Checkpoint(c) => self.apply_checkpoint(c, raw_pos, meta_bytes, known)?,
+            Record::Annotation(a) => {
+                let entry = self
+                    .checkpoints
+                    .get_mut(&a.checkpoint)
+                    .ok_or(inconsistent("annotation of an unknown checkpoint"))?;
+                entry.annotations.push(a.annotation);
+                entry.record_bytes += meta_bytes;
+                self.annotation_count += 1;
+            }
+            Record::Attachment(a) => self.apply_attachment(a, false, raw_pos, meta_bytes)?,
+            Record::DerivedAttachment(a) => self.apply_attachment(a, true, raw_pos, meta_bytes)?,
+            Record::DeleteCheckpoint(id) => {
+                self.remove_checkpoint(id)?;
+                self.dead_bytes += meta_bytes;
+            }
+            Record::DeleteSession(id) => {
+                let entry = self
+                    .sessions
+                    .get(&id)
+                    .ok_or(inconsistent("deletion of an unknown session"))?;
+                let ids: Vec<CheckpointId> = entry.seqs.values().rev().copied().collect();
+                for cp in ids {
+                    self.remove_checkpoint(cp)?;
+                }
+                self.sessions.remove(&id);
+                self.sessions_removed += 1;
+                self.dead_bytes += meta_bytes;
+            }
+            Record::Head(h) => {
+                if let Some(head) = h.head {
+                    match self.checkpoints.get(&head) {
+                        Some(e) if e.cp.session == h.session => {}
+                        _ => return Err(inconsistent("head moved to an unknown checkpoint")),
+                    }
+                }
+                let entry = self
+                    .sessions
+                    .get_mut(&h.session)
+                    .ok_or(inconsistent("head of an unknown session"))?;
+                entry.session.head = h.head;
+                self.dead_bytes += meta_bytes;
+            }
+            Record::SeqFloor(seq) => self.next_seq = self.next_seq.max(seq),
+            Record::Txn(_) => return Err(inconsistent("nested transaction")),
+            Record::TxnAbort => {}
+        }
+        Ok(())
+    }
+
+    /// Applies an attachment record; `derived`: its chunk list starts from the attachment with
+    /// the same key on its base checkpoint rather than that checkpoint's state.
+    fn apply_attachment(
+        &mut self,
+        a: AttachmentRecord,
+        derived: bool,
+        raw_pos: u64,
+        meta_bytes: u64,
+    ) -> Result<()> {
+        if !self.checkpoints.contains_key(&a.checkpoint) {
+            return Err(inconsistent("attachment of an unknown checkpoint"));
+        }
+        let base_key = derived.then_some(a.key.as_str());
+        let blob = self.resolve_blob(a.blob, base_key, raw_pos)?;
+        self.logical_bytes += blob.len;
+        self.attachment_count += 1;
+        let entry = self
+            .checkpoints
+            .get_mut(&a.checkpoint)
+            .ok_or(inconsistent("attachment of an unknown checkpoint"))?;
+        entry.record_bytes += meta_bytes;
+        if let Some(old) = entry.attachments.insert(a.key, blob) {
+            self.attachment_count -= 1;
+            self.logical_bytes -= old.len;
+            self.dead_bytes += self.release_blob(&old);
+        }
+        Ok(())
+    }
+
+    fn apply_checkpoint(
+        &mut self,
+        c: CheckpointRecord,
+        raw_pos: u64,
+        meta: u64,
+        known: Option<Known>,
+    ) -> Result<()> {
+        if self.checkpoints.contains_key(&c.id) {
+            return Err(inconsistent("checkpoint created twice"));
+        }
+        if !self.sessions.contains_key(&c.session) {
+            return Err(inconsistent("checkpoint of an unknown session"));
+        }
+        if c.seq < self.next_seq && self.by_seq.contains_key(&c.seq) {
+            return Err(inconsistent("seq used twice"));
+        }
+        let (metadata, known_root) = match known.filter(|k| k.id == c.id) {
+            Some(k) => (k.metadata, Some(k.root)),
+            None => (parse_metadata(&c.metadata)?, None),
+        };
+        let state = self.resolve_blob(c.state, None, raw_pos)?;
+        let root = known_root
+            .unwrap_or_else(|| state_root(state.chunks.iter().map(|s| &self.chunks.get(*s).hash)));
+        let cp = Checkpoint {
+            id: c.id,
+            session: c.session,
+            namespace: c.namespace,
+            seq: c.seq,
+            parent: c.parent,
+            parent_hash: c.parent_hash,
+            created_at: c.created_at,
+            message: c.message,
+            tags: c.tags,
+            trigger: c.trigger,
+            metadata,
+            content_type: state.content_type.clone(),
+            state_len: state.len,
+            state_root: root,
+            hash: c.hash,
+        };
+        self.ids.observe(cp.id.as_uuid());
+        self.next_seq = self.next_seq.max(cp.seq + 1);
+        self.logical_bytes += cp.state_len;
+        self.by_seq.insert(cp.seq, cp.id);
+        for tag in &cp.tags {
+            self.tags
+                .entry_ref(tag.as_str())
+                .or_default()
+                .insert(cp.seq);
+        }
+        let parent_seq = self.linked_parent(&cp).map(|p| p.cp.seq);
+        if let Some(p) = cp.parent.and_then(|p| self.checkpoints.get_mut(&p))
+            && parent_seq.is_some()
+        {
+            p.children += 1;
+        }
+        let session = self
+            .sessions
+            .get_mut(&cp.session)
+            .ok_or(inconsistent("checkpoint of an unknown session"))?;
+        if let Some(pseq) = parent_seq {
+            session.leaves.remove(&pseq);
+        }
+        session.seqs.insert(cp.seq, cp.id);
+        session.by_time.insert((cp.created_at, cp.seq));
+        session.leaves.insert(cp.seq);
+        session.session.head = Some(cp.id);
+        session.session.checkpoints += 1;
+        let kind = cp.trigger.kind() as usize;
+        session.last_by_kind[kind] = session.last_by_kind[kind].max(Some(cp.created_at));
+        self.checkpoints.insert(
+            cp.id,
+            Box::new(Entry {
+                cp,
+                state,
+                annotations: Vec::new(),
+                attachments: BTreeMap::new(),
+                children: 0,
+                record_bytes: meta,
+            }),
+        );
+        Ok(())
+    }
+
+    /// Turns a blob record into slots, registering its new chunks at their positions. A base
+    /// names a checkpoint's state, or with `base_key` its attachment with that key.
+    fn resolve_blob(
+        &mut self,
+        blob: BlobRecord,
+        base_key: Option<&str>,
+        raw_pos: u64,
+    ) -> Result<Blob> {
+        let mut slots =
+            Vec::with_capacity(blob.base.map_or(0, |b| b.prefix as usize) + blob.chunks.len());
+        if let Some(base) = blob.base {
+            let entry = self
+                .checkpoints
+                .get(&base.checkpoint)
+                .ok_or(inconsistent("chunk list based on an unknown checkpoint"))?;
+            let chunks = match base_key {
+                None => &entry.state.chunks,
+                Some(key) => {
+                    &entry
+                        .attachments
+                        .get(key)
+                        .ok_or(inconsistent("chunk list based on an unknown attachment"))?
+                        .chunks
+                }
+            };
+            let prefix = chunks
+                .get(..base.prefix as usize)
+                .ok_or(inconsistent("chunk list prefix longer than its base"))?;
+            slots.extend_from_slice(prefix);
+        }
+        let mut new_slots = Vec::with_capacity(blob.new.len());
+        let mut offset = raw_pos;
+        for chunk in &blob.new {
+            new_slots.push(self.chunks.insert(chunk.hash, offset, chunk.len));
+            offset += chunk.len as u64;
+        }
+        for r in &blob.chunks {
+            let slot = match r {
+                ChunkRef::Known(hash) => self.chunks.lookup(hash),
+                ChunkRef::New(n) => new_slots.get(*n as usize).copied(),
+            };
+            match slot {
+                Some(slot) => slots.push(slot),
+                None => {
+                    self.chunks.drop_unreferenced(&new_slots);
+                    return Err(inconsistent("reference to an unknown chunk"));
+                }
+            }
+        }
+        let total: u64 = slots.iter().map(|s| self.chunks.get(*s).len as u64).sum();
+        if total != blob.len {
+            self.chunks.drop_unreferenced(&new_slots);
+            return Err(inconsistent(
+                "chunk lengths do not add up to the blob length",
+            ));
+        }
+        self.chunks.retain(&slots);
+        Ok(Blob {
+            content_type: blob.content_type,
+            len: blob.len,
+            chunks: slots,
+        })
+    }
+
+    /// Releases a blob's chunks; returns the chunk bytes that became garbage.
+    fn release_blob(&mut self, blob: &Blob) -> u64 {
+        let before = self.chunks.stored_bytes();
+        self.chunks.release(&blob.chunks);
+        before - self.chunks.stored_bytes()
+    }
+
+    /// Takes a checkpoint out of every index, releasing its chunks.
+    pub fn remove_checkpoint(&mut self, id: CheckpointId) -> Result<()> {
+        let entry = self
+            .checkpoints
+            .remove(&id)
+            .ok_or(inconsistent("deletion of an unknown checkpoint"))?;
+        let cp = &entry.cp;
+        self.by_seq.remove(&cp.seq);
+        for tag in &cp.tags {
+            if let Some(set) = self.tags.get_mut(tag.as_str()) {
+                set.remove(&cp.seq);
+                if set.is_empty() {
+                    self.tags.remove(tag.as_str());
+                }
+            }
+        }
+        let mut freed = 0;
+        for blob in entry.blobs() {
+            freed += self.release_blob(blob);
+        }
+        self.dead_bytes += freed + entry.record_bytes;
+        self.logical_bytes -= entry.blobs().map(|b| b.len).sum::<u64>();
+        self.attachment_count -= entry.attachments.len() as u64;
+        self.annotation_count -= entry.annotations.len() as u64;
+        let parent_alive = self.linked_parent(cp).map(|p| p.cp.id);
+        let mut parent_seq = None;
+        if let Some(p) = parent_alive.and_then(|p| self.checkpoints.get_mut(&p)) {
+            p.children = p.children.saturating_sub(1);
+            if p.children == 0 {
+                parent_seq = Some(p.cp.seq);
+            }
+        }
+        let session = self
+            .sessions
+            .get_mut(&cp.session)
+            .ok_or(inconsistent("checkpoint of an unknown session"))?;
+        session.seqs.remove(&cp.seq);
+        session.by_time.remove(&(cp.created_at, cp.seq));
+        session.leaves.remove(&cp.seq);
+        if let Some(seq) = parent_seq {
+            session.leaves.insert(seq);
+        }
+        session.session.checkpoints -= 1;
+        if session.session.head == Some(id) {
+            session.session.head =
+                parent_alive.or_else(|| session.seqs.last_key_value().map(|(_, id)| *id));
+        }
+        // Throttling remembers the newest checkpoint of each kind still in the store, as a
+        // replay of the log (or of a compacted log) does.
+        let kind = cp.trigger.kind();
+        if session.last_by_kind[kind as usize] == Some(cp.created_at) {
+            let checkpoints = &self.checkpoints;
+            session.last_by_kind[kind as usize] = session
+                .by_time
+                .iter()
+                .rev()
+                .find(|(_, seq)| {
+                    session
+                        .seqs
+                        .get(seq)
+                        .and_then(|id| checkpoints.get(id))
+                        .is_some_and(|e| e.cp.trigger.kind() == kind)
+                })
+                .map(|(time, _)| *time);
+        }
+        Ok(())
+    }
+
+    /// Forgets the estimate of dead log bytes (after a rewrite reclaimed them).
+    pub fn reset_dead_bytes(&mut self) {
+        self.dead_bytes = 0;
+    }
+
+    // ----- lookups ----------------------------------------------------------------------
+
+    /// A checkpoint's entry.
+    pub fn entry(&self, id: CheckpointId) -> Result<&Entry> {
+        self.checkpoints
+            .get(&id)
+            .map(|e| &**e)
+            .ok_or(Error::CheckpointNotFound(id))
+    }
+
+    /// A session's entry.
+    pub fn session(&self, id: SessionId) -> Result<&SessionEntry> {
+        self.sessions.get(&id).ok_or(Error::SessionNotFound(id))
+    }
+
+    /// A checkpoint by seq.
+    pub fn get_by_seq(&self, seq: u64) -> Option<&Checkpoint> {
+        self.by_seq.get(&seq).map(|id| &self.checkpoints[id].cp)
+    }
+
+    /// Sessions in creation order: by creation time, and sessions with the same creation time
+    /// in the order this store received them (created or imported).
+    pub fn sessions_in_order(&self) -> Vec<&SessionEntry> {
+        let mut all: Vec<&SessionEntry> = self.sessions.values().collect();
+        // Generated ids sort by creation already; caller-chosen ids (LangGraph thread ids,
+        // imports) need the creation order kept apart.
+        all.sort_by_key(|s| (s.session.created_at, s.order));
+        all
+    }
+
+    /// The parent a checkpoint is linked to: alive, in the same session, and older. A parent id
+    /// that was deleted and later reused by a caller-supplied id is not a link (the newer
+    /// checkpoint has a higher seq), which also makes cycles impossible, even in a hostile log.
+    pub fn linked_parent(&self, cp: &Checkpoint) -> Option<&Entry> {
+        let parent = self.checkpoints.get(&cp.parent?)?;
+        (parent.cp.session == cp.session && parent.cp.seq < cp.seq).then_some(parent)
+    }
+}
+
+/// A record that contradicts what the index holds (a damaged or hostile log).
+pub(crate) fn inconsistent(what: &'static str) -> Error {
+    Error::Corrupt {
+        at: 0,
+        kind: CorruptKind::Inconsistent(what),
+    }
+}
+
+/// Puts the frame position into a replay error that did not know it.
+fn locate(err: Error, at: u64) -> Error {
+    match err {
+        Error::Corrupt { at: 0, kind } => Error::Corrupt { at, kind },
+        other => other,
+    }
+}
+
+/// A session's or checkpoint's metadata as the log stores it (canonical JSON text).
+pub(crate) fn parse_metadata(text: &str) -> Result<Map<String, Value>> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(inconsistent("metadata is not a JSON object")),
+    }
+}

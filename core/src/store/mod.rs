@@ -1,0 +1,239 @@
+//! The store: a backend that keeps bytes, an index that keeps meaning, and the operations that
+//! turn one into the other.
+//!
+//! - [`index`]: everything a replay of the log builds, and `apply`, the one way it changes;
+//! - [`validate`]: the input checks every write path shares;
+//! - [`blob`]: how a state or attachment is chunked and listed in its record;
+//! - [`write`]: the operations that append records (and the commit they share);
+//! - [`read`]: lookups and state bytes;
+//! - [`verify`]: recomputing every hash;
+//! - [`rewrite`]: writing the live store as a fresh log (compaction, vacuum, binary export).
+//!
+//! Queries, compaction policies, diffs and imports are operations on the store too, in their
+//! own modules at the crate root (`query.rs`, `compact.rs`, `diff.rs`, `export.rs`).
+
+use alloc::vec::Vec;
+
+use crate::backend::{Backend, LoadReport};
+use crate::env::Env;
+use crate::error::{BackendError, Error, Result};
+use crate::event::{Event, EventQueue};
+use crate::metrics::{Health, Metrics, OpCounters};
+use crate::options::Options;
+use crate::record::{self, Record};
+
+pub(crate) mod blob;
+pub(crate) mod index;
+mod read;
+pub(crate) mod rewrite;
+pub(crate) mod validate;
+mod verify;
+mod write;
+
+pub use read::History;
+pub use verify::{VerifyError, VerifyProblem, VerifyReport};
+pub use write::Restored;
+
+use index::Index;
+
+/// What [`Store::open_salvaging`] skipped.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct SalvageReport {
+    /// Records that could not be decoded or applied and were left out.
+    pub skipped_records: u64,
+    /// The first of those problems.
+    pub first_problem: Option<Error>,
+}
+
+/// A checkpoint store over a [`Backend`] with a host [`Env`].
+///
+/// ```
+/// use rewind_core::{DeterministicEnv, MemoryBackend, NewCheckpoint, Options, Store};
+///
+/// let (mut store, _report) =
+///     Store::open(MemoryBackend::new(), DeterministicEnv::new(), Options::default())?;
+/// let session = store.create_session("research agent", Default::default())?;
+/// let first = store
+///     .checkpoint(NewCheckpoint::new(session, "plan drafted", br#"{"step":1}"#).tag("plan"))?
+///     .id;
+/// let second = store
+///     .checkpoint(NewCheckpoint::new(session, "tool called", br#"{"step":2}"#))?
+///     .id;
+/// assert_eq!(store.get(second)?.parent, Some(first));
+///
+/// // Travel back and fork: the next checkpoint continues from `first`.
+/// let restored = store.restore(first)?;
+/// assert_eq!(restored.state, br#"{"step":1}"#);
+/// let fork = store
+///     .checkpoint(NewCheckpoint::new(session, "other approach", br#"{"step":2,"alt":true}"#))?
+///     .id;
+/// assert_eq!(store.get(fork)?.parent, Some(first));
+/// assert_eq!(store.branches(session)?.len(), 2);
+/// assert!(store.verify().is_ok());
+/// # Ok::<(), rewind_core::Error>(())
+/// ```
+pub struct Store<B: Backend, E: Env> {
+    pub(crate) backend: B,
+    pub(crate) env: E,
+    pub(crate) options: Options,
+    pub(crate) index: Index,
+    pub(crate) events: EventQueue,
+    pub(crate) ops: OpCounters,
+    /// Size of the log in the backend.
+    pub(crate) log_bytes: u64,
+    /// Set when a sync failed: writes are refused until the store is reopened.
+    pub(crate) write_error: Option<BackendError>,
+    /// The frames of the write in progress; kept between writes so a write does not grow a
+    /// fresh buffer from nothing.
+    write_buf: Vec<u8>,
+}
+
+impl<B: Backend, E: Env> core::fmt::Debug for Store<B, E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Store")
+            .field("sessions", &self.index.sessions.len())
+            .field("checkpoints", &self.index.checkpoints.len())
+            .field("next_seq", &self.index.next_seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: Backend, E: Env> Store<B, E> {
+    /// Opens a store on `backend`, replaying its log. Returns the store and what loading found
+    /// (a dropped torn tail, frames replayed).
+    pub fn open(backend: B, env: E, options: Options) -> Result<(Self, LoadReport)> {
+        let (store, report, _) = Self::open_inner(backend, env, options, false)?;
+        Ok((store, report))
+    }
+
+    /// Opens a store while skipping records that cannot be applied (decoding errors, records
+    /// referring to things a damaged log lost) instead of failing: the salvage step of a
+    /// repair. Frames the backend cannot read at all are the backend's to skip.
+    pub fn open_salvaging(
+        backend: B,
+        env: E,
+        options: Options,
+    ) -> Result<(Self, LoadReport, SalvageReport)> {
+        Self::open_inner(backend, env, options, true)
+    }
+
+    fn open_inner(
+        mut backend: B,
+        env: E,
+        options: Options,
+        salvage: bool,
+    ) -> Result<(Self, LoadReport, SalvageReport)> {
+        let mut index = Index::default();
+        let mut salvaged = SalvageReport::default();
+        let mut report =
+            backend.load(&mut |pos, payload| match index.replay_frame(pos, payload) {
+                Err(err) if salvage => {
+                    salvaged.skipped_records += 1;
+                    if salvaged.first_problem.is_none() {
+                        salvaged.first_problem = Some(err);
+                    }
+                    Ok(())
+                }
+                other => other,
+            })?;
+        let mut log_bytes = report.log_bytes;
+        // A transaction the log ends inside was cut by a crash: none of it happened. Say so in
+        // the log too, or later records would be read as its missing ones.
+        if let Some(discarded) = index.void_open_transaction() {
+            report.discarded_records = discarded;
+            report.unfinished_transaction = true;
+            let mut frame = Vec::new();
+            record::write(&mut frame, &Record::TxnAbort, &[]);
+            backend.append(&frame)?;
+            backend.sync()?;
+            log_bytes += frame.len() as u64;
+        }
+        let store = Store {
+            backend,
+            env,
+            events: EventQueue::new(options.event_capacity),
+            options,
+            index,
+            ops: OpCounters::default(),
+            log_bytes,
+            write_error: None,
+            write_buf: Vec::new(),
+        };
+        Ok((store, report, salvaged))
+    }
+
+    /// The backend (for hosts that need to reach it, e.g. to flush).
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// The backend, mutably. Writing to it behind the store's back corrupts the store.
+    pub fn backend_mut(&mut self) -> &mut B {
+        &mut self.backend
+    }
+
+    /// The host environment.
+    pub fn env_mut(&mut self) -> &mut E {
+        &mut self.env
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Consumes the store and returns its backend.
+    pub fn into_backend(self) -> B {
+        self.backend
+    }
+
+    /// Counts and sizes, in O(1).
+    pub fn metrics(&self) -> Metrics {
+        let index = &self.index;
+        Metrics {
+            sessions: index.sessions.len() as u64,
+            checkpoints: index.checkpoints.len() as u64,
+            annotations: index.annotation_count,
+            attachments: index.attachment_count,
+            logical_bytes: index.logical_bytes,
+            stored_bytes: index.chunks.stored_bytes(),
+            chunks: index.chunks.len() as u64,
+            log_bytes: self.log_bytes,
+            next_seq: index.next_seq,
+            ops: self.ops,
+            events_dropped: self.events.dropped(),
+        }
+    }
+
+    /// Whether the store accepts writes and what needs attention.
+    pub fn health(&self) -> Health {
+        let dead_ratio = if self.log_bytes == 0 {
+            0.0
+        } else {
+            (self.index.dead_bytes.min(self.log_bytes)) as f64 / self.log_bytes as f64
+        };
+        Health {
+            ok: self.write_error.is_none(),
+            write_error: self
+                .write_error
+                .as_ref()
+                .map(alloc::string::ToString::to_string),
+            dead_ratio,
+            events_dropped: self.events.dropped(),
+        }
+    }
+
+    /// Takes the queued events, oldest first.
+    pub fn drain_events(&mut self) -> Vec<Event> {
+        self.events.drain()
+    }
+
+    /// Makes every write so far durable (calls the backend's `sync`).
+    pub fn flush(&mut self) -> Result<()> {
+        if let Some(err) = &self.write_error {
+            return Err(Error::Backend(err.clone()));
+        }
+        self.backend.sync().map_err(|err| self.poison(err))
+    }
+}

@@ -1,0 +1,183 @@
+//! Reads: lookups answered from the index, and state bytes fetched from the backend.
+//!
+//! Nothing here changes the store. Descriptions are borrowed from the index; only state and
+//! attachment bytes are read from the backend, and chunks that lie together in the log are read
+//! with one call.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::annotation::Annotation;
+use crate::backend::Backend;
+use crate::checkpoint::Checkpoint;
+use crate::env::Env;
+use crate::error::{CorruptKind, Error, Result};
+use crate::id::{CheckpointId, SessionId};
+use crate::session::Session;
+use crate::store::Store;
+use crate::store::index::{Blob, Index};
+
+/// Iterator over a checkpoint and its ancestors; see [`Store::history`].
+pub struct History<'a> {
+    index: &'a Index,
+    next: Option<CheckpointId>,
+}
+
+impl<'a> Iterator for History<'a> {
+    type Item = &'a Checkpoint;
+
+    fn next(&mut self) -> Option<&'a Checkpoint> {
+        let id = self.next.take()?;
+        let cp = &self.index.checkpoints.get(&id)?.cp;
+        self.next = self.index.linked_parent(cp).map(|p| p.cp.id);
+        Some(cp)
+    }
+}
+
+impl<B: Backend, E: Env> Store<B, E> {
+    /// A session by id.
+    pub fn session(&self, id: SessionId) -> Result<&Session> {
+        self.index.session(id).map(|s| &s.session)
+    }
+
+    /// All sessions, oldest first: by creation time, and sessions with the same creation time in
+    /// the order this store received them (created or imported).
+    pub fn sessions(&self) -> impl Iterator<Item = &Session> {
+        self.index
+            .sessions_in_order()
+            .into_iter()
+            .map(|s| &s.session)
+    }
+
+    /// A checkpoint by id.
+    pub fn get(&self, id: CheckpointId) -> Result<&Checkpoint> {
+        self.index.entry(id).map(|e| &e.cp)
+    }
+
+    /// A checkpoint by seq.
+    pub fn get_by_seq(&self, seq: u64) -> Option<&Checkpoint> {
+        self.index.get_by_seq(seq)
+    }
+
+    /// The state bytes of a checkpoint.
+    pub fn state(&self, id: CheckpointId) -> Result<Vec<u8>> {
+        let entry = self.index.entry(id)?;
+        self.read_blob(&entry.state)
+    }
+
+    /// The newest checkpoint (highest seq) of a session, if any.
+    pub fn latest(&self, session: SessionId) -> Result<Option<&Checkpoint>> {
+        let entry = self.index.session(session)?;
+        Ok(entry
+            .seqs
+            .last_key_value()
+            .and_then(|(_, id)| self.index.checkpoints.get(id).map(|e| &e.cp)))
+    }
+
+    /// What the session knew at `time_ms`: its newest checkpoint created at or before then.
+    pub fn at(&self, session: SessionId, time_ms: u64) -> Result<Option<&Checkpoint>> {
+        let entry = self.index.session(session)?;
+        Ok(entry
+            .by_time
+            .range(..=(time_ms, u64::MAX))
+            .next_back()
+            .and_then(|(_, seq)| self.index.get_by_seq(*seq)))
+    }
+
+    /// The checkpoint and its ancestors, newest first, up to the root or the first ancestor that
+    /// was deleted.
+    pub fn history(&self, id: CheckpointId) -> Result<History<'_>> {
+        self.index.entry(id)?;
+        Ok(History {
+            index: &self.index,
+            next: Some(id),
+        })
+    }
+
+    /// The tips of a session's branches (checkpoints without children), newest first.
+    pub fn branches(&self, session: SessionId) -> Result<Vec<&Checkpoint>> {
+        let entry = self.index.session(session)?;
+        Ok(entry
+            .leaves
+            .iter()
+            .rev()
+            .filter_map(|seq| self.index.get_by_seq(*seq))
+            .collect())
+    }
+
+    /// Direct children of a checkpoint, oldest first.
+    pub fn children(&self, id: CheckpointId) -> Result<Vec<&Checkpoint>> {
+        let entry = self.index.entry(id)?;
+        if entry.children == 0 {
+            return Ok(Vec::new());
+        }
+        let session = self.index.session(entry.cp.session)?;
+        Ok(session
+            .seqs
+            .range(entry.cp.seq + 1..)
+            .filter_map(|(_, id)| self.index.checkpoints.get(id).map(|e| &e.cp))
+            .filter(|cp| cp.parent == Some(id))
+            .collect())
+    }
+
+    /// The annotations of a checkpoint, oldest first.
+    pub fn annotations(&self, id: CheckpointId) -> Result<&[Annotation]> {
+        Ok(&self.index.entry(id)?.annotations)
+    }
+
+    /// An attachment's content type and bytes.
+    pub fn attachment(&self, id: CheckpointId, key: &str) -> Result<Option<(&str, Vec<u8>)>> {
+        let entry = self.index.entry(id)?;
+        match entry.attachments.get(key) {
+            Some(blob) => Ok(Some((blob.content_type.as_str(), self.read_blob(blob)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// The attachment keys of a checkpoint, sorted.
+    pub fn attachment_keys(&self, id: CheckpointId) -> Result<impl Iterator<Item = &str>> {
+        Ok(self.index.entry(id)?.attachments.keys().map(String::as_str))
+    }
+
+    /// A blob's bytes, read from the backend.
+    pub(crate) fn read_blob(&self, blob: &Blob) -> Result<Vec<u8>> {
+        let mut out = alloc::vec![0u8; blob.len as usize];
+        // Chunks that follow each other in the log (the new chunks of one record do) are read
+        // with one call: one pread on files, one host call from a sandbox.
+        let mut at = 0usize;
+        let mut run: Option<(u64, usize, usize)> = None; // (log position, start in out, length)
+        for &slot in &blob.chunks {
+            let info = self.index.chunks.get(slot);
+            let len = info.len as usize;
+            run = match run {
+                Some((pos, start, n)) if pos + n as u64 == info.pos => Some((pos, start, n + len)),
+                Some(done) => {
+                    self.read_run(done, &mut out)?;
+                    Some((info.pos, at, len))
+                }
+                None => Some((info.pos, at, len)),
+            };
+            at += len;
+        }
+        if let Some(done) = run {
+            self.read_run(done, &mut out)?;
+        }
+        if at != out.len() {
+            return Err(Error::Corrupt {
+                at: 0,
+                kind: CorruptKind::Inconsistent("chunk lengths do not add up to the blob length"),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Reads `len` bytes at log position `pos` into `out[start..]`.
+    fn read_run(&self, (pos, start, len): (u64, usize, usize), out: &mut [u8]) -> Result<()> {
+        let dst = out.get_mut(start..start + len).ok_or(Error::Corrupt {
+            at: pos,
+            kind: CorruptKind::Inconsistent("chunk lengths exceed the state length"),
+        })?;
+        self.backend.read_at(pos, dst)?;
+        Ok(())
+    }
+}
