@@ -73,6 +73,12 @@ impl TriggerKind {
     }
 }
 
+impl core::fmt::Display for TriggerKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A saved moment of a session. Returned by reference from the store; the state bytes are not
 /// part of it (read them with [`Store::state`](crate::Store::state)).
 #[derive(Clone, Debug, PartialEq)]

@@ -3,6 +3,11 @@
 //! One enum for the whole engine. Every variant says what went wrong in terms a caller can act
 //! on, and hosts convert it into their own error types (`From` impls live in the hosts).
 //! The enum is `#[non_exhaustive]` so new failure modes can be added without breaking callers.
+//!
+//! Every error also has a stable [code](Error::code) (`CHECKPOINT_NOT_FOUND`) and a
+//! [kind](Error::kind), the category a caller acts on. Each host maps a kind the same way — a
+//! JavaScript error class, a WIT error kind, a CLI exit code — so one failure reads alike
+//! everywhere (the table is in the README).
 
 use alloc::string::String;
 use core::fmt;
@@ -233,5 +238,153 @@ impl From<BackendError> for Error {
     }
 }
 
+/// What kind of failure an error is: the category every host maps the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An unknown session or checkpoint.
+    NotFound,
+    /// Malformed input (an empty message, a bad id, a duplicate id, a parent in another
+    /// session, a protected checkpoint); nothing was stored.
+    InvalidInput,
+    /// An input over a configured limit; nothing was stored.
+    LimitExceeded,
+    /// A damaged log or export, or one from an unsupported version.
+    Corrupt,
+    /// Contents that do not match their hash.
+    HashMismatch,
+    /// An import refused as a whole; nothing from it was stored.
+    ImportRejected,
+    /// The storage failed or is full; the operation did not take effect.
+    Storage,
+}
+
+impl ErrorKind {
+    /// Every kind, in a stable order.
+    pub const ALL: [ErrorKind; 7] = [
+        ErrorKind::NotFound,
+        ErrorKind::InvalidInput,
+        ErrorKind::LimitExceeded,
+        ErrorKind::Corrupt,
+        ErrorKind::HashMismatch,
+        ErrorKind::ImportRejected,
+        ErrorKind::Storage,
+    ];
+
+    /// The kind's stable name: `notFound`, `invalidInput`, `limitExceeded`, `corrupt`,
+    /// `hashMismatch`, `importRejected`, `storage`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "notFound",
+            ErrorKind::InvalidInput => "invalidInput",
+            ErrorKind::LimitExceeded => "limitExceeded",
+            ErrorKind::Corrupt => "corrupt",
+            ErrorKind::HashMismatch => "hashMismatch",
+            ErrorKind::ImportRejected => "importRejected",
+            ErrorKind::Storage => "storage",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// A stable, machine-readable code: once published, a code never changes meaning.
+    /// SCREAMING_SNAKE_CASE and independent of the message text.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::SessionNotFound(_) => "SESSION_NOT_FOUND",
+            Error::CheckpointNotFound(_) => "CHECKPOINT_NOT_FOUND",
+            Error::DuplicateId(_) => "DUPLICATE_ID",
+            Error::LimitExceeded { .. } => "LIMIT_EXCEEDED",
+            Error::InvalidInput(_) => "INVALID_INPUT",
+            Error::ParentInOtherSession { .. } => "PARENT_IN_OTHER_SESSION",
+            Error::Corrupt {
+                kind: CorruptKind::UnknownRecord(_),
+                ..
+            } => "UNKNOWN_RECORD",
+            Error::Corrupt {
+                kind: CorruptKind::UnsupportedVersion(_),
+                ..
+            } => "UNSUPPORTED_VERSION",
+            Error::Corrupt { .. } => "CORRUPT",
+            Error::HashMismatch { .. } => "HASH_MISMATCH",
+            Error::ImportRejected(_) => "IMPORT_REJECTED",
+            Error::Backend(BackendError::Full(_)) => "QUOTA_EXCEEDED",
+            Error::Backend(_) => "STORAGE_FAILED",
+            Error::Protected(_) => "PROTECTED",
+        }
+    }
+
+    /// The error's category.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::SessionNotFound(_) | Error::CheckpointNotFound(_) => ErrorKind::NotFound,
+            Error::DuplicateId(_)
+            | Error::InvalidInput(_)
+            | Error::ParentInOtherSession { .. }
+            | Error::Protected(_) => ErrorKind::InvalidInput,
+            Error::LimitExceeded { .. } => ErrorKind::LimitExceeded,
+            Error::Corrupt { .. } => ErrorKind::Corrupt,
+            Error::HashMismatch { .. } => ErrorKind::HashMismatch,
+            Error::ImportRejected(_) => ErrorKind::ImportRejected,
+            Error::Backend(_) => ErrorKind::Storage,
+        }
+    }
+}
+
 /// Result alias used throughout rewind-core.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::CheckpointId;
+
+    #[test]
+    fn codes_are_stable_and_kinds_follow_them() {
+        let id = CheckpointId::from_bytes([1; 16]);
+        let cases = [
+            (
+                Error::CheckpointNotFound(id),
+                "CHECKPOINT_NOT_FOUND",
+                ErrorKind::NotFound,
+            ),
+            (
+                Error::LimitExceeded {
+                    kind: LimitKind::StateBytes,
+                    limit: 1,
+                    actual: 2,
+                },
+                "LIMIT_EXCEEDED",
+                ErrorKind::LimitExceeded,
+            ),
+            (
+                Error::Corrupt {
+                    at: 0,
+                    kind: CorruptKind::UnknownRecord(40),
+                },
+                "UNKNOWN_RECORD",
+                ErrorKind::Corrupt,
+            ),
+            (
+                Error::Backend(BackendError::Full("quota".into())),
+                "QUOTA_EXCEEDED",
+                ErrorKind::Storage,
+            ),
+            (
+                Error::Backend(BackendError::Io("x".into())),
+                "STORAGE_FAILED",
+                ErrorKind::Storage,
+            ),
+            (Error::Protected(id), "PROTECTED", ErrorKind::InvalidInput),
+        ];
+        for (err, code, kind) in cases {
+            assert_eq!((err.code(), err.kind()), (code, kind), "{err}");
+        }
+    }
+}

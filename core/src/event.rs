@@ -66,6 +66,22 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The event's stable name: `sessionCreated`, `created`, `restored`, `deleted`,
+    /// `sessionDeleted`, `compacted`, `annotated`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Event::SessionCreated { .. } => "sessionCreated",
+            Event::Created { .. } => "created",
+            Event::Restored { .. } => "restored",
+            Event::Deleted { .. } => "deleted",
+            Event::SessionDeleted { .. } => "sessionDeleted",
+            Event::Compacted { .. } => "compacted",
+            Event::Annotated { .. } => "annotated",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct EventQueue {
     events: alloc::collections::VecDeque<Event>,

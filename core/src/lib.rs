@@ -6,6 +6,8 @@
 extern crate alloc;
 
 pub mod annotation;
+#[cfg(feature = "api")]
+pub mod api;
 pub mod backend;
 pub mod checkpoint;
 pub mod chunker;
@@ -18,6 +20,7 @@ pub mod env;
 pub mod error;
 pub mod event;
 pub mod export;
+pub mod frame;
 pub mod id;
 pub mod json_patch;
 pub mod limits;
@@ -35,7 +38,7 @@ pub use checkpoint::{Checkpoint, NewAttachment, NewCheckpoint, Trigger, TriggerK
 pub use compact::{CompactionPlan, CompactionReport, KeepReason, RemovalReason, RetentionPolicy};
 pub use diff::Diff;
 pub use env::{DeterministicEnv, Env};
-pub use error::{BackendError, CorruptKind, Error, LimitKind, Result};
+pub use error::{BackendError, CorruptKind, Error, ErrorKind, LimitKind, Result};
 pub use event::Event;
 pub use export::ImportReport;
 pub use id::{CheckpointId, Hash, SessionId};
