@@ -192,10 +192,23 @@ export interface RetentionPolicy {
   protectCritical?: boolean;
 }
 
+/** Why a plan removes a checkpoint: the stable name, the reason in words, and its figures. */
+export type Removal =
+  | { id: Id; reason: "beyondKeepLast"; detail: string; keepLast: number }
+  | { id: Id; reason: "untagged"; detail: string }
+  | { id: Id; reason: "tooOld"; detail: string; ageMs: number }
+  | { id: Id; reason: "overBudget"; detail: string };
+
+/** Why a plan keeps a checkpoint a rule selected. */
+export type Kept =
+  | { id: Id; reason: "head"; detail: string }
+  | { id: Id; reason: "critical"; detail: string }
+  | { id: Id; reason: "tagged"; detail: string; tag: string };
+
 /** What a compaction would do (the dry run). */
 export interface CompactionPlan {
-  remove: Array<{ id: Id; reason: string }>;
-  protected: Array<{ id: Id; reason: string }>;
+  remove: Removal[];
+  protected: Kept[];
   checkpointsBefore: number;
   storedBytesBefore: number;
   storedBytesAfter: number;
@@ -225,7 +238,13 @@ export interface VerifyReport {
   ok: boolean;
   checkpoints: number;
   chunks: number;
-  firstError: { checkpoint: Id; seq: number; problem: string } | null;
+  /** The first problem in seq order: its stable name and the problem in words. */
+  firstError: {
+    checkpoint: Id;
+    seq: number;
+    problem: "hashMismatch" | "parentHashMismatch" | "chunkMismatch" | "unreadable";
+    detail: string;
+  } | null;
 }
 
 /** Counts and sizes. */
@@ -278,14 +297,39 @@ export type StoreEvent =
   /** A read-only tab re-read the store after another tab wrote, or a failed write rolled back. */
   | { type: "reloaded" };
 
-/** Limits and policies shared by every backend. */
+/**
+ * Limits and policies shared by every backend; what is not given keeps its default. An unknown
+ * key is refused with an InvalidInputError.
+ */
 export interface StoreOptions {
+  /** Largest state of one checkpoint (default 64 MiB). */
   maxStateBytes?: number;
+  /** Longest message (default 4 KiB). */
   maxMessageBytes?: number;
+  /** Most tags on one checkpoint (default 64). */
   maxTags?: number;
+  /** Longest tag (default 128 bytes). */
+  maxTagBytes?: number;
+  /** Largest metadata object as compact JSON (default 64 KiB). */
   maxMetadataBytes?: number;
+  /** Longest namespace (default 256 bytes). */
+  maxNamespaceBytes?: number;
+  /** Longest session name (default 256 bytes). */
+  maxNameBytes?: number;
+  /** Longest content type (default 128 bytes). */
+  maxContentTypeBytes?: number;
+  /** Longest annotation note (default 16 KiB). */
+  maxNoteBytes?: number;
+  /** Largest attachment (default 16 MiB). */
+  maxAttachmentBytes?: number;
+  /** Longest attachment key (default 256 bytes). */
+  maxAttachmentKeyBytes?: number;
+  /** Largest import (default 1 GiB). */
+  maxImportBytes?: number;
   /** Minimum time between automatic checkpoints of a session (default 30 000). */
   autoMinIntervalMs?: number;
+  /** Which earlier checkpoints throttle an automatic one (default manual and automatic). */
+  autoCounts?: Array<"manual" | "automatic" | "scheduled">;
   /** Events kept between deliveries (default 4096). */
   eventCapacity?: number;
 }

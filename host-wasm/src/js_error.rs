@@ -1,26 +1,25 @@
-//! Engine errors as JavaScript `Error`s carrying a stable `code`.
+//! Engine errors as JavaScript `Error`s carrying a stable `code` and `kind`.
 //!
-//! The package's JavaScript layer turns these into `RewindError` subclasses by code; a bare
+//! The package's JavaScript layer turns these into `RewindError` subclasses by kind; a bare
 //! string never crosses the boundary.
 
-use rewind_core::Error;
+use rewind_core::{Error, ErrorKind};
 use wasm_bindgen::JsValue;
 
-use crate::error_code::error_code;
-
-/// A JavaScript `Error` with `code` set to the engine error's stable code.
+/// A JavaScript `Error` with the engine error's stable code and kind.
 pub fn to_js(err: Error) -> JsValue {
-    js_error(error_code(&err), &err.to_string())
+    js_error(err.code(), err.kind(), &err.to_string())
 }
 
-/// A JavaScript `Error` with the given code and message.
-pub fn js_error(code: &str, message: &str) -> JsValue {
+/// A JavaScript `Error` with the given code, kind and message.
+pub fn js_error(code: &str, kind: ErrorKind, message: &str) -> JsValue {
     let error = js_sys::Error::new(message);
     let _ = js_sys::Reflect::set(&error, &"code".into(), &code.into());
+    let _ = js_sys::Reflect::set(&error, &"kind".into(), &kind.as_str().into());
     error.into()
 }
 
-/// Input that did not parse (a malformed options object, a bad id).
+/// Input that did not parse (a malformed options object or query).
 pub fn invalid(message: impl std::fmt::Display) -> JsValue {
-    js_error("INVALID_INPUT", &message.to_string())
+    to_js(Error::InvalidInput(message.to_string()))
 }

@@ -3,15 +3,12 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance_runner;
-pub mod error_code;
 pub mod js_env;
 pub mod js_error;
 pub mod log_backend;
 pub mod persist_batch;
-mod shapes;
 pub mod wasm_store;
 
-pub use error_code::error_code;
 pub use js_env::JsEnv;
 pub use log_backend::{LogBackend, Persist};
 pub use persist_batch::PersistBatch;

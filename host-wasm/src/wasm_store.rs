@@ -1,18 +1,26 @@
 //! `WasmStore`: the engine as seen from JavaScript.
 //!
 //! Synchronous and in memory: every method runs the engine over a [`LogBackend`] and returns
-//! JSON text (parsed by the package's JavaScript layer) or bytes. The JavaScript layer adds
-//! persistence (IndexedDB), promises, events and error classes; no store logic lives there.
+//! JSON text (parsed by the package's JavaScript layer) or bytes. Inputs and outputs are the
+//! engine's binding-neutral API ([`rewind_core::api`]): JSON in, views out. The JavaScript
+//! layer adds persistence (IndexedDB), promises, events and error classes; no store logic
+//! lives there.
 
-use rewind_core::{NewCheckpoint, Options, Severity, Store};
-use serde_json::{Map, Value, json};
+use rewind_core::api::{
+    self, AnnotationView, CheckpointInput, CheckpointView, CompactionReportView, DiffView,
+    EventView, HealthView, ImportReportView, MetricsView, OptionsInput, PageView, PlanView,
+    QueryInput, RetentionInput, SessionView, VerifyView,
+};
+use rewind_core::{Options, Query, RetentionPolicy, Store};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 
 use crate::js_env::JsEnv;
 use crate::js_error::{invalid, to_js};
 use crate::log_backend::{LogBackend, Persist};
 use crate::persist_batch::PersistBatch;
-use crate::shapes::{self, CheckpointInput, OptionsInput, PolicyInput, QueryInput};
 
 type Engine = Store<LogBackend, JsEnv>;
 
@@ -22,41 +30,44 @@ pub struct WasmStore {
     store: Engine,
 }
 
-fn text(value: Value) -> String {
-    shapes::to_string(&value)
+/// A view as JSON text.
+fn text<T: Serialize + ?Sized>(view: &T) -> String {
+    serde_json::to_string(view).unwrap_or_default()
+}
+
+/// A JSON argument (empty: the default), naming `what` when it does not parse.
+fn parse<T: DeserializeOwned + Default>(json: &str, what: &str) -> Result<T, JsValue> {
+    if json.is_empty() {
+        return Ok(T::default());
+    }
+    serde_json::from_str(json).map_err(|e| invalid(format!("{what}: {e}")))
+}
+
+fn checkpoint_id(text: &str) -> Result<rewind_core::CheckpointId, JsValue> {
+    api::parse_checkpoint_id(text).map_err(to_js)
+}
+
+fn session_id(text: &str) -> Result<rewind_core::SessionId, JsValue> {
+    api::parse_session_id(text).map_err(to_js)
+}
+
+/// The sessions named in a JSON array (`None`: all).
+fn sessions(json: &str) -> Result<Option<Vec<rewind_core::SessionId>>, JsValue> {
+    let ids: Vec<String> = parse(json, "sessions")?;
+    api::parse_session_list(&ids).map_err(to_js)
 }
 
 #[wasm_bindgen]
 impl WasmStore {
     /// Opens a store on `log` (the bytes of a log, empty for a new store) with options JSON.
+    /// `persist`: false for stores that are never persisted (memory), whose appended frames
+    /// are not kept for `takePersist`.
     #[wasm_bindgen(constructor)]
-    pub fn new(log: Vec<u8>, options: &str) -> Result<WasmStore, JsValue> {
-        let input: OptionsInput = if options.is_empty() {
-            OptionsInput::default()
-        } else {
-            shapes::parse(options, "options")?
-        };
-        let mut engine_options = Options::default();
-        if let Some(v) = input.max_state_bytes {
-            engine_options.limits.max_state_bytes = v;
-        }
-        if let Some(v) = input.max_message_bytes {
-            engine_options.limits.max_message_bytes = v;
-        }
-        if let Some(v) = input.max_tags {
-            engine_options.limits.max_tags = v;
-        }
-        if let Some(v) = input.max_metadata_bytes {
-            engine_options.limits.max_metadata_bytes = v;
-        }
-        if let Some(v) = input.auto_min_interval_ms {
-            engine_options.auto.min_interval_ms = v;
-        }
-        if let Some(v) = input.event_capacity {
-            engine_options.event_capacity = v;
-        }
-        let backend = LogBackend::new(log, input.persist.unwrap_or(true));
-        let (store, _) = Store::open(backend, JsEnv::new(), engine_options).map_err(to_js)?;
+    pub fn new(log: Vec<u8>, options: &str, persist: bool) -> Result<WasmStore, JsValue> {
+        let input: OptionsInput = parse(options, "options")?;
+        let options = Options::try_from(input).map_err(to_js)?;
+        let backend = LogBackend::new(log, persist);
+        let (store, _) = Store::open(backend, JsEnv::new(), options).map_err(to_js)?;
         Ok(WasmStore { store })
     }
 
@@ -68,16 +79,12 @@ impl WasmStore {
         metadata: &str,
         id: &str,
     ) -> Result<String, JsValue> {
-        let metadata: Map<String, Value> = if metadata.is_empty() {
-            Map::new()
-        } else {
-            shapes::parse(metadata, "metadata")?
-        };
+        let metadata: Map<String, Value> = parse(metadata, "metadata")?;
         let id = if id.is_empty() {
             self.store.create_session(name, metadata)
         } else {
             self.store
-                .create_session_with_id(shapes::session_id(id)?, name, metadata)
+                .create_session_with_id(session_id(id)?, name, metadata)
         }
         .map_err(to_js)?;
         Ok(id.to_string())
@@ -85,30 +92,33 @@ impl WasmStore {
 
     /// A session as JSON.
     pub fn session(&self, id: &str) -> Result<String, JsValue> {
-        let s = self.store.session(shapes::session_id(id)?).map_err(to_js)?;
-        Ok(text(shapes::session(s)))
+        let s = self.store.session(session_id(id)?).map_err(to_js)?;
+        Ok(text(&SessionView::from(s)))
     }
 
     /// Every session as a JSON array, oldest first.
     pub fn sessions(&self) -> String {
-        text(Value::Array(
-            self.store.sessions().map(shapes::session).collect(),
-        ))
+        let all: Vec<SessionView<'_>> = self.store.sessions().map(SessionView::from).collect();
+        text(&all)
     }
 
     /// Creates a checkpoint from its description (JSON) and bytes (the state, then the
     /// attachments written with it); returns it as JSON.
     pub fn checkpoint(&mut self, input: &str, bytes: &[u8]) -> Result<String, JsValue> {
-        let new = build(shapes::parse(input, "checkpoint")?, bytes)?;
-        let cp = self.store.checkpoint(new).map_err(to_js)?;
-        Ok(text(shapes::checkpoint(cp)))
+        let cp = self.create(input, bytes)?;
+        Ok(text(&CheckpointView::from(cp)))
     }
 
     /// Like `checkpoint`, returning only the new checkpoint's id (no JSON to build and parse).
     pub fn save(&mut self, input: &str, bytes: &[u8]) -> Result<String, JsValue> {
-        let new = build(shapes::parse(input, "checkpoint")?, bytes)?;
-        let cp = self.store.checkpoint(new).map_err(to_js)?;
-        Ok(cp.id.to_string())
+        Ok(self.create(input, bytes)?.id.to_string())
+    }
+
+    fn create(&mut self, input: &str, bytes: &[u8]) -> Result<&rewind_core::Checkpoint, JsValue> {
+        let input: CheckpointInput = parse(input, "checkpoint")?;
+        let (state, attachments) = input.split(bytes).map_err(to_js)?;
+        let new = input.into_new(state, &attachments).map_err(to_js)?;
+        self.store.checkpoint(new).map_err(to_js)
     }
 
     /// An automatic checkpoint, unless the throttling policy skips it (then `undefined`).
@@ -116,126 +126,99 @@ impl WasmStore {
     pub fn auto_checkpoint(
         &mut self,
         input: &str,
-        state: &[u8],
+        bytes: &[u8],
         reason: &str,
     ) -> Result<Option<String>, JsValue> {
-        let new = build(shapes::parse(input, "checkpoint")?, state)?;
+        let input: CheckpointInput = parse(input, "checkpoint")?;
+        let (state, attachments) = input.split(bytes).map_err(to_js)?;
+        let new = input.into_new(state, &attachments).map_err(to_js)?;
         let cp = self.store.auto_checkpoint(new, reason).map_err(to_js)?;
-        Ok(cp.map(|cp| text(shapes::checkpoint(cp))))
+        Ok(cp.map(|cp| text(&CheckpointView::from(cp))))
     }
 
     /// A checkpoint as JSON.
     pub fn get(&self, id: &str) -> Result<String, JsValue> {
-        let cp = self.store.get(shapes::checkpoint_id(id)?).map_err(to_js)?;
-        Ok(text(shapes::checkpoint(cp)))
+        let cp = self.store.get(checkpoint_id(id)?).map_err(to_js)?;
+        Ok(text(&CheckpointView::from(cp)))
     }
 
     /// A checkpoint's state bytes.
     pub fn state(&self, id: &str) -> Result<Vec<u8>, JsValue> {
-        self.store.state(shapes::checkpoint_id(id)?).map_err(to_js)
+        self.store.state(checkpoint_id(id)?).map_err(to_js)
     }
 
     /// Moves the checkpoint's session head there and returns the state bytes.
     pub fn restore(&mut self, id: &str) -> Result<Vec<u8>, JsValue> {
-        let restored = self
-            .store
-            .restore(shapes::checkpoint_id(id)?)
-            .map_err(to_js)?;
+        let restored = self.store.restore(checkpoint_id(id)?).map_err(to_js)?;
         Ok(restored.state)
     }
 
     /// The newest checkpoint of a session (JSON or `undefined`).
     pub fn latest(&self, session: &str) -> Result<Option<String>, JsValue> {
-        let cp = self
-            .store
-            .latest(shapes::session_id(session)?)
-            .map_err(to_js)?;
-        Ok(cp.map(|c| text(shapes::checkpoint(c))))
+        let cp = self.store.latest(session_id(session)?).map_err(to_js)?;
+        Ok(cp.map(|c| text(&CheckpointView::from(c))))
     }
 
     /// The newest checkpoint of a session created at or before `time_ms`.
     pub fn at(&self, session: &str, time_ms: f64) -> Result<Option<String>, JsValue> {
         let cp = self
             .store
-            .at(shapes::session_id(session)?, time_ms.max(0.0) as u64)
+            .at(session_id(session)?, time_ms.max(0.0) as u64)
             .map_err(to_js)?;
-        Ok(cp.map(|c| text(shapes::checkpoint(c))))
+        Ok(cp.map(|c| text(&CheckpointView::from(c))))
     }
 
     /// The checkpoint and its ancestors, newest first (JSON array).
     pub fn history(&self, id: &str) -> Result<String, JsValue> {
-        let items = self
-            .store
-            .history(shapes::checkpoint_id(id)?)
-            .map_err(to_js)?;
-        Ok(text(Value::Array(items.map(shapes::checkpoint).collect())))
+        let items = self.store.history(checkpoint_id(id)?).map_err(to_js)?;
+        let views: Vec<CheckpointView<'_>> = items.map(CheckpointView::from).collect();
+        Ok(text(&views))
     }
 
     /// Branch tips of a session, newest first (JSON array).
     pub fn branches(&self, session: &str) -> Result<String, JsValue> {
-        let items = self
-            .store
-            .branches(shapes::session_id(session)?)
-            .map_err(to_js)?;
-        Ok(text(Value::Array(
-            items.into_iter().map(shapes::checkpoint).collect(),
-        )))
+        let items = self.store.branches(session_id(session)?).map_err(to_js)?;
+        Ok(text(&checkpoints(&items)))
     }
 
     /// Direct children, oldest first (JSON array).
     pub fn children(&self, id: &str) -> Result<String, JsValue> {
-        let items = self
-            .store
-            .children(shapes::checkpoint_id(id)?)
-            .map_err(to_js)?;
-        Ok(text(Value::Array(
-            items.into_iter().map(shapes::checkpoint).collect(),
-        )))
+        let items = self.store.children(checkpoint_id(id)?).map_err(to_js)?;
+        Ok(text(&checkpoints(&items)))
     }
 
     /// A page of a query (JSON `{items, next}`).
     pub fn list(&self, query: &str) -> Result<String, JsValue> {
-        let input: QueryInput = if query.is_empty() {
-            QueryInput::default()
-        } else {
-            shapes::parse(query, "query")?
-        };
-        let page = self.store.list(&input.into_query()?).map_err(to_js)?;
-        Ok(text(json!({
-            "items": page.items.iter().map(|c| shapes::checkpoint(c)).collect::<Vec<_>>(),
-            "next": page.next.map(|c| c.to_string()),
-        })))
+        let input: QueryInput = parse(query, "query")?;
+        let query = Query::try_from(input).map_err(to_js)?;
+        let page = self.store.list(&query).map_err(to_js)?;
+        Ok(text(&PageView::from(&page)))
     }
 
     /// Differences between two checkpoints (JSON).
     pub fn diff(&self, from: &str, to: &str) -> Result<String, JsValue> {
         let d = self
             .store
-            .diff(shapes::checkpoint_id(from)?, shapes::checkpoint_id(to)?)
+            .diff(checkpoint_id(from)?, checkpoint_id(to)?)
             .map_err(to_js)?;
-        Ok(text(shapes::diff(&d)))
+        Ok(text(&DiffView::from(&d)))
     }
 
     /// Adds a note (`severity`: info, warning, critical); returns it as JSON.
     pub fn annotate(&mut self, id: &str, note: &str, severity: &str) -> Result<String, JsValue> {
-        let severity = Severity::parse(severity)
-            .ok_or_else(|| invalid(format!("severity {severity:?} (info, warning, critical)")))?;
+        let severity = api::parse_severity(severity).map_err(to_js)?;
         let a = self
             .store
-            .annotate(shapes::checkpoint_id(id)?, note, severity)
+            .annotate(checkpoint_id(id)?, note, severity)
             .map_err(to_js)?;
-        Ok(text(shapes::annotation(a)))
+        Ok(text(&AnnotationView::from(a)))
     }
 
     /// A checkpoint's notes (JSON array).
     pub fn annotations(&self, id: &str) -> Result<String, JsValue> {
-        let items = self
-            .store
-            .annotations(shapes::checkpoint_id(id)?)
-            .map_err(to_js)?;
-        Ok(text(Value::Array(
-            items.iter().map(shapes::annotation).collect(),
-        )))
+        let items = self.store.annotations(checkpoint_id(id)?).map_err(to_js)?;
+        let views: Vec<AnnotationView<'_>> = items.iter().map(AnnotationView::from).collect();
+        Ok(text(&views))
     }
 
     /// Stores a keyed blob on a checkpoint.
@@ -247,7 +230,7 @@ impl WasmStore {
         bytes: &[u8],
     ) -> Result<(), JsValue> {
         self.store
-            .attach(shapes::checkpoint_id(id)?, key, content_type, bytes)
+            .attach(checkpoint_id(id)?, key, content_type, bytes)
             .map_err(to_js)
     }
 
@@ -255,7 +238,7 @@ impl WasmStore {
     pub fn attachment(&self, id: &str, key: &str) -> Result<Option<Vec<u8>>, JsValue> {
         let found = self
             .store
-            .attachment(shapes::checkpoint_id(id)?, key)
+            .attachment(checkpoint_id(id)?, key)
             .map_err(to_js)?;
         Ok(found.map(|(_, bytes)| bytes))
     }
@@ -267,7 +250,7 @@ impl WasmStore {
     pub fn attachment_entry(&self, id: &str, key: &str) -> Result<Option<Vec<u8>>, JsValue> {
         let found = self
             .store
-            .attachment(shapes::checkpoint_id(id)?, key)
+            .attachment(checkpoint_id(id)?, key)
             .map_err(to_js)?;
         Ok(found.map(|(ct, bytes)| {
             let mut out = Vec::with_capacity(4 + ct.len() + bytes.len());
@@ -283,7 +266,7 @@ impl WasmStore {
     pub fn attachment_type(&self, id: &str, key: &str) -> Result<Option<String>, JsValue> {
         let found = self
             .store
-            .attachment(shapes::checkpoint_id(id)?, key)
+            .attachment(checkpoint_id(id)?, key)
             .map_err(to_js)?;
         Ok(found.map(|(ct, _)| ct.to_string()))
     }
@@ -293,66 +276,57 @@ impl WasmStore {
     pub fn attachment_keys(&self, id: &str) -> Result<String, JsValue> {
         let keys: Vec<&str> = self
             .store
-            .attachment_keys(shapes::checkpoint_id(id)?)
+            .attachment_keys(checkpoint_id(id)?)
             .map_err(to_js)?
             .collect();
-        Ok(text(json!(keys)))
+        Ok(text(&keys))
     }
 
     /// Deletes a checkpoint.
     pub fn delete(&mut self, id: &str) -> Result<(), JsValue> {
-        self.store.delete(shapes::checkpoint_id(id)?).map_err(to_js)
+        self.store.delete(checkpoint_id(id)?).map_err(to_js)
     }
 
     /// Deletes a session and its checkpoints; returns how many checkpoints went.
     #[wasm_bindgen(js_name = deleteSession)]
     pub fn delete_session(&mut self, id: &str) -> Result<f64, JsValue> {
-        let n = self
-            .store
-            .delete_session(shapes::session_id(id)?)
-            .map_err(to_js)?;
+        let n = self.store.delete_session(session_id(id)?).map_err(to_js)?;
         Ok(n as f64)
     }
 
     /// What a retention policy (JSON) would remove and why (JSON plan).
     #[wasm_bindgen(js_name = planCompaction)]
     pub fn plan_compaction(&mut self, policy: &str) -> Result<String, JsValue> {
-        let policy: PolicyInput = shapes::parse(policy, "policy")?;
-        let plan = self
-            .store
-            .plan_compaction(&policy.into_policy()?)
-            .map_err(to_js)?;
-        Ok(text(shapes::plan(&plan)))
+        let input: RetentionInput = parse(policy, "policy")?;
+        let policy = RetentionPolicy::try_from(input).map_err(to_js)?;
+        let plan = self.store.plan_compaction(&policy).map_err(to_js)?;
+        Ok(text(&PlanView::from(&plan)))
     }
 
     /// Removes these checkpoints (a JSON array of ids, e.g. a plan's removals) and rewrites the
     /// log without them. Returns the report as JSON.
     #[wasm_bindgen(js_name = removeCheckpoints)]
     pub fn remove_checkpoints(&mut self, ids: &str) -> Result<String, JsValue> {
-        let ids: Vec<String> = shapes::parse(ids, "ids")?;
+        let ids: Vec<String> = parse(ids, "ids")?;
         let ids = ids
             .iter()
-            .map(|id| shapes::checkpoint_id(id))
+            .map(|id| checkpoint_id(id))
             .collect::<Result<Vec<_>, _>>()?;
         let report = self.store.remove_checkpoints(&ids).map_err(to_js)?;
-        Ok(text(json!({
-            "removed": report.removed,
-            "logBytesBefore": report.log_bytes_before,
-            "logBytesAfter": report.log_bytes_after,
-        })))
+        Ok(text(&CompactionReportView::from(&report)))
     }
 
     /// The store (or the sessions in the JSON array `sessions`, when not empty) as a JSON export.
     #[wasm_bindgen(js_name = exportJson)]
     pub fn export_json(&mut self, sessions: &str) -> Result<String, JsValue> {
-        let only = session_list(sessions)?;
+        let only = self::sessions(sessions)?;
         self.store.export_json(only.as_deref()).map_err(to_js)
     }
 
     /// The store (or some sessions) as a binary log.
     #[wasm_bindgen(js_name = exportBinary)]
     pub fn export_binary(&self, sessions: &str) -> Result<Vec<u8>, JsValue> {
-        let only = session_list(sessions)?;
+        let only = self::sessions(sessions)?;
         self.store.export_binary(only.as_deref()).map_err(to_js)
     }
 
@@ -360,36 +334,37 @@ impl WasmStore {
     #[wasm_bindgen(js_name = importJson)]
     pub fn import_json(&mut self, bytes: &[u8]) -> Result<String, JsValue> {
         let report = self.store.import_json(bytes).map_err(to_js)?;
-        Ok(text(shapes::import_report(&report)))
+        Ok(text(&ImportReportView::from(&report)))
     }
 
     /// Imports a binary export; returns the report as JSON.
     #[wasm_bindgen(js_name = importBinary)]
     pub fn import_binary(&mut self, bytes: &[u8]) -> Result<String, JsValue> {
         let report = self.store.import_binary(bytes).map_err(to_js)?;
-        Ok(text(shapes::import_report(&report)))
+        Ok(text(&ImportReportView::from(&report)))
     }
 
     /// Recomputes every hash (JSON report).
     pub fn verify(&self) -> String {
-        text(shapes::verify(&self.store.verify()))
+        text(&VerifyView::from(&self.store.verify()))
     }
 
     /// Counts and sizes (JSON).
     pub fn metrics(&self) -> String {
-        text(shapes::metrics(&self.store.metrics()))
+        text(&MetricsView::from(&self.store.metrics()))
     }
 
     /// Health (JSON).
     pub fn health(&self) -> String {
-        text(shapes::health(&self.store.health()))
+        text(&HealthView::from(&self.store.health()))
     }
 
     /// Events since the last call (JSON array).
     #[wasm_bindgen(js_name = drainEvents)]
     pub fn drain_events(&mut self) -> String {
         let events = self.store.drain_events();
-        text(Value::Array(events.iter().map(shapes::event).collect()))
+        let views: Vec<EventView> = events.iter().map(EventView::from).collect();
+        text(&views)
     }
 
     /// What must reach persistent storage since the last call (`undefined` when nothing).
@@ -409,64 +384,6 @@ impl WasmStore {
     }
 }
 
-fn build(input: CheckpointInput, bytes: &[u8]) -> Result<NewCheckpoint<'_>, JsValue> {
-    let state_len = input.state_len.unwrap_or(bytes.len());
-    let (state, mut rest) = bytes
-        .split_at_checked(state_len)
-        .ok_or_else(|| invalid("checkpoint: stateLen is longer than the bytes"))?;
-    let mut new = NewCheckpoint::new(shapes::session_id(&input.session)?, input.message, state)
-        .tags(input.tags)
-        .metadata(input.metadata);
-    for a in input.attachments {
-        let (value, tail) = rest
-            .split_at_checked(a.len)
-            .ok_or_else(|| invalid("checkpoint: the attachments' lengths exceed the bytes"))?;
-        rest = tail;
-        new = match a.base {
-            Some(base) => {
-                new.attach_based_on(a.key, a.content_type, value, shapes::checkpoint_id(&base)?)
-            }
-            None => new.attach(a.key, a.content_type, value),
-        };
-    }
-    if !rest.is_empty() {
-        return Err(invalid(
-            "checkpoint: bytes left over after the state and the attachments",
-        ));
-    }
-    if let Some(ct) = input.content_type {
-        new = new.content_type(ct);
-    }
-    if let Some(t) = input.trigger {
-        new = new.trigger(t.into_trigger()?);
-    }
-    if let Some(p) = input.parent {
-        new = new.parent(shapes::checkpoint_id(&p)?);
-    } else if input.root {
-        new = new.root();
-    }
-    if let Some(ns) = input.namespace {
-        new = new.namespace(ns);
-    }
-    if let Some(id) = input.id {
-        new = new.id(shapes::checkpoint_id(&id)?);
-    }
-    if let Some(t) = input.created_at {
-        new = new.created_at(t);
-    }
-    Ok(new)
-}
-
-fn session_list(text: &str) -> Result<Option<Vec<rewind_core::SessionId>>, JsValue> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let ids: Vec<String> = shapes::parse(text, "sessions")?;
-    if ids.is_empty() {
-        return Ok(None);
-    }
-    ids.iter()
-        .map(|s| shapes::session_id(s))
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+fn checkpoints<'a>(items: &[&'a rewind_core::Checkpoint]) -> Vec<CheckpointView<'a>> {
+    items.iter().map(|c| CheckpointView::from(*c)).collect()
 }

@@ -32,30 +32,34 @@ export class ReadOnlyError extends RewindError {}
 /** The store was closed. */
 export class ClosedError extends RewindError {}
 
+// The engine gives every error a stable code and a kind (its category, the same on every
+// host); the class follows the kind. Codes that only this package raises name their class.
+const BY_KIND = {
+  notFound: NotFoundError,
+  invalidInput: InvalidInputError,
+  limitExceeded: LimitExceededError,
+  corrupt: CorruptError,
+  hashMismatch: HashMismatchError,
+  importRejected: ImportRejectedError,
+  storage: StorageError,
+};
 const BY_CODE = {
-  SESSION_NOT_FOUND: NotFoundError,
-  CHECKPOINT_NOT_FOUND: NotFoundError,
-  DUPLICATE_ID: InvalidInputError,
-  INVALID_INPUT: InvalidInputError,
-  PARENT_IN_OTHER_SESSION: InvalidInputError,
-  PROTECTED: InvalidInputError,
-  LIMIT_EXCEEDED: LimitExceededError,
-  CORRUPT: CorruptError,
-  UNKNOWN_RECORD: CorruptError,
-  UNSUPPORTED_VERSION: CorruptError,
-  HASH_MISMATCH: HashMismatchError,
-  IMPORT_REJECTED: ImportRejectedError,
-  STORAGE_FAILED: StorageError,
   QUOTA_EXCEEDED: QuotaExceededError,
+  STORAGE_FAILED: StorageError,
   LOCKED: LockedError,
   READ_ONLY: ReadOnlyError,
   CLOSED: ClosedError,
+  INVALID_INPUT: InvalidInputError,
 };
 
-/** Turns an error from the engine (an Error with a `code`) into its RewindError subclass. */
+function classOf(code, kind) {
+  return BY_CODE[code] || BY_KIND[kind];
+}
+
+/** Turns an error from the engine (an Error with a `code` and `kind`) into its RewindError subclass. */
 export function wrapError(error) {
   if (error instanceof RewindError) return error;
-  const Class = error && BY_CODE[error.code];
+  const Class = error && classOf(error.code, error.kind);
   if (Class) return new Class(error.message, error.code);
   return error;
 }

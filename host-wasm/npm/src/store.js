@@ -11,19 +11,10 @@ const decoder = new TextDecoder();
 export function createApi(glue, platform) {
   const { WasmStore } = glue;
 
-  function engineOptions(options, persist = true) {
-    const out = persist ? {} : { persist: false };
-    for (const key of [
-      "maxStateBytes",
-      "maxMessageBytes",
-      "maxTags",
-      "maxMetadataBytes",
-      "autoMinIntervalMs",
-      "eventCapacity",
-    ]) {
-      if (options[key] !== undefined) out[key] = options[key];
-    }
-    return JSON.stringify(out);
+  /** What the engine takes of `options`: everything but the keys this layer handles. */
+  function engineOptions(options) {
+    const { backend, name, durability, lock, readOnly, log, ...engine } = options;
+    return JSON.stringify(engine);
   }
 
   function encodeState(state, contentType) {
@@ -127,7 +118,7 @@ export function createApi(glue, platform) {
     static memory(options = {}) {
       const log = options.log ?? new Uint8Array();
       try {
-        return new Store(new WasmStore(log, engineOptions(options, false)), options, null);
+        return new Store(new WasmStore(log, engineOptions(options), false), options, null);
       } catch (error) {
         throw wrapError(error);
       }
@@ -159,7 +150,7 @@ export function createApi(glue, platform) {
         platform.requestPersistence();
         let engine;
         try {
-          engine = new WasmStore(bytes, engineOptions(options));
+          engine = new WasmStore(bytes, engineOptions(options), true);
         } catch (error) {
           log.close();
           throw wrapError(error);
@@ -253,7 +244,7 @@ export function createApi(glue, platform) {
     async reload() {
       if (!this.#log) return;
       const bytes = await this.#log.read();
-      const engine = new WasmStore(bytes, engineOptions(this.#options));
+      const engine = new WasmStore(bytes, engineOptions(this.#options), true);
       this.#engine.free();
       this.#engine = engine;
       for (const listener of this.#listeners) {

@@ -1008,10 +1008,10 @@ test("planCompaction, applyCompaction, compact: heads and critical checkpoints a
   const before = snapshot(store);
   const plan = store.planCompaction({ keepLast: 2 });
   assert.deepEqual(snapshot(store), before, "planning changes nothing");
-  assert.deepEqual(plan.remove, [{ id: c3.id, reason: "BeyondKeepLast(2)" }]);
+  assert.deepEqual(plan.remove, [{ id: c3.id, reason: "beyondKeepLast", detail: "older than the 2 newest of its session", keepLast: 2 }]);
   assert.deepEqual(plan.protected, [
-    { id: c1.id, reason: "Critical" },
-    { id: c2.id, reason: "Head" },
+    { id: c1.id, reason: "critical", detail: "has a critical annotation" },
+    { id: c2.id, reason: "head", detail: "its session's head" },
   ]);
   assert.equal(plan.checkpointsBefore, 6);
   assert.equal(plan.storedBytesBefore, store.metrics().storedBytes);
@@ -1020,9 +1020,9 @@ test("planCompaction, applyCompaction, compact: heads and critical checkpoints a
   // Tags keep; sessions scope; protections can be turned off.
   assert.deepEqual(store.planCompaction({ keepLast: 2, keepTags: ["keep"] }).remove, []);
   assert.deepEqual(store.planCompaction({ keepLast: 2, keepTags: ["keep"] }).protected, [
-    { id: c1.id, reason: "Critical" },
-    { id: c2.id, reason: "Head" },
-    { id: c3.id, reason: 'Tagged("keep")' },
+    { id: c1.id, reason: "critical", detail: "has a critical annotation" },
+    { id: c2.id, reason: "head", detail: "its session's head" },
+    { id: c3.id, reason: "tagged", detail: 'carries the kept tag "keep"', tag: "keep" },
   ]);
   assert.deepEqual(
     store.planCompaction({ keepLast: 2, protectHeads: false, protectCritical: false }).remove.map((r) => r.id),
@@ -1030,11 +1030,11 @@ test("planCompaction, applyCompaction, compact: heads and critical checkpoints a
   );
   assert.deepEqual(store.planCompaction({ keepLast: 0, sessions: [other] }).remove, []);
   assert.deepEqual(store.planCompaction({ keepLast: 0, sessions: [other] }).protected, [
-    { id: o1.id, reason: "Head" },
+    { id: o1.id, reason: "head", detail: "its session's head" },
   ]);
   assert.deepEqual(store.planCompaction({ keepTags: ["keep"], sessions: [s] }).remove, [
-    { id: c4.id, reason: "Untagged" },
-    { id: c5.id, reason: "Untagged" },
+    { id: c4.id, reason: "untagged", detail: "carries none of the kept tags" },
+    { id: c5.id, reason: "untagged", detail: "carries none of the kept tags" },
   ]);
   assert.deepEqual(store.planCompaction({}).remove, []);
 
@@ -1092,13 +1092,15 @@ test("compaction by byte budget and by age", async () => {
   const fresh = await store.checkpoint({ session: s, message: "fresh", state: { x: turnText(3, 3_000) } });
   const byAge = store.planCompaction({ maxAgeMs: 75_000 });
   assert.deepEqual(byAge.remove.map((r) => r.id), [old.id]);
-  assert.match(byAge.remove[0].reason, /^TooOld \{ age_ms: \d+ \}$/);
+  assert.equal(byAge.remove[0].reason, "tooOld");
+  assert.ok(byAge.remove[0].ageMs >= 100_000, "the age in ms");
+  assert.equal(byAge.remove[0].detail, `older than the maximum age (${byAge.remove[0].ageMs} ms old)`);
   const budget = store.planCompaction({ maxBytes: 4_000 });
   assert.deepEqual(
     budget.remove.map((r) => [r.id, r.reason]),
     [
-      [old.id, "OverBudget"],
-      [mid.id, "OverBudget"],
+      [old.id, "overBudget"],
+      [mid.id, "overBudget"],
     ],
   );
   assert.ok(budget.storedBytesAfter <= 4_000);
