@@ -32,14 +32,18 @@ const ARGS = [
   "--disable-sync",
 ];
 
-const TYPES = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
+const TYPES = { ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
 
 let server;
 let origin;
 let profile;
 
 function serve() {
-  const roots = { "/pkg/": path.join(pkg, "dist/web"), "/testpkg/": path.join(pkg, "test-dist/web") };
+  const roots = {
+    "/pkg/": path.join(pkg, "dist/web"),
+    "/testpkg/": path.join(pkg, "test-dist/web"),
+    "/support/": path.join(here, "support"),
+  };
   return http.createServer((req, res) => {
     const url = new URL(req.url, "http://x");
     if (url.pathname === "/" || url.pathname === "/page.html") {
@@ -308,6 +312,25 @@ test("the engine's conformance scenarios pass in Chromium and its transcript is 
   assert.deepEqual(result.failures, []);
   assert.equal(result.transcript, golden);
   await context.close();
+});
+
+test("parity: every query filter, retention flag, option and error kind on IndexedDB, as on every host", async () => {
+  const scenario = JSON.parse(fs.readFileSync(path.join(repo, "core/src/conformance/parity.json"), "utf8"));
+  const context = await launch();
+  try {
+    const page = await openPage(context);
+    const problems = await page.evaluate(async (scenario) => {
+      const { Store } = await import("/pkg/index.js");
+      const { runParity } = await import("/support/parity.mjs");
+      const open = (options) => Store.open({ backend: "indexeddb", name: "parity", ...options });
+      const { problems, store } = await runParity(scenario, open);
+      await store.close();
+      return problems;
+    }, scenario);
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
 });
 
 test("an export made in the browser opens in Node.js and in the native store with the same hashes", async () => {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
+import { runParity } from "./support/parity.mjs";
 import {
   Store,
   RewindError,
@@ -1556,6 +1557,21 @@ test("close, then every operation throws ClosedError", async () => {
 });
 
 // ----- bad input ----------------------------------------------------------------------------
+
+test("parity: every query filter, retention flag, option and error kind, as on every host", async () => {
+  const scenario = JSON.parse(readFileSync(new URL("../../../core/src/conformance/parity.json", import.meta.url), "utf8"));
+  const { problems, store } = await runParity(scenario, (options) => Store.memory(options));
+  assert.deepEqual(problems, []);
+  // An option the scenario gives reaches the engine: the tag limit it set holds.
+  await assert.rejects(
+    () => store.checkpoint({ session: store.sessions()[0].id, message: "m", state: {}, tags: ["1", "2", "3", "4", "5"] }),
+    isError(LimitExceededError, "LIMIT_EXCEEDED"),
+  );
+});
+
+test("an unknown store option is refused, not ignored", () => {
+  assert.throws(() => Store.memory({ maxStatBytes: 10 }), isError(InvalidInputError, "INVALID_INPUT"));
+});
 
 describe("bad input", async () => {
   const store = Store.memory({ maxStateBytes: 64, maxTags: 3, maxMessageBytes: 32, maxMetadataBytes: 40, autoMinIntervalMs: 1_000 });

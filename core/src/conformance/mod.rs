@@ -62,6 +62,7 @@ impl Harness for MemoryHarness {
     }
 }
 
+pub mod parity;
 mod random_writes;
 
 pub use random_writes::{random_writes, random_writes_seeds};
@@ -794,6 +795,22 @@ pub fn auto_checkpoints<H: Harness>(h: &mut H) {
     assert_eq!(store.metrics().ops.auto_skipped, 2);
 }
 
+/// Every query filter, retention flag and store option through the API layer (the scenario in
+/// `parity.json`, which the JavaScript package and the component run through their bindings).
+pub fn parity<H: Harness>(h: &mut H) {
+    let options = match Options::try_from(parity::options()) {
+        Ok(options) => options,
+        Err(e) => panic!("the parity options do not convert: {e}"),
+    };
+    let mut store = open_with::<H>(h.fresh(), DeterministicEnv::new(), options);
+    let problems = parity::run(&mut store);
+    assert!(problems.is_empty(), "parity:\n{}", problems.join("\n"));
+    // What the scenario wrote reads back the same after a reopen.
+    let before = fingerprint(&store);
+    let store = reopen(h, store);
+    assert_eq!(fingerprint(&store), before);
+}
+
 /// A scripted run condensed to one string: ids, seqs and hashes. Every backend and host must
 /// produce exactly this for the same script.
 pub fn transcript<H: Harness>(h: &mut H) -> String {
@@ -885,6 +902,7 @@ pub const SCENARIOS: &[&str] = &[
     "bad_input",
     "auto_checkpoints",
     "random_writes",
+    "parity",
 ];
 
 /// Runs the scenario called `name` (one of [`SCENARIOS`]) on `h`; false when there is none.
@@ -905,6 +923,7 @@ pub fn run<H: Harness>(name: &str, h: &mut H) -> bool {
         "bad_input" => bad_input(h),
         "auto_checkpoints" => auto_checkpoints(h),
         "random_writes" => random_writes(h),
+        "parity" => parity(h),
         _ => return false,
     }
     true
@@ -917,7 +936,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $harness;
             checkpoints_round_trip, restore_forks, at_time, queries, dedup_growing_state, diffs,
             annotations_attachments_events, deletion, reused_ids_do_not_link, compaction, export_import, bad_input,
-            auto_checkpoints, random_writes);
+            auto_checkpoints, random_writes, parity);
         #[test]
         fn transcript_matches_memory() {
             let mut h = $harness;
