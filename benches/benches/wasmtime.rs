@@ -6,13 +6,13 @@ use std::hint::black_box;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use rewind_benches::{agent_state, sandbox_component};
 use rewind_core::{DeterministicEnv, MemoryBackend};
-use rewind_sandbox::{Limits, Retention, Sandbox, SandboxStore, input, query};
+use rewind_sandbox::{Limits, Sandbox, SandboxStore, input, options, query, retention};
 
 const STATE_BYTES: usize = 3 * 1024;
 
 fn open(sandbox: &Sandbox) -> (SandboxStore, String) {
     let mut store = sandbox
-        .open(MemoryBackend::new(), DeterministicEnv::new(), "")
+        .open(MemoryBackend::new(), DeterministicEnv::new(), &options())
         .unwrap()
         .unwrap();
     let session = store.create_session("bench", "").unwrap().unwrap();
@@ -78,12 +78,8 @@ fn wasmtime_workloads(c: &mut Criterion) {
             b.iter_batched(
                 || populated(&sandbox, n, STATE_BYTES).0,
                 |mut store| {
-                    let keep = Retention {
-                        keep_last: Some(10),
-                        keep_tags: vec![],
-                        max_age_ms: None,
-                        max_bytes: None,
-                    };
+                    let mut keep = retention();
+                    keep.keep_last = Some(10);
                     store.compact(&keep).unwrap().unwrap();
                     store
                 },

@@ -123,7 +123,7 @@ impl RetentionPolicy {
 
 /// Why a checkpoint is in a plan's removals.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
+// Exhaustive on purpose: every binding maps each variant, so a new one must reach them all.
 pub enum RemovalReason {
     /// Beyond the N newest of its session.
     BeyondKeepLast(usize),
@@ -167,7 +167,7 @@ impl core::fmt::Display for RemovalReason {
 
 /// Why a checkpoint a rule selected stays.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
+// Exhaustive on purpose: every binding maps each variant, so a new one must reach them all.
 pub enum KeepReason {
     /// It is its session's head.
     Head,

@@ -21,7 +21,7 @@
 //! let sandbox = Sandbox::from_file("rewind_store.wasm", Limits::default())?;
 //! // Outer errors: the sandbox (traps, loading); inner: what the store refused.
 //! let mut store = sandbox
-//!     .open(MemoryBackend::new(), DeterministicEnv::new(), "")?
+//!     .open(MemoryBackend::new(), DeterministicEnv::new(), &rewind_sandbox::options())?
 //!     .expect("an empty store opens");
 //! let session = store.create_session("plugin", "{}")?.expect("a session");
 //! # Ok::<(), rewind_sandbox::SandboxError>(())
@@ -41,8 +41,10 @@ mod bindings {
 }
 
 pub use bindings::exports::rewind::store::store::{
-    Annotation, Checkpoint, CheckpointInput, Diff, Error as StoreError, Event, Health, Metrics,
-    NewAttachment, Page, Query, Removal, Retention, Session, Trigger,
+    Annotation, Checkpoint, CheckpointInput, CompactionPlan, CompactionReport, Diff,
+    Error as StoreError, ErrorKind, Event, Health, ImportReport, KeepReason, Kept, LoadReport,
+    Metrics, NewAttachment, Options as StoreOptions, Order, Page, Query, Removal, RemovalReason,
+    Retention, Session, Trigger, TriggerKind, VerifyError, VerifyProblem, VerifyReport,
 };
 use bindings::rewind::store::{backend, host_env};
 
@@ -107,9 +109,10 @@ impl backend::Host for HostState {
     fn sync(&mut self) -> Result<(), String> {
         self.backend.sync().map_err(|e| e.to_string())
     }
-    fn load(&mut self) -> Result<Vec<backend::Frame>, String> {
+    fn load(&mut self) -> Result<backend::Loaded, String> {
         let mut frames = Vec::new();
-        self.backend
+        let report = self
+            .backend
             .load(&mut |pos, payload| {
                 frames.push(backend::Frame {
                     pos,
@@ -118,7 +121,11 @@ impl backend::Host for HostState {
                 Ok(())
             })
             .map_err(|e| e.to_string())?;
-        Ok(frames)
+        Ok(backend::Loaded {
+            frames,
+            truncated_bytes: report.truncated_bytes,
+            log_bytes: report.log_bytes,
+        })
     }
     fn read_at(&mut self, pos: u64, len: u32) -> Result<Vec<u8>, String> {
         let mut buf = vec![0u8; len as usize];
@@ -225,12 +232,12 @@ impl Sandbox {
     }
 
     /// Opens a store inside a fresh instance, on `backend`, with `env` as its clock and
-    /// randomness. `options` is JSON text of limits (`{"maxStateBytes": ...}`) or empty.
+    /// randomness, and `options` (limits and policies; [`options`] gives the defaults).
     pub fn open<B, E>(
         &self,
         backend: B,
         env: E,
-        options: &str,
+        options: &StoreOptions,
     ) -> Result<Result<SandboxStore, StoreError>, SandboxError>
     where
         B: Backend + Send + 'static,
@@ -397,7 +404,9 @@ impl SandboxStore {
     forward!(/// Direct children, oldest first.
         children => call_children(id: &str) -> Result<Vec<Checkpoint>, StoreError>);
     forward!(/// The dry run of a retention policy: what would go, and why.
-        plan_compaction => call_plan_compaction(policy: &Retention) -> Result<Vec<Removal>, StoreError>);
+        plan_compaction => call_plan_compaction(policy: &Retention) -> Result<CompactionPlan, StoreError>);
+    forward!(/// What opening found in the log.
+        load_report => call_load_report() -> LoadReport);
     forward!(/// Whether the store accepts writes.
         health => call_health() -> Health);
     forward!(/// Events since the last call.
@@ -408,18 +417,18 @@ impl SandboxStore {
         attachment => call_attachment(id: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>);
     forward!(/// Deletes a checkpoint.
         delete => call_delete(id: &str) -> Result<(), StoreError>);
-    forward!(/// Applies a retention policy; returns how many checkpoints went.
-        compact => call_compact(policy: &Retention) -> Result<u64, StoreError>);
+    forward!(/// Applies a retention policy.
+        compact => call_compact(policy: &Retention) -> Result<CompactionReport, StoreError>);
     forward!(/// The store as a binary log.
         export_binary => call_export_binary() -> Result<Vec<u8>, StoreError>);
     forward!(/// The store as JSON.
         export_json => call_export_json() -> Result<String, StoreError>);
-    forward!(/// Imports a binary export; returns checkpoints added.
-        import_binary => call_import_binary(bytes: &[u8]) -> Result<u64, StoreError>);
-    forward!(/// Imports a JSON export; returns checkpoints added.
-        import_json => call_import_json(text: &str) -> Result<u64, StoreError>);
-    forward!(/// The first verification problem, if any.
-        verify => call_verify() -> Option<String>);
+    forward!(/// Imports a binary export.
+        import_binary => call_import_binary(bytes: &[u8]) -> Result<ImportReport, StoreError>);
+    forward!(/// Imports a JSON export.
+        import_json => call_import_json(text: &str) -> Result<ImportReport, StoreError>);
+    forward!(/// Recomputes every hash.
+        verify => call_verify() -> VerifyReport);
     forward!(/// Counts and sizes.
         metrics => call_metrics() -> Metrics);
     forward!(/// Makes everything durable.
@@ -436,8 +445,10 @@ pub fn input(session: &str, message: &str) -> CheckpointInput {
         metadata: String::new(),
         trigger: Trigger::Manual,
         parent: None,
+        root: false,
         namespace: String::new(),
         id: None,
+        created_at: None,
     }
 }
 
@@ -448,13 +459,49 @@ pub fn query() -> Query {
         namespace: None,
         tags_all: Vec::new(),
         tags_any: Vec::new(),
+        triggers: Vec::new(),
+        metadata: Vec::new(),
         seq_min: None,
         seq_max: None,
         time_from: None,
         time_to: None,
         before: None,
-        descending: true,
+        order: Order::Descending,
         limit: None,
         cursor: None,
+    }
+}
+
+/// A [`Retention`] that removes nothing, with heads and critical checkpoints protected.
+pub fn retention() -> Retention {
+    Retention {
+        keep_last: None,
+        keep_tags: Vec::new(),
+        max_age_ms: None,
+        max_bytes: None,
+        sessions: Vec::new(),
+        protect_heads: true,
+        protect_critical: true,
+    }
+}
+
+/// [`StoreOptions`] with every default.
+pub fn options() -> StoreOptions {
+    StoreOptions {
+        max_state_bytes: None,
+        max_message_bytes: None,
+        max_tags: None,
+        max_tag_bytes: None,
+        max_metadata_bytes: None,
+        max_namespace_bytes: None,
+        max_name_bytes: None,
+        max_content_type_bytes: None,
+        max_note_bytes: None,
+        max_attachment_bytes: None,
+        max_attachment_key_bytes: None,
+        max_import_bytes: None,
+        auto_min_interval_ms: None,
+        auto_counts: None,
+        event_capacity: None,
     }
 }

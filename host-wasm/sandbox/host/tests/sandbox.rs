@@ -8,8 +8,13 @@
 use std::path::PathBuf;
 
 use rewind::{FileBackend, FileOptions, FileStore};
+use rewind_core::api;
+use rewind_core::conformance::parity;
 use rewind_core::{DeterministicEnv, MemoryBackend, NewCheckpoint, Options, Store};
-use rewind_sandbox::{Limits, Retention, Sandbox, SandboxError, StoreError, input, query};
+use rewind_sandbox::{
+    ErrorKind, Limits, Sandbox, SandboxError, StoreError, StoreOptions, input, options, query,
+    retention,
+};
 
 fn component_path() -> PathBuf {
     if let Some(path) = std::env::var_os("REWIND_SANDBOX_WASM") {
@@ -30,27 +35,9 @@ fn sandbox(limits: Limits) -> Sandbox {
     })
 }
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let path = std::env::temp_dir().join(format!(
-            "rewind-sandbox-{label}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The error kind of a store result (`None` when it succeeded).
+fn kind<T>(result: Result<T, StoreError>) -> Option<ErrorKind> {
+    result.err().map(|e| e.kind)
 }
 
 #[test]
@@ -83,7 +70,7 @@ fn plugin_and_native(
     Store<MemoryBackend, DeterministicEnv>,
 ) {
     let plugin = sandbox
-        .open(MemoryBackend::new(), DeterministicEnv::new(), "")
+        .open(MemoryBackend::new(), DeterministicEnv::new(), &options())
         .unwrap()
         .unwrap();
     let (native, _) = Store::open(
@@ -130,32 +117,20 @@ fn the_component_writes_the_same_bytes_as_the_native_engine() {
     }
     plugin.restore(&ids[5]).unwrap().unwrap();
     native.restore(ids[5].parse().unwrap()).unwrap();
+    let mut keep_5 = retention();
+    keep_5.keep_last = Some(5);
     assert_eq!(
-        plugin
-            .compact(&Retention {
-                keep_last: Some(5),
-                keep_tags: vec![],
-                max_age_ms: None,
-                max_bytes: None
-            })
-            .unwrap()
-            .unwrap(),
+        plugin.compact(&keep_5).unwrap().unwrap().removed,
         native
             .compact(&rewind_core::RetentionPolicy::keep_last(5))
             .unwrap()
             .removed
     );
     // The dry run, annotations, children, health and events cross the boundary typed.
-    let plan = plugin
-        .plan_compaction(&Retention {
-            keep_last: Some(3),
-            keep_tags: vec![],
-            max_age_ms: None,
-            max_bytes: None,
-        })
-        .unwrap()
-        .unwrap();
-    assert_eq!(plan.len(), 2);
+    let mut keep_3 = retention();
+    keep_3.keep_last = Some(3);
+    let plan = plugin.plan_compaction(&keep_3).unwrap().unwrap();
+    assert_eq!(plan.remove.len(), 2);
     plugin
         .annotate(&ids[19], "look", "critical")
         .unwrap()
@@ -249,12 +224,14 @@ fn checkpoints_with_attachments_match_the_native_engine() {
         },
     ];
     let before = plugin.metrics().unwrap().checkpoints;
-    assert!(matches!(
-        plugin
-            .checkpoint_with(&input(&s1, "bad"), b"{}", &twice)
-            .unwrap(),
-        Err(StoreError::InvalidInput(_))
-    ));
+    assert_eq!(
+        kind(
+            plugin
+                .checkpoint_with(&input(&s1, "bad"), b"{}", &twice)
+                .unwrap()
+        ),
+        Some(ErrorKind::InvalidInput)
+    );
     assert_eq!(plugin.metrics().unwrap().checkpoints, before);
 }
 
@@ -267,13 +244,13 @@ fn serde_json_object(text: &str) -> serde_json::Map<String, serde_json::Value> {
 
 #[test]
 fn a_store_written_by_the_component_opens_natively_and_back() {
-    let dir = TempDir::new("interop");
-    let path = dir.0.join("store");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
     let sandbox = sandbox(Limits::default());
     let (session, written) = {
         let backend = FileBackend::open(&path, 64 * 1024).unwrap();
         let mut plugin = sandbox
-            .open(backend, rewind::SystemEnv::new(), "")
+            .open(backend, rewind::SystemEnv::new(), &options())
             .unwrap()
             .unwrap();
         let session = plugin.create_session("plugin", "").unwrap().unwrap();
@@ -309,13 +286,15 @@ fn a_store_written_by_the_component_opens_natively_and_back() {
     // And back into the component.
     let backend = FileBackend::open(&path, 64 * 1024).unwrap();
     let mut plugin = sandbox
-        .open(backend, rewind::SystemEnv::new(), "")
+        .open(backend, rewind::SystemEnv::new(), &options())
         .unwrap()
         .unwrap();
     assert_eq!(plugin.metrics().unwrap().checkpoints, 31);
     let latest = plugin.latest(&session).unwrap().unwrap().unwrap();
     assert_eq!(latest.message, "native step");
-    assert_eq!(plugin.verify().unwrap(), None);
+    let verified = plugin.verify().unwrap();
+    assert_eq!(verified.checkpoints, 31);
+    assert!(verified.first_error.is_none(), "{:?}", verified.first_error);
 }
 
 #[test]
@@ -326,7 +305,7 @@ fn a_plugin_out_of_fuel_or_memory_is_stopped_and_the_host_goes_on() {
         ..Limits::default()
     });
     let mut plugin = tight
-        .open(MemoryBackend::new(), DeterministicEnv::new(), "")
+        .open(MemoryBackend::new(), DeterministicEnv::new(), &options())
         .unwrap()
         .unwrap();
     let s = plugin.create_session("s", "").unwrap().unwrap();
@@ -340,7 +319,7 @@ fn a_plugin_out_of_fuel_or_memory_is_stopped_and_the_host_goes_on() {
     let backend = plugin.into_backend();
     drop(backend);
     let mut again = tight
-        .open(MemoryBackend::new(), DeterministicEnv::new(), "")
+        .open(MemoryBackend::new(), DeterministicEnv::new(), &options())
         .unwrap()
         .unwrap();
     assert!(again.create_session("fresh", "").unwrap().is_ok());
@@ -351,7 +330,7 @@ fn a_plugin_out_of_fuel_or_memory_is_stopped_and_the_host_goes_on() {
         ..Limits::default()
     });
     let mut plugin = small
-        .open(MemoryBackend::new(), DeterministicEnv::new(), "")
+        .open(MemoryBackend::new(), DeterministicEnv::new(), &options())
         .unwrap()
         .unwrap();
     let s = plugin.create_session("s", "").unwrap().unwrap();
@@ -361,7 +340,7 @@ fn a_plugin_out_of_fuel_or_memory_is_stopped_and_the_host_goes_on() {
         Err(SandboxError::Trap(_))
     ));
     let mut again = small
-        .open(MemoryBackend::new(), DeterministicEnv::new(), "")
+        .open(MemoryBackend::new(), DeterministicEnv::new(), &options())
         .unwrap()
         .unwrap();
     let s = again.create_session("after", "").unwrap().unwrap();
@@ -380,53 +359,53 @@ fn bad_input_returns_the_error_variant_never_a_trap() {
         .open(
             MemoryBackend::new(),
             DeterministicEnv::new(),
-            r#"{"maxStateBytes": 100}"#,
+            &StoreOptions {
+                max_state_bytes: Some(100),
+                ..options()
+            },
         )
         .unwrap()
         .unwrap();
     let s = plugin.create_session("s", "").unwrap().unwrap();
     let ghost = "01900000-0000-7000-8000-000000000000";
-    assert!(matches!(
-        plugin.get(ghost).unwrap(),
-        Err(StoreError::NotFound(_))
-    ));
-    assert!(matches!(
-        plugin.state(ghost).unwrap(),
-        Err(StoreError::NotFound(_))
-    ));
-    assert!(matches!(
-        plugin.get("not an id").unwrap(),
-        Err(StoreError::InvalidInput(_))
-    ));
-    assert!(matches!(
-        plugin.checkpoint(&input(&s, "big"), &[0u8; 101]).unwrap(),
-        Err(StoreError::LimitExceeded(_))
-    ));
-    assert!(matches!(
-        plugin.checkpoint(&input(&s, "   "), b"{}").unwrap(),
-        Err(StoreError::InvalidInput(_))
-    ));
+    assert_eq!(kind(plugin.get(ghost).unwrap()), Some(ErrorKind::NotFound));
+    assert_eq!(
+        kind(plugin.state(ghost).unwrap()),
+        Some(ErrorKind::NotFound)
+    );
+    assert_eq!(
+        kind(plugin.get("not an id").unwrap()),
+        Some(ErrorKind::InvalidInput)
+    );
+    assert_eq!(
+        kind(plugin.checkpoint(&input(&s, "big"), &[0u8; 101]).unwrap()),
+        Some(ErrorKind::LimitExceeded)
+    );
+    assert_eq!(
+        kind(plugin.checkpoint(&input(&s, "   "), b"{}").unwrap()),
+        Some(ErrorKind::InvalidInput)
+    );
     let mut bad_meta = input(&s, "meta");
     bad_meta.metadata = "[1,2]".into();
-    assert!(matches!(
-        plugin.checkpoint(&bad_meta, b"{}").unwrap(),
-        Err(StoreError::InvalidInput(_))
-    ));
-    assert!(matches!(
-        plugin.import_binary(b"definitely not a log").unwrap(),
-        Err(StoreError::Corrupt(_))
-    ));
-    assert!(matches!(
-        plugin.import_json("{").unwrap(),
-        Err(StoreError::ImportRejected(_))
-    ));
+    assert_eq!(
+        kind(plugin.checkpoint(&bad_meta, b"{}").unwrap()),
+        Some(ErrorKind::InvalidInput)
+    );
+    assert_eq!(
+        kind(plugin.import_binary(b"definitely not a log").unwrap()),
+        Some(ErrorKind::Corrupt)
+    );
+    assert_eq!(
+        kind(plugin.import_json("{").unwrap()),
+        Some(ErrorKind::ImportRejected)
+    );
     assert_eq!(plugin.metrics().unwrap().checkpoints, 0);
     let mut q = query();
     q.cursor = Some("garbage".into());
-    assert!(matches!(
-        plugin.list(&q).unwrap(),
-        Err(StoreError::InvalidInput(_))
-    ));
+    assert_eq!(
+        kind(plugin.list(&q).unwrap()),
+        Some(ErrorKind::InvalidInput)
+    );
 
     // Corrupt records handed in by the backend: a clear error from open, not a trap.
     let (mut native, _) = Store::open(
@@ -445,12 +424,210 @@ fn bad_input_returns_the_error_variant_never_a_trap() {
     match sandbox.open(
         MemoryBackend::from_bytes(bytes),
         DeterministicEnv::new(),
-        "",
+        &options(),
     ) {
-        Ok(Err(StoreError::Storage(_) | StoreError::Corrupt(_))) => {}
+        Ok(Err(StoreError {
+            kind: ErrorKind::Storage | ErrorKind::Corrupt,
+            ..
+        })) => {}
         other => panic!(
             "expected a store error, got {:?}",
             other.map(|r| r.map(|_| ()))
         ),
     }
+}
+
+/// The component as a parity host: the scenario's inputs filled into the WIT records a plugin
+/// host would build, and what comes back read from the WIT records.
+struct Plugin(rewind_sandbox::SandboxStore);
+
+fn failure(e: StoreError) -> parity::Failure {
+    let kind = match e.kind {
+        ErrorKind::NotFound => "notFound",
+        ErrorKind::InvalidInput => "invalidInput",
+        ErrorKind::LimitExceeded => "limitExceeded",
+        ErrorKind::Corrupt => "corrupt",
+        ErrorKind::HashMismatch => "hashMismatch",
+        ErrorKind::ImportRejected => "importRejected",
+        ErrorKind::Storage => "storage",
+    };
+    parity::Failure {
+        code: e.code,
+        kind: kind.into(),
+    }
+}
+
+/// A trigger kind by name; `None` for a name the typed WIT enum cannot hold.
+fn trigger_kind(name: &str) -> Option<rewind_sandbox::TriggerKind> {
+    match name {
+        "manual" => Some(rewind_sandbox::TriggerKind::Manual),
+        "automatic" => Some(rewind_sandbox::TriggerKind::Automatic),
+        "scheduled" => Some(rewind_sandbox::TriggerKind::Scheduled),
+        _ => None,
+    }
+}
+
+impl Plugin {
+    fn input(input: api::CheckpointInput) -> rewind_sandbox::CheckpointInput {
+        let mut out = rewind_sandbox::input(&input.session, &input.message);
+        out.content_type = input.content_type;
+        out.tags = input.tags;
+        out.metadata = serde_json::to_string(&input.metadata).unwrap();
+        out.trigger = match input.trigger {
+            None => rewind_sandbox::Trigger::Manual,
+            Some(t) => match t.kind.as_str() {
+                "automatic" => rewind_sandbox::Trigger::Automatic(t.reason.unwrap_or_default()),
+                "scheduled" => rewind_sandbox::Trigger::Scheduled,
+                _ => rewind_sandbox::Trigger::Manual,
+            },
+        };
+        out.parent = input.parent;
+        out.root = input.root;
+        out.namespace = input.namespace.unwrap_or_default();
+        out.id = input.id;
+        out.created_at = input.created_at;
+        out
+    }
+
+    fn call<T>(result: Result<Result<T, StoreError>, SandboxError>) -> Result<T, parity::Failure> {
+        result
+            .unwrap_or_else(|trap| panic!("the component trapped: {trap}"))
+            .map_err(failure)
+    }
+}
+
+impl parity::ParityHost for Plugin {
+    fn now_ms(&mut self) -> u64 {
+        rewind_core::Env::now_ms(&mut rewind::SystemEnv::new())
+    }
+
+    fn create_session(
+        &mut self,
+        name: &str,
+        metadata: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String, parity::Failure> {
+        let metadata = serde_json::to_string(&metadata).unwrap();
+        Self::call(self.0.create_session(name, &metadata))
+    }
+
+    fn checkpoint(
+        &mut self,
+        input: api::CheckpointInput,
+        state: &[u8],
+    ) -> Result<String, parity::Failure> {
+        Self::call(self.0.checkpoint(&Self::input(input), state)).map(|c| c.id)
+    }
+
+    fn auto_checkpoint(
+        &mut self,
+        input: api::CheckpointInput,
+        state: &[u8],
+        reason: &str,
+    ) -> Result<Option<String>, parity::Failure> {
+        Self::call(self.0.auto_checkpoint(&Self::input(input), state, reason))
+            .map(|c| c.map(|c| c.id))
+    }
+
+    fn annotate(&mut self, id: &str, note: &str, severity: &str) -> Result<(), parity::Failure> {
+        Self::call(self.0.annotate(id, note, severity))
+    }
+
+    fn restore(&mut self, id: &str) -> Result<(), parity::Failure> {
+        Self::call(self.0.restore(id)).map(|_| ())
+    }
+
+    fn list(
+        &mut self,
+        q: api::QueryInput,
+    ) -> Result<(Vec<String>, Option<String>), parity::Failure> {
+        let mut query = query();
+        query.session = q.session;
+        query.namespace = q.namespace;
+        query.tags_all = q.tags;
+        query.tags_any = q.tags_any;
+        query.triggers = q
+            .triggers
+            .iter()
+            .map(|t| trigger_kind(t).ok_or_else(parity::Failure::unrepresentable))
+            .collect::<Result<_, _>>()?;
+        query.metadata = q
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect();
+        query.seq_min = q.seq_min;
+        query.seq_max = q.seq_max;
+        query.time_from = q.time_from;
+        query.time_to = q.time_to;
+        query.before = q.before;
+        if q.order.as_deref() == Some("asc") {
+            query.order = rewind_sandbox::Order::Ascending;
+        }
+        query.limit = q.limit.map(|n| n as u32);
+        query.cursor = q.cursor;
+        let page = Self::call(self.0.list(&query))?;
+        Ok((page.items.into_iter().map(|c| c.id).collect(), page.next))
+    }
+
+    fn plan(
+        &mut self,
+        p: api::RetentionInput,
+    ) -> Result<(Vec<(String, String)>, Vec<(String, String)>), parity::Failure> {
+        let mut policy = retention();
+        policy.keep_last = p.keep_last.map(|n| n as u32);
+        policy.keep_tags = p.keep_tags;
+        policy.max_age_ms = p.max_age_ms;
+        policy.max_bytes = p.max_bytes;
+        policy.sessions = p.sessions;
+        policy.protect_heads = p.protect_heads.unwrap_or(true);
+        policy.protect_critical = p.protect_critical.unwrap_or(true);
+        let plan = Self::call(self.0.plan_compaction(&policy))?;
+        let removal = |r: rewind_sandbox::RemovalReason| match r {
+            rewind_sandbox::RemovalReason::BeyondKeepLast => "beyondKeepLast",
+            rewind_sandbox::RemovalReason::Untagged => "untagged",
+            rewind_sandbox::RemovalReason::TooOld => "tooOld",
+            rewind_sandbox::RemovalReason::OverBudget => "overBudget",
+        };
+        let kept = |r: rewind_sandbox::KeepReason| match r {
+            rewind_sandbox::KeepReason::Head => "head",
+            rewind_sandbox::KeepReason::Critical => "critical",
+            rewind_sandbox::KeepReason::Tagged => "tagged",
+        };
+        Ok((
+            plan.remove
+                .into_iter()
+                .map(|r| (r.id, removal(r.reason).into()))
+                .collect(),
+            plan.protected
+                .into_iter()
+                .map(|k| (k.id, kept(k.reason).into()))
+                .collect(),
+        ))
+    }
+}
+
+#[test]
+fn parity_every_filter_flag_option_and_error_kind_through_the_wit_interface() {
+    let sandbox = sandbox(Limits::default());
+    let o = parity::options();
+    let options = StoreOptions {
+        max_tags: o.max_tags,
+        max_message_bytes: o.max_message_bytes,
+        auto_min_interval_ms: o.auto_min_interval_ms,
+        auto_counts: o
+            .auto_counts
+            .map(|kinds| kinds.iter().filter_map(|k| trigger_kind(k)).collect()),
+        event_capacity: o.event_capacity.map(|n| n as u32),
+        ..options()
+    };
+    let store = sandbox
+        .open(MemoryBackend::new(), rewind::SystemEnv::new(), &options)
+        .unwrap()
+        .unwrap();
+    let mut plugin = Plugin(store);
+    let problems = parity::run(&mut plugin);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The store opened on an empty log: the report crosses the boundary.
+    let report = plugin.0.load_report().unwrap();
+    assert_eq!((report.frames, report.truncated_bytes), (0, 0));
 }
