@@ -15,11 +15,11 @@ pub use file_store::{Durability, FileOptions, FileStore, RepairReport, repair};
 pub use lock::{LOCK_FILE, StoreLock};
 pub use rewind_core::{
     Annotation, AutoPolicy, Backend, BackendError, Checkpoint, CheckpointId, CompactionPlan,
-    CompactionReport, CorruptKind, Cursor, DeterministicEnv, Diff, Env, Event, Hash, Health,
-    ImportReport, KeepReason, LimitKind, Limits, LoadReport, MemoryBackend, Metrics, NewCheckpoint,
-    OpCounters, Options, Order, Page, Query, RemovalReason, Restored, RetentionPolicy,
-    SalvageReport, Session, SessionId, Severity, Store, Trigger, TriggerKind, VerifyError,
-    VerifyProblem, VerifyReport,
+    CompactionReport, CorruptKind, Cursor, DeterministicEnv, Diff, Env, ErrorKind, Event, Hash,
+    Health, ImportReport, KeepReason, LimitKind, Limits, LoadReport, MemoryBackend, Metrics,
+    NewCheckpoint, OpCounters, Options, Order, Page, Query, RemovalReason, Restored,
+    RetentionPolicy, SalvageReport, Session, SessionId, Severity, Store, Trigger, TriggerKind,
+    VerifyError, VerifyProblem, VerifyReport,
 };
 pub use shared_store::{Engine, SharedStore};
 pub use system_env::SystemEnv;

@@ -1344,7 +1344,7 @@ fn a_critical_annotation_keeps_a_checkpoint_through_compaction() {
             .collect()
     };
     assert_eq!(row(1)[0], "keep");
-    assert_eq!(row(1)[3], "Critical");
+    assert_eq!(row(1)[3], "critical");
     assert_eq!(row(2)[0], "remove");
     assert_eq!(row(3)[0], "remove");
 
@@ -1417,7 +1417,7 @@ fn compact_dry_run_changes_nothing_and_each_policy_removes_what_it_says() {
     let r = rows(&out);
     assert_eq!(r.len(), 2, "{}", out.out());
     assert_eq!(r[0][..2], ["remove", "1"]);
-    assert_eq!(r[0][3], "BeyondKeepLast(2)");
+    assert_eq!(r[0][3], "beyondKeepLast");
     assert_eq!(r[0][4..], ["step", "1"]);
     assert!(ids[0].starts_with(&r[0][2]));
     assert_eq!(r[1][..2], ["remove", "2"]);
@@ -1439,9 +1439,9 @@ fn compact_dry_run_changes_nothing_and_each_policy_removes_what_it_says() {
         .map(|r| r[1].as_str())
         .collect();
     assert_eq!(removed, ["2", "3"], "{}", out.out());
-    assert!(r.iter().all(|r| r[0] != "remove" || r[3] == "Untagged"));
+    assert!(r.iter().all(|r| r[0] != "remove" || r[3] == "untagged"));
     assert!(
-        r.iter().any(|r| r[..2] == ["keep", "4"] && r[3] == "Head"),
+        r.iter().any(|r| r[..2] == ["keep", "4"] && r[3] == "head"),
         "{}",
         out.out()
     );
@@ -1480,7 +1480,7 @@ fn compact_dry_run_changes_nothing_and_each_policy_removes_what_it_says() {
         .map(|r| r[1].as_str())
         .collect();
     assert_eq!(removed, ["1", "2", "3"], "{}", out.out());
-    assert!(r[0][3].starts_with("TooOld"), "{}", out.out());
+    assert_eq!(r[0][3], "tooOld", "{}", out.out());
 
     // --max-bytes
     let out = ok(d, ["compact", "--max-bytes", "1GiB", "--dry-run"]);
@@ -1489,7 +1489,7 @@ fn compact_dry_run_changes_nothing_and_each_policy_removes_what_it_says() {
     let r = rows(&out);
     assert!(!r.is_empty(), "{}", out.out());
     assert_eq!(r[0][..2], ["remove", "1"], "the oldest go first");
-    assert!(r.iter().all(|r| r[0] != "remove" || r[3] == "OverBudget"));
+    assert!(r.iter().all(|r| r[0] != "remove" || r[3] == "overBudget"));
 
     // --json dry run
     let v = ok_json(d, ["compact", "--keep", "2", "--dry-run"]);
@@ -1509,9 +1509,20 @@ fn compact_dry_run_changes_nothing_and_each_policy_removes_what_it_says() {
     assert_shape(
         "compact remove entry",
         &v["remove"][0],
-        &[("id", T::Str), ("seq", T::U64), ("reason", T::Str)],
+        &[
+            ("id", T::Str),
+            ("seq", T::U64),
+            ("reason", T::Str),
+            ("detail", T::Str),
+            ("keep_last", T::U64),
+        ],
     );
     assert_eq!(v["remove"][0]["id"], ids[0].as_str());
+    assert_eq!(v["remove"][0]["reason"], "beyondKeepLast");
+    assert_eq!(
+        v["remove"][0]["detail"],
+        "older than the 2 newest of its session"
+    );
     assert!(v["stored_bytes_after"].as_u64().unwrap() < v["stored_bytes_before"].as_u64().unwrap());
 
     // None of the dry runs changed anything, not even a byte on disk.
@@ -2324,7 +2335,20 @@ fn verify_names_the_checkpoint_whose_chunk_bytes_were_altered() {
     assert_shape(
         "verify --json first_error",
         &v["first_error"],
-        &[("checkpoint", T::Str), ("seq", T::U64), ("problem", T::Str)],
+        &[
+            ("checkpoint", T::Str),
+            ("seq", T::U64),
+            ("problem", T::Str),
+            ("detail", T::Str),
+        ],
+    );
+    assert_eq!(v["first_error"]["problem"], "chunkMismatch");
+    assert!(
+        v["first_error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("do not hash to it"),
+        "{v}"
     );
     assert_eq!(v["first_error"]["checkpoint"], target.as_str());
     assert_eq!(v["first_error"]["seq"], 2);

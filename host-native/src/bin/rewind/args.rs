@@ -124,6 +124,17 @@ pub enum TriggerArg {
     Scheduled,
 }
 
+impl TriggerArg {
+    /// The trigger kind's name, as the engine's API takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerArg::Manual => "manual",
+            TriggerArg::Automatic => "automatic",
+            TriggerArg::Scheduled => "scheduled",
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct LogArgs {
     /// Session (id or unique prefix); defaults to every session.

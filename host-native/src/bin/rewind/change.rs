@@ -1,17 +1,25 @@
 //! Commands that write: session new, checkpoint, restore, annotate, compact, import, repair.
+//! Each takes the opened store (repair: the damaged one's directory) and returns what it shows.
 
 use std::io::Read;
+use std::path::PathBuf;
 
 use rewind::core::Limits;
+use rewind::core::api::{PlanView, RetentionInput};
 use rewind::core::checkpoint::is_json_content_type;
 use rewind::core::frame::MAGIC;
-use rewind::{NewCheckpoint, RetentionPolicy, Severity};
+use rewind::{
+    Annotation, Checkpoint, CheckpointId, CompactionPlan, CompactionReport, FileStore,
+    ImportReport, NewCheckpoint, RepairReport, RetentionPolicy, Session, Severity,
+};
 use serde_json::{Map, Value, json};
 
 use crate::args::{AnnotateArgs, CheckpointArgs, CompactArgs, RepairArgs, StateArgs};
 use crate::failure::Failure;
-use crate::output::{Table, parse_duration_ms, parse_size, size};
-use crate::{Ctx, inspect, json, progress, resolve};
+use crate::inspect::State;
+use crate::output::{Style, Table, parse_duration_ms, parse_size, size};
+use crate::render::{self, Render};
+use crate::{Ctx, json, progress, resolve};
 
 /// `key=value` pairs into a metadata object; values that parse as JSON are kept as JSON.
 fn metadata(pairs: &[String]) -> Result<Map<String, Value>, Failure> {
@@ -28,7 +36,7 @@ fn metadata(pairs: &[String]) -> Result<Map<String, Value>, Failure> {
 
 /// Reads a file, or stdin for `-`, refusing past `limit` bytes (`what` names the limit) without
 /// reading further: `--state /dev/zero` must not fill memory before the store says no.
-fn read_input(path: &str, limit: u64, what: &str) -> Result<Vec<u8>, Failure> {
+pub fn read_input(path: &str, limit: u64, what: &str) -> Result<Vec<u8>, Failure> {
     let mut buf = Vec::new();
     let read = if path == "-" {
         std::io::stdin()
@@ -49,20 +57,32 @@ fn read_input(path: &str, limit: u64, what: &str) -> Result<Vec<u8>, Failure> {
     Ok(buf)
 }
 
-pub fn session_new(ctx: &Ctx, name: &str, meta: &[String]) -> Result<(), Failure> {
-    let mut store = ctx.open()?;
+/// A new session.
+pub struct SessionCreated<'s>(&'s Session);
+
+pub fn session_new<'s>(
+    store: &'s mut FileStore,
+    name: &str,
+    meta: &[String],
+) -> Result<SessionCreated<'s>, Failure> {
     let id = store.create_session(name, metadata(meta)?)?;
-    if ctx.json {
-        json::print(&json::session(store.session(id)?));
-    } else {
-        println!("{id}");
-    }
-    Ok(())
+    Ok(SessionCreated(store.session(id)?))
 }
 
-pub fn checkpoint(ctx: &Ctx, args: CheckpointArgs) -> Result<(), Failure> {
-    let mut store = ctx.open()?;
-    let session = resolve::session(&store, args.session.as_deref())?;
+impl Render for SessionCreated<'_> {
+    fn text(&self, _: &Style) {
+        println!("{}", self.0.id);
+    }
+    fn json(&self) -> Option<Value> {
+        Some(json::session(self.0))
+    }
+}
+
+/// A new checkpoint.
+pub struct Saved<'s>(&'s Checkpoint);
+
+pub fn checkpoint(store: &mut FileStore, args: CheckpointArgs) -> Result<Saved<'_>, Failure> {
+    let session = resolve::session(store, args.session.as_deref())?;
     let state = match &args.state {
         Some(path) => read_input(path, Limits::default().max_state_bytes, "state size")?,
         None => b"{}".to_vec(),
@@ -80,50 +100,76 @@ pub fn checkpoint(ctx: &Ctx, args: CheckpointArgs) -> Result<(), Failure> {
         .metadata(metadata(&args.meta)?)
         .namespace(args.namespace);
     if let Some(parent) = &args.parent {
-        new = new.parent(resolve::checkpoint(&store, parent)?);
+        new = new.parent(resolve::checkpoint(store, parent)?);
     }
-    let cp = store.checkpoint(new)?;
-    if ctx.json {
-        json::print(&json::checkpoint(cp));
-    } else {
-        println!("@{} {}", cp.seq, cp.id);
-    }
-    Ok(())
+    Ok(Saved(store.checkpoint(new)?))
 }
 
-pub fn restore(ctx: &Ctx, args: StateArgs) -> Result<(), Failure> {
-    let mut store = ctx.open()?;
-    let id = resolve::checkpoint(&store, &args.id)?;
-    // The state is written out first: if that fails, the head has not moved.
+impl Render for Saved<'_> {
+    fn text(&self, _: &Style) {
+        println!("@{} {}", self.0.seq, self.0.id);
+    }
+    fn json(&self) -> Option<Value> {
+        Some(json::checkpoint(self.0))
+    }
+}
+
+/// A restored checkpoint: its state is shown first (if that fails, the head has not moved),
+/// then the head moves and the confirmation goes to stderr, so stdout carries only the state.
+pub fn restore(ctx: &Ctx, store: &mut FileStore, args: StateArgs) -> Result<(), Failure> {
+    let id = resolve::checkpoint(store, &args.id)?;
     let state = store.state(id)?;
     let content_type = store.get(id)?.content_type.clone();
-    inspect::emit_state(ctx, id, &content_type, &state, args.output.as_deref())?;
+    let shown = State::write(ctx.json, id, content_type, state, args.output.as_deref())?;
+    render::show(ctx, &shown)?;
     let restored = store.restore(id)?;
     let session = store.session(restored.session)?.name.clone();
-    // The confirmation goes to stderr so stdout carries only the state.
     if !ctx.json {
         eprintln!("head of session {session:?} is now {id}: the next checkpoint forks from here");
     }
     Ok(())
 }
 
-pub fn annotate(ctx: &Ctx, args: AnnotateArgs) -> Result<(), Failure> {
-    let mut store = ctx.open()?;
-    let id = resolve::checkpoint(&store, &args.id)?;
+/// A new annotation.
+pub struct Annotated {
+    annotation: Annotation,
+    id: CheckpointId,
+}
+
+pub fn annotate(store: &mut FileStore, args: AnnotateArgs) -> Result<Annotated, Failure> {
+    let id = resolve::checkpoint(store, &args.id)?;
     let severity = Severity::parse(&args.severity)
         .ok_or_else(|| Failure::usage(format!("unknown severity {:?}", args.severity)))?;
     let annotation = store.annotate(id, args.note, severity)?.clone();
-    if ctx.json {
-        let mut value = json::annotation(&annotation);
-        value["checkpoint"] = json!(id.to_string());
-        json::print(&value);
-    } else {
-        println!("annotated {id} ({})", severity.as_str());
-    }
-    Ok(())
+    Ok(Annotated { annotation, id })
 }
 
-pub fn compact(ctx: &Ctx, args: CompactArgs) -> Result<(), Failure> {
+impl Render for Annotated {
+    fn text(&self, _: &Style) {
+        println!(
+            "annotated {} ({})",
+            self.id,
+            self.annotation.severity.as_str()
+        );
+    }
+    fn json(&self) -> Option<Value> {
+        let mut value = json::annotation(&self.annotation);
+        value["checkpoint"] = json!(self.id.to_string());
+        Some(value)
+    }
+}
+
+/// A compaction plan, and what applying it did (none on a dry run).
+pub struct Compacted {
+    plan: CompactionPlan,
+    /// Seq and message of every checkpoint the plan names.
+    described: std::collections::HashMap<CheckpointId, (u64, String)>,
+    digits: usize,
+    report: Option<CompactionReport>,
+}
+
+/// Refuses a compaction that says nothing about what to keep (checked before the store opens).
+pub fn check_compact(args: &CompactArgs) -> Result<(), Failure> {
     if args.keep.is_none()
         && args.keep_tags.is_empty()
         && args.max_age.is_none()
@@ -133,69 +179,102 @@ pub fn compact(ctx: &Ctx, args: CompactArgs) -> Result<(), Failure> {
             "say what to keep: --keep N, --keep-tag T, --max-age DURATION or --max-bytes SIZE",
         ));
     }
-    let mut store = ctx.open()?;
-    let mut policy = RetentionPolicy::default();
-    policy.keep_last = args.keep;
-    policy.keep_tags = args.keep_tags;
-    policy.max_age_ms = args
+    Ok(())
+}
+
+pub fn compact(store: &mut FileStore, args: CompactArgs) -> Result<Compacted, Failure> {
+    let mut input = RetentionInput::default();
+    input.keep_last = args.keep;
+    input.keep_tags = args.keep_tags;
+    input.max_age_ms = args
         .max_age
         .as_deref()
         .map(parse_duration_ms)
         .transpose()
         .map_err(Failure::usage)?;
-    policy.max_bytes = args
+    input.max_bytes = args
         .max_bytes
         .as_deref()
         .map(parse_size)
         .transpose()
         .map_err(Failure::usage)?;
     if let Some(s) = &args.session {
-        policy = policy.session(resolve::session(&store, Some(s))?);
+        input.sessions = vec![resolve::session(store, Some(s))?.to_string()];
     }
-    let plan = store.plan_compaction(&policy)?;
-    let n = resolve::abbrev_digits(&store);
-    let describe = |id: &rewind::CheckpointId| {
-        store
-            .get(*id)
-            .map(|c| (c.seq, c.message.clone()))
-            .unwrap_or((0, String::new()))
-    };
-    let remove: Vec<Value> = plan
+    let plan = store.plan_compaction(&RetentionPolicy::try_from(input)?)?;
+    let named = plan
         .remove
         .iter()
-        .map(|(id, reason)| json!({"id": id.to_string(), "seq": describe(id).0, "reason": format!("{reason:?}")}))
+        .map(|(id, _)| *id)
+        .chain(plan.protected.iter().map(|(id, _)| *id));
+    let described = named
+        .filter_map(|id| store.get(id).ok().map(|c| (id, (c.seq, c.message.clone()))))
         .collect();
-    let protected: Vec<Value> = plan
-        .protected
-        .iter()
-        .map(|(id, reason)| json!({"id": id.to_string(), "seq": describe(id).0, "reason": format!("{reason:?}")}))
-        .collect();
-    if !ctx.json {
+    let digits = resolve::abbrev_digits(store);
+    let report = if args.dry_run {
+        None
+    } else {
+        Some(progress::spin("compacting", || {
+            store.apply_compaction(&plan)
+        })?)
+    };
+    Ok(Compacted {
+        plan,
+        described,
+        digits,
+        report,
+    })
+}
+
+impl Compacted {
+    fn described(&self, id: &CheckpointId) -> (u64, &str) {
+        self.described
+            .get(id)
+            .map(|(seq, msg)| (*seq, msg.as_str()))
+            .unwrap_or((0, ""))
+    }
+
+    /// Plan entries as JSON, each with its checkpoint's seq.
+    fn entries<T: serde::Serialize>(&self, views: Vec<T>, ids: Vec<CheckpointId>) -> Vec<Value> {
+        views
+            .into_iter()
+            .zip(ids)
+            .map(|(view, id)| {
+                let mut value = json::view(view);
+                value["seq"] = json!(self.described(&id).0);
+                value
+            })
+            .collect()
+    }
+}
+
+impl Render for Compacted {
+    fn text(&self, style: &Style) {
+        let plan = &self.plan;
         let mut table = Table::new(["ACTION", "SEQ", "ID", "WHY", "MESSAGE"]);
-        for (id, reason) in &plan.remove {
-            let (seq, msg) = describe(id);
+        let rows = plan
+            .remove
+            .iter()
+            .map(|(id, why)| (style.red("remove"), id, why.as_str()))
+            .chain(
+                plan.protected
+                    .iter()
+                    .map(|(id, why)| (style.green("keep"), id, why.as_str())),
+            );
+        for (action, id, why) in rows {
+            let (seq, msg) = self.described(id);
             table.row(vec![
-                ctx.style.red("remove"),
+                action,
                 seq.to_string(),
-                resolve::abbrev(id, n),
-                format!("{reason:?}"),
-                msg,
-            ]);
-        }
-        for (id, reason) in &plan.protected {
-            let (seq, msg) = describe(id);
-            table.row(vec![
-                ctx.style.green("keep"),
-                seq.to_string(),
-                resolve::abbrev(id, n),
-                format!("{reason:?}"),
-                msg,
+                resolve::abbrev(id, self.digits),
+                why.to_string(),
+                msg.to_string(),
             ]);
         }
         if plan.remove.is_empty() && plan.protected.is_empty() {
             println!("nothing to remove");
         } else {
-            table.print(&ctx.style);
+            table.print(style);
         }
         println!(
             "{} of {} checkpoints would go; stored bytes {} -> {}",
@@ -204,78 +283,95 @@ pub fn compact(ctx: &Ctx, args: CompactArgs) -> Result<(), Failure> {
             size(plan.stored_bytes_before),
             size(plan.stored_bytes_after)
         );
+        if let Some(report) = &self.report {
+            println!(
+                "removed {} checkpoints; log {} -> {}",
+                report.removed,
+                size(report.log_bytes_before),
+                size(report.log_bytes_after)
+            );
+        }
     }
-    if args.dry_run {
-        if ctx.json {
-            json::print(&json!({
+
+    fn json(&self) -> Option<Value> {
+        let view = PlanView::from(&self.plan);
+        let remove = self.entries(view.remove, self.plan.remove.iter().map(|r| r.0).collect());
+        let protected = self.entries(
+            view.protected,
+            self.plan.protected.iter().map(|k| k.0).collect(),
+        );
+        Some(match &self.report {
+            None => json!({
                 "dry_run": true,
                 "remove": remove,
                 "protected": protected,
-                "stored_bytes_before": plan.stored_bytes_before,
-                "stored_bytes_after": plan.stored_bytes_after,
-            }));
-        }
-        return Ok(());
+                "stored_bytes_before": self.plan.stored_bytes_before,
+                "stored_bytes_after": self.plan.stored_bytes_after,
+            }),
+            Some(report) => json!({
+                "dry_run": false,
+                "remove": remove,
+                "protected": protected,
+                "removed": report.removed,
+                "log_bytes_before": report.log_bytes_before,
+                "log_bytes_after": report.log_bytes_after,
+            }),
+        })
     }
-    let report = progress::spin("compacting", || store.apply_compaction(&plan))?;
-    if ctx.json {
-        json::print(&json!({
-            "dry_run": false,
-            "remove": remove,
-            "protected": protected,
-            "removed": report.removed,
-            "log_bytes_before": report.log_bytes_before,
-            "log_bytes_after": report.log_bytes_after,
-        }));
-    } else {
-        println!(
-            "removed {} checkpoints; log {} -> {}",
-            report.removed,
-            size(report.log_bytes_before),
-            size(report.log_bytes_after)
-        );
-    }
-    Ok(())
 }
 
-pub fn import(ctx: &Ctx, file: &str) -> Result<(), Failure> {
-    let bytes = read_input(file, Limits::default().max_import_bytes, "import size")?;
-    let mut store = ctx.open()?;
+/// An import's bytes, read before the store is opened (a missing file creates no store).
+pub fn read_import(file: &str) -> Result<Vec<u8>, Failure> {
+    read_input(file, Limits::default().max_import_bytes, "import size")
+}
+
+/// What an import did.
+pub struct Imported {
+    report: ImportReport,
+    binary: bool,
+}
+
+pub fn import(store: &mut FileStore, bytes: &[u8]) -> Result<Imported, Failure> {
     let binary = bytes.starts_with(&MAGIC);
     let report = progress::spin("importing", || {
         if binary {
-            store.import_binary(&bytes)
+            store.import_binary(bytes)
         } else {
-            store.import_json(&bytes)
+            store.import_json(bytes)
         }
     })?;
-    if ctx.json {
-        json::print(&json!({
-            "format": if binary { "binary" } else { "json" },
-            "sessions_added": report.sessions_added,
-            "checkpoints_added": report.checkpoints_added,
-            "skipped": report.skipped,
-            "conflicts": report.conflicts.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-            "annotations_added": report.annotations_added,
-            "attachments_added": report.attachments_added,
-        }));
-    } else {
+    Ok(Imported { report, binary })
+}
+
+impl Render for Imported {
+    fn text(&self, _: &Style) {
+        let r = &self.report;
         println!(
             "imported {} checkpoints in {} new sessions ({} already present{}); every hash verified",
-            report.checkpoints_added,
-            report.sessions_added,
-            report.skipped,
-            if report.conflicts.is_empty() {
+            r.checkpoints_added,
+            r.sessions_added,
+            r.skipped,
+            if r.conflicts.is_empty() {
                 String::new()
             } else {
-                format!(", {} conflicting ids skipped", report.conflicts.len())
+                format!(", {} conflicting ids skipped", r.conflicts.len())
             }
         );
     }
-    Ok(())
+    fn json(&self) -> Option<Value> {
+        let mut value = json::view(rewind::core::api::ImportReportView::from(&self.report));
+        value["format"] = json!(if self.binary { "binary" } else { "json" });
+        Some(value)
+    }
 }
 
-pub fn repair(ctx: &Ctx, args: RepairArgs) -> Result<(), Failure> {
+/// What a repair salvaged.
+pub struct Repaired {
+    report: RepairReport,
+    into: PathBuf,
+}
+
+pub fn repair(ctx: &Ctx, args: RepairArgs) -> Result<Repaired, Failure> {
     let busy = std::fs::read_dir(&args.into)
         .map(|mut d| d.next().is_some())
         .unwrap_or(false);
@@ -288,32 +384,41 @@ pub fn repair(ctx: &Ctx, args: RepairArgs) -> Result<(), Failure> {
     let report = progress::spin("salvaging records", || {
         rewind::repair(&ctx.store, &args.into)
     })?;
-    if ctx.json {
-        json::print(&json!({
-            "into": args.into.display().to_string(),
-            "frames_kept": report.frames_kept,
-            "records_dropped": report.records_dropped,
-            "checkpoints": report.checkpoints,
-            "sessions": report.sessions,
-            "damaged": report.damaged.iter().map(|(f, o, l)| json!({
-                "file": f.display().to_string(), "offset": o, "bytes": l,
-            })).collect::<Vec<_>>(),
-        }));
-    } else {
+    Ok(Repaired {
+        report,
+        into: args.into,
+    })
+}
+
+impl Render for Repaired {
+    fn text(&self, _: &Style) {
+        let r = &self.report;
         println!(
             "repaired into {}: {} checkpoints in {} sessions; {} intact records kept, {} dropped",
-            args.into.display(),
-            report.checkpoints,
-            report.sessions,
-            report.frames_kept,
-            report.records_dropped
+            self.into.display(),
+            r.checkpoints,
+            r.sessions,
+            r.frames_kept,
+            r.records_dropped
         );
-        for (file, offset, len) in &report.damaged {
+        for (file, offset, len) in &r.damaged {
             println!(
                 "  skipped {len} damaged bytes at {}:{offset}",
                 file.display()
             );
         }
     }
-    Ok(())
+    fn json(&self) -> Option<Value> {
+        let r = &self.report;
+        Some(json!({
+            "into": self.into.display().to_string(),
+            "frames_kept": r.frames_kept,
+            "records_dropped": r.records_dropped,
+            "checkpoints": r.checkpoints,
+            "sessions": r.sessions,
+            "damaged": r.damaged.iter().map(|(f, o, l)| json!({
+                "file": f.display().to_string(), "offset": o, "bytes": l,
+            })).collect::<Vec<_>>(),
+        }))
+    }
 }

@@ -7,9 +7,9 @@ use rewind::{
 };
 use serde_json::{Value, json};
 
-use crate::args::DemoArgs;
+use crate::args::{DemoArgs, LogArgs};
 use crate::failure::Failure;
-use crate::{Ctx, inspect};
+use crate::{Ctx, inspect, render};
 
 const STEPS: [(&str, &str, &str); 7] = [
     (
@@ -163,30 +163,31 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> Result<(), Failure> {
         println!("  saved   @{:<2} [{tag}] {text}", cp.seq);
         fixed = cp.id;
     }
-    drop(store);
 
+    // What the inspector shows of it, from the same open store.
     let view = Ctx {
         store: dir.clone(),
         json: false,
         style: ctx.style,
     };
     println!("\n{}", s.bold("$ rewind log --graph"));
-    inspect::log(
-        &view,
-        crate::args::LogArgs {
-            session: None,
-            graph: true,
-            tags: Vec::new(),
-            trigger: None,
-            since: None,
-            until: None,
-            limit: None,
-        },
-    )?;
+    let graph = LogArgs {
+        session: None,
+        graph: true,
+        tags: Vec::new(),
+        trigger: None,
+        since: None,
+        until: None,
+        limit: None,
+    };
+    render::show(&view, &*inspect::log(&store, graph)?)?;
     println!("{}", s.bold("$ rewind diff <wrong turn> <fix>"));
-    inspect::diff(&view, &wrong.to_string(), &fixed.to_string())?;
+    render::show(
+        &view,
+        &inspect::diff(&store, &wrong.to_string(), &fixed.to_string())?,
+    )?;
     println!("\n{}", s.bold("$ rewind stats"));
-    inspect::stats(&view)?;
+    render::show(&view, &inspect::stats(&store, &dir))?;
     println!(
         "\nexplore it: rewind --store {} log --graph | show latest | verify | compact --keep 3 --dry-run",
         dir.display()

@@ -1,6 +1,8 @@
 //! What a command failure tells the user: one line, and an exit code that means something.
+//! An engine error's exit code follows its kind, as its class does in JavaScript and its error
+//! kind in WIT (the table is in the README).
 
-use rewind::Error;
+use rewind::{Error, ErrorKind};
 
 /// Exit codes (documented in `--help`).
 pub mod code {
@@ -42,6 +44,18 @@ impl Failure {
     }
 }
 
+/// The exit code of an engine error's kind.
+pub fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::NotFound => code::NOT_FOUND,
+        ErrorKind::InvalidInput | ErrorKind::LimitExceeded | ErrorKind::ImportRejected => {
+            code::INVALID
+        }
+        ErrorKind::Corrupt | ErrorKind::HashMismatch => code::DAMAGED,
+        ErrorKind::Storage => code::FAILURE,
+    }
+}
+
 impl From<Error> for Failure {
     fn from(err: Error) -> Self {
         let code = match &err {
@@ -56,17 +70,6 @@ impl From<Error> for Failure {
 
 impl From<rewind::core::Error> for Failure {
     fn from(err: rewind::core::Error) -> Self {
-        use rewind::core::Error as E;
-        let code = match &err {
-            E::SessionNotFound(_) | E::CheckpointNotFound(_) => code::NOT_FOUND,
-            E::HashMismatch { .. } | E::Corrupt { .. } => code::DAMAGED,
-            E::LimitExceeded { .. }
-            | E::InvalidInput(_)
-            | E::DuplicateId(_)
-            | E::ParentInOtherSession { .. }
-            | E::ImportRejected(_) => code::INVALID,
-            _ => code::FAILURE,
-        };
-        Failure::new(code, err.to_string())
+        Failure::new(exit_code(err.kind()), err.to_string())
     }
 }

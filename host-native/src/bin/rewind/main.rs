@@ -1,8 +1,11 @@
 //! `rewind`: the command-line tool for rewind stores.
 //!
 //! Module map: `args` (the command line), `inspect` (commands that read), `change` (commands
-//! that write), `demo`, `graph` (`log --graph`), `resolve` (ids from prefixes), `output`
-//! (tables, colours, formats), `json` (`--json` shapes), `progress`, `failure` (exit codes).
+//! that write), `demo`, `render` (what commands return, printed as text or JSON), `graph`
+//! (`log --graph`), `resolve` (ids from prefixes), `output` (tables, colours, formats), `json`
+//! (`--json` shapes: the engine's API views, snake_case), `progress`, `failure` (exit codes).
+//!
+//! A command opens the store once, computes what it shows, and `render` prints it.
 
 mod args;
 mod change;
@@ -13,6 +16,7 @@ mod inspect;
 mod json;
 mod output;
 mod progress;
+mod render;
 mod resolve;
 
 use std::path::PathBuf;
@@ -65,26 +69,7 @@ fn main() -> ExitCode {
         json: cli.json,
         style: Style::detect(),
     };
-    let result = match cli.command {
-        Command::Demo(a) => demo::run(&ctx, a),
-        Command::Session(SessionCommand::New { name, meta }) => {
-            change::session_new(&ctx, &name, &meta)
-        }
-        Command::Session(SessionCommand::List) => inspect::session_list(&ctx),
-        Command::Checkpoint(a) => change::checkpoint(&ctx, a),
-        Command::Log(a) => inspect::log(&ctx, a),
-        Command::Show(a) => inspect::show(&ctx, &a.id),
-        Command::State(a) => inspect::state(&ctx, a),
-        Command::Restore(a) => change::restore(&ctx, a),
-        Command::Diff(a) => inspect::diff(&ctx, &a.from, &a.to),
-        Command::Annotate(a) => change::annotate(&ctx, a),
-        Command::Compact(a) => change::compact(&ctx, a),
-        Command::Export(a) => inspect::export(&ctx, a),
-        Command::Import(a) => change::import(&ctx, &a.file),
-        Command::Verify => inspect::verify(&ctx),
-        Command::Repair(a) => change::repair(&ctx, a),
-        Command::Stats => inspect::stats(&ctx),
-    };
+    let result = run(&ctx, cli.command);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -94,6 +79,39 @@ fn main() -> ExitCode {
             }
             ExitCode::from(failure.code)
         }
+    }
+}
+
+/// Runs one command: the store is opened once (in the arm, living until the result is shown),
+/// the command computes what it shows, and `render` prints it.
+fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
+    use render::show;
+    match command {
+        Command::Demo(a) => demo::run(ctx, a),
+        Command::Repair(a) => show(ctx, &change::repair(ctx, a)?),
+        Command::Session(SessionCommand::New { name, meta }) => {
+            show(ctx, &change::session_new(&mut ctx.open()?, &name, &meta)?)
+        }
+        Command::Session(SessionCommand::List) => show(ctx, &inspect::session_list(&ctx.open()?)?),
+        Command::Checkpoint(a) => show(ctx, &change::checkpoint(&mut ctx.open()?, a)?),
+        Command::Log(a) => show(ctx, &*inspect::log(&ctx.open()?, a)?),
+        Command::Show(a) => show(ctx, &inspect::show(&ctx.open()?, &a.id)?),
+        Command::State(a) => show(ctx, &inspect::state(ctx.json, &ctx.open()?, a)?),
+        Command::Restore(a) => change::restore(ctx, &mut ctx.open()?, a),
+        Command::Diff(a) => show(ctx, &inspect::diff(&ctx.open()?, &a.from, &a.to)?),
+        Command::Annotate(a) => show(ctx, &change::annotate(&mut ctx.open()?, a)?),
+        Command::Compact(a) => {
+            change::check_compact(&a)?;
+            show(ctx, &change::compact(&mut ctx.open()?, a)?)
+        }
+        Command::Export(a) => show(ctx, &inspect::export(&mut ctx.open()?, a)?),
+        Command::Import(a) => {
+            // Read before the store opens: a missing file creates no store.
+            let bytes = change::read_import(&a.file)?;
+            show(ctx, &change::import(&mut ctx.open()?, &bytes)?)
+        }
+        Command::Verify => show(ctx, &inspect::verify(&ctx.open()?)),
+        Command::Stats => show(ctx, &inspect::stats(&ctx.open()?, &ctx.store)),
     }
 }
 
