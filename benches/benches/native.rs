@@ -62,9 +62,9 @@ fn storage_backends(c: &mut Criterion) {
         ),
         ("file_based_never", Durability::Never),
     ] {
-        let dir = TempDir::new("bench-file");
+        let dir = TempDir::new().expect("a temporary directory");
         let store = SharedStore::open(
-            dir.join("store"),
+            dir.path().join("store"),
             FileOptions::default().durability(durability),
         )
         .unwrap();
@@ -83,9 +83,9 @@ fn storage_backends(c: &mut Criterion) {
 
 fn service_operations(c: &mut Criterion) {
     let mut group = c.benchmark_group("service_operations");
-    let dir = TempDir::new("bench-service");
+    let dir = TempDir::new().expect("a temporary directory");
     let store = SharedStore::open(
-        dir.join("store"),
+        dir.path().join("store"),
         FileOptions::default().durability(Durability::Never),
     )
     .unwrap();
@@ -113,9 +113,9 @@ fn concurrent_creation(c: &mut Criterion) {
             |b, &threads| {
                 b.iter_batched(
                     || {
-                        let dir = TempDir::new("bench-concurrent");
+                        let dir = TempDir::new().expect("a temporary directory");
                         let store = SharedStore::open(
-                            dir.join("store"),
+                            dir.path().join("store"),
                             FileOptions::default().durability(Durability::Never),
                         )
                         .unwrap();
@@ -151,8 +151,8 @@ fn concurrent_creation(c: &mut Criterion) {
 fn durable_writes(c: &mut Criterion) {
     let mut group = c.benchmark_group("durable");
     group.sample_size(30);
-    let dir = TempDir::new("bench-durable");
-    let raw_path = dir.join("raw");
+    let dir = TempDir::new().expect("a temporary directory");
+    let raw_path = dir.path().join("raw");
     let mut raw = std::fs::File::create(&raw_path).unwrap();
     let payload = [7u8; 300];
     group.bench_function("raw_fdatasync_300b", |b| {
@@ -163,7 +163,7 @@ fn durable_writes(c: &mut Criterion) {
     });
     let state = agent_state(200, 1);
     let store = SharedStore::open(
-        dir.join("store"),
+        dir.path().join("store"),
         FileOptions::default().durability(Durability::Always),
     )
     .unwrap();
@@ -201,8 +201,8 @@ fn open(c: &mut Criterion) {
     let mut group = c.benchmark_group("open");
     group.sample_size(10);
     for n in [100_000usize, 1_000_000] {
-        let dir = TempDir::new("bench-open");
-        let path = dir.join("store");
+        let dir = TempDir::new().expect("a temporary directory");
+        let path = dir.path().join("store");
         {
             let store =
                 SharedStore::open(&path, FileOptions::default().durability(Durability::Never))

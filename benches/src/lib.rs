@@ -66,33 +66,7 @@ pub fn populated(count: usize, state_bytes: usize) -> (BenchStore, SessionId) {
 }
 
 /// A directory for a bench's store, removed when dropped.
-#[derive(Debug)]
-pub struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    /// A new, empty directory under the system temp dir.
-    pub fn new(label: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let path =
-            std::env::temp_dir().join(format!("rewind-{label}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("create a temp dir");
-        TempDir(path)
-    }
-
-    /// A path inside the directory.
-    pub fn join(&self, name: &str) -> std::path::PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use tempfile::TempDir;
 
 /// Where the sandbox component is: `REWIND_SANDBOX_WASM`, or the workspace's build of it.
 pub fn sandbox_component() -> std::path::PathBuf {

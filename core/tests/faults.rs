@@ -3,144 +3,18 @@
 //! the log; a failed sync must stop writes until the store is reopened; a failed log rewrite
 //! must leave the old log in place and be retryable.
 
-use rewind_core::conformance::fingerprint;
+use rewind_core::conformance::{FaultyBackend, fingerprint, injected};
 use rewind_core::{
-    Backend, BackendError, CheckpointId, DeterministicEnv, Error, LoadReport, MemoryBackend,
-    NewCheckpoint, Options, Query, RetentionPolicy, SessionId, Severity, Store,
+    Backend, CheckpointId, DeterministicEnv, Error, MemoryBackend, NewCheckpoint, Options, Query,
+    RetentionPolicy, SessionId, Severity, Store,
 };
 use serde_json::Map;
 
 const T0: u64 = 1_767_225_600_000;
 
-// ----- the faulty backend -------------------------------------------------------------------
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Calls {
-    append: u64,
-    sync: u64,
-    begin: u64,
-    rewrite_append: u64,
-    commit: u64,
-    abort: u64,
-}
-
-/// Which call (by its running number, 1-based) fails. Each fault fires once.
-#[derive(Clone, Copy, Debug, Default)]
-struct Faults {
-    append: Option<u64>,
-    sync: Option<u64>,
-    begin: Option<u64>,
-    rewrite_append: Option<u64>,
-    commit: Option<u64>,
-}
-
-/// `MemoryBackend` with injectable failures. A failing call changes nothing in the inner
-/// backend (a failed `commit_rewrite` does not switch logs).
-#[derive(Debug, Default)]
-struct FaultyBackend {
-    inner: MemoryBackend,
-    calls: Calls,
-    faults: Faults,
-    injected: u64,
-}
-
-fn injected(what: &str) -> BackendError {
-    BackendError::Io(format!("injected {what} failure"))
-}
-
-fn fires(slot: &mut Option<u64>, count: u64) -> bool {
-    if *slot == Some(count) {
-        *slot = None;
-        true
-    } else {
-        false
-    }
-}
-
-impl FaultyBackend {
-    fn from_bytes(bytes: Vec<u8>) -> Self {
-        FaultyBackend {
-            inner: MemoryBackend::from_bytes(bytes),
-            ..Self::default()
-        }
-    }
-    /// The `n`-th append from now fails (1 = the next one).
-    fn fail_append(&mut self, n: u64) {
-        self.faults.append = Some(self.calls.append + n);
-    }
-    fn fail_sync(&mut self, n: u64) {
-        self.faults.sync = Some(self.calls.sync + n);
-    }
-    fn fail_begin_rewrite(&mut self) {
-        self.faults.begin = Some(self.calls.begin + 1);
-    }
-    fn fail_rewrite_append(&mut self, n: u64) {
-        self.faults.rewrite_append = Some(self.calls.rewrite_append + n);
-    }
-    fn fail_commit_rewrite(&mut self) {
-        self.faults.commit = Some(self.calls.commit + 1);
-    }
-    fn bytes(&self) -> &[u8] {
-        self.inner.bytes()
-    }
-}
-
-impl Backend for FaultyBackend {
-    fn append(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
-        self.calls.append += 1;
-        if fires(&mut self.faults.append, self.calls.append) {
-            self.injected += 1;
-            return Err(injected("append"));
-        }
-        self.inner.append(frames)
-    }
-    fn sync(&mut self) -> Result<(), BackendError> {
-        self.calls.sync += 1;
-        if fires(&mut self.faults.sync, self.calls.sync) {
-            self.injected += 1;
-            return Err(injected("sync"));
-        }
-        self.inner.sync()
-    }
-    fn load(&mut self, visit: &mut rewind_core::backend::Visitor<'_>) -> Result<LoadReport, Error> {
-        self.inner.load(visit)
-    }
-    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
-        self.inner.read_at(pos, buf)
-    }
-    fn begin_rewrite(&mut self) -> Result<(), BackendError> {
-        self.calls.begin += 1;
-        if fires(&mut self.faults.begin, self.calls.begin) {
-            self.injected += 1;
-            return Err(injected("begin_rewrite"));
-        }
-        self.inner.begin_rewrite()
-    }
-    fn rewrite_append(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
-        self.calls.rewrite_append += 1;
-        if fires(&mut self.faults.rewrite_append, self.calls.rewrite_append) {
-            self.injected += 1;
-            return Err(injected("rewrite_append"));
-        }
-        self.inner.rewrite_append(frames)
-    }
-    fn commit_rewrite(&mut self) -> Result<(), BackendError> {
-        self.calls.commit += 1;
-        if fires(&mut self.faults.commit, self.calls.commit) {
-            self.injected += 1;
-            return Err(injected("commit_rewrite"));
-        }
-        self.inner.commit_rewrite()
-    }
-    fn abort_rewrite(&mut self) {
-        self.calls.abort += 1;
-        self.inner.abort_rewrite()
-    }
-}
-
 // ----- helpers ------------------------------------------------------------------------------
 
-type FStore = Store<FaultyBackend, DeterministicEnv>;
+type FStore = Store<FaultyBackend<MemoryBackend>, DeterministicEnv>;
 type MemStore = Store<MemoryBackend, DeterministicEnv>;
 
 fn env(seed: u64) -> DeterministicEnv {
@@ -154,15 +28,19 @@ fn syncing() -> Options {
 }
 
 fn open_faulty(bytes: Vec<u8>, options: Options) -> FStore {
-    Store::open(FaultyBackend::from_bytes(bytes), env(1), options)
-        .expect("store opens")
-        .0
+    Store::open(
+        FaultyBackend::new(MemoryBackend::from_bytes(bytes)),
+        env(1),
+        options,
+    )
+    .expect("store opens")
+    .0
 }
 
 /// Opens the bytes the faulty backend holds, with a plain backend (a restart).
 fn reopen_inner(store: &FStore) -> MemStore {
     Store::open(
-        MemoryBackend::from_bytes(store.backend().bytes().to_vec()),
+        MemoryBackend::from_bytes(store.backend().inner.bytes().to_vec()),
         env(1),
         Options::default(),
     )
@@ -193,7 +71,7 @@ fn snap(store: &mut FStore) -> Snap {
     let m = store.metrics();
     Snap {
         fingerprint: fingerprint(store),
-        log: store.backend().bytes().to_vec(),
+        log: store.backend().inner.bytes().to_vec(),
         log_bytes: m.log_bytes,
         backend_errors: m.ops.backend_errors,
     }
@@ -217,10 +95,10 @@ fn assert_no_trace_but_errors(store: &mut FStore, before: &Snap, what: &str) {
     assert!(events.is_empty(), "{what}: events {events:?}");
     assert_eq!(fingerprint(store), before.fingerprint, "{what}: content");
     assert!(
-        store.backend().bytes() == before.log.as_slice(),
+        store.backend().inner.bytes() == before.log.as_slice(),
         "{what}: the log changed ({} -> {} bytes)",
         before.log.len(),
-        store.backend().bytes().len()
+        store.backend().inner.bytes().len()
     );
     let m = store.metrics();
     assert_eq!(m.log_bytes, before.log_bytes, "{what}: log_bytes");
@@ -377,7 +255,7 @@ fn a_failed_append_leaves_no_trace_and_the_store_keeps_working() {
         let before = snap(&mut store);
         store.backend_mut().fail_append(1);
         assert_injected(op(&mut store, &ids, &exports), "append");
-        assert_eq!(store.backend().injected, 1, "{what}: the fault fired");
+        assert_eq!(store.backend().injected(), 1, "{what}: the fault fired");
         assert_no_trace(&mut store, &before, what);
         assert!(store.health().ok, "{what}: a failed append does not poison");
         // No phantom: explicit ids are unknown, imported ones too.
@@ -465,9 +343,9 @@ fn assert_refuses_writes(
     exports: &(String, Vec<u8>, Vec<CheckpointId>),
 ) {
     let poisoned = Err(Error::Backend(injected("sync")));
-    let log = store.backend().bytes().to_vec();
+    let log = store.backend().inner.bytes().to_vec();
     let fp = fingerprint(store);
-    let appends = store.backend().calls.append;
+    let appends = store.backend().calls().append;
     for (what, op) in write_ops() {
         assert_eq!(
             op(store, ids, exports),
@@ -477,9 +355,16 @@ fn assert_refuses_writes(
     }
     assert_eq!(store.flush(), poisoned, "flush after a failed sync");
     assert_eq!(store.vacuum(), poisoned, "vacuum after a failed sync");
-    assert_eq!(store.backend().calls.append, appends, "no append was tried");
-    assert_eq!(store.backend().calls.begin, 0, "no rewrite was tried");
-    assert!(store.backend().bytes() == log.as_slice(), "nothing written");
+    assert_eq!(
+        store.backend().calls().append,
+        appends,
+        "no append was tried"
+    );
+    assert_eq!(store.backend().calls().begin, 0, "no rewrite was tried");
+    assert!(
+        store.backend().inner.bytes() == log.as_slice(),
+        "nothing written"
+    );
     assert_eq!(fingerprint(store), fp);
     assert!(store.drain_events().is_empty());
 }
@@ -528,7 +413,7 @@ fn a_failed_sync_refuses_writes_until_reopened() {
 
     // Reopened: every acknowledged checkpoint is there; the unacknowledged one may be (it
     // reached the medium before the sync failed) but nothing else is.
-    let bytes = store.backend().bytes().to_vec();
+    let bytes = store.backend().inner.bytes().to_vec();
     drop(store);
     let mut store = open_faulty(bytes, syncing());
     assert!(store.health().ok);
@@ -555,7 +440,7 @@ fn the_nth_sync_failing_poisons_from_that_write_on() {
     let exports = foreign_exports();
     let mut store = open_faulty(Vec::new(), syncing());
     let ids = populate(&mut store);
-    let syncs = store.backend().calls.sync;
+    let syncs = store.backend().calls().sync;
     store.backend_mut().fail_sync(3);
     let mut results = Vec::new();
     for i in 0..5u8 {
@@ -572,7 +457,7 @@ fn the_nth_sync_failing_poisons_from_that_write_on() {
         assert_eq!(r, &Err(Error::Backend(injected("sync"))));
     }
     assert_eq!(
-        store.backend().calls.sync,
+        store.backend().calls().sync,
         syncs + 3,
         "no sync after the failure"
     );
@@ -600,8 +485,8 @@ fn a_failed_flush_poisons_the_store() {
     assert_injected(refused, "sync");
     assert_injected(store.flush(), "sync");
     assert_eq!(fingerprint(&store), before.fingerprint);
-    assert!(store.backend().bytes() == before.log.as_slice());
-    let store = open_faulty(store.backend().bytes().to_vec(), Options::default());
+    assert!(store.backend().inner.bytes() == before.log.as_slice());
+    let store = open_faulty(store.backend().inner.bytes().to_vec(), Options::default());
     assert!(store.health().ok);
     assert_eq!(fingerprint(&store), before.fingerprint);
 }
@@ -667,7 +552,7 @@ fn failed_vacuum_is_harmless_and_retryable(mut store: FStore, fault: RewriteFaul
     assert_eq!(store.metrics().ops.compactions, 0);
     assert_eq!(states(&store), before_states, "{label}: states read back");
     assert!(store.verify().is_ok(), "{label}");
-    let calls = store.backend().calls;
+    let calls = store.backend().calls();
     if !matches!(fault, RewriteFault::Begin) {
         assert_eq!(calls.abort, 1, "{label}: the rewrite was aborted");
     }
@@ -828,8 +713,8 @@ fn a_failed_compaction_leaves_a_readable_store_and_can_be_retried() {
         reference.compact(&policy).unwrap();
         assert_eq!(fingerprint(&store), fingerprint(&reference), "{label}");
         assert_eq!(
-            store.backend().bytes().len(),
-            reference.backend().bytes().len(),
+            store.backend().inner.bytes().len(),
+            reference.backend().inner.bytes().len(),
             "{label}: same rewritten log size ({report:?})"
         );
         assert_eq!(fingerprint(&reopen_inner(&store)), fingerprint(&store));
@@ -878,7 +763,7 @@ fn a_backend_failure_while_opening_a_log_with_an_incomplete_transaction() {
     let mut store = open_faulty(Vec::new(), syncing());
     let ids = populate(&mut store);
     store.import_binary(&binary).unwrap();
-    let log = store.backend().bytes().to_vec();
+    let log = store.backend().inner.bytes().to_vec();
     // Cut the import's transaction after its Txn frame and two records.
     let mut pos = rewind_core::frame::HEADER_LEN;
     let mut frames = Vec::new();
@@ -894,7 +779,7 @@ fn a_backend_failure_while_opening_a_log_with_an_incomplete_transaction() {
     let cut = log[..frames[txn + 3]].to_vec();
 
     for fail_sync in [false, true] {
-        let mut backend = FaultyBackend::from_bytes(cut.clone());
+        let mut backend = FaultyBackend::new(MemoryBackend::from_bytes(cut.clone()));
         if fail_sync {
             backend.fail_sync(1);
         } else {
@@ -902,7 +787,7 @@ fn a_backend_failure_while_opening_a_log_with_an_incomplete_transaction() {
         }
         match Store::open(backend, env(1), syncing()) {
             Ok((store, _)) => {
-                assert_eq!(store.backend().calls.append, 0, "nothing written");
+                assert_eq!(store.backend().calls().append, 0, "nothing written");
                 assert_eq!(store.metrics().checkpoints, ids.c.len() as u64);
             }
             Err(err) => assert!(matches!(err, Error::Backend(_)), "{err:?}"),

@@ -5,7 +5,6 @@ use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use rewind::{FileOptions, FileStore, NewCheckpoint, Trigger};
 use serde_json::{Value, json};
@@ -13,32 +12,26 @@ use serde_json::{Value, json};
 // ----- helpers ------------------------------------------------------------------------------
 
 /// A fresh directory under the system temp dir, removed with its contents on drop.
-struct TempDir {
-    path: PathBuf,
-}
+/// A scratch directory for a test (removed when dropped): commands run in it, so the default
+/// store `./.rewind` lands there.
+struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     fn new(label: &str) -> TempDir {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!(
-            "rewind-cli-{label}-{}-{n}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&path).expect("create a temp dir");
-        TempDir { path }
+        TempDir(
+            tempfile::Builder::new()
+                .prefix(&format!("rewind-cli-{label}-"))
+                .tempdir()
+                .expect("create a temp dir"),
+        )
     }
 
     fn path(&self) -> &Path {
-        &self.path
+        self.0.path()
     }
 
     fn join(&self, name: &str) -> PathBuf {
-        self.path.join(name)
+        self.path().join(name)
     }
 
     /// The default store of a command run in this directory.
@@ -51,12 +44,6 @@ impl TempDir {
         let path = self.join(name);
         std::fs::write(&path, bytes).expect("write a test file");
         path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 
@@ -2507,7 +2494,7 @@ fn help_lists_the_exit_codes() {
 #[test]
 fn failed_output_leaves_the_head_alone_and_says_one_line() {
     let tmp = TempDir::new("output");
-    let dir = tmp.path.as_path();
+    let dir = tmp.path();
     new_session(dir, "agent");
     let first = checkpoint_state(dir, "first", "{\"n\":1}");
     let second = checkpoint_state(dir, "second", "{\"n\":2}");
@@ -2543,7 +2530,7 @@ fn failed_output_leaves_the_head_alone_and_says_one_line() {
 #[test]
 fn dates_past_what_a_calendar_holds_are_usage_errors() {
     let tmp = TempDir::new("dates");
-    let dir = tmp.path.as_path();
+    let dir = tmp.path();
     new_session(dir, "agent");
     for date in [
         "300000000000-01-01",
@@ -2561,7 +2548,7 @@ fn dates_past_what_a_calendar_holds_are_usage_errors() {
 #[test]
 fn a_dropped_unfinished_write_is_reported_when_the_store_opens() {
     let tmp = TempDir::new("torn");
-    let dir = tmp.path.as_path();
+    let dir = tmp.path();
     new_session(dir, "agent");
     let kept = checkpoint_state(dir, "kept", "{\"n\":1}");
     checkpoint_state(
@@ -2589,7 +2576,7 @@ fn a_dropped_unfinished_write_is_reported_when_the_store_opens() {
 #[test]
 fn an_endless_input_is_refused_at_its_limit_not_read_whole() {
     let tmp = TempDir::new("endless");
-    let dir = tmp.path.as_path();
+    let dir = tmp.path();
     new_session(dir, "agent");
     rewind(dir)
         .args(["checkpoint", "-m", "big", "--state", "/dev/zero"])

@@ -5,7 +5,7 @@
 use rewind::FileBackend;
 use rewind_core::conformance::Harness;
 
-use crate::temp_dir::TempDir;
+use tempfile::TempDir;
 
 /// Runs conformance scenarios on [`FileBackend`] with small segments, so rotation is exercised.
 #[derive(Debug, Default)]
@@ -20,8 +20,8 @@ impl Harness for FileHarness {
     type Backend = FileBackend;
 
     fn fresh(&mut self) -> FileBackend {
-        let dir = TempDir::new("conformance");
-        let backend = FileBackend::open(&dir.join("store"), SMALL_SEGMENTS)
+        let dir = TempDir::new().expect("a temporary directory");
+        let backend = FileBackend::open(&dir.path().join("store"), SMALL_SEGMENTS)
             .unwrap_or_else(|e| panic!("open a fresh file store: {e}"));
         self.dirs.push(dir);
         backend

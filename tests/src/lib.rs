@@ -6,13 +6,11 @@
 
 #![warn(missing_docs)]
 
-pub mod faulty_backend;
 pub mod file_harness;
-pub mod temp_dir;
 
-pub use faulty_backend::{Faults, FaultyBackend};
 pub use file_harness::FileHarness;
-pub use temp_dir::TempDir;
+/// Temporary directories, removed when dropped.
+pub use tempfile::TempDir;
 
 use rewind::{MemoryBackend, Options, Store, SystemEnv};
 

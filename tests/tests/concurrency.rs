@@ -18,9 +18,9 @@ fn state(thread: u64, i: u64) -> Vec<u8> {
 
 #[test]
 fn eight_writers_and_two_readers() {
-    let dir = TempDir::new("concurrency");
+    let dir = TempDir::new().expect("a temporary directory");
     let store = SharedStore::open(
-        dir.join("store"),
+        dir.path().join("store"),
         FileOptions::default().durability(Durability::Always),
     )
     .unwrap();
@@ -99,7 +99,7 @@ fn eight_writers_and_two_readers() {
         assert!(mine.windows(2).all(|w| w[0] < w[1]));
     }
     drop(store);
-    let store = SharedStore::open(dir.join("store"), FileOptions::default()).unwrap();
+    let store = SharedStore::open(dir.path().join("store"), FileOptions::default()).unwrap();
     assert_eq!(store.metrics().checkpoints, THREADS * PER_THREAD);
     for (t, i, id, seq) in ids {
         let cp = store.get(id).unwrap();

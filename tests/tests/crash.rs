@@ -96,17 +96,17 @@ fn run_and_kill(args: &[String], delay: Duration) -> Vec<Acked> {
 
 /// Kills writers `rounds` times in `mode`, checking the store after each kill.
 fn crash_rounds(mode: &str, rounds: u64, rng: &mut Rng) {
-    let mut dir = TempDir::new("crash");
+    let mut dir = TempDir::new().expect("a temporary directory");
     let mut all: Vec<Acked> = Vec::new();
     let mut next_n = 0u64;
     let mut torn_tails = 0;
     for round in 0..rounds {
         // A fresh store now and then keeps replay time flat over hundreds of rounds.
         if round % 40 == 39 {
-            dir = TempDir::new("crash");
+            dir = TempDir::new().expect("a temporary directory");
             all.clear();
         }
-        let store_dir = dir.join("store");
+        let store_dir = dir.path().join("store");
         let mut args = vec![
             mode.to_string(),
             store_dir.display().to_string(),

@@ -17,7 +17,8 @@ use rewind::{
     BackendError, CheckpointId, CorruptKind, Durability, Event, FileBackend, FileOptions,
     FileStore, NewCheckpoint, Options, RetentionPolicy, SessionId, SharedStore, Store, SystemEnv,
 };
-use rewind_tests::{Faults, FaultyBackend, TempDir};
+use rewind_core::conformance::FaultyBackend;
+use rewind_tests::TempDir;
 
 // ----- helpers -------------------------------------------------------------------------------
 
@@ -232,8 +233,8 @@ fn spawn_holder(dir: &Path) -> (Child, u32) {
 
 #[test]
 fn another_process_holding_the_store_locks_out_both_handles_until_it_exits() {
-    let tmp = TempDir::new("lock-procs");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let saved = {
         let mut store = FileStore::open(&dir, FileOptions::default()).expect("create");
         let s = store.create_session("agent", Default::default()).unwrap();
@@ -266,8 +267,8 @@ fn another_process_holding_the_store_locks_out_both_handles_until_it_exits() {
 
 #[test]
 fn a_second_handle_in_the_same_process_is_refused_until_the_first_is_dropped() {
-    let tmp = TempDir::new("lock-self");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let me = std::process::id();
 
     let first = FileStore::open(&dir, FileOptions::default()).expect("create");
@@ -307,8 +308,8 @@ fn a_second_handle_in_the_same_process_is_refused_until_the_first_is_dropped() {
 
 #[test]
 fn store_files_are_private_to_the_owner() {
-    let tmp = TempDir::new("perms");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let mut store = FileStore::open(&dir, options(4096)).expect("create");
     let s = store.create_session("agent", Default::default()).unwrap();
     write_checkpoints(&mut store, s, 0, 12, 900);
@@ -337,8 +338,8 @@ fn store_files_are_private_to_the_owner() {
 
 #[test]
 fn segments_rotate_and_every_checkpoint_reads_back_after_reopen() {
-    let tmp = TempDir::new("rotate");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let mut store = FileStore::open(&dir, options(4096)).expect("create");
     let s = store.create_session("agent", Default::default()).unwrap();
     let mut saved = write_checkpoints(&mut store, s, 0, 30, 1000);
@@ -378,8 +379,8 @@ fn segments_rotate_and_every_checkpoint_reads_back_after_reopen() {
 
 #[test]
 fn a_torn_last_frame_is_cut_and_reported_and_the_rest_survives() {
-    let tmp = TempDir::new("torn");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let mut store = FileStore::open(&dir, options(4096)).expect("create");
     let s = store.create_session("agent", Default::default()).unwrap();
     let saved = write_checkpoints(&mut store, s, 0, 10, 700);
@@ -437,8 +438,8 @@ fn a_segment_created_just_before_a_crash_is_completed_at_open() {
     // Rotation creates the next segment, then writes its header: a crash in between leaves an
     // empty file or part of a header at the end of the log.
     for (label, bytes) in [("empty", 0usize), ("half-header", 8)] {
-        let tmp = TempDir::new(label);
-        let dir = tmp.join("store");
+        let tmp = TempDir::with_prefix(format!("rewind-{label}-")).expect("a temporary directory");
+        let dir = tmp.path().join("store");
         let saved = build_store(&dir, 4096, 10, 900);
         let segs = segment_files(&dir);
         let next = dir.join(seg_name(1, segs.len() as u32 + 1));
@@ -469,8 +470,8 @@ fn a_segment_created_just_before_a_crash_is_completed_at_open() {
 
 #[test]
 fn segments_without_a_current_file_are_not_taken_for_a_new_store() {
-    let tmp = TempDir::new("no-current");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     build_store(&dir, 4096, 5, 900);
     let segs = data_files(&dir);
     fs::remove_file(dir.join(rewind::CURRENT_FILE)).unwrap();
@@ -498,8 +499,8 @@ fn segments_without_a_current_file_are_not_taken_for_a_new_store() {
 
 #[test]
 fn a_current_file_naming_a_generation_without_segments_deletes_nothing() {
-    let tmp = TempDir::new("wrong-current");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let saved = build_store(&dir, 4096, 5, 900);
     let segments: Vec<(PathBuf, Vec<u8>)> = segments_with_bytes(&dir);
     let right = fs::read(dir.join(rewind::CURRENT_FILE)).unwrap();
@@ -583,8 +584,8 @@ fn assert_corrupt(dir: &Path, segment_bytes: u64, file: &Path, offset: u64, kind
 #[test]
 fn a_flipped_byte_before_the_tail_stops_the_open_naming_file_and_offset() {
     // In the first of several segments, and early in the last segment.
-    let tmp = TempDir::new("flip");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let saved = build_store(&dir, 4096, 20, 900);
     let segs = segment_files(&dir);
     assert!(segs.len() >= 3);
@@ -612,8 +613,8 @@ fn a_flipped_byte_before_the_tail_stops_the_open_naming_file_and_offset() {
 
 #[test]
 fn a_bad_segment_header_is_corruption_at_offset_zero() {
-    let tmp = TempDir::new("magic");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     build_store(&dir, 4096, 12, 900);
     let first = segment_files(&dir)[0].clone();
     patch(&first, 0, b"NOTALOG!");
@@ -623,8 +624,8 @@ fn a_bad_segment_header_is_corruption_at_offset_zero() {
 #[test]
 fn a_damaged_length_field_in_an_early_frame_is_corruption_not_a_torn_tail() {
     // A length that still ends inside the file: the checksum no longer matches.
-    let tmp = TempDir::new("length-inside");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let saved = build_store(&dir, 64 << 20, 10, 900);
     let seg = segment_files(&dir).pop().unwrap();
     let (_, offset, len) = frame_holding(&dir, &saved[2].state);
@@ -633,8 +634,8 @@ fn a_damaged_length_field_in_an_early_frame_is_corruption_not_a_torn_tail() {
     assert_corrupt(&dir, 64 << 20, &seg, offset, CorruptKind::Checksum);
 
     // A length that runs past the end of a segment that is not the last one.
-    let tmp = TempDir::new("length-early-seg");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let saved = build_store(&dir, 4096, 20, 900);
     let segs = segment_files(&dir);
     let (seg, offset, _) = frame_holding(&dir, &saved[1].state);
@@ -653,8 +654,8 @@ fn a_damaged_length_field_in_an_early_frame_is_corruption_not_a_torn_tail() {
 
     // A length that runs past the end of the last segment, with whole frames after the
     // damaged one: the frames after it prove this is not a torn write.
-    let tmp = TempDir::new("length-last-seg");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let saved = build_store(&dir, 64 << 20, 10, 900);
     let segs = segment_files(&dir);
     assert_eq!(segs.len(), 1);
@@ -690,8 +691,8 @@ fn a_damaged_length_field_in_an_early_frame_is_corruption_not_a_torn_tail() {
 
 #[test]
 fn a_checksum_error_in_the_last_frame_of_an_earlier_segment_is_reported_as_such() {
-    let tmp = TempDir::new("seg-end");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     build_store(&dir, 4096, 20, 900);
     let segs = segment_files(&dir);
     assert!(segs.len() >= 3);
@@ -720,8 +721,8 @@ fn a_checksum_error_in_the_last_frame_of_an_earlier_segment_is_reported_as_such(
 fn zeros_after_the_last_frame_are_a_torn_tail_as_in_the_reference_backend() {
     // A crash can leave a file longer than the data that reached it (the size was extended, the
     // appended blocks read back as zeros).
-    let tmp = TempDir::new("zero-tail");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let saved = build_store(&dir, 64 << 20, 5, 500);
     let seg = segment_files(&dir).pop().unwrap();
     let len = file_len(&seg);
@@ -759,8 +760,8 @@ fn zeros_after_the_last_frame_are_a_torn_tail_as_in_the_reference_backend() {
 
 #[test]
 fn repair_salvages_every_intact_checkpoint_with_ids_seqs_and_hashes() {
-    let tmp = TempDir::new("repair");
-    let src = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let src = tmp.path().join("store");
     let saved = build_store(&src, 4096, 20, 900);
     let total_frames: u64 = segment_files(&src)
         .iter()
@@ -781,7 +782,7 @@ fn repair_salvages_every_intact_checkpoint_with_ids_seqs_and_hashes() {
     ));
     let src_before = data_files(&src);
 
-    let dst = tmp.join("repaired");
+    let dst = tmp.path().join("repaired");
     let report = rewind::repair(&src, &dst).expect("repair");
     assert_eq!(report.damaged, vec![(seg.clone(), offset, len)]);
     assert_eq!(report.frames_kept, total_frames - 1);
@@ -810,7 +811,7 @@ fn repair_salvages_every_intact_checkpoint_with_ids_seqs_and_hashes() {
     drop(store);
 
     // A non-empty target is refused.
-    let occupied = tmp.join("occupied");
+    let occupied = tmp.path().join("occupied");
     fs::create_dir_all(&occupied).unwrap();
     fs::write(occupied.join("notes.txt"), b"keep me").unwrap();
     match rewind::repair(&src, &occupied) {
@@ -822,16 +823,16 @@ fn repair_salvages_every_intact_checkpoint_with_ids_seqs_and_hashes() {
     // A locked source is refused.
     let lock = rewind::StoreLock::acquire(&src).expect("lock the source");
     assert_locked(
-        rewind::repair(&src, &tmp.join("while-locked")),
+        rewind::repair(&src, &tmp.path().join("while-locked")),
         &src,
         std::process::id(),
     );
     drop(lock);
-    let healthy = tmp.join("healthy");
+    let healthy = tmp.path().join("healthy");
     build_store(&healthy, 4096, 2, 100);
     let open = FileStore::open(&healthy, FileOptions::default()).unwrap();
     assert_locked(
-        rewind::repair(&healthy, &tmp.join("from-open")),
+        rewind::repair(&healthy, &tmp.path().join("from-open")),
         &healthy,
         std::process::id(),
     );
@@ -842,8 +843,8 @@ fn repair_salvages_every_intact_checkpoint_with_ids_seqs_and_hashes() {
 
 #[test]
 fn compaction_gives_disk_space_back_and_switches_generation() {
-    let tmp = TempDir::new("compact");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let opts = options(256 << 10).durability(Durability::Never);
     let mut store = FileStore::open(&dir, opts.clone()).expect("create");
     let s = store.create_session("agent", Default::default()).unwrap();
@@ -905,8 +906,8 @@ fn compaction_gives_disk_space_back_and_switches_generation() {
 #[test]
 fn segments_of_an_unfinished_next_generation_are_removed_at_open() {
     // A crash after the new generation's segments were written but before CURRENT switched.
-    let tmp = TempDir::new("stale-next");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let saved = build_store(&dir, 4096, 15, 900);
     let live = segment_files(&dir);
     let strays = [dir.join(seg_name(2, 1)), dir.join(seg_name(2, 0x40))];
@@ -942,10 +943,10 @@ fn segments_of_an_unfinished_next_generation_are_removed_at_open() {
 #[test]
 fn segments_of_the_previous_generation_left_after_a_compaction_are_ignored_and_removed() {
     // A crash after CURRENT switched but before the old generation was deleted.
-    let tmp = TempDir::new("stale-old");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let saved = build_store(&dir, 4096, 15, 900);
-    let aside = tmp.join("aside");
+    let aside = tmp.path().join("aside");
     fs::create_dir_all(&aside).unwrap();
     let old: Vec<PathBuf> = segment_files(&dir);
     for seg in &old {
@@ -1034,16 +1035,13 @@ fn assert_injected<T: std::fmt::Debug>(result: rewind::core::Result<T>) {
 
 #[test]
 fn a_failed_append_leaves_no_trace_in_memory_or_on_disk() {
-    let tmp = TempDir::new("fault-append");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let mut store = open_faulty(&dir);
     let s = store.create_session("agent", Default::default()).unwrap();
     let mut acked = faulty_checkpoints(&mut store, s, 0, 3);
     // The third append from now fails.
-    store.backend_mut().arm(Faults {
-        append: Some(3),
-        ..Faults::default()
-    });
+    store.backend_mut().fail_append(3);
     acked.extend(faulty_checkpoints(&mut store, s, 3, 2));
     let metrics = store.metrics();
     let files = seg_lengths(&dir);
@@ -1051,7 +1049,7 @@ fn a_failed_append_leaves_no_trace_in_memory_or_on_disk() {
     let phantom = CheckpointId::from_bytes([0x5a; 16]);
     let state = state_of(99, 600);
     assert_injected(store.checkpoint(NewCheckpoint::new(s, "lost", &state).id(phantom)));
-    assert_eq!(store.backend().fired, 1);
+    assert_eq!(store.backend().injected(), 1);
     assert_absent_faulty(&store, phantom);
     assert_eq!(store.get_by_seq(metrics.next_seq), None);
     let now = store.metrics();
@@ -1094,8 +1092,8 @@ fn a_real_write_failure_mid_frame_is_rolled_back_in_the_file() {
     // The writer runs with a file size limit (and SIGXFSZ ignored), so a `pwrite` fails part
     // way through a frame with EFBIG: the backend must cut the segment back to where the
     // append started, so no half frame of the failed call is left in the log.
-    let tmp = TempDir::new("efbig");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let out = Command::new("sh")
         .arg("-c")
         .arg("trap '' XFSZ; ulimit -f 100; exec \"$0\" single \"$1\" 0")
@@ -1161,15 +1159,12 @@ fn assert_absent_faulty(store: &Faulty, id: CheckpointId) {
 
 #[test]
 fn a_failed_sync_poisons_the_store_and_acknowledged_data_survives_reopen() {
-    let tmp = TempDir::new("fault-sync");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let mut store = open_faulty(&dir);
     let s = store.create_session("agent", Default::default()).unwrap();
     let mut acked = faulty_checkpoints(&mut store, s, 0, 4);
-    store.backend_mut().arm(Faults {
-        sync: Some(2),
-        ..Faults::default()
-    });
+    store.backend_mut().fail_sync(2);
     acked.extend(faulty_checkpoints(&mut store, s, 10, 1));
     let state = state_of(20, 600);
     let unsure = CheckpointId::from_bytes([0x77; 16]);
@@ -1226,24 +1221,18 @@ fn a_failed_sync_poisons_the_store_and_acknowledged_data_survives_reopen() {
 
 #[test]
 fn a_failed_generation_switch_keeps_the_old_store_and_a_retry_succeeds() {
-    let tmp = TempDir::new("fault-commit");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let mut store = open_faulty(&dir);
     let s = store.create_session("agent", Default::default()).unwrap();
     let saved = faulty_checkpoints(&mut store, s, 0, 12);
     let files_before = segment_files(&dir);
 
-    for faults in [
-        Faults {
-            commit: Some(1),
-            ..Faults::default()
-        },
-        Faults {
-            rewrite_append: Some(1),
-            ..Faults::default()
-        },
-    ] {
-        store.backend_mut().arm(faults);
+    for faults in ["commit", "rewrite_append"] {
+        match faults {
+            "commit" => store.backend_mut().fail_commit_rewrite(),
+            _ => store.backend_mut().fail_rewrite_append(1),
+        }
         assert_injected(store.compact(&RetentionPolicy::keep_last(2)));
         assert_eq!(store.metrics().checkpoints, 12, "{faults:?}");
         for cp in &saved {
@@ -1259,7 +1248,7 @@ fn a_failed_generation_switch_keeps_the_old_store_and_a_retry_succeeds() {
         assert!(store.health().ok, "an aborted compaction does not poison");
     }
 
-    store.backend_mut().arm(Faults::default());
+    store.backend_mut().disarm();
     let report = store
         .compact(&RetentionPolicy::keep_last(2))
         .expect("retry");
@@ -1284,8 +1273,8 @@ fn a_failed_generation_switch_keeps_the_old_store_and_a_retry_succeeds() {
 
 #[test]
 fn shared_store_delivers_events_to_channels_and_callbacks() {
-    let tmp = TempDir::new("shared-events");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let store = SharedStore::open(&dir, FileOptions::default()).expect("open");
     let rx = store.subscribe();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -1349,7 +1338,7 @@ fn shared_store_delivers_events_to_channels_and_callbacks() {
 
 #[test]
 fn shared_store_batched_and_never_durability_keep_every_write() {
-    let tmp = TempDir::new("shared-durability");
+    let tmp = TempDir::new().expect("a temporary directory");
     for (name, durability) in [
         (
             "batched",
@@ -1359,7 +1348,7 @@ fn shared_store_batched_and_never_durability_keep_every_write() {
         ),
         ("never", Durability::Never),
     ] {
-        let dir = tmp.join(name);
+        let dir = tmp.path().join(name);
         let opts = FileOptions::default().durability(durability);
         let store = SharedStore::open(&dir, opts).expect("open");
         let s = store.create_session("agent", Default::default()).unwrap();
@@ -1423,8 +1412,8 @@ fn open_when_released(dir: &Path) -> FileStore {
 
 #[test]
 fn shared_store_compacts_in_the_background() {
-    let tmp = TempDir::new("shared-compact");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let store = SharedStore::open(&dir, FileOptions::default()).expect("open");
     let s = store.create_session("agent", Default::default()).unwrap();
     let mut written = Vec::new();
@@ -1494,8 +1483,8 @@ fn shared_store_compacts_in_the_background() {
 
 #[test]
 fn dropping_the_last_handle_during_a_background_compaction_releases_the_lock_at_once() {
-    let tmp = TempDir::new("shared-drop");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     {
         // A few MB of distinct state, so that every background compaction takes a while.
         let store =
@@ -1544,8 +1533,8 @@ fn dropping_the_last_handle_during_a_background_compaction_releases_the_lock_at_
 
 #[test]
 fn seqs_keep_increasing_across_restarts_deletions_and_vacuums() {
-    let tmp = TempDir::new("seqs");
-    let dir = tmp.join("store");
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
     let mut all: Vec<u64> = Vec::new();
     let mut live: Vec<Saved> = Vec::new();
     let mut gone: Vec<CheckpointId> = Vec::new();

@@ -24,8 +24,8 @@ fn random_state(seed: u64) -> Vec<u8> {
 
 #[test]
 fn two_gib_of_state_opens_with_a_small_resident_set() {
-    let dir = TempDir::new("large");
-    let path = dir.join("store");
+    let dir = TempDir::new().expect("a temporary directory");
+    let path = dir.path().join("store");
     let ids = {
         let store =
             SharedStore::open(&path, FileOptions::default().durability(Durability::Never)).unwrap();

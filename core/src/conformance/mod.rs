@@ -62,9 +62,11 @@ impl Harness for MemoryHarness {
     }
 }
 
+mod faulty_backend;
 pub mod parity;
 mod random_writes;
 
+pub use faulty_backend::{Calls, FaultyBackend, injected};
 pub use random_writes::{random_writes, random_writes_seeds};
 
 type TestStore<H> = Store<<H as Harness>::Backend, DeterministicEnv>;

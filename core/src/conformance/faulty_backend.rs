@@ -1,0 +1,163 @@
+//! A backend that fails on command, wrapping any other: the n-th append, sync, rewrite step or
+//! commit (the switch to the new log) returns [`BackendError::Io`] ("injected ... failure")
+//! without touching the wrapped backend, so the failure lands in the middle of real work (a
+//! memory log, real files). Each armed fault fires once.
+
+use alloc::format;
+
+use crate::backend::{Backend, LoadReport, Visitor};
+use crate::error::{BackendError, Error};
+
+/// How many times each call was made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Calls {
+    /// `append`.
+    pub append: u64,
+    /// `sync`.
+    pub sync: u64,
+    /// `begin_rewrite`.
+    pub begin: u64,
+    /// `rewrite_append`.
+    pub rewrite_append: u64,
+    /// `commit_rewrite`.
+    pub commit: u64,
+    /// `abort_rewrite`.
+    pub abort: u64,
+}
+
+/// Which call (by its running number, 1-based) fails.
+#[derive(Clone, Copy, Debug, Default)]
+struct Faults {
+    append: Option<u64>,
+    sync: Option<u64>,
+    begin: Option<u64>,
+    rewrite_append: Option<u64>,
+    commit: Option<u64>,
+}
+
+/// `B` with injectable failures. See the module docs.
+#[derive(Debug, Default)]
+pub struct FaultyBackend<B> {
+    /// The wrapped backend.
+    pub inner: B,
+    calls: Calls,
+    faults: Faults,
+    injected: u64,
+}
+
+/// The error an injected failure of `call` returns.
+pub fn injected(call: &str) -> BackendError {
+    BackendError::Io(format!("injected {call} failure"))
+}
+
+fn fires(slot: &mut Option<u64>, count: u64) -> bool {
+    if *slot == Some(count) {
+        *slot = None;
+        true
+    } else {
+        false
+    }
+}
+
+impl<B: Backend> FaultyBackend<B> {
+    /// Wraps `inner`, nothing armed.
+    pub fn new(inner: B) -> Self {
+        FaultyBackend {
+            inner,
+            calls: Calls::default(),
+            faults: Faults::default(),
+            injected: 0,
+        }
+    }
+
+    /// The `n`-th append from now fails (1: the next one).
+    pub fn fail_append(&mut self, n: u64) {
+        self.faults.append = Some(self.calls.append + n);
+    }
+
+    /// The `n`-th sync from now fails.
+    pub fn fail_sync(&mut self, n: u64) {
+        self.faults.sync = Some(self.calls.sync + n);
+    }
+
+    /// The next `begin_rewrite` fails.
+    pub fn fail_begin_rewrite(&mut self) {
+        self.faults.begin = Some(self.calls.begin + 1);
+    }
+
+    /// The `n`-th `rewrite_append` from now fails.
+    pub fn fail_rewrite_append(&mut self, n: u64) {
+        self.faults.rewrite_append = Some(self.calls.rewrite_append + n);
+    }
+
+    /// The next `commit_rewrite` fails (the old log stays).
+    pub fn fail_commit_rewrite(&mut self) {
+        self.faults.commit = Some(self.calls.commit + 1);
+    }
+
+    /// Forgets every armed fault that has not fired.
+    pub fn disarm(&mut self) {
+        self.faults = Faults::default();
+    }
+
+    /// How many injected failures have fired.
+    pub fn injected(&self) -> u64 {
+        self.injected
+    }
+
+    /// How many times each call was made.
+    pub fn calls(&self) -> Calls {
+        self.calls
+    }
+
+    fn trip(&mut self, fired: bool, call: &str) -> Result<(), BackendError> {
+        if fired {
+            self.injected += 1;
+            return Err(injected(call));
+        }
+        Ok(())
+    }
+}
+
+impl<B: Backend> Backend for FaultyBackend<B> {
+    fn append(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
+        self.calls.append += 1;
+        let fired = fires(&mut self.faults.append, self.calls.append);
+        self.trip(fired, "append")?;
+        self.inner.append(frames)
+    }
+    fn sync(&mut self) -> Result<(), BackendError> {
+        self.calls.sync += 1;
+        let fired = fires(&mut self.faults.sync, self.calls.sync);
+        self.trip(fired, "sync")?;
+        self.inner.sync()
+    }
+    fn load(&mut self, visit: &mut Visitor<'_>) -> Result<LoadReport, Error> {
+        self.inner.load(visit)
+    }
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
+        self.inner.read_at(pos, buf)
+    }
+    fn begin_rewrite(&mut self) -> Result<(), BackendError> {
+        self.calls.begin += 1;
+        let fired = fires(&mut self.faults.begin, self.calls.begin);
+        self.trip(fired, "begin_rewrite")?;
+        self.inner.begin_rewrite()
+    }
+    fn rewrite_append(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
+        self.calls.rewrite_append += 1;
+        let fired = fires(&mut self.faults.rewrite_append, self.calls.rewrite_append);
+        self.trip(fired, "rewrite_append")?;
+        self.inner.rewrite_append(frames)
+    }
+    fn commit_rewrite(&mut self) -> Result<(), BackendError> {
+        self.calls.commit += 1;
+        let fired = fires(&mut self.faults.commit, self.calls.commit);
+        self.trip(fired, "commit_rewrite")?;
+        self.inner.commit_rewrite()
+    }
+    fn abort_rewrite(&mut self) {
+        self.calls.abort += 1;
+        self.inner.abort_rewrite()
+    }
+}
