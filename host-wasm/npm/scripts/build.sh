@@ -35,9 +35,11 @@ done
 # The package is ESM ("type": "module"); the Node.js glue is CommonJS.
 mv "$out/node/rewind_wasm.js" "$out/node/rewind_wasm.cjs"
 
-cp "$here/src/errors.js" "$here/src/store.js" "$here/src/idb.js" "$here/src/langgraph.js" "$out/web/"
+cp "$here/src/errors.js" "$here/src/store.js" "$here/src/idb.js" "$out/web/"
+cp -r "$here/src/langgraph" "$out/web/langgraph"
 cp "$here/src/web.js" "$out/web/index.js"
-cp "$here/src/errors.js" "$here/src/store.js" "$here/src/langgraph.js" "$out/node/"
+cp "$here/src/errors.js" "$here/src/store.js" "$out/node/"
+cp -r "$here/src/langgraph" "$out/node/langgraph"
 cp "$here/src/node.js" "$out/node/index.js"
 cp "$here/index.d.ts" "$out/index.d.ts"
 cp "$here/langgraph.d.ts" "$out/langgraph.d.ts"

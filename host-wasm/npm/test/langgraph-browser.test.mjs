@@ -39,7 +39,7 @@ const TYPES = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": 
  * and the agent of the Node.js test (a scripted tool-calling chat model and a multiply tool).
  */
 const ENTRY = `
-export { RewindSaver } from ${JSON.stringify(path.join(pkg, "dist/web/langgraph.js"))};
+export { RewindSaver } from ${JSON.stringify(path.join(pkg, "dist/web/langgraph/index.js"))};
 import { StateGraph, MessagesAnnotation, START, END } from "@langchain/langgraph/web";
 import { ToolNode, toolsCondition } from "@langchain/langgraph/prebuilt";
 import { BaseChatModel } from "@langchain/core/language_models/chat_models";
@@ -108,7 +108,7 @@ let bundleDir;
 
 async function buildBundle() {
   bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), "rewind-langgraph-bundle-"));
-  const webSaver = path.join(pkg, "dist", "web", "langgraph.js");
+  const webSaver = path.join(pkg, "dist", "web", "langgraph", "index.js");
   await esbuild.build({
     stdin: { contents: ENTRY, resolveDir: pkg, sourcefile: "langgraph-agent-entry.js" },
     bundle: true,

@@ -1,141 +1,54 @@
-// RewindSaver: a LangGraph.js checkpoint saver (BaseCheckpointSaver) over a rewind store.
-//
-// Imported as "rewind-store/langgraph"; the core package never imports LangGraph.
-//
-// Mapping
-//   thread_id      -> a rewind session. Its id is derived: uuid5("thread:" + thread_id) in a fixed
-//                     namespace, so the same thread finds the same session in every store and tab
-//                     (no name table to keep in sync). The session is named after the thread and
-//                     its metadata holds { langgraph_thread_id }.
-//   checkpoint_ns  -> the rewind checkpoint's namespace ("" is the root graph).
-//   checkpoint id  -> the rewind checkpoint id, as given (LangGraph's uuid6 ids are UUIDs, which
-//                     rewind accepts). An id that is not a canonical UUID, or that another thread
-//                     or namespace already uses (rewind ids are store-wide), is stored under
-//                     uuid5(JSON [thread, ns, id]) with the original in the rewind metadata key
-//                     "langgraph:checkpoint_id" (which LangGraph metadata cannot set).
-//   parent         -> the rewind parent, so LangGraph forks (time travel) are rewind branches.
-//   checkpoint     -> the rewind state: serde.dumpsTyped({ checkpoint without channel_values,
-//                     metadata, parent, blobs }), the serde type tag in the content type
-//                     (application/vnd.langgraph.checkpoint+json for "json",
-//                     application/vnd.langgraph.checkpoint; serde=<tag> otherwise).
-//   channel values -> attachments "c:<channel>" on the checkpoint whose put() listed the channel in
-//                     newVersions, each serialised once with serde.dumpsTyped (type tag in the
-//                     content type: application/json for "json"), written in the checkpoint's
-//                     transaction and sharing its chunk-list prefix with the previous version
-//                     (a growing message list logs its new messages only). `blobs` maps every
-//                     channel to the checkpoint holding its value; later checkpoints point at
-//                     it, and reads rebuild channel_values from those attachments. Small values
-//                     live in the envelope instead, copied to children that keep them: null,
-//                     booleans, finite numbers and strings of at most 64 characters as
-//                     themselves in its `values` map (serialised with the envelope, no serde
-//                     call of their own), other values whose serialised JSON is at most 64
-//                     bytes as that text in its `inline` map. A channel the checkpoint has but
-//                     neither lists in newVersions nor shares with its parent (same version) is
-//                     stored too when the thread and namespace stored that channel at that
-//                     version before (a copy of a sibling: updateState(config, undefined,
-//                     "__copy__")): the value given, its chunks shared with the earlier one. An
-//                     index of the stored (channel, version)s, built from the envelopes the first
-//                     time a put needs it, answers that. A channel at a version stored nowhere is
-//                     not invented: as in LangGraph's delta savers (Postgres), newVersions says
-//                     what is new.
-//   pending writes -> attachments 'w:["<task_path>","<task_id>",<idx>,"<channel>"]' on their
-//                     checkpoint, returned in LangGraph's writesSortKey order.
-//   long names     -> rewind limits keys and namespaces to 256 bytes: longer channel names use the
-//                     key "c#<uuid5>", longer write keys "w#<uuid5>" (their text in "k#<uuid5>"),
-//                     longer namespaces "#<uuid5>" (the original in the rewind metadata key
-//                     "langgraph:checkpoint_ns").
-//   odd strings    -> JavaScript strings may hold lone surrogates (text cut inside an emoji);
-//                     rewind's are UTF-8. Thread ids, namespaces, channel names and ids holding
-//                     them are derived names as above (uuid5 of their JSON text), and the
-//                     originals are kept in rewind metadata as JSON text under "<key>~json".
-//                     Everything round-trips exactly through the saver.
-//   metadata       -> in the serialised state (exact round trip through serde) and, as JSON, in
-//                     the rewind metadata (for rewind queries and tools; lone surrogates shown as
-//                     U+FFFD; only source and step when the whole cannot be mirrored). Metadata
-//                     the envelope's JSON cannot hold (a BigInt, a cycle) is serialised on its
-//                     own into the attachment "m:", so the serde's answer for it (LangGraph's
-//                     replaces it with a placeholder) spoils nothing else. Tags
-//                     "langgraph:<source>" and the message "<source> step <n>" make the
-//                     checkpoints readable in rewind's own tools.
-//   the same id    -> a put of an id the thread and namespace already have replaces that
-//     again           checkpoint, as in MemorySaver: the new one (with a new rewind id, the
-//                     LangGraph id in "langgraph:checkpoint_id") keeps the old one's pending
-//                     writes; the old one is deleted once the new one is stored, or, when rewind
-//                     children still take values from it, stays in the store out of LangGraph's
-//                     sight (where a thread has two checkpoints with one LangGraph id, the newer
-//                     is the one LangGraph sees). A put or putWrites of a checkpoint waits for
-//                     the ones before it.
-//
-// A per-store catalogue (thread -> namespace -> checkpoint ids, sorted) answers "latest" and
-// list() in LangGraph's order (checkpoint id descending) without asking the engine for checkpoint
-// objects. It is built from store.list() once per session and kept current by put() and by the
-// store's events (deletions, compaction, reloads, checkpoints made by others).
+// RewindSaver: LangGraph's BaseCheckpointSaver over a rewind store. Reads build checkpoint tuples
+// from the envelope and its attachments; a put plans what it stores, then writes it in one
+// transaction.
 
 import {
   BaseCheckpointSaver,
-  TASKS,
-  WRITES_IDX_MAP,
   compareWritesSortKeys,
   copyCheckpoint,
   getCheckpointId,
   maxChannelVersion,
+  TASKS,
   uuid5,
   uuid6,
+  WRITES_IDX_MAP,
   writesSortKey,
 } from "@langchain/langgraph-checkpoint";
-import { Store } from "./index.js";
+import { Store } from "../index.js";
+import { indexStored, key3, lowerBound, shared, storedKey } from "./catalogue.js";
+import { isNotFound, missing, namespaceOf, requireString, threadOf } from "./config.js";
+import { matchesFilter, minimalMirror, mirrorMetadata } from "./metadata.js";
+import {
+  asBytes,
+  CANONICAL_UUID,
+  contentType,
+  CT_CHECKPOINT,
+  CT_METADATA,
+  CT_VALUE,
+  CT_WRITE,
+  encoder,
+  hasOwn,
+  ID_KEY,
+  ID_NAMESPACE,
+  LONG_WRITE_KEY,
+  LONG_WRITE_NAME,
+  MAX_KEY_BYTES,
+  METADATA_KEY,
+  mirrorString,
+  NS_KEY,
+  rewindNamespace,
+  serdeType,
+  toWellFormed,
+  truncate,
+  utf8Length,
+  valueContentType,
+  valueKey,
+  WRITE_KEY,
+} from "./names.js";
 
-/** Namespace of the uuid5 ids derived from thread ids and checkpoint ids. */
-const ID_NAMESPACE = "4f0d2c8e-6b1a-5c3e-9d47-2a1b8e6f0c53";
-const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-const CT_CHECKPOINT = "application/vnd.langgraph.checkpoint";
-const CT_VALUE = "application/vnd.langgraph.value";
-const CT_WRITE = "application/vnd.langgraph.write";
-const CT_METADATA = "application/vnd.langgraph.metadata";
-const VALUE_KEY = "c:";
-/** A value whose key would be too long (or not UTF-8): "c#<uuid>". */
-const LONG_VALUE_KEY = "c#";
-/** LangGraph metadata serialised on its own (when the envelope's JSON cannot hold it). */
-const METADATA_KEY = "m:";
-const WRITE_KEY = "w:";
-/** A write whose key would be too long: "w#<uuid>", its key text in the attachment "k#<uuid>". */
-const LONG_WRITE_KEY = "w#";
-const LONG_WRITE_NAME = "k#";
-/** rewind's limits on attachment keys and namespaces (bytes). */
-const MAX_KEY_BYTES = 256;
-const MAX_NAMESPACE_BYTES = 256;
-/** Session metadata key naming the thread. */
-const THREAD_KEY = "langgraph_thread_id";
-/** Rewind metadata key holding a checkpoint id that is not the rewind id. */
-const ID_KEY = "langgraph:checkpoint_id";
-/** Rewind metadata key holding a namespace too long for rewind (stored as "#<uuid>"). */
-const NS_KEY = "langgraph:checkpoint_ns";
-/** Rewind metadata keys the saver sets itself (mirrorString() forms included). */
-const RESERVED_METADATA_KEYS = [ID_KEY, `${ID_KEY}~json`, NS_KEY, `${NS_KEY}~json`];
-/** Rewind metadata keeps LangGraph metadata up to this size (the rest stays in the state). */
-const MAX_MIRRORED_METADATA = 32 << 10;
-
-const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 /** Channel values serialised to at most this many bytes of JSON live in the envelope itself. */
 const MAX_INLINE_BYTES = 64;
-
-// ----- small helpers ------------------------------------------------------------------------
-
-/** Content type carrying a serde type tag. */
-function contentType(base, type) {
-  return type === "json" ? `${base}+json` : `${base}; serde=${encodeURIComponent(type)}`;
-}
-
-/**
- * Content type of a channel value or write: plain application/json for serde's "json" (the
- * attachment key already says what it is, and every byte of a record counts), else the base
- * with the serde tag.
- */
-function valueContentType(base, type) {
-  return type === "json" ? "application/json" : contentType(base, type);
-}
 
 /**
  * Whether a channel value is stored as itself in the envelope's `values` (serialised with the
@@ -165,438 +78,6 @@ function inlineText(type, bytes) {
     return null;
   }
 }
-
-/** The serde type tag of a content type made by contentType(), or null if it is not ours. */
-function serdeType(base, ct) {
-  if (typeof ct !== "string" || !ct.startsWith(base)) return null;
-  const rest = ct.slice(base.length);
-  if (rest === "+json") return "json";
-  if (rest.startsWith("; serde=")) return decodeURIComponent(rest.slice(8));
-  return null;
-}
-
-const utf8Length = (text) => encoder.encode(text).length;
-
-const hasOwn = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
-
-// JavaScript strings may hold lone surrogates (a string cut in the middle of an emoji); rewind's
-// strings are UTF-8, which cannot. Names that reach rewind are either well formed, or derived
-// (uuid5 of their JSON text, which escapes lone surrogates), or mirrored as JSON text.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/** Whether a string has no lone surrogates. */
-function wellFormed(text) {
-  if (typeof text.isWellFormed === "function") return text.isWellFormed();
-  LONE_SURROGATE.lastIndex = 0;
-  return !LONE_SURROGATE.test(text);
-}
-
-/** The string with each lone surrogate replaced by U+FFFD (for text rewind only displays). */
-function toWellFormed(text) {
-  if (typeof text.toWellFormed === "function") return text.toWellFormed();
-  return text.replace(LONE_SURROGATE, "\uFFFD");
-}
-
-/** At most `max` UTF-16 units of a string, not cutting a surrogate pair in two. */
-function truncate(text, max) {
-  if (text.length <= max) return text;
-  const code = text.charCodeAt(max - 1);
-  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
-}
-
-/** A uuid5 naming `value` of kind `kind`, for any string (lone surrogates included). */
-function derivedUuid(kind, value) {
-  const name = wellFormed(value) ? `${kind}:${value}` : `${kind}~json:${JSON.stringify(value)}`;
-  return uuid5(name, ID_NAMESPACE);
-}
-
-/**
- * Sets a string in rewind metadata under `key`, or its JSON text under `key + "~json"` when it
- * holds lone surrogates (rewind metadata is UTF-8 JSON).
- */
-function mirrorString(metadata, key, value) {
-  if (wellFormed(value)) metadata[key] = value;
-  else metadata[`${key}~json`] = JSON.stringify(value);
-}
-
-/** The string mirrorString() stored under `key`, or undefined. */
-function mirroredString(metadata, key) {
-  const plain = metadata?.[key];
-  if (typeof plain === "string") return plain;
-  const json = metadata?.[`${key}~json`];
-  if (typeof json !== "string") return undefined;
-  try {
-    const value = JSON.parse(json);
-    return typeof value === "string" ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The attachment key of a channel's value. */
-function valueKey(channel) {
-  const key = VALUE_KEY + channel;
-  return utf8Length(key) <= MAX_KEY_BYTES && wellFormed(channel) ? key : LONG_VALUE_KEY + derivedUuid("channel", channel);
-}
-
-/** The rewind namespace of a LangGraph checkpoint_ns. */
-function rewindNamespace(ns) {
-  return utf8Length(ns) <= MAX_NAMESPACE_BYTES && wellFormed(ns) ? ns : `#${derivedUuid("namespace", ns)}`;
-}
-
-function asBytes(data) {
-  if (data instanceof Uint8Array) return data;
-  if (typeof data === "string") return encoder.encode(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  throw new TypeError("the serializer returned neither bytes nor a string");
-}
-
-function missing(what, method) {
-  return new Error(
-    `Failed to ${method}. The passed RunnableConfig is missing a required "${what}" field in its ` +
-      `"configurable" property.`,
-  );
-}
-
-function requireString(value, what) {
-  if (typeof value !== "string") {
-    throw new Error(`Invalid configurable value for key "${what}": expected a string (got ${typeof value}).`);
-  }
-  return value;
-}
-
-function threadOf(config, method) {
-  const thread = config?.configurable?.thread_id;
-  if (thread === undefined || thread === null || thread === "") throw missing("thread_id", method);
-  return requireString(thread, "thread_id");
-}
-
-function namespaceOf(config) {
-  const ns = config?.configurable?.checkpoint_ns ?? "";
-  return requireString(ns, "checkpoint_ns");
-}
-
-function isNotFound(error) {
-  return error?.code === "CHECKPOINT_NOT_FOUND" || error?.code === "SESSION_NOT_FOUND";
-}
-
-/** JSON equality (filters compare like the SQL savers: by value, not by reference). */
-function jsonEqual(a, b) {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  try {
-    return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
-  } catch {
-    return false;
-  }
-}
-
-function canonical(value) {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === "object") {
-    const out = {};
-    for (const key of Object.keys(value).sort()) out[key] = canonical(value[key]);
-    return out;
-  }
-  return value;
-}
-
-function matchesFilter(metadata, filter) {
-  if (!filter) return true;
-  for (const [key, value] of Object.entries(filter)) {
-    if (value === undefined) continue;
-    if (!jsonEqual(metadata?.[key], value)) return false;
-  }
-  return true;
-}
-
-/**
- * LangGraph metadata as rewind metadata (a JSON object for queries and tools), and whether the
- * metadata is plain JSON (no BigInt, no cycle, nothing that throws), so that the saver's serde can
- * serialise it inside the envelope. Strings with lone surrogates are mirrored with U+FFFD; metadata
- * too large or with such keys is mirrored as its `source` and `step` only.
- */
-function mirrorMetadata(metadata) {
-  if (!metadata || typeof metadata !== "object") return { mirror: {}, plain: true };
-  let plain = true;
-  let badKey = false;
-  let text;
-  try {
-    text = JSON.stringify(metadata, (key, value) => {
-      if (!wellFormed(key)) badKey = true;
-      if (typeof value === "bigint") {
-        plain = false;
-        return String(value);
-      }
-      return typeof value === "string" && !wellFormed(value) ? toWellFormed(value) : value;
-    });
-  } catch {
-    plain = false;
-    text = undefined;
-  }
-  if (text === undefined || badKey || text.length > MAX_MIRRORED_METADATA) {
-    return { mirror: minimalMirror(metadata), plain };
-  }
-  const parsed = JSON.parse(text);
-  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return { mirror: {}, plain };
-  // The saver's own keys say where a checkpoint belongs: LangGraph metadata cannot set them.
-  for (const key of RESERVED_METADATA_KEYS) if (hasOwn(parsed, key)) delete parsed[key];
-  return { mirror: parsed, plain };
-}
-
-/** The rewind metadata kept when the whole LangGraph metadata cannot be: source and step. */
-function minimalMirror(metadata) {
-  const out = {};
-  for (const key of ["source", "step"]) {
-    const v = metadata?.[key];
-    if (typeof v === "string") out[key] = toWellFormed(v);
-    else if (typeof v === "number" && Number.isFinite(v)) out[key] = v;
-  }
-  return out;
-}
-
-/**
- * Rejects channel versions the envelope cannot hold: LangGraph's are numbers or strings, and a
- * BigInt would turn the serde's JSON of the whole checkpoint into an error placeholder.
- */
-function rejectBigIntVersions(checkpoint) {
-  const check = (versions) => {
-    if (!versions || typeof versions !== "object") return;
-    for (const v of Object.values(versions)) {
-      if (typeof v === "bigint") {
-        throw new TypeError("Failed to put checkpoint: channel versions must be numbers or strings, not BigInt.");
-      }
-    }
-  };
-  check(checkpoint.channel_versions);
-  for (const seen of Object.values(checkpoint.versions_seen ?? {})) check(seen);
-}
-
-/** The key of a (channel, version) in a namespace's index of stored values. */
-const storedKey = (channel, version) => JSON.stringify([channel, version]);
-
-/**
- * Adds the (channel, version)s a checkpoint has (its put's info: owners resolved) to an index,
- * with the checkpoint holding each attachment (a hint for sharing chunks, never read as the
- * value: a put stores the value it is given).
- */
-function indexStored(index, info) {
-  for (const [ch, owner] of Object.entries(info.blobs)) index.set(storedKey(ch, info.versions[ch]), { owner });
-  for (const ch of [...Object.keys(info.inline), ...Object.keys(info.values)]) {
-    const key = storedKey(ch, info.versions[ch]);
-    if (!index.has(key)) index.set(key, {});
-  }
-}
-
-/** Sorted insertion position of `id` in ascending `ids` (first index with ids[i] >= id). */
-function lowerBound(ids, id) {
-  let lo = 0;
-  let hi = ids.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ids[mid] < id) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-// ----- the catalogue shared by every saver on one store --------------------------------------
-
-/** LangGraph checkpoints of one (thread, namespace), by checkpoint id. */
-class Namespace {
-  constructor() {
-    /** Checkpoint ids, ascending once sort() ran. */
-    this.ids = [];
-    this.sorted = true;
-    /** checkpoint id -> entry { id, rid, type, bare } */
-    this.entries = new Map();
-    /**
-     * What this (thread, namespace) stored, once a put needed it (#storedIndex): `map` is
-     * (channel, version) -> { owner? }, complete when `ready` resolves; puts add to it meanwhile.
-     */
-    this.index = null;
-  }
-
-  /** Adds an entry; one with the id of an entry already here replaces it (a later put). */
-  add(entry) {
-    if (this.entries.has(entry.id)) {
-      this.entries.set(entry.id, entry);
-      return;
-    }
-    const last = this.ids[this.ids.length - 1];
-    if (last !== undefined && !(last < entry.id)) this.sorted = false;
-    this.ids.push(entry.id);
-    this.entries.set(entry.id, entry);
-  }
-
-  sort() {
-    if (!this.sorted) {
-      this.ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      this.sorted = true;
-    }
-    return this.ids;
-  }
-}
-
-/** LangGraph checkpoints of one session. */
-class Catalogue {
-  constructor() {
-    /** namespace -> Namespace */
-    this.namespaces = new Map();
-    /**
-     * rewind ids of every entry, and of checkpoints a re-put replaced that stay because their
-     * children take values from them
-     */
-    this.rids = new Set();
-  }
-
-  ns(name, create = false) {
-    let ns = this.namespaces.get(name);
-    if (!ns && create) {
-      ns = new Namespace();
-      this.namespaces.set(name, ns);
-    }
-    return ns;
-  }
-
-  get(name, id) {
-    return this.namespaces.get(name)?.entries.get(id);
-  }
-
-  add(name, entry) {
-    this.ns(name, true).add(entry);
-    this.rids.add(entry.rid);
-  }
-}
-
-class Shared {
-  constructor(store) {
-    this.store = store;
-    /** thread id -> session id (a pure function, cached) */
-    this.sids = new Map();
-    /** session ids known to exist */
-    this.sessions = new Set();
-    /** session id -> Catalogue */
-    this.catalogues = new Map();
-    /** rewind ids this process is creating or deleting (their events are not news) */
-    this.own = new Set();
-    /** "thread\0ns\0id" -> promise of the put() storing it */
-    this.inflight = new Map();
-    /** "thread\0ns\0id" -> writes waiting for their checkpoint's put() */
-    this.parked = new Map();
-    /** rid -> { versions, blobs } of recent puts (a small cache for the next put's parent) */
-    this.recent = new Map();
-    store.subscribe((event) => this.onEvent(event));
-  }
-
-  onEvent(event) {
-    switch (event.type) {
-      case "created":
-        if (!this.own.has(event.checkpoint)) this.catalogues.delete(event.session);
-        break;
-      case "deleted":
-        this.recent.delete(event.checkpoint);
-        if (!this.own.has(event.checkpoint)) this.catalogues.delete(event.session);
-        break;
-      case "sessionDeleted":
-        this.catalogues.delete(event.session);
-        this.sessions.delete(event.session);
-        break;
-      case "compacted":
-      case "reloaded":
-        this.catalogues.clear();
-        this.sessions.clear();
-        this.recent.clear();
-        break;
-      default:
-        break;
-    }
-  }
-
-  sid(thread) {
-    let sid = this.sids.get(thread);
-    if (sid === undefined) {
-      sid = derivedUuid("thread", thread);
-      this.sids.set(thread, sid);
-    }
-    return sid;
-  }
-
-  exists(sid) {
-    if (this.sessions.has(sid)) return true;
-    try {
-      this.store.session(sid);
-    } catch (error) {
-      if (isNotFound(error)) return false;
-      throw error;
-    }
-    this.sessions.add(sid);
-    return true;
-  }
-
-  async ensureSession(thread) {
-    const sid = this.sid(thread);
-    if (this.exists(sid)) return sid;
-    const bytes = encoder.encode(thread).length;
-    const name = thread.trim() !== "" && bytes <= 256 && wellFormed(thread) ? thread : "langgraph thread";
-    const metadata = {};
-    mirrorString(metadata, THREAD_KEY, thread);
-    try {
-      await this.store.createSession(name, metadata, sid);
-    } catch (error) {
-      if (error?.code !== "DUPLICATE_ID") throw error;
-    }
-    this.sessions.add(sid);
-    return sid;
-  }
-
-  /** The session's catalogue, built from the store on first use. */
-  catalogue(sid) {
-    let cat = this.catalogues.get(sid);
-    if (cat) return cat;
-    cat = new Catalogue();
-    for (const cp of this.store.list({ session: sid, order: "asc" }).items) {
-      const type = serdeType(CT_CHECKPOINT, cp.contentType);
-      if (type === null) continue; // not a LangGraph checkpoint
-      const id = mirroredString(cp.metadata, ID_KEY) ?? cp.id;
-      const ns = mirroredString(cp.metadata, NS_KEY) ?? cp.namespace;
-      cat.add(ns, { id, rid: cp.id, type, bare: false });
-    }
-    this.catalogues.set(sid, cat);
-    return cat;
-  }
-
-  /** Every LangGraph thread of the store: [{ sid, thread }]. */
-  threads() {
-    const out = [];
-    for (const s of this.store.sessions()) {
-      const thread = mirroredString(s.metadata, THREAD_KEY);
-      if (typeof thread === "string" && this.sid(thread) === s.id) out.push({ sid: s.id, thread });
-    }
-    return out;
-  }
-
-  remember(rid, info) {
-    this.recent.set(rid, info);
-    if (this.recent.size > 256) this.recent.delete(this.recent.keys().next().value);
-  }
-}
-
-const SHARED = new WeakMap();
-
-function shared(store) {
-  let s = SHARED.get(store);
-  if (!s) {
-    s = new Shared(store);
-    SHARED.set(store, s);
-  }
-  return s;
-}
-
-const key3 = (thread, ns, id) => `${thread}\u0000${ns}\u0000${id}`;
-
-// ----- the saver -----------------------------------------------------------------------------
 
 /**
  * A LangGraph checkpoint saver storing threads in a rewind store (memory or IndexedDB).
@@ -963,8 +444,17 @@ export class RewindSaver extends BaseCheckpointSaver {
   }
 
   async #put(config, thread, ns, checkpoint, metadata, newVersions) {
+    const plan = await this.#planPut(config, thread, ns, checkpoint, metadata, newVersions);
+    return this.#writePut(plan);
+  }
+
+  /**
+   * What a put stores, decided and serialised before anything is written (a serializer error
+   * leaves nothing behind): which channels it stores and how (attachment, inline JSON, the value
+   * itself in the envelope), and the envelope.
+   */
+  async #planPut(config, thread, ns, checkpoint, metadata, newVersions) {
     const sh = this.#shared;
-    const store = this.store;
     const prepared = copyCheckpoint(checkpoint);
     const values = prepared.channel_values;
     const versions = prepared.channel_versions;
@@ -979,7 +469,7 @@ export class RewindSaver extends BaseCheckpointSaver {
     // checkpoint has comes from its parent. A channel at a version stored nowhere is not
     // invented: like LangGraph's delta savers, newVersions says what is new.
     const sid = sh.sid(thread);
-    let cat = sh.exists(sid) ? sh.catalogue(sid) : null;
+    const cat = sh.exists(sid) ? sh.catalogue(sid) : null;
     const parent = cat && parentId ? cat.get(ns, parentId) : undefined;
     const info = parent ? await this.#parentInfo(parent) : null;
     const blobs = {};
@@ -1054,9 +544,42 @@ export class RewindSaver extends BaseCheckpointSaver {
     if (Object.keys(embedded).length > 0) envelope.values = embedded;
     const [type, stateData] = await this.serde.dumpsTyped(envelope);
     const state = asBytes(stateData);
+    return {
+      config,
+      checkpoint,
+      thread,
+      ns,
+      id,
+      sid,
+      cat,
+      parent,
+      metadata,
+      mirror,
+      versions,
+      blobs,
+      inline,
+      embedded,
+      bases,
+      fresh,
+      serialised,
+      attached,
+      metadataAlone,
+      type,
+      state,
+    };
+  }
 
+  /**
+   * Writes a planned put: the session if it is new, then the checkpoint with its new values (and
+   * writes that arrived before it) in one transaction, under the LangGraph id when it can be.
+   */
+  async #writePut(plan) {
+    const sh = this.#shared;
+    const store = this.store;
+    const { config, checkpoint, thread, ns, id, sid, parent, metadata, mirror, versions } = plan;
+    const { blobs, inline, embedded, bases, fresh, serialised, attached, metadataAlone, type, state } = plan;
     await sh.ensureSession(thread);
-    cat ??= sh.catalogue(sid);
+    const cat = plan.cat ?? sh.catalogue(sid);
     const source = typeof metadata?.source === "string" && metadata.source !== "" ? toWellFormed(metadata.source) : null;
     const step = typeof metadata?.step === "number" ? metadata.step : null;
     let tags = source && source.length <= 100 ? [`langgraph:${source}`] : [];
@@ -1391,4 +914,22 @@ export class RewindSaver extends BaseCheckpointSaver {
   async flush() {
     await this.store.flush();
   }
+}
+
+
+/**
+ * Rejects channel versions the envelope cannot hold: LangGraph's are numbers or strings, and a
+ * BigInt would turn the serde's JSON of the whole checkpoint into an error placeholder.
+ */
+function rejectBigIntVersions(checkpoint) {
+  const check = (versions) => {
+    if (!versions || typeof versions !== "object") return;
+    for (const v of Object.values(versions)) {
+      if (typeof v === "bigint") {
+        throw new TypeError("Failed to put checkpoint: channel versions must be numbers or strings, not BigInt.");
+      }
+    }
+  };
+  check(checkpoint.channel_versions);
+  for (const seen of Object.values(checkpoint.versions_seen ?? {})) check(seen);
 }

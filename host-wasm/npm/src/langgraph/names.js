@@ -1,0 +1,133 @@
+// How LangGraph's names become rewind's: ids, attachment keys, namespaces and content types, and
+// the strings that must survive the trip (lone surrogates, names over rewind's limits).
+
+import { uuid5 } from "@langchain/langgraph-checkpoint";
+
+/** Namespace of the uuid5 ids derived from thread ids and checkpoint ids. */
+export const ID_NAMESPACE = "4f0d2c8e-6b1a-5c3e-9d47-2a1b8e6f0c53";
+export const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export const CT_CHECKPOINT = "application/vnd.langgraph.checkpoint";
+export const CT_VALUE = "application/vnd.langgraph.value";
+export const CT_WRITE = "application/vnd.langgraph.write";
+export const CT_METADATA = "application/vnd.langgraph.metadata";
+const VALUE_KEY = "c:";
+/** A value whose key would be too long (or not UTF-8): "c#<uuid>". */
+const LONG_VALUE_KEY = "c#";
+/** LangGraph metadata serialised on its own (when the envelope's JSON cannot hold it). */
+export const METADATA_KEY = "m:";
+export const WRITE_KEY = "w:";
+/** A write whose key would be too long: "w#<uuid>", its key text in the attachment "k#<uuid>". */
+export const LONG_WRITE_KEY = "w#";
+export const LONG_WRITE_NAME = "k#";
+/** rewind's limits on attachment keys and namespaces (bytes). */
+export const MAX_KEY_BYTES = 256;
+const MAX_NAMESPACE_BYTES = 256;
+/** Session metadata key naming the thread. */
+export const THREAD_KEY = "langgraph_thread_id";
+/** Rewind metadata key holding a checkpoint id that is not the rewind id. */
+export const ID_KEY = "langgraph:checkpoint_id";
+/** Rewind metadata key holding a namespace too long for rewind (stored as "#<uuid>"). */
+export const NS_KEY = "langgraph:checkpoint_ns";
+
+export const encoder = new TextEncoder();
+
+/** Content type carrying a serde type tag. */
+export function contentType(base, type) {
+  return type === "json" ? `${base}+json` : `${base}; serde=${encodeURIComponent(type)}`;
+}
+
+/**
+ * Content type of a channel value or write: plain application/json for serde's "json" (the
+ * attachment key already says what it is, and every byte of a record counts), else the base
+ * with the serde tag.
+ */
+export function valueContentType(base, type) {
+  return type === "json" ? "application/json" : contentType(base, type);
+}
+
+/** The serde type tag of a content type made by contentType(), or null if it is not ours. */
+export function serdeType(base, ct) {
+  if (typeof ct !== "string" || !ct.startsWith(base)) return null;
+  const rest = ct.slice(base.length);
+  if (rest === "+json") return "json";
+  if (rest.startsWith("; serde=")) return decodeURIComponent(rest.slice(8));
+  return null;
+}
+
+export const utf8Length = (text) => encoder.encode(text).length;
+
+export const hasOwn = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
+
+// JavaScript strings may hold lone surrogates (a string cut in the middle of an emoji); rewind's
+// strings are UTF-8, which cannot. Names that reach rewind are either well formed, or derived
+// (uuid5 of their JSON text, which escapes lone surrogates), or mirrored as JSON text.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** Whether a string has no lone surrogates. */
+export function wellFormed(text) {
+  if (typeof text.isWellFormed === "function") return text.isWellFormed();
+  LONE_SURROGATE.lastIndex = 0;
+  return !LONE_SURROGATE.test(text);
+}
+
+/** The string with each lone surrogate replaced by U+FFFD (for text rewind only displays). */
+export function toWellFormed(text) {
+  if (typeof text.toWellFormed === "function") return text.toWellFormed();
+  return text.replace(LONE_SURROGATE, "\uFFFD");
+}
+
+/** At most `max` UTF-16 units of a string, not cutting a surrogate pair in two. */
+export function truncate(text, max) {
+  if (text.length <= max) return text;
+  const code = text.charCodeAt(max - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}
+
+/** A uuid5 naming `value` of kind `kind`, for any string (lone surrogates included). */
+export function derivedUuid(kind, value) {
+  const name = wellFormed(value) ? `${kind}:${value}` : `${kind}~json:${JSON.stringify(value)}`;
+  return uuid5(name, ID_NAMESPACE);
+}
+
+/**
+ * Sets a string in rewind metadata under `key`, or its JSON text under `key + "~json"` when it
+ * holds lone surrogates (rewind metadata is UTF-8 JSON).
+ */
+export function mirrorString(metadata, key, value) {
+  if (wellFormed(value)) metadata[key] = value;
+  else metadata[`${key}~json`] = JSON.stringify(value);
+}
+
+/** The string mirrorString() stored under `key`, or undefined. */
+export function mirroredString(metadata, key) {
+  const plain = metadata?.[key];
+  if (typeof plain === "string") return plain;
+  const json = metadata?.[`${key}~json`];
+  if (typeof json !== "string") return undefined;
+  try {
+    const value = JSON.parse(json);
+    return typeof value === "string" ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The attachment key of a channel's value. */
+export function valueKey(channel) {
+  const key = VALUE_KEY + channel;
+  return utf8Length(key) <= MAX_KEY_BYTES && wellFormed(channel) ? key : LONG_VALUE_KEY + derivedUuid("channel", channel);
+}
+
+/** The rewind namespace of a LangGraph checkpoint_ns. */
+export function rewindNamespace(ns) {
+  return utf8Length(ns) <= MAX_NAMESPACE_BYTES && wellFormed(ns) ? ns : `#${derivedUuid("namespace", ns)}`;
+}
+
+export function asBytes(data) {
+  if (data instanceof Uint8Array) return data;
+  if (typeof data === "string") return encoder.encode(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  throw new TypeError("the serializer returned neither bytes nor a string");
+}
