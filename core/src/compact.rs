@@ -217,6 +217,11 @@ pub struct CompactionPlan {
 
 /// What [`Store::apply_compaction`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "api",
+    derive(serde::Serialize),
+    serde(rename_all = "camelCase")
+)]
 #[non_exhaustive]
 pub struct CompactionReport {
     /// Checkpoints removed.

@@ -167,6 +167,11 @@ impl JsonBytes {
 
 /// What an import did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "api",
+    derive(serde::Serialize),
+    serde(rename_all = "camelCase")
+)]
 #[non_exhaustive]
 pub struct ImportReport {
     /// Sessions created.

@@ -44,6 +44,11 @@ impl Metrics {
 
 /// Counters of mutating operations since the store was opened.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "api",
+    derive(serde::Serialize),
+    serde(rename_all = "camelCase")
+)]
 #[non_exhaustive]
 pub struct OpCounters {
     /// Sessions created.
@@ -70,6 +75,11 @@ pub struct OpCounters {
 
 /// Whether a store can take writes, and what needs attention.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "api",
+    derive(serde::Serialize),
+    serde(rename_all = "camelCase")
+)]
 #[non_exhaustive]
 pub struct Health {
     /// True when writes are accepted and nothing needs attention.

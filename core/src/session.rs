@@ -9,6 +9,11 @@ use crate::id::{CheckpointId, SessionId};
 /// A session. Its **head** is the checkpoint the next checkpoint continues from by default;
 /// [`restore`](crate::Store::restore) moves it, which is how a session forks.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "api",
+    derive(serde::Serialize),
+    serde(rename_all = "camelCase")
+)]
 #[non_exhaustive]
 pub struct Session {
     /// Unique id.

@@ -7,9 +7,8 @@
 //! lives there.
 
 use rewind_core::api::{
-    self, AnnotationView, CheckpointInput, CheckpointView, CompactionReportView, DiffView,
-    EventView, HealthView, ImportReportView, MetricsView, OptionsInput, PageView, PlanView,
-    QueryInput, RetentionInput, SessionView, VerifyView,
+    self, AnnotationView, CheckpointInput, CheckpointView, DiffView, EventView, MetricsView,
+    OptionsInput, PageView, PlanView, QueryInput, RetentionInput, VerifyView,
 };
 use rewind_core::{Options, Query, RetentionPolicy, Store};
 use serde::Serialize;
@@ -93,12 +92,12 @@ impl WasmStore {
     /// A session as JSON.
     pub fn session(&self, id: &str) -> Result<String, JsValue> {
         let s = self.store.session(session_id(id)?).map_err(to_js)?;
-        Ok(text(&SessionView::from(s)))
+        Ok(text(s))
     }
 
     /// Every session as a JSON array, oldest first.
     pub fn sessions(&self) -> String {
-        let all: Vec<SessionView<'_>> = self.store.sessions().map(SessionView::from).collect();
+        let all: Vec<&rewind_core::Session> = self.store.sessions().collect();
         text(&all)
     }
 
@@ -313,7 +312,7 @@ impl WasmStore {
             .map(|id| checkpoint_id(id))
             .collect::<Result<Vec<_>, _>>()?;
         let report = self.store.remove_checkpoints(&ids).map_err(to_js)?;
-        Ok(text(&CompactionReportView::from(&report)))
+        Ok(text(&report))
     }
 
     /// The store (or the sessions in the JSON array `sessions`, when not empty) as a JSON export.
@@ -334,14 +333,14 @@ impl WasmStore {
     #[wasm_bindgen(js_name = importJson)]
     pub fn import_json(&mut self, bytes: &[u8]) -> Result<String, JsValue> {
         let report = self.store.import_json(bytes).map_err(to_js)?;
-        Ok(text(&ImportReportView::from(&report)))
+        Ok(text(&report))
     }
 
     /// Imports a binary export; returns the report as JSON.
     #[wasm_bindgen(js_name = importBinary)]
     pub fn import_binary(&mut self, bytes: &[u8]) -> Result<String, JsValue> {
         let report = self.store.import_binary(bytes).map_err(to_js)?;
-        Ok(text(&ImportReportView::from(&report)))
+        Ok(text(&report))
     }
 
     /// Recomputes every hash (JSON report).
@@ -356,7 +355,7 @@ impl WasmStore {
 
     /// Health (JSON).
     pub fn health(&self) -> String {
-        text(&HealthView::from(&self.store.health()))
+        text(&self.store.health())
     }
 
     /// Events since the last call (JSON array).

@@ -5,7 +5,9 @@
 //!
 //! - [`input`]: serde-deserialisable inputs (a checkpoint to create, a query, a retention
 //!   policy, store options) and their conversions into the engine's types;
-//! - [`view`]: serde-serialisable views of what the engine returns;
+//! - [`view`]: serde-serialisable views of what the engine returns (types that serialise as
+//!   they are — `Session`, `Health`, `OpCounters`, `CompactionReport`, `ImportReport` — derive
+//!   `Serialize` with this feature instead);
 //! - [`SnakeCase`]: the same views with snake_case field names, for hosts whose convention
 //!   that is (the CLI).
 //!
@@ -23,7 +25,6 @@ pub use input::{
     parse_checkpoint_id, parse_session_id, parse_session_list, parse_severity, parse_trigger_kind,
 };
 pub use view::{
-    AnnotationView, CheckpointView, CompactionReportView, DiffView, EventView, HealthView,
-    ImportReportView, Kept, MessageChange, MetricsView, OpsView, PageView, PlanView, Removal,
-    SessionView, TriggerView, VerifyErrorView, VerifyView,
+    AnnotationView, CheckpointView, DiffView, EventView, Kept, MessageChange, MetricsView,
+    PageView, PlanView, Removal, TriggerView, VerifyErrorView, VerifyView,
 };

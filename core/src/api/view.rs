@@ -14,15 +14,13 @@ use serde_json::{Map, Value};
 
 use crate::annotation::Annotation;
 use crate::checkpoint::{Checkpoint, Trigger};
-use crate::compact::{CompactionPlan, CompactionReport, KeepReason, RemovalReason};
+use crate::compact::{CompactionPlan, KeepReason, RemovalReason};
 use crate::diff::Diff;
 use crate::event::Event;
-use crate::export::ImportReport;
 use crate::id::{CheckpointId, Hash, SessionId};
 use crate::json_patch::PatchOp;
-use crate::metrics::{Health, Metrics, OpCounters};
+use crate::metrics::{Metrics, OpCounters};
 use crate::query::Page;
-use crate::session::Session;
 use crate::store::{VerifyError, VerifyReport};
 
 fn hex<S: Serializer>(hash: &Hash, s: S) -> Result<S::Ok, S::Error> {
@@ -115,37 +113,6 @@ impl<'a> From<&'a Trigger> for TriggerView<'a> {
             Trigger::Manual => TriggerView::Manual,
             Trigger::Automatic { reason } => TriggerView::Automatic { reason },
             Trigger::Scheduled => TriggerView::Scheduled,
-        }
-    }
-}
-
-/// A session.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SessionView<'a> {
-    /// Unique id.
-    pub id: SessionId,
-    /// Name.
-    pub name: &'a str,
-    /// Metadata (a JSON object).
-    pub metadata: &'a Map<String, Value>,
-    /// Unix ms.
-    pub created_at: u64,
-    /// Where the next checkpoint continues from.
-    pub head: Option<CheckpointId>,
-    /// Number of checkpoints.
-    pub checkpoints: u64,
-}
-
-impl<'a> From<&'a Session> for SessionView<'a> {
-    fn from(s: &'a Session) -> Self {
-        SessionView {
-            id: s.id,
-            name: &s.name,
-            metadata: &s.metadata,
-            created_at: s.created_at,
-            head: s.head,
-            checkpoints: s.checkpoints,
         }
     }
 }
@@ -361,28 +328,6 @@ impl<'a> From<&'a CompactionPlan> for PlanView<'a> {
     }
 }
 
-/// What a compaction did.
-#[derive(Clone, Copy, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CompactionReportView {
-    /// Checkpoints removed.
-    pub removed: u64,
-    /// Log size before.
-    pub log_bytes_before: u64,
-    /// Log size after.
-    pub log_bytes_after: u64,
-}
-
-impl From<&CompactionReport> for CompactionReportView {
-    fn from(r: &CompactionReport) -> Self {
-        CompactionReportView {
-            removed: r.removed,
-            log_bytes_before: r.log_bytes_before,
-            log_bytes_after: r.log_bytes_after,
-        }
-    }
-}
-
 /// Counts and sizes.
 #[derive(Clone, Copy, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -410,50 +355,7 @@ pub struct MetricsView {
     /// Events dropped because nobody drained them.
     pub events_dropped: u64,
     /// Operations since the store was opened.
-    pub ops: OpsView,
-}
-
-/// Operation counters.
-#[derive(Clone, Copy, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OpsView {
-    /// Sessions created.
-    pub sessions_created: u64,
-    /// Checkpoints created.
-    pub checkpoints_created: u64,
-    /// Automatic checkpoints throttled away.
-    pub auto_skipped: u64,
-    /// Restores.
-    pub restores: u64,
-    /// Checkpoints deleted.
-    pub deletes: u64,
-    /// Annotations added.
-    pub annotations: u64,
-    /// Attachments written.
-    pub attachments: u64,
-    /// Compactions applied.
-    pub compactions: u64,
-    /// Imports applied.
-    pub imports: u64,
-    /// Backend failures returned to callers.
-    pub backend_errors: u64,
-}
-
-impl From<&OpCounters> for OpsView {
-    fn from(o: &OpCounters) -> Self {
-        OpsView {
-            sessions_created: o.sessions_created,
-            checkpoints_created: o.checkpoints_created,
-            auto_skipped: o.auto_skipped,
-            restores: o.restores,
-            deletes: o.deletes,
-            annotations: o.annotations,
-            attachments: o.attachments,
-            compactions: o.compactions,
-            imports: o.imports,
-            backend_errors: o.backend_errors,
-        }
-    }
+    pub ops: OpCounters,
 }
 
 impl From<&Metrics> for MetricsView {
@@ -470,32 +372,7 @@ impl From<&Metrics> for MetricsView {
             next_seq: m.next_seq,
             dedup_ratio: m.dedup_ratio(),
             events_dropped: m.events_dropped,
-            ops: OpsView::from(&m.ops),
-        }
-    }
-}
-
-/// Whether the store takes writes.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HealthView<'a> {
-    /// True when writes are accepted and nothing needs attention.
-    pub ok: bool,
-    /// Why writes are refused, after a failed sync.
-    pub write_error: Option<&'a str>,
-    /// Fraction of the log taken by deleted data.
-    pub dead_ratio: f64,
-    /// Events dropped because nobody drained them.
-    pub events_dropped: u64,
-}
-
-impl<'a> From<&'a Health> for HealthView<'a> {
-    fn from(h: &'a Health) -> Self {
-        HealthView {
-            ok: h.ok,
-            write_error: h.write_error.as_deref(),
-            dead_ratio: h.dead_ratio,
-            events_dropped: h.events_dropped,
+            ops: m.ops,
         }
     }
 }
@@ -550,140 +427,81 @@ impl From<&VerifyReport> for VerifyView {
     }
 }
 
-/// What an import did.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ImportReportView<'a> {
-    /// Sessions created.
-    pub sessions_added: u64,
-    /// Checkpoints added.
-    pub checkpoints_added: u64,
-    /// Checkpoints already present with the same hash.
-    pub skipped: u64,
-    /// Checkpoints whose id the store has with another hash (not imported).
-    pub conflicts: &'a [CheckpointId],
-    /// Annotations added.
-    pub annotations_added: u64,
-    /// Attachments added.
-    pub attachments_added: u64,
-}
-
-impl<'a> From<&'a ImportReport> for ImportReportView<'a> {
-    fn from(r: &'a ImportReport) -> Self {
-        ImportReportView {
-            sessions_added: r.sessions_added,
-            checkpoints_added: r.checkpoints_added,
-            skipped: r.skipped,
-            conflicts: &r.conflicts,
-            annotations_added: r.annotations_added,
-            attachments_added: r.attachments_added,
-        }
-    }
-}
-
-/// An event, tagged by its stable name in `type`.
+/// An event: its stable name in `type`, and the fields it has.
 #[derive(Clone, Copy, Debug, Serialize)]
-#[serde(
-    tag = "type",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
-pub enum EventView {
-    /// A session was created.
-    SessionCreated {
-        /// The session.
-        session: SessionId,
-    },
-    /// A checkpoint was created.
-    Created {
-        /// Its session.
-        session: SessionId,
-        /// The checkpoint.
-        checkpoint: CheckpointId,
-        /// Its seq.
-        seq: u64,
-    },
-    /// A session's head moved.
-    Restored {
-        /// The session.
-        session: SessionId,
-        /// The new head.
-        checkpoint: CheckpointId,
-    },
-    /// A checkpoint was deleted.
-    Deleted {
-        /// Its session.
-        session: SessionId,
-        /// The checkpoint.
-        checkpoint: CheckpointId,
-    },
-    /// A session was deleted.
-    SessionDeleted {
-        /// The session.
-        session: SessionId,
-    },
-    /// A compaction rewrote the log.
-    Compacted {
-        /// Checkpoints removed.
-        removed: u64,
-        /// Log bytes before.
-        bytes_before: u64,
-        /// Log bytes after.
-        bytes_after: u64,
-    },
-    /// A checkpoint was annotated.
-    Annotated {
-        /// The checkpoint.
-        checkpoint: CheckpointId,
-        /// `info`, `warning` or `critical`.
-        severity: &'static str,
-    },
+#[serde(rename_all = "camelCase")]
+pub struct EventView {
+    /// `sessionCreated`, `created`, `restored`, `deleted`, `sessionDeleted`, `compacted` or
+    /// `annotated`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The session (all but `compacted` and `annotated`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionId>,
+    /// The checkpoint (`created`, `restored`, `deleted`, `annotated`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<CheckpointId>,
+    /// A new checkpoint's seq (`created`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// Checkpoints a compaction removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed: Option<u64>,
+    /// Log bytes before a compaction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_before: Option<u64>,
+    /// Log bytes after a compaction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_after: Option<u64>,
+    /// An annotation's severity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<&'static str>,
 }
 
 impl From<&Event> for EventView {
     fn from(e: &Event) -> Self {
+        let mut v = EventView {
+            kind: e.as_str(),
+            session: None,
+            checkpoint: None,
+            seq: None,
+            removed: None,
+            bytes_before: None,
+            bytes_after: None,
+            severity: None,
+        };
         match *e {
-            Event::SessionCreated { session } => EventView::SessionCreated { session },
+            Event::SessionCreated { session } | Event::SessionDeleted { session } => {
+                v.session = Some(session);
+            }
             Event::Created {
                 session,
                 checkpoint,
                 seq,
-            } => EventView::Created {
-                session,
-                checkpoint,
-                seq,
-            },
+            } => {
+                (v.session, v.checkpoint, v.seq) = (Some(session), Some(checkpoint), Some(seq));
+            }
             Event::Restored {
                 session,
                 checkpoint,
-            } => EventView::Restored {
+            }
+            | Event::Deleted {
                 session,
                 checkpoint,
-            },
-            Event::Deleted {
-                session,
-                checkpoint,
-            } => EventView::Deleted {
-                session,
-                checkpoint,
-            },
-            Event::SessionDeleted { session } => EventView::SessionDeleted { session },
+            } => (v.session, v.checkpoint) = (Some(session), Some(checkpoint)),
             Event::Compacted {
                 removed,
                 bytes_before,
                 bytes_after,
-            } => EventView::Compacted {
-                removed,
-                bytes_before,
-                bytes_after,
-            },
+            } => {
+                v.removed = Some(removed);
+                (v.bytes_before, v.bytes_after) = (Some(bytes_before), Some(bytes_after));
+            }
             Event::Annotated {
                 checkpoint,
                 severity,
-            } => EventView::Annotated {
-                checkpoint,
-                severity: severity.as_str(),
-            },
+            } => (v.checkpoint, v.severity) = (Some(checkpoint), Some(severity.as_str())),
         }
+        v
     }
 }

@@ -359,7 +359,7 @@ impl Render for Imported {
         );
     }
     fn json(&self) -> Option<Value> {
-        let mut value = json::view(rewind::core::api::ImportReportView::from(&self.report));
+        let mut value = json::view(&self.report);
         value["format"] = json!(if self.binary { "binary" } else { "json" });
         Some(value)
     }

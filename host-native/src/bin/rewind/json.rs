@@ -1,7 +1,7 @@
 //! The `--json` shapes: the engine's API views with snake_case field names, plus the times as
 //! RFC 3339 text beside the Unix ms (`created`).
 
-use rewind::core::api::{AnnotationView, CheckpointView, SessionView, SnakeCase};
+use rewind::core::api::{AnnotationView, CheckpointView, SnakeCase};
 use rewind::{Annotation, Checkpoint, Session};
 use serde::Serialize;
 use serde_json::Value;
@@ -23,7 +23,7 @@ pub fn checkpoint(cp: &Checkpoint) -> Value {
 }
 
 pub fn session(s: &Session) -> Value {
-    with_created(view(SessionView::from(s)), s.created_at)
+    with_created(view(s), s.created_at)
 }
 
 pub fn annotation(a: &Annotation) -> Value {

@@ -267,7 +267,7 @@ impl wit::GuestStore for GuestStore {
 
     fn drain_events(&self) -> Vec<wit::Event> {
         let events = self.engine.borrow_mut().drain_events();
-        events.iter().map(convert::event).collect()
+        events.iter().filter_map(convert::event).collect()
     }
 
     fn flush(&self) -> Result<(), wit::Error> {
