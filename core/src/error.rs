@@ -12,7 +12,7 @@
 use alloc::string::String;
 use core::fmt;
 
-use crate::id::{CheckpointId, SessionId};
+use crate::id::{CheckpointId, ParseIdError, SessionId};
 
 /// Why a backend operation failed. Hosts wrap their I/O errors in this.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -229,6 +229,12 @@ impl core::error::Error for Error {
             Error::Backend(err) => Some(err),
             _ => None,
         }
+    }
+}
+
+impl From<ParseIdError> for Error {
+    fn from(err: ParseIdError) -> Self {
+        Error::InvalidInput(alloc::string::ToString::to_string(&err))
     }
 }
 

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::env::Env;
-use crate::error::Error;
 
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
@@ -53,15 +52,32 @@ macro_rules! uuid_id {
         }
 
         impl FromStr for $name {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self, Error> {
-                Uuid::try_parse(s).map($name).map_err(|_| {
-                    Error::InvalidInput(alloc::format!(concat!("not a ", $what, " id: {:?}"), s))
+            type Err = ParseIdError;
+            fn from_str(s: &str) -> Result<Self, ParseIdError> {
+                Uuid::try_parse(s).map($name).map_err(|_| ParseIdError {
+                    what: $what,
+                    text: s.into(),
                 })
             }
         }
     };
 }
+
+/// Text that is not an id (an [`Error::InvalidInput`](crate::Error::InvalidInput) once it
+/// reaches the engine's error type).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseIdError {
+    what: &'static str,
+    text: String,
+}
+
+impl fmt::Display for ParseIdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "not a {} id: {:?}", self.what, self.text)
+    }
+}
+
+impl core::error::Error for ParseIdError {}
 
 uuid_id!(
     /// Identifies a session (an agent run, a LangGraph thread).
@@ -213,9 +229,11 @@ mod tests {
             alloc::format!("{id}"),
             "0190f3a0-0000-7000-8000-000000000001"
         );
+        let err = "nope".parse::<SessionId>().unwrap_err();
+        assert_eq!(alloc::format!("{err}"), r#"not a session id: "nope""#);
         assert!(matches!(
-            "nope".parse::<SessionId>(),
-            Err(Error::InvalidInput(_))
+            crate::Error::from(err),
+            crate::Error::InvalidInput(msg) if msg == r#"not a session id: "nope""#
         ));
     }
 }

@@ -41,7 +41,7 @@ pub use env::{DeterministicEnv, Env};
 pub use error::{BackendError, CorruptKind, Error, ErrorKind, LimitKind, Result};
 pub use event::Event;
 pub use export::ImportReport;
-pub use id::{CheckpointId, Hash, SessionId};
+pub use id::{CheckpointId, Hash, ParseIdError, SessionId};
 pub use limits::{Limits, MAX_BLOB_BYTES, MAX_METADATA_DEPTH};
 pub use metrics::{Health, Metrics, OpCounters};
 pub use options::{AutoPolicy, Options};

@@ -195,6 +195,18 @@ impl Query {
         self
     }
 
+    /// Whether any condition is checked per checkpoint (beyond the index a query walks and its
+    /// seq range): when none is, a page takes the index's entries as they come.
+    fn filters_items(&self) -> bool {
+        self.namespace.is_some()
+            || !self.tags_all.is_empty()
+            || !self.tags_any.is_empty()
+            || !self.triggers.is_empty()
+            || self.time_from.is_some()
+            || self.time_to.is_some()
+            || !self.metadata.is_empty()
+    }
+
     fn matches(&self, cp: &Checkpoint) -> bool {
         if let Some(ns) = &self.namespace
             && cp.namespace != *ns
@@ -380,8 +392,10 @@ fn page<'a>(
 ) -> Page<'a> {
     let mut items = Vec::with_capacity(capacity);
     let mut next = None;
+    // A query with a session walks that session's index, so the session needs no check here.
+    let filtered = query.filters_items();
     for cp in candidates {
-        if query.session.is_some_and(|s| s != cp.session) || !query.matches(cp) {
+        if filtered && !query.matches(cp) {
             continue;
         }
         if items.len() == limit {

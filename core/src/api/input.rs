@@ -383,12 +383,12 @@ impl TryFrom<OptionsInput> for Options {
 
 /// A session id from its text.
 pub fn parse_session_id(text: &str) -> Result<SessionId> {
-    text.parse()
+    Ok(text.parse()?)
 }
 
 /// A checkpoint id from its text.
 pub fn parse_checkpoint_id(text: &str) -> Result<CheckpointId> {
-    text.parse()
+    Ok(text.parse()?)
 }
 
 /// A trigger kind from its name (`manual`, `automatic`, `scheduled`).
