@@ -266,17 +266,6 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Every kind, in a stable order.
-    pub const ALL: [ErrorKind; 7] = [
-        ErrorKind::NotFound,
-        ErrorKind::InvalidInput,
-        ErrorKind::LimitExceeded,
-        ErrorKind::Corrupt,
-        ErrorKind::HashMismatch,
-        ErrorKind::ImportRejected,
-        ErrorKind::Storage,
-    ];
-
     /// The kind's stable name: `notFound`, `invalidInput`, `limitExceeded`, `corrupt`,
     /// `hashMismatch`, `importRejected`, `storage`.
     pub fn as_str(self) -> &'static str {

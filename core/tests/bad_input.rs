@@ -1990,7 +1990,7 @@ fn json_child_before_parent_gives_a_sound_store_or_is_rejected() {
             assert!(
                 problems.is_empty(),
                 "BUG: a child imported before its parent leaves the parent's child count at 0 \
-                 (src/store.rs apply_checkpoint only counts a parent that is already present): \
+                 (src/store/index.rs apply_checkpoint only counts a parent that is already present): \
                  {problems:#?}"
             );
         }
@@ -2285,7 +2285,7 @@ fn verify_reports_the_first_bad_chunk_in_seq_order_when_chunk_slots_are_reused()
     assert_eq!(
         (err.checkpoint, err.seq, err.problem),
         (b, b_seq, VerifyProblem::ChunkMismatch(Hash::of(states[1]))),
-        "BUG (src/store.rs verify): the chunk pass stops at the first bad chunk in *slot* \
+        "BUG (src/store/verify.rs): the chunk pass stops at the first bad chunk in *slot* \
          order and blames its owner, so d (seq {}) is reported instead of b (seq {b_seq})",
         b_seq + 2
     );

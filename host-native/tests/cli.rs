@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 
 // ----- helpers ------------------------------------------------------------------------------
 
-/// A fresh directory under the system temp dir, removed with its contents on drop.
 /// A scratch directory for a test (removed when dropped): commands run in it, so the default
 /// store `./.rewind` lands there.
 struct TempDir(tempfile::TempDir);

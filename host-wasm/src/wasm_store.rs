@@ -34,12 +34,18 @@ fn text<T: Serialize + ?Sized>(view: &T) -> String {
     serde_json::to_string(view).unwrap_or_default()
 }
 
-/// A JSON argument (empty: the default), naming `what` when it does not parse.
-fn parse<T: DeserializeOwned + Default>(json: &str, what: &str) -> Result<T, JsValue> {
+/// A JSON argument, naming `what` when it does not parse.
+fn parse<T: DeserializeOwned>(json: &str, what: &str) -> Result<T, JsValue> {
+    serde_json::from_str(json).map_err(|e| invalid(format!("{what}: {e}")))
+}
+
+/// A JSON argument that may be left empty for its default (options, metadata, a query, a
+/// selection of sessions).
+fn parse_or_default<T: DeserializeOwned + Default>(json: &str, what: &str) -> Result<T, JsValue> {
     if json.is_empty() {
         return Ok(T::default());
     }
-    serde_json::from_str(json).map_err(|e| invalid(format!("{what}: {e}")))
+    parse(json, what)
 }
 
 fn checkpoint_id(text: &str) -> Result<rewind_core::CheckpointId, JsValue> {
@@ -52,7 +58,7 @@ fn session_id(text: &str) -> Result<rewind_core::SessionId, JsValue> {
 
 /// The sessions named in a JSON array (`None`: all).
 fn sessions(json: &str) -> Result<Option<Vec<rewind_core::SessionId>>, JsValue> {
-    let ids: Vec<String> = parse(json, "sessions")?;
+    let ids: Vec<String> = parse_or_default(json, "sessions")?;
     api::parse_session_list(&ids).map_err(to_js)
 }
 
@@ -63,7 +69,7 @@ impl WasmStore {
     /// are not kept for `takePersist`.
     #[wasm_bindgen(constructor)]
     pub fn new(log: Vec<u8>, options: &str, persist: bool) -> Result<WasmStore, JsValue> {
-        let input: OptionsInput = parse(options, "options")?;
+        let input: OptionsInput = parse_or_default(options, "options")?;
         let options = Options::try_from(input).map_err(to_js)?;
         let backend = LogBackend::new(log, persist);
         let (store, _) = Store::open(backend, JsEnv::new(), options).map_err(to_js)?;
@@ -78,7 +84,7 @@ impl WasmStore {
         metadata: &str,
         id: &str,
     ) -> Result<String, JsValue> {
-        let metadata: Map<String, Value> = parse(metadata, "metadata")?;
+        let metadata: Map<String, Value> = parse_or_default(metadata, "metadata")?;
         let id = if id.is_empty() {
             self.store.create_session(name, metadata)
         } else {
@@ -188,7 +194,7 @@ impl WasmStore {
 
     /// A page of a query (JSON `{items, next}`).
     pub fn list(&self, query: &str) -> Result<String, JsValue> {
-        let input: QueryInput = parse(query, "query")?;
+        let input: QueryInput = parse_or_default(query, "query")?;
         let query = Query::try_from(input).map_err(to_js)?;
         let page = self.store.list(&query).map_err(to_js)?;
         Ok(text(&PageView::from(&page)))

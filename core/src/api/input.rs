@@ -3,7 +3,8 @@
 //!
 //! A binding that receives JSON deserialises these directly; one with typed records of its own
 //! (the WIT component) fills them field by field. Either way every default, every name and
-//! every error message comes from here, so a filter or option added here exists on every host.
+//! the conversion into the engine's types come from here, so a filter or option added here
+//! exists on every host.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -66,7 +67,6 @@ pub struct AttachmentInput {
     /// Its media type.
     pub content_type: String,
     /// Its length in the bytes that follow the state.
-    #[serde(default)]
     pub len: usize,
     /// A checkpoint whose attachment of the same key this one grew from (default: the
     /// parent's); only what follows their common prefix is logged.

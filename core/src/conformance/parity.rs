@@ -1,6 +1,7 @@
-//! Parity: one scenario (`parity.json`) that exercises every query filter, retention flag and
-//! store option, and an error of every kind a caller meets, run through each host's own public
-//! API.
+//! Parity: one scenario (`parity.json`) that exercises every query filter and retention flag,
+//! store options (limits, automatic-checkpoint throttling) and errors of the kinds bad input
+//! causes (not found, invalid input, over a limit, a rejected import, a corrupt log), run
+//! through each host's own public API.
 //!
 //! The scenario is data, so the JavaScript package (in Node.js and Chromium) and the
 //! WebAssembly component run the very same file through their bindings, and a filter or flag
@@ -89,6 +90,10 @@ pub trait ParityHost {
     fn restore(&mut self, id: &str) -> Result<(), Failure>;
     /// One page: the ids in order, and the next cursor.
     fn list(&mut self, query: QueryInput) -> Result<(Vec<String>, Option<String>), Failure>;
+    /// Imports a JSON export.
+    fn import_json(&mut self, text: &str) -> Result<(), Failure>;
+    /// Imports a binary export.
+    fn import_binary(&mut self, bytes: &[u8]) -> Result<(), Failure>;
     /// A compaction plan: (id, reason name) of the removals and of the protected.
     #[allow(clippy::type_complexity)]
     fn plan(
@@ -156,6 +161,8 @@ struct ErrorSpec {
     checkpoint: String,
     #[serde(default)]
     severity: String,
+    #[serde(default)]
+    text: String,
     code: String,
     kind: String,
     /// Bindings whose types rule the input out pass by construction.
@@ -368,6 +375,8 @@ pub fn run(host: &mut impl ParityHost) -> Vec<String> {
             "list" => host.list(names.query(&e.query)).map(|_| ()),
             "plan" => host.plan(names.policy(&e.policy)).map(|_| ()),
             "annotate" => host.annotate(&names.id(&e.checkpoint), "note", &e.severity),
+            "importJson" => host.import_json(&e.text),
+            "importBinary" => host.import_binary(e.text.as_bytes()),
             other => panic!("parity.json: unknown op {other}"),
         };
         let expected = Failure {
@@ -443,6 +452,16 @@ impl<B: Backend, E: Env> ParityHost for Store<B, E> {
 
     fn restore(&mut self, id: &str) -> Result<(), Failure> {
         Store::restore(self, crate::api::parse_checkpoint_id(id)?)?;
+        Ok(())
+    }
+
+    fn import_json(&mut self, text: &str) -> Result<(), Failure> {
+        Store::import_json(self, text.as_bytes())?;
+        Ok(())
+    }
+
+    fn import_binary(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        Store::import_binary(self, bytes)?;
         Ok(())
     }
 

@@ -5,8 +5,9 @@
 //! order ([`Index::replay_frame`]), and a live store keeps it current by applying the records
 //! it has just appended ([`Index::apply`]). Both paths run the same `apply` functions, which is
 //! why a reopened store is identical to the one that wrote the log: same ids, seqs, hashes,
-//! heads, indexes and counters. Frames appended by someone else (another process sharing the
-//! log) are applied the same way, so a reader can follow a log that grows under it.
+//! heads, indexes and counters. Nothing here depends on who wrote a frame, so frames appended
+//! by someone else (another process sharing the log) can be applied the same way: the seam a
+//! reader following a growing log builds on.
 //!
 //! The indexes kept here are what make reads cost O(result), not O(store): checkpoints by id
 //! and by seq, each session's seqs, times and branch tips, tags to seqs, and the chunk table.

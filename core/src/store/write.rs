@@ -117,8 +117,16 @@ impl<B: Backend, E: Env> Store<B, E> {
         new: NewCheckpoint<'_>,
         reason: impl Into<String>,
     ) -> Result<Option<&Checkpoint>> {
-        let entry = self.index.session(new.session)?;
         let now = new.created_at.unwrap_or_else(|| self.env.now_ms());
+        let mut new = new
+            .trigger(Trigger::Automatic {
+                reason: reason.into(),
+            })
+            .created_at(now);
+        // Bad input is an error even when the checkpoint would be throttled away, and the same
+        // error `checkpoint` gives.
+        let checked = self.check_checkpoint(&mut new)?;
+        let entry = self.index.session(new.session)?;
         let policy = &self.options.auto;
         let recent = [
             TriggerKind::Manual,
@@ -129,18 +137,11 @@ impl<B: Backend, E: Env> Store<B, E> {
         .filter(|k| policy.counts(**k))
         .filter_map(|k| entry.last_by_kind[*k as usize])
         .any(|t| now.saturating_sub(t) < policy.min_interval_ms);
-        let mut new = new
-            .trigger(Trigger::Automatic {
-                reason: reason.into(),
-            })
-            .created_at(now);
         if recent {
-            // Bad input is an error even when the checkpoint would be throttled away.
-            self.check_checkpoint(&mut new)?;
             self.ops.auto_skipped += 1;
             return Ok(None);
         }
-        let id = self.write_checkpoint(new)?;
+        let id = self.write_checked(new, checked)?;
         Ok(Some(&self.index.checkpoints[&id].cp))
     }
 
@@ -199,11 +200,17 @@ impl<B: Backend, E: Env> Store<B, E> {
     }
 
     fn write_checkpoint(&mut self, mut new: NewCheckpoint<'_>) -> Result<CheckpointId> {
+        let checked = self.check_checkpoint(&mut new)?;
+        self.write_checked(new, checked)
+    }
+
+    /// Writes a checkpoint `check_checkpoint` accepted.
+    fn write_checked(&mut self, new: NewCheckpoint<'_>, checked: Checked) -> Result<CheckpointId> {
         let Checked {
             metadata,
             parent,
             parent_hash,
-        } = self.check_checkpoint(&mut new)?;
+        } = checked;
         let id = match new.id {
             Some(id) => id,
             None => CheckpointId::from_uuid(self.unused_id(|index, id| {

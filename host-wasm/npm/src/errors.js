@@ -33,7 +33,8 @@ export class ReadOnlyError extends RewindError {}
 export class ClosedError extends RewindError {}
 
 // The engine gives every error a stable code and a kind (its category, the same on every
-// host); the class follows the kind. Codes that only this package raises name their class.
+// host); the class follows the kind. BY_CODE names the class of codes this package raises
+// itself (makeError) and of the one code whose class is narrower than its kind's.
 const BY_KIND = {
   notFound: NotFoundError,
   invalidInput: InvalidInputError,

@@ -108,7 +108,7 @@ let bundleDir;
 
 async function buildBundle() {
   bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), "rewind-langgraph-bundle-"));
-  const webSaver = path.join(pkg, "dist", "web", "langgraph", "index.js");
+  const webSaver = path.join(pkg, "dist", "web", "langgraph");
   await esbuild.build({
     stdin: { contents: ENTRY, resolveDir: pkg, sourcefile: "langgraph-agent-entry.js" },
     bundle: true,
@@ -119,12 +119,12 @@ async function buildBundle() {
     logLevel: "warning",
     plugins: [
       {
-        // The saver imports the store as "./index.js": the page loads the package's own build
+        // The saver imports the store as "../index.js": the page loads the package's own build
         // (it fetches its .wasm next to itself), so leave that import to the browser.
         name: "rewind-store-external",
         setup(build) {
-          build.onResolve({ filter: /^\.\/index\.js$/ }, (args) =>
-            args.importer === webSaver ? { path: "/pkg/index.js", external: true } : undefined,
+          build.onResolve({ filter: /^\.\.\/index\.js$/ }, (args) =>
+            path.dirname(args.importer) === webSaver ? { path: "/pkg/index.js", external: true } : undefined,
           );
         },
       },

@@ -106,6 +106,8 @@ export async function runParity(scenario, open) {
       list: () => store.list(query(e.query)),
       plan: () => store.planCompaction(withIds(e.policy, ["sessions"])),
       annotate: () => store.annotate(id(e.checkpoint), "note", e.severity),
+      importJson: () => store.importJson(e.text),
+      importBinary: () => store.importBinary(new TextEncoder().encode(e.text)),
     }[e.op];
     try {
       await run();

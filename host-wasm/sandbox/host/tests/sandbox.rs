@@ -536,6 +536,14 @@ impl parity::ParityHost for Plugin {
         Self::call(self.0.restore(id)).map(|_| ())
     }
 
+    fn import_json(&mut self, text: &str) -> Result<(), parity::Failure> {
+        Self::call(self.0.import_json(text)).map(|_| ())
+    }
+
+    fn import_binary(&mut self, bytes: &[u8]) -> Result<(), parity::Failure> {
+        Self::call(self.0.import_binary(bytes)).map(|_| ())
+    }
+
     fn list(
         &mut self,
         q: api::QueryInput,
