@@ -5,6 +5,11 @@
 
 /// Counts of what a store holds and what it has done since it was opened.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(
+    feature = "api",
+    derive(serde::Serialize),
+    serde(rename_all = "camelCase")
+)]
 #[non_exhaustive]
 pub struct Metrics {
     /// Live sessions.

@@ -6,7 +6,8 @@
 //! - [`input`]: serde-deserialisable inputs (a checkpoint to create, a query, a retention
 //!   policy, store options) and their conversions into the engine's types;
 //! - [`view`]: serde-serialisable views of what the engine returns (types that serialise as
-//!   they are — `Session`, `Health`, `OpCounters`, `CompactionReport`, `ImportReport` — derive
+//!   they are — `Session`, `Metrics`, `Health`, `OpCounters`, `CompactionReport`,
+//!   `ImportReport` — derive
 //!   `Serialize` with this feature instead);
 //! - [`SnakeCase`]: the same views with snake_case field names, for hosts whose convention
 //!   that is (the CLI).

@@ -19,7 +19,7 @@ use crate::diff::Diff;
 use crate::event::Event;
 use crate::id::{CheckpointId, Hash, SessionId};
 use crate::json_patch::PatchOp;
-use crate::metrics::{Metrics, OpCounters};
+use crate::metrics::Metrics;
 use crate::query::Page;
 use crate::store::{VerifyError, VerifyReport};
 
@@ -328,51 +328,22 @@ impl<'a> From<&'a CompactionPlan> for PlanView<'a> {
     }
 }
 
-/// Counts and sizes.
+/// Counts and sizes: the metrics, and the deduplication ratio they give.
 #[derive(Clone, Copy, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct MetricsView {
-    /// Live sessions.
-    pub sessions: u64,
-    /// Live checkpoints.
-    pub checkpoints: u64,
-    /// Annotations on live checkpoints.
-    pub annotations: u64,
-    /// Attachments on live checkpoints.
-    pub attachments: u64,
-    /// Sum of live state and attachment sizes.
-    pub logical_bytes: u64,
-    /// Bytes of distinct live chunks.
-    pub stored_bytes: u64,
-    /// Distinct live chunks.
-    pub chunks: u64,
-    /// Size of the log.
-    pub log_bytes: u64,
-    /// The seq the next checkpoint gets.
-    pub next_seq: u64,
+pub struct MetricsView<'a> {
+    /// The counts and sizes.
+    #[serde(flatten)]
+    pub metrics: &'a Metrics,
     /// `logicalBytes / storedBytes`.
     pub dedup_ratio: f64,
-    /// Events dropped because nobody drained them.
-    pub events_dropped: u64,
-    /// Operations since the store was opened.
-    pub ops: OpCounters,
 }
 
-impl From<&Metrics> for MetricsView {
-    fn from(m: &Metrics) -> Self {
+impl<'a> From<&'a Metrics> for MetricsView<'a> {
+    fn from(m: &'a Metrics) -> Self {
         MetricsView {
-            sessions: m.sessions,
-            checkpoints: m.checkpoints,
-            annotations: m.annotations,
-            attachments: m.attachments,
-            logical_bytes: m.logical_bytes,
-            stored_bytes: m.stored_bytes,
-            chunks: m.chunks,
-            log_bytes: m.log_bytes,
-            next_seq: m.next_seq,
+            metrics: m,
             dedup_ratio: m.dedup_ratio(),
-            events_dropped: m.events_dropped,
-            ops: m.ops,
         }
     }
 }

@@ -229,9 +229,8 @@ pub fn verify(r: &rewind_core::VerifyReport) -> wit::VerifyReport {
 }
 
 pub fn metrics(m: &rewind_core::Metrics) -> wit::Metrics {
-    let v = api::MetricsView::from(m);
     record!(wit::Metrics { sessions, checkpoints, annotations, attachments, logical_bytes,
-        stored_bytes, chunks, log_bytes, next_seq, events_dropped; } from &v)
+        stored_bytes, chunks, log_bytes, next_seq, events_dropped; } from m)
 }
 
 pub fn health(h: &rewind_core::Health) -> wit::Health {
