@@ -2582,3 +2582,194 @@ fn an_endless_input_is_refused_at_its_limit_not_read_whole() {
         .fails(6, "state size limit");
     assert_eq!(stats(dir)["checkpoints"], 0);
 }
+
+// ----- untrusted text on the terminal ------------------------------------------------------------
+
+/// Bytes an escape sequence needs, that must never reach a terminal from store text: ESC (OSC
+/// and CSI sequences), BEL (ends OSC), C1 controls (CSI as one code point) and bidi overrides.
+fn raw_control(out: &str) -> Option<char> {
+    out.chars().find(|c| {
+        *c == '\u{1b}'
+            || *c == '\u{7}'
+            || ('\u{80}'..='\u{9f}').contains(c)
+            || ('\u{202a}'..='\u{202e}').contains(c)
+            || ('\u{2066}'..='\u{2069}').contains(c)
+    })
+}
+
+#[test]
+fn text_from_the_store_reaches_the_terminal_escaped_and_json_exact() {
+    let t = TempDir::new("injection");
+    let d = t.path();
+    let clipboard = "\u{1b}]52;c;cm0gLXJmIH4=\u{7}";
+    let title = "\u{1b}]0;pwned\u{7}";
+    let csi = "\u{1b}[2J\u{9b}31m";
+    let bidi = "\u{202e}txt.exe";
+    let name = format!("agent {clipboard}");
+    let sid = new_session(d, &name);
+    let message = format!("step {title} {bidi}");
+    let tag = format!("t{csi}");
+    let (_, first) = checkpoint(
+        d,
+        &[
+            "-m",
+            &message,
+            "--tag",
+            &tag,
+            "--meta",
+            &format!("k={bidi}"),
+        ],
+    );
+    let state = format!("{{\"text\":\"{}\"}}", "\\u001b]52;c;eA==\\u0007");
+    let second = checkpoint_state(d, &format!("second {csi}"), &state);
+    ok(
+        d,
+        [
+            "annotate",
+            &first,
+            &format!("note {clipboard}"),
+            "--severity",
+            "critical",
+        ],
+    );
+
+    for args in [
+        vec!["session", "list"],
+        vec!["log"],
+        vec!["log", "--graph"],
+        vec!["show", &first],
+        vec!["diff", &first, &second],
+        vec!["compact", "--keep", "1", "--dry-run"],
+    ] {
+        let out = ok(d, &args).out();
+        assert_eq!(
+            raw_control(&out),
+            None,
+            "`rewind {}` printed it raw:\n{out:?}",
+            args.join(" ")
+        );
+        assert!(
+            out.contains("\\u{1b}"),
+            "`rewind {}` shows the escape:\n{out}",
+            args.join(" ")
+        );
+    }
+
+    // --json keeps every byte: scripts get exactly what was stored.
+    let sessions = ok_json(d, ["session", "list"]);
+    assert_eq!(sessions[0]["id"], sid.as_str());
+    assert_eq!(sessions[0]["name"], name.as_str());
+    let shown = ok_json(d, ["show", &first]);
+    assert_eq!(shown["message"], message.as_str());
+    assert_eq!(shown["tags"], json!([tag]));
+    assert_eq!(shown["metadata"]["k"], bidi);
+    assert_eq!(shown["annotations"][0]["note"], format!("note {clipboard}"));
+}
+
+// ----- files whole or not at all; the lock only while writing --------------------------------
+
+#[test]
+fn an_export_that_cannot_be_written_whole_leaves_no_file() {
+    let t = TempDir::new("export-limit");
+    let d = t.path();
+    new_session(d, "agent");
+    for i in 0..20 {
+        checkpoint_state(
+            d,
+            &format!("step {i}"),
+            &format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(500)),
+        );
+    }
+    let full = ok(d, ["export"]).stdout;
+    assert!(full.len() > 8192);
+    // A file-size limit (as a full disk would) stops the write partway.
+    let out = Command::new("prlimit")
+        .args(["--fsize=4096", "--"])
+        .arg(env!("CARGO_BIN_EXE_rewind"))
+        .args(["export", "-o", "backup.json"])
+        .current_dir(d)
+        .env_remove("REWIND_STORE")
+        .output()
+        .expect("run rewind under prlimit");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".rewind")
+        .collect();
+    assert!(
+        left.is_empty(),
+        "a partial export was left behind: {left:?}"
+    );
+    // Without the limit the same command writes the whole export.
+    ok(d, ["export", "-o", "backup.json"]);
+    let written: Value = serde_json::from_slice(&std::fs::read(d.join("backup.json")).unwrap())
+        .expect("the export is whole JSON");
+    let printed: Value = serde_json::from_slice(&full).unwrap();
+    assert!(
+        written["checkpoints"] == printed["checkpoints"],
+        "the same checkpoints"
+    );
+}
+
+#[test]
+fn an_oversized_import_is_refused_from_its_size_before_reading() {
+    let t = TempDir::new("import-size");
+    let d = t.path();
+    let big = d.join("big.rwd");
+    // Sparse: 1 GiB + 1 byte on paper, nothing on disk.
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len((1 << 30) + 1)
+        .unwrap();
+    rewind(d).args(["import", "big.rwd"]).fails(
+        6,
+        "1073741825 bytes, more than the import size limit of 1073741824 bytes",
+    );
+    assert!(
+        !d.join(".rewind").exists(),
+        "a refused import creates no store"
+    );
+}
+
+#[test]
+fn a_slow_state_on_stdin_does_not_hold_the_writer_lock() {
+    let t = TempDir::new("slow-stdin");
+    let d = t.path();
+    new_session(d, "agent");
+    let mut slow = Command::new(env!("CARGO_BIN_EXE_rewind"))
+        .args(["checkpoint", "-m", "slow", "--state", "-"])
+        .current_dir(d)
+        .env_remove("REWIND_STORE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start rewind");
+    let mut pipe = slow.stdin.take().unwrap();
+    pipe.write_all(b"{\"partial\":").unwrap();
+    // While the first command still waits for its state, another one writes.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    checkpoint(d, &["-m", "fast"]);
+    pipe.write_all(b"true}").unwrap();
+    drop(pipe);
+    let out = slow.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = ok_json(d, ["log"]);
+    let messages: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, ["slow", "fast"]);
+}

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use crate::args::{AnnotateArgs, CheckpointArgs, CompactArgs, RepairArgs, StateArgs};
 use crate::failure::Failure;
 use crate::inspect::State;
-use crate::output::{Style, Table, parse_duration_ms, parse_size, size};
+use crate::output::{Style, Table, clean, parse_duration_ms, parse_size, size};
 use crate::render::{self, Render};
 use crate::{Ctx, json, progress, resolve};
 
@@ -81,8 +81,9 @@ impl Render for SessionCreated<'_> {
 /// A new checkpoint.
 pub struct Saved<'s>(&'s Checkpoint);
 
-pub fn checkpoint(store: &mut FileStore, args: CheckpointArgs) -> Result<Saved<'_>, Failure> {
-    let session = resolve::session(store, args.session.as_deref())?;
+/// A checkpoint's state (`--state FILE|-`, or `{}`), read and checked before the store is
+/// opened: a slow pipe into `rewind checkpoint --state -` must not hold the writer lock.
+pub fn read_state(args: &CheckpointArgs) -> Result<Vec<u8>, Failure> {
     let state = match &args.state {
         Some(path) => read_input(path, Limits::default().max_state_bytes, "state size")?,
         None => b"{}".to_vec(),
@@ -94,6 +95,15 @@ pub fn checkpoint(store: &mut FileStore, args: CheckpointArgs) -> Result<Saved<'
             "the state is not valid JSON ({e}); pass --content-type for other formats"
         )));
     }
+    Ok(state)
+}
+
+pub fn checkpoint(
+    store: &mut FileStore,
+    args: CheckpointArgs,
+    state: Vec<u8>,
+) -> Result<Saved<'_>, Failure> {
+    let session = resolve::session(store, args.session.as_deref())?;
     let mut new = NewCheckpoint::new(session, args.message, &state)
         .content_type(args.content_type)
         .tags(args.tags)
@@ -268,7 +278,7 @@ impl Render for Compacted {
                 seq.to_string(),
                 resolve::abbrev(id, self.digits),
                 why.to_string(),
-                msg.to_string(),
+                clean(msg).into_owned(),
             ]);
         }
         if plan.remove.is_empty() && plan.protected.is_empty() {
@@ -320,9 +330,21 @@ impl Render for Compacted {
     }
 }
 
-/// An import's bytes, read before the store is opened (a missing file creates no store).
+/// An import's bytes, read before the store is opened (a missing file creates no store). A file
+/// over the limit is refused from its size, before a byte of it is read.
 pub fn read_import(file: &str) -> Result<Vec<u8>, Failure> {
-    read_input(file, Limits::default().max_import_bytes, "import size")
+    let limit = Limits::default().max_import_bytes;
+    if file != "-" {
+        let len = std::fs::metadata(file)
+            .map_err(|e| Failure::io(file, e))?
+            .len();
+        if len > limit {
+            return Err(Failure::invalid(format!(
+                "{file}: {len} bytes, more than the import size limit of {limit} bytes"
+            )));
+        }
+    }
+    read_input(file, limit, "import size")
 }
 
 /// What an import did.

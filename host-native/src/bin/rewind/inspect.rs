@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::args::{ExportArgs, ExportFormat, LogArgs, StateArgs};
 use crate::failure::Failure;
-use crate::output::{Style, Table, fit, parse_time, size, time};
+use crate::output::{Style, Table, clean, fit, parse_time, size, time, write_whole};
 use crate::render::Render;
 use crate::{graph, json, progress, resolve};
 
@@ -42,7 +42,7 @@ impl Render for SessionList<'_> {
                 s.head
                     .map(|h| resolve::abbrev(&h, self.digits))
                     .unwrap_or_else(|| "-".into()),
-                s.name.clone(),
+                clean(&s.name).into_owned(),
             ]);
         }
         table.print(style);
@@ -129,12 +129,13 @@ impl Render for Log<'_> {
                 resolve::abbrev(&cp.id, self.digits),
                 time(cp.created_at),
                 trigger_text(cp),
-                cp.tags.join(","),
+                clean(&cp.tags.join(",")).into_owned(),
             ];
             if let Some(names) = &self.names {
-                row.push(fit(names.get(&cp.session).copied().unwrap_or(""), 20));
+                let name = names.get(&cp.session).copied().unwrap_or("");
+                row.push(fit(&clean(name), 20));
             }
-            row.push(cp.message.clone());
+            row.push(clean(&cp.message).into_owned());
             table.row(row);
         }
         table.print(style);
@@ -204,7 +205,7 @@ impl Render for Graph<'_> {
             let info = s.session;
             println!(
                 "{} {}",
-                style.bold(&format!("session {}", info.name)),
+                style.bold(&format!("session {}", clean(&info.name))),
                 style.dim(&info.id.to_string())
             );
             for row in &s.rows {
@@ -225,14 +226,14 @@ impl Render for Graph<'_> {
                 if !cp.tags.is_empty() {
                     line.push_str(&format!(
                         " {}",
-                        style.cyan(&format!("[{}]", cp.tags.join(",")))
+                        style.cyan(&format!("[{}]", clean(&cp.tags.join(","))))
                     ));
                 }
                 if cp.trigger.kind() != TriggerKind::Manual {
                     line.push_str(&format!(" {}", style.dim(&trigger_text(cp))));
                 }
                 line.push(' ');
-                line.push_str(&cp.message);
+                line.push_str(&clean(&cp.message));
                 if s.annotated.contains(&cp.id) {
                     line.push_str(&format!(" {}", style.red("(annotated)")));
                 }
@@ -260,9 +261,10 @@ impl Render for Graph<'_> {
     }
 }
 
+/// The trigger for people (the reason made safe to print).
 fn trigger_text(cp: &Checkpoint) -> String {
     match &cp.trigger {
-        rewind::Trigger::Automatic { reason } => format!("auto: {reason}"),
+        rewind::Trigger::Automatic { reason } => format!("auto: {}", clean(reason)),
         other => other.kind().as_str().to_string(),
     }
 }
@@ -298,16 +300,19 @@ impl Render for Show<'_> {
         let is_head = self.session.head == Some(cp.id);
         println!("{} {}", s.bold("checkpoint"), s.yellow(&cp.id.to_string()));
         let field = |name: &str, value: String| println!("  {:<13}{value}", s.dim(name));
-        field("session", format!("{} ({})", self.session.name, cp.session));
+        field(
+            "session",
+            format!("{} ({})", clean(&self.session.name), cp.session),
+        );
         field("seq", cp.seq.to_string());
         field("created", format!("{} UTC", time(cp.created_at)));
-        field("message", cp.message.clone());
+        field("message", clean(&cp.message).into_owned());
         field("trigger", trigger_text(cp));
         if !cp.tags.is_empty() {
-            field("tags", cp.tags.join(", "));
+            field("tags", clean(&cp.tags.join(", ")).into_owned());
         }
         if !cp.namespace.is_empty() {
-            field("namespace", cp.namespace.clone());
+            field("namespace", clean(&cp.namespace).into_owned());
         }
         field(
             "parent",
@@ -326,14 +331,12 @@ impl Render for Show<'_> {
         }
         field(
             "state",
-            format!("{} ({})", size(cp.state_len), cp.content_type),
+            format!("{} ({})", size(cp.state_len), clean(&cp.content_type)),
         );
         field("hash", cp.hash.to_string());
         if !cp.metadata.is_empty() {
-            field(
-                "metadata",
-                serde_json::to_string(&cp.metadata).unwrap_or_default(),
-            );
+            let text = serde_json::to_string(&cp.metadata).unwrap_or_default();
+            field("metadata", clean(&text).into_owned());
         }
         for a in self.annotations {
             let sev = match a.severity {
@@ -343,11 +346,14 @@ impl Render for Show<'_> {
             };
             field(
                 "note",
-                format!("[{sev}] {} ({} UTC)", a.note, time(a.created_at)),
+                format!("[{sev}] {} ({} UTC)", clean(&a.note), time(a.created_at)),
             );
         }
         if !self.attachments.is_empty() {
-            field("attachments", self.attachments.join(", "));
+            field(
+                "attachments",
+                clean(&self.attachments.join(", ")).into_owned(),
+            );
         }
     }
 
@@ -388,7 +394,7 @@ impl State {
         output: Option<&Path>,
     ) -> Result<State, Failure> {
         if let Some(path) = output {
-            std::fs::write(path, &bytes).map_err(|e| Failure::io(path.display(), e))?;
+            write_whole(path, &bytes)?;
         }
         Ok(State {
             id,
@@ -480,15 +486,15 @@ impl Render for DiffOut<'_> {
         if let Some((m1, m2)) = &d.message {
             println!(
                 "  message: {} {}",
-                s.red(&format!("- {m1}")),
-                s.green(&format!("+ {m2}"))
+                s.red(&format!("- {}", clean(m1))),
+                s.green(&format!("+ {}", clean(m2)))
             );
         }
         for t in &d.tags_added {
-            println!("  tag {}", s.green(&format!("+{t}")));
+            println!("  tag {}", s.green(&format!("+{}", clean(t))));
         }
         for t in &d.tags_removed {
-            println!("  tag {}", s.red(&format!("-{t}")));
+            println!("  tag {}", s.red(&format!("-{}", clean(t))));
         }
         for op in &d.metadata {
             println!("  metadata {}", patch_line(s, op));
@@ -519,12 +525,14 @@ impl Render for DiffOut<'_> {
 }
 
 fn patch_line(s: &Style, op: &PatchOp) -> String {
-    let value = |v: &Value| fit(&serde_json::to_string(v).unwrap_or_default(), 100);
+    let value = |v: &Value| fit(&clean(&serde_json::to_string(v).unwrap_or_default()), 100);
     match op {
-        PatchOp::Add { path, value: v } => s.green(&format!("+ {path} = {}", value(v))),
-        PatchOp::Remove { path } => s.red(&format!("- {path}")),
-        PatchOp::Replace { path, value: v } => s.yellow(&format!("~ {path} = {}", value(v))),
-        other => serde_json::to_string(other).unwrap_or_default(),
+        PatchOp::Add { path, value: v } => s.green(&format!("+ {} = {}", clean(path), value(v))),
+        PatchOp::Remove { path } => s.red(&format!("- {}", clean(path))),
+        PatchOp::Replace { path, value: v } => {
+            s.yellow(&format!("~ {} = {}", clean(path), value(v)))
+        }
+        other => clean(&serde_json::to_string(other).unwrap_or_default()).into_owned(),
     }
 }
 
@@ -546,7 +554,7 @@ pub fn export(store: &mut FileStore, args: ExportArgs) -> Result<Export, Failure
         ExportFormat::Binary => store.export_binary(only),
     })?;
     if let Some(path) = &args.output {
-        std::fs::write(path, &bytes).map_err(|e| Failure::io(path.display(), e))?;
+        write_whole(path, &bytes)?;
     }
     Ok(Export {
         bytes,

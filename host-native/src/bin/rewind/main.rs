@@ -93,7 +93,10 @@ fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             show(ctx, &change::session_new(&mut ctx.open()?, &name, &meta)?)
         }
         Command::Session(SessionCommand::List) => show(ctx, &inspect::session_list(&ctx.open()?)?),
-        Command::Checkpoint(a) => show(ctx, &change::checkpoint(&mut ctx.open()?, a)?),
+        Command::Checkpoint(a) => {
+            let state = change::read_state(&a)?;
+            show(ctx, &change::checkpoint(&mut ctx.open()?, a, state)?)
+        }
         Command::Log(a) => show(ctx, &*inspect::log(&ctx.open()?, a)?),
         Command::Show(a) => show(ctx, &inspect::show(&ctx.open()?, &a.id)?),
         Command::State(a) => show(ctx, &inspect::state(ctx.json, &ctx.open()?, a)?),
@@ -119,9 +122,12 @@ fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
 /// any other failure to write the output (a full disk) is a one-line error with exit code 1, not
 /// a panic.
 fn quiet_on_closed_output() {
-    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    // SAFETY: setting signal dispositions before any thread starts. A file past the size
+    // limit (`ulimit -f`) is then a write error the command reports and cleans up after,
+    // rather than a signal that kills it halfway through a file.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {

@@ -1,7 +1,61 @@
 //! Terminal output: colours (only on a terminal, never with NO_COLOR), tables that fit the
-//! terminal width, and human formats for times, sizes and ids.
+//! terminal width, human formats for times, sizes and ids, and text from the store made safe
+//! to print.
 
+use std::borrow::Cow;
 use std::io::IsTerminal;
+
+/// Text that came from the store (messages, tags, names, notes: an agent's words, untrusted),
+/// safe for a terminal: control characters (C0, DEL, C1 — escape sequences such as OSC 52,
+/// which writes the clipboard), bidirectional overrides and line separators are shown as
+/// escapes (`\u{1b}`, `\n`) instead of acting on the terminal. `--json` output is exact.
+pub fn clean(text: &str) -> Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}'
+                    | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+            )
+    }
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Writes `bytes` to `path` whole or not at all: into a new file beside it, synced, then renamed
+/// over `path`. A full disk or a size limit leaves `path` as it was (absent, or the previous
+/// file) and no partial file behind.
+pub fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<(), crate::failure::Failure> {
+    use std::io::Write;
+    let fail = |e| crate::failure::Failure::io(path.display(), e);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(
+        ".{}.rewind-{}.tmp",
+        name.unwrap_or_default(),
+        std::process::id()
+    ));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+        .and_then(|_| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
+    Ok(())
+}
 
 /// How to print: colours or not, and how wide lines may be.
 #[derive(Clone, Copy, Debug)]
@@ -271,6 +325,15 @@ pub fn size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_and_bidi_characters_are_escaped() {
+        assert_eq!(clean("plain text, é ✓"), "plain text, é ✓");
+        assert_eq!(
+            clean("\x1b]52;c;aGk=\x07 \u{9b}31m \u{202e}evil\n"),
+            "\\u{1b}]52;c;aGk=\\u{7} \\u{9b}31m \\u{202e}evil\\n"
+        );
+    }
 
     #[test]
     fn times_round_trip() {
