@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! store/
-//!   LOCK                       writer lock (see `lock.rs`)
+//!   LOCK                       flocked by the writer: the lock's second guard (see `lock.rs`)
 //!   CURRENT                    "rewind-generation <G>": which generation of segments is live
 //!   <G:08x>-<S:08x>.seg        segments of generation G, in order of S
 //! ```

@@ -12,7 +12,7 @@ mod system_env;
 pub use error::{Error, Result};
 pub use file_backend::{CURRENT_FILE, FileBackend, OpenReport, PendingSync, split_position};
 pub use file_store::{Durability, FileOptions, FileStore, RepairReport, repair};
-pub use lock::{LOCK_FILE, StoreLock};
+pub use lock::{Holder, LOCK_FILE, StoreLock};
 pub use rewind_core::{
     Annotation, AutoPolicy, Backend, BackendError, Checkpoint, CheckpointId, CompactionPlan,
     CompactionReport, CorruptKind, Cursor, DeterministicEnv, Diff, Env, ErrorKind, Event, Hash,

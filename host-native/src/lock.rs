@@ -1,33 +1,62 @@
 //! The writer lock: one process (and one handle within it) writes a store at a time.
 //!
-//! An exclusive `flock` on `LOCK` in the store directory, held for the store's lifetime and
-//! released by the operating system when the process dies, so a crash never leaves a stale
-//! lock. The holder writes its pid into the file so a refused opener can say who holds it.
-//! Locks belong to open file descriptions, so a second open within the same process is refused
-//! too.
+//! # Protocol
+//!
+//! The lock is a **Unix socket bound in Linux's abstract namespace** under a name derived from
+//! the store directory's identity:
+//!
+//! ```text
+//! "\0rewind/lock/<st_dev in hex>/<st_ino in hex>"      (no file on disk)
+//! ```
+//!
+//! Binding the name is taking the lock: the kernel lets one socket hold a name, refuses a
+//! second bind with `EADDRINUSE` (in this process or any other), and frees the name when the
+//! socket closes — also when its process dies from SIGKILL. Nothing in the store directory can
+//! be deleted to steal it, and a reader can ask whether a writer is live without writing
+//! anything (connect: refused means no writer). Node.js takes the same lock with
+//! `net.createServer().listen("\0rewind/lock/…")`, so native and Node writers exclude each
+//! other without a native addon.
+//!
+//! The holder answers every connection with one line, `rewind-lock 1 pid <pid>\n`, and closes
+//! it; a refused opener reads it to say who holds the store.
+//!
+//! A second guard: the writer also holds an exclusive `flock` on the empty file `LOCK`. It
+//! covers writers in **different network namespaces** (containers sharing a volume), which see
+//! different abstract namespaces; it is not the lock itself (deleting `LOCK` under a live
+//! writer changes nothing, since the socket still holds) and Node writers, which cannot
+//! `flock`, rely on the socket only. So: native writers exclude each other everywhere; a Node
+//! writer and a native writer exclude each other within one network namespace.
+//!
+//! Other platforms: abstract sockets are Linux-only. Elsewhere on Unix the `flock` on `LOCK`
+//! is the lock (released by the OS when the holder dies; deleting the file under a live writer
+//! defeats it there), and a refused opener cannot name the holder's pid.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// Name of the lock file inside a store directory.
+/// Name of the file whose `flock` is the lock's second guard (see the module docs).
 pub const LOCK_FILE: &str = "LOCK";
 
 /// A held writer lock; dropping it releases the lock.
 #[derive(Debug)]
 pub struct StoreLock {
-    file: File,
+    #[cfg(target_os = "linux")]
+    _socket: linux::Holder,
+    _file: File,
     path: PathBuf,
 }
 
 impl StoreLock {
-    /// Takes the lock of the store in `dir`, or fails with [`Error::Locked`] naming the holder.
+    /// Takes the lock of the store in `dir` (an existing directory), or fails with
+    /// [`Error::Locked`] naming the holder.
     pub fn acquire(dir: &Path) -> Result<StoreLock> {
+        #[cfg(target_os = "linux")]
+        let socket = linux::Holder::bind(dir)?;
         let path = dir.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
@@ -38,33 +67,161 @@ impl StoreLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
                 return Err(Error::Locked {
                     path: dir.to_path_buf(),
-                    pid: text.trim().parse().ok(),
+                    pid: None,
                 });
             }
             Err(TryLockError::Error(e)) => return Err(Error::io(&path, "lock", e)),
         }
-        let pid = std::process::id().to_string();
-        file.set_len(0)
-            .and_then(|_| file.seek(SeekFrom::Start(0)))
-            .and_then(|_| file.write_all(pid.as_bytes()))
-            .map_err(|e| Error::io(&path, "write pid to", e))?;
-        Ok(StoreLock { file, path })
+        Ok(StoreLock {
+            #[cfg(target_os = "linux")]
+            _socket: socket,
+            _file: file,
+            path: dir.to_path_buf(),
+        })
     }
 
-    /// The lock file.
-    pub fn path(&self) -> &Path {
+    /// Whether a writer holds the store in `dir` right now, and its pid when it says. Writes
+    /// nothing: usable on read-only media and without write permission. `Ok(None)` when no
+    /// writer is live.
+    pub fn holder(dir: &Path) -> Result<Option<Holder>> {
+        #[cfg(target_os = "linux")]
+        {
+            linux::probe(dir)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let path = dir.join(LOCK_FILE);
+            let file = match File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(Error::io(&path, "open lock file", e)),
+            };
+            match file.try_lock_shared() {
+                Ok(()) => Ok(None),
+                Err(TryLockError::WouldBlock) => Ok(Some(Holder { pid: None })),
+                Err(TryLockError::Error(e)) => Err(Error::io(&path, "lock", e)),
+            }
+        }
+    }
+
+    /// The store directory this lock holds.
+    pub fn dir(&self) -> &Path {
         &self.path
     }
 }
 
-impl Drop for StoreLock {
-    fn drop(&mut self) {
-        // The pid would mislead the next refused opener if left behind.
-        let _ = self.file.set_len(0);
-        let _ = self.file.unlock();
+/// The live writer of a store, as [`StoreLock::holder`] found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Holder {
+    /// The writer's process id, when it answered.
+    pub pid: Option<u32>,
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::io::{ErrorKind, Read, Write};
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::thread::JoinHandle;
+    use std::time::Duration;
+
+    use super::Holder as LiveHolder;
+    use crate::error::{Error, Result};
+
+    /// How long a refused opener waits for the holder's answer.
+    const ANSWER_TIMEOUT: Duration = Duration::from_secs(1);
+    const ANSWER_PREFIX: &str = "rewind-lock 1 pid ";
+
+    /// The bound socket and the thread that answers who holds it.
+    #[derive(Debug)]
+    pub(super) struct Holder {
+        addr: SocketAddr,
+        stop: Arc<AtomicBool>,
+        thread: Option<JoinHandle<()>>,
+    }
+
+    fn address(dir: &Path) -> Result<SocketAddr> {
+        let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, "stat", e))?;
+        let name = format!("rewind/lock/{:x}/{:x}", meta.dev(), meta.ino());
+        SocketAddr::from_abstract_name(name.as_bytes()).map_err(|e| Error::io(dir, "lock", e))
+    }
+
+    impl Holder {
+        pub(super) fn bind(dir: &Path) -> Result<Holder> {
+            let addr = address(dir)?;
+            let listener = match UnixListener::bind_addr(&addr) {
+                Ok(l) => l,
+                Err(e) if e.kind() == ErrorKind::AddrInUse => {
+                    let pid = probe_addr(&addr).ok().flatten().and_then(|h| h.pid);
+                    return Err(Error::Locked {
+                        path: dir.to_path_buf(),
+                        pid,
+                    });
+                }
+                Err(e) => return Err(Error::io(dir, "lock", e)),
+            };
+            let stop = Arc::new(AtomicBool::new(false));
+            let thread = {
+                let stop = stop.clone();
+                let answer = format!("{ANSWER_PREFIX}{}\n", std::process::id());
+                std::thread::Builder::new()
+                    .name("rewind-lock".into())
+                    .spawn(move || {
+                        for conn in listener.incoming() {
+                            if stop.load(Ordering::Acquire) {
+                                break;
+                            }
+                            if let Ok(mut conn) = conn {
+                                let _ = conn.set_write_timeout(Some(ANSWER_TIMEOUT));
+                                let _ = conn.write_all(answer.as_bytes());
+                            }
+                        }
+                        // The listener drops here: the name is free.
+                    })
+                    .map_err(|e| Error::io(dir, "start the lock thread for", e))?
+            };
+            Ok(Holder {
+                addr,
+                stop,
+                thread: Some(thread),
+            })
+        }
+    }
+
+    impl Drop for Holder {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::Release);
+            // Wake the accept; the thread sees the flag and closes the socket.
+            if UnixStream::connect_addr(&self.addr).is_ok()
+                && let Some(thread) = self.thread.take()
+            {
+                let _ = thread.join();
+            }
+        }
+    }
+
+    pub(super) fn probe(dir: &Path) -> Result<Option<LiveHolder>> {
+        probe_addr(&address(dir)?).map_err(|e| Error::io(dir, "ask for the writer of", e))
+    }
+
+    fn probe_addr(addr: &SocketAddr) -> std::io::Result<Option<LiveHolder>> {
+        let conn = match UnixStream::connect_addr(addr) {
+            Ok(c) => c,
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        conn.set_read_timeout(Some(ANSWER_TIMEOUT))?;
+        let mut text = String::new();
+        let _ = conn.take(64).read_to_string(&mut text);
+        let pid = text
+            .strip_prefix(ANSWER_PREFIX)
+            .and_then(|p| p.trim_end().parse().ok());
+        Ok(Some(LiveHolder { pid }))
     }
 }

@@ -273,17 +273,17 @@ fn a_second_handle_in_the_same_process_is_refused_until_the_first_is_dropped() {
 
     let first = FileStore::open(&dir, FileOptions::default()).expect("create");
     assert_eq!(
-        fs::read_to_string(dir.join(rewind::LOCK_FILE)).unwrap(),
-        me.to_string(),
-        "the holder's pid is in LOCK"
+        rewind::StoreLock::holder(&dir).unwrap(),
+        Some(rewind::Holder { pid: Some(me) }),
+        "the live writer answers with its pid"
     );
     assert_locked(FileStore::open(&dir, FileOptions::default()), &dir, me);
     assert_locked(SharedStore::open(&dir, FileOptions::default()), &dir, me);
     drop(first);
     assert_eq!(
-        fs::read_to_string(dir.join(rewind::LOCK_FILE)).unwrap(),
-        "",
-        "a closed store leaves no pid behind"
+        rewind::StoreLock::holder(&dir).unwrap(),
+        None,
+        "a closed store leaves no writer behind"
     );
     drop(FileStore::open(&dir, FileOptions::default()).expect("open after drop"));
 
@@ -302,6 +302,39 @@ fn a_second_handle_in_the_same_process_is_refused_until_the_first_is_dropped() {
     drop(clone);
     drop(SharedStore::open(&dir, FileOptions::default()).expect("open after all clones dropped"));
     drop(FileStore::open(&dir, FileOptions::default()).expect("file store after shared"));
+}
+
+#[test]
+fn deleting_every_deletable_file_under_a_live_writer_does_not_let_a_second_writer_in() {
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
+    let saved = {
+        let mut store = FileStore::open(&dir, FileOptions::default()).expect("create");
+        let s = store.create_session("agent", Default::default()).unwrap();
+        write_checkpoints(&mut store, s, 0, 3, 300)
+    };
+    let (mut child, pid) = spawn_holder(&dir);
+    // Everything a user (or a cleanup script) could delete in the directory, except the data.
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".seg") && name != rewind::CURRENT_FILE {
+            fs::remove_file(&path).unwrap();
+        }
+    }
+    assert!(!dir.join(rewind::LOCK_FILE).exists());
+    assert_locked(FileStore::open(&dir, FileOptions::default()), &dir, pid);
+    assert_locked(SharedStore::open(&dir, FileOptions::default()), &dir, pid);
+    assert_eq!(
+        rewind::StoreLock::holder(&dir).unwrap(),
+        Some(rewind::Holder { pid: Some(pid) })
+    );
+    // The holder dies from SIGKILL: the kernel frees the lock with it.
+    child.kill().expect("kill -9 the holder");
+    child.wait().expect("wait for holder");
+    assert_eq!(rewind::StoreLock::holder(&dir).unwrap(), None);
+    let store = FileStore::open(&dir, FileOptions::default()).expect("open after kill -9");
+    assert_present(&store, &saved);
 }
 
 // ----- 3: permissions ------------------------------------------------------------------------
