@@ -62,6 +62,12 @@ pub trait Backend {
     fn commit_rewrite(&mut self) -> Result<(), BackendError>;
     /// Discards the replacement; the old log stays as it was.
     fn abort_rewrite(&mut self);
+    /// Whether the backend was opened read-only: the store then writes nothing, not even at
+    /// open (an unfinished transaction at the end of the log is voided in memory only), and
+    /// every write fails with [`BackendError::ReadOnly`].
+    fn is_read_only(&self) -> bool {
+        false
+    }
 }
 
 impl<B: Backend + ?Sized> Backend for &mut B {
@@ -88,6 +94,9 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn abort_rewrite(&mut self) {
         (**self).abort_rewrite()
+    }
+    fn is_read_only(&self) -> bool {
+        (**self).is_read_only()
     }
 }
 

@@ -31,6 +31,8 @@ pub enum BackendError {
     },
     /// A rewrite call arrived in the wrong order (append without begin, ...).
     RewriteState(&'static str),
+    /// The store was opened read-only: nothing may be written.
+    ReadOnly,
 }
 
 impl fmt::Display for BackendError {
@@ -45,6 +47,7 @@ impl fmt::Display for BackendError {
                 )
             }
             BackendError::RewriteState(msg) => write!(f, "log rewrite misused: {msg}"),
+            BackendError::ReadOnly => write!(f, "the store is open read-only"),
         }
     }
 }

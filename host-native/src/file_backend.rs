@@ -16,10 +16,18 @@
 //! every segment written since the last sync (and `fsync` on the directory when a segment was
 //! created). A failed append truncates the segment back, so the log never keeps half a call.
 //!
-//! **Recovery.** At open, a torn frame at the end of the last segment (a crash mid-write) is
-//! truncated and reported. Anything else that does not check out — a bad frame with data after
-//! it, a torn frame in an earlier segment, a bad header — stops the open with an error naming the
-//! file and byte offset.
+//! **Recovery.** A bad frame at the end of the last segment with nothing intact after it is
+//! what a crash mid-write leaves (a *torn tail*; damage to the last record looks the same).
+//! A writer's open moves it aside before cutting it — the bytes go to
+//! `<segment>.torn-<offset>`, synced, and the report names that file — so nothing is ever
+//! destroyed; a read-only open leaves it in place and reads the log up to it. Anything else
+//! that does not check out — a bad frame with data after it, a torn frame in an earlier
+//! segment, a bad header — stops the open with an error naming the file and byte offset.
+//!
+//! **Read-only opens** ([`FileBackend::open_read_only`]) take no lock and write, create or
+//! delete nothing, so they work on read-only media, without write permission, and beside a
+//! live writer: they see the log as it was when it was read, up to its last whole frame (a
+//! write in progress looks like a torn tail and is not part of the view).
 //!
 //! **Compaction.** A rewrite writes generation `G+1` into new segments, syncs them, then
 //! replaces `CURRENT` atomically (write a temporary file, fsync, rename, fsync the directory) and
@@ -96,12 +104,30 @@ struct SegmentSet {
 pub struct OpenReport {
     /// The engine's load report (frames, bytes, dropped torn tail, voided transaction).
     pub load: LoadReport,
-    /// The torn tail that was cut off, if any: the file and the offset it was cut at.
-    pub truncated: Option<(PathBuf, u64)>,
-    /// Files of an abandoned generation (an interrupted compaction) that were removed.
+    /// A bad frame at the end of the log, if one was found (see [`TornTail`]).
+    pub torn_tail: Option<TornTail>,
+    /// Files of an abandoned generation (an interrupted compaction) that were removed. A
+    /// read-only open removes nothing and leaves this empty.
     pub removed_stale_files: Vec<PathBuf>,
     /// Segments in the live generation.
     pub segments: usize,
+}
+
+/// Bytes at the end of the last segment that do not form a whole, valid frame and have nothing
+/// intact after them: a write a crash cut short — or damage to the last record, which looks the
+/// same. They are not part of the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TornTail {
+    /// The segment file.
+    pub file: PathBuf,
+    /// Where the bad bytes start.
+    pub offset: u64,
+    /// How many bytes there are.
+    pub len: u64,
+    /// Where a writer's open moved them before cutting the segment (`None` for a read-only
+    /// open, which leaves them in place).
+    pub moved_to: Option<PathBuf>,
 }
 
 /// Files synced together by [`FileBackend::sync`], also usable without the backend (group
@@ -131,10 +157,11 @@ impl PendingSync {
 }
 
 /// The file backend. Open it through [`FileStore`](crate::FileStore) or
-/// [`SharedStore`](crate::SharedStore), which also take the writer lock.
+/// [`SharedStore`](crate::SharedStore).
 #[derive(Debug)]
 pub struct FileBackend {
-    _lock: StoreLock,
+    /// The writer lock; `None` for a read-only open.
+    lock: Option<StoreLock>,
     dir: PathBuf,
     live: SegmentSet,
     rewrite: Option<SegmentSet>,
@@ -152,16 +179,9 @@ impl FileBackend {
     pub fn open(dir: &Path, segment_bytes: u64) -> Result<FileBackend> {
         create_dir(dir)?;
         let lock = StoreLock::acquire(dir)?;
-        let current = dir.join(CURRENT_FILE);
-        let generation = match fs::read_to_string(&current) {
-            Ok(text) => text
-                .strip_prefix(CURRENT_PREFIX)
-                .and_then(|g| g.trim().parse::<u32>().ok())
-                .ok_or_else(|| Error::NotAStore {
-                    path: dir.to_path_buf(),
-                    reason: format!("{CURRENT_FILE} does not name a generation"),
-                })?,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
+        let generation = match read_current(dir)? {
+            Some(generation) => generation,
+            None => {
                 if list_segments(dir)?.is_empty() {
                     // A new store only in an empty directory: never adopt someone's files.
                     let foreign = fs::read_dir(dir)
@@ -187,10 +207,50 @@ impl FileBackend {
                     });
                 }
             }
-            Err(e) => return Err(Error::io(&current, "read", e)),
         };
-        let mut backend = FileBackend {
-            _lock: lock,
+        let mut backend = FileBackend::empty(dir, Some(lock), generation, segment_bytes);
+        backend.open_segments()?;
+        if backend.live.segments.is_empty() {
+            backend.new_segment(false)?;
+            backend.sync_now()?;
+        }
+        backend.report.segments = backend.live.segments.len();
+        Ok(backend)
+    }
+
+    /// Opens the store in `dir` for reading only: no lock is taken and nothing is written,
+    /// created or deleted (see the module docs). Fails with [`Error::NotAStore`] when `dir` holds
+    /// no store — a reader never creates one.
+    pub fn open_read_only(dir: &Path) -> Result<FileBackend> {
+        let generation = match read_current(dir)? {
+            Some(generation) => generation,
+            None if !dir.exists() => {
+                return Err(Error::NotAStore {
+                    path: dir.to_path_buf(),
+                    reason: "there is no such directory".into(),
+                });
+            }
+            None => {
+                return Err(Error::NotAStore {
+                    path: dir.to_path_buf(),
+                    reason: format!("the directory has no {CURRENT_FILE} file"),
+                });
+            }
+        };
+        let mut backend = FileBackend::empty(dir, None, generation, 0);
+        backend.open_segments()?;
+        backend.report.segments = backend.live.segments.len();
+        Ok(backend)
+    }
+
+    fn empty(
+        dir: &Path,
+        lock: Option<StoreLock>,
+        generation: u32,
+        segment_bytes: u64,
+    ) -> FileBackend {
+        FileBackend {
+            lock,
             dir: dir.to_path_buf(),
             live: SegmentSet {
                 generation,
@@ -201,7 +261,20 @@ impl FileBackend {
             segment_bytes: segment_bytes.max(HEADER_LEN as u64 + 1),
             report: OpenReport::default(),
             broken: None,
-        };
+        }
+    }
+
+    /// Whether this backend was opened read-only.
+    pub fn read_only(&self) -> bool {
+        self.lock.is_none()
+    }
+
+    /// Finds the live generation's segments; a writer also deletes other generations' files.
+    fn open_segments(&mut self) -> Result<()> {
+        let dir = self.dir.clone();
+        let dir = dir.as_path();
+        let generation = self.live.generation;
+        let writer = !self.read_only();
         let segments = list_segments(dir)?;
         if !segments.is_empty() && segments.iter().all(|(_, g, _)| *g != generation) {
             // Stale generations are deleted below; with none of the live one, that would delete
@@ -225,23 +298,25 @@ impl FileBackend {
             });
         }
         for (path, g, s) in segments {
-            backend.next_segment = backend.next_segment.max(s.saturating_add(1));
+            self.next_segment = self.next_segment.max(s.saturating_add(1));
             if g != generation {
                 // An interrupted compaction's new generation, or an old one not yet deleted.
-                fs::remove_file(&path).map_err(|e| Error::io(&path, "remove", e))?;
-                backend.report.removed_stale_files.push(path);
+                if writer {
+                    fs::remove_file(&path).map_err(|e| Error::io(&path, "remove", e))?;
+                    self.report.removed_stale_files.push(path);
+                }
                 continue;
             }
             let file = OpenOptions::new()
                 .read(true)
-                .write(true)
+                .write(writer)
                 .open(&path)
                 .map_err(|e| Error::io(&path, "open", e))?;
             let len = file
                 .metadata()
                 .map_err(|e| Error::io(&path, "stat", e))?
                 .len();
-            backend.live.segments.insert(
+            self.live.segments.insert(
                 s,
                 Segment {
                     file: Arc::new(file),
@@ -250,15 +325,10 @@ impl FileBackend {
                 },
             );
         }
-        if !backend.report.removed_stale_files.is_empty() {
+        if !self.report.removed_stale_files.is_empty() {
             sync_dir(dir)?;
         }
-        if backend.live.segments.is_empty() {
-            backend.new_segment(false)?;
-            backend.sync_now()?;
-        }
-        backend.report.segments = backend.live.segments.len();
-        Ok(backend)
+        Ok(())
     }
 
     /// The live generation (named in `CURRENT`).
@@ -440,12 +510,16 @@ impl FileBackend {
                 read_full(&mut reader, &mut header).map_err(|e| Error::io(&path, "read", e))?;
             if got < HEADER_LEN {
                 if is_last && header[..got] == frame::header()[..got] {
-                    // Created but its header never fully landed: rewrite it.
-                    self.repair_tail(seg, 0, &mut report)?;
-                    file.write_all_at(&frame::header(), 0)
-                        .map_err(|e| Error::io(&path, "write", e))?;
-                    if let Some(s) = self.live.segments.get_mut(&seg) {
-                        s.len = HEADER_LEN as u64;
+                    // Created but its header never fully landed: a writer rewrites it.
+                    if got > 0 {
+                        self.torn_tail(seg, 0, &mut report)?;
+                    }
+                    if !self.read_only() {
+                        file.write_all_at(&frame::header(), 0)
+                            .map_err(|e| Error::io(&path, "write", e))?;
+                        if let Some(s) = self.live.segments.get_mut(&seg) {
+                            s.len = HEADER_LEN as u64;
+                        }
                     }
                     continue;
                 }
@@ -470,7 +544,7 @@ impl FileBackend {
                             intact_frame_after(&file, offset + FRAME_HEADER_LEN as u64, len)
                                 .map_err(|e| Error::io(&path, "read", e))?;
                         if is_last && !follows {
-                            this.repair_tail(seg, offset, report)
+                            this.torn_tail(seg, offset, report)
                         } else if follows {
                             Err(corrupt(offset, kind))
                         } else {
@@ -520,8 +594,10 @@ impl FileBackend {
         Ok(report)
     }
 
-    /// Cuts the last segment at `offset` (a torn tail) and makes the cut durable.
-    fn repair_tail(&mut self, seg: u32, offset: u64, report: &mut LoadReport) -> Result<()> {
+    /// Deals with a torn tail at `offset` of the last segment: a read-only open notes it and
+    /// reads no further; a writer moves the bytes aside (synced) and then cuts the segment.
+    fn torn_tail(&mut self, seg: u32, offset: u64, report: &mut LoadReport) -> Result<()> {
+        let read_only = self.read_only();
         let s = self
             .live
             .segments
@@ -530,24 +606,43 @@ impl FileBackend {
                 path: self.dir.clone(),
                 reason: "segment vanished during open".into(),
             })?;
-        report.truncated_bytes += s.len.saturating_sub(offset);
-        s.file
-            .set_len(offset)
-            .and_then(|_| s.file.sync_all())
-            .map_err(|e| Error::io(&s.path, "truncate", e))?;
-        self.report.truncated = Some((s.path.clone(), offset));
-        s.len = offset;
+        let len = s.len.saturating_sub(offset);
+        report.truncated_bytes += len;
+        let moved_to = if read_only {
+            None
+        } else {
+            let aside = move_aside(&s.file, &s.path, offset, s.len)?;
+            s.file
+                .set_len(offset)
+                .and_then(|_| s.file.sync_all())
+                .map_err(|e| Error::io(&s.path, "truncate", e))?;
+            s.len = offset;
+            Some(aside)
+        };
+        self.report.torn_tail = Some(TornTail {
+            file: s.path.clone(),
+            offset,
+            len,
+            moved_to,
+        });
         Ok(())
     }
 }
 
 impl Backend for FileBackend {
     fn append(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
+        if self.read_only() {
+            return Err(BackendError::ReadOnly);
+        }
         self.append_to(false, frames)
     }
 
     fn sync(&mut self) -> Result<(), BackendError> {
         self.sync_now().map_err(to_backend)
+    }
+
+    fn is_read_only(&self) -> bool {
+        self.read_only()
     }
 
     fn load(&mut self, visit: &mut Visitor<'_>) -> Result<LoadReport, rewind_core::Error> {
@@ -560,7 +655,7 @@ impl Backend for FileBackend {
             Err(Error::Corrupt { file, offset, kind }) => {
                 // The engine's error carries a position; keep the file-level detail for the
                 // host, which reports it instead.
-                self.report.truncated = None;
+                self.report.torn_tail = None;
                 self.broken = Some(format!("{} is corrupt at byte {offset}", file.display()));
                 let seg = parse_segment_name(
                     file.file_name()
@@ -602,6 +697,9 @@ impl Backend for FileBackend {
     }
 
     fn begin_rewrite(&mut self) -> Result<(), BackendError> {
+        if self.read_only() {
+            return Err(BackendError::ReadOnly);
+        }
         if self.rewrite.is_some() {
             self.abort_rewrite();
         }
@@ -662,6 +760,9 @@ impl Backend for FileBackend {
 
 impl Drop for FileBackend {
     fn drop(&mut self) {
+        if self.read_only() {
+            return;
+        }
         // Whatever was appended reaches the disk when the store closes normally, whatever the
         // durability setting; only a crash can lose unsynced writes.
         self.abort_rewrite();
@@ -690,6 +791,37 @@ impl Read for ReadAt<'_> {
     }
 }
 
+/// Copies bytes `from..len` of a segment to a new file beside it, `<segment>.torn-<from>` (with
+/// a counter when that exists), synced with its directory entry; returns its path.
+fn move_aside(file: &File, path: &Path, from: u64, len: u64) -> Result<PathBuf> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let mut n = 0u32;
+    let (aside, mut out) = loop {
+        let candidate = match n {
+            0 => path.with_file_name(format!("{name}.torn-{from}")),
+            n => path.with_file_name(format!("{name}.torn-{from}.{n}")),
+        };
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&candidate)
+        {
+            Ok(out) => break (candidate, out),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(e) => return Err(Error::io(&candidate, "create", e)),
+        }
+    };
+    let mut reader = ReadAt { file, pos: from }.take(len.saturating_sub(from));
+    io::copy(&mut reader, &mut out)
+        .and_then(|_| out.sync_all())
+        .map_err(|e| Error::io(&aside, "write", e))?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(aside)
+}
+
 /// Whether an intact frame starts anywhere in `file` between `from` and `len`.
 fn intact_frame_after(file: &File, from: u64, len: u64) -> io::Result<bool> {
     if from >= len {
@@ -712,6 +844,23 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(got)
+}
+
+/// The generation `CURRENT` names, or `None` when there is no `CURRENT` file.
+fn read_current(dir: &Path) -> Result<Option<u32>> {
+    let current = dir.join(CURRENT_FILE);
+    match fs::read_to_string(&current) {
+        Ok(text) => text
+            .strip_prefix(CURRENT_PREFIX)
+            .and_then(|g| g.trim().parse::<u32>().ok())
+            .map(Some)
+            .ok_or_else(|| Error::NotAStore {
+                path: dir.to_path_buf(),
+                reason: format!("{CURRENT_FILE} does not name a generation"),
+            }),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(&current, "read", e)),
+    }
 }
 
 fn list_segments(dir: &Path) -> Result<Vec<(PathBuf, u32, u32)>> {

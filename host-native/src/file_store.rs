@@ -16,7 +16,6 @@ use rewind_core::{Backend, MemoryBackend, Options, Store};
 
 use crate::error::{Error, Result};
 use crate::file_backend::{CURRENT_FILE, FileBackend, OpenReport};
-use crate::lock::StoreLock;
 use crate::system_env::SystemEnv;
 
 /// When a write becomes durable.
@@ -107,7 +106,29 @@ impl FileStore {
         })
     }
 
-    /// What opening found: a truncated torn tail, stale files removed, segments.
+    /// Opens the store in `dir` for reading only: no writer lock is taken and nothing is written,
+    /// created or deleted, so it works beside a live writer, on read-only media and without
+    /// write permission. The view is the log as it stood when it was read, up to its last whole
+    /// frame and without a transaction still open at its end. Every write fails with
+    /// [`BackendError::ReadOnly`](rewind_core::BackendError::ReadOnly). Fails with
+    /// [`Error::NotAStore`] when `dir` holds no store.
+    pub fn open_read_only(dir: impl AsRef<Path>, options: FileOptions) -> Result<FileStore> {
+        let dir = dir.as_ref();
+        let (store, report) = load_engine(dir, FileBackend::open_read_only(dir)?, &options, false)?;
+        Ok(FileStore {
+            store,
+            report,
+            durability: Durability::Never,
+            last_sync: std::time::Instant::now(),
+        })
+    }
+
+    /// Whether the store was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.store.backend().read_only()
+    }
+
+    /// What opening found: a torn tail (moved aside by a writer), stale files removed, segments.
     pub fn open_report(&self) -> &OpenReport {
         &self.report
     }
@@ -154,7 +175,21 @@ pub(crate) fn open_engine(
     options: &FileOptions,
     sync_every_write: bool,
 ) -> Result<(Store<FileBackend, SystemEnv>, OpenReport)> {
-    let backend = FileBackend::open(dir, options.segment_bytes)?;
+    load_engine(
+        dir,
+        FileBackend::open(dir, options.segment_bytes)?,
+        options,
+        sync_every_write,
+    )
+}
+
+/// Replays the log of an opened backend into the engine.
+fn load_engine(
+    dir: &Path,
+    backend: FileBackend,
+    options: &FileOptions,
+    sync_every_write: bool,
+) -> Result<(Store<FileBackend, SystemEnv>, OpenReport)> {
     let generation = backend.generation();
     let engine_options = options.store.clone().sync_every_write(sync_every_write);
     match Store::open(backend, SystemEnv::new(), engine_options) {
@@ -188,10 +223,10 @@ pub struct RepairReport {
 }
 
 /// Copies every valid record of the (possibly damaged) store in `src` into a new store in `dst`,
-/// which must not exist or be empty. `src` is only read. Ids, seqs and hashes are kept; what was
-/// lost is reported. The salvage runs in memory, so it needs RAM for the store's live content.
+/// which must not exist or be empty. `src` is only read, without its writer lock (a store a live
+/// writer holds can be salvaged as it stands). Ids, seqs and hashes are kept; what was lost is
+/// reported. The salvage runs in memory, so it needs RAM for the store's live content.
 pub fn repair(src: &Path, dst: &Path) -> Result<RepairReport> {
-    let _src_lock = StoreLock::acquire(src)?;
     if dst.exists()
         && fs::read_dir(dst)
             .map_err(|e| Error::io(dst, "list", e))?

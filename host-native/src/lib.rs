@@ -10,7 +10,9 @@ mod shared_store;
 mod system_env;
 
 pub use error::{Error, Result};
-pub use file_backend::{CURRENT_FILE, FileBackend, OpenReport, PendingSync, split_position};
+pub use file_backend::{
+    CURRENT_FILE, FileBackend, OpenReport, PendingSync, TornTail, split_position,
+};
 pub use file_store::{Durability, FileOptions, FileStore, RepairReport, repair};
 pub use lock::{Holder, LOCK_FILE, StoreLock};
 pub use rewind_core::{

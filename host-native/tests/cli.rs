@@ -455,6 +455,12 @@ fn assert_rfc3339(text: &str) {
 fn the_default_store_is_dot_rewind_in_the_working_directory() {
     let t = TempDir::new("default");
     assert!(!t.store().exists());
+    // Reading a store that does not exist is an error, and creates nothing.
+    rewind(t.path())
+        .arg("stats")
+        .fails(3, "there is no store at .rewind");
+    assert!(!t.store().exists(), "a reading command created a store");
+    ok(t.path(), ["session", "new", "first"]);
     let out = ok(t.path(), ["stats"]);
     assert!(t.store().is_dir(), "./.rewind was not created");
     assert!(t.store().join("CURRENT").is_file());
@@ -2007,6 +2013,10 @@ fn ids_can_be_full_unique_prefixes_with_or_without_hyphens_seqs_or_latest() {
     let empty = TempDir::new("ids-empty");
     rewind(empty.path())
         .args(["show", "latest"])
+        .fails(3, "there is no store");
+    new_session(empty.path(), "empty");
+    rewind(empty.path())
+        .args(["show", "latest"])
         .fails(3, "no checkpoints");
 }
 
@@ -2157,17 +2167,98 @@ fn a_corrupt_store_exits_5_naming_the_file() {
 }
 
 #[test]
-fn a_locked_store_exits_4_naming_the_holder() {
+fn a_locked_store_refuses_writes_with_exit_4_naming_the_holder_and_still_reads() {
     let t = TempDir::new("locked");
     let d = t.path();
     new_session(d, "agent");
+    ok(d, ["checkpoint", "-m", "before"]);
     let held = rewind::SharedStore::open(t.store(), FileOptions::default()).unwrap();
     let pid = format!("locked by pid {}", std::process::id());
-    rewind(d).arg("log").fails(4, &pid);
     rewind(d).args(["checkpoint", "-m", "x"]).fails(4, &pid);
-    rewind(d).args(["session", "list"]).fails(4, &pid);
+    rewind(d)
+        .args(["annotate", "latest", "a note"])
+        .fails(4, &pid);
+    rewind(d).args(["compact", "--keep", "1"]).fails(4, &pid);
+    // Reading takes no lock: a live writer can be watched.
+    assert!(ok(d, ["log"]).out().contains("before"));
+    assert!(ok(d, ["session", "list"]).out().contains("agent"));
+    ok(d, ["verify"]);
+    ok(d, ["compact", "--keep", "1", "--dry-run"]);
     drop(held);
     ok(d, ["checkpoint", "-m", "x"]);
+}
+
+#[test]
+fn a_store_the_user_may_only_read_is_read_and_left_unchanged() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    let t = TempDir::new("read-only");
+    let d = t.path();
+    populate(d);
+    let store = t.store();
+    let perms = |p: &Path, mode| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+    // A copy of the binary others may run; the test's own tree may be private.
+    let bin = t.join("rewind-copy");
+    std::fs::copy(env!("CARGO_BIN_EXE_rewind"), &bin).unwrap();
+    perms(&bin, 0o755).unwrap();
+    perms(d, 0o755).unwrap();
+    for entry in std::fs::read_dir(&store).unwrap() {
+        perms(&entry.unwrap().path(), 0o444).unwrap();
+    }
+    perms(&store, 0o555).unwrap();
+    let before: Vec<_> = std::fs::read_dir(&store)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (p.clone(), std::fs::read(&p).unwrap())
+        })
+        .collect();
+    // Root may write anywhere: run as `nobody` then. Anyone else is already kept out by the
+    // modes.
+    let as_root = std::fs::metadata(d).unwrap().uid() == 0;
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(&bin);
+        cmd.current_dir(d).env_remove("REWIND_STORE").args(args);
+        if as_root {
+            cmd.uid(65534).gid(65534);
+        }
+        cmd.output().expect("run rewind")
+    };
+    for args in [
+        &["log"][..],
+        &["session", "list"],
+        &["show", "@2"],
+        &["verify"],
+        &["stats"],
+        &["export"],
+        &["diff", "@1", "@2"],
+        &["compact", "--keep", "1", "--dry-run"],
+    ] {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "`rewind {}` failed on a read-only store: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(String::from_utf8_lossy(&run(&["log"]).stdout).contains("fork"));
+    let refused = run(&["checkpoint", "-m", "x"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("ermission denied"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let after: Vec<_> = std::fs::read_dir(&store)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (p.clone(), std::fs::read(&p).unwrap())
+        })
+        .collect();
+    assert_eq!(before, after);
+    perms(&store, 0o700).unwrap();
 }
 
 #[test]
@@ -2563,13 +2654,57 @@ fn a_dropped_unfinished_write_is_reported_when_the_store_opens() {
         .unwrap()
         .set_len(len - 5)
         .unwrap();
+    let cut = std::fs::read(&seg).unwrap();
+
+    // Readers read up to it, say so, and change nothing; verify reports it.
     let out = rewind(dir).args(["log"]).ok();
     assert!(
-        out.stderr.contains("dropped an unfinished last write"),
+        out.stderr.contains("are not a whole record"),
         "{}",
         out.stderr
     );
     assert_eq!(show(dir, &kept)["message"], "kept");
+    rewind(dir).arg("verify").fails(5, "are not a whole record");
+    assert_eq!(
+        std::fs::read(&seg).unwrap(),
+        cut,
+        "a reader changed the segment"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.join(".rewind")).unwrap().count(),
+        3,
+        "a reader added or removed a file"
+    );
+
+    // The next writer moves the bytes aside before cutting them, and says where.
+    let out = rewind(dir).args(["checkpoint", "-m", "after"]).ok();
+    assert!(
+        out.stderr
+            .contains("moved an unfinished or damaged last write aside"),
+        "{}",
+        out.stderr
+    );
+    let aside: Vec<_> = std::fs::read_dir(dir.join(".rewind"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains(".seg.torn-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    let offset: usize = aside[0]
+        .to_string_lossy()
+        .rsplit('-')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(std::fs::read(&aside[0]).unwrap(), cut[offset..]);
+    assert!(
+        out.stderr
+            .contains(&*aside[0].file_name().unwrap().to_string_lossy()),
+        "{}",
+        out.stderr
+    );
+    ok(dir, ["verify"]);
 }
 
 #[test]

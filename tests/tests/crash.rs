@@ -130,7 +130,7 @@ fn crash_rounds(mode: &str, rounds: u64, rng: &mut Rng) {
 
         let store = FileStore::open(&store_dir, FileOptions::default())
             .unwrap_or_else(|e| panic!("round {round}: the store does not open after a kill: {e}"));
-        if store.open_report().truncated.is_some() {
+        if store.open_report().torn_tail.is_some() {
             torn_tails += 1;
         }
         for a in &all {

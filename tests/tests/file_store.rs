@@ -187,6 +187,26 @@ fn data_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
+/// Every file in the store directory with its bytes, to prove a reader changed nothing.
+fn store_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out: Vec<_> = fs::read_dir(dir)
+        .expect("list")
+        .map(|e| {
+            let p = e.expect("entry").path();
+            let bytes = fs::read(&p).expect("read");
+            (p, bytes)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The open report's torn tail as (file, offset, len, moved to).
+fn tail_of(store: &FileStore) -> Option<(PathBuf, u64, u64, Option<PathBuf>)> {
+    let t = store.open_report().torn_tail.as_ref()?;
+    Some((t.file.clone(), t.offset, t.len, t.moved_to.clone()))
+}
+
 #[track_caller]
 fn assert_locked(result: rewind::Result<impl std::fmt::Debug>, dir: &Path, pid: u32) {
     match result {
@@ -337,6 +357,126 @@ fn deleting_every_deletable_file_under_a_live_writer_does_not_let_a_second_write
     assert_present(&store, &saved);
 }
 
+// ----- read-only opens ------------------------------------------------------------------------
+
+#[test]
+fn a_read_only_open_writes_creates_and_deletes_nothing_and_refuses_writes() {
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
+    let saved = build_store(&dir, 4096, 12, 900);
+    {
+        // An import is one transaction of several records: it is what gets cut below.
+        let mut other = Store::open(
+            rewind::MemoryBackend::new(),
+            SystemEnv::new(),
+            Options::default(),
+        )
+        .unwrap()
+        .0;
+        let s = other
+            .create_session("imported", Default::default())
+            .unwrap();
+        for n in 0..3u8 {
+            other
+                .checkpoint(NewCheckpoint::new(s, "imported", &[n; 200]))
+                .unwrap();
+        }
+        let mut store = FileStore::open(&dir, options(4096)).unwrap();
+        store
+            .import_binary(&other.export_binary(None).unwrap())
+            .unwrap();
+    }
+    // What only a writer may touch: the lock file, an interrupted compaction's next generation,
+    // and a transaction the log ends inside (the last record of the last write cut off).
+    fs::remove_file(dir.join(rewind::LOCK_FILE)).unwrap();
+    fs::write(dir.join(seg_name(2, 99)), frame::header()).unwrap();
+    let last = segment_files(&dir)
+        .into_iter()
+        .rfind(|p| !p.ends_with(seg_name(2, 99)))
+        .unwrap();
+    let bytes = fs::read(&last).unwrap();
+    let last_frame = log::frames(&bytes, HEADER_LEN)
+        .map(|f| f.expect("intact"))
+        .last()
+        .expect("a frame");
+    let cut_at = last_frame.offset;
+    fs::write(&last, &bytes[..cut_at]).unwrap();
+    let before = store_files(&dir);
+
+    let mut reader = FileStore::open_read_only(&dir, options(4096)).expect("open read-only");
+    assert!(reader.is_read_only());
+    let report = reader.open_report().clone();
+    assert!(
+        report.load.unfinished_transaction,
+        "the cut left a transaction open"
+    );
+    assert_eq!(report.torn_tail, None);
+    assert!(report.removed_stale_files.is_empty());
+    assert_present(&reader, &saved);
+    assert_eq!(
+        reader.metrics().checkpoints,
+        12,
+        "none of the cut import is read"
+    );
+    let s = reader.sessions().next().unwrap().id;
+    match reader.checkpoint(NewCheckpoint::new(s, "refused", b"{}")) {
+        Err(rewind::core::Error::Backend(BackendError::ReadOnly)) => {}
+        other => panic!("a read-only store accepted a write: {other:?}"),
+    }
+    assert!(reader.compact(&RetentionPolicy::keep_last(1)).is_err());
+    assert_present(&reader, &saved);
+    reader.flush().expect("flushing nothing succeeds");
+    drop(reader);
+    assert_eq!(
+        store_files(&dir),
+        before,
+        "a read-only open changed the store"
+    );
+
+    // The writer's open then does what the reader left alone.
+    let writer = FileStore::open(&dir, options(4096)).expect("open for writing");
+    assert!(!writer.is_read_only());
+    assert_eq!(
+        writer.open_report().removed_stale_files,
+        vec![dir.join(seg_name(2, 99))]
+    );
+    assert!(writer.open_report().load.unfinished_transaction);
+    assert_present(&writer, &saved);
+    assert_eq!(writer.metrics().checkpoints, 12);
+}
+
+#[test]
+fn a_read_only_open_never_creates_a_store() {
+    let tmp = TempDir::new().expect("a temporary directory");
+    let missing = tmp.path().join("typo");
+    match FileStore::open_read_only(&missing, FileOptions::default()) {
+        Err(rewind::Error::NotAStore { path, .. }) => assert_eq!(path, missing),
+        other => panic!("expected NotAStore, got {other:?}"),
+    }
+    assert!(!missing.exists(), "a reader created the directory");
+    let empty = tmp.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    assert!(matches!(
+        FileStore::open_read_only(&empty, FileOptions::default()),
+        Err(rewind::Error::NotAStore { .. })
+    ));
+    assert_eq!(fs::read_dir(&empty).unwrap().count(), 0);
+}
+
+#[test]
+fn a_reader_opens_beside_a_live_writer_in_another_process() {
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
+    let saved = build_store(&dir, 64 << 10, 5, 300);
+    let (mut child, pid) = spawn_holder(&dir);
+    assert_locked(FileStore::open(&dir, FileOptions::default()), &dir, pid);
+    let reader = FileStore::open_read_only(&dir, FileOptions::default()).expect("read beside it");
+    assert_present(&reader, &saved);
+    drop(reader);
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+}
+
 // ----- 3: permissions ------------------------------------------------------------------------
 
 #[test]
@@ -402,7 +542,7 @@ fn segments_rotate_and_every_checkpoint_reads_back_after_reopen() {
 
     let store = FileStore::open(&dir, options(4096)).expect("reopen");
     assert_eq!(store.open_report().segments, segs.len());
-    assert_eq!(store.open_report().truncated, None);
+    assert_eq!(store.open_report().torn_tail, None);
     assert_eq!(store.metrics().checkpoints, saved.len() as u64);
     assert_present(&store, &saved);
     assert!(store.verify().is_ok());
@@ -435,16 +575,42 @@ fn a_torn_last_frame_is_cut_and_reported_and_the_rest_survives() {
         .set_len(cut)
         .unwrap();
 
+    let torn_bytes = fs::read(&seg).unwrap()[offset as usize..].to_vec();
+
+    // A reader sees the nine whole checkpoints and changes nothing.
+    let before = store_files(&dir);
+    let reader = FileStore::open_read_only(&dir, options(4096)).expect("a reader opens");
+    assert_eq!(
+        tail_of(&reader),
+        Some((seg.clone(), offset, cut - offset, None))
+    );
+    assert_eq!(reader.metrics().checkpoints, 9);
+    drop(reader);
+    assert_eq!(store_files(&dir), before, "a reader changed the store");
+
     let mut store = FileStore::open(&dir, options(4096)).expect("a torn tail opens");
     let report = store.open_report().clone();
-    assert_eq!(report.truncated, Some((seg.clone(), offset)));
+    let aside = seg.with_file_name(format!(
+        "{}.torn-{offset}",
+        seg.file_name().unwrap().to_string_lossy()
+    ));
+    assert_eq!(
+        tail_of(&store),
+        Some((seg.clone(), offset, cut - offset, Some(aside.clone())))
+    );
     assert_eq!(report.load.truncated_bytes, cut - offset);
     assert!(report.load.truncated_bytes > 0);
     assert_eq!(
         file_len(&seg),
         offset,
-        "the torn bytes are gone from the file"
+        "the torn bytes are gone from the segment"
     );
+    assert_eq!(
+        fs::read(&aside).unwrap(),
+        torn_bytes,
+        "the torn bytes are kept aside, whole"
+    );
+    assert_eq!(mode(&aside), 0o600);
     assert_eq!(store.metrics().checkpoints, 9);
     assert_present(&store, &saved[..9]);
     assert_absent(&store, saved[9].id);
@@ -457,7 +623,7 @@ fn a_torn_last_frame_is_cut_and_reported_and_the_rest_survives() {
     drop(store);
 
     let store = FileStore::open(&dir, options(4096)).expect("reopen after repair");
-    assert_eq!(store.open_report().truncated, None);
+    assert_eq!(store.open_report().torn_tail, None);
     assert_eq!(store.open_report().load.truncated_bytes, 0);
     assert_present(&store, &saved[..9]);
     assert_present(&store, &more);
@@ -478,12 +644,21 @@ fn a_segment_created_just_before_a_crash_is_completed_at_open() {
         let next = dir.join(seg_name(1, segs.len() as u32 + 1));
         fs::write(&next, &frame::header()[..bytes]).unwrap();
 
+        let reader = FileStore::open_read_only(&dir, options(4096)).expect(label);
+        assert_eq!(reader.metrics().checkpoints, saved.len() as u64, "{label}");
+        drop(reader);
+        assert_eq!(file_len(&next), bytes as u64, "{label}: a reader wrote");
+
         let mut store = FileStore::open(&dir, options(4096)).expect(label);
-        assert_eq!(
-            store.open_report().truncated,
-            Some((next.clone(), 0)),
-            "{label}"
-        );
+        // An empty file lost nothing; part of a header is moved aside like any torn tail.
+        let expected = (bytes > 0).then(|| {
+            let aside = next.with_file_name(format!(
+                "{}.torn-0",
+                next.file_name().unwrap().to_string_lossy()
+            ));
+            (next.clone(), 0, bytes as u64, Some(aside))
+        });
+        assert_eq!(tail_of(&store), expected, "{label}");
         assert_eq!(store.open_report().segments, segs.len() + 1, "{label}");
         assert_eq!(
             file_len(&next),
@@ -495,7 +670,7 @@ fn a_segment_created_just_before_a_crash_is_completed_at_open() {
         let more = write_checkpoints(&mut store, s, 100, 2, 900);
         drop(store);
         let store = FileStore::open(&dir, options(4096)).expect(label);
-        assert_eq!(store.open_report().truncated, None, "{label}");
+        assert_eq!(store.open_report().torn_tail, None, "{label}");
         assert_present(&store, &saved);
         assert_present(&store, &more);
     }
@@ -783,7 +958,10 @@ fn zeros_after_the_last_frame_are_a_torn_tail_as_in_the_reference_backend() {
              last frame): {err}"
         ),
     };
-    assert_eq!(store.open_report().truncated, Some((seg.clone(), len)));
+    assert_eq!(
+        tail_of(&store).map(|t| (t.0, t.1, t.2)),
+        Some((seg.clone(), len, 64))
+    );
     assert_eq!(store.open_report().load.truncated_bytes, 64);
     assert_present(&store, &saved);
     assert_eq!(file_len(&seg), len);
@@ -853,23 +1031,17 @@ fn repair_salvages_every_intact_checkpoint_with_ids_seqs_and_hashes() {
     }
     assert_eq!(fs::read(occupied.join("notes.txt")).unwrap(), b"keep me");
 
-    // A locked source is refused.
-    let lock = rewind::StoreLock::acquire(&src).expect("lock the source");
-    assert_locked(
-        rewind::repair(&src, &tmp.path().join("while-locked")),
-        &src,
-        std::process::id(),
-    );
-    drop(lock);
+    // The source is only read, without its lock: a store a writer holds can be salvaged.
     let healthy = tmp.path().join("healthy");
-    build_store(&healthy, 4096, 2, 100);
+    let kept = build_store(&healthy, 4096, 2, 100);
     let open = FileStore::open(&healthy, FileOptions::default()).unwrap();
-    assert_locked(
-        rewind::repair(&healthy, &tmp.path().join("from-open")),
-        &healthy,
-        std::process::id(),
-    );
+    let before = store_files(&healthy);
+    let report = rewind::repair(&healthy, &tmp.path().join("from-open")).expect("repair");
+    assert_eq!(report.checkpoints, 2);
+    assert_eq!(store_files(&healthy), before, "repair changed its source");
     drop(open);
+    let copy = FileStore::open(tmp.path().join("from-open"), FileOptions::default()).unwrap();
+    assert_present(&copy, &kept);
 }
 
 // ----- 8, 9: compaction and generations ------------------------------------------------------
@@ -1169,7 +1341,7 @@ fn a_real_write_failure_mid_frame_is_rolled_back_in_the_file() {
     }
 
     let mut store = FileStore::open(&dir, FileOptions::default()).expect("reopen");
-    assert_eq!(store.open_report().truncated, None);
+    assert_eq!(store.open_report().torn_tail, None);
     assert_eq!(store.open_report().load.truncated_bytes, 0);
     assert_eq!(store.metrics().checkpoints, acked.len() as u64);
     for (n, id, hash, seq) in &acked {

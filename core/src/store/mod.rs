@@ -139,10 +139,13 @@ impl<B: Backend, E: Env> Store<B, E> {
             })?;
         let mut log_bytes = report.log_bytes;
         // A transaction the log ends inside was cut by a crash: none of it happened. Say so in
-        // the log too, or later records would be read as its missing ones.
+        // the log too, or later records would be read as its missing ones. (A read-only open
+        // voids it in memory only: the writer, maybe still writing it, owns the log.)
         if let Some(discarded) = index.void_open_transaction() {
             report.discarded_records = discarded;
             report.unfinished_transaction = true;
+        }
+        if report.unfinished_transaction && !backend.is_read_only() {
             let mut frame = Vec::new();
             record::write(&mut frame, &Record::TxnAbort, &[]);
             backend.append(&frame)?;

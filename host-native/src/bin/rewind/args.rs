@@ -9,9 +9,10 @@ Exit codes:
   0  success
   1  failure (I/O and other errors)
   2  usage error
-  3  not found (unknown or ambiguous id, unknown session)
+  3  not found (unknown or ambiguous id, unknown session, no store at the path)
   4  store locked by another process
-  5  damaged or tampered data (corrupt store, verify failed, hash mismatch on import)
+  5  damaged or tampered data (corrupt store, verify failed or met an unreadable tail,
+     hash mismatch on import)
   6  invalid input (bad state file or JSON, over a limit)
 
 Ids: a full id, a unique prefix of one (hyphens optional), @N for the checkpoint with seq N,

@@ -3,12 +3,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use rewind::core::api::{DiffView, QueryInput, VerifyView};
 use rewind::core::json_patch::PatchOp;
 use rewind::{
     Annotation, Checkpoint, CheckpointId, Diff, FileStore, Health, Metrics, Query, Session,
-    SessionId, TriggerKind, VerifyReport,
+    SessionId, TornTail, TriggerKind, VerifyReport,
 };
 use serde_json::{Value, json};
 
@@ -16,7 +17,7 @@ use crate::args::{ExportArgs, ExportFormat, LogArgs, StateArgs};
 use crate::failure::Failure;
 use crate::output::{Style, Table, clean, fit, parse_time, size, time, write_whole};
 use crate::render::Render;
-use crate::{graph, json, progress, resolve};
+use crate::{Ctx, graph, json, progress, resolve};
 
 /// Every session, oldest first.
 pub struct SessionList<'s> {
@@ -584,34 +585,95 @@ impl Render for Export {
 }
 
 /// What verification found; the command fails when it found a problem.
-pub struct Verified(VerifyReport);
+pub struct Verified {
+    report: VerifyReport,
+    /// Bytes at the end of the log that are not a whole record, with no writer live.
+    tail: Option<TornTail>,
+}
 
-pub fn verify(store: &FileStore) -> Verified {
-    Verified(progress::spin("verifying hashes", || store.verify()))
+/// How long `verify` waits for a live writer to finish the write it found in progress.
+const WRITER_GRACE: Duration = Duration::from_secs(2);
+
+/// Verifies the store read-only. A bad tail while a writer is live is a write in progress: the
+/// store is read again until it is whole (or the grace period ends, and the log before it is
+/// what was verified); with no writer live it is reported, since nothing will finish it.
+pub fn verify(ctx: &Ctx) -> Result<Verified, Failure> {
+    let started = Instant::now();
+    let store = loop {
+        let store = ctx.read_quietly()?;
+        let writing = store.open_report().torn_tail.is_some()
+            && rewind::StoreLock::holder(&ctx.store)?.is_some();
+        if !writing || started.elapsed() >= WRITER_GRACE {
+            break store;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let tail = match &store.open_report().torn_tail {
+        Some(tail) if rewind::StoreLock::holder(&ctx.store)?.is_none() => Some(tail.clone()),
+        Some(tail) => {
+            eprintln!(
+                "rewind: a live writer is still writing at byte {} of {}; verified the log \
+                 before it",
+                tail.offset,
+                tail.file.display()
+            );
+            None
+        }
+        None => None,
+    };
+    Ok(Verified {
+        report: progress::spin("verifying hashes", || store.verify()),
+        tail,
+    })
 }
 
 impl Render for Verified {
     fn text(&self, _: &Style) {
-        if self.0.is_ok() {
+        if self.report.is_ok() && self.tail.is_none() {
             println!(
                 "ok: {} checkpoints and {} chunks verified; the hash chain is intact",
-                self.0.checkpoints, self.0.chunks
+                self.report.checkpoints, self.report.chunks
             );
         }
     }
 
     fn json(&self) -> Option<Value> {
-        Some(json::view(VerifyView::from(&self.0)))
+        let mut view = json::view(VerifyView::from(&self.report));
+        if let (Some(tail), Some(map)) = (&self.tail, view.as_object_mut()) {
+            map.insert(
+                "unread_tail".into(),
+                json!({
+                    "file": tail.file.display().to_string(),
+                    "offset": tail.offset,
+                    "len": tail.len,
+                }),
+            );
+        }
+        Some(view)
     }
 
     fn outcome(&self) -> Result<(), Failure> {
-        match &self.0.first_error {
-            None => Ok(()),
-            Some(e) => Err(Failure::damaged(format!(
+        if let Some(e) = &self.report.first_error {
+            return Err(Failure::damaged(format!(
                 "verification failed at checkpoint {} (seq {}): {}",
                 e.checkpoint, e.seq, e.problem
-            ))),
+            )));
         }
+        if let Some(tail) = &self.tail {
+            return Err(Failure::damaged(format!(
+                "the last {} bytes of {} (from byte {}) are not a whole record: a write a crash \
+                 cut short, or damage to the last record; the {} checkpoints before it verified. \
+                 The next writer moves those bytes aside to {}.torn-{}; if that write was \
+                 acknowledged, `rewind repair` salvages what is readable",
+                tail.len,
+                tail.file.display(),
+                tail.offset,
+                self.report.checkpoints,
+                tail.file.display(),
+                tail.offset
+            )));
+        }
+        Ok(())
     }
 }
 

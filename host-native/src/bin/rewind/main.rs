@@ -37,27 +37,72 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Opens the store (creating it on first use).
+    /// Opens the store for writing (creating it on first use).
     pub fn open(&self) -> Result<FileStore, Failure> {
         let store = FileStore::open(&self.store, FileOptions::default())?;
-        // What opening dropped is said every time: a torn last write is expected after a crash,
-        // but a user should know (and a damaged last record looks the same).
+        // What opening moved aside is said every time: a torn last write is expected after a
+        // crash, but a user should know (and a damaged last record looks the same).
         let report = store.open_report();
-        if let Some((path, offset)) = &report.truncated {
+        if let Some(tail) = &report.torn_tail {
             eprintln!(
-                "rewind: dropped an unfinished last write ({} bytes from byte {offset} of {}); \
-                 what was written before it is intact",
-                report.load.truncated_bytes,
-                path.display()
+                "rewind: moved an unfinished or damaged last write aside ({} bytes from byte {} \
+                 of {}, now in {}); what was written before it is intact",
+                tail.len,
+                tail.offset,
+                tail.file.display(),
+                tail.moved_to
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("?"))
+                    .display()
             );
         }
+        self.say_discarded(&store);
+        Ok(store)
+    }
+
+    /// Opens the store for reading: no lock, nothing written, beside a live writer too. A
+    /// missing store is an error, never created.
+    pub fn read(&self) -> Result<FileStore, Failure> {
+        let store = self.read_quietly()?;
+        if let Some(tail) = &store.open_report().torn_tail {
+            // Beside a live writer it is a write in progress: not yet part of the store.
+            if rewind::StoreLock::holder(&self.store)?.is_none() {
+                eprintln!(
+                    "rewind: the last {} bytes of {} (from byte {}) are not a whole record: a \
+                     write a crash cut short, or damage; they are not read (the next writer \
+                     moves them aside, `rewind verify` reports them)",
+                    tail.len,
+                    tail.file.display(),
+                    tail.offset
+                );
+            }
+        }
+        Ok(store)
+    }
+
+    /// [`Ctx::read`] without the word about a bad tail, for commands that report it themselves.
+    pub fn read_quietly(&self) -> Result<FileStore, Failure> {
+        if !self.store.exists() {
+            return Err(Failure::not_found(format!(
+                "there is no store at {} (`rewind session new` or `rewind checkpoint` creates \
+                 one; --store or REWIND_STORE names another)",
+                self.store.display()
+            )));
+        }
+        Ok(FileStore::open_read_only(
+            &self.store,
+            FileOptions::default(),
+        )?)
+    }
+
+    fn say_discarded(&self, store: &FileStore) {
+        let report = store.open_report();
         if report.load.discarded_records > 0 {
             eprintln!(
                 "rewind: discarded {} records of a transaction that did not finish",
                 report.load.discarded_records
             );
         }
-        Ok(store)
     }
 }
 
@@ -92,29 +137,31 @@ fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
         Command::Session(SessionCommand::New { name, meta }) => {
             show(ctx, &change::session_new(&mut ctx.open()?, &name, &meta)?)
         }
-        Command::Session(SessionCommand::List) => show(ctx, &inspect::session_list(&ctx.open()?)?),
+        Command::Session(SessionCommand::List) => show(ctx, &inspect::session_list(&ctx.read()?)?),
         Command::Checkpoint(a) => {
             let state = change::read_state(&a)?;
             show(ctx, &change::checkpoint(&mut ctx.open()?, a, state)?)
         }
-        Command::Log(a) => show(ctx, &*inspect::log(&ctx.open()?, a)?),
-        Command::Show(a) => show(ctx, &inspect::show(&ctx.open()?, &a.id)?),
-        Command::State(a) => show(ctx, &inspect::state(ctx.json, &ctx.open()?, a)?),
+        Command::Log(a) => show(ctx, &*inspect::log(&ctx.read()?, a)?),
+        Command::Show(a) => show(ctx, &inspect::show(&ctx.read()?, &a.id)?),
+        Command::State(a) => show(ctx, &inspect::state(ctx.json, &ctx.read()?, a)?),
         Command::Restore(a) => change::restore(ctx, &mut ctx.open()?, a),
-        Command::Diff(a) => show(ctx, &inspect::diff(&ctx.open()?, &a.from, &a.to)?),
+        Command::Diff(a) => show(ctx, &inspect::diff(&ctx.read()?, &a.from, &a.to)?),
         Command::Annotate(a) => show(ctx, &change::annotate(&mut ctx.open()?, a)?),
         Command::Compact(a) => {
             change::check_compact(&a)?;
-            show(ctx, &change::compact(&mut ctx.open()?, a)?)
+            // A dry run only reads.
+            let mut store = if a.dry_run { ctx.read()? } else { ctx.open()? };
+            show(ctx, &change::compact(&mut store, a)?)
         }
-        Command::Export(a) => show(ctx, &inspect::export(&mut ctx.open()?, a)?),
+        Command::Export(a) => show(ctx, &inspect::export(&mut ctx.read()?, a)?),
         Command::Import(a) => {
             // Read before the store opens: a missing file creates no store.
             let bytes = change::read_import(&a.file)?;
             show(ctx, &change::import(&mut ctx.open()?, &bytes)?)
         }
-        Command::Verify => show(ctx, &inspect::verify(&ctx.open()?)),
-        Command::Stats => show(ctx, &inspect::stats(&ctx.open()?, &ctx.store)),
+        Command::Verify => show(ctx, &inspect::verify(ctx)?),
+        Command::Stats => show(ctx, &inspect::stats(&ctx.read()?, &ctx.store)),
     }
 }
 
