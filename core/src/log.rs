@@ -155,10 +155,13 @@ fn plausible_payload(payload: &[u8]) -> bool {
     }
 }
 
-/// The length of the intact frame starting at `at` in `bytes`, if there is one.
+/// The length of the intact frame starting at `at` in `bytes`, if there is one: a plausible
+/// record (see [`valid_frame_within`]) whose checksum matches. Resynchronising after damage
+/// tries this at every byte; the record check rules out nearly every position before its
+/// checksum reads the claimed payload, which keeps the scan close to linear.
 pub fn frame_len_at(bytes: &[u8], at: usize) -> Option<usize> {
     let (head, payload) = candidate_payload(bytes, at)?;
-    head.matches(payload).then_some(head.frame_len())
+    (plausible_payload(payload) && head.matches(payload)).then_some(head.frame_len())
 }
 
 #[cfg(test)]

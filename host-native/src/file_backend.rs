@@ -68,7 +68,7 @@ fn segment_name(generation: u32, segment: u32) -> String {
     format!("{generation:08x}-{segment:08x}.seg")
 }
 
-fn parse_segment_name(name: &str) -> Option<(u32, u32)> {
+pub(crate) fn parse_segment_name(name: &str) -> Option<(u32, u32)> {
     let stem = name.strip_suffix(".seg")?;
     let (g, s) = stem.split_once('-')?;
     if g.len() != 8 || s.len() != 8 {

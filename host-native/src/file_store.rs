@@ -1,21 +1,18 @@
-//! A store kept in a directory: open, durability settings, and repair of a damaged store.
+//! A store kept in a directory: open (for writing or read-only) and durability settings.
 //!
 //! [`FileStore`] is the single-threaded handle: the engine's [`Store`] over a [`FileBackend`]
 //! with the system [`Env`](rewind_core::Env), reachable through `Deref`/`DerefMut` so every
 //! engine operation is available. For threads, group commit, a sync timer and subscribers, use
 //! [`SharedStore`](crate::SharedStore).
 
-use std::fs;
 use std::ops::{Deref, DerefMut};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use rewind_core::frame::{self, HEADER_LEN};
-use rewind_core::log;
-use rewind_core::{Backend, MemoryBackend, Options, Store};
+use rewind_core::{Options, Store};
 
 use crate::error::{Error, Result};
-use crate::file_backend::{CURRENT_FILE, FileBackend, OpenReport};
+use crate::file_backend::{FileBackend, OpenReport};
 use crate::system_env::SystemEnv;
 
 /// When a write becomes durable.
@@ -204,121 +201,4 @@ fn load_engine(
         }
         Err(other) => Err(Error::Store(other)),
     }
-}
-
-/// What [`repair`] salvaged and what it had to leave behind.
-#[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
-pub struct RepairReport {
-    /// Frames read intact.
-    pub frames_kept: u64,
-    /// Byte ranges skipped as damaged: (file, offset, length).
-    pub damaged: Vec<(PathBuf, u64, u64)>,
-    /// Intact records the engine could not apply (they depended on damaged ones).
-    pub records_dropped: u64,
-    /// Checkpoints in the repaired store.
-    pub checkpoints: u64,
-    /// Sessions in the repaired store.
-    pub sessions: u64,
-}
-
-/// Copies every valid record of the (possibly damaged) store in `src` into a new store in `dst`,
-/// which must not exist or be empty. `src` is only read, without its writer lock (a store a live
-/// writer holds can be salvaged as it stands). Ids, seqs and hashes are kept; what was lost is
-/// reported. The salvage runs in memory, so it needs RAM for the store's live content.
-pub fn repair(src: &Path, dst: &Path) -> Result<RepairReport> {
-    if dst.exists()
-        && fs::read_dir(dst)
-            .map_err(|e| Error::io(dst, "list", e))?
-            .next()
-            .is_some()
-    {
-        return Err(Error::NotAStore {
-            path: dst.to_path_buf(),
-            reason: "the repair target must be a new or empty directory".into(),
-        });
-    }
-    let mut report = RepairReport::default();
-    let mut salvaged = frame::header().to_vec();
-    for path in segments_to_salvage(src)? {
-        let bytes = fs::read(&path).map_err(|e| Error::io(&path, "read", e))?;
-        let mut offset = HEADER_LEN.min(bytes.len());
-        if frame::check_header(&bytes).is_err() {
-            report
-                .damaged
-                .push((path.clone(), 0, HEADER_LEN.min(bytes.len()) as u64));
-        }
-        let mut damage_start: Option<usize> = None;
-        while offset < bytes.len() {
-            match log::frame_len_at(&bytes, offset) {
-                Some(len) => {
-                    if let Some(start) = damage_start.take() {
-                        report
-                            .damaged
-                            .push((path.clone(), start as u64, (offset - start) as u64));
-                    }
-                    salvaged.extend_from_slice(&bytes[offset..offset + len]);
-                    report.frames_kept += 1;
-                    offset += len;
-                }
-                None => {
-                    // Resynchronise byte by byte: the next intact frame is somewhere after.
-                    damage_start.get_or_insert(offset);
-                    offset += 1;
-                }
-            }
-        }
-        if let Some(start) = damage_start {
-            report
-                .damaged
-                .push((path.clone(), start as u64, (bytes.len() - start) as u64));
-        }
-    }
-    let (store, _, salvage) = Store::open_salvaging(
-        MemoryBackend::from_bytes(salvaged),
-        SystemEnv::new(),
-        Options::default(),
-    )?;
-    report.records_dropped = salvage.skipped_records;
-    let export = store.export_binary(None)?;
-    let metrics = store.metrics();
-    report.checkpoints = metrics.checkpoints;
-    report.sessions = metrics.sessions;
-    let mut target = FileBackend::open(dst, FileOptions::default().segment_bytes)?;
-    target.append(&export[HEADER_LEN..])?;
-    target.sync()?;
-    drop(target);
-    // Prove the result opens before reporting success.
-    FileStore::open(dst, FileOptions::default())?;
-    Ok(report)
-}
-
-/// The live generation's segments, or every segment when `CURRENT` is unreadable.
-fn segments_to_salvage(dir: &Path) -> Result<Vec<PathBuf>> {
-    let generation = fs::read_to_string(dir.join(CURRENT_FILE))
-        .ok()
-        .and_then(|t| {
-            t.split_whitespace()
-                .last()
-                .and_then(|g| g.parse::<u32>().ok())
-        });
-    let mut found = Vec::new();
-    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, "list", e))? {
-        let entry = entry.map_err(|e| Error::io(dir, "list", e))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(stem) = name.strip_suffix(".seg") else {
-            continue;
-        };
-        let Some((g, s)) = stem.split_once('-') else {
-            continue;
-        };
-        let (Ok(g), Ok(s)) = (u32::from_str_radix(g, 16), u32::from_str_radix(s, 16)) else {
-            continue;
-        };
-        if generation.is_none_or(|cur| cur == g) {
-            found.push((g, s, entry.path()));
-        }
-    }
-    found.sort();
-    Ok(found.into_iter().map(|(_, _, p)| p).collect())
 }

@@ -6,6 +6,7 @@ mod error;
 mod file_backend;
 mod file_store;
 mod lock;
+mod repair;
 mod shared_store;
 mod system_env;
 
@@ -13,8 +14,9 @@ pub use error::{Error, Result};
 pub use file_backend::{
     CURRENT_FILE, FileBackend, OpenReport, PendingSync, TornTail, split_position,
 };
-pub use file_store::{Durability, FileOptions, FileStore, RepairReport, repair};
+pub use file_store::{Durability, FileOptions, FileStore};
 pub use lock::{Holder, LOCK_FILE, StoreLock};
+pub use repair::{RepairReport, repair};
 pub use rewind_core::{
     Annotation, AutoPolicy, Backend, BackendError, Checkpoint, CheckpointId, CompactionPlan,
     CompactionReport, CorruptKind, Cursor, DeterministicEnv, Diff, Env, ErrorKind, Event, Hash,

@@ -1013,6 +1013,14 @@ fn repair_salvages_every_intact_checkpoint_with_ids_seqs_and_hashes() {
     assert_absent(&store, saved[damaged_cp].id);
     assert_eq!(store.metrics().checkpoints, intact.len() as u64);
     assert!(store.verify().is_ok(), "{:?}", store.verify());
+    // The lost checkpoint's child is kept as a root, and says what it lost.
+    assert_eq!(report.orphans, 1);
+    let child = saved[damaged_cp + 1].id;
+    let notes = store.annotations(child).unwrap();
+    assert!(
+        notes.len() == 1 && notes[0].note.contains(&saved[damaged_cp].id.to_string()),
+        "{notes:?}"
+    );
     // The repaired store is a normal, writable store whose seqs continue.
     let s = store.sessions().next().unwrap().id;
     let max_seq = saved.iter().map(|s| s.seq).max().unwrap();
@@ -1042,6 +1050,94 @@ fn repair_salvages_every_intact_checkpoint_with_ids_seqs_and_hashes() {
     drop(open);
     let copy = FileStore::open(tmp.path().join("from-open"), FileOptions::default()).unwrap();
     assert_present(&copy, &kept);
+}
+
+#[test]
+fn repair_keeps_the_checkpoints_of_a_session_whose_record_was_damaged() {
+    let tmp = TempDir::new().expect("a temporary directory");
+    let src = tmp.path().join("store");
+    let saved = build_store(&src, 1 << 20, 44, 300);
+    // The session record is the first frame of the first segment.
+    let first = segment_files(&src).remove(0);
+    let (offset, len) = frames_of(&first)[0];
+    let byte = offset + len - 2;
+    let original = fs::read(&first).unwrap()[byte as usize];
+    patch(&first, byte, &[original ^ 0x10]);
+
+    let dst = tmp.path().join("repaired");
+    let report = rewind::repair(&src, &dst).expect("repair");
+    assert_eq!(report.checkpoints, 44, "{report:?}");
+    assert_eq!(report.recovered_sessions, 1);
+    assert_eq!(report.damaged, vec![(first, offset, len)]);
+    let store = FileStore::open(&dst, FileOptions::default()).unwrap();
+    assert_present(&store, &saved);
+    let session = store.sessions().next().unwrap();
+    assert!(
+        session.name.starts_with("recovered session "),
+        "{}",
+        session.name
+    );
+    assert_eq!(session.checkpoints, 44);
+    assert_eq!(session.head, Some(saved[43].id));
+}
+
+#[test]
+fn repair_finds_the_generation_with_the_data_when_current_is_wrong() {
+    let tmp = TempDir::new().expect("a temporary directory");
+    let src = tmp.path().join("store");
+    let saved = build_store(&src, 4096, 12, 500);
+    fs::write(src.join(rewind::CURRENT_FILE), "rewind-generation 7\n").unwrap();
+    // An abandoned, nearly empty next generation beside it.
+    fs::write(src.join(seg_name(2, 40)), frame::header()).unwrap();
+    assert!(FileStore::open_read_only(&src, FileOptions::default()).is_err());
+
+    let dst = tmp.path().join("repaired");
+    let report = rewind::repair(&src, &dst).expect("repair");
+    assert_eq!((report.generation, report.current), (1, None));
+    assert_eq!(report.checkpoints, 12);
+    let store = FileStore::open(&dst, FileOptions::default()).unwrap();
+    assert_present(&store, &saved);
+}
+
+#[test]
+fn repair_resynchronises_past_a_large_damaged_frame() {
+    let tmp = TempDir::new().expect("a temporary directory");
+    let src = tmp.path().join("store");
+    let mut store = FileStore::open(&src, options(64 << 20)).expect("create");
+    let s = store.create_session("agent", Default::default()).unwrap();
+    let before = write_checkpoints(&mut store, s, 0, 3, 400);
+    // 8 MiB of incompressible bytes: each byte position of the damaged frame is a candidate.
+    let mut big = vec![0u8; 8 << 20];
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    for b in &mut big {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let big_id = store
+        .checkpoint(NewCheckpoint::new(s, "big", &big))
+        .unwrap()
+        .id;
+    let after = write_checkpoints(&mut store, s, 10, 3, 400);
+    drop(store);
+    let seg = segment_files(&src).pop().unwrap();
+    let (offset, len) = frames_of(&seg)
+        .into_iter()
+        .find(|(_, len)| *len > 8 << 20)
+        .unwrap();
+    let byte = offset + len / 2;
+    let original = fs::read(&seg).unwrap()[byte as usize];
+    patch(&seg, byte, &[!original]);
+
+    let dst = tmp.path().join("repaired");
+    let report = rewind::repair(&src, &dst).expect("repair");
+    assert_eq!(report.damaged, vec![(seg, offset, len)]);
+    assert_eq!(report.checkpoints, 6);
+    let store = FileStore::open(&dst, FileOptions::default()).unwrap();
+    assert_present(&store, &before);
+    assert_present(&store, &after);
+    assert_absent(&store, big_id);
 }
 
 // ----- 8, 9: compaction and generations ------------------------------------------------------

@@ -26,7 +26,9 @@ use crate::chunks::{ChunkTable, Slot};
 use crate::error::{CorruptKind, Error, Result};
 use crate::frame::FRAME_HEADER_LEN;
 use crate::id::{CheckpointId, Hash, IdGen, SessionId};
-use crate::record::{self, AttachmentRecord, BlobRecord, CheckpointRecord, ChunkRef, Record};
+use crate::record::{
+    self, AttachmentRecord, BlobRecord, CheckpointRecord, ChunkRef, Record, SessionRecord,
+};
 use crate::session::Session;
 
 /// A stored blob (a state or an attachment): its chunks, in order.
@@ -114,6 +116,10 @@ pub(crate) struct Index {
     /// Records of a transaction whose frames have not all been replayed yet: how many are
     /// still to come, and those seen.
     txn: Option<(u32, Vec<Buffered>)>,
+    /// Salvaging a damaged log: a checkpoint whose session record was lost gets a placeholder
+    /// session (listed in `recovered_sessions`) instead of being dropped.
+    pub recover_sessions: bool,
+    pub recovered_sessions: Vec<SessionId>,
 }
 
 impl Default for Index {
@@ -132,6 +138,8 @@ impl Default for Index {
             dead_bytes: 0,
             sessions_removed: 0,
             txn: None,
+            recover_sessions: false,
+            recovered_sessions: Vec::new(),
         }
     }
 }
@@ -306,7 +314,21 @@ impl Index {
             return Err(inconsistent("checkpoint created twice"));
         }
         if !self.sessions.contains_key(&c.session) {
-            return Err(inconsistent("checkpoint of an unknown session"));
+            if !self.recover_sessions {
+                return Err(inconsistent("checkpoint of an unknown session"));
+            }
+            self.apply(
+                Record::Session(SessionRecord {
+                    id: c.session,
+                    name: alloc::format!("recovered session {}", c.session),
+                    metadata: String::from("{}"),
+                    created_at: c.created_at,
+                }),
+                0,
+                0,
+                None,
+            )?;
+            self.recovered_sessions.push(c.session);
         }
         if c.seq < self.next_seq && self.by_seq.contains_key(&c.seq) {
             return Err(inconsistent("seq used twice"));

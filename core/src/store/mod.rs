@@ -44,6 +44,9 @@ pub struct SalvageReport {
     pub skipped_records: u64,
     /// The first of those problems.
     pub first_problem: Option<Error>,
+    /// Sessions whose record was lost, recreated (named "recovered session <id>") so that their
+    /// surviving checkpoints are kept.
+    pub recovered_sessions: Vec<crate::SessionId>,
 }
 
 /// A checkpoint store over a [`Backend`] with a host [`Env`].
@@ -125,6 +128,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         salvage: bool,
     ) -> Result<(Self, LoadReport, SalvageReport)> {
         let mut index = Index::default();
+        index.recover_sessions = salvage;
         let mut salvaged = SalvageReport::default();
         let mut report =
             backend.load(&mut |pos, payload| match index.replay_frame(pos, payload) {
@@ -137,6 +141,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                 }
                 other => other,
             })?;
+        salvaged.recovered_sessions = core::mem::take(&mut index.recovered_sessions);
         let mut log_bytes = report.log_bytes;
         // A transaction the log ends inside was cut by a crash: none of it happened. Say so in
         // the log too, or later records would be read as its missing ones. (A read-only open

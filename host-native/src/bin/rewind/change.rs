@@ -415,6 +415,13 @@ pub fn repair(ctx: &Ctx, args: RepairArgs) -> Result<Repaired, Failure> {
 impl Render for Repaired {
     fn text(&self, _: &Style) {
         let r = &self.report;
+        if r.current.is_none() {
+            println!(
+                "CURRENT is missing or names no segment files: salvaged generation {}, the one \
+                 holding the most checkpoints",
+                r.generation
+            );
+        }
         println!(
             "repaired into {}: {} checkpoints in {} sessions; {} intact records kept, {} dropped",
             self.into.display(),
@@ -423,6 +430,18 @@ impl Render for Repaired {
             r.frames_kept,
             r.records_dropped
         );
+        if r.recovered_sessions > 0 {
+            println!(
+                "  {} sessions whose record was lost were recreated as \"recovered session <id>\"",
+                r.recovered_sessions
+            );
+        }
+        if r.orphans > 0 {
+            println!(
+                "  {} checkpoints whose parent was lost are kept as roots (annotated)",
+                r.orphans
+            );
+        }
         for (file, offset, len) in &r.damaged {
             println!(
                 "  skipped {len} damaged bytes at {}:{offset}",
@@ -434,10 +453,14 @@ impl Render for Repaired {
         let r = &self.report;
         Some(json!({
             "into": self.into.display().to_string(),
+            "generation": r.generation,
+            "current": r.current,
             "frames_kept": r.frames_kept,
             "records_dropped": r.records_dropped,
             "checkpoints": r.checkpoints,
             "sessions": r.sessions,
+            "recovered_sessions": r.recovered_sessions,
+            "orphans": r.orphans,
             "damaged": r.damaged.iter().map(|(f, o, l)| json!({
                 "file": f.display().to_string(), "offset": o, "bytes": l,
             })).collect::<Vec<_>>(),
