@@ -40,6 +40,16 @@ pub struct LoadReport {
     pub discarded_records: u64,
     /// The log ended inside a transaction (even one none of whose records had landed yet).
     pub unfinished_transaction: bool,
+    /// The format version in the log's header, when the backend keeps one (0 when it does
+    /// not say: the records then tell).
+    pub format_version: u16,
+    /// Record frames after the last seal of a version 2 log: a write a crash cut short before
+    /// its seal (set by the store; a writer's open seals them).
+    pub unsealed_records: u32,
+    /// Whether the head asked for with [`Options::expect_head`](crate::Options::expect_head)
+    /// was reached by a seal of the log, or is the head of the log a compaction replaced
+    /// (`None` when none was asked for; set by the store).
+    pub expected_head_found: Option<bool>,
 }
 
 /// Byte storage for one store. `dyn`-usable.
@@ -107,8 +117,11 @@ pub fn replay_bytes(bytes: &[u8], visit: &mut Visitor<'_>) -> Result<(LoadReport
     if bytes.is_empty() {
         return Ok((LoadReport::default(), 0));
     }
-    frame::check_header(bytes).map_err(|kind| Error::Corrupt { at: 0, kind })?;
-    let mut report = LoadReport::default();
+    let version = frame::check_header(bytes).map_err(|kind| Error::Corrupt { at: 0, kind })?;
+    let mut report = LoadReport {
+        format_version: version,
+        ..LoadReport::default()
+    };
     let mut valid = HEADER_LEN;
     for frame in log::frames(bytes, HEADER_LEN) {
         match frame {

@@ -123,6 +123,11 @@ pub enum CorruptKind {
     UnknownRecord(u32),
     /// A record refers to something that does not exist or contradicts the store.
     Inconsistent(&'static str),
+    /// A seal does not match the log before it: a record was removed, inserted, reordered or
+    /// changed since it was written (format version 2).
+    ChainBroken,
+    /// A segment of the log is missing: the one with this number.
+    SegmentMissing(u32),
 }
 
 impl fmt::Display for CorruptKind {
@@ -143,6 +148,11 @@ impl fmt::Display for CorruptKind {
                 )
             }
             CorruptKind::Inconsistent(what) => write!(f, "inconsistent record: {what}"),
+            CorruptKind::ChainBroken => f.write_str(
+                "the log's hash chain is broken here: a record before this point was removed, \
+                 inserted, reordered or changed",
+            ),
+            CorruptKind::SegmentMissing(n) => write!(f, "segment {n:08x} of the log is missing"),
         }
     }
 }

@@ -5,8 +5,14 @@
 //! frame:   payload length (u32 LE) | crc32c of payload (u32 LE) | payload
 //! ```
 //!
-//! This module knows bytes only: what a payload means is `record.rs`'s business, and how a
-//! reader tells a torn tail from damage is [`crate::log`]'s. Every place that reads or writes a
+//! This module knows bytes only: what a payload means is `record.rs`'s business, how a reader
+//! tells a torn tail from damage is [`crate::log`]'s, and how a version 2 log commits to its
+//! own order is [`crate::chain`]'s.
+//!
+//! Versions: **1** (frames of records); **2** (the same frames, plus a log-start record first,
+//! a seal ending every write and, in segmented backends, a segment-start record opening each
+//! segment — see [`crate::chain`]). This build reads both and writes version 2; a version 1 log
+//! stays version 1 until a compaction or `rewind upgrade` rewrites it. Every place that reads or writes a
 //! log header or a frame header (the log scanner, the record encoder, the file store, repair)
 //! goes through the functions here.
 
@@ -16,8 +22,10 @@ use crate::error::{CorruptKind, Error};
 
 /// Magic bytes that open every rewind log.
 pub const MAGIC: [u8; 8] = *b"RWNDLOG\0";
-/// The log format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The log format version this build writes.
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest log format version this build reads.
+pub const OLDEST_VERSION: u16 = 1;
 /// Length of the log header in bytes.
 pub const HEADER_LEN: usize = 16;
 /// Length of a frame header (length + checksum) in bytes.
@@ -36,9 +44,15 @@ pub fn crc32c(bytes: &[u8]) -> u32 {
 
 /// The 16-byte header of a log in the current format.
 pub fn header() -> [u8; HEADER_LEN] {
+    header_of(FORMAT_VERSION)
+}
+
+/// The 16-byte header of a log in format `version` (a version 1 log keeps its version as it
+/// grows).
+pub fn header_of(version: u16) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[..8].copy_from_slice(&MAGIC);
-    h[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h[8..10].copy_from_slice(&version.to_le_bytes());
     h
 }
 
@@ -51,7 +65,7 @@ pub fn check_header(bytes: &[u8]) -> Result<u16, CorruptKind> {
         return Err(CorruptKind::BadMagic);
     }
     let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-    if version != FORMAT_VERSION {
+    if !(OLDEST_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(CorruptKind::UnsupportedVersion(version));
     }
     Ok(version)

@@ -9,6 +9,7 @@ pub mod annotation;
 #[cfg(feature = "api")]
 pub mod api;
 pub mod backend;
+pub mod chain;
 pub mod checkpoint;
 pub mod chunker;
 mod chunks;

@@ -9,6 +9,8 @@
 use crate::error::CorruptKind;
 use crate::frame::{FRAME_HEADER_LEN, FrameHeader, MAX_PAYLOAD};
 
+pub use crate::record::segment_start_frame;
+
 /// One frame found in a byte buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Frame<'a> {

@@ -60,6 +60,10 @@ pub struct Options {
     /// Call [`Backend::sync`](crate::Backend::sync) after every write before returning (default
     /// false: hosts with group commit sync on their own schedule).
     pub sync_every_write: bool,
+    /// A log head to look for while the log is replayed (`verify --expect-head`): the load
+    /// report's [`expected_head_found`](crate::LoadReport::expected_head_found) says whether a
+    /// seal of the log reached it (default `None`).
+    pub expect_head: Option<crate::Hash>,
 }
 
 impl Options {
@@ -86,6 +90,12 @@ impl Options {
         self.sync_every_write = sync;
         self
     }
+
+    /// Sets a log head to look for while the log is replayed.
+    pub fn expect_head(mut self, head: Option<crate::Hash>) -> Self {
+        self.expect_head = head;
+        self
+    }
 }
 
 impl Default for Options {
@@ -95,6 +105,7 @@ impl Default for Options {
             auto: AutoPolicy::default(),
             event_capacity: 4096,
             sync_every_write: false,
+            expect_head: None,
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::frame::{self, FRAME_HEADER_LEN};
 use crate::id::{CheckpointId, Hash, SessionId};
 
 /// Number of record kinds this build knows.
-pub(crate) const RECORD_KINDS: u32 = 11;
+pub(crate) const RECORD_KINDS: u32 = 14;
 
 // Records are built one at a time and encoded straight away; boxing the large variants would
 // cost an allocation per write for nothing.
@@ -53,6 +53,29 @@ pub(crate) enum Record {
     /// checkpoint (an [`Attachment`](Record::Attachment)'s base is that checkpoint's state): a
     /// value that grows from one checkpoint to the next is logged as its new tail only.
     DerivedAttachment(AttachmentRecord),
+    /// Format version 2: ends every write, carrying the first 16 bytes of the log's running
+    /// hash over every frame since the log began (see [`crate::chain`]).
+    Seal(Seal),
+    /// Format version 2: the first frame of a log. `previous_head` is the head of the log this
+    /// one replaced, when a compaction wrote it.
+    LogStart(Option<Hash>),
+    /// Format version 2, segmented backends: the first frame of a segment, naming the segment
+    /// and the one before it in the same log (`None` for the log's first). Written by the
+    /// backend, outside the hash chain.
+    SegmentStart(SegmentStart),
+}
+
+/// The truncated running hash a [`Record::Seal`] carries.
+pub(crate) type Seal = [u8; SEAL_LEN];
+
+/// Bytes of the running hash kept in a seal: enough that damage never matches by chance; the
+/// full 32-byte head is computed, never stored.
+pub(crate) const SEAL_LEN: usize = 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SegmentStart {
+    pub number: u32,
+    pub previous: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -153,6 +176,18 @@ pub(crate) fn write(out: &mut Vec<u8>, record: &Record, raw: &[&[u8]]) -> usize 
     }
     frame::seal_frame(out, frame_start);
     raw_start
+}
+
+/// The frame a segmented backend writes first in segment `number` of a version 2 log, after
+/// the header: `previous` is the segment before it in the same log (`None` for the first).
+pub fn segment_start_frame(number: u32, previous: Option<u32>) -> Vec<u8> {
+    let mut out = Vec::new();
+    write(
+        &mut out,
+        &Record::SegmentStart(SegmentStart { number, previous }),
+        &[],
+    );
+    out
 }
 
 /// Decodes a payload into its record and the raw chunk area, checking that the raw area has

@@ -30,6 +30,7 @@ const K_DELETE_CHECKPOINT: u8 = 4;
 const K_DELETE_SESSION: u8 = 5;
 const K_HEAD: u8 = 6;
 const K_TXN: u8 = 8;
+const K_SEAL: u8 = 11;
 
 // ----- helpers ------------------------------------------------------------------------------
 
@@ -179,12 +180,15 @@ fn find_unique(hay: &[u8], needle: &[u8]) -> usize {
 
 /// Replaces byte `index` of the unique occurrence of `needle` with `byte` and fixes that
 /// frame's checksum. Returns the frame offset.
+/// Changes one byte and fixes its frame's checksum and the log's seals, as someone who
+/// rewrites the log would: what only the checkpoint hashes can still catch.
 fn tamper(log: &mut [u8], needle: &[u8], index: usize, byte: u8) -> usize {
     let pos = find_unique(log, needle) + index;
     assert_ne!(log[pos], byte);
     log[pos] = byte;
     let (off, _) = span_containing(log, pos);
     refresh_crc(log, off);
+    rewind_core::conformance::reseal(log);
     off
 }
 
@@ -344,7 +348,7 @@ fn open_rejects_bad_magic() {
 #[test]
 fn open_rejects_unknown_format_versions() {
     let log = sample_log(1);
-    for version in [0u16, 2, 0x0100, u16::MAX] {
+    for version in [0u16, 3, 0x0100, u16::MAX] {
         let mut bad = log.clone();
         bad[8..10].copy_from_slice(&version.to_le_bytes());
         assert_eq!(
@@ -559,6 +563,9 @@ fn open_rejects_records_that_reference_unknown_things() {
             at = log.len();
             log.extend_from_slice(f);
         }
+        // Sealed, so the spliced records are a complete write (a version 2 log replays a write
+        // only once its seal has arrived).
+        rewind_core::conformance::append_seal(&mut log);
         assert_eq!(
             open_err(log),
             Error::Corrupt {
@@ -613,15 +620,18 @@ fn open_rejects_records_that_reference_unknown_things() {
 }
 
 #[test]
-fn a_torn_tail_opens_without_the_last_frame() {
+fn a_torn_tail_opens_without_the_last_write() {
     let s = sample(1);
     let log = s.store.backend().bytes().to_vec();
     let spans = frame_spans(&log);
-    let (last, last_len) = *spans.last().unwrap();
+    // The last write: the checkpoint's frame, then its seal.
+    let (last, last_len) = spans[spans.len() - 2];
+    let (seal, seal_len) = spans[spans.len() - 1];
     assert_eq!(payload(&log, (last, last_len))[0], K_CHECKPOINT);
+    assert_eq!(payload(&log, (seal, seal_len))[0], K_SEAL);
     let before_last = fingerprint(
         &open_log(log[..last].to_vec())
-            .expect("a log cut at a frame boundary opens")
+            .expect("a log cut at a write boundary opens")
             .0,
     );
     for cut in [
@@ -630,12 +640,30 @@ fn a_torn_tail_opens_without_the_last_frame() {
         last + FRAME_HEADER_LEN,
         last + FRAME_HEADER_LEN + last_len / 2,
         last + FRAME_HEADER_LEN + last_len - 1,
+        seal,
+        seal + FRAME_HEADER_LEN + 3,
+        seal + FRAME_HEADER_LEN + seal_len - 1,
     ] {
         let (mut store, report) = open_log(log[..cut].to_vec()).expect("a torn tail opens");
-        assert_eq!(report.truncated_bytes, (cut - last) as u64, "cut at {cut}");
-        assert!(report.truncated_bytes > 0);
-        assert_eq!(report.frames, (spans.len() - 1) as u64);
-        assert_eq!(report.log_bytes, last as u64);
+        // A frame cut short is a torn tail; a whole record whose seal is missing is a write that
+        // did not finish.
+        let torn_from = if cut > seal {
+            seal
+        } else if cut == seal {
+            cut
+        } else {
+            last
+        };
+        assert_eq!(
+            report.truncated_bytes,
+            (cut - torn_from) as u64,
+            "cut at {cut}"
+        );
+        assert_eq!(
+            report.discarded_records,
+            u64::from(cut >= seal),
+            "cut at {cut}"
+        );
         assert_eq!(store.get(s.c4), Err(Error::CheckpointNotFound(s.c4)));
         assert_eq!(store.metrics().checkpoints, 4);
         assert_eq!(fingerprint(&store), before_last);
@@ -648,6 +676,7 @@ fn a_torn_tail_opens_without_the_last_frame() {
             open_log(store.backend().bytes().to_vec()).expect("the repaired log opens");
         assert_eq!(report.truncated_bytes, 0);
         assert_eq!(fingerprint(&reopened), expected);
+        assert!(reopened.verify().is_ok());
     }
 }
 
@@ -2072,13 +2101,13 @@ fn binary_import_rejects_empty_and_random_input() {
             kind: CorruptKind::Truncated
         }
     );
-    let mut v2 = sample(1).store.export_binary(None).unwrap();
-    v2[8] = 2;
+    let mut v3 = sample(1).store.export_binary(None).unwrap();
+    v3[8] = 3;
     assert_eq!(
-        binary_import_err(&v2, "version 2"),
+        binary_import_err(&v3, "version 3"),
         Error::Corrupt {
             at: 0,
-            kind: CorruptKind::UnsupportedVersion(2)
+            kind: CorruptKind::UnsupportedVersion(3)
         }
     );
 }

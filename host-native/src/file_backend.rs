@@ -3,11 +3,15 @@
 //! ```text
 //! store/
 //!   LOCK                       flocked by the writer: the lock's second guard (see `lock.rs`)
-//!   CURRENT                    "rewind-generation <G>": which generation of segments is live
+//!   CURRENT                    which generation of segments is live, and (version 2) its last
+//!                              segment: "rewind-generation <G>\nlast-segment <S>\n"
 //!   <G:08x>-<S:08x>.seg        segments of generation G, in order of S
 //! ```
 //!
-//! Every segment starts with the log header and holds whole frames. Segments rotate between
+//! Every segment starts with the log header and holds whole frames; in a version 2 generation
+//! the first frame is a segment start naming the segment and the one before it (see
+//! `rewind_core::chain`), and `CURRENT` is rewritten at each rotation to name the newest
+//! segment, so a missing segment — first, middle or last — stops the open, named. Segments rotate between
 //! appends when the active one passes [`FileOptions::segment_bytes`](crate::FileOptions); one
 //! append never spans two segments, so positions are `S << 40 | offset` and a chunk is read back
 //! with one `pread` — memory holds indexes, not state bytes.
@@ -52,6 +56,7 @@ use crate::lock::StoreLock;
 /// Name of the file that names the live generation.
 pub const CURRENT_FILE: &str = "CURRENT";
 const CURRENT_PREFIX: &str = "rewind-generation ";
+const LAST_SEGMENT_PREFIX: &str = "last-segment ";
 const OFFSET_BITS: u32 = 40;
 const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
 
@@ -91,6 +96,8 @@ struct Segment {
 #[derive(Debug, Default)]
 struct SegmentSet {
     generation: u32,
+    /// The log format of the generation's segments (every segment has the same).
+    version: u16,
     segments: BTreeMap<u32, Segment>,
     /// Segments written since the last sync.
     dirty: Vec<u32>,
@@ -171,6 +178,8 @@ pub struct FileBackend {
     /// Set when the log may hold bytes that were never acknowledged (a failed rollback): every
     /// further write is refused.
     broken: Option<String>,
+    /// The newest segment `CURRENT` names (version 2).
+    claimed_last: Option<u32>,
 }
 
 impl FileBackend {
@@ -179,8 +188,8 @@ impl FileBackend {
     pub fn open(dir: &Path, segment_bytes: u64) -> Result<FileBackend> {
         create_dir(dir)?;
         let lock = StoreLock::acquire(dir)?;
-        let generation = match read_current(dir)? {
-            Some(generation) => generation,
+        let (generation, claimed_last) = match read_current(dir)? {
+            Some(current) => current,
             None => {
                 if list_segments(dir)?.is_empty() {
                     // A new store only in an empty directory: never adopt someone's files.
@@ -198,8 +207,8 @@ impl FileBackend {
                             ),
                         });
                     }
-                    write_current(dir, 1)?;
-                    1
+                    write_current(dir, 1, None)?;
+                    (1, None)
                 } else {
                     return Err(Error::NotAStore {
                         path: dir.to_path_buf(),
@@ -209,6 +218,7 @@ impl FileBackend {
             }
         };
         let mut backend = FileBackend::empty(dir, Some(lock), generation, segment_bytes);
+        backend.claimed_last = claimed_last;
         backend.open_segments()?;
         if backend.live.segments.is_empty() {
             backend.new_segment(false)?;
@@ -222,8 +232,8 @@ impl FileBackend {
     /// created or deleted (see the module docs). Fails with [`Error::NotAStore`] when `dir` holds
     /// no store — a reader never creates one.
     pub fn open_read_only(dir: &Path) -> Result<FileBackend> {
-        let generation = match read_current(dir)? {
-            Some(generation) => generation,
+        let (generation, claimed_last) = match read_current(dir)? {
+            Some(current) => current,
             None if !dir.exists() => {
                 return Err(Error::NotAStore {
                     path: dir.to_path_buf(),
@@ -238,6 +248,7 @@ impl FileBackend {
             }
         };
         let mut backend = FileBackend::empty(dir, None, generation, 0);
+        backend.claimed_last = claimed_last;
         backend.open_segments()?;
         backend.report.segments = backend.live.segments.len();
         Ok(backend)
@@ -254,8 +265,10 @@ impl FileBackend {
             dir: dir.to_path_buf(),
             live: SegmentSet {
                 generation,
+                version: frame::FORMAT_VERSION,
                 ..SegmentSet::default()
             },
+            claimed_last: None,
             rewrite: None,
             next_segment: 1,
             segment_bytes: segment_bytes.max(HEADER_LEN as u64 + 1),
@@ -422,18 +435,25 @@ impl FileBackend {
             .mode(0o600)
             .open(&path)
             .map_err(|e| Error::io(&path, "create", e))?;
-        file.write_all_at(&frame::header(), 0)
+        let opening = segment_opening(set.version, seg, set.segments.keys().next_back().copied());
+        file.write_all_at(&opening, 0)
             .map_err(|e| Error::io(&path, "write", e))?;
         set.segments.insert(
             seg,
             Segment {
                 file: Arc::new(file),
                 path,
-                len: HEADER_LEN as u64,
+                len: opening.len() as u64,
             },
         );
         set.dirty.push(seg);
         set.dir_dirty = true;
+        if !rewrite && set.version >= 2 {
+            // CURRENT names the newest segment, so losing it is noticed: the segment (and its
+            // directory entry) first, then the claim.
+            self.sync_now()?;
+            write_current(&self.dir, self.live.generation, Some(seg))?;
+        }
         Ok(seg)
     }
 
@@ -456,7 +476,15 @@ impl FileBackend {
                 .ok_or(BackendError::RewriteState("no segment"))?;
             (*seg, s.len)
         };
-        let active = if len > HEADER_LEN as u64 && len + frames.len() as u64 > self.segment_bytes {
+        let version = if rewrite {
+            self.rewrite
+                .as_ref()
+                .map_or(frame::FORMAT_VERSION, |r| r.version)
+        } else {
+            self.live.version
+        };
+        let fresh = len <= segment_opening_len(version);
+        let active = if !fresh && len + frames.len() as u64 > self.segment_bytes {
             self.new_segment(rewrite).map_err(to_backend)?
         } else {
             active
@@ -490,9 +518,22 @@ impl FileBackend {
 
     fn load_segments(&mut self, visit: &mut Visitor<'_>) -> Result<LoadReport> {
         let mut report = LoadReport::default();
+        report.format_version = self.live.version;
+        let first = self.live.segments.keys().next().copied();
         let last = self.live.segments.keys().next_back().copied();
+        if let Some(claimed) = self.claimed_last
+            && last.is_none_or(|l| l < claimed)
+        {
+            // CURRENT says the log reaches a segment that is not here: it was removed.
+            return Err(Error::Corrupt {
+                file: self.dir.join(segment_name(self.live.generation, claimed)),
+                offset: 0,
+                kind: CorruptKind::SegmentMissing(claimed),
+            });
+        }
         let segs: Vec<u32> = self.live.segments.keys().copied().collect();
         let mut payload = Vec::new();
+        let mut previous: Option<u32> = None;
         for seg in segs {
             let (file, path, len) = {
                 let s = &self.live.segments[&seg];
@@ -508,26 +549,34 @@ impl FileBackend {
             let mut header = [0u8; HEADER_LEN];
             let got =
                 read_full(&mut reader, &mut header).map_err(|e| Error::io(&path, "read", e))?;
+            let version = self.live.version;
             if got < HEADER_LEN {
-                if is_last && header[..got] == frame::header()[..got] {
-                    // Created but its header never fully landed: a writer rewrites it.
+                if is_last && header[..got] == frame::header_of(version)[..got] {
+                    // Created but its header never fully landed: a writer writes its opening
+                    // again.
                     if got > 0 {
                         self.torn_tail(seg, 0, &mut report)?;
                     }
                     if !self.read_only() {
-                        file.write_all_at(&frame::header(), 0)
-                            .map_err(|e| Error::io(&path, "write", e))?;
-                        if let Some(s) = self.live.segments.get_mut(&seg) {
-                            s.len = HEADER_LEN as u64;
-                        }
+                        self.reopen_segment(seg, previous, &mut report, visit)?;
                     }
                     continue;
                 }
                 return Err(corrupt(0, CorruptKind::Truncated));
             }
-            frame::check_header(&header).map_err(|kind| corrupt(0, kind))?;
+            let found = frame::check_header(&header).map_err(|kind| corrupt(0, kind))?;
+            if Some(seg) == first {
+                self.live.version = found;
+                report.format_version = found;
+            } else if found != version {
+                return Err(corrupt(
+                    0,
+                    CorruptKind::Inconsistent("segments of one log in different format versions"),
+                ));
+            }
             let mut offset = HEADER_LEN as u64;
             report.log_bytes += HEADER_LEN as u64;
+            let frames_before = report.frames;
             loop {
                 let mut fh = [0u8; FRAME_HEADER_LEN];
                 let got =
@@ -590,8 +639,55 @@ impl FileBackend {
                 report.log_bytes = report.log_bytes.saturating_add(end - offset);
                 offset = end;
             }
+            if is_last
+                && self.live.version >= 2
+                && report.frames == frames_before
+                && !self.read_only()
+            {
+                // A version 2 segment whose opening frame was cut off with a torn tail: a
+                // writer writes it again before appending.
+                self.reopen_segment(seg, previous, &mut report, visit)?;
+            }
+            previous = Some(seg);
         }
         Ok(report)
+    }
+
+    /// Writes a segment's opening (header, and the segment start in version 2) over a segment
+    /// that has nothing else, and replays the segment start.
+    fn reopen_segment(
+        &mut self,
+        seg: u32,
+        previous: Option<u32>,
+        report: &mut LoadReport,
+        visit: &mut Visitor<'_>,
+    ) -> Result<()> {
+        let opening = segment_opening(self.live.version, seg, previous);
+        let s = self
+            .live
+            .segments
+            .get_mut(&seg)
+            .ok_or_else(|| Error::NotAStore {
+                path: self.dir.clone(),
+                reason: "segment vanished during open".into(),
+            })?;
+        s.file
+            .write_all_at(&opening, 0)
+            .and_then(|_| s.file.set_len(opening.len() as u64))
+            .and_then(|_| s.file.sync_all())
+            .map_err(|e| Error::io(&s.path, "write", e))?;
+        s.len = opening.len() as u64;
+        if opening.len() > HEADER_LEN {
+            let payload = &opening[HEADER_LEN + FRAME_HEADER_LEN..];
+            visit(
+                position(seg, (HEADER_LEN + FRAME_HEADER_LEN) as u64),
+                payload,
+            )
+            .map_err(Error::Store)?;
+            report.frames += 1;
+        }
+        report.log_bytes += opening.len() as u64;
+        Ok(())
     }
 
     /// Deals with a torn tail at `offset` of the last segment: a read-only open notes it and
@@ -705,6 +801,7 @@ impl Backend for FileBackend {
         }
         self.rewrite = Some(SegmentSet {
             generation: self.live.generation.wrapping_add(1),
+            version: frame::FORMAT_VERSION,
             ..SegmentSet::default()
         });
         self.new_segment(true).map_err(to_backend)?;
@@ -732,7 +829,8 @@ impl Backend for FileBackend {
             return Err(e);
         }
         // 2. The atomic switch.
-        if let Err(e) = write_current(&self.dir, next.generation) {
+        let newest = next.segments.keys().next_back().copied();
+        if let Err(e) = write_current(&self.dir, next.generation, newest) {
             self.rewrite = Some(next);
             self.abort_rewrite();
             return Err(to_backend(e));
@@ -846,21 +944,48 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(got)
 }
 
-/// The generation `CURRENT` names, or `None` when there is no `CURRENT` file.
-fn read_current(dir: &Path) -> Result<Option<u32>> {
+/// The generation `CURRENT` names and (version 2) the newest segment it claims, or `None` when
+/// there is no `CURRENT` file.
+pub(crate) fn read_current(dir: &Path) -> Result<Option<(u32, Option<u32>)>> {
     let current = dir.join(CURRENT_FILE);
-    match fs::read_to_string(&current) {
-        Ok(text) => text
-            .strip_prefix(CURRENT_PREFIX)
-            .and_then(|g| g.trim().parse::<u32>().ok())
-            .map(Some)
-            .ok_or_else(|| Error::NotAStore {
-                path: dir.to_path_buf(),
-                reason: format!("{CURRENT_FILE} does not name a generation"),
-            }),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(&current, "read", e)),
+    let text = match fs::read_to_string(&current) {
+        Ok(text) => text,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&current, "read", e)),
+    };
+    let bad = || Error::NotAStore {
+        path: dir.to_path_buf(),
+        reason: format!("{CURRENT_FILE} does not name a generation"),
+    };
+    let mut lines = text.lines();
+    let generation = lines
+        .next()
+        .and_then(|l| l.strip_prefix(CURRENT_PREFIX))
+        .and_then(|g| g.trim().parse::<u32>().ok())
+        .ok_or_else(bad)?;
+    let last = match lines.next() {
+        None => None,
+        Some(line) => Some(
+            line.strip_prefix(LAST_SEGMENT_PREFIX)
+                .and_then(|s| s.trim().parse::<u32>().ok())
+                .ok_or_else(bad)?,
+        ),
+    };
+    Ok(Some((generation, last)))
+}
+
+/// What a new segment starts with: the log header and, in version 2, its segment start.
+fn segment_opening(version: u16, segment: u32, previous: Option<u32>) -> Vec<u8> {
+    let mut out = frame::header_of(version).to_vec();
+    if version >= 2 {
+        out.extend_from_slice(&log::segment_start_frame(segment, previous));
     }
+    out
+}
+
+/// The length of a segment that holds its opening only.
+fn segment_opening_len(version: u16) -> u64 {
+    segment_opening(version, u32::MAX, Some(u32::MAX)).len() as u64
 }
 
 fn list_segments(dir: &Path) -> Result<Vec<(PathBuf, u32, u32)>> {
@@ -889,7 +1014,7 @@ fn create_dir(dir: &Path) -> Result<()> {
     }
 }
 
-fn write_current(dir: &Path, generation: u32) -> Result<()> {
+fn write_current(dir: &Path, generation: u32, last: Option<u32>) -> Result<()> {
     let tmp = dir.join("CURRENT.tmp");
     let path = dir.join(CURRENT_FILE);
     {
@@ -900,7 +1025,11 @@ fn write_current(dir: &Path, generation: u32) -> Result<()> {
             .mode(0o600)
             .open(&tmp)
             .map_err(|e| Error::io(&tmp, "create", e))?;
-        file.write_all_at(format!("{CURRENT_PREFIX}{generation}\n").as_bytes(), 0)
+        let text = match last {
+            Some(last) => format!("{CURRENT_PREFIX}{generation}\n{LAST_SEGMENT_PREFIX}{last}\n"),
+            None => format!("{CURRENT_PREFIX}{generation}\n"),
+        };
+        file.write_all_at(text.as_bytes(), 0)
             .and_then(|_| file.sync_all())
             .map_err(|e| Error::io(&tmp, "write", e))?;
     }

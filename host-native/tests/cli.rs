@@ -1753,7 +1753,9 @@ fn verify_and_stats_on_a_healthy_store() {
     let line = out.out();
     assert!(
         line.starts_with("ok: 4 checkpoints and ")
-            && line.ends_with(" chunks verified; the hash chain is intact\n"),
+            && line.contains(" chunks verified, every hash and parent link\n")
+            && line.contains("\nlog: format version 2, every seal of the hash chain checks out\n")
+            && line.contains("\nhead: "),
         "{line}"
     );
     let v = ok_json(d, ["verify"]);
@@ -1765,6 +1767,9 @@ fn verify_and_stats_on_a_healthy_store() {
             ("checkpoints", T::U64),
             ("chunks", T::U64),
             ("first_error", T::Null),
+            ("format_version", T::U64),
+            ("log_head", T::Str),
+            ("dangling_parents", T::U64),
         ],
     );
     assert_eq!(v["ok"], true);
@@ -1788,6 +1793,8 @@ fn verify_and_stats_on_a_healthy_store() {
             ("segments", T::U64),
             ("next_seq", T::U64),
             ("reclaimable_ratio", T::F64),
+            ("format_version", T::U64),
+            ("log_head", T::Str),
         ],
     );
     assert_eq!(v["sessions"], 2);
@@ -2262,6 +2269,82 @@ fn a_store_the_user_may_only_read_is_read_and_left_unchanged() {
 }
 
 #[test]
+fn verify_expect_head_proves_nothing_was_cut_off_the_end() {
+    let t = TempDir::new("expect-head");
+    let d = t.path();
+    new_session(d, "agent");
+    checkpoint_state(d, "one", r#"{"n":1}"#);
+    let seg = segment(&t.store());
+    let len_after_one = std::fs::metadata(&seg).unwrap().len();
+    checkpoint_state(d, "two", r#"{"n":2}"#);
+    let stats = ok(d, ["--json", "stats"]).json();
+    assert_eq!(stats["format_version"], 2);
+    let head = stats["log_head"].as_str().unwrap().to_string();
+    assert_eq!(head.len(), 64);
+    let verified = ok(d, ["verify"]).out();
+    assert!(verified.contains(&format!("head: {head}")), "{verified}");
+
+    // Later writes keep the old head on the chain.
+    checkpoint_state(d, "three", r#"{"n":3}"#);
+    let out = ok(d, ["verify", "--expect-head", &head]).out();
+    assert!(out.contains("still passes through head"), "{out}");
+    let v = ok(d, ["--json", "verify", "--expect-head", &head]).json();
+    assert_eq!(v["expected_head"]["found"], true);
+
+    // Cut back to before that head: a clean log that verifies, but not through the kept head.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .unwrap()
+        .set_len(len_after_one)
+        .unwrap();
+    ok(d, ["verify"]);
+    rewind(d)
+        .args(["verify", "--expect-head", &head])
+        .fails(5, "does not pass through head");
+    rewind(d)
+        .args(["verify", "--expect-head", "xyz"])
+        .fails(2, "not a 64-digit hex hash");
+}
+
+#[test]
+fn upgrade_rewrites_a_version_1_store_as_version_2() {
+    let t = TempDir::new("upgrade");
+    let d = t.path();
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/v1/store");
+    std::fs::create_dir_all(t.store()).unwrap();
+    for entry in std::fs::read_dir(&golden).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), t.store().join(entry.file_name())).unwrap();
+    }
+    let before = ok(d, ["--json", "log"]).json();
+    let stats = ok(d, ["--json", "stats"]).json();
+    assert_eq!(stats["format_version"], 1);
+    assert_eq!(stats["log_head"], Value::Null);
+    assert!(ok(d, ["verify"]).out().contains("format version 1"));
+    rewind(d)
+        .args(["verify", "--expect-head", &"0".repeat(64)])
+        .fails(2, "needs a version 2 log");
+
+    let out = ok(d, ["upgrade"]).out();
+    assert!(out.contains("upgraded from format version 1 to 2"), "{out}");
+    let stats = ok(d, ["--json", "stats"]).json();
+    assert_eq!(stats["format_version"], 2);
+    let head = stats["log_head"].as_str().unwrap().to_string();
+    assert_eq!(
+        ok(d, ["--json", "log"]).json(),
+        before,
+        "the upgrade changed the history"
+    );
+    ok(d, ["verify", "--expect-head", &head]);
+    assert!(
+        ok(d, ["upgrade"])
+            .out()
+            .contains("already format version 2")
+    );
+}
+
+#[test]
 fn a_tampered_json_export_is_refused_with_exit_5() {
     let t = TempDir::new("tampered");
     let d = t.path();
@@ -2394,6 +2477,14 @@ fn verify_names_the_checkpoint_whose_chunk_bytes_were_altered() {
     bytes[offset + 4..offset + 8].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&seg, &bytes).unwrap();
 
+    // The log's hash chain catches the edit at open: every command stops, naming the place.
+    rewind(d).arg("log").fails(5, "hash chain is broken");
+    rewind(d).arg("verify").fails(5, "hash chain is broken");
+
+    // Rewriting the chain too (what a deliberate forger would do) gets past the open; the
+    // checkpoint's own hash still gives the change away.
+    rewind_core::conformance::reseal(&mut bytes);
+    std::fs::write(&seg, &bytes).unwrap();
     ok(d, ["log"]);
     let out = rewind(d).arg("verify").fails(
         5,

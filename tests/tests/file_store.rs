@@ -169,8 +169,19 @@ fn patch(path: &Path, offset: u64, bytes: &[u8]) {
     fs::write(path, content).expect("write");
 }
 
+/// The first line of `CURRENT`, the one naming the live generation.
 fn current_generation(dir: &Path) -> String {
-    fs::read_to_string(dir.join(rewind::CURRENT_FILE)).expect("read CURRENT")
+    let text = fs::read_to_string(dir.join(rewind::CURRENT_FILE)).expect("read CURRENT");
+    format!("{}\n", text.lines().next().unwrap_or_default())
+}
+
+/// Bytes of the frame that closes every write (format version 2).
+const SEAL_FRAME: u64 = 8 + 1 + 16;
+
+/// Where a segment's first record starts: after its header and segment start.
+fn opening_len(seg: &Path) -> u64 {
+    let (offset, len) = frames_of(seg)[0];
+    offset + len
 }
 
 /// Snapshot of the store's data files (segments and CURRENT), to prove nothing changed them.
@@ -477,6 +488,165 @@ fn a_reader_opens_beside_a_live_writer_in_another_process() {
     assert!(child.wait().unwrap().success());
 }
 
+// ----- the log commits to its own order (format version 2) -----------------------------------
+
+/// Opens the store for reading and for writing; both must refuse with this corruption.
+#[track_caller]
+fn assert_refused(dir: &Path, kind: CorruptKind, file: &Path) {
+    let before = store_files(dir);
+    for (how, result) in [
+        (
+            "read-only",
+            FileStore::open_read_only(dir, options(4096)).map(|_| ()),
+        ),
+        ("writer", FileStore::open(dir, options(4096)).map(|_| ())),
+    ] {
+        match result {
+            Err(rewind::Error::Corrupt {
+                kind: got, file: f, ..
+            }) => {
+                assert_eq!(got, kind, "{how}");
+                assert_eq!(f, file, "{how}");
+            }
+            other => panic!(
+                "{how}: expected {kind:?} in {}, got {other:?}",
+                file.display()
+            ),
+        }
+    }
+    assert_eq!(store_files(dir), before, "a refused open changed the store");
+}
+
+#[test]
+fn a_removed_segment_first_middle_or_last_stops_the_open_naming_it() {
+    for which in ["first", "middle", "last"] {
+        let tmp = TempDir::new().expect("a temporary directory");
+        let dir = tmp.path().join("store");
+        build_store(&dir, 4096, 30, 900);
+        let segs = segment_files(&dir);
+        assert!(segs.len() >= 5);
+        let i = match which {
+            "first" => 0,
+            "middle" => segs.len() / 2,
+            _ => segs.len() - 1,
+        };
+        fs::remove_file(&segs[i]).unwrap();
+        // Named by the segment after it, or by CURRENT for the last.
+        let number = i as u32 + 1;
+        let err = FileStore::open_read_only(&dir, options(4096)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("segment {number:08x} of the log is missing")),
+            "{which}: {err}"
+        );
+        let file = match &err {
+            rewind::Error::Corrupt { file, .. } => file.clone(),
+            other => panic!("{which}: {other:?}"),
+        };
+        assert_refused(&dir, CorruptKind::SegmentMissing(number), &file);
+    }
+}
+
+#[test]
+fn a_frame_cut_out_or_a_record_edited_with_its_checksum_fixed_breaks_the_chain() {
+    let build = |dir: &Path| {
+        let mut store = FileStore::open(dir, options(1 << 20)).expect("create");
+        let s = store
+            .create_session("agent named here", Default::default())
+            .unwrap();
+        let saved = write_checkpoints(&mut store, s, 0, 8, 400);
+        store
+            .annotate(
+                saved[2].id,
+                "a note worth keeping",
+                rewind::Severity::Warning,
+            )
+            .unwrap();
+        write_checkpoints(&mut store, s, 10, 3, 400);
+        saved
+    };
+    let edit = |seg: &Path, needle: &[u8]| {
+        let mut bytes = fs::read(seg).unwrap();
+        let at = bytes
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .unwrap();
+        bytes[at] ^= 0x20;
+        let (off, len) = frames_of(seg)
+            .into_iter()
+            .find(|(o, l)| *o as usize <= at && at < (o + l) as usize)
+            .unwrap();
+        let (off, len) = (off as usize, len as usize);
+        let crc = frame::crc32c(&bytes[off + 8..off + len]);
+        bytes[off + 4..off + 8].copy_from_slice(&crc.to_le_bytes());
+        fs::write(seg, bytes).unwrap();
+    };
+    for case in ["cut a checkpoint", "edit an annotation", "edit a session"] {
+        let tmp = TempDir::new().expect("a temporary directory");
+        let dir = tmp.path().join("store");
+        let saved = build(&dir);
+        let seg = segment_files(&dir).pop().unwrap();
+        match case {
+            "cut a checkpoint" => {
+                let (_, offset, len) = frame_holding(&dir, &saved[4].state);
+                let mut bytes = fs::read(&seg).unwrap();
+                bytes.drain(offset as usize..(offset + len) as usize);
+                fs::write(&seg, bytes).unwrap();
+            }
+            "edit an annotation" => edit(&seg, b"a note worth keeping"),
+            _ => edit(&seg, b"agent named here"),
+        }
+        assert_refused(&dir, CorruptKind::ChainBroken, &seg);
+    }
+}
+
+#[test]
+fn an_export_with_injected_records_is_refused_whole() {
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
+    let mut store = FileStore::open(&dir, options(1 << 20)).expect("create");
+    let s = store.create_session("agent", Default::default()).unwrap();
+    let saved = write_checkpoints(&mut store, s, 0, 4, 300);
+    store
+        .annotate(saved[1].id, "injected many times", rewind::Severity::Info)
+        .unwrap();
+    let export = store.export_binary(None).unwrap();
+    // Copies of the annotation's frame (checksums intact) before the final seal.
+    let spans: Vec<(usize, usize)> = log::frames(&export, HEADER_LEN)
+        .map(|f| f.unwrap())
+        .map(|f| (f.offset, f.end()))
+        .collect();
+    let (a, b) = *spans
+        .iter()
+        .find(|(a, b)| {
+            export[*a..*b]
+                .windows(19)
+                .any(|w| w == b"injected many times")
+        })
+        .unwrap();
+    let seal_at = spans.last().unwrap().0;
+    let mut hostile = export[..seal_at].to_vec();
+    for _ in 0..1000 {
+        hostile.extend_from_slice(&export[a..b]);
+    }
+    hostile.extend_from_slice(&export[seal_at..]);
+    let target = tmp.path().join("target");
+    let mut other = FileStore::open(&target, options(1 << 20)).expect("create");
+    let before = other.metrics();
+    match other.import_binary(&hostile) {
+        Err(rewind::core::Error::Corrupt { kind, .. }) => {
+            assert_eq!(kind, CorruptKind::ChainBroken)
+        }
+        other => panic!("expected the chain to refuse the import, got {other:?}"),
+    }
+    assert_eq!(other.metrics(), before);
+    // The untouched export imports.
+    other
+        .import_binary(&export)
+        .expect("the real export imports");
+    assert_eq!(other.metrics().annotations, 1);
+}
+
 // ----- 3: permissions ------------------------------------------------------------------------
 
 #[test]
@@ -535,10 +705,14 @@ fn segments_rotate_and_every_checkpoint_reads_back_after_reopen() {
     let (big_seg, big_offset, big_len) = frame_holding(&dir, &saved[30].state);
     assert!(big_len > 20_000);
     assert_eq!(
-        big_offset, HEADER_LEN as u64,
+        big_offset,
+        opening_len(&big_seg),
         "the big state starts its own segment"
     );
-    assert_eq!(file_len(&big_seg), HEADER_LEN as u64 + big_len);
+    assert_eq!(
+        file_len(&big_seg),
+        opening_len(&big_seg) + big_len + SEAL_FRAME
+    );
 
     let store = FileStore::open(&dir, options(4096)).expect("reopen");
     assert_eq!(store.open_report().segments, segs.len());
@@ -563,9 +737,9 @@ fn a_torn_last_frame_is_cut_and_reported_and_the_rest_survives() {
     let (seg, offset, len) = frame_holding(&dir, &saved[9].state);
     assert_eq!(seg, last_seg);
     assert_eq!(
-        offset + len,
+        offset + len + SEAL_FRAME,
         file_len(&seg),
-        "the last checkpoint is the last frame"
+        "the last checkpoint is the last record, before its seal"
     );
     let cut = offset + len / 2;
     fs::OpenOptions::new()
@@ -662,9 +836,10 @@ fn a_segment_created_just_before_a_crash_is_completed_at_open() {
         assert_eq!(store.open_report().segments, segs.len() + 1, "{label}");
         assert_eq!(
             file_len(&next),
-            HEADER_LEN as u64,
-            "{label}: header rewritten"
+            opening_len(&next),
+            "{label}: header and segment start written again"
         );
+        assert_eq!(frames_of(&next).len(), 1, "{label}");
         assert_present(&store, &saved);
         let s = store.sessions().next().unwrap().id;
         let more = write_checkpoints(&mut store, s, 100, 2, 900);
@@ -1057,9 +1232,13 @@ fn repair_keeps_the_checkpoints_of_a_session_whose_record_was_damaged() {
     let tmp = TempDir::new().expect("a temporary directory");
     let src = tmp.path().join("store");
     let saved = build_store(&src, 1 << 20, 44, 300);
-    // The session record is the first frame of the first segment.
+    // The session record: the first record of kind 0 in the first segment.
     let first = segment_files(&src).remove(0);
-    let (offset, len) = frames_of(&first)[0];
+    let bytes = fs::read(&first).unwrap();
+    let (offset, len) = frames_of(&first)
+        .into_iter()
+        .find(|(off, _)| bytes[*off as usize + 8] == 0)
+        .unwrap();
     let byte = offset + len - 2;
     let original = fs::read(&first).unwrap()[byte as usize];
     patch(&first, byte, &[original ^ 0x10]);

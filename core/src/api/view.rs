@@ -360,6 +360,12 @@ pub struct VerifyView {
     pub chunks: u64,
     /// The first problem, in seq order.
     pub first_error: Option<VerifyErrorView>,
+    /// The log's format version.
+    pub format_version: u16,
+    /// The log's head hash, hex (format version 2).
+    pub log_head: Option<String>,
+    /// Checkpoints whose parent is not in the store.
+    pub dangling_parents: u64,
 }
 
 /// A checkpoint that failed verification.
@@ -394,6 +400,9 @@ impl From<&VerifyReport> for VerifyView {
             checkpoints: v.checkpoints,
             chunks: v.chunks,
             first_error: v.first_error.as_ref().map(VerifyErrorView::from),
+            format_version: v.format_version,
+            log_head: v.log_head.map(|h| h.to_hex()),
+            dangling_parents: v.dangling_parents,
         }
     }
 }

@@ -847,6 +847,9 @@ pub fn transcript<H: Harness>(h: &mut H) -> String {
         "export {}",
         crate::Hash::of(&ok(store.export_binary(None)))
     );
+    if let Some(head) = store.log_head() {
+        let _ = writeln!(out, "log head {head}");
+    }
     out
 }
 
@@ -956,4 +959,42 @@ macro_rules! conformance_tests {
             }
         )*
     };
+}
+
+/// Recomputes every seal of a version 2 log held in `log` (header included) after its frames
+/// were edited, fixing each seal frame's checksum: what someone who rewrites a log and its
+/// chain does. The chain cannot tell such a log from an honest one — tests use this to reach
+/// the checks behind it (checkpoint hashes) and to show what `verify` cannot prove.
+pub fn reseal(log: &mut [u8]) {
+    use crate::frame::{FRAME_HEADER_LEN, FrameHeader, HEADER_LEN, crc32c};
+    use crate::record::{self, Record};
+    let mut chain = crate::chain::Chain::fresh();
+    let mut pos = HEADER_LEN;
+    while let Some(head) = log.get(pos..).and_then(FrameHeader::read) {
+        let start = pos + FRAME_HEADER_LEN;
+        let end = start + head.len as usize;
+        if end > log.len() {
+            break;
+        }
+        match record::read(&log[start..end]).map(|(r, _)| r) {
+            Ok(Record::Seal(_)) => {
+                let seal = chain.seal();
+                // The payload is the kind byte, then the 16 seal bytes.
+                log[start + 1..end].copy_from_slice(&seal);
+                let crc = crc32c(&log[start..end]);
+                log[pos + 4..start].copy_from_slice(&crc.to_le_bytes());
+            }
+            Ok(Record::SegmentStart(_)) => {}
+            Ok(Record::LogStart(_)) => chain.absorb(0, &log[start..end], None, true),
+            _ => chain.absorb(0, &log[start..end], None, false),
+        }
+        pos = end;
+    }
+}
+
+/// Appends a seal to a version 2 log held in `log`, closing the frames written after its last
+/// seal as one write (then reseals the log, as [`reseal`]).
+pub fn append_seal(log: &mut alloc::vec::Vec<u8>) {
+    crate::record::write(log, &crate::record::Record::Seal([0; 16]), &[]);
+    reseal(log);
 }

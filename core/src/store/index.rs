@@ -21,6 +21,7 @@ use hashbrown::HashMap;
 use serde_json::{Map, Value};
 
 use crate::annotation::{Annotation, Severity};
+use crate::chain::{Chain, Version};
 use crate::checkpoint::{Checkpoint, state_root};
 use crate::chunks::{ChunkTable, Slot};
 use crate::error::{CorruptKind, Error, Result};
@@ -120,6 +121,11 @@ pub(crate) struct Index {
     /// session (listed in `recovered_sessions`) instead of being dropped.
     pub recover_sessions: bool,
     pub recovered_sessions: Vec<SessionId>,
+    /// The log's hash chain and format version (see [`crate::chain`]).
+    pub chain: Chain,
+    /// Version 2: the records of the write being replayed, until its seal arrives (with where
+    /// each chunk area and frame start).
+    unsealed: Vec<(Record, u64, u64, u64)>,
 }
 
 impl Default for Index {
@@ -140,14 +146,17 @@ impl Default for Index {
             txn: None,
             recover_sessions: false,
             recovered_sessions: Vec::new(),
+            chain: Chain::default(),
+            unsealed: Vec::new(),
         }
     }
 }
 
 impl Index {
-    /// Applies the record framed at `pos` (the payload's first byte in the backend). Records of
-    /// a transaction are held back until its last one arrives, then applied together; a
-    /// [`Record::TxnAbort`] voids an open transaction.
+    /// Applies the record framed at `pos` (the payload's first byte in the backend). In a
+    /// version 2 log the records of a write are held back until its seal arrives (a write
+    /// without its seal did not happen); records of a transaction are held back until its last
+    /// one arrives; a [`Record::TxnAbort`] voids what is held back.
     pub fn replay_frame(&mut self, pos: u64, payload: &[u8]) -> Result<()> {
         let frame_start = pos.saturating_sub(FRAME_HEADER_LEN as u64);
         let (rec, raw) = record::read(payload).map_err(|kind| Error::Corrupt {
@@ -156,6 +165,62 @@ impl Index {
         })?;
         let raw_pos = pos + (payload.len() - raw.len()) as u64;
         let meta_bytes = (FRAME_HEADER_LEN + payload.len() - raw.len()) as u64;
+        let corrupt = |kind| Error::Corrupt {
+            at: frame_start,
+            kind,
+        };
+        // The chain first: seals and segment starts are structure, not store content.
+        match &rec {
+            Record::Seal(seal) => {
+                self.chain.check_seal(seal).map_err(corrupt)?;
+                for (rec, raw_pos, meta_bytes, at) in core::mem::take(&mut self.unsealed) {
+                    self.replay_record(rec, raw_pos, meta_bytes, at)?;
+                }
+                if self.txn.is_some() && !self.chain.salvage {
+                    return Err(corrupt(CorruptKind::Inconsistent(
+                        "a write sealed inside a transaction",
+                    )));
+                }
+                return Ok(());
+            }
+            Record::SegmentStart(start) => return self.chain.segment(*start).map_err(corrupt),
+            Record::LogStart(previous) => {
+                self.chain.first_record(true).map_err(corrupt)?;
+                self.chain.previous_head = *previous;
+                self.chain.absorb(frame_start, payload, None, true);
+                return Ok(());
+            }
+            _ => {
+                self.chain.first_record(false).map_err(corrupt)?;
+                if self.chain.version == Version::V2 {
+                    let txn = match rec {
+                        Record::Txn(n) => Some(n),
+                        _ => None,
+                    };
+                    self.chain.absorb(frame_start, payload, txn, false);
+                    if !self.chain.salvage {
+                        if matches!(rec, Record::TxnAbort) {
+                            self.unsealed.clear();
+                            self.txn = None;
+                        } else {
+                            self.unsealed.push((rec, raw_pos, meta_bytes, frame_start));
+                        }
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        self.replay_record(rec, raw_pos, meta_bytes, frame_start)
+    }
+
+    /// Applies a replayed record, holding a transaction's records back until its last.
+    fn replay_record(
+        &mut self,
+        rec: Record,
+        raw_pos: u64,
+        meta_bytes: u64,
+        frame_start: u64,
+    ) -> Result<()> {
         if matches!(rec, Record::TxnAbort) {
             self.txn = None;
             return Ok(());
@@ -185,7 +250,18 @@ impl Index {
     /// Drops a transaction the log ended inside (a crash cut it short: none of it happened).
     /// Returns how many of its records had been read, or `None` when no transaction was open.
     pub fn void_open_transaction(&mut self) -> Option<u64> {
-        self.txn.take().map(|(_, buffered)| buffered.len() as u64)
+        // Version 2: the records of a write whose seal never landed, a transaction among them
+        // or not.
+        let unsealed = core::mem::take(&mut self.unsealed);
+        let open = self.txn.take().map(|(_, buffered)| buffered.len() as u64);
+        if !unsealed.is_empty() {
+            let markers = unsealed
+                .iter()
+                .filter(|(r, ..)| matches!(r, Record::Txn(_)))
+                .count();
+            return Some((unsealed.len() - markers) as u64 + open.unwrap_or(0));
+        }
+        open
     }
 
     /// Applies one record. `raw_pos` is where the record's chunk bytes start in the backend;
@@ -270,6 +346,9 @@ impl Index {
             Record::SeqFloor(seq) => self.next_seq = self.next_seq.max(seq),
             Record::Txn(_) => return Err(inconsistent("nested transaction")),
             Record::TxnAbort => {}
+            Record::Seal(_) | Record::LogStart(_) | Record::SegmentStart(_) => {
+                return Err(inconsistent("log structure inside a transaction"));
+            }
         }
         Ok(())
     }

@@ -15,9 +15,12 @@
 use alloc::vec::Vec;
 
 use crate::backend::{Backend, LoadReport};
+use crate::chain::Version;
 use crate::env::Env;
-use crate::error::{BackendError, Error, Result};
+use crate::error::{BackendError, CorruptKind, Error, Result};
 use crate::event::{Event, EventQueue};
+use crate::frame::{self, FRAME_HEADER_LEN};
+use crate::id::Hash;
 use crate::metrics::{Health, Metrics, OpCounters};
 use crate::options::Options;
 use crate::record::{self, Record};
@@ -44,7 +47,7 @@ pub struct SalvageReport {
     pub skipped_records: u64,
     /// The first of those problems.
     pub first_problem: Option<Error>,
-    /// Sessions whose record was lost, recreated (named "recovered session <id>") so that their
+    /// Sessions whose record was lost, recreated (named `recovered session <id>`) so that their
     /// surviving checkpoints are kept.
     pub recovered_sessions: Vec<crate::SessionId>,
 }
@@ -102,6 +105,32 @@ impl<B: Backend, E: Env> core::fmt::Debug for Store<B, E> {
     }
 }
 
+/// The checks at the end of a replay: the records agree with the header's version, and the
+/// frames after the last seal are one write.
+fn check_structure(index: &mut Index, report: &LoadReport) -> Result<()> {
+    let chain = &mut index.chain;
+    if chain.salvage {
+        chain.version = Version::V2;
+        return Ok(());
+    }
+    let end = report.log_bytes;
+    let mismatch = |what| Error::Corrupt {
+        at: end,
+        kind: CorruptKind::Inconsistent(what),
+    };
+    match (chain.version, report.format_version) {
+        (Version::V1, 2) => return Err(mismatch("a version 2 log without its log-start record")),
+        (Version::V2, 1) => return Err(mismatch("version 2 records in a version 1 log")),
+        // An empty log is written as the header says; a new one as version 2.
+        (Version::Unknown, 1) => chain.version = Version::V1,
+        (Version::Unknown, _) => chain.version = Version::V2,
+        _ => {}
+    }
+    chain
+        .check_tail()
+        .map_err(|(at, kind)| Error::Corrupt { at, kind })
+}
+
 impl<B: Backend, E: Env> Store<B, E> {
     /// Opens a store on `backend`, replaying its log. Returns the store and what loading found
     /// (a dropped torn tail, frames replayed).
@@ -129,6 +158,8 @@ impl<B: Backend, E: Env> Store<B, E> {
     ) -> Result<(Self, LoadReport, SalvageReport)> {
         let mut index = Index::default();
         index.recover_sessions = salvage;
+        index.chain.salvage = salvage;
+        index.chain.watch = options.expect_head;
         let mut salvaged = SalvageReport::default();
         let mut report =
             backend.load(&mut |pos, payload| match index.replay_frame(pos, payload) {
@@ -142,6 +173,12 @@ impl<B: Backend, E: Env> Store<B, E> {
                 other => other,
             })?;
         salvaged.recovered_sessions = core::mem::take(&mut index.recovered_sessions);
+        check_structure(&mut index, &report)?;
+        report.unsealed_records = index.chain.unsealed_records();
+        report.expected_head_found = index
+            .chain
+            .watch
+            .map(|head| index.chain.watch_found || index.chain.previous_head == Some(head));
         let mut log_bytes = report.log_bytes;
         // A transaction the log ends inside was cut by a crash: none of it happened. Say so in
         // the log too, or later records would be read as its missing ones. (A read-only open
@@ -150,12 +187,27 @@ impl<B: Backend, E: Env> Store<B, E> {
             report.discarded_records = discarded;
             report.unfinished_transaction = true;
         }
-        if report.unfinished_transaction && !backend.is_read_only() {
+        if !backend.is_read_only() {
+            // Close what a crash left open, so the log goes on from a clean point: a voided
+            // transaction is marked so, and (version 2) unsealed frames are sealed.
+            let v2 = index.chain.version == Version::V2;
             let mut frame = Vec::new();
-            record::write(&mut frame, &Record::TxnAbort, &[]);
-            backend.append(&frame)?;
-            backend.sync()?;
-            log_bytes += frame.len() as u64;
+            if report.unfinished_transaction {
+                record::write(&mut frame, &Record::TxnAbort, &[]);
+                if v2 {
+                    let payload = &frame[FRAME_HEADER_LEN..];
+                    index.chain.absorb(0, payload, None, false);
+                }
+            }
+            if v2 && index.chain.has_unsealed() {
+                let seal = index.chain.seal();
+                record::write(&mut frame, &Record::Seal(seal), &[]);
+            }
+            if !frame.is_empty() {
+                backend.append(&frame)?;
+                backend.sync()?;
+                log_bytes += frame.len() as u64;
+            }
         }
         let store = Store {
             backend,
@@ -169,6 +221,27 @@ impl<B: Backend, E: Env> Store<B, E> {
             write_buf: Vec::new(),
         };
         Ok((store, report, salvaged))
+    }
+
+    /// The log's head hash: the running hash of a version 2 log after its last seal (see
+    /// [`crate::chain`]); `None` for a version 1 log, which has no chain.
+    pub fn log_head(&self) -> Option<Hash> {
+        (self.index.chain.version != Version::V1).then(|| self.index.chain.head())
+    }
+
+    /// The format version of the log as this store writes it: 2, or 1 for a version 1 log not
+    /// yet rewritten (a compaction or [`vacuum`](Store::vacuum) upgrades it).
+    pub fn format_version(&self) -> u16 {
+        match self.index.chain.version {
+            Version::V1 => 1,
+            _ => frame::FORMAT_VERSION,
+        }
+    }
+
+    /// The head of the log this one replaced, when a compaction wrote it (its log-start record
+    /// says so): a head kept from before the compaction is checked against this.
+    pub fn previous_log_head(&self) -> Option<Hash> {
+        self.index.chain.previous_head
     }
 
     /// The backend (for hosts that need to reach it, e.g. to flush).

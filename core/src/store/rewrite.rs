@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 use hashbrown::{HashMap, HashSet};
 
 use crate::backend::Backend;
+use crate::chain::Chain;
 use crate::checkpoint::canonical_metadata;
 use crate::chunks::Slot;
 use crate::env::Env;
@@ -117,16 +118,6 @@ impl LiveLogWriter {
             batch_chunks: Vec::new(),
             batch_start: 0,
         }
-    }
-
-    /// Fills `buf` (cleared first) with the next frames. Returns false when nothing is left.
-    pub(crate) fn next_batch<B: Backend, E: Env>(
-        &mut self,
-        store: &Store<B, E>,
-        buf: &mut Vec<u8>,
-    ) -> Result<bool> {
-        buf.clear();
-        self.append_batch(store, buf)
     }
 
     /// Appends the next frames to `buf` (chunk offsets in `batch_chunks` count from where
@@ -360,17 +351,38 @@ impl<B: Backend, E: Env> Store<B, E> {
         let mut buf = Vec::new();
         let mut moves: Vec<(Slot, u64)> = Vec::new();
         let mut total = HEADER_LEN as u64;
+        // The new log is version 2, whatever the old one was: it opens with a log start naming
+        // the head it replaces, and every batch is a sealed write.
+        let mut chain = Chain::fresh();
+        chain.previous_head = self.log_head();
         let result = (|| -> Result<()> {
             self.backend.begin_rewrite()?;
-            while writer.next_batch(self, &mut buf)? {
+            let mut first = true;
+            loop {
+                buf.clear();
+                if first {
+                    record::write(&mut buf, &Record::LogStart(chain.previous_head), &[]);
+                }
+                let more = writer.append_batch(self, &mut buf)?;
+                if !more && !first {
+                    break;
+                }
+                first = false;
+                let (head, seal) = chain.seal_of(&buf);
+                record::write(&mut buf, &Record::Seal(seal), &[]);
+                chain.advance(head);
                 let base = self.backend.rewrite_append(&buf)?;
                 total += buf.len() as u64;
+                let start = base + writer.batch_start as u64;
                 moves.extend(
                     writer
                         .batch_chunks
                         .iter()
-                        .map(|(slot, off)| (*slot, base + *off as u64)),
+                        .map(|(slot, off)| (*slot, start + *off as u64)),
                 );
+                if !more {
+                    break;
+                }
             }
             self.backend.commit_rewrite()?;
             Ok(())
@@ -383,6 +395,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         for (slot, pos) in moves {
             self.index.chunks.set_pos(slot, pos);
         }
+        self.index.chain = chain;
         self.log_bytes = total;
         Ok(writer.written_heads)
     }
@@ -403,10 +416,12 @@ impl<B: Backend, E: Env> Store<B, E> {
             None => None,
         };
         let mut writer = LiveLogWriter::new(self, only.as_ref(), HashSet::new());
-        // The frames go straight into the output, after room for the header and the opening
-        // transaction frame (whose size depends on the frame count); the live log's size is a
-        // close estimate of what is written, so the buffer rarely grows.
-        let room = HEADER_LEN + TXN_FRAME_MAX;
+        // The frames go straight into the output, after room for the header, the log start and
+        // the opening transaction frame (whose size depends on the frame count); the live log's
+        // size is a close estimate of what is written, so the buffer rarely grows.
+        let mut log_start = Vec::new();
+        record::write(&mut log_start, &Record::LogStart(None), &[]);
+        let room = HEADER_LEN + log_start.len() + TXN_FRAME_MAX;
         let mut out = Vec::new();
         if only.is_none() {
             // Exporting everything: the live log is about what gets written. Capped, and only
@@ -424,10 +439,14 @@ impl<B: Backend, E: Env> Store<B, E> {
         let count = frame::count_frames(&out[room..]);
         let mut head = Vec::with_capacity(room);
         head.extend_from_slice(&frame::header());
+        head.extend_from_slice(&log_start);
         record::write(&mut head, &Record::Txn(count), &[]);
         let unused = room - head.len();
         out[unused..room].copy_from_slice(&head);
         out.drain(..unused);
+        // A log of its own (version 2): sealed as one write.
+        let (_, seal) = Chain::fresh().seal_of(&out[HEADER_LEN..]);
+        record::write(&mut out, &Record::Seal(seal), &[]);
         Ok(out)
     }
 }

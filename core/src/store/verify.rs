@@ -22,6 +22,14 @@ pub struct VerifyReport {
     pub chunks: u64,
     /// The first problem found (in seq order), if any.
     pub first_error: Option<VerifyError>,
+    /// The log's format version (1 has no hash chain; see [`crate::chain`]).
+    pub format_version: u16,
+    /// The log's head hash (version 2): keep it to show later that nothing was cut off the end.
+    /// Every seal of the log was checked against the records before it when the store opened.
+    pub log_head: Option<Hash>,
+    /// Checkpoints whose parent is not in the store: removed by a deletion or a compaction (a
+    /// child stays readable), or lost. Not a failure; repair annotates the ones it orphaned.
+    pub dangling_parents: u64,
 }
 
 impl VerifyReport {
@@ -89,13 +97,17 @@ impl core::fmt::Display for VerifyProblem {
 
 impl<B: Backend, E: Env> Store<B, E> {
     /// Recomputes every checkpoint's hash, every parent link and every chunk's hash, reporting
-    /// the first problem in seq order.
+    /// the first problem in seq order. (The order of the log itself — nothing removed,
+    /// inserted, reordered or changed — was checked against its seals when the store opened.)
     pub fn verify(&self) -> VerifyReport {
         let index = &self.index;
         let mut report = VerifyReport {
             checkpoints: 0,
             chunks: 0,
             first_error: None,
+            format_version: self.format_version(),
+            log_head: self.log_head(),
+            dangling_parents: 0,
         };
         let mut checked: HashSet<Slot> = HashSet::new();
         let mut buf = Vec::new();
@@ -103,6 +115,9 @@ impl<B: Backend, E: Env> Store<B, E> {
             let entry = &index.checkpoints[id];
             let cp = &entry.cp;
             report.checkpoints += 1;
+            if cp.parent.is_some() && index.linked_parent(cp).is_none() {
+                report.dangling_parents += 1;
+            }
             let mut problem = None;
             // Chunks first, each once, in the order the checkpoints use them.
             'chunks: for blob in entry.blobs() {

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::annotation::{Annotation, Severity};
 use crate::backend::Backend;
+use crate::chain::Version;
 use crate::checkpoint::{
     Checkpoint, HashFields, NewCheckpoint, ParentChoice, Trigger, TriggerKind, hash_fields,
     state_root,
@@ -432,6 +433,11 @@ impl<B: Backend, E: Env> Store<B, E> {
         buf.clear();
         // Per record: where its chunk bytes start in `buf`, and its frame's size.
         let mut placed: Vec<(usize, u64)> = Vec::with_capacity(records.len());
+        let v2 = self.index.chain.version == Version::V2;
+        if v2 && !self.index.chain.started {
+            // A new log's first write opens it.
+            record::write(&mut buf, &Record::LogStart(None), &[]);
+        }
         if records.len() > 1 {
             record::write(&mut buf, &Record::Txn(records.len() as u32), &[]);
         }
@@ -446,6 +452,12 @@ impl<B: Backend, E: Env> Store<B, E> {
             }
             placed.push((raw_at, (buf.len() - start) as u64));
         }
+        // Version 2: the write ends with its seal.
+        let sealed = v2.then(|| {
+            let (head, seal) = self.index.chain.seal_of(&buf);
+            record::write(&mut buf, &Record::Seal(seal), &[]);
+            head
+        });
         let appended = self.backend.append(&buf);
         let written = buf.len() as u64;
         self.keep_write_buf(buf);
@@ -456,6 +468,9 @@ impl<B: Backend, E: Env> Store<B, E> {
                 return Err(Error::Backend(err));
             }
         };
+        if let Some(head) = sealed {
+            self.index.chain.advance(head);
+        }
         if self.options.sync_every_write
             && let Err(err) = self.backend.sync()
         {

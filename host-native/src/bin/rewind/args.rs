@@ -61,12 +61,22 @@ pub enum Command {
     Export(ExportArgs),
     /// Import a JSON or binary export (all or nothing; every hash is checked).
     Import(ImportArgs),
-    /// Recompute every hash and parent link; fails naming the first tampered checkpoint.
-    Verify,
+    /// Check the log's hash chain, every hash and parent link; fails naming the first problem.
+    Verify(VerifyArgs),
     /// Copy every valid record of a damaged store into a new store.
     Repair(RepairArgs),
-    /// Counts, sizes and the deduplication ratio.
+    /// Counts, sizes, the deduplication ratio and the log's head hash.
     Stats,
+    /// Rewrite a format version 1 store as version 2 (the log's hash chain).
+    Upgrade,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Also prove that nothing was cut off the end since HASH was the log's head (as `rewind
+    /// stats` or `rewind verify` printed it): fails unless the log still passes through it.
+    #[arg(long = "expect-head", value_name = "HASH")]
+    pub expect_head: Option<String>,
 }
 
 #[derive(Debug, Args)]

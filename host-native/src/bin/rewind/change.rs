@@ -467,3 +467,42 @@ impl Render for Repaired {
         }))
     }
 }
+
+/// What `upgrade` did.
+pub struct Upgraded {
+    from: u16,
+    head: Option<rewind::Hash>,
+}
+
+/// Rewrites a version 1 log as version 2 (a vacuum: the live records, sealed).
+pub fn upgrade(store: &mut FileStore) -> Result<Upgraded, Failure> {
+    let from = store.format_version();
+    if from < 2 {
+        progress::spin("rewriting the log", || store.vacuum())?;
+    }
+    Ok(Upgraded {
+        from,
+        head: store.log_head(),
+    })
+}
+
+impl Render for Upgraded {
+    fn text(&self, _: &Style) {
+        let head = self.head.map(|h| h.to_string()).unwrap_or_default();
+        if self.from < 2 {
+            println!(
+                "upgraded from format version {} to 2; log head {head}",
+                self.from
+            );
+        } else {
+            println!("already format version 2; log head {head}");
+        }
+    }
+    fn json(&self) -> Option<Value> {
+        Some(json!({
+            "from": self.from,
+            "format_version": 2,
+            "log_head": self.head.map(|h| h.to_hex()),
+        }))
+    }
+}

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use rewind::core::api::{DiffView, QueryInput, VerifyView};
 use rewind::core::json_patch::PatchOp;
 use rewind::{
-    Annotation, Checkpoint, CheckpointId, Diff, FileStore, Health, Metrics, Query, Session,
-    SessionId, TornTail, TriggerKind, VerifyReport,
+    Annotation, Checkpoint, CheckpointId, Diff, FileOptions, FileStore, Hash, Health, Metrics,
+    Options, Query, Session, SessionId, TornTail, TriggerKind, VerifyReport,
 };
 use serde_json::{Value, json};
 
-use crate::args::{ExportArgs, ExportFormat, LogArgs, StateArgs};
+use crate::args::{ExportArgs, ExportFormat, LogArgs, StateArgs, VerifyArgs};
 use crate::failure::Failure;
 use crate::output::{Style, Table, clean, fit, parse_time, size, time, write_whole};
 use crate::render::Render;
@@ -589,6 +589,8 @@ pub struct Verified {
     report: VerifyReport,
     /// Bytes at the end of the log that are not a whole record, with no writer live.
     tail: Option<TornTail>,
+    /// The head asked for with `--expect-head`, and whether the log passes through it.
+    expected: Option<(Hash, bool)>,
 }
 
 /// How long `verify` waits for a live writer to finish the write it found in progress.
@@ -597,10 +599,20 @@ const WRITER_GRACE: Duration = Duration::from_secs(2);
 /// Verifies the store read-only. A bad tail while a writer is live is a write in progress: the
 /// store is read again until it is whole (or the grace period ends, and the log before it is
 /// what was verified); with no writer live it is reported, since nothing will finish it.
-pub fn verify(ctx: &Ctx) -> Result<Verified, Failure> {
+pub fn verify(ctx: &Ctx, args: VerifyArgs) -> Result<Verified, Failure> {
+    let expect = args
+        .expect_head
+        .as_deref()
+        .map(|h| {
+            Hash::from_hex(h.trim()).ok_or_else(|| {
+                Failure::usage(format!("--expect-head {h} is not a 64-digit hex hash"))
+            })
+        })
+        .transpose()?;
+    let options = FileOptions::default().store(Options::default().expect_head(expect));
     let started = Instant::now();
     let store = loop {
-        let store = ctx.read_quietly()?;
+        let store = ctx.read_with(options.clone())?;
         let writing = store.open_report().torn_tail.is_some()
             && rewind::StoreLock::holder(&ctx.store)?.is_some();
         if !writing || started.elapsed() >= WRITER_GRACE {
@@ -621,24 +633,60 @@ pub fn verify(ctx: &Ctx) -> Result<Verified, Failure> {
         }
         None => None,
     };
+    if expect.is_some() && store.format_version() < 2 {
+        return Err(Failure::usage(
+            "--expect-head needs a version 2 log: this one is version 1, without a hash chain \
+             (`rewind upgrade` rewrites it)",
+        ));
+    }
+    let found = store.open_report().load.expected_head_found;
     Ok(Verified {
         report: progress::spin("verifying hashes", || store.verify()),
         tail,
+        expected: expect.zip(found),
     })
 }
 
 impl Render for Verified {
     fn text(&self, _: &Style) {
-        if self.report.is_ok() && self.tail.is_none() {
+        if self.report.is_ok()
+            && self.tail.is_none()
+            && self.expected.is_none_or(|(_, found)| found)
+        {
             println!(
-                "ok: {} checkpoints and {} chunks verified; the hash chain is intact",
+                "ok: {} checkpoints and {} chunks verified, every hash and parent link",
                 self.report.checkpoints, self.report.chunks
             );
+            match self.report.log_head {
+                Some(head) => {
+                    println!("log: format version 2, every seal of the hash chain checks out");
+                    println!("head: {head}");
+                    if let Some((expected, _)) = self.expected {
+                        println!("the log still passes through head {expected}");
+                    }
+                }
+                None => println!(
+                    "log: format version 1, without a hash chain (`rewind upgrade` adds one)"
+                ),
+            }
+            if self.report.dangling_parents > 0 {
+                println!(
+                    "{} checkpoints name a parent that is no longer in the store (removed by a \
+                     deletion or compaction, or lost)",
+                    self.report.dangling_parents
+                );
+            }
         }
     }
 
     fn json(&self) -> Option<Value> {
         let mut view = json::view(VerifyView::from(&self.report));
+        if let (Some((head, found)), Some(map)) = (self.expected, view.as_object_mut()) {
+            map.insert(
+                "expected_head".into(),
+                json!({ "head": head.to_hex(), "found": found }),
+            );
+        }
         if let (Some(tail), Some(map)) = (&self.tail, view.as_object_mut()) {
             map.insert(
                 "unread_tail".into(),
@@ -657,6 +705,13 @@ impl Render for Verified {
             return Err(Failure::damaged(format!(
                 "verification failed at checkpoint {} (seq {}): {}",
                 e.checkpoint, e.seq, e.problem
+            )));
+        }
+        if let Some((head, false)) = self.expected {
+            return Err(Failure::damaged(format!(
+                "the log does not pass through head {head}: records were cut off its end or it \
+                 was rewritten since that head was taken (a compaction starts a new chain and \
+                 names only the head it replaced)"
             )));
         }
         if let Some(tail) = &self.tail {
@@ -684,6 +739,8 @@ pub struct Stats<'p> {
     health: Health,
     disk: u64,
     segments: usize,
+    version: u16,
+    head: Option<Hash>,
 }
 
 pub fn stats<'p>(store: &FileStore, path: &'p Path) -> Stats<'p> {
@@ -693,6 +750,8 @@ pub fn stats<'p>(store: &FileStore, path: &'p Path) -> Stats<'p> {
         health: store.health(),
         disk: store.backend().disk_bytes(),
         segments: store.backend().segment_count(),
+        version: store.format_version(),
+        head: store.log_head(),
     }
 }
 
@@ -727,6 +786,13 @@ impl Render for Stats<'_> {
             ),
         );
         row("next seq", m.next_seq.to_string());
+        row(
+            "log head",
+            match self.head {
+                Some(head) => head.to_string(),
+                None => "none (format version 1: `rewind upgrade` adds a hash chain)".into(),
+            },
+        );
         table.print(style);
     }
 
@@ -746,6 +812,8 @@ impl Render for Stats<'_> {
             "segments": self.segments,
             "next_seq": m.next_seq,
             "reclaimable_ratio": self.health.dead_ratio,
+            "format_version": self.version,
+            "log_head": self.head.map(|h| h.to_hex()),
         }))
     }
 }

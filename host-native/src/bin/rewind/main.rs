@@ -82,6 +82,11 @@ impl Ctx {
 
     /// [`Ctx::read`] without the word about a bad tail, for commands that report it themselves.
     pub fn read_quietly(&self) -> Result<FileStore, Failure> {
+        self.read_with(FileOptions::default())
+    }
+
+    /// [`Ctx::read_quietly`] with options (`verify --expect-head` looks for a head).
+    pub fn read_with(&self, options: FileOptions) -> Result<FileStore, Failure> {
         if !self.store.exists() {
             return Err(Failure::not_found(format!(
                 "there is no store at {} (`rewind session new` or `rewind checkpoint` creates \
@@ -89,10 +94,7 @@ impl Ctx {
                 self.store.display()
             )));
         }
-        Ok(FileStore::open_read_only(
-            &self.store,
-            FileOptions::default(),
-        )?)
+        Ok(FileStore::open_read_only(&self.store, options)?)
     }
 
     fn say_discarded(&self, store: &FileStore) {
@@ -160,8 +162,9 @@ fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             let bytes = change::read_import(&a.file)?;
             show(ctx, &change::import(&mut ctx.open()?, &bytes)?)
         }
-        Command::Verify => show(ctx, &inspect::verify(ctx)?),
+        Command::Verify(a) => show(ctx, &inspect::verify(ctx, a)?),
         Command::Stats => show(ctx, &inspect::stats(&ctx.read()?, &ctx.store)),
+        Command::Upgrade => show(ctx, &change::upgrade(&mut ctx.open()?)?),
     }
 }
 

@@ -225,7 +225,9 @@ pub fn verify(r: &rewind_core::VerifyReport) -> wit::VerifyReport {
             record!(wit::VerifyError { seq, detail;
             checkpoint: e.checkpoint.to_string(), problem } from e)
         });
-    record!(wit::VerifyReport { checkpoints, chunks; first_error } from &v)
+    record!(wit::VerifyReport {
+        checkpoints, chunks, format_version, log_head, dangling_parents; first_error
+    } from &v)
 }
 
 pub fn metrics(m: &rewind_core::Metrics) -> wit::Metrics {

@@ -1,0 +1,284 @@
+//! The log's hash chain (format version 2): a log that commits to its own order.
+//!
+//! A running blake3 hash covers every frame of a log from its first, in log order: for each
+//! frame, its payload length (u32 LE) and its payload — except seals and segment starts, which
+//! only record it. Every write (one backend append) ends with a **seal**, a frame carrying the
+//! first 16 bytes of the running hash as it stands after the write's frames:
+//!
+//! ```text
+//! head_0     = 32 zero bytes                                        (the empty log)
+//! head_{k+1} = blake3(head_k || len(f1) || f1 || len(f2) || f2 ...) (the frames of write k+1)
+//! seal       = head_{k+1}[..16]
+//! ```
+//!
+//! So a record removed, inserted, reordered or changed anywhere — a checkpoint, a session, an
+//! annotation, a head move, an attachment — makes the next seal disagree, and opening the log
+//! fails there with [`CorruptKind::ChainBroken`]. The full
+//! 32-byte head after the last seal is the log's **head hash** ([`Store::log_head`]): a user who
+//! keeps it can later show that nothing was cut off the end (`rewind verify --expect-head`). What
+//! it cannot show: an attacker who rewrites the whole log recomputes every seal and the head,
+//! which is why the head is worth keeping somewhere else.
+//!
+//! The frames after the last seal (a write a crash cut short before its seal landed) must look
+//! like one write — one record, or a transaction's opening frame and at most its records; more
+//! than that means seals were removed. A writer's open seals them (after voiding an unfinished
+//! transaction), so the chain goes on from there.
+//!
+//! [`Store::log_head`]: crate::Store::log_head
+
+use crate::error::CorruptKind;
+use crate::frame::{FRAME_HEADER_LEN, FrameHeader};
+use crate::id::Hash;
+use crate::record::{SEAL_LEN, Seal, SegmentStart};
+
+/// Which format a log being replayed turned out to have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum Version {
+    /// No record frame seen yet (an empty log, or segment starts only).
+    #[default]
+    Unknown,
+    /// Version 1: no chain.
+    V1,
+    /// Version 2: sealed writes.
+    V2,
+}
+
+/// The running hash of a log and what replay learned about its structure.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Chain {
+    pub version: Version,
+    /// The running hash after the last seal (`head_k` above).
+    head: [u8; 32],
+    /// The hash of the frames since the last seal, primed with `head`.
+    pending: Option<blake3::Hasher>,
+    /// Record frames since the last seal (a log start not counted).
+    pending_records: u32,
+    /// When the first of them opened a transaction: its record count.
+    pending_txn: Option<u32>,
+    /// Where the first unsealed frame starts (for errors).
+    pending_at: u64,
+    /// Seals seen or written.
+    pub seals: u64,
+    /// A segment start was seen before any record: the log is version 2.
+    saw_segment: bool,
+    /// The last segment start seen.
+    last_segment: Option<u32>,
+    /// The head of the log a compaction replaced, from the log start.
+    pub previous_head: Option<Hash>,
+    /// A head being looked for (`verify --expect-head`), and whether a seal reached it.
+    pub watch: Option<Hash>,
+    pub watch_found: bool,
+    /// Salvaging a damaged log: structure is not checked.
+    pub salvage: bool,
+    /// The log's log-start record exists (a new version 2 log gets it with its first write).
+    pub started: bool,
+}
+
+impl Chain {
+    /// The head hash after the last seal.
+    pub fn head(&self) -> Hash {
+        Hash(self.head)
+    }
+
+    /// Whether frames were replayed or written since the last seal.
+    pub fn has_unsealed(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Frames after the last seal, for the load report.
+    pub fn unsealed_records(&self) -> u32 {
+        self.pending_records
+    }
+
+    /// Adds a frame's payload to the running hash. `txn` is the record count when the frame
+    /// opens a transaction; `log_start` marks the log's first frame.
+    pub fn absorb(&mut self, at: u64, payload: &[u8], txn: Option<u32>, log_start: bool) {
+        let head = self.head;
+        let hasher = self.pending.get_or_insert_with(|| {
+            let mut h = blake3::Hasher::new();
+            h.update(&head);
+            h
+        });
+        hasher.update(&(payload.len() as u32).to_le_bytes());
+        hasher.update(payload);
+        if log_start {
+            return;
+        }
+        if self.pending_records == 0 {
+            self.pending_at = at;
+            self.pending_txn = txn;
+        }
+        self.pending_records = self.pending_records.saturating_add(1);
+    }
+
+    /// Closes the frames since the last seal: the new head, and the seal that records it.
+    pub fn seal(&mut self) -> Seal {
+        let head = self.head;
+        let hasher = self.pending.take().unwrap_or_else(|| {
+            let mut h = blake3::Hasher::new();
+            h.update(&head);
+            h
+        });
+        self.head = *hasher.finalize().as_bytes();
+        self.pending_records = 0;
+        self.pending_txn = None;
+        self.seals += 1;
+        if self.watch == Some(Hash(self.head)) {
+            self.watch_found = true;
+        }
+        let mut seal = [0u8; SEAL_LEN];
+        seal.copy_from_slice(&self.head[..SEAL_LEN]);
+        seal
+    }
+
+    /// Checks a seal read from the log against the frames before it.
+    pub fn check_seal(&mut self, stored: &Seal) -> Result<(), CorruptKind> {
+        if self.version != Version::V2 && !self.salvage {
+            return Err(CorruptKind::Inconsistent("a seal in a version 1 log"));
+        }
+        let computed = self.seal();
+        if computed != *stored && !self.salvage {
+            return Err(CorruptKind::ChainBroken);
+        }
+        Ok(())
+    }
+
+    /// Checks a segment start: it must follow the segment it names, at a write boundary.
+    pub fn segment(&mut self, start: SegmentStart) -> Result<(), CorruptKind> {
+        if self.salvage {
+            return Ok(());
+        }
+        if self.version == Version::V1 {
+            return Err(CorruptKind::Inconsistent(
+                "a segment start in a version 1 log",
+            ));
+        }
+        if self.pending.is_some() {
+            // The previous segment ended inside a write: its seal is gone.
+            return Err(CorruptKind::ChainBroken);
+        }
+        if start.previous != self.last_segment {
+            return Err(match start.previous {
+                Some(missing) => CorruptKind::SegmentMissing(missing),
+                None => CorruptKind::Inconsistent("a log's first segment in the middle of it"),
+            });
+        }
+        self.saw_segment = true;
+        self.last_segment = Some(start.number);
+        Ok(())
+    }
+
+    /// Notes the log's first record frame: a log start makes it version 2.
+    pub fn first_record(&mut self, log_start: bool) -> Result<(), CorruptKind> {
+        if self.version != Version::Unknown {
+            if log_start && !self.salvage {
+                return Err(CorruptKind::Inconsistent(
+                    "a log-start record in the middle of a log",
+                ));
+            }
+            return Ok(());
+        }
+        self.started = log_start;
+        self.version = if log_start {
+            Version::V2
+        } else if self.saw_segment && !self.salvage {
+            return Err(CorruptKind::Inconsistent(
+                "a version 2 log must begin with its log-start record",
+            ));
+        } else {
+            Version::V1
+        };
+        Ok(())
+    }
+
+    /// At the end of a replay: the frames after the last seal must look like one write.
+    /// Returns where they start when they do not.
+    pub fn check_tail(&self) -> Result<(), (u64, CorruptKind)> {
+        if self.version != Version::V2 || self.salvage || self.pending_records <= 1 {
+            return Ok(());
+        }
+        match self.pending_txn {
+            Some(n) if self.pending_records <= n.saturating_add(1) => Ok(()),
+            _ => Err((self.pending_at, CorruptKind::ChainBroken)),
+        }
+    }
+
+    /// The chain a new version 2 log starts from.
+    pub fn fresh() -> Chain {
+        Chain {
+            version: Version::V2,
+            ..Chain::default()
+        }
+    }
+
+    /// The head and seal that closing `frames` (whole frames, as a write appends them) would
+    /// give, without changing the chain: a write applies them with [`Chain::advance`] once its
+    /// append succeeded.
+    pub fn seal_of(&self, frames: &[u8]) -> ([u8; 32], Seal) {
+        let mut hasher = self.pending.clone().unwrap_or_else(|| {
+            let mut h = blake3::Hasher::new();
+            h.update(&self.head);
+            h
+        });
+        let mut pos = 0;
+        while let Some(head) = frames.get(pos..).and_then(FrameHeader::read) {
+            let start = pos + FRAME_HEADER_LEN;
+            let end = (start + head.len as usize).min(frames.len());
+            hasher.update(&head.len.to_le_bytes());
+            hasher.update(&frames[start..end]);
+            pos = end;
+        }
+        let head = *hasher.finalize().as_bytes();
+        let mut seal = [0u8; SEAL_LEN];
+        seal.copy_from_slice(&head[..SEAL_LEN]);
+        (head, seal)
+    }
+
+    /// Moves the chain past a write whose seal [`Chain::seal_of`] computed.
+    pub fn advance(&mut self, head: [u8; 32]) {
+        self.head = head;
+        self.pending = None;
+        self.pending_records = 0;
+        self.pending_txn = None;
+        self.seals += 1;
+        self.started = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seal_commits_to_every_frame_and_their_order() {
+        let seal_of = |frames: &[&[u8]]| {
+            let mut c = Chain::fresh();
+            for (i, f) in frames.iter().enumerate() {
+                c.absorb(i as u64, f, None, false);
+            }
+            c.seal()
+        };
+        let base = seal_of(&[b"a", b"bc"]);
+        assert_eq!(base, seal_of(&[b"a", b"bc"]));
+        assert_ne!(base, seal_of(&[b"bc", b"a"]), "reordered");
+        assert_ne!(base, seal_of(&[b"ab", b"c"]), "reframed");
+        assert_ne!(base, seal_of(&[b"a"]), "removed");
+        assert_ne!(base, seal_of(&[b"a", b"bc", b""]), "inserted");
+    }
+
+    #[test]
+    fn a_replayed_chain_checks_the_seals_a_writer_made() {
+        let mut writer = Chain::fresh();
+        writer.absorb(0, b"one", None, false);
+        let s1 = writer.seal();
+        writer.absorb(1, b"two", None, false);
+        let s2 = writer.seal();
+
+        let mut reader = Chain::fresh();
+        reader.absorb(0, b"one", None, false);
+        assert_eq!(reader.check_seal(&s1), Ok(()));
+        reader.absorb(1, b"tw0", None, false);
+        assert_eq!(reader.check_seal(&s2), Err(CorruptKind::ChainBroken));
+        assert_eq!(writer.head().0[..SEAL_LEN], s2);
+    }
+}
