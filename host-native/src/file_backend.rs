@@ -21,7 +21,11 @@
 //! created). A failed append truncates the segment back, so the log never keeps half a call.
 //!
 //! **Recovery.** A bad frame at the end of the last segment with nothing intact after it is
-//! what a crash mid-write leaves (a *torn tail*; damage to the last record looks the same).
+//! what a crash mid-write leaves (a *torn tail*). A bad frame with anything intact after it is
+//! damage: a crash cuts a write short, it does not leave whole frames behind a bad one. In a
+//! version 2 log every write ends with its seal, so damage anywhere inside the last
+//! acknowledged write (its records) is followed by that intact seal and is told apart from a
+//! tear; only damage to the 25-byte seal itself still looks like one.
 //! A writer's open moves it aside before cutting it — the bytes go to
 //! `<segment>.torn-<offset>`, synced, and the report names that file — so nothing is ever
 //! destroyed; a read-only open leaves it in place and reads the log up to it. Anything else

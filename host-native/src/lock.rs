@@ -37,6 +37,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// How long a lock whose holder does not answer is tried again.
+const SILENT_HOLDER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Name of the file whose `flock` is the lock's second guard (see the module docs).
 pub const LOCK_FILE: &str = "LOCK";
 
@@ -52,7 +55,24 @@ pub struct StoreLock {
 impl StoreLock {
     /// Takes the lock of the store in `dir` (an existing directory), or fails with
     /// [`Error::Locked`] naming the holder.
+    ///
+    /// A lock held by something that does not answer is tried again for up to a second before
+    /// the open fails: a child process between `fork` and `exec` briefly holds copies of its
+    /// parent's descriptors, so a store its parent just closed can look held for a moment.
+    /// A live writer answers at once, and the refusal is immediate.
     pub fn acquire(dir: &Path) -> Result<StoreLock> {
+        let deadline = std::time::Instant::now() + SILENT_HOLDER_GRACE;
+        loop {
+            match StoreLock::try_acquire(dir) {
+                Err(Error::Locked { pid: None, .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn try_acquire(dir: &Path) -> Result<StoreLock> {
         #[cfg(target_os = "linux")]
         let socket = linux::Holder::bind(dir)?;
         let path = dir.join(LOCK_FILE);
@@ -134,8 +154,8 @@ mod linux {
     use super::Holder as LiveHolder;
     use crate::error::{Error, Result};
 
-    /// How long a refused opener waits for the holder's answer.
-    const ANSWER_TIMEOUT: Duration = Duration::from_secs(1);
+    /// How long a refused opener waits for the holder's answer (a live holder answers at once).
+    const ANSWER_TIMEOUT: Duration = Duration::from_millis(200);
     const ANSWER_PREFIX: &str = "rewind-lock 1 pid ";
 
     /// The bound socket and the thread that answers who holds it.

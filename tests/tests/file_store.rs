@@ -807,6 +807,46 @@ fn a_torn_last_frame_is_cut_and_reported_and_the_rest_survives() {
 }
 
 #[test]
+fn a_flipped_bit_in_the_last_acknowledged_record_is_damage_not_a_torn_write() {
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
+    let saved = build_store(&dir, 1 << 20, 5, 700);
+    // The last write is the checkpoint's frame and its seal; a bit flips inside the record.
+    let (seg, offset, len) = frame_holding(&dir, &saved[4].state);
+    assert_eq!(offset + len + SEAL_FRAME, file_len(&seg));
+    let byte = offset + len / 2;
+    let original = fs::read(&seg).unwrap()[byte as usize];
+    patch(&seg, byte, &[original ^ 0x04]);
+    let before = store_files(&dir);
+    // The seal after it is intact: a crash cannot leave that, so it is damage, and every open
+    // says where instead of dropping the acknowledged checkpoint.
+    for (how, result) in [
+        (
+            "read-only",
+            FileStore::open_read_only(&dir, options(1 << 20)).map(|_| ()),
+        ),
+        (
+            "writer",
+            FileStore::open(&dir, options(1 << 20)).map(|_| ()),
+        ),
+    ] {
+        match result {
+            Err(rewind::Error::Corrupt {
+                file,
+                offset: at,
+                kind: CorruptKind::Checksum,
+            }) => assert_eq!((file, at), (seg.clone(), offset), "{how}"),
+            other => panic!("{how}: expected a checksum error, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        store_files(&dir),
+        before,
+        "an open changed the damaged store"
+    );
+}
+
+#[test]
 fn a_segment_created_just_before_a_crash_is_completed_at_open() {
     // Rotation creates the next segment, then writes its header: a crash in between leaves an
     // empty file or part of a header at the end of the log.
