@@ -43,9 +43,9 @@ pub struct LoadReport {
     /// The format version in the log's header, when the backend keeps one (0 when it does
     /// not say: the records then tell).
     pub format_version: u16,
-    /// Record frames after the last seal of a version 2 log: a write a crash cut short before
+    /// Frames after the last seal of a version 2 log: a write a crash cut short before
     /// its seal (set by the store; a writer's open seals them).
-    pub unsealed_records: u32,
+    pub unsealed_frames: u32,
     /// Whether the head asked for with [`Options::expect_head`](crate::Options::expect_head)
     /// was reached by a seal of the log, or is the head of the log a compaction replaced
     /// (`None` when none was asked for; set by the store).

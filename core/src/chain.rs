@@ -53,6 +53,8 @@ pub(crate) struct Chain {
     pending: Option<blake3::Hasher>,
     /// Record frames since the last seal (a log start not counted).
     pending_records: u32,
+    /// Every frame since the last seal.
+    pending_frames: u32,
     /// When the first of them opened a transaction: its record count.
     pending_txn: Option<u32>,
     /// Where the first unsealed frame starts (for errors).
@@ -86,8 +88,8 @@ impl Chain {
     }
 
     /// Frames after the last seal, for the load report.
-    pub fn unsealed_records(&self) -> u32 {
-        self.pending_records
+    pub fn unsealed_frames(&self) -> u32 {
+        self.pending_frames
     }
 
     /// Adds a frame's payload to the running hash. `txn` is the record count when the frame
@@ -101,6 +103,7 @@ impl Chain {
         });
         hasher.update(&(payload.len() as u32).to_le_bytes());
         hasher.update(payload);
+        self.pending_frames = self.pending_frames.saturating_add(1);
         if log_start {
             return;
         }
@@ -121,6 +124,7 @@ impl Chain {
         });
         self.head = *hasher.finalize().as_bytes();
         self.pending_records = 0;
+        self.pending_frames = 0;
         self.pending_txn = None;
         self.seals += 1;
         if self.watch == Some(Hash(self.head)) {
@@ -239,6 +243,7 @@ impl Chain {
         self.head = head;
         self.pending = None;
         self.pending_records = 0;
+        self.pending_frames = 0;
         self.pending_txn = None;
         self.seals += 1;
         self.started = true;

@@ -400,16 +400,14 @@ impl<B: Backend, E: Env> Store<B, E> {
         };
         let backend = MemoryBackend::from_bytes(bytes.to_vec());
         let (source, report) = Store::open(backend, DeterministicEnv::new(), options)?;
-        if report.truncated_bytes > 0
-            || report.unfinished_transaction
-            || report.unsealed_records > 0
+        if report.truncated_bytes > 0 || report.unfinished_transaction || report.unsealed_frames > 0
         {
             return Err(reject(alloc::format!(
                 "export is cut short ({} bytes of an incomplete frame, {} records of an \
-                 unfinished transaction, {} records after its last seal at the end)",
+                 unfinished transaction, {} frames after its last seal at the end)",
                 report.truncated_bytes,
                 report.discarded_records,
-                report.unsealed_records
+                report.unsealed_frames
             )));
         }
         let sessions = source

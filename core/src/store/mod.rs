@@ -174,7 +174,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             })?;
         salvaged.recovered_sessions = core::mem::take(&mut index.recovered_sessions);
         check_structure(&mut index, &report)?;
-        report.unsealed_records = index.chain.unsealed_records();
+        report.unsealed_frames = index.chain.unsealed_frames();
         report.expected_head_found = index
             .chain
             .watch

@@ -1152,7 +1152,12 @@ function assertSameContent(a, b) {
   for (const k of ["sessions", "checkpoints", "annotations", "attachments", "logicalBytes", "storedBytes", "chunks", "nextSeq"]) {
     assert.equal(mb[k], ma[k], `metrics.${k}`);
   }
-  assert.deepEqual(b.verify(), a.verify());
+  // Same content, different logs: everything but the log's head hash agrees.
+  const { logHead: headB, ...vb } = b.verify();
+  const { logHead: headA, ...va } = a.verify();
+  assert.deepEqual(vb, va);
+  assert.match(headA, /^[0-9a-f]{64}$/);
+  assert.match(headB, /^[0-9a-f]{64}$/);
 }
 
 test("exportJson / importJson round trip into a second store; re-import skips", async () => {
@@ -1275,15 +1280,31 @@ test("exportBinary / importBinary round trip into a second store; re-import skip
 
 test("verify", async () => {
   const empty = Store.memory();
-  assert.deepEqual(empty.verify(), { ok: true, checkpoints: 0, chunks: 0, firstError: null });
+  // An empty log's head is the chain's starting value.
+  assert.deepEqual(empty.verify(), {
+    ok: true,
+    checkpoints: 0,
+    chunks: 0,
+    firstError: null,
+    formatVersion: 2,
+    logHead: "0".repeat(64),
+    danglingParents: 0,
+  });
   const { store } = await richStore();
   const report = store.verify();
+  const before = report.logHead;
   assert.deepEqual(report, {
     ok: true,
     checkpoints: 4,
     chunks: store.metrics().chunks,
     firstError: null,
+    formatVersion: 2,
+    logHead: before,
+    danglingParents: 0,
   });
+  // Every write moves the head on.
+  await store.annotate(store.list({ limit: 1 }).items[0].id, "a note");
+  assert.notEqual(store.verify().logHead, before);
 });
 
 test("metrics: a growing conversation is deduplicated", async () => {

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Heavy acceptance runs whose figures go into the issue notes and the README's reliability
+# section. Not part of the test command (scripts/test.sh runs a short subset of each).
+#
+#   KILLS=2000 FUZZ_SECONDS=300 scripts/acceptance.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rewind/target}"
+step() { printf '\n== %s\n' "$*"; }
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+step "SIGKILL loop: ${KILLS:=2000} kills of writers under Durability::Always"
+REWIND_CRASH_KILLS="$KILLS" cargo test --release -p rewind-tests --test crash -- --nocapture 2>&1 |
+    grep -E 'kills|test result'
+
+step "repair of a store with one damaged 64 MiB frame (release CLI)"
+cargo build --release -p rewind --bin rewind
+REWIND_ACCEPT_DIR="$work/damaged" cargo test --release -p rewind-tests --test acceptance \
+    -- --ignored store_with_a_damaged_64_mib_frame >/dev/null
+/usr/bin/time -f 'repair: %e s, %M KiB peak' \
+    "$CARGO_TARGET_DIR/release/rewind" --store "$work/damaged" repair "$work/repaired"
+
+step "fuzzing: ${FUZZ_SECONDS:=300} s per target from the seeds (both format versions)"
+if ! command -v cargo-fuzz >/dev/null; then
+    cargo install cargo-fuzz
+fi
+(
+    cd fuzz
+    for target in open_log import_binary import_json; do
+        mkdir -p "$work/corpus/$target"
+        cp -r "seeds/$target/." "$work/corpus/$target/"
+        RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$work/corpus/$target" -- \
+            -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 2>&1 |
+            grep -E 'stat::number_of_executed_units|stat::peak_rss_mb|SUMMARY|panicked' |
+            sed "s/^/$target: /"
+    done
+)
