@@ -1,13 +1,17 @@
 //! The log's hash chain (format version 2): a log that commits to its own order.
 //!
 //! A running blake3 hash covers every frame of a log from its first, in log order: for each
-//! frame, its payload length (u32 LE) and its payload — except seals and segment starts, which
-//! only record it. Every write (one backend append) ends with a **seal**, a frame carrying the
+//! frame, its payload length (u32 LE) and its record — the payload without the raw chunk bytes
+//! that follow the record, which the record binds by listing each new chunk's blake3 hash and
+//! length (checked by every frame's checksum at open, and by `verify`, which re-hashes every
+//! chunk). Seals and segment starts only record the hash. Leaving chunk bytes out keeps the
+//! chain's cost per write and per open to the records, not the states. Every write (one backend append) ends with a **seal**, a frame carrying the
 //! first 16 bytes of the running hash as it stands after the write's frames:
 //!
 //! ```text
 //! head_0     = 32 zero bytes                                        (the empty log)
-//! head_{k+1} = blake3(head_k || len(f1) || f1 || len(f2) || f2 ...) (the frames of write k+1)
+//! head_{k+1} = blake3(head_k || len(p1) || r1 || len(p2) || r2 ...)  (the frames of write k+1:
+//!              payload length, then the record without its chunk bytes)
 //! seal       = head_{k+1}[..16]
 //! ```
 //!
@@ -92,17 +96,25 @@ impl Chain {
         self.pending_frames
     }
 
-    /// Adds a frame's payload to the running hash. `txn` is the record count when the frame
-    /// opens a transaction; `log_start` marks the log's first frame.
-    pub fn absorb(&mut self, at: u64, payload: &[u8], txn: Option<u32>, log_start: bool) {
+    /// Adds a frame to the running hash: its payload's length and `record`, the payload
+    /// without its raw chunk bytes. `txn` is the record count when the frame opens a
+    /// transaction; `log_start` marks the log's first frame.
+    pub fn absorb(
+        &mut self,
+        at: u64,
+        payload_len: usize,
+        record: &[u8],
+        txn: Option<u32>,
+        log_start: bool,
+    ) {
         let head = self.head;
         let hasher = self.pending.get_or_insert_with(|| {
             let mut h = blake3::Hasher::new();
             h.update(&head);
             h
         });
-        hasher.update(&(payload.len() as u32).to_le_bytes());
-        hasher.update(payload);
+        hasher.update(&(payload_len as u32).to_le_bytes());
+        hasher.update(record);
         self.pending_frames = self.pending_frames.saturating_add(1);
         if log_start {
             return;
@@ -217,19 +229,31 @@ impl Chain {
 
     /// The head and seal that closing `frames` (whole frames, as a write appends them) would
     /// give, without changing the chain: a write applies them with [`Chain::advance`] once its
-    /// append succeeded.
-    pub fn seal_of(&self, frames: &[u8]) -> ([u8; 32], Seal) {
+    /// append succeeded. `raw` lists, in order, the frames that carry chunk bytes as (offset of
+    /// the frame in `frames`, offset where its chunk bytes start).
+    pub fn seal_of(&self, frames: &[u8], raw: &[(usize, usize)]) -> ([u8; 32], Seal) {
         let mut hasher = self.pending.clone().unwrap_or_else(|| {
             let mut h = blake3::Hasher::new();
             h.update(&self.head);
             h
         });
+        let mut raw = raw.iter().peekable();
         let mut pos = 0;
         while let Some(head) = frames.get(pos..).and_then(FrameHeader::read) {
             let start = pos + FRAME_HEADER_LEN;
             let end = (start + head.len as usize).min(frames.len());
+            let mut record_end = end;
+            while let Some(&&(frame, raw_at)) = raw.peek() {
+                if frame > pos {
+                    break;
+                }
+                if frame == pos {
+                    record_end = raw_at.clamp(start, end);
+                }
+                raw.next();
+            }
             hasher.update(&head.len.to_le_bytes());
-            hasher.update(&frames[start..end]);
+            hasher.update(&frames[start..record_end]);
             pos = end;
         }
         let head = *hasher.finalize().as_bytes();
@@ -259,7 +283,7 @@ mod tests {
         let seal_of = |frames: &[&[u8]]| {
             let mut c = Chain::fresh();
             for (i, f) in frames.iter().enumerate() {
-                c.absorb(i as u64, f, None, false);
+                c.absorb(i as u64, f.len(), f, None, false);
             }
             c.seal()
         };
@@ -274,15 +298,15 @@ mod tests {
     #[test]
     fn a_replayed_chain_checks_the_seals_a_writer_made() {
         let mut writer = Chain::fresh();
-        writer.absorb(0, b"one", None, false);
+        writer.absorb(0, 3, b"one", None, false);
         let s1 = writer.seal();
-        writer.absorb(1, b"two", None, false);
+        writer.absorb(1, 3, b"two", None, false);
         let s2 = writer.seal();
 
         let mut reader = Chain::fresh();
-        reader.absorb(0, b"one", None, false);
+        reader.absorb(0, 3, b"one", None, false);
         assert_eq!(reader.check_seal(&s1), Ok(()));
-        reader.absorb(1, b"tw0", None, false);
+        reader.absorb(1, 3, b"tw0", None, false);
         assert_eq!(reader.check_seal(&s2), Err(CorruptKind::ChainBroken));
         assert_eq!(writer.head().0[..SEAL_LEN], s2);
     }

@@ -2269,6 +2269,45 @@ fn a_store_the_user_may_only_read_is_read_and_left_unchanged() {
 }
 
 #[test]
+fn an_edited_message_with_its_checksum_fixed_stops_every_command() {
+    let t = TempDir::new("tamper-message");
+    let d = t.path();
+    new_session(d, "agent");
+    checkpoint_state(d, "a message to keep", r#"{"n":1}"#);
+    checkpoint_state(d, "later", r#"{"n":2}"#);
+    let seg = segment(&t.store());
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let at = find(&bytes, b"a message to keep").unwrap();
+    bytes[at] = b'A';
+    let (offset, len) = frames(&bytes)
+        .into_iter()
+        .find(|(o, l)| *o <= at && at < o + l)
+        .unwrap();
+    let crc = rewind::core::frame::crc32c(&bytes[offset + 8..offset + len]);
+    bytes[offset + 4..offset + 8].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&seg, &bytes).unwrap();
+    let before = std::fs::read(&seg).unwrap();
+    for cmd in [
+        &["log"][..],
+        &["verify"],
+        &["stats"],
+        &["checkpoint", "-m", "x"],
+    ] {
+        rewind(d).args(cmd).fails(5, "hash chain is broken here");
+    }
+    assert_eq!(std::fs::read(&seg).unwrap(), before);
+
+    // Rewriting the chain too, as a deliberate forger would, gets past the open; the
+    // checkpoint's own hash still gives the change away.
+    rewind_core::conformance::reseal(&mut bytes);
+    std::fs::write(&seg, &bytes).unwrap();
+    ok(d, ["log"]);
+    rewind(d)
+        .arg("verify")
+        .fails(5, "its recorded hash does not match its contents");
+}
+
+#[test]
 fn verify_expect_head_proves_nothing_was_cut_off_the_end() {
     let t = TempDir::new("expect-head");
     let d = t.path();
@@ -2477,14 +2516,8 @@ fn verify_names_the_checkpoint_whose_chunk_bytes_were_altered() {
     bytes[offset + 4..offset + 8].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&seg, &bytes).unwrap();
 
-    // The log's hash chain catches the edit at open: every command stops, naming the place.
-    rewind(d).arg("log").fails(5, "hash chain is broken");
-    rewind(d).arg("verify").fails(5, "hash chain is broken");
-
-    // Rewriting the chain too (what a deliberate forger would do) gets past the open; the
-    // checkpoint's own hash still gives the change away.
-    rewind_core::conformance::reseal(&mut bytes);
-    std::fs::write(&seg, &bytes).unwrap();
+    // State bytes are bound by the chunk hashes their record lists (the chain covers records,
+    // so opening never re-hashes states): the store opens, and verify finds the chunk.
     ok(d, ["log"]);
     let out = rewind(d).arg("verify").fails(
         5,

@@ -976,7 +976,9 @@ pub fn reseal(log: &mut [u8]) {
         if end > log.len() {
             break;
         }
-        match record::read(&log[start..end]).map(|(r, _)| r) {
+        let read = record::read(&log[start..end]).map(|(r, raw)| (r, raw.len()));
+        let record_end = end - read.as_ref().map_or(0, |(_, raw)| *raw);
+        match read.map(|(r, _)| r) {
             Ok(Record::Seal(_)) => {
                 let seal = chain.seal();
                 // The payload is the kind byte, then the 16 seal bytes.
@@ -985,8 +987,8 @@ pub fn reseal(log: &mut [u8]) {
                 log[pos + 4..start].copy_from_slice(&crc.to_le_bytes());
             }
             Ok(Record::SegmentStart(_)) => {}
-            Ok(Record::LogStart(_)) => chain.absorb(0, &log[start..end], None, true),
-            _ => chain.absorb(0, &log[start..end], None, false),
+            Ok(Record::LogStart(_)) => chain.absorb(0, end - start, &log[start..end], None, true),
+            _ => chain.absorb(0, end - start, &log[start..record_end], None, false),
         }
         pos = end;
     }

@@ -187,7 +187,8 @@ impl Index {
             Record::LogStart(previous) => {
                 self.chain.first_record(true).map_err(corrupt)?;
                 self.chain.previous_head = *previous;
-                self.chain.absorb(frame_start, payload, None, true);
+                self.chain
+                    .absorb(frame_start, payload.len(), payload, None, true);
                 return Ok(());
             }
             _ => {
@@ -197,7 +198,9 @@ impl Index {
                         Record::Txn(n) => Some(n),
                         _ => None,
                     };
-                    self.chain.absorb(frame_start, payload, txn, false);
+                    let record = &payload[..payload.len() - raw.len()];
+                    self.chain
+                        .absorb(frame_start, payload.len(), record, txn, false);
                     if !self.chain.salvage {
                         if matches!(rec, Record::TxnAbort) {
                             self.unsealed.clear();

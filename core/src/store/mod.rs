@@ -196,7 +196,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                 record::write(&mut frame, &Record::TxnAbort, &[]);
                 if v2 {
                     let payload = &frame[FRAME_HEADER_LEN..];
-                    index.chain.absorb(0, payload, None, false);
+                    index.chain.absorb(0, payload.len(), payload, None, false);
                 }
             }
             if v2 && index.chain.has_unsealed() {

@@ -41,6 +41,9 @@ pub(crate) struct LiveLogWriter {
     pub written_heads: HashMap<SessionId, Option<CheckpointId>>,
     /// Chunks placed in the current batch: (slot, offset in batch).
     pub batch_chunks: Vec<(Slot, usize)>,
+    /// Frames written with chunk bytes, as (frame start, chunk bytes start) in the buffer, for
+    /// the seal (which covers records, not chunk bytes).
+    pub raw_marks: Vec<(usize, usize)>,
     /// Where the current batch starts in its buffer.
     batch_start: usize,
 }
@@ -116,6 +119,7 @@ impl LiveLogWriter {
             exclude,
             written_heads: HashMap::new(),
             batch_chunks: Vec::new(),
+            raw_marks: Vec::new(),
             batch_start: 0,
         }
     }
@@ -318,6 +322,9 @@ impl LiveLogWriter {
         }
         let frame_start = buf.len();
         let raw_at = record::write(buf, rec, &[chunk_buf.as_slice()]);
+        if raw_at < buf.len() {
+            self.raw_marks.push((frame_start, raw_at));
+        }
         // A survivor whose base went now carries all its chunks: it must still fit a frame.
         frame::check_frame_len(buf.len() - frame_start)?;
         let mut offset = raw_at - self.batch_start;
@@ -360,6 +367,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             let mut first = true;
             loop {
                 buf.clear();
+                writer.raw_marks.clear();
                 if first {
                     record::write(&mut buf, &Record::LogStart(chain.previous_head), &[]);
                 }
@@ -368,7 +376,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                     break;
                 }
                 first = false;
-                let (head, seal) = chain.seal_of(&buf);
+                let (head, seal) = chain.seal_of(&buf, &writer.raw_marks);
                 record::write(&mut buf, &Record::Seal(seal), &[]);
                 chain.advance(head);
                 let base = self.backend.rewrite_append(&buf)?;
@@ -444,8 +452,15 @@ impl<B: Backend, E: Env> Store<B, E> {
         let unused = room - head.len();
         out[unused..room].copy_from_slice(&head);
         out.drain(..unused);
-        // A log of its own (version 2): sealed as one write.
-        let (_, seal) = Chain::fresh().seal_of(&out[HEADER_LEN..]);
+        // A log of its own (version 2): sealed as one write. The marks were taken before the
+        // unused room was drained.
+        let shift = unused + HEADER_LEN;
+        let marks: Vec<(usize, usize)> = writer
+            .raw_marks
+            .iter()
+            .map(|(frame, raw)| (frame - shift, raw - shift))
+            .collect();
+        let (_, seal) = Chain::fresh().seal_of(&out[HEADER_LEN..], &marks);
         record::write(&mut out, &Record::Seal(seal), &[]);
         Ok(out)
     }

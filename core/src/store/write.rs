@@ -434,6 +434,8 @@ impl<B: Backend, E: Env> Store<B, E> {
         // Per record: where its chunk bytes start in `buf`, and its frame's size.
         let mut placed: Vec<(usize, u64)> = Vec::with_capacity(records.len());
         let v2 = self.index.chain.version == Version::V2;
+        // Frames carrying chunk bytes: (frame start, chunk bytes start), for the seal.
+        let mut raw_marks: Vec<(usize, usize)> = Vec::new();
         if v2 && !self.index.chain.started {
             // A new log's first write opens it.
             record::write(&mut buf, &Record::LogStart(None), &[]);
@@ -451,10 +453,13 @@ impl<B: Backend, E: Env> Store<B, E> {
                 return Err(err);
             }
             placed.push((raw_at, (buf.len() - start) as u64));
+            if v2 && raw_at < buf.len() {
+                raw_marks.push((start, raw_at));
+            }
         }
         // Version 2: the write ends with its seal.
         let sealed = v2.then(|| {
-            let (head, seal) = self.index.chain.seal_of(&buf);
+            let (head, seal) = self.index.chain.seal_of(&buf, &raw_marks);
             record::write(&mut buf, &Record::Seal(seal), &[]);
             head
         });
