@@ -32,7 +32,7 @@ use rewind_core::{
 };
 
 use crate::error::{Error, Result};
-use crate::file_backend::{CURRENT_FILE, FileBackend, parse_segment_name};
+use crate::file_backend::{FileBackend, parse_segment_name, read_current};
 use crate::file_store::{FileOptions, FileStore};
 use crate::system_env::SystemEnv;
 
@@ -83,13 +83,10 @@ pub fn repair(src: &Path, dst: &Path) -> Result<RepairReport> {
             reason: "there are no segment files to salvage".into(),
         });
     }
-    let named = fs::read_to_string(src.join(CURRENT_FILE))
+    let named = read_current(src)
         .ok()
-        .and_then(|t| {
-            t.split_whitespace()
-                .last()
-                .and_then(|g| g.parse::<u32>().ok())
-        })
+        .flatten()
+        .map(|(g, _)| g)
         .filter(|g| generations.contains_key(g));
     let candidates: Vec<u32> = match named {
         Some(g) => vec![g],

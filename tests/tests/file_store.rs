@@ -1210,6 +1210,7 @@ fn repair_salvages_every_intact_checkpoint_with_ids_seqs_and_hashes() {
 
     let dst = tmp.path().join("repaired");
     let report = rewind::repair(&src, &dst).expect("repair");
+    assert_eq!((report.generation, report.current), (1, Some(1)));
     assert_eq!(report.damaged, vec![(seg.clone(), offset, len)]);
     assert_eq!(report.frames_kept, total_frames - 1);
     assert_eq!(report.records_dropped, 0);
