@@ -667,14 +667,7 @@ impl FileBackend {
         visit: &mut Visitor<'_>,
     ) -> Result<()> {
         let opening = segment_opening(self.live.version, seg, previous);
-        let s = self
-            .live
-            .segments
-            .get_mut(&seg)
-            .ok_or_else(|| Error::NotAStore {
-                path: self.dir.clone(),
-                reason: "segment vanished during open".into(),
-            })?;
+        let s = self.live_segment(seg)?;
         s.file
             .write_all_at(&opening, 0)
             .and_then(|_| s.file.set_len(opening.len() as u64))
@@ -694,18 +687,22 @@ impl FileBackend {
         Ok(())
     }
 
-    /// Deals with a torn tail at `offset` of the last segment: a read-only open notes it and
-    /// reads no further; a writer moves the bytes aside (synced) and then cuts the segment.
-    fn torn_tail(&mut self, seg: u32, offset: u64, report: &mut LoadReport) -> Result<()> {
-        let read_only = self.read_only();
-        let s = self
-            .live
+    /// A live segment being opened.
+    fn live_segment(&mut self, seg: u32) -> Result<&mut Segment> {
+        self.live
             .segments
             .get_mut(&seg)
             .ok_or_else(|| Error::NotAStore {
                 path: self.dir.clone(),
                 reason: "segment vanished during open".into(),
-            })?;
+            })
+    }
+
+    /// Deals with a torn tail at `offset` of the last segment: a read-only open notes it and
+    /// reads no further; a writer moves the bytes aside (synced) and then cuts the segment.
+    fn torn_tail(&mut self, seg: u32, offset: u64, report: &mut LoadReport) -> Result<()> {
+        let read_only = self.read_only();
+        let s = self.live_segment(seg)?;
         let len = s.len.saturating_sub(offset);
         report.truncated_bytes += len;
         let moved_to = if read_only {

@@ -351,6 +351,23 @@ fn frames(bytes: &[u8]) -> Vec<(usize, usize)> {
     out
 }
 
+/// Replaces the first byte of `needle` (which occurs once in the segment) with `byte` and fixes
+/// its frame's checksum, so only what checks more than checksums can tell; returns the bytes.
+fn edit_with_checksum(seg: &Path, needle: &[u8], byte: u8) -> Vec<u8> {
+    let mut bytes = std::fs::read(seg).unwrap();
+    let at = find(&bytes, needle).expect("the text is in the segment");
+    assert!(find(&bytes[at + 1..], needle).is_none());
+    bytes[at] = byte;
+    let (offset, len) = frames(&bytes)
+        .into_iter()
+        .find(|(o, l)| *o <= at && at < o + l)
+        .unwrap();
+    let crc = rewind::core::frame::crc32c(&bytes[offset + 8..offset + len]);
+    bytes[offset + 4..offset + 8].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(seg, &bytes).unwrap();
+    bytes
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
@@ -2276,16 +2293,7 @@ fn an_edited_message_with_its_checksum_fixed_stops_every_command() {
     checkpoint_state(d, "a message to keep", r#"{"n":1}"#);
     checkpoint_state(d, "later", r#"{"n":2}"#);
     let seg = segment(&t.store());
-    let mut bytes = std::fs::read(&seg).unwrap();
-    let at = find(&bytes, b"a message to keep").unwrap();
-    bytes[at] = b'A';
-    let (offset, len) = frames(&bytes)
-        .into_iter()
-        .find(|(o, l)| *o <= at && at < o + l)
-        .unwrap();
-    let crc = rewind::core::frame::crc32c(&bytes[offset + 8..offset + len]);
-    bytes[offset + 4..offset + 8].copy_from_slice(&crc.to_le_bytes());
-    std::fs::write(&seg, &bytes).unwrap();
+    let mut bytes = edit_with_checksum(&seg, b"a message to keep", b'A');
     let before = std::fs::read(&seg).unwrap();
     for cmd in [
         &["log"][..],
@@ -2504,17 +2512,7 @@ fn verify_names_the_checkpoint_whose_chunk_bytes_were_altered() {
 
     // Alter one byte of the state and fix the frame's checksum, so the store still opens.
     let seg = segment(&t.store());
-    let mut bytes = std::fs::read(&seg).unwrap();
-    let at = find(&bytes, b"needle-0123456789abcdef").expect("the state is in the segment");
-    assert!(find(&bytes[at + 1..], b"needle-0123456789abcdef").is_none());
-    bytes[at] = b'N';
-    let (offset, len) = frames(&bytes)
-        .into_iter()
-        .find(|(o, l)| *o <= at && at < o + l)
-        .unwrap();
-    let crc = rewind::core::frame::crc32c(&bytes[offset + 8..offset + len]);
-    bytes[offset + 4..offset + 8].copy_from_slice(&crc.to_le_bytes());
-    std::fs::write(&seg, &bytes).unwrap();
+    edit_with_checksum(&seg, b"needle-0123456789abcdef", b'N');
 
     // State bytes are bound by the chunk hashes their record lists (the chain covers records,
     // so opening never re-hashes states): the store opens, and verify finds the chunk.

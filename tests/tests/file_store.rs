@@ -339,11 +339,7 @@ fn a_second_handle_in_the_same_process_is_refused_until_the_first_is_dropped() {
 fn deleting_every_deletable_file_under_a_live_writer_does_not_let_a_second_writer_in() {
     let tmp = TempDir::new().expect("a temporary directory");
     let dir = tmp.path().join("store");
-    let saved = {
-        let mut store = FileStore::open(&dir, FileOptions::default()).expect("create");
-        let s = store.create_session("agent", Default::default()).unwrap();
-        write_checkpoints(&mut store, s, 0, 3, 300)
-    };
+    let saved = build_store(&dir, 64 << 20, 3, 300);
     let (mut child, pid) = spawn_holder(&dir);
     // Everything a user (or a cleanup script) could delete in the directory, except the data.
     for entry in fs::read_dir(&dir).unwrap() {
