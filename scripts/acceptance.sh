@@ -14,6 +14,10 @@ step "SIGKILL loop: ${KILLS:=2000} kills of writers under Durability::Always"
 REWIND_CRASH_KILLS="$KILLS" cargo test --release -p rewind-tests --test crash -- --nocapture 2>&1 |
     grep -E 'kills|test result'
 
+step "random writes on backends failing ${FAULT_SEEDS:=5000} seeds' worth of random calls"
+FAULT_SEEDS="$FAULT_SEEDS" cargo test --release -p rewind-core --test reopen -- \
+    writes_refused 2>&1 | grep -E 'test result'
+
 step "repair of a store with one damaged 64 MiB frame (release CLI)"
 cargo build --release -p rewind --bin rewind
 REWIND_ACCEPT_DIR="$work/damaged" cargo test --release -p rewind-tests --test acceptance \

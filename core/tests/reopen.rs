@@ -4,7 +4,7 @@
 //!
 //! Seeds: 400 by default; set `REOPEN_SEEDS` for more.
 
-use rewind_core::conformance::{MemoryHarness, random_writes_seeds};
+use rewind_core::conformance::{MemoryHarness, RandomFaultsHarness, random_writes_seeds};
 
 #[test]
 fn every_write_leaves_a_log_that_reopens_into_the_same_store() {
@@ -13,4 +13,24 @@ fn every_write_leaves_a_log_that_reopens_into_the_same_store() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(400);
     random_writes_seeds(&mut MemoryHarness, 1..=seeds);
+}
+
+/// The same random writes on backends whose appends and rewrite steps fail at random (10% of
+/// calls): every refused write leaves the store in memory exactly as a reopen of its log finds
+/// it, and the log verifies.
+///
+/// Seeds: 200 by default; set `FAULT_SEEDS` for more.
+#[test]
+fn writes_refused_by_random_backend_failures_leave_memory_equal_to_a_reopen() {
+    let seeds: u64 = std::env::var("FAULT_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let mut harness = RandomFaultsHarness {
+        seed: 7,
+        percent: 10,
+        most_fired: 0,
+    };
+    random_writes_seeds(&mut harness, 1..=seeds);
+    assert!(harness.most_fired > 0, "no failure was injected");
 }

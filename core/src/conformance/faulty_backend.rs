@@ -1,7 +1,8 @@
 //! A backend that fails on command, wrapping any other: the n-th append, sync, rewrite step or
 //! commit (the switch to the new log) returns [`BackendError::Io`] ("injected ... failure")
 //! without touching the wrapped backend, so the failure lands in the middle of real work (a
-//! memory log, real files). Each armed fault fires once.
+//! memory log, real files). Each armed fault fires once; [`FaultyBackend::fail_at_random`] makes
+//! every write call fail with a given chance instead (seeded).
 
 use alloc::format;
 
@@ -43,6 +44,8 @@ pub struct FaultyBackend<B> {
     calls: Calls,
     faults: Faults,
     injected: u64,
+    /// Random failures: the generator's state and the chance in percent.
+    random: Option<(u64, u64)>,
 }
 
 /// The error an injected failure of `call` returns.
@@ -67,7 +70,26 @@ impl<B: Backend> FaultyBackend<B> {
             calls: Calls::default(),
             faults: Faults::default(),
             injected: 0,
+            random: None,
         }
+    }
+
+    /// From now on every `append`, `begin_rewrite`, `rewrite_append` and `commit_rewrite` fails
+    /// with a `percent` chance, drawn from a generator seeded with `seed`. (Syncs never fail
+    /// this way: a failed sync refuses every later write on purpose, which would end the run.)
+    pub fn fail_at_random(&mut self, seed: u64, percent: u64) {
+        self.random = Some((seed | 1, percent));
+    }
+
+    /// Whether a random failure fires on this call.
+    fn roll(&mut self) -> bool {
+        let Some((state, percent)) = &mut self.random else {
+            return false;
+        };
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state % 100 < *percent
     }
 
     /// The `n`-th append from now fails (1: the next one).
@@ -95,9 +117,10 @@ impl<B: Backend> FaultyBackend<B> {
         self.faults.commit = Some(self.calls.commit + 1);
     }
 
-    /// Forgets every armed fault that has not fired.
+    /// Forgets every armed fault that has not fired, and random failures.
     pub fn disarm(&mut self) {
         self.faults = Faults::default();
+        self.random = None;
     }
 
     /// How many injected failures have fired.
@@ -122,7 +145,7 @@ impl<B: Backend> FaultyBackend<B> {
 impl<B: Backend> Backend for FaultyBackend<B> {
     fn append(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
         self.calls.append += 1;
-        let fired = fires(&mut self.faults.append, self.calls.append);
+        let fired = fires(&mut self.faults.append, self.calls.append) || self.roll();
         self.trip(fired, "append")?;
         self.inner.append(frames)
     }
@@ -140,19 +163,20 @@ impl<B: Backend> Backend for FaultyBackend<B> {
     }
     fn begin_rewrite(&mut self) -> Result<(), BackendError> {
         self.calls.begin += 1;
-        let fired = fires(&mut self.faults.begin, self.calls.begin);
+        let fired = fires(&mut self.faults.begin, self.calls.begin) || self.roll();
         self.trip(fired, "begin_rewrite")?;
         self.inner.begin_rewrite()
     }
     fn rewrite_append(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
         self.calls.rewrite_append += 1;
-        let fired = fires(&mut self.faults.rewrite_append, self.calls.rewrite_append);
+        let fired =
+            fires(&mut self.faults.rewrite_append, self.calls.rewrite_append) || self.roll();
         self.trip(fired, "rewrite_append")?;
         self.inner.rewrite_append(frames)
     }
     fn commit_rewrite(&mut self) -> Result<(), BackendError> {
         self.calls.commit += 1;
-        let fired = fires(&mut self.faults.commit, self.calls.commit);
+        let fired = fires(&mut self.faults.commit, self.calls.commit) || self.roll();
         self.trip(fired, "commit_rewrite")?;
         self.inner.commit_rewrite()
     }

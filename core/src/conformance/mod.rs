@@ -62,6 +62,42 @@ impl Harness for MemoryHarness {
     }
 }
 
+/// A [`Harness`] whose backends fail at random: each append and each step of a log rewrite
+/// fails with `percent` chance ([`FaultyBackend::fail_at_random`]), seeded per backend. Copies
+/// (the log as a reopen would find it) fail nothing. Run [`random_writes`] on it to check that a
+/// refused write leaves the store in memory exactly as a reopen finds it.
+#[derive(Debug)]
+pub struct RandomFaultsHarness {
+    /// Seeds the next backend's failures.
+    pub seed: u64,
+    /// Chance in percent that a write call fails.
+    pub percent: u64,
+    /// The most injected failures seen on one backend (so a run can show faults fired).
+    pub most_fired: u64,
+}
+
+impl Harness for RandomFaultsHarness {
+    type Backend = FaultyBackend<crate::MemoryBackend>;
+    fn fresh(&mut self) -> Self::Backend {
+        self.seed = self
+            .seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(1);
+        let mut backend = FaultyBackend::new(crate::MemoryBackend::new());
+        backend.fail_at_random(self.seed, self.percent);
+        backend
+    }
+    fn reopen(&mut self, backend: Self::Backend) -> Self::Backend {
+        FaultyBackend::new(crate::MemoryBackend::from_bytes(backend.inner.into_bytes()))
+    }
+    fn copy(&mut self, backend: &Self::Backend) -> Option<Self::Backend> {
+        self.most_fired = self.most_fired.max(backend.injected());
+        Some(FaultyBackend::new(crate::MemoryBackend::from_bytes(
+            backend.inner.bytes().to_vec(),
+        )))
+    }
+}
+
 mod faulty_backend;
 pub mod parity;
 mod random_writes;
