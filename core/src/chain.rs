@@ -108,11 +108,7 @@ impl Chain {
         log_start: bool,
     ) {
         let head = self.head;
-        let hasher = self.pending.get_or_insert_with(|| {
-            let mut h = blake3::Hasher::new();
-            h.update(&head);
-            h
-        });
+        let hasher = self.pending.get_or_insert_with(|| primed(&head));
         hasher.update(&(payload_len as u32).to_le_bytes());
         hasher.update(record);
         self.pending_frames = self.pending_frames.saturating_add(1);
@@ -128,23 +124,13 @@ impl Chain {
 
     /// Closes the frames since the last seal: the new head, and the seal that records it.
     pub fn seal(&mut self) -> Seal {
-        let head = self.head;
-        let hasher = self.pending.take().unwrap_or_else(|| {
-            let mut h = blake3::Hasher::new();
-            h.update(&head);
-            h
-        });
-        self.head = *hasher.finalize().as_bytes();
-        self.pending_records = 0;
-        self.pending_frames = 0;
-        self.pending_txn = None;
-        self.seals += 1;
-        if self.watch == Some(Hash(self.head)) {
+        let hasher = self.pending.take().unwrap_or_else(|| primed(&self.head));
+        let head = *hasher.finalize().as_bytes();
+        self.advance(head);
+        if self.watch == Some(Hash(head)) {
             self.watch_found = true;
         }
-        let mut seal = [0u8; SEAL_LEN];
-        seal.copy_from_slice(&self.head[..SEAL_LEN]);
-        seal
+        truncated(&head)
     }
 
     /// Checks a seal read from the log against the frames before it.
@@ -232,11 +218,7 @@ impl Chain {
     /// append succeeded. `raw` lists, in order, the frames that carry chunk bytes as (offset of
     /// the frame in `frames`, offset where its chunk bytes start).
     pub fn seal_of(&self, frames: &[u8], raw: &[(usize, usize)]) -> ([u8; 32], Seal) {
-        let mut hasher = self.pending.clone().unwrap_or_else(|| {
-            let mut h = blake3::Hasher::new();
-            h.update(&self.head);
-            h
-        });
+        let mut hasher = self.pending.clone().unwrap_or_else(|| primed(&self.head));
         let mut raw = raw.iter().peekable();
         let mut pos = 0;
         while let Some(head) = frames.get(pos..).and_then(FrameHeader::read) {
@@ -257,12 +239,11 @@ impl Chain {
             pos = end;
         }
         let head = *hasher.finalize().as_bytes();
-        let mut seal = [0u8; SEAL_LEN];
-        seal.copy_from_slice(&head[..SEAL_LEN]);
-        (head, seal)
+        (head, truncated(&head))
     }
 
-    /// Moves the chain past a write whose seal [`Chain::seal_of`] computed.
+    /// Moves the chain past a write whose seal [`Chain::seal_of`] (or [`Chain::seal`])
+    /// computed.
     pub fn advance(&mut self, head: [u8; 32]) {
         self.head = head;
         self.pending = None;
@@ -272,6 +253,20 @@ impl Chain {
         self.seals += 1;
         self.started = true;
     }
+}
+
+/// A hasher for the frames after a seal whose head is `head`.
+fn primed(head: &[u8; 32]) -> blake3::Hasher {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(head);
+    hasher
+}
+
+/// The part of a head a seal stores.
+fn truncated(head: &[u8; 32]) -> Seal {
+    let mut seal = [0u8; SEAL_LEN];
+    seal.copy_from_slice(&head[..SEAL_LEN]);
+    seal
 }
 
 #[cfg(test)]

@@ -12,9 +12,10 @@
 //! Versions: **1** (frames of records); **2** (the same frames, plus a log-start record first,
 //! a seal ending every write and, in segmented backends, a segment-start record opening each
 //! segment — see [`crate::chain`]). This build reads both and writes version 2; a version 1 log
-//! stays version 1 until a compaction or `rewind upgrade` rewrites it. Every place that reads or writes a
-//! log header or a frame header (the log scanner, the record encoder, the file store, repair)
-//! goes through the functions here.
+//! stays version 1 until a compaction or `rewind upgrade` rewrites it.
+//!
+//! Every place that reads or writes a log header or a frame header (the log scanner, the record
+//! encoder, the file store, repair) goes through the functions here.
 
 use alloc::vec::Vec;
 

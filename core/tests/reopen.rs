@@ -8,11 +8,15 @@ use rewind_core::conformance::{MemoryHarness, RandomFaultsHarness, random_writes
 
 #[test]
 fn every_write_leaves_a_log_that_reopens_into_the_same_store() {
-    let seeds: u64 = std::env::var("REOPEN_SEEDS")
+    random_writes_seeds(&mut MemoryHarness, 1..=seeds("REOPEN_SEEDS", 400));
+}
+
+/// How many seeds to run: `var` from the environment, or `default`.
+fn seeds(var: &str, default: u64) -> u64 {
+    std::env::var(var)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(400);
-    random_writes_seeds(&mut MemoryHarness, 1..=seeds);
+        .unwrap_or(default)
 }
 
 /// The same random writes on backends whose appends and rewrite steps fail at random (10% of
@@ -22,15 +26,11 @@ fn every_write_leaves_a_log_that_reopens_into_the_same_store() {
 /// Seeds: 200 by default; set `FAULT_SEEDS` for more.
 #[test]
 fn writes_refused_by_random_backend_failures_leave_memory_equal_to_a_reopen() {
-    let seeds: u64 = std::env::var("FAULT_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
     let mut harness = RandomFaultsHarness {
         seed: 7,
         percent: 10,
         most_fired: 0,
     };
-    random_writes_seeds(&mut harness, 1..=seeds);
+    random_writes_seeds(&mut harness, 1..=seeds("FAULT_SEEDS", 200));
     assert!(harness.most_fired > 0, "no failure was injected");
 }

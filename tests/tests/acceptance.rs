@@ -27,14 +27,7 @@ fn store_with_a_damaged_64_mib_frame() {
             .checkpoint(NewCheckpoint::new(s, "before", &[n; 2000]))
             .unwrap();
     }
-    let mut big = vec![0u8; 64 << 20];
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    for b in &mut big {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
+    let big = rewind_tests::noise(64 << 20, 0x9E37_79B9_7F4A_7C15);
     store
         .checkpoint(NewCheckpoint::new(s, "big", &big))
         .unwrap();

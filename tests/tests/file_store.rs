@@ -170,6 +170,12 @@ fn patch(path: &Path, offset: u64, bytes: &[u8]) {
 }
 
 /// The first line of `CURRENT`, the one naming the live generation.
+/// Flips the bits of `mask` in the byte at `offset` of `path`.
+fn flip(path: &Path, offset: u64, mask: u8) {
+    let original = fs::read(path).expect("read")[offset as usize];
+    patch(path, offset, &[original ^ mask]);
+}
+
 fn current_generation(dir: &Path) -> String {
     let text = fs::read_to_string(dir.join(rewind::CURRENT_FILE)).expect("read CURRENT");
     format!("{}\n", text.lines().next().unwrap_or_default())
@@ -811,8 +817,7 @@ fn a_flipped_bit_in_the_last_acknowledged_record_is_damage_not_a_torn_write() {
     let (seg, offset, len) = frame_holding(&dir, &saved[4].state);
     assert_eq!(offset + len + SEAL_FRAME, file_len(&seg));
     let byte = offset + len / 2;
-    let original = fs::read(&seg).unwrap()[byte as usize];
-    patch(&seg, byte, &[original ^ 0x04]);
+    flip(&seg, byte, 0x04);
     let before = store_files(&dir);
     // The seal after it is intact: a crash cannot leave that, so it is damage, and every open
     // says where instead of dropping the acknowledged checkpoint.
@@ -1016,10 +1021,9 @@ fn a_flipped_byte_before_the_tail_stops_the_open_naming_file_and_offset() {
         "more frames follow in the segment"
     );
     let byte = offset + len / 2;
-    let original = fs::read(&seg).unwrap()[byte as usize];
-    patch(&seg, byte, &[original ^ 0x20]);
+    flip(&seg, byte, 0x20);
     assert_corrupt(&dir, 4096, &seg, offset, CorruptKind::Checksum);
-    patch(&seg, byte, &[original]);
+    flip(&seg, byte, 0x20);
     drop(FileStore::open(&dir, options(4096)).expect("the undone damage opens"));
 
     let last = segs.last().unwrap();
@@ -1193,8 +1197,7 @@ fn repair_salvages_every_intact_checkpoint_with_ids_seqs_and_hashes() {
     let (seg, offset, len) = frame_holding(&src, &saved[damaged_cp].state);
     assert!(offset + len < file_len(&seg));
     let byte = offset + len / 2;
-    let original = fs::read(&seg).unwrap()[byte as usize];
-    patch(&seg, byte, &[original ^ 0x01]);
+    flip(&seg, byte, 0x01);
     assert!(matches!(
         FileStore::open(&src, options(4096)),
         Err(rewind::Error::Corrupt {
@@ -1277,8 +1280,7 @@ fn repair_keeps_the_checkpoints_of_a_session_whose_record_was_damaged() {
         .find(|(off, _)| bytes[*off as usize + 8] == 0)
         .unwrap();
     let byte = offset + len - 2;
-    let original = fs::read(&first).unwrap()[byte as usize];
-    patch(&first, byte, &[original ^ 0x10]);
+    flip(&first, byte, 0x10);
 
     let dst = tmp.path().join("repaired");
     let report = rewind::repair(&src, &dst).expect("repair");
@@ -1323,14 +1325,7 @@ fn repair_resynchronises_past_a_large_damaged_frame() {
     let s = store.create_session("agent", Default::default()).unwrap();
     let before = write_checkpoints(&mut store, s, 0, 3, 400);
     // 8 MiB of incompressible bytes: each byte position of the damaged frame is a candidate.
-    let mut big = vec![0u8; 8 << 20];
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    for b in &mut big {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
+    let big = rewind_tests::noise(8 << 20, 0x2545_F491_4F6C_DD1D);
     let big_id = store
         .checkpoint(NewCheckpoint::new(s, "big", &big))
         .unwrap()
@@ -1343,8 +1338,7 @@ fn repair_resynchronises_past_a_large_damaged_frame() {
         .find(|(_, len)| *len > 8 << 20)
         .unwrap();
     let byte = offset + len / 2;
-    let original = fs::read(&seg).unwrap()[byte as usize];
-    patch(&seg, byte, &[!original]);
+    flip(&seg, byte, 0xff);
 
     let dst = tmp.path().join("repaired");
     let report = rewind::repair(&src, &dst).expect("repair");
