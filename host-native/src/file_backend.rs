@@ -487,7 +487,7 @@ impl FileBackend {
         } else {
             self.live.version
         };
-        let fresh = len <= segment_opening_len(version);
+        let fresh = len <= segment_opening_max(version);
         let active = if !fresh && len + frames.len() as u64 > self.segment_bytes {
             self.new_segment(rewrite).map_err(to_backend)?
         } else {
@@ -984,9 +984,16 @@ fn segment_opening(version: u16, segment: u32, previous: Option<u32>) -> Vec<u8>
     out
 }
 
-/// The length of a segment that holds its opening only.
-fn segment_opening_len(version: u16) -> u64 {
-    segment_opening(version, u32::MAX, Some(u32::MAX)).len() as u64
+/// The most a segment holding its opening only can measure: a segment no longer than this has
+/// no records yet. (Version 2: the segment start with the largest numbers — a kind byte, a
+/// 5-byte varint, an option tag and another 5-byte varint.)
+fn segment_opening_max(version: u16) -> u64 {
+    const V2: usize = HEADER_LEN + FRAME_HEADER_LEN + 1 + 5 + 1 + 5;
+    if version >= 2 {
+        V2 as u64
+    } else {
+        HEADER_LEN as u64
+    }
 }
 
 fn list_segments(dir: &Path) -> Result<Vec<(PathBuf, u32, u32)>> {
@@ -1067,6 +1074,14 @@ mod tests {
     fn positions_split_back() {
         let pos = position(7, 123_456);
         assert_eq!(split_position(pos), (7, 123_456));
+    }
+
+    #[test]
+    fn the_longest_opening_is_what_fresh_segments_are_measured_against() {
+        for version in [1, 2] {
+            let longest = segment_opening(version, u32::MAX, Some(u32::MAX)).len() as u64;
+            assert_eq!(segment_opening_max(version), longest);
+        }
     }
 
     #[test]
