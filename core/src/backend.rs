@@ -57,6 +57,13 @@ pub trait Backend {
     /// Adds `frames` (whole frames) at the end of the log and returns the position of its first
     /// byte. Not durable until [`sync`](Backend::sync).
     fn append(&mut self, frames: &[u8]) -> Result<u64, BackendError>;
+    /// Appends `frames` that finish the log's last write — the abort and seal a writer's open
+    /// appends after a write a crash cut short — beside that write: a backend that splits its
+    /// log into segments must not start a new segment for them, since a segment ends on a
+    /// sealed write. Other backends append as usual (the default).
+    fn append_closing(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
+        self.append(frames)
+    }
     /// Makes everything appended so far durable.
     fn sync(&mut self) -> Result<(), BackendError>;
     /// Replays the log: calls `visit` with each frame's payload in order. A torn tail is dropped
@@ -83,6 +90,9 @@ pub trait Backend {
 impl<B: Backend + ?Sized> Backend for &mut B {
     fn append(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
         (**self).append(frames)
+    }
+    fn append_closing(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
+        (**self).append_closing(frames)
     }
     fn sync(&mut self) -> Result<(), BackendError> {
         (**self).sync()

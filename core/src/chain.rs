@@ -25,8 +25,10 @@
 //!
 //! The frames after the last seal (a write a crash cut short before its seal landed) must look
 //! like one write — one record, or a transaction's opening frame and at most its records; more
-//! than that means seals were removed. A writer's open seals them (after voiding an unfinished
-//! transaction), so the chain goes on from there.
+//! than that means seals were removed. A writer's open voids them with an abort record and
+//! seals them, in one append, so the chain goes on from there; when the power goes again
+//! before that seal lands, the tail is the cut write and the abort, which is accepted too
+//! (and voided and sealed by the next open).
 //!
 //! [`Store::log_head`]: crate::Store::log_head
 
@@ -61,6 +63,9 @@ pub(crate) struct Chain {
     pending_frames: u32,
     /// When the first of them opened a transaction: its record count.
     pending_txn: Option<u32>,
+    /// When one of them is an abort (what a writer's open appends to void a write cut short):
+    /// how many records came before it.
+    pending_abort: Option<u32>,
     /// Where the first unsealed frame starts (for errors).
     pending_at: u64,
     /// Seals seen or written.
@@ -193,14 +198,31 @@ impl Chain {
         Ok(())
     }
 
-    /// At the end of a replay: the frames after the last seal must look like one write.
-    /// Returns where they start when they do not.
+    /// Notes that the record just absorbed is an abort.
+    pub fn absorbed_abort(&mut self) {
+        if self.pending_abort.is_none() {
+            self.pending_abort = Some(self.pending_records.saturating_sub(1));
+        }
+    }
+
+    /// At the end of a replay: the frames after the last seal must look like one write cut
+    /// short — or like one write cut short and then the abort a writer's open appends to void
+    /// it (the abort and its seal are one append, so the power can go between them: nothing
+    /// else may follow the abort). Returns where they start when they do not.
     pub fn check_tail(&self) -> Result<(), (u64, CorruptKind)> {
-        if self.version != Version::V2 || self.salvage || self.pending_records <= 1 {
+        if self.version != Version::V2 || self.salvage {
+            return Ok(());
+        }
+        let records = match self.pending_abort {
+            Some(before) if self.pending_records == before.saturating_add(1) => before,
+            Some(_) => return Err((self.pending_at, CorruptKind::ChainBroken)),
+            None => self.pending_records,
+        };
+        if records <= 1 {
             return Ok(());
         }
         match self.pending_txn {
-            Some(n) if self.pending_records <= n.saturating_add(1) => Ok(()),
+            Some(n) if records <= n.saturating_add(1) => Ok(()),
             _ => Err((self.pending_at, CorruptKind::ChainBroken)),
         }
     }
@@ -250,6 +272,7 @@ impl Chain {
         self.pending_records = 0;
         self.pending_frames = 0;
         self.pending_txn = None;
+        self.pending_abort = None;
         self.seals += 1;
         self.started = true;
     }

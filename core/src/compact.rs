@@ -20,7 +20,6 @@ use crate::env::Env;
 use crate::error::Result;
 use crate::event::Event;
 use crate::id::{CheckpointId, SessionId};
-use crate::record::{HeadRecord, Record};
 use crate::store::Store;
 
 /// Which checkpoints to keep. Rules combine: a checkpoint goes when any removal rule selects it
@@ -361,8 +360,9 @@ impl<B: Backend, E: Env> Store<B, E> {
         ids.sort_by_key(|id| self.index.checkpoints[id].cp.seq);
         ids.dedup();
         let log_bytes_before = self.log_bytes;
-        let written_heads = self.rewrite_log(ids.iter().copied().collect())?;
-        // The new log does not hold the removed checkpoints; memory follows it.
+        self.rewrite_log(ids.iter().copied().collect())?;
+        // The new log does not hold the removed checkpoints, and has their sessions' heads
+        // where removing them leaves them; memory follows it.
         let mut removed_from = Vec::with_capacity(ids.len());
         for id in &ids {
             let session = self.index.checkpoints[id].cp.session;
@@ -370,26 +370,6 @@ impl<B: Backend, E: Env> Store<B, E> {
             removed_from.push((session, *id));
         }
         self.index.reset_dead_bytes();
-        // Where a removed head moved, the new log must say so too: a replay would otherwise put
-        // the head on the session's newest checkpoint.
-        let sessions: Vec<SessionId> = self.index.sessions.keys().copied().collect();
-        for session in sessions {
-            let entry = &self.index.sessions[&session];
-            let on_replay = match written_heads.get(&session) {
-                Some(head) => *head,
-                None => entry.seqs.last_key_value().map(|(_, id)| *id),
-            };
-            let head = entry.session.head;
-            if head != on_replay {
-                let record = Record::Head(HeadRecord { session, head });
-                if self.commit(alloc::vec![(record, &[][..])], None).is_err() {
-                    // Memory must match the log: take the head a replay would give.
-                    if let Some(entry) = self.index.sessions.get_mut(&session) {
-                        entry.session.head = on_replay;
-                    }
-                }
-            }
-        }
         self.ops.deletes += ids.len() as u64;
         self.ops.compactions += 1;
         for (session, checkpoint) in removed_from {

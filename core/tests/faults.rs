@@ -750,6 +750,44 @@ fn a_failed_compaction_does_not_remove_anything() {
     );
 }
 
+/// Removing a session's head moves the head to its parent, and the rewritten log says so
+/// itself: no write after the rewrite is needed, so none can fail (or be lost to a crash)
+/// between the two and leave the head on the session's newest checkpoint instead.
+#[test]
+fn removing_a_head_moves_it_to_its_parent_within_the_rewrite() {
+    let mut store = open_faulty(Vec::new(), syncing());
+    let s = store.create_session("s", Map::new()).unwrap();
+    let root = store
+        .checkpoint(NewCheckpoint::new(s, "root", b"{}"))
+        .unwrap()
+        .id;
+    store
+        .checkpoint(NewCheckpoint::new(s, "b", b"{\"b\":1}"))
+        .unwrap();
+    store
+        .checkpoint(NewCheckpoint::new(s, "c", b"{\"c\":1}"))
+        .unwrap();
+    let fork = store
+        .checkpoint(NewCheckpoint::new(s, "fork", b"{\"d\":1}").parent(root))
+        .unwrap()
+        .id;
+    assert_eq!(store.session(s).unwrap().head, Some(fork));
+
+    // Any append after the rewrite fails.
+    store.backend_mut().fail_append(1);
+    let appends = store.backend().calls().append;
+    store.remove_checkpoints(&[fork]).unwrap();
+    assert_eq!(
+        store.backend().calls().append,
+        appends,
+        "the rewrite was the only write"
+    );
+    assert_eq!(store.session(s).unwrap().head, Some(root));
+    let reopened = reopen_inner(&store);
+    assert_eq!(reopened.session(s).unwrap().head, Some(root));
+    assert_eq!(fingerprint(&reopened), fingerprint(&store));
+}
+
 fn ids_of(store: &FStore) -> Vec<CheckpointId> {
     checkpoint_ids(store)
 }

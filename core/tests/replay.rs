@@ -745,6 +745,45 @@ fn writes_after_a_cut_transaction_survive_the_next_reopen() {
     );
 }
 
+/// A writer's open voids a write cut before its seal by appending an abort and a seal, in one
+/// append — and the power can go between the two. The log then ends with the cut write and the
+/// abort, no seal: that is a crash's doing, not a removed seal, so it opens (with nothing of the
+/// cut write) and the next writer seals it.
+#[test]
+fn a_cut_write_and_the_abort_voiding_it_open_without_their_seal() {
+    const SEAL_FRAME: usize = 8 + 1 + 16;
+    let (mut store, _) = open(Vec::new(), env());
+    let s = store.create_session("s", Default::default()).unwrap();
+    let kept = store
+        .checkpoint(NewCheckpoint::new(s, "kept", b"{}"))
+        .unwrap()
+        .id;
+    let cut = store
+        .checkpoint(NewCheckpoint::new(s, "cut", b"{\"cut\":true}").tag("t"))
+        .unwrap()
+        .id;
+    let mut log = store.into_backend().into_bytes();
+    log.truncate(log.len() - SEAL_FRAME);
+    let (store, report) = open(log, env());
+    assert!(report.unfinished_transaction, "{report:?}");
+    let mut log = store.into_backend().into_bytes();
+    log.truncate(log.len() - SEAL_FRAME);
+
+    let (store, report) = open(log, env());
+    assert!(
+        report.unfinished_transaction || report.unsealed_frames > 0,
+        "{report:?}"
+    );
+    assert!(store.get(kept).is_ok());
+    assert_eq!(
+        store.get(cut).map(|_| ()),
+        Err(Error::CheckpointNotFound(cut))
+    );
+    let again = reopened(&store);
+    assert_eq!(fingerprint(&again), fingerprint(&store));
+    assert!(again.verify().is_ok());
+}
+
 // ----- writes that must leave a log which reads back as the same store ----------------------
 
 /// The store's log, reopened.

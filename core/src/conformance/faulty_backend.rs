@@ -149,6 +149,12 @@ impl<B: Backend> Backend for FaultyBackend<B> {
         self.trip(fired, "append")?;
         self.inner.append(frames)
     }
+    fn append_closing(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
+        self.calls.append += 1;
+        let fired = fires(&mut self.faults.append, self.calls.append) || self.roll();
+        self.trip(fired, "append")?;
+        self.inner.append_closing(frames)
+    }
     fn sync(&mut self) -> Result<(), BackendError> {
         self.calls.sync += 1;
         let fired = fires(&mut self.faults.sync, self.calls.sync);

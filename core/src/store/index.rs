@@ -203,6 +203,7 @@ impl Index {
                         .absorb(frame_start, payload.len(), record, txn, false);
                     if !self.chain.salvage {
                         if matches!(rec, Record::TxnAbort) {
+                            self.chain.absorbed_abort();
                             self.unsealed.clear();
                             self.txn = None;
                         } else {
@@ -552,6 +553,39 @@ impl Index {
         let before = self.chunks.stored_bytes();
         self.chunks.release(&blob.chunks);
         before - self.chunks.stored_bytes()
+    }
+
+    /// Where each session's head ends up when `ids` (in seq order) are removed one after
+    /// another by [`remove_checkpoint`](Index::remove_checkpoint), for the sessions whose head
+    /// is among them — so a rewrite can write the moved heads into the new log itself.
+    pub fn heads_after_removing(
+        &self,
+        ids: &[CheckpointId],
+    ) -> HashMap<SessionId, Option<CheckpointId>> {
+        let mut heads: HashMap<SessionId, Option<CheckpointId>> = HashMap::new();
+        let mut gone: hashbrown::HashSet<CheckpointId> = hashbrown::HashSet::new();
+        for id in ids {
+            let Some(entry) = self.checkpoints.get(id) else {
+                continue;
+            };
+            gone.insert(*id);
+            let session = entry.cp.session;
+            let Some(s) = self.sessions.get(&session) else {
+                continue;
+            };
+            let head = heads.get(&session).copied().unwrap_or(s.session.head);
+            if head == Some(*id) {
+                // As `remove_checkpoint` moves it: to the parent if that is still there, else
+                // to the session's newest checkpoint still there.
+                let parent = self
+                    .linked_parent(&entry.cp)
+                    .map(|p| p.cp.id)
+                    .filter(|p| !gone.contains(p));
+                let newest = || s.seqs.values().rev().find(|c| !gone.contains(*c)).copied();
+                heads.insert(session, parent.or_else(newest));
+            }
+        }
+        heads
     }
 
     /// Takes a checkpoint out of every index, releasing its chunks.

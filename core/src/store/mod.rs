@@ -204,7 +204,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                 record::write(&mut frame, &Record::Seal(seal), &[]);
             }
             if !frame.is_empty() {
-                backend.append(&frame)?;
+                backend.append_closing(&frame)?;
                 backend.sync()?;
                 log_bytes += frame.len() as u64;
             }

@@ -37,8 +37,8 @@ pub(crate) struct LiveLogWriter {
     written_slots: SlotSet,
     written_ids: HashSet<CheckpointId>,
     exclude: HashSet<CheckpointId>,
-    /// Head records written, per session.
-    pub written_heads: HashMap<SessionId, Option<CheckpointId>>,
+    /// Where removing `exclude` moves the heads it removes (see `Index::heads_after_removing`).
+    moved_heads: HashMap<SessionId, Option<CheckpointId>>,
     /// Chunks placed in the current batch: (slot, offset in batch).
     pub batch_chunks: Vec<(Slot, usize)>,
     /// Frames written with chunk bytes, as (frame start, chunk bytes start) in the buffer, for
@@ -109,6 +109,14 @@ impl LiveLogWriter {
             .copied()
             .filter(|id| keep(&store.index.checkpoints[id].cp.session) && !exclude.contains(id))
             .collect();
+        let ordered: Vec<CheckpointId> = store
+            .index
+            .by_seq
+            .values()
+            .copied()
+            .filter(|id| exclude.contains(id))
+            .collect();
+        let moved_heads = store.index.heads_after_removing(&ordered);
         LiveLogWriter {
             stage: Stage::Start,
             sessions,
@@ -117,7 +125,7 @@ impl LiveLogWriter {
             written_slots: SlotSet::new(store.index.chunks.slot_count()),
             written_ids: HashSet::new(),
             exclude,
-            written_heads: HashMap::new(),
+            moved_heads,
             batch_chunks: Vec::new(),
             raw_marks: Vec::new(),
             batch_start: 0,
@@ -177,13 +185,15 @@ impl LiveLogWriter {
                         .rev()
                         .copied()
                         .find(|c| !self.exclude.contains(c));
-                    let head = entry.session.head;
-                    // A removed head is left to the engine to move (see `apply_compaction`).
-                    let head_removed = head.is_some_and(|h| self.exclude.contains(&h));
-                    if head != latest && !head_removed {
+                    // A removed head is written where the removal moves it, in the same log:
+                    // the new log and the store after the removal agree however a crash cuts.
+                    let head = match self.moved_heads.get(id) {
+                        Some(moved) => *moved,
+                        None => entry.session.head,
+                    };
+                    if head != latest {
                         let rec = Record::Head(HeadRecord { session: *id, head });
                         record::write(buf, &rec, &[]);
-                        self.written_heads.insert(*id, head);
                     }
                     self.idx += 1;
                 }
@@ -346,11 +356,9 @@ impl<B: Backend, E: Env> Store<B, E> {
         Ok(())
     }
 
-    /// Replaces the log with the live store minus `exclude`. Returns the head records written.
-    pub(crate) fn rewrite_log(
-        &mut self,
-        exclude: HashSet<CheckpointId>,
-    ) -> Result<HashMap<SessionId, Option<CheckpointId>>> {
+    /// Replaces the log with the live store minus `exclude` (with the heads that removing them
+    /// moves already moved).
+    pub(crate) fn rewrite_log(&mut self, exclude: HashSet<CheckpointId>) -> Result<()> {
         if let Some(err) = &self.write_error {
             return Err(Error::Backend(err.clone()));
         }
@@ -405,7 +413,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         }
         self.index.chain = chain;
         self.log_bytes = total;
-        Ok(writer.written_heads)
+        Ok(())
     }
 
     /// The live store (or some sessions of it) as a standalone binary log: the records a
