@@ -37,15 +37,21 @@
 //! live writer: they see the log as it was when it was read, up to its last whole frame (a
 //! write in progress looks like a torn tail and is not part of the view).
 //!
+//! **I/O.** Every read, write, sync, create, rename, removal and the lock go through a
+//! [`FileSystem`] ([`OsFileSystem`] unless [`FileOptions::file_system`](crate::FileOptions)
+//! says otherwise), so the crash tests run this code on a simulated disk that loses power.
+//! What the backend relies on is only what POSIX promises (see `file_system.rs`): in
+//! particular it never lets a length change and a write race to the disk (a power cut can
+//! keep either without the other), and a new segment, a new `CURRENT` and a torn tail's
+//! copy are synced, file and directory, before anything depends on them.
+//!
 //! **Compaction.** A rewrite writes generation `G+1` into new segments, syncs them, then
 //! replaces `CURRENT` atomically (write a temporary file, fsync, rename, fsync the directory) and
 //! only then deletes generation `G`. A crash at any moment leaves either the old generation or
 //! the new one live; leftovers of the other are deleted at the next open.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, ErrorKind, Read};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -55,7 +61,7 @@ use rewind_core::log;
 use rewind_core::{Backend, BackendError, CorruptKind};
 
 use crate::error::{Error, Result};
-use crate::lock::StoreLock;
+use crate::file_system::{DirLock, FileSystem, OpenMode, OsFileSystem, StoreFile};
 
 /// Name of the file that names the live generation.
 pub const CURRENT_FILE: &str = "CURRENT";
@@ -91,7 +97,7 @@ pub(crate) fn parse_segment_name(name: &str) -> Option<(u32, u32)> {
 
 #[derive(Debug)]
 struct Segment {
-    file: Arc<File>,
+    file: Arc<dyn StoreFile>,
     path: PathBuf,
     len: u64,
 }
@@ -145,8 +151,8 @@ pub struct TornTail {
 /// commit syncs outside the store lock).
 #[derive(Debug, Default)]
 pub struct PendingSync {
-    files: Vec<(Arc<File>, PathBuf)>,
-    dir: Option<PathBuf>,
+    files: Vec<(Arc<dyn StoreFile>, PathBuf)>,
+    dir: Option<(Arc<dyn FileSystem>, PathBuf)>,
 }
 
 impl PendingSync {
@@ -160,8 +166,8 @@ impl PendingSync {
         for (file, path) in &self.files {
             file.sync_data().map_err(|e| Error::io(path, "sync", e))?;
         }
-        if let Some(dir) = &self.dir {
-            sync_dir(dir)?;
+        if let Some((fs, dir)) = &self.dir {
+            sync_dir(fs.as_ref(), dir)?;
         }
         Ok(())
     }
@@ -172,7 +178,8 @@ impl PendingSync {
 #[derive(Debug)]
 pub struct FileBackend {
     /// The writer lock; `None` for a read-only open.
-    lock: Option<StoreLock>,
+    lock: Option<Box<dyn DirLock>>,
+    fs: Arc<dyn FileSystem>,
     dir: PathBuf,
     live: SegmentSet,
     rewrite: Option<SegmentSet>,
@@ -190,17 +197,23 @@ impl FileBackend {
     /// Opens (or creates) the store directory `dir`, taking its writer lock for the backend's
     /// lifetime. The log is read when a store opens on the backend.
     pub fn open(dir: &Path, segment_bytes: u64) -> Result<FileBackend> {
-        create_dir(dir)?;
-        let lock = StoreLock::acquire(dir)?;
-        let (generation, claimed_last) = match read_current(dir)? {
+        FileBackend::open_on(Arc::new(OsFileSystem), dir, segment_bytes)
+    }
+
+    /// [`open`](FileBackend::open) on the file system `fs`.
+    pub fn open_on(fs: Arc<dyn FileSystem>, dir: &Path, segment_bytes: u64) -> Result<FileBackend> {
+        fs.create_dir_all(dir)
+            .map_err(|e| Error::io(dir, "create directory", e))?;
+        let lock = fs.lock(dir)?;
+        let (generation, claimed_last) = match read_current(fs.as_ref(), dir)? {
             Some(current) => current,
             None => {
-                if list_segments(dir)?.is_empty() {
+                if list_segments(fs.as_ref(), dir)?.is_empty() {
                     // A new store only in an empty directory: never adopt someone's files.
-                    let foreign = fs::read_dir(dir)
+                    let foreign = fs
+                        .list(dir)
                         .map_err(|e| Error::io(dir, "list", e))?
-                        .filter_map(|e| e.ok())
-                        .map(|e| e.file_name())
+                        .into_iter()
                         .find(|n| n != crate::lock::LOCK_FILE && n != "CURRENT.tmp");
                     if let Some(name) = foreign {
                         return Err(Error::NotAStore {
@@ -211,7 +224,7 @@ impl FileBackend {
                             ),
                         });
                     }
-                    write_current(dir, 1, None)?;
+                    write_current(fs.as_ref(), dir, 1, None)?;
                     (1, None)
                 } else {
                     return Err(Error::NotAStore {
@@ -221,7 +234,7 @@ impl FileBackend {
                 }
             }
         };
-        let mut backend = FileBackend::empty(dir, Some(lock), generation, segment_bytes);
+        let mut backend = FileBackend::empty(fs, dir, Some(lock), generation, segment_bytes);
         backend.claimed_last = claimed_last;
         backend.open_segments()?;
         if backend.live.segments.is_empty() {
@@ -236,9 +249,14 @@ impl FileBackend {
     /// created or deleted (see the module docs). Fails with [`Error::NotAStore`] when `dir` holds
     /// no store — a reader never creates one.
     pub fn open_read_only(dir: &Path) -> Result<FileBackend> {
-        let (generation, claimed_last) = match read_current(dir)? {
+        FileBackend::open_read_only_on(Arc::new(OsFileSystem), dir)
+    }
+
+    /// [`open_read_only`](FileBackend::open_read_only) on the file system `fs`.
+    pub fn open_read_only_on(fs: Arc<dyn FileSystem>, dir: &Path) -> Result<FileBackend> {
+        let (generation, claimed_last) = match read_current(fs.as_ref(), dir)? {
             Some(current) => current,
-            None if !dir.exists() => {
+            None if !fs.exists(dir) => {
                 return Err(Error::NotAStore {
                     path: dir.to_path_buf(),
                     reason: "there is no such directory".into(),
@@ -251,7 +269,7 @@ impl FileBackend {
                 });
             }
         };
-        let mut backend = FileBackend::empty(dir, None, generation, 0);
+        let mut backend = FileBackend::empty(fs, dir, None, generation, 0);
         backend.claimed_last = claimed_last;
         backend.open_segments()?;
         backend.report.segments = backend.live.segments.len();
@@ -259,13 +277,15 @@ impl FileBackend {
     }
 
     fn empty(
+        fs: Arc<dyn FileSystem>,
         dir: &Path,
-        lock: Option<StoreLock>,
+        lock: Option<Box<dyn DirLock>>,
         generation: u32,
         segment_bytes: u64,
     ) -> FileBackend {
         FileBackend {
             lock,
+            fs,
             dir: dir.to_path_buf(),
             live: SegmentSet {
                 generation,
@@ -292,7 +312,7 @@ impl FileBackend {
         let dir = dir.as_path();
         let generation = self.live.generation;
         let writer = !self.read_only();
-        let segments = list_segments(dir)?;
+        let segments = list_segments(self.fs.as_ref(), dir)?;
         if !segments.is_empty() && segments.iter().all(|(_, g, _)| *g != generation) {
             // Stale generations are deleted below; with none of the live one, that would delete
             // the store's only data.
@@ -319,31 +339,27 @@ impl FileBackend {
             if g != generation {
                 // An interrupted compaction's new generation, or an old one not yet deleted.
                 if writer {
-                    fs::remove_file(&path).map_err(|e| Error::io(&path, "remove", e))?;
+                    self.fs
+                        .remove(&path)
+                        .map_err(|e| Error::io(&path, "remove", e))?;
                     self.report.removed_stale_files.push(path);
                 }
                 continue;
             }
-            let file = OpenOptions::new()
-                .read(true)
-                .write(writer)
-                .open(&path)
+            let mode = if writer {
+                OpenMode::ReadWrite
+            } else {
+                OpenMode::Read
+            };
+            let file = self
+                .fs
+                .open(&path, mode)
                 .map_err(|e| Error::io(&path, "open", e))?;
-            let len = file
-                .metadata()
-                .map_err(|e| Error::io(&path, "stat", e))?
-                .len();
-            self.live.segments.insert(
-                s,
-                Segment {
-                    file: Arc::new(file),
-                    path,
-                    len,
-                },
-            );
+            let len = file.size().map_err(|e| Error::io(&path, "stat", e))?;
+            self.live.segments.insert(s, Segment { file, path, len });
         }
         if !self.report.removed_stale_files.is_empty() {
-            sync_dir(dir)?;
+            sync_dir(self.fs.as_ref(), dir)?;
         }
         Ok(())
     }
@@ -404,7 +420,7 @@ impl FileBackend {
             }
         }
         if std::mem::take(&mut set.dir_dirty) {
-            pending.dir = Some(self.dir.clone());
+            pending.dir = Some((self.fs.clone(), self.dir.clone()));
         }
         pending
     }
@@ -432,12 +448,9 @@ impl FileBackend {
             &mut self.live
         };
         let path = self.dir.join(segment_name(set.generation, seg));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
+        let file = self
+            .fs
+            .open(&path, OpenMode::CreateNew)
             .map_err(|e| Error::io(&path, "create", e))?;
         let opening = segment_opening(set.version, seg, set.segments.keys().next_back().copied());
         file.write_all_at(&opening, 0)
@@ -445,7 +458,7 @@ impl FileBackend {
         set.segments.insert(
             seg,
             Segment {
-                file: Arc::new(file),
+                file,
                 path,
                 len: opening.len() as u64,
             },
@@ -456,12 +469,23 @@ impl FileBackend {
             // CURRENT names the newest segment, so losing it is noticed: the segment (and its
             // directory entry) first, then the claim.
             self.sync_now()?;
-            write_current(&self.dir, self.live.generation, Some(seg))?;
+            write_current(self.fs.as_ref(), &self.dir, self.live.generation, Some(seg))?;
         }
         Ok(seg)
     }
 
     fn append_to(&mut self, rewrite: bool, frames: &[u8]) -> Result<u64, BackendError> {
+        self.append_in(rewrite, frames, true)
+    }
+
+    /// Appends to the live set's (or the rewrite's) last segment, first starting a new segment
+    /// when `may_rotate` and the last one is full.
+    fn append_in(
+        &mut self,
+        rewrite: bool,
+        frames: &[u8],
+        may_rotate: bool,
+    ) -> Result<u64, BackendError> {
         if let Some(reason) = &self.broken {
             return Err(BackendError::Io(reason.clone()));
         }
@@ -488,7 +512,7 @@ impl FileBackend {
             self.live.version
         };
         let fresh = len <= segment_opening_max(version);
-        let active = if !fresh && len + frames.len() as u64 > self.segment_bytes {
+        let active = if may_rotate && !fresh && len + frames.len() as u64 > self.segment_bytes {
             self.new_segment(rewrite).map_err(to_backend)?
         } else {
             active
@@ -549,7 +573,7 @@ impl FileBackend {
                 offset,
                 kind,
             };
-            let mut reader = BufReader::with_capacity(1 << 20, ReadAt::new(&file));
+            let mut reader = BufReader::with_capacity(1 << 20, ReadAt::new(file.as_ref()));
             let mut header = [0u8; HEADER_LEN];
             let got =
                 read_full(&mut reader, &mut header).map_err(|e| Error::io(&path, "read", e))?;
@@ -591,19 +615,21 @@ impl FileBackend {
                 // A bad frame is a torn tail only when it is in the last segment and nothing
                 // intact follows it (a crash cuts writes short; it does not leave whole frames
                 // behind a damaged one). Anything else is corruption.
-                let bad =
-                    |this: &mut Self, report: &mut LoadReport, kind: CorruptKind| -> Result<()> {
-                        let follows =
-                            intact_frame_after(&file, offset + FRAME_HEADER_LEN as u64, len)
-                                .map_err(|e| Error::io(&path, "read", e))?;
-                        if is_last && !follows {
-                            this.torn_tail(seg, offset, report)
-                        } else if follows {
-                            Err(corrupt(offset, kind))
-                        } else {
-                            Err(corrupt(offset, CorruptKind::Truncated))
-                        }
-                    };
+                let bad = |this: &mut Self,
+                           report: &mut LoadReport,
+                           kind: CorruptKind|
+                 -> Result<()> {
+                    let follows =
+                        intact_frame_after(file.as_ref(), offset + FRAME_HEADER_LEN as u64, len)
+                            .map_err(|e| Error::io(&path, "read", e))?;
+                    if is_last && !follows {
+                        this.torn_tail(seg, offset, report)
+                    } else if follows {
+                        Err(corrupt(offset, kind))
+                    } else {
+                        Err(corrupt(offset, CorruptKind::Truncated))
+                    }
+                };
                 if got < FRAME_HEADER_LEN {
                     bad(self, &mut report, CorruptKind::Truncated)?;
                     break;
@@ -658,7 +684,10 @@ impl FileBackend {
     }
 
     /// Writes a segment's opening (header, and the segment start in version 2) over a segment
-    /// that has nothing else, and replays the segment start.
+    /// that has nothing else, and replays the segment start. The segment holds at most a
+    /// prefix of the opening (a torn tail was cut first), so the write alone sets its length: a
+    /// separate length change could reach the disk without the write and leave zeros where
+    /// the header belongs.
     fn reopen_segment(
         &mut self,
         seg: u32,
@@ -670,7 +699,6 @@ impl FileBackend {
         let s = self.live_segment(seg)?;
         s.file
             .write_all_at(&opening, 0)
-            .and_then(|_| s.file.set_len(opening.len() as u64))
             .and_then(|_| s.file.sync_all())
             .map_err(|e| Error::io(&s.path, "write", e))?;
         s.len = opening.len() as u64;
@@ -702,13 +730,14 @@ impl FileBackend {
     /// reads no further; a writer moves the bytes aside (synced) and then cuts the segment.
     fn torn_tail(&mut self, seg: u32, offset: u64, report: &mut LoadReport) -> Result<()> {
         let read_only = self.read_only();
+        let fs = self.fs.clone();
         let s = self.live_segment(seg)?;
         let len = s.len.saturating_sub(offset);
         report.truncated_bytes += len;
         let moved_to = if read_only {
             None
         } else {
-            let aside = move_aside(&s.file, &s.path, offset, s.len)?;
+            let aside = move_aside(fs.as_ref(), s.file.as_ref(), &s.path, offset, s.len)?;
             s.file
                 .set_len(offset)
                 .and_then(|_| s.file.sync_all())
@@ -732,6 +761,13 @@ impl Backend for FileBackend {
             return Err(BackendError::ReadOnly);
         }
         self.append_to(false, frames)
+    }
+
+    fn append_closing(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
+        if self.read_only() {
+            return Err(BackendError::ReadOnly);
+        }
+        self.append_in(false, frames, false)
     }
 
     fn sync(&mut self) -> Result<(), BackendError> {
@@ -823,7 +859,7 @@ impl Backend for FileBackend {
             .segments
             .values()
             .try_for_each(|s| s.file.sync_all().map_err(|e| io_to_backend(&s.path, e)))
-            .and_then(|_| sync_dir(&self.dir).map_err(to_backend));
+            .and_then(|_| sync_dir(self.fs.as_ref(), &self.dir).map_err(to_backend));
         if let Err(e) = synced {
             self.rewrite = Some(next);
             self.abort_rewrite();
@@ -831,7 +867,7 @@ impl Backend for FileBackend {
         }
         // 2. The atomic switch.
         let newest = next.segments.keys().next_back().copied();
-        if let Err(e) = write_current(&self.dir, next.generation, newest) {
+        if let Err(e) = write_current(self.fs.as_ref(), &self.dir, next.generation, newest) {
             self.rewrite = Some(next);
             self.abort_rewrite();
             return Err(to_backend(e));
@@ -842,16 +878,16 @@ impl Backend for FileBackend {
         next.dir_dirty = false;
         let old = std::mem::replace(&mut self.live, next);
         for s in old.segments.values() {
-            let _ = fs::remove_file(&s.path);
+            let _ = self.fs.remove(&s.path);
         }
-        let _ = sync_dir(&self.dir);
+        let _ = sync_dir(self.fs.as_ref(), &self.dir);
         Ok(())
     }
 
     fn abort_rewrite(&mut self) {
         if let Some(set) = self.rewrite.take() {
             for s in set.segments.values() {
-                let _ = fs::remove_file(&s.path);
+                let _ = self.fs.remove(&s.path);
             }
         }
     }
@@ -872,12 +908,12 @@ impl Drop for FileBackend {
 /// A `Read` over a file using positional reads, so concurrent readers of the same `File` (which
 /// use `pread` too) are not disturbed by a shared cursor.
 struct ReadAt<'a> {
-    file: &'a File,
+    file: &'a dyn StoreFile,
     pos: u64,
 }
 
 impl<'a> ReadAt<'a> {
-    fn new(file: &'a File) -> Self {
+    fn new(file: &'a dyn StoreFile) -> Self {
         ReadAt { file, pos: 0 }
     }
 }
@@ -892,37 +928,39 @@ impl Read for ReadAt<'_> {
 
 /// Copies bytes `from..len` of a segment to a new file beside it, `<segment>.torn-<from>` (with
 /// a counter when that exists), synced with its directory entry; returns its path.
-fn move_aside(file: &File, path: &Path, from: u64, len: u64) -> Result<PathBuf> {
+fn move_aside(
+    fs: &dyn FileSystem,
+    file: &dyn StoreFile,
+    path: &Path,
+    from: u64,
+    len: u64,
+) -> Result<PathBuf> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let mut n = 0u32;
-    let (aside, mut out) = loop {
+    let (aside, out) = loop {
         let candidate = match n {
             0 => path.with_file_name(format!("{name}.torn-{from}")),
             n => path.with_file_name(format!("{name}.torn-{from}.{n}")),
         };
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&candidate)
-        {
+        match fs.open(&candidate, OpenMode::CreateNew) {
             Ok(out) => break (candidate, out),
             Err(e) if e.kind() == ErrorKind::AlreadyExists && n < 1000 => n += 1,
             Err(e) => return Err(Error::io(&candidate, "create", e)),
         }
     };
-    let mut reader = ReadAt { file, pos: from }.take(len.saturating_sub(from));
-    io::copy(&mut reader, &mut out)
+    let mut bytes = vec![0u8; len.saturating_sub(from) as usize];
+    file.read_exact_at(&mut bytes, from)
+        .and_then(|_| out.write_all_at(&bytes, 0))
         .and_then(|_| out.sync_all())
         .map_err(|e| Error::io(&aside, "write", e))?;
     if let Some(dir) = path.parent() {
-        sync_dir(dir)?;
+        sync_dir(fs, dir)?;
     }
     Ok(aside)
 }
 
 /// Whether an intact frame starts anywhere in `file` between `from` and `len`.
-fn intact_frame_after(file: &File, from: u64, len: u64) -> io::Result<bool> {
+fn intact_frame_after(file: &dyn StoreFile, from: u64, len: u64) -> io::Result<bool> {
     if from >= len {
         return Ok(false);
     }
@@ -947,13 +985,26 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 
 /// The generation `CURRENT` names and (version 2) the newest segment it claims, or `None` when
 /// there is no `CURRENT` file.
-pub(crate) fn read_current(dir: &Path) -> Result<Option<(u32, Option<u32>)>> {
+pub(crate) fn read_current(fs: &dyn FileSystem, dir: &Path) -> Result<Option<(u32, Option<u32>)>> {
     let current = dir.join(CURRENT_FILE);
-    let text = match fs::read_to_string(&current) {
-        Ok(text) => text,
+    let file = match fs.open(&current, OpenMode::Read) {
+        Ok(file) => file,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(&current, "read", e)),
     };
+    // CURRENT is a few dozen bytes; anything much longer is not one.
+    let mut bytes = vec![0u8; 256];
+    let mut got = 0;
+    while got < bytes.len() {
+        match file.read_at(&mut bytes[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io(&current, "read", e)),
+        }
+    }
+    bytes.truncate(got);
+    let text = String::from_utf8_lossy(&bytes);
     let bad = || Error::NotAStore {
         path: dir.to_path_buf(),
         reason: format!("{CURRENT_FILE} does not name a generation"),
@@ -996,58 +1047,42 @@ fn segment_opening_max(version: u16) -> u64 {
     }
 }
 
-fn list_segments(dir: &Path) -> Result<Vec<(PathBuf, u32, u32)>> {
+fn list_segments(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<(PathBuf, u32, u32)>> {
     let mut out = Vec::new();
-    let entries = fs::read_dir(dir).map_err(|e| Error::io(dir, "list", e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, "list", e))?;
-        let name = entry.file_name();
+    for name in fs.list(dir).map_err(|e| Error::io(dir, "list", e))? {
         if let Some((g, s)) = name.to_str().and_then(parse_segment_name) {
-            out.push((entry.path(), g, s));
+            out.push((dir.join(name), g, s));
         }
     }
     out.sort_by_key(|(_, g, s)| (*g, *s));
     Ok(out)
 }
 
-fn create_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    match fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-    {
-        Ok(()) => Ok(()),
-        Err(e) => Err(Error::io(dir, "create directory", e)),
-    }
-}
-
-fn write_current(dir: &Path, generation: u32, last: Option<u32>) -> Result<()> {
+fn write_current(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    generation: u32,
+    last: Option<u32>,
+) -> Result<()> {
     let tmp = dir.join("CURRENT.tmp");
     let path = dir.join(CURRENT_FILE);
-    {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| Error::io(&tmp, "create", e))?;
-        let text = match last {
-            Some(last) => format!("{CURRENT_PREFIX}{generation}\n{LAST_SEGMENT_PREFIX}{last}\n"),
-            None => format!("{CURRENT_PREFIX}{generation}\n"),
-        };
-        file.write_all_at(text.as_bytes(), 0)
-            .and_then(|_| file.sync_all())
-            .map_err(|e| Error::io(&tmp, "write", e))?;
-    }
-    fs::rename(&tmp, &path).map_err(|e| Error::io(&path, "replace", e))?;
-    sync_dir(dir)
+    let text = match last {
+        Some(last) => format!("{CURRENT_PREFIX}{generation}\n{LAST_SEGMENT_PREFIX}{last}\n"),
+        None => format!("{CURRENT_PREFIX}{generation}\n"),
+    };
+    fs.open(&tmp, OpenMode::Replace)
+        .and_then(|file| {
+            file.write_all_at(text.as_bytes(), 0)?;
+            file.sync_all()
+        })
+        .map_err(|e| Error::io(&tmp, "write", e))?;
+    fs.rename(&tmp, &path)
+        .map_err(|e| Error::io(&path, "replace", e))?;
+    sync_dir(fs, dir)
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
+fn sync_dir(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
+    fs.sync_dir(dir)
         .map_err(|e| Error::io(dir, "sync directory", e))
 }
 

@@ -7,12 +7,14 @@
 
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rewind_core::{Options, Store};
 
 use crate::error::{Error, Result};
 use crate::file_backend::{FileBackend, OpenReport};
+use crate::file_system::{FileSystem, OsFileSystem};
 use crate::system_env::SystemEnv;
 
 /// When a write becomes durable.
@@ -44,6 +46,9 @@ pub struct FileOptions {
     pub segment_bytes: u64,
     /// The engine's options (limits, automatic checkpoint policy, events).
     pub store: Options,
+    /// The file system the store's files live on (default [`OsFileSystem`]; the crash tests
+    /// use a simulated disk that loses power).
+    pub file_system: Arc<dyn FileSystem>,
 }
 
 impl Default for FileOptions {
@@ -52,6 +57,7 @@ impl Default for FileOptions {
             durability: Durability::Always,
             segment_bytes: 64 << 20,
             store: Options::default(),
+            file_system: Arc::new(OsFileSystem),
         }
     }
 }
@@ -72,6 +78,12 @@ impl FileOptions {
     /// Sets the engine options.
     pub fn store(mut self, options: Options) -> Self {
         self.store = options;
+        self
+    }
+
+    /// Sets the file system.
+    pub fn file_system(mut self, file_system: Arc<dyn FileSystem>) -> Self {
+        self.file_system = file_system;
         self
     }
 }
@@ -111,7 +123,8 @@ impl FileStore {
     /// [`Error::NotAStore`] when `dir` holds no store.
     pub fn open_read_only(dir: impl AsRef<Path>, options: FileOptions) -> Result<FileStore> {
         let dir = dir.as_ref();
-        let (store, report) = load_engine(dir, FileBackend::open_read_only(dir)?, &options, false)?;
+        let backend = FileBackend::open_read_only_on(options.file_system.clone(), dir)?;
+        let (store, report) = load_engine(dir, backend, &options, false)?;
         Ok(FileStore {
             store,
             report,
@@ -174,7 +187,7 @@ pub(crate) fn open_engine(
 ) -> Result<(Store<FileBackend, SystemEnv>, OpenReport)> {
     load_engine(
         dir,
-        FileBackend::open(dir, options.segment_bytes)?,
+        FileBackend::open_on(options.file_system.clone(), dir, options.segment_bytes)?,
         options,
         sync_every_write,
     )

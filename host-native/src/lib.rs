@@ -5,6 +5,7 @@
 mod error;
 mod file_backend;
 mod file_store;
+mod file_system;
 mod lock;
 mod repair;
 mod shared_store;
@@ -15,6 +16,7 @@ pub use file_backend::{
     CURRENT_FILE, FileBackend, OpenReport, PendingSync, TornTail, split_position,
 };
 pub use file_store::{Durability, FileOptions, FileStore};
+pub use file_system::{DirLock, FileSystem, OpenMode, OsFileSystem, StoreFile};
 pub use lock::{Holder, LOCK_FILE, StoreLock};
 pub use repair::{RepairReport, repair};
 pub use rewind_core::{

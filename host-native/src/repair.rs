@@ -34,6 +34,7 @@ use rewind_core::{
 use crate::error::{Error, Result};
 use crate::file_backend::{FileBackend, parse_segment_name, read_current};
 use crate::file_store::{FileOptions, FileStore};
+use crate::file_system::OsFileSystem;
 use crate::system_env::SystemEnv;
 
 /// What [`repair`] salvaged and what it had to leave behind.
@@ -83,7 +84,7 @@ pub fn repair(src: &Path, dst: &Path) -> Result<RepairReport> {
             reason: "there are no segment files to salvage".into(),
         });
     }
-    let named = read_current(src)
+    let named = read_current(&OsFileSystem, src)
         .ok()
         .flatten()
         .map(|(g, _)| g)

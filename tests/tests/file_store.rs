@@ -808,6 +808,43 @@ fn a_torn_last_frame_is_cut_and_reported_and_the_rest_survives() {
     assert!(store.verify().is_ok());
 }
 
+/// A write whose records landed but whose seal did not, at the end of a segment already past
+/// its size: the writer's open voids and seals it in that same segment (a segment ends on a
+/// sealed write), so the store opens again afterwards — a new segment for the closing frames
+/// would leave the old one ending inside a write, which the next open takes for a removed seal.
+#[test]
+fn a_write_cut_before_its_seal_in_a_full_segment_is_closed_in_that_segment() {
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
+    let mut store = FileStore::open(&dir, options(4096)).expect("create");
+    let s = store.create_session("agent", Default::default()).unwrap();
+    let kept = write_checkpoints(&mut store, s, 0, 1, 500);
+    let cut_short = write_checkpoints(&mut store, s, 1, 1, 6000);
+    drop(store);
+    let last = segment_files(&dir).pop().unwrap();
+    assert!(file_len(&last) > 4096, "the last segment is full");
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&last)
+        .unwrap()
+        .set_len(file_len(&last) - SEAL_FRAME)
+        .unwrap();
+    let segments = segment_files(&dir);
+
+    let mut store = FileStore::open(&dir, options(4096)).expect("a cut write opens");
+    assert!(store.open_report().load.unfinished_transaction);
+    assert_absent(&store, cut_short[0].id);
+    assert_eq!(segment_files(&dir), segments, "no segment was started");
+    let more = write_checkpoints(&mut store, s, 2, 2, 3000);
+    drop(store);
+
+    let store = FileStore::open(&dir, options(4096)).expect("the closed write reopens");
+    assert_present(&store, &kept);
+    assert_present(&store, &more);
+    assert_absent(&store, cut_short[0].id);
+    assert!(store.verify().is_ok());
+}
+
 #[test]
 fn a_flipped_bit_in_the_last_acknowledged_record_is_damage_not_a_torn_write() {
     let tmp = TempDir::new().expect("a temporary directory");

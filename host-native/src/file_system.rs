@@ -1,0 +1,188 @@
+//! The file system under the file backend: the few calls [`FileBackend`](crate::FileBackend)
+//! makes ([`FileSystem`], [`StoreFile`]) and [`OsFileSystem`], the operating system's.
+//!
+//! Every byte the backend reads or writes, every sync, create, rename, removal and the writer
+//! lock go through these traits, so the same backend code runs on a simulated disk that loses
+//! power — the crash tests (`tests/src/power_loss.rs`) keep a durable and a volatile image of
+//! each file and directory and reopen from what a power cut would leave. The traits describe
+//! what the backend relies on, in POSIX terms:
+//!
+//! - a write is durable once its file is synced ([`StoreFile::sync_data`]/[`sync_all`]);
+//!   before that, a power cut may drop it, keep part of it or keep a later one without an
+//!   earlier one;
+//! - a created, renamed or removed name is durable once its directory is synced
+//!   ([`FileSystem::sync_dir`]); a rename replaces its target atomically;
+//! - a lock is released when its holder is dropped (or its process dies).
+//!
+//! [`sync_all`]: StoreFile::sync_all
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, ErrorKind};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::lock::StoreLock;
+
+/// How [`FileSystem::open`] opens a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// An existing file, for reading.
+    Read,
+    /// An existing file, for reading and writing.
+    ReadWrite,
+    /// A new file (fails with `AlreadyExists` when the name is taken), for reading and writing,
+    /// readable by its owner only.
+    CreateNew,
+    /// A file created or emptied, for writing, readable by its owner only.
+    Replace,
+}
+
+/// The directory operations, file opening and locking the file backend uses. `dyn`-usable; see
+/// the module docs for what the backend assumes of each call.
+pub trait FileSystem: fmt::Debug + Send + Sync {
+    /// Opens `path` as `mode` says.
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StoreFile>>;
+    /// The names in directory `dir`.
+    fn list(&self, dir: &Path) -> io::Result<Vec<OsString>>;
+    /// Whether `path` exists.
+    fn exists(&self, path: &Path) -> bool;
+    /// Creates directory `dir` and its missing parents (owner-only permissions).
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// Renames `from` to `to`, atomically replacing `to`.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes the file `path`.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Makes the names created, renamed or removed in `dir` durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Takes the writer lock of the store in `dir`, or fails with
+    /// [`Error::Locked`](crate::Error::Locked).
+    fn lock(&self, dir: &Path) -> Result<Box<dyn DirLock>>;
+}
+
+/// An open file, read and written at explicit offsets (no shared cursor), so readers on other
+/// threads can use it at the same time.
+pub trait StoreFile: fmt::Debug + Send + Sync {
+    /// Reads into `buf` from `offset`; returns how many bytes were read (0 at the end).
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+    /// Writes all of `buf` at `offset`.
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+    /// Cuts or extends the file to `len` bytes.
+    fn set_len(&self, len: u64) -> io::Result<()>;
+    /// The file's length in bytes.
+    fn size(&self) -> io::Result<u64>;
+    /// Makes the file's data (and its length) durable.
+    fn sync_data(&self) -> io::Result<()>;
+    /// Makes the file's data and all its metadata durable.
+    fn sync_all(&self) -> io::Result<()>;
+
+    /// Fills `buf` from `offset`, failing with `UnexpectedEof` when the file ends first.
+    fn read_exact_at(&self, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.read_at(buf, offset) {
+                Ok(0) => return Err(io::Error::from(ErrorKind::UnexpectedEof)),
+                Ok(n) => {
+                    buf = &mut buf[n..];
+                    offset += n as u64;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A held writer lock; dropping it releases the lock.
+pub trait DirLock: fmt::Debug + Send + Sync {}
+
+impl DirLock for StoreLock {}
+
+/// The operating system's file system: `pread`/`pwrite`, `fdatasync`/`fsync`, `fsync` on the
+/// directory, and [`StoreLock`] for the writer lock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OsFileSystem;
+
+impl FileSystem for OsFileSystem {
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StoreFile>> {
+        let mut options = OpenOptions::new();
+        match mode {
+            OpenMode::Read => options.read(true),
+            OpenMode::ReadWrite => options.read(true).write(true),
+            OpenMode::CreateNew => options.read(true).write(true).create_new(true).mode(0o600),
+            OpenMode::Replace => options.write(true).create(true).truncate(true).mode(0o600),
+        };
+        Ok(Arc::new(OsFile(options.open(path)?)))
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<OsString>> {
+        fs::read_dir(dir)?
+            .map(|entry| entry.map(|e| e.file_name()))
+            .collect()
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+
+    fn lock(&self, dir: &Path) -> Result<Box<dyn DirLock>> {
+        Ok(Box::new(StoreLock::acquire(dir)?))
+    }
+}
+
+/// A file of the operating system's.
+#[derive(Debug)]
+struct OsFile(File);
+
+impl StoreFile for OsFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        FileExt::read_at(&self.0, buf, offset)
+    }
+
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        FileExt::write_all_at(&self.0, buf, offset)
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+
+    fn sync_all(&self) -> io::Result<()> {
+        self.0.sync_all()
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        FileExt::read_exact_at(&self.0, buf, offset)
+    }
+}
