@@ -7,8 +7,10 @@
 #![warn(missing_docs)]
 
 pub mod file_harness;
+pub mod power_loss;
 
 pub use file_harness::FileHarness;
+pub use power_loss::{PowerLossFiles, SimulatedDisk};
 /// Temporary directories, removed when dropped.
 pub use tempfile::TempDir;
 

@@ -94,10 +94,11 @@ pub fn random_writes_seeds<H: Harness>(h: &mut H, seeds: RangeInclusive<u64>) {
     );
 }
 
-struct Rng(u64);
+#[derive(Clone, Debug)]
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -106,7 +107,7 @@ impl Rng {
         x
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         if n == 0 {
             0
         } else {
@@ -114,7 +115,7 @@ impl Rng {
         }
     }
 
-    fn chance(&mut self, percent: usize) -> bool {
+    pub(super) fn chance(&mut self, percent: usize) -> bool {
         self.below(100) < percent
     }
 
@@ -124,10 +125,10 @@ impl Rng {
 }
 
 /// Values made of a few shared 700-byte segments, so states and attachments share chunks.
-struct Values(Vec<Vec<u8>>);
+pub(super) struct Values(Vec<Vec<u8>>);
 
 impl Values {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let mut r = Rng(12345);
         Values(
             (0..8)
@@ -169,7 +170,7 @@ fn metadata(r: &mut Rng) -> Map<String, Value> {
 }
 
 /// Everything a caller can observe, as text.
-fn observed<H: Harness>(s: &TestStore<H>) -> String {
+pub(super) fn observed<H: Harness>(s: &TestStore<H>) -> String {
     let hash = |b: &[u8]| Hash::of(b).to_hex()[..12].to_string();
     let mut out = fingerprint(s);
     let items = match s.list(&Query::new().order(Order::Ascending)) {
@@ -205,7 +206,7 @@ fn observed<H: Harness>(s: &TestStore<H>) -> String {
 }
 
 /// One random write on `s`, described; None when there was nothing to do it on.
-fn write<H: Harness>(
+pub(super) fn write<H: Harness>(
     s: &mut TestStore<H>,
     r: &mut Rng,
     values: &Values,
