@@ -2,7 +2,7 @@
 # Heavy acceptance runs whose figures go into the issue notes and the README's reliability
 # section. Not part of the test command (scripts/test.sh runs a short subset of each).
 #
-#   KILLS=2000 FUZZ_SECONDS=300 scripts/acceptance.sh
+#   KILLS=2000 POWER_LOSS_SEEDS=10000 FUZZ_SECONDS=300 scripts/acceptance.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rewind/target}"
@@ -17,6 +17,10 @@ REWIND_CRASH_KILLS="$KILLS" cargo test --release -p rewind-tests --test crash --
 step "random writes on backends failing ${FAULT_SEEDS:=5000} seeds' worth of random calls"
 FAULT_SEEDS="$FAULT_SEEDS" cargo test --release -p rewind-core --test reopen -- \
     writes_refused 2>&1 | grep -E 'test result'
+
+step "power cuts on a simulated disk: ${POWER_LOSS_SEEDS:=10000} random write sequences"
+POWER_LOSS_SEEDS="$POWER_LOSS_SEEDS" cargo test --release -p rewind-tests --test power_loss -- \
+    --nocapture power_cuts 2>&1 | grep -E 'PowerLossReport|test result'
 
 step "repair of a store with one damaged 64 MiB frame (release CLI)"
 cargo build --release -p rewind --bin rewind
