@@ -52,6 +52,22 @@ pub struct LoadReport {
     pub expected_head_found: Option<bool>,
 }
 
+/// What a read-only backend found when asked to [`refresh`](Backend::refresh).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refresh {
+    /// The frames appended after the position asked for were replayed (none when nothing
+    /// was appended). `log_bytes` counts the bytes read from that position.
+    Appended(LoadReport),
+    /// The log was replaced (a compaction switched to a new one), or cannot be read on from
+    /// the position asked for: the backend now shows the current log, to be read from its
+    /// start with [`load`](Backend::load). `rewritten`: a compaction replaced it.
+    Replaced {
+        /// Whether the log was replaced by a rewrite (as opposed to read again whole).
+        rewritten: bool,
+    },
+}
+
 /// Byte storage for one store. `dyn`-usable.
 pub trait Backend {
     /// Adds `frames` (whole frames) at the end of the log and returns the position of its first
@@ -85,6 +101,14 @@ pub trait Backend {
     fn is_read_only(&self) -> bool {
         false
     }
+    /// For a read-only backend following a writer elsewhere: replays what was appended after
+    /// `from` — where the last sealed write the store saw ends, or 0 to read the log again from
+    /// its start — or reports that the log was replaced. Never writes. The default (a backend
+    /// nobody else writes): nothing new.
+    fn refresh(&mut self, from: u64, visit: &mut Visitor<'_>) -> Result<Refresh, Error> {
+        let _ = (from, visit);
+        Ok(Refresh::Appended(LoadReport::default()))
+    }
 }
 
 impl<B: Backend + ?Sized> Backend for &mut B {
@@ -93,6 +117,9 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn append_closing(&mut self, frames: &[u8]) -> Result<u64, BackendError> {
         (**self).append_closing(frames)
+    }
+    fn refresh(&mut self, from: u64, visit: &mut Visitor<'_>) -> Result<Refresh, Error> {
+        (**self).refresh(from, visit)
     }
     fn sync(&mut self) -> Result<(), BackendError> {
         (**self).sync()

@@ -198,6 +198,23 @@ impl Chain {
         Ok(())
     }
 
+    /// The last segment start seen.
+    pub fn last_segment(&self) -> Option<u32> {
+        self.last_segment
+    }
+
+    /// Forgets the frames after the last seal, as if the log ended there: a read-only store's
+    /// view ends at its last sealed write, and a refresh reads on from there. `last_segment` is
+    /// the segment that seal is in.
+    pub fn forget_pending(&mut self, last_segment: Option<u32>) {
+        self.pending = None;
+        self.pending_records = 0;
+        self.pending_frames = 0;
+        self.pending_txn = None;
+        self.pending_abort = None;
+        self.last_segment = last_segment;
+    }
+
     /// Notes that the record just absorbed is an abort.
     pub fn absorbed_abort(&mut self) {
         if self.pending_abort.is_none() {

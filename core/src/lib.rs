@@ -34,7 +34,7 @@ pub mod session;
 mod store;
 
 pub use annotation::{Annotation, Severity};
-pub use backend::{Backend, LoadReport, MemoryBackend};
+pub use backend::{Backend, LoadReport, MemoryBackend, Refresh};
 pub use checkpoint::{Checkpoint, NewAttachment, NewCheckpoint, Trigger, TriggerKind};
 pub use compact::{CompactionPlan, CompactionReport, KeepReason, RemovalReason, RetentionPolicy};
 pub use diff::Diff;
@@ -49,5 +49,5 @@ pub use options::{AutoPolicy, Options};
 pub use query::{Cursor, Order, Page, Query};
 pub use session::Session;
 pub use store::{
-    History, Restored, SalvageReport, Store, VerifyError, VerifyProblem, VerifyReport,
+    History, Refreshed, Restored, SalvageReport, Store, VerifyError, VerifyProblem, VerifyReport,
 };

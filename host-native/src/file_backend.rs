@@ -34,8 +34,19 @@
 //!
 //! **Read-only opens** ([`FileBackend::open_read_only`]) take no lock and write, create or
 //! delete nothing, so they work on read-only media, without write permission, and beside a
-//! live writer: they see the log as it was when it was read, up to its last whole frame (a
-//! write in progress looks like a torn tail and is not part of the view).
+//! live writer: they see the log as it was when it was read, up to its last sealed write (a
+//! write in progress looks like a torn tail or an unsealed write and is not part of the view).
+//!
+//! **Following a writer.** A read-only backend's `refresh` reads on from where the store's
+//! view ends: it reads `CURRENT` (a few bytes), opens the segments it names that are new, and
+//! reads the bytes appended since — nothing else, so it costs what was appended. When
+//! `CURRENT` names a new generation (a compaction), the next `load` reads that generation
+//! whole, and the switch happens only if it reads. The old generation's files stay open until
+//! then: the writer deletes them after its switch, and on POSIX an open file stays readable
+//! after its name is gone, so a reader's view never breaks under it and readers never need to
+//! write anything (no reader registry, no shared locks), which is what read-only media and
+//! Node.js readers need. A reader that opens while a compaction switches generations reads
+//! `CURRENT` again and retries.
 //!
 //! **I/O.** Every read, write, sync, create, rename, removal and the lock go through a
 //! [`FileSystem`] ([`OsFileSystem`] unless [`FileOptions::file_system`](crate::FileOptions)
@@ -55,7 +66,7 @@ use std::io::{self, BufReader, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rewind_core::backend::{LoadReport, Visitor};
+use rewind_core::backend::{LoadReport, Refresh, Visitor};
 use rewind_core::frame::{self, FRAME_HEADER_LEN, FrameHeader, HEADER_LEN, MAX_PAYLOAD};
 use rewind_core::log;
 use rewind_core::{Backend, BackendError, CorruptKind};
@@ -191,6 +202,9 @@ pub struct FileBackend {
     broken: Option<String>,
     /// The newest segment `CURRENT` names (version 2).
     claimed_last: Option<u32>,
+    /// A read-only backend's next generation (and its claimed last segment), found by a
+    /// refresh and read by the next `load`.
+    switch_to: Option<(SegmentSet, Option<u32>)>,
 }
 
 impl FileBackend {
@@ -254,7 +268,25 @@ impl FileBackend {
 
     /// [`open_read_only`](FileBackend::open_read_only) on the file system `fs`.
     pub fn open_read_only_on(fs: Arc<dyn FileSystem>, dir: &Path) -> Result<FileBackend> {
-        let (generation, claimed_last) = match read_current(fs.as_ref(), dir)? {
+        // A compaction can switch generations (and delete the old one) between reading
+        // CURRENT and opening its segments: then CURRENT has changed, and reading it again
+        // finds the new generation.
+        let mut tries = 0;
+        loop {
+            let current = read_current(fs.as_ref(), dir)?;
+            match FileBackend::open_generation_read_only(fs.clone(), dir, current) {
+                Err(_) if tries < 5 && read_current(fs.as_ref(), dir)? != current => tries += 1,
+                result => return result,
+            }
+        }
+    }
+
+    fn open_generation_read_only(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        current: Option<(u32, Option<u32>)>,
+    ) -> Result<FileBackend> {
+        let (generation, claimed_last) = match current {
             Some(current) => current,
             None if !fs.exists(dir) => {
                 return Err(Error::NotAStore {
@@ -298,6 +330,7 @@ impl FileBackend {
             segment_bytes: segment_bytes.max(HEADER_LEN as u64 + 1),
             report: OpenReport::default(),
             broken: None,
+            switch_to: None,
         }
     }
 
@@ -544,7 +577,13 @@ impl FileBackend {
         Ok(position(active, offset))
     }
 
-    fn load_segments(&mut self, visit: &mut Visitor<'_>) -> Result<LoadReport> {
+    /// Reads the live segments' frames, from the start or (a refresh) from `from`, a segment
+    /// and an offset in it where a sealed write ended.
+    fn load_segments(
+        &mut self,
+        from: Option<(u32, u64)>,
+        visit: &mut Visitor<'_>,
+    ) -> Result<LoadReport> {
         let mut report = LoadReport::default();
         report.format_version = self.live.version;
         let first = self.live.segments.keys().next().copied();
@@ -559,10 +598,17 @@ impl FileBackend {
                 kind: CorruptKind::SegmentMissing(claimed),
             });
         }
-        let segs: Vec<u32> = self.live.segments.keys().copied().collect();
+        let from_segment = from.map_or(0, |(seg, _)| seg);
+        let segs: Vec<u32> = self
+            .live
+            .segments
+            .range(from_segment..)
+            .map(|(s, _)| *s)
+            .collect();
         let mut payload = Vec::new();
         let mut previous: Option<u32> = None;
         for seg in segs {
+            let resume_at = from.filter(|(s, _)| *s == seg).map(|(_, offset)| offset);
             let (file, path, len) = {
                 let s = &self.live.segments[&seg];
                 (s.file.clone(), s.path.clone(), s.len)
@@ -573,37 +619,51 @@ impl FileBackend {
                 offset,
                 kind,
             };
-            let mut reader = BufReader::with_capacity(1 << 20, ReadAt::new(file.as_ref()));
-            let mut header = [0u8; HEADER_LEN];
-            let got =
-                read_full(&mut reader, &mut header).map_err(|e| Error::io(&path, "read", e))?;
-            let version = self.live.version;
-            if got < HEADER_LEN {
-                if is_last && header[..got] == frame::header_of(version)[..got] {
-                    // Created but its header never fully landed: a writer writes its opening
-                    // again.
-                    if got > 0 {
-                        self.torn_tail(seg, 0, &mut report)?;
+            let mut reader = BufReader::with_capacity(
+                1 << 20,
+                ReadAt {
+                    file: file.as_ref(),
+                    pos: resume_at.unwrap_or(0),
+                },
+            );
+            let mut offset = match resume_at {
+                // A refresh goes on where the last sealed write it saw ended.
+                Some(offset) => offset,
+                None => {
+                    let mut header = [0u8; HEADER_LEN];
+                    let got = read_full(&mut reader, &mut header)
+                        .map_err(|e| Error::io(&path, "read", e))?;
+                    let version = self.live.version;
+                    if got < HEADER_LEN {
+                        if is_last && header[..got] == frame::header_of(version)[..got] {
+                            // Created but its header never fully landed: a writer writes its
+                            // opening again.
+                            if got > 0 {
+                                self.torn_tail(seg, 0, &mut report)?;
+                            }
+                            if !self.read_only() {
+                                self.reopen_segment(seg, previous, &mut report, visit)?;
+                            }
+                            continue;
+                        }
+                        return Err(corrupt(0, CorruptKind::Truncated));
                     }
-                    if !self.read_only() {
-                        self.reopen_segment(seg, previous, &mut report, visit)?;
+                    let found = frame::check_header(&header).map_err(|kind| corrupt(0, kind))?;
+                    if Some(seg) == first && from.is_none() {
+                        self.live.version = found;
+                        report.format_version = found;
+                    } else if found != version {
+                        return Err(corrupt(
+                            0,
+                            CorruptKind::Inconsistent(
+                                "segments of one log in different format versions",
+                            ),
+                        ));
                     }
-                    continue;
+                    report.log_bytes += HEADER_LEN as u64;
+                    HEADER_LEN as u64
                 }
-                return Err(corrupt(0, CorruptKind::Truncated));
-            }
-            let found = frame::check_header(&header).map_err(|kind| corrupt(0, kind))?;
-            if Some(seg) == first {
-                self.live.version = found;
-                report.format_version = found;
-            } else if found != version {
-                return Err(corrupt(
-                    0,
-                    CorruptKind::Inconsistent("segments of one log in different format versions"),
-                ));
-            }
-            let mut offset = HEADER_LEN as u64;
-            report.log_bytes += HEADER_LEN as u64;
+            };
             let frames_before = report.frames;
             loop {
                 let mut fh = [0u8; FRAME_HEADER_LEN];
@@ -681,6 +741,64 @@ impl FileBackend {
             previous = Some(seg);
         }
         Ok(report)
+    }
+
+    /// A read-only backend's refresh: reads what was appended after `from` (`Some`), or
+    /// prepares the generation `CURRENT` now names for the next `load` (`None`) when it changed
+    /// or `from` is 0 (read everything again). The files of the old generation stay open, so
+    /// the view they hold stays readable after the writer deletes them.
+    fn refresh_segments(
+        &mut self,
+        from: u64,
+        visit: &mut Visitor<'_>,
+    ) -> Result<Option<LoadReport>> {
+        let dir = self.dir.clone();
+        let (generation, claimed_last) =
+            read_current(self.fs.as_ref(), &dir)?.ok_or_else(|| Error::NotAStore {
+                path: dir.clone(),
+                reason: format!("the {CURRENT_FILE} file is gone"),
+            })?;
+        if generation != self.live.generation || from == 0 {
+            let old = std::mem::replace(
+                &mut self.live,
+                SegmentSet {
+                    generation,
+                    version: frame::FORMAT_VERSION,
+                    ..SegmentSet::default()
+                },
+            );
+            let opened = self.open_segments();
+            let next = std::mem::replace(&mut self.live, old);
+            opened?;
+            self.switch_to = Some((next, claimed_last));
+            return Ok(None);
+        }
+        // Segments the writer started since the last look (CURRENT names the newest before
+        // anything is written into it).
+        let last = self.live.segments.keys().next_back().copied();
+        if claimed_last.is_some_and(|claimed| last.is_none_or(|l| claimed > l)) {
+            for (path, g, seg) in list_segments(self.fs.as_ref(), &dir)? {
+                if g != generation || last.is_some_and(|l| seg <= l) {
+                    continue;
+                }
+                let file = self
+                    .fs
+                    .open(&path, OpenMode::Read)
+                    .map_err(|e| Error::io(&path, "open", e))?;
+                self.live
+                    .segments
+                    .insert(seg, Segment { file, path, len: 0 });
+            }
+        }
+        self.claimed_last = claimed_last;
+        let (from_segment, offset) = split_position(from);
+        for s in self.live.segments.range_mut(from_segment..).map(|(_, s)| s) {
+            s.len = s.file.size().map_err(|e| Error::io(&s.path, "stat", e))?;
+        }
+        self.report.torn_tail = None;
+        self.report.segments = self.live.segments.len();
+        let report = self.load_segments(Some((from_segment, offset)), visit)?;
+        Ok(Some(report))
     }
 
     /// Writes a segment's opening (header, and the segment start in version 2) over a segment
@@ -779,31 +897,58 @@ impl Backend for FileBackend {
     }
 
     fn load(&mut self, visit: &mut Visitor<'_>) -> Result<LoadReport, rewind_core::Error> {
-        match self.load_segments(visit) {
+        let Some((next, claimed)) = self.switch_to.take() else {
+            return match self.load_segments(None, visit) {
+                Ok(report) => {
+                    self.report.load = report.clone();
+                    Ok(report)
+                }
+                Err(err) => {
+                    if matches!(err, Error::Corrupt { .. }) {
+                        self.report.torn_tail = None;
+                        self.broken = Some(err.to_string());
+                    }
+                    Err(engine_error(err))
+                }
+            };
+        };
+        // A refresh found the log replaced: read the new generation, and keep it only if it
+        // reads (a reader's old view stays whole otherwise).
+        let old = std::mem::replace(&mut self.live, next);
+        let old_claim = std::mem::replace(&mut self.claimed_last, claimed);
+        let old_report = std::mem::take(&mut self.report);
+        match self.load_segments(None, visit) {
             Ok(report) => {
+                self.report.segments = self.live.segments.len();
                 self.report.load = report.clone();
                 Ok(report)
             }
-            Err(Error::Store(err)) => Err(err),
-            Err(Error::Corrupt { file, offset, kind }) => {
-                // The engine's error carries a position; keep the file-level detail for the
-                // host, which reports it instead.
-                self.report.torn_tail = None;
-                self.broken = Some(format!("{} is corrupt at byte {offset}", file.display()));
-                let seg = parse_segment_name(
-                    file.file_name()
-                        .and_then(|n| n.to_str())
-                        .unwrap_or_default(),
-                )
-                .map_or(0, |(_, s)| s);
-                Err(rewind_core::Error::Corrupt {
-                    at: position(seg, offset),
-                    kind,
-                })
+            Err(err) => {
+                self.live = old;
+                self.claimed_last = old_claim;
+                self.report = old_report;
+                Err(engine_error(err))
             }
-            Err(other) => Err(rewind_core::Error::Backend(BackendError::Io(
-                other.to_string(),
-            ))),
+        }
+    }
+
+    fn refresh(
+        &mut self,
+        from: u64,
+        visit: &mut Visitor<'_>,
+    ) -> Result<Refresh, rewind_core::Error> {
+        if !self.read_only() {
+            return Ok(Refresh::Appended(LoadReport::default()));
+        }
+        match self.refresh_segments(from, visit) {
+            Ok(Some(report)) => Ok(Refresh::Appended(report)),
+            Ok(None) => Ok(Refresh::Replaced {
+                rewritten: self
+                    .switch_to
+                    .as_ref()
+                    .is_some_and(|(next, _)| next.generation != self.live.generation),
+            }),
+            Err(err) => Err(engine_error(err)),
         }
     }
 
@@ -910,12 +1055,6 @@ impl Drop for FileBackend {
 struct ReadAt<'a> {
     file: &'a dyn StoreFile,
     pos: u64,
-}
-
-impl<'a> ReadAt<'a> {
-    fn new(file: &'a dyn StoreFile) -> Self {
-        ReadAt { file, pos: 0 }
-    }
 }
 
 impl Read for ReadAt<'_> {
@@ -1084,6 +1223,27 @@ fn write_current(
 fn sync_dir(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
     fs.sync_dir(dir)
         .map_err(|e| Error::io(dir, "sync directory", e))
+}
+
+/// The engine's form of a backend error. A corrupt file's position becomes a log position;
+/// the host keeps the file-level detail (it reports the error from the open instead).
+fn engine_error(err: Error) -> rewind_core::Error {
+    match err {
+        Error::Store(err) => err,
+        Error::Corrupt { file, offset, kind } => {
+            let seg = parse_segment_name(
+                file.file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default(),
+            )
+            .map_or(0, |(_, s)| s);
+            rewind_core::Error::Corrupt {
+                at: position(seg, offset),
+                kind,
+            }
+        }
+        other => rewind_core::Error::Backend(BackendError::Io(other.to_string())),
+    }
 }
 
 fn io_to_backend(path: &Path, e: io::Error) -> BackendError {

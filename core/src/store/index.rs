@@ -25,6 +25,7 @@ use crate::chain::{Chain, Version};
 use crate::checkpoint::{Checkpoint, state_root};
 use crate::chunks::{ChunkTable, Slot};
 use crate::error::{CorruptKind, Error, Result};
+use crate::event::Event;
 use crate::frame::FRAME_HEADER_LEN;
 use crate::id::{CheckpointId, Hash, IdGen, SessionId};
 use crate::record::{
@@ -126,6 +127,15 @@ pub(crate) struct Index {
     /// Version 2: the records of the write being replayed, until its seal arrives (with where
     /// each chunk area and frame start).
     unsealed: Vec<(Record, u64, u64, u64)>,
+    /// Where the last seal replayed ends (the position after its frame), and the segment it is
+    /// in: where a read-only store's view ends and a refresh resumes.
+    sealed_end: u64,
+    sealed_segment: Option<u32>,
+    /// Bytes replayed after the last seal (frames, and the header before a segment start).
+    bytes_after_seal: u64,
+    /// When set, what `apply` changes is noted here as events (a refresh reports another
+    /// process's writes this way).
+    pub journal: Option<Vec<Event>>,
 }
 
 impl Default for Index {
@@ -148,6 +158,10 @@ impl Default for Index {
             recovered_sessions: Vec::new(),
             chain: Chain::default(),
             unsealed: Vec::new(),
+            sealed_end: 0,
+            sealed_segment: None,
+            bytes_after_seal: 0,
+            journal: None,
         }
     }
 }
@@ -169,6 +183,7 @@ impl Index {
             at: frame_start,
             kind,
         };
+        self.bytes_after_seal += (FRAME_HEADER_LEN + payload.len()) as u64;
         // The chain first: seals and segment starts are structure, not store content.
         match &rec {
             Record::Seal(seal) => {
@@ -181,9 +196,15 @@ impl Index {
                         "a write sealed inside a transaction",
                     )));
                 }
+                self.sealed_end = pos + payload.len() as u64;
+                self.sealed_segment = self.chain.last_segment();
+                self.bytes_after_seal = 0;
                 return Ok(());
             }
-            Record::SegmentStart(start) => return self.chain.segment(*start).map_err(corrupt),
+            Record::SegmentStart(start) => {
+                self.bytes_after_seal += crate::frame::HEADER_LEN as u64;
+                return self.chain.segment(*start).map_err(corrupt);
+            }
             Record::LogStart(previous) => {
                 self.chain.first_record(true).map_err(corrupt)?;
                 self.chain.previous_head = *previous;
@@ -251,6 +272,23 @@ impl Index {
             .map_err(|e| locate(e, frame_start))
     }
 
+    /// Where a refresh resumes: the end of the last sealed write, when the log has seals
+    /// (version 2); `None` when it must be read again from its start.
+    pub fn resume_at(&self) -> Option<u64> {
+        (self.chain.version == Version::V2 && self.chain.seals > 0 && self.sealed_end > 0)
+            .then_some(self.sealed_end)
+    }
+
+    /// Ends the view at the last sealed write: what came after it (a write still being
+    /// written, or cut short) is forgotten, and a refresh reads it again. Returns the bytes it
+    /// had taken up.
+    pub fn end_at_last_seal(&mut self) -> u64 {
+        self.unsealed.clear();
+        self.txn = None;
+        self.chain.forget_pending(self.sealed_segment);
+        core::mem::take(&mut self.bytes_after_seal)
+    }
+
     /// Drops a transaction the log ended inside (a crash cut it short: none of it happened).
     /// Returns how many of its records had been read, or `None` when no transaction was open.
     pub fn void_open_transaction(&mut self) -> Option<u64> {
@@ -272,6 +310,50 @@ impl Index {
     /// `meta_bytes` is the frame's size without them. `known` carries what a live write already
     /// computed for the checkpoint it is applying.
     pub fn apply(
+        &mut self,
+        rec: Record,
+        raw_pos: u64,
+        meta_bytes: u64,
+        known: Option<Known>,
+    ) -> Result<()> {
+        if self.journal.is_some() {
+            let event = self.event_of(&rec);
+            self.apply_quietly(rec, raw_pos, meta_bytes, known)?;
+            if let (Some(journal), Some(event)) = (&mut self.journal, event) {
+                journal.push(event);
+            }
+            return Ok(());
+        }
+        self.apply_quietly(rec, raw_pos, meta_bytes, known)
+    }
+
+    /// The event a record applied makes (for the journal), read before it is applied.
+    fn event_of(&self, rec: &Record) -> Option<Event> {
+        Some(match rec {
+            Record::Session(s) => Event::SessionCreated { session: s.id },
+            Record::Checkpoint(c) => Event::Created {
+                session: c.session,
+                checkpoint: c.id,
+                seq: c.seq,
+            },
+            Record::Annotation(a) => Event::Annotated {
+                checkpoint: a.checkpoint,
+                severity: a.annotation.severity,
+            },
+            Record::DeleteCheckpoint(id) => Event::Deleted {
+                session: self.checkpoints.get(id)?.cp.session,
+                checkpoint: *id,
+            },
+            Record::DeleteSession(id) => Event::SessionDeleted { session: *id },
+            Record::Head(h) => Event::Restored {
+                session: h.session,
+                checkpoint: h.head?,
+            },
+            _ => return None,
+        })
+    }
+
+    fn apply_quietly(
         &mut self,
         rec: Record,
         raw_pos: u64,

@@ -26,6 +26,7 @@ use crate::options::Options;
 use crate::record::{self, Record};
 
 pub(crate) mod blob;
+mod follow;
 pub(crate) mod index;
 mod read;
 pub(crate) mod rewrite;
@@ -33,6 +34,7 @@ pub(crate) mod validate;
 mod verify;
 mod write;
 
+pub use follow::Refreshed;
 pub use read::History;
 pub use verify::{VerifyError, VerifyProblem, VerifyReport};
 pub use write::Restored;
@@ -131,6 +133,63 @@ fn check_structure(index: &mut Index, report: &LoadReport) -> Result<()> {
         .map_err(|(at, kind)| Error::Corrupt { at, kind })
 }
 
+/// Replays `backend`'s log into a new index: the part of an open that reads (and, for a
+/// refresh that finds the log replaced, the whole of it).
+pub(crate) fn replay<B: Backend>(
+    backend: &mut B,
+    options: &Options,
+    salvage: bool,
+) -> Result<(Index, LoadReport, SalvageReport)> {
+    let (mut index, mut report, salvaged) = load_index(backend, options, salvage)?;
+    finish_replay(&mut index, &mut report)?;
+    Ok((index, report, salvaged))
+}
+
+/// Reads the log into a new index (the backend's part of a replay).
+pub(crate) fn load_index<B: Backend>(
+    backend: &mut B,
+    options: &Options,
+    salvage: bool,
+) -> Result<(Index, LoadReport, SalvageReport)> {
+    let mut index = Index::default();
+    index.recover_sessions = salvage;
+    index.chain.salvage = salvage;
+    index.chain.watch = options.expect_head;
+    let mut salvaged = SalvageReport::default();
+    let report = backend.load(&mut |pos, payload| match index.replay_frame(pos, payload) {
+        Err(err) if salvage => {
+            salvaged.skipped_records += 1;
+            if salvaged.first_problem.is_none() {
+                salvaged.first_problem = Some(err);
+            }
+            Ok(())
+        }
+        other => other,
+    })?;
+    salvaged.recovered_sessions = core::mem::take(&mut index.recovered_sessions);
+    Ok((index, report, salvaged))
+}
+
+/// The checks and clean-up after a log was read: its structure, the expected head, and a
+/// transaction it ends inside.
+pub(crate) fn finish_replay(index: &mut Index, report: &mut LoadReport) -> Result<()> {
+    check_structure(index, report)?;
+    report.unsealed_frames = index.chain.unsealed_frames();
+    report.expected_head_found = index
+        .chain
+        .watch
+        .map(|head| index.chain.watch_found || index.chain.previous_head == Some(head));
+    // A transaction the log ends inside was cut by a crash: none of it happened. A writer says
+    // so in the log too (see `open_inner`), or later records would be read as its missing
+    // ones; a read-only open voids it in memory only: the writer, maybe still writing it, owns
+    // the log.
+    if let Some(discarded) = index.void_open_transaction() {
+        report.discarded_records = discarded;
+        report.unfinished_transaction = true;
+    }
+    Ok(())
+}
+
 impl<B: Backend, E: Env> Store<B, E> {
     /// Opens a store on `backend`, replaying its log. Returns the store and what loading found
     /// (a dropped torn tail, frames replayed).
@@ -156,36 +215,11 @@ impl<B: Backend, E: Env> Store<B, E> {
         options: Options,
         salvage: bool,
     ) -> Result<(Self, LoadReport, SalvageReport)> {
-        let mut index = Index::default();
-        index.recover_sessions = salvage;
-        index.chain.salvage = salvage;
-        index.chain.watch = options.expect_head;
-        let mut salvaged = SalvageReport::default();
-        let mut report =
-            backend.load(&mut |pos, payload| match index.replay_frame(pos, payload) {
-                Err(err) if salvage => {
-                    salvaged.skipped_records += 1;
-                    if salvaged.first_problem.is_none() {
-                        salvaged.first_problem = Some(err);
-                    }
-                    Ok(())
-                }
-                other => other,
-            })?;
-        salvaged.recovered_sessions = core::mem::take(&mut index.recovered_sessions);
-        check_structure(&mut index, &report)?;
-        report.unsealed_frames = index.chain.unsealed_frames();
-        report.expected_head_found = index
-            .chain
-            .watch
-            .map(|head| index.chain.watch_found || index.chain.previous_head == Some(head));
+        let (mut index, report, salvaged) = replay(&mut backend, &options, salvage)?;
         let mut log_bytes = report.log_bytes;
-        // A transaction the log ends inside was cut by a crash: none of it happened. Say so in
-        // the log too, or later records would be read as its missing ones. (A read-only open
-        // voids it in memory only: the writer, maybe still writing it, owns the log.)
-        if let Some(discarded) = index.void_open_transaction() {
-            report.discarded_records = discarded;
-            report.unfinished_transaction = true;
+        if backend.is_read_only() && index.resume_at().is_some() {
+            // The view ends at the last sealed write; a refresh reads on from there.
+            log_bytes -= index.end_at_last_seal();
         }
         if !backend.is_read_only() {
             // Close what a crash left open, so the log goes on from a clean point: a voided
