@@ -49,6 +49,10 @@ pub struct FileOptions {
     /// The file system the store's files live on (default [`OsFileSystem`]; the crash tests
     /// use a simulated disk that loses power).
     pub file_system: Arc<dyn FileSystem>,
+    /// How long a writer's open waits for another writer to release the store before failing
+    /// with [`Error::Locked`] (default zero: fail at once). Like SQLite's busy timeout: the
+    /// open retries with growing pauses (up to 50 ms) until the lock is free or the time is up.
+    pub lock_timeout: Duration,
 }
 
 impl Default for FileOptions {
@@ -58,6 +62,7 @@ impl Default for FileOptions {
             segment_bytes: 64 << 20,
             store: Options::default(),
             file_system: Arc::new(OsFileSystem),
+            lock_timeout: Duration::ZERO,
         }
     }
 }
@@ -81,6 +86,12 @@ impl FileOptions {
         self
     }
 
+    /// Sets how long a writer's open waits for the writer lock.
+    pub fn lock_timeout(mut self, wait: Duration) -> Self {
+        self.lock_timeout = wait;
+        self
+    }
+
     /// Sets the file system.
     pub fn file_system(mut self, file_system: Arc<dyn FileSystem>) -> Self {
         self.file_system = file_system;
@@ -99,8 +110,9 @@ pub struct FileStore {
 
 impl FileStore {
     /// Opens the store in `dir`, creating it if the directory is empty or missing. Fails with
-    /// [`Error::Locked`] when another handle holds it, and with [`Error::Corrupt`] naming the file
-    /// and offset when a segment is damaged before its end.
+    /// [`Error::Locked`] when another handle holds it (after waiting up to
+    /// [`FileOptions::lock_timeout`]), and with [`Error::Corrupt`] naming the file and offset
+    /// when a segment is damaged before its end.
     pub fn open(dir: impl AsRef<Path>, options: FileOptions) -> Result<FileStore> {
         let (store, report) = open_engine(
             dir.as_ref(),
@@ -122,9 +134,7 @@ impl FileStore {
     /// [`BackendError::ReadOnly`](rewind_core::BackendError::ReadOnly). Fails with
     /// [`Error::NotAStore`] when `dir` holds no store.
     pub fn open_read_only(dir: impl AsRef<Path>, options: FileOptions) -> Result<FileStore> {
-        let dir = dir.as_ref();
-        let backend = FileBackend::open_read_only_on(options.file_system.clone(), dir)?;
-        let (store, report) = load_engine(dir, backend, &options, false)?;
+        let (store, report) = open_engine_read_only(dir.as_ref(), &options)?;
         Ok(FileStore {
             store,
             report,
@@ -185,12 +195,32 @@ pub(crate) fn open_engine(
     options: &FileOptions,
     sync_every_write: bool,
 ) -> Result<(Store<FileBackend, SystemEnv>, OpenReport)> {
-    load_engine(
-        dir,
-        FileBackend::open_on(options.file_system.clone(), dir, options.segment_bytes)?,
-        options,
-        sync_every_write,
-    )
+    load_engine(dir, lock_waiting(dir, options)?, options, sync_every_write)
+}
+
+/// Opens the engine on a directory for reading only.
+pub(crate) fn open_engine_read_only(
+    dir: &Path,
+    options: &FileOptions,
+) -> Result<(Store<FileBackend, SystemEnv>, OpenReport)> {
+    let backend = FileBackend::open_read_only_on(options.file_system.clone(), dir)?;
+    load_engine(dir, backend, options, false)
+}
+
+/// Opens a writer's backend, waiting up to `options.lock_timeout` for the lock.
+fn lock_waiting(dir: &Path, options: &FileOptions) -> Result<FileBackend> {
+    let deadline = std::time::Instant::now() + options.lock_timeout;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match FileBackend::open_on(options.file_system.clone(), dir, options.segment_bytes) {
+            Err(Error::Locked { .. }) if std::time::Instant::now() < deadline => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                std::thread::sleep(pause.min(left));
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Replays the log of an opened backend into the engine.

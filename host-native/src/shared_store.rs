@@ -15,6 +15,11 @@
 //! A failed sync leaves what the disk holds unknown, so the store then refuses writes (reads go
 //! on) until it is reopened. Events reach subscribers after the write lock is released, through
 //! `std::sync::mpsc` channels or callbacks.
+//!
+//! A **read-only** `SharedStore` ([`open_read_only`](SharedStore::open_read_only)) follows a
+//! writer in another process (or another handle): [`refresh`](SharedStore::refresh) applies
+//! what it wrote since, and [`follow_every`](SharedStore::follow_every) does so on a timer, so
+//! subscribers hear of another process's writes as they land.
 
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -23,14 +28,14 @@ use std::thread;
 use std::time::Duration;
 
 use rewind_core::{
-    Checkpoint, CheckpointId, Event, Metrics, NewCheckpoint, Restored, RetentionPolicy, SessionId,
-    Store,
+    Checkpoint, CheckpointId, Event, Metrics, NewCheckpoint, Refreshed, Restored, RetentionPolicy,
+    SessionId, Store,
 };
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::file_backend::{FileBackend, OpenReport};
-use crate::file_store::{Durability, FileOptions, open_engine};
+use crate::file_store::{Durability, FileOptions, open_engine, open_engine_read_only};
 use crate::system_env::SystemEnv;
 
 /// The engine store inside a [`SharedStore`].
@@ -125,10 +130,24 @@ impl SharedStore {
     pub fn open(dir: impl AsRef<Path>, options: FileOptions) -> Result<SharedStore> {
         // Syncing is this handle's job (group commit), not the engine's.
         let (store, report) = open_engine(dir.as_ref(), &options, false)?;
+        SharedStore::start(store, report, options.durability)
+    }
+
+    /// Opens the store in `dir` for reading only, beside its writer (another process, or a
+    /// handle in this one): no lock, nothing written (see
+    /// [`FileStore::open_read_only`](crate::FileStore::open_read_only)). Keep it current with
+    /// [`refresh`](SharedStore::refresh) or [`follow_every`](SharedStore::follow_every); the
+    /// events of what each refresh applied reach subscribers as a writer's own do.
+    pub fn open_read_only(dir: impl AsRef<Path>, options: FileOptions) -> Result<SharedStore> {
+        let (store, report) = open_engine_read_only(dir.as_ref(), &options)?;
+        SharedStore::start(store, report, Durability::Never)
+    }
+
+    fn start(store: Engine, report: OpenReport, durability: Durability) -> Result<SharedStore> {
         let inner = Arc::new(Inner {
             store: RwLock::new(store),
             report,
-            durability: options.durability,
+            durability,
             sync: Mutex::new(SyncState::default()),
             synced: Condvar::new(),
             quiet: Condvar::new(),
@@ -141,7 +160,7 @@ impl SharedStore {
                 threads: Mutex::new(Vec::new()),
             }),
         };
-        if let Durability::Batched { max_delay } = options.durability {
+        if let Durability::Batched { max_delay } = durability {
             store.spawn_periodic(max_delay, "rewind-sync", |inner| {
                 let pending = {
                     let s = lock(&inner.sync);
@@ -223,6 +242,27 @@ impl SharedStore {
     /// lock is released. Keep it short; it must not write to this store.
     pub fn on_event(&self, callback: impl Fn(&Event) + Send + Sync + 'static) {
         lock(&self.inner().subscribers).push(Subscriber::Callback(Box::new(callback)));
+    }
+
+    /// Whether the store was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.read(|s| s.backend().read_only())
+    }
+
+    /// A read-only store: applies what the writer wrote since the last refresh, and delivers
+    /// its events to subscribers (see [`Store::refresh`]). A writer's store is always current:
+    /// there this does nothing.
+    pub fn refresh(&self) -> Result<Refreshed> {
+        self.write(|s| s.refresh())
+    }
+
+    /// A read-only store: refreshes every `interval` on a background thread until the store
+    /// closes, so subscribers hear of another process's writes as they land. A refresh that
+    /// fails (a file the writer was replacing) is tried again at the next tick.
+    pub fn follow_every(&self, interval: Duration) -> Result<()> {
+        self.spawn_periodic(interval, "rewind-follow", |inner| {
+            let _ = inner.write(|s| s.refresh());
+        })
     }
 
     /// Applies `policy` every `interval` on a background thread until the store closes.

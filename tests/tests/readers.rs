@@ -306,3 +306,65 @@ fn a_reader_refreshing_at_random_moments_always_matches_the_writer() {
     }
     assert!(refreshes > seeds * 5 && compactions_seen > 0);
 }
+
+/// A read-only `SharedStore` following its writer delivers the writer's events to its own
+/// subscribers, as they land.
+#[test]
+fn a_shared_follower_delivers_another_handles_writes_as_events() {
+    use std::time::Duration;
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("store");
+    let writer = rewind::SharedStore::open(&dir, options()).unwrap();
+    let s = writer.create_session("agent", Default::default()).unwrap();
+    let follower = rewind::SharedStore::open_read_only(&dir, options()).unwrap();
+    assert!(follower.is_read_only() && !writer.is_read_only());
+    let events = follower.subscribe();
+    follower.follow_every(Duration::from_millis(5)).unwrap();
+    let mut made = Vec::new();
+    for n in 0..5 {
+        let cp = writer
+            .checkpoint(NewCheckpoint::new(s, format!("step {n}"), &state(n, 500)))
+            .unwrap();
+        made.push(cp.id);
+    }
+    let mut seen = Vec::new();
+    while seen.len() < made.len() {
+        match events.recv_timeout(Duration::from_secs(10)) {
+            Ok(Event::Created { checkpoint, .. }) => seen.push(checkpoint),
+            Ok(_) => {}
+            Err(e) => panic!(
+                "the follower heard {} of {} checkpoints: {e}",
+                seen.len(),
+                made.len()
+            ),
+        }
+    }
+    assert_eq!(seen, made);
+    assert_eq!(follower.read(fingerprint), writer.read(fingerprint));
+    // A read-only store refuses writes.
+    assert!(follower.create_session("no", Default::default()).is_err());
+}
+
+/// A writer's open waits for the lock up to `lock_timeout`, then fails naming the holder.
+#[test]
+fn a_writer_waits_for_the_lock_up_to_its_timeout() {
+    use std::time::{Duration, Instant};
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("store");
+    let first = FileStore::open(&dir, options()).unwrap();
+    let started = Instant::now();
+    let refused = FileStore::open(&dir, options());
+    assert!(matches!(refused, Err(rewind::Error::Locked { .. })));
+    let refused = FileStore::open(&dir, options().lock_timeout(Duration::from_millis(150)));
+    assert!(matches!(refused, Err(rewind::Error::Locked { .. })));
+    assert!(started.elapsed() >= Duration::from_millis(150), "it waited");
+
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        drop(first);
+    });
+    let mut second = FileStore::open(&dir, options().lock_timeout(Duration::from_secs(20)))
+        .expect("the lock freed within the wait");
+    release.join().unwrap();
+    second.create_session("second", Default::default()).unwrap();
+}
