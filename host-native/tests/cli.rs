@@ -475,7 +475,7 @@ fn the_default_store_is_dot_rewind_in_the_working_directory() {
     // Reading a store that does not exist is an error, and creates nothing.
     rewind(t.path())
         .arg("stats")
-        .fails(3, "there is no store at .rewind");
+        .fails(7, "no rewind store at .rewind");
     assert!(!t.store().exists(), "a reading command created a store");
     ok(t.path(), ["session", "new", "first"]);
     let out = ok(t.path(), ["stats"]);
@@ -2037,7 +2037,7 @@ fn ids_can_be_full_unique_prefixes_with_or_without_hyphens_seqs_or_latest() {
     let empty = TempDir::new("ids-empty");
     rewind(empty.path())
         .args(["show", "latest"])
-        .fails(3, "there is no store");
+        .fails(7, "no rewind store at");
     new_session(empty.path(), "empty");
     rewind(empty.path())
         .args(["show", "latest"])
@@ -2198,11 +2198,24 @@ fn a_locked_store_refuses_writes_with_exit_4_naming_the_holder_and_still_reads()
     ok(d, ["checkpoint", "-m", "before"]);
     let held = rewind::SharedStore::open(t.store(), FileOptions::default()).unwrap();
     let pid = format!("locked by pid {}", std::process::id());
-    rewind(d).args(["checkpoint", "-m", "x"]).fails(4, &pid);
     rewind(d)
-        .args(["annotate", "latest", "a note"])
+        .args(["--no-wait", "checkpoint", "-m", "x"])
         .fails(4, &pid);
-    rewind(d).args(["compact", "--keep", "1"]).fails(4, &pid);
+    rewind(d)
+        .args(["--no-wait", "annotate", "latest", "a note"])
+        .fails(4, &pid);
+    rewind(d)
+        .args(["--no-wait", "compact", "--keep", "1"])
+        .fails(4, &pid);
+    // A writer waits its turn first (default 5s, --wait to change), then gives up the same way.
+    let started = std::time::Instant::now();
+    rewind(d)
+        .args(["--wait", "300ms", "checkpoint", "-m", "x"])
+        .fails(4, &pid);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    rewind(d)
+        .args(["--wait", "soon", "checkpoint", "-m", "x"])
+        .fails(2, "--wait");
     // Reading takes no lock: a live writer can be watched.
     assert!(ok(d, ["log"]).out().contains("before"));
     assert!(ok(d, ["session", "list"]).out().contains("agent"));
@@ -3029,4 +3042,119 @@ fn a_slow_state_on_stdin_does_not_hold_the_writer_lock() {
         .map(|c| c["message"].as_str().unwrap())
         .collect();
     assert_eq!(messages, ["slow", "fast"]);
+}
+
+// ----- watching a live store ---------------------------------------------------------------
+
+/// Writers that meet a held lock wait their turn (the default `--wait`): two processes writing
+/// in loops at once both land every checkpoint.
+#[test]
+fn two_writers_with_the_default_wait_both_land_every_checkpoint() {
+    let t = TempDir::new("two-writers");
+    let d = t.path().to_path_buf();
+    new_session(&d, "agent");
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let d = d.clone();
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    ok(&d, ["checkpoint", "-m", &format!("writer {w} step {i}")]);
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().expect("a writer was refused");
+    }
+    let log = ok_json(&d, ["log", "-n", "100"]);
+    assert_eq!(log.as_array().unwrap().len(), 50);
+}
+
+/// `rewind watch` (`log --follow`) prints each checkpoint a writer adds, once, in seq order —
+/// across a compaction (of checkpoints from before the watch) — and `--json` makes it one
+/// object per line.
+#[test]
+fn watch_prints_every_new_checkpoint_once_in_seq_order() {
+    use std::io::{BufRead, BufReader};
+    let t = TempDir::new("watch");
+    let d = t.path();
+    new_session(d, "agent");
+    for i in 0..3 {
+        ok(d, ["checkpoint", "-m", &format!("before {i}")]);
+    }
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_rewind"))
+        .current_dir(d)
+        .env_remove("REWIND_STORE")
+        .args(["--json", "watch", "-n", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rewind watch");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let next = |what: &str| {
+        rx.recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("watch printed nothing for {what}"))
+    };
+    let first: Value = serde_json::from_str(&next("the newest checkpoint")).unwrap();
+    assert_eq!(first["seq"], 3, "-n 1 shows the newest first");
+    let mut expected = Vec::new();
+    for i in 0..12 {
+        let (seq, _) = checkpoint(d, &["-m", &format!("during {i}"), "-t", "live"]);
+        expected.push(seq);
+        if i == 5 {
+            // Removes the checkpoints from before the watch only.
+            let out = ok_json(d, ["compact", "--keep", "1", "--keep-tag", "live"]);
+            assert_eq!(out["removed"], 3, "{out}");
+        }
+    }
+    let mut seen = Vec::new();
+    while seen.len() < expected.len() {
+        let line = next("a new checkpoint");
+        let value: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line}"));
+        seen.push(value["seq"].as_u64().unwrap());
+    }
+    assert_eq!(seen, expected);
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+    assert!(rx.try_recv().is_err(), "printed something twice");
+}
+
+/// Only `session new`, `checkpoint`, `import` and `demo` create a store; every other command
+/// on a path holding none fails with exit 7 and creates nothing.
+#[test]
+fn commands_that_do_not_create_a_store_fail_with_exit_7_on_a_missing_one() {
+    let t = TempDir::new("no-store");
+    let d = t.path();
+    for args in [
+        vec!["log"],
+        vec!["watch"],
+        vec!["log", "--follow"],
+        vec!["stats"],
+        vec!["verify"],
+        vec!["annotate", "latest", "note"],
+        vec!["restore", "latest"],
+        vec!["compact", "--keep", "1"],
+        vec!["upgrade"],
+        vec!["export"],
+    ] {
+        rewind(d).args(&args).fails(7, "no rewind store at .rewind");
+        assert!(
+            !t.store().exists(),
+            "`rewind {}` created a store",
+            args.join(" ")
+        );
+    }
+    // A directory that is there but holds no store is no store either.
+    std::fs::create_dir(t.store()).unwrap();
+    rewind(d).arg("log").fails(7, "no rewind store");
 }

@@ -9,11 +9,12 @@ Exit codes:
   0  success
   1  failure (I/O and other errors)
   2  usage error
-  3  not found (unknown or ambiguous id, unknown session, no store at the path)
-  4  store locked by another process
+  3  not found (unknown or ambiguous id, unknown session)
+  4  store locked by another process (after waiting --wait, default 5s)
   5  damaged or tampered data (corrupt store, verify failed or met an unreadable tail,
      hash mismatch on import)
   6  invalid input (bad state file or JSON, over a limit)
+  7  no rewind store at the path (only session new, checkpoint, import and demo create one)
 
 Ids: a full id, a unique prefix of one (hyphens optional), @N for the checkpoint with seq N,
 or `latest` for the newest checkpoint.";
@@ -29,6 +30,12 @@ pub struct Cli {
     /// Machine-readable JSON output.
     #[arg(long, global = true)]
     pub json: bool,
+    /// How long a writing command waits for another writer to finish (e.g. 500ms, 10s, 2m).
+    #[arg(long, global = true, value_name = "DURATION", default_value = "5s")]
+    pub wait: String,
+    /// Fail at once when another writer holds the store (same as --wait 0s).
+    #[arg(long, global = true, conflicts_with = "wait")]
+    pub no_wait: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -42,8 +49,11 @@ pub enum Command {
     Session(SessionCommand),
     /// Save a checkpoint.
     Checkpoint(CheckpointArgs),
-    /// A session's timeline, newest first (`--graph` draws its branches).
+    /// A session's timeline, newest first (`--graph` draws its branches; `--follow` prints
+    /// new checkpoints as they land).
     Log(LogArgs),
+    /// Print checkpoints as they land, until interrupted (`rewind log --follow`).
+    Watch(LogArgs),
     /// Everything about one checkpoint.
     Show(IdArg),
     /// Write a checkpoint's state to stdout or a file.
@@ -166,9 +176,14 @@ pub struct LogArgs {
     /// Only checkpoints created before this time (RFC 3339 UTC, or an age such as 30m).
     #[arg(long)]
     pub until: Option<String>,
-    /// At most this many checkpoints.
+    /// At most this many checkpoints (with --follow: how many to show before the new ones,
+    /// default 10).
     #[arg(long, short = 'n')]
     pub limit: Option<usize>,
+    /// Keep watching: print each new checkpoint as the writer adds it, until interrupted
+    /// (with --json, one JSON object per line). Never blocks the writer.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
 }
 
 #[derive(Debug, Args)]

@@ -169,6 +169,7 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> Result<(), Failure> {
         store: dir.clone(),
         json: false,
         style: ctx.style,
+        wait: ctx.wait,
     };
     println!("\n{}", s.bold("$ rewind log --graph"));
     let graph = LogArgs {
@@ -179,6 +180,7 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> Result<(), Failure> {
         since: None,
         until: None,
         limit: None,
+        follow: false,
     };
     render::show(&view, &*inspect::log(&store, graph)?)?;
     println!("{}", s.bold("$ rewind diff <wrong turn> <fix>"));

@@ -12,6 +12,7 @@ pub mod code {
     pub const LOCKED: u8 = 4;
     pub const DAMAGED: u8 = 5;
     pub const INVALID: u8 = 6;
+    pub const NO_STORE: u8 = 7;
 }
 
 #[derive(Debug)]
@@ -32,6 +33,16 @@ impl Failure {
     }
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(code::NOT_FOUND, message)
+    }
+    pub fn no_store(path: &std::path::Path) -> Self {
+        Self::new(
+            code::NO_STORE,
+            format!(
+                "no rewind store at {} (`rewind session new` or `rewind checkpoint` creates one; \
+                 --store or REWIND_STORE names another)",
+                path.display()
+            ),
+        )
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(code::INVALID, message)

@@ -3,7 +3,8 @@
 //! Module map: `args` (the command line), `inspect` (commands that read), `change` (commands
 //! that write), `demo`, `render` (what commands return, printed as text or JSON), `graph`
 //! (`log --graph`), `resolve` (ids from prefixes), `output` (tables, colours, formats), `json`
-//! (`--json` shapes: the engine's API views, snake_case), `progress`, `failure` (exit codes).
+//! (`--json` shapes: the engine's API views, snake_case), `follow` (`log --follow`, `watch`),
+//! `progress`, `failure` (exit codes).
 //!
 //! A command opens the store once, computes what it shows, and `render` prints it.
 
@@ -11,6 +12,7 @@ mod args;
 mod change;
 mod demo;
 mod failure;
+mod follow;
 mod graph;
 mod inspect;
 mod json;
@@ -21,6 +23,7 @@ mod resolve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use rewind::{FileOptions, FileStore};
@@ -34,12 +37,16 @@ pub struct Ctx {
     pub store: PathBuf,
     pub json: bool,
     pub style: Style,
+    /// How long a writing command waits for the writer lock.
+    pub wait: Duration,
 }
 
 impl Ctx {
-    /// Opens the store for writing (creating it on first use).
+    /// Opens the store for writing, creating it on first use (`session new`, `checkpoint`,
+    /// `import`, `demo`).
     pub fn open(&self) -> Result<FileStore, Failure> {
-        let store = FileStore::open(&self.store, FileOptions::default())?;
+        let options = FileOptions::default().lock_timeout(self.wait);
+        let store = FileStore::open(&self.store, options)?;
         // What opening moved aside is said every time: a torn last write is expected after a
         // crash, but a user should know (and a damaged last record looks the same).
         let report = store.open_report();
@@ -80,6 +87,14 @@ impl Ctx {
         Ok(store)
     }
 
+    /// Opens an existing store for writing; a path holding no store is an error (exit 7).
+    pub fn open_existing(&self) -> Result<FileStore, Failure> {
+        if !self.store.join(rewind::CURRENT_FILE).exists() {
+            return Err(Failure::no_store(&self.store));
+        }
+        self.open()
+    }
+
     /// [`Ctx::read`] without the word about a bad tail, for commands that report it themselves.
     pub fn read_quietly(&self) -> Result<FileStore, Failure> {
         self.read_with(FileOptions::default())
@@ -87,12 +102,8 @@ impl Ctx {
 
     /// [`Ctx::read_quietly`] with options (`verify --expect-head` looks for a head).
     pub fn read_with(&self, options: FileOptions) -> Result<FileStore, Failure> {
-        if !self.store.exists() {
-            return Err(Failure::not_found(format!(
-                "there is no store at {} (`rewind session new` or `rewind checkpoint` creates \
-                 one; --store or REWIND_STORE names another)",
-                self.store.display()
-            )));
+        if !self.store.join(rewind::CURRENT_FILE).exists() {
+            return Err(Failure::no_store(&self.store));
         }
         Ok(FileStore::open_read_only(&self.store, options)?)
     }
@@ -111,10 +122,19 @@ impl Ctx {
 fn main() -> ExitCode {
     quiet_on_closed_output();
     let cli = Cli::parse();
+    let wait = match (cli.no_wait, output::parse_duration_ms(&cli.wait)) {
+        (true, _) => Duration::ZERO,
+        (false, Ok(ms)) => Duration::from_millis(ms),
+        (false, Err(why)) => {
+            eprintln!("rewind: --wait: {why}");
+            return ExitCode::from(failure::code::USAGE);
+        }
+    };
     let ctx = Ctx {
         store: cli.store,
         json: cli.json,
         style: Style::detect(),
+        wait,
     };
     let result = run(&ctx, cli.command);
     match result {
@@ -144,16 +164,22 @@ fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             let state = change::read_state(&a)?;
             show(ctx, &change::checkpoint(&mut ctx.open()?, a, state)?)
         }
+        Command::Log(a) if a.follow => follow::run(ctx, ctx.read()?, a),
         Command::Log(a) => show(ctx, &*inspect::log(&ctx.read()?, a)?),
+        Command::Watch(a) => follow::run(ctx, ctx.read()?, a),
         Command::Show(a) => show(ctx, &inspect::show(&ctx.read()?, &a.id)?),
         Command::State(a) => show(ctx, &inspect::state(ctx.json, &ctx.read()?, a)?),
-        Command::Restore(a) => change::restore(ctx, &mut ctx.open()?, a),
+        Command::Restore(a) => change::restore(ctx, &mut ctx.open_existing()?, a),
         Command::Diff(a) => show(ctx, &inspect::diff(&ctx.read()?, &a.from, &a.to)?),
-        Command::Annotate(a) => show(ctx, &change::annotate(&mut ctx.open()?, a)?),
+        Command::Annotate(a) => show(ctx, &change::annotate(&mut ctx.open_existing()?, a)?),
         Command::Compact(a) => {
             change::check_compact(&a)?;
             // A dry run only reads.
-            let mut store = if a.dry_run { ctx.read()? } else { ctx.open()? };
+            let mut store = if a.dry_run {
+                ctx.read()?
+            } else {
+                ctx.open_existing()?
+            };
             show(ctx, &change::compact(&mut store, a)?)
         }
         Command::Export(a) => show(ctx, &inspect::export(&mut ctx.read()?, a)?),
@@ -164,7 +190,7 @@ fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
         }
         Command::Verify(a) => show(ctx, &inspect::verify(ctx, a)?),
         Command::Stats => show(ctx, &inspect::stats(&ctx.read()?, &ctx.store)),
-        Command::Upgrade => show(ctx, &change::upgrade(&mut ctx.open()?)?),
+        Command::Upgrade => show(ctx, &change::upgrade(&mut ctx.open_existing()?)?),
     }
 }
 
