@@ -73,6 +73,7 @@ use rewind_core::{Backend, BackendError, CorruptKind};
 
 use crate::error::{Error, Result};
 use crate::file_system::{DirLock, FileSystem, OpenMode, OsFileSystem, StoreFile};
+use crate::lock::DurableMark;
 
 /// Name of the file that names the live generation.
 pub const CURRENT_FILE: &str = "CURRENT";
@@ -164,6 +165,8 @@ pub struct TornTail {
 pub struct PendingSync {
     files: Vec<(Arc<dyn StoreFile>, PathBuf)>,
     dir: Option<(Arc<dyn FileSystem>, PathBuf)>,
+    /// Where to say the log is durable once the sync is done: (generation, end position).
+    mark: Option<(Arc<DurableMark>, u32, u64)>,
 }
 
 impl PendingSync {
@@ -179,6 +182,9 @@ impl PendingSync {
         }
         if let Some((fs, dir)) = &self.dir {
             sync_dir(fs.as_ref(), dir)?;
+        }
+        if let Some((mark, generation, end)) = &self.mark {
+            mark.set(*generation, *end);
         }
         Ok(())
     }
@@ -205,6 +211,9 @@ pub struct FileBackend {
     /// A read-only backend's next generation (and its claimed last segment), found by a
     /// refresh and read by the next `load`.
     switch_to: Option<(SegmentSet, Option<u32>)>,
+    /// A writer that tells readers where its log is durable (see
+    /// [`FileBackend::announce_durable`]).
+    durable: Option<Arc<DurableMark>>,
 }
 
 impl FileBackend {
@@ -331,6 +340,7 @@ impl FileBackend {
             report: OpenReport::default(),
             broken: None,
             switch_to: None,
+            durable: None,
         }
     }
 
@@ -455,11 +465,47 @@ impl FileBackend {
         if std::mem::take(&mut set.dir_dirty) {
             pending.dir = Some((self.fs.clone(), self.dir.clone()));
         }
+        if let Some(mark) = &self.durable {
+            pending.mark = Some((mark.clone(), self.live.generation, self.end_position()));
+        }
         pending
     }
 
     fn sync_now(&mut self) -> Result<()> {
         self.take_pending_sync().run()
+    }
+
+    /// From now on, tell readers through the lock where the log is durable after each sync,
+    /// so they read no further while this writer lives: what `Durability::Always` promises a
+    /// reader (a write shows only once it is synced). Syncs what is there now, to start from a
+    /// durable end. Does nothing on a read-only backend, or when the lock cannot tell readers
+    /// (see [`DirLock::durable_mark`]).
+    pub fn announce_durable(&mut self) -> Result<()> {
+        let Some(mark) = self.lock.as_ref().and_then(|l| l.durable_mark()) else {
+            return Ok(());
+        };
+        self.durable = Some(mark);
+        let all: Vec<u32> = self.live.segments.keys().copied().collect();
+        self.live.dirty.extend(all);
+        self.sync_now()
+    }
+
+    /// The live log's end: the last segment and its length, as a position.
+    fn end_position(&self) -> u64 {
+        self.live
+            .segments
+            .iter()
+            .next_back()
+            .map_or(0, |(seg, s)| position(*seg, s.len))
+    }
+
+    /// A reader's limit: where the live writer says the log is durable, in this generation.
+    fn durable_limit(&self) -> Result<Option<(u32, u64)>> {
+        let holder = self.fs.lock_holder(&self.dir)?;
+        Ok(holder
+            .and_then(|h| h.durable)
+            .filter(|(generation, _)| *generation == self.live.generation)
+            .map(|(_, pos)| split_position(pos)))
     }
 
     /// Creates the next segment in the live set (or the rewrite set).
@@ -598,12 +644,19 @@ impl FileBackend {
                 kind: CorruptKind::SegmentMissing(claimed),
             });
         }
+        // Beside a writer that says where its log is durable, a reader reads no further.
+        let limit = if self.read_only() {
+            self.durable_limit()?
+        } else {
+            None
+        };
         let from_segment = from.map_or(0, |(seg, _)| seg);
         let segs: Vec<u32> = self
             .live
             .segments
             .range(from_segment..)
             .map(|(s, _)| *s)
+            .filter(|s| limit.is_none_or(|(limit, _)| *s <= limit))
             .collect();
         let mut payload = Vec::new();
         let mut previous: Option<u32> = None;
@@ -611,7 +664,11 @@ impl FileBackend {
             let resume_at = from.filter(|(s, _)| *s == seg).map(|(_, offset)| offset);
             let (file, path, len) = {
                 let s = &self.live.segments[&seg];
-                (s.file.clone(), s.path.clone(), s.len)
+                let len = match limit {
+                    Some((limit, offset)) if limit == seg => s.len.min(offset),
+                    _ => s.len,
+                };
+                (s.file.clone(), s.path.clone(), len)
             };
             let is_last = Some(seg) == last;
             let corrupt = |offset: u64, kind: CorruptKind| Error::Corrupt {
@@ -666,6 +723,10 @@ impl FileBackend {
             };
             let frames_before = report.frames;
             loop {
+                if offset >= len {
+                    // The view ends here (more may have been appended since it was measured).
+                    break;
+                }
                 let mut fh = [0u8; FRAME_HEADER_LEN];
                 let got =
                     read_full(&mut reader, &mut fh).map_err(|e| Error::io(&path, "read", e))?;
@@ -1022,6 +1083,10 @@ impl Backend for FileBackend {
         next.dirty.clear();
         next.dir_dirty = false;
         let old = std::mem::replace(&mut self.live, next);
+        if let Some(mark) = &self.durable {
+            // Synced in step 1.
+            mark.set(self.live.generation, self.end_position());
+        }
         for s in old.segments.values() {
             let _ = self.fs.remove(&s.path);
         }

@@ -195,7 +195,13 @@ pub(crate) fn open_engine(
     options: &FileOptions,
     sync_every_write: bool,
 ) -> Result<(Store<FileBackend, SystemEnv>, OpenReport)> {
-    load_engine(dir, lock_waiting(dir, options)?, options, sync_every_write)
+    let (mut store, report) =
+        load_engine(dir, lock_waiting(dir, options)?, options, sync_every_write)?;
+    if options.durability == Durability::Always {
+        // Readers then see a write only once it is synced.
+        store.backend_mut().announce_durable()?;
+    }
+    Ok((store, report))
 }
 
 /// Opens the engine on a directory for reading only.

@@ -25,7 +25,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::Result;
-use crate::lock::StoreLock;
+use crate::lock::{DurableMark, Holder, StoreLock};
 
 /// How [`FileSystem::open`] opens a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +61,12 @@ pub trait FileSystem: fmt::Debug + Send + Sync {
     /// Takes the writer lock of the store in `dir`, or fails with
     /// [`Error::Locked`](crate::Error::Locked).
     fn lock(&self, dir: &Path) -> Result<Box<dyn DirLock>>;
+    /// The live writer of the store in `dir`, if one holds its lock, asked without writing
+    /// anything (see `lock.rs`). The default: no writer can be asked.
+    fn lock_holder(&self, dir: &Path) -> Result<Option<Holder>> {
+        let _ = dir;
+        Ok(None)
+    }
 }
 
 /// An open file, read and written at explicit offsets (no shared cursor), so readers on other
@@ -97,9 +103,18 @@ pub trait StoreFile: fmt::Debug + Send + Sync {
 }
 
 /// A held writer lock; dropping it releases the lock.
-pub trait DirLock: fmt::Debug + Send + Sync {}
+pub trait DirLock: fmt::Debug + Send + Sync {
+    /// Where the writer tells readers its log is durable, when its lock can (see `lock.rs`).
+    fn durable_mark(&self) -> Option<Arc<DurableMark>> {
+        None
+    }
+}
 
-impl DirLock for StoreLock {}
+impl DirLock for StoreLock {
+    fn durable_mark(&self) -> Option<Arc<DurableMark>> {
+        Some(StoreLock::durable_mark(self))
+    }
+}
 
 /// The operating system's file system: `pread`/`pwrite`, `fdatasync`/`fsync`, `fsync` on the
 /// directory, and [`StoreLock`] for the writer lock.
@@ -150,6 +165,10 @@ impl FileSystem for OsFileSystem {
 
     fn lock(&self, dir: &Path) -> Result<Box<dyn DirLock>> {
         Ok(Box::new(StoreLock::acquire(dir)?))
+    }
+
+    fn lock_holder(&self, dir: &Path) -> Result<Option<Holder>> {
+        StoreLock::holder(dir)
     }
 }
 

@@ -17,7 +17,7 @@ pub use file_backend::{
 };
 pub use file_store::{Durability, FileOptions, FileStore};
 pub use file_system::{DirLock, FileSystem, OpenMode, OsFileSystem, StoreFile};
-pub use lock::{Holder, LOCK_FILE, StoreLock};
+pub use lock::{DurableMark, Holder, LOCK_FILE, StoreLock};
 pub use repair::{RepairReport, repair};
 pub use rewind_core::{
     Annotation, AutoPolicy, Backend, BackendError, Checkpoint, CheckpointId, CompactionPlan,

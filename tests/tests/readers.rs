@@ -368,3 +368,174 @@ fn a_writer_waits_for_the_lock_up_to_its_timeout() {
     release.join().unwrap();
     second.create_session("second", Default::default()).unwrap();
 }
+
+/// A file system that holds every sync until the test lets it through: a writer stopped
+/// between writing a record and syncing it.
+#[derive(Debug, Default)]
+struct HeldSyncs {
+    gate: std::sync::Mutex<(bool, u32)>,
+    changed: std::sync::Condvar,
+}
+
+impl HeldSyncs {
+    fn hold(&self, held: bool) {
+        self.gate.lock().unwrap().0 = held;
+        self.changed.notify_all();
+    }
+
+    fn sync(&self) {
+        let mut gate = self.gate.lock().unwrap();
+        gate.1 += 1;
+        self.changed.notify_all();
+        while gate.0 {
+            gate = self.changed.wait(gate).unwrap();
+        }
+        gate.1 -= 1;
+    }
+
+    /// Waits until a sync is being held.
+    fn wait_for_a_held_sync(&self) {
+        let mut gate = self.gate.lock().unwrap();
+        while gate.1 == 0 {
+            gate = self.changed.wait(gate).unwrap();
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Held {
+    os: rewind::OsFileSystem,
+    syncs: std::sync::Arc<HeldSyncs>,
+}
+
+#[derive(Debug)]
+struct HeldFile {
+    file: std::sync::Arc<dyn rewind::StoreFile>,
+    syncs: std::sync::Arc<HeldSyncs>,
+}
+
+impl rewind::StoreFile for HeldFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.file.read_at(buf, offset)
+    }
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.file.write_all_at(buf, offset)
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.file.set_len(len)
+    }
+    fn size(&self) -> std::io::Result<u64> {
+        self.file.size()
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        self.syncs.sync();
+        self.file.sync_data()
+    }
+    fn sync_all(&self) -> std::io::Result<()> {
+        self.syncs.sync();
+        self.file.sync_all()
+    }
+}
+
+impl rewind::FileSystem for Held {
+    fn open(
+        &self,
+        path: &Path,
+        mode: rewind::OpenMode,
+    ) -> std::io::Result<std::sync::Arc<dyn rewind::StoreFile>> {
+        let file = self.os.open(path, mode)?;
+        Ok(std::sync::Arc::new(HeldFile {
+            file,
+            syncs: self.syncs.clone(),
+        }))
+    }
+    fn list(&self, dir: &Path) -> std::io::Result<Vec<std::ffi::OsString>> {
+        self.os.list(dir)
+    }
+    fn exists(&self, path: &Path) -> bool {
+        self.os.exists(path)
+    }
+    fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+        self.os.create_dir_all(dir)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        self.os.rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> std::io::Result<()> {
+        self.os.remove(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        self.syncs.sync();
+        self.os.sync_dir(dir)
+    }
+    fn lock(&self, dir: &Path) -> rewind::Result<Box<dyn rewind::DirLock>> {
+        self.os.lock(dir)
+    }
+}
+
+/// Under `Durability::Always` a reader shows a write only once the writer's sync covering it
+/// has completed: a record written but not yet synced is on disk — in the page cache — yet not
+/// in any reader's view. Under `Never` readers see what is written, synced or not.
+#[test]
+fn under_always_a_reader_sees_a_write_only_after_its_sync() {
+    use std::sync::Arc;
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("store");
+    let syncs = Arc::new(HeldSyncs::default());
+    let fs = Arc::new(Held {
+        os: rewind::OsFileSystem,
+        syncs: syncs.clone(),
+    });
+    let mut writer = FileStore::open(&dir, FileOptions::default().file_system(fs)).unwrap();
+    let s = writer.create_session("agent", Default::default()).unwrap();
+    write(&mut writer, s, 0, 2);
+    let mut reader = FileStore::open_read_only(&dir, FileOptions::default()).unwrap();
+    assert_eq!(reader.metrics().checkpoints, 2);
+    let size = |dir: &Path| {
+        segments(dir)
+            .iter()
+            .map(|p| fs::metadata(p).unwrap().len())
+            .sum::<u64>()
+    };
+    let before = size(&dir);
+
+    syncs.hold(true);
+    let writing = std::thread::spawn(move || {
+        write(&mut writer, s, 2, 1);
+        writer
+    });
+    syncs.wait_for_a_held_sync();
+    assert!(
+        size(&dir) > before + 2000,
+        "the record is written, waiting for its sync"
+    );
+    reader.refresh().unwrap();
+    assert_eq!(
+        reader.metrics().checkpoints,
+        2,
+        "an unsynced write was shown"
+    );
+    let late = FileStore::open_read_only(&dir, FileOptions::default()).unwrap();
+    assert_eq!(
+        late.metrics().checkpoints,
+        2,
+        "an unsynced write was shown at open"
+    );
+
+    syncs.hold(false);
+    let writer = writing.join().unwrap();
+    reader.refresh().unwrap();
+    assert_eq!(reader.metrics().checkpoints, 3);
+    assert_eq!(fingerprint(&reader), fingerprint(&writer));
+    drop(writer);
+
+    // Durability::Never: no sync happens, and readers see the write anyway.
+    let mut writer = FileStore::open(
+        &dir,
+        FileOptions::default().durability(rewind::Durability::Never),
+    )
+    .unwrap();
+    write(&mut writer, s, 3, 1);
+    reader.refresh().unwrap();
+    assert_eq!(reader.metrics().checkpoints, 4);
+}
