@@ -22,6 +22,14 @@ step "power cuts on a simulated disk: ${POWER_LOSS_SEEDS:=10000} random write se
 POWER_LOSS_SEEDS="$POWER_LOSS_SEEDS" cargo test --release -p rewind-tests --test power_loss -- \
     --nocapture power_cuts 2>&1 | grep -E 'PowerLossReport|test result'
 
+step "a live writer of ${LIVE_CHECKPOINTS:=2000} checkpoints, three CLI readers and rewind watch"
+LIVE_CHECKPOINTS="$LIVE_CHECKPOINTS" cargo test --release -p rewind --test live -- --nocapture \
+    2>&1 | grep -E 'checkpoints written|test result'
+
+step "two CLI writers of ${TWO_WRITERS_EACH:=500} checkpoints each, waiting their turn"
+TWO_WRITERS_EACH="$TWO_WRITERS_EACH" cargo test --release -p rewind --test cli -- \
+    two_writers 2>&1 | grep -E 'test result'
+
 step "repair of a store with one damaged 64 MiB frame (release CLI)"
 cargo build --release -p rewind --bin rewind
 REWIND_ACCEPT_DIR="$work/damaged" cargo test --release -p rewind-tests --test acceptance \
