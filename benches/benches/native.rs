@@ -229,6 +229,58 @@ fn open(c: &mut Criterion) {
     group.finish();
 }
 
+/// Following a writer: a reader's refresh after one new checkpoint on a store of 100,000,
+/// beside the writer appending it under `Durability::Never` (a refresh reads what was
+/// appended, not the store).
+fn follow(c: &mut Criterion) {
+    let mut group = c.benchmark_group("follow");
+    let dir = TempDir::new().expect("a temporary directory");
+    let path = dir.path().join("store");
+    let options = FileOptions::default().durability(Durability::Never);
+    let mut writer = FileStore::open(&path, options.clone()).unwrap();
+    let session = writer.create_session("bench", Default::default()).unwrap();
+    for i in 0..100_000 {
+        let state = format!("{{\"step\":{i}}}");
+        writer
+            .checkpoint(NewCheckpoint::new(session, "step", state.as_bytes()))
+            .unwrap();
+    }
+    writer.flush().unwrap();
+    let mut reader = FileStore::open_read_only(&path, options).unwrap();
+    let mut i = 0u64;
+    group.bench_function("append_never_100000", |b| {
+        b.iter(|| {
+            i += 1;
+            let state = format!("{{\"next\":{i}}}");
+            black_box(
+                writer
+                    .checkpoint(NewCheckpoint::new(session, "step", state.as_bytes()))
+                    .unwrap()
+                    .seq,
+            )
+        })
+    });
+    reader.refresh().unwrap();
+    group.bench_function("refresh_after_1_of_100000", |b| {
+        b.iter_batched(
+            || {
+                i += 1;
+                let state = format!("{{\"next\":{i}}}");
+                writer
+                    .checkpoint(NewCheckpoint::new(session, "step", state.as_bytes()))
+                    .unwrap();
+            },
+            |()| {
+                let done = reader.refresh().unwrap();
+                assert_eq!(done.writes, 1);
+                reader.drain_events().len()
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
 /// Not a timing: heap allocations per checkpoint (3 KB state, in memory), printed.
 fn allocations(c: &mut Criterion) {
     let mut store = memory_store();
@@ -265,6 +317,7 @@ criterion_group!(
     concurrent_creation,
     durable_writes,
     open,
+    follow,
     allocations
 );
 criterion_main!(benches);

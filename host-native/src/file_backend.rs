@@ -3,6 +3,7 @@
 //! ```text
 //! store/
 //!   LOCK                       flocked by the writer: the lock's second guard (see `lock.rs`)
+//!   DURABLE                    where the writer's log is synced, for readers (`durable_mark.rs`)
 //!   CURRENT                    which generation of segments is live, and (version 2) its last
 //!                              segment: "rewind-generation <G>\nlast-segment <S>\n"
 //!   <G:08x>-<S:08x>.seg        segments of generation G, in order of S
@@ -62,7 +63,7 @@
 //! the new one live; leftovers of the other are deleted at the next open.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufReader, ErrorKind, Read};
+use std::io::{self, BufRead, BufReader, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -71,9 +72,9 @@ use rewind_core::frame::{self, FRAME_HEADER_LEN, FrameHeader, HEADER_LEN, MAX_PA
 use rewind_core::log;
 use rewind_core::{Backend, BackendError, CorruptKind};
 
+use crate::durable_mark::{self, DURABLE_FILE};
 use crate::error::{Error, Result};
 use crate::file_system::{DirLock, FileSystem, OpenMode, OsFileSystem, StoreFile};
-use crate::lock::DurableMark;
 
 /// Name of the file that names the live generation.
 pub const CURRENT_FILE: &str = "CURRENT";
@@ -165,8 +166,9 @@ pub struct TornTail {
 pub struct PendingSync {
     files: Vec<(Arc<dyn StoreFile>, PathBuf)>,
     dir: Option<(Arc<dyn FileSystem>, PathBuf)>,
-    /// Where to say the log is durable once the sync is done: (generation, end position).
-    mark: Option<(Arc<DurableMark>, u32, u64)>,
+    /// Where to say the log is durable once the sync is done: the `DURABLE` file, the
+    /// generation and the end position.
+    mark: Option<(Arc<dyn StoreFile>, u32, u64)>,
 }
 
 impl PendingSync {
@@ -183,8 +185,9 @@ impl PendingSync {
         if let Some((fs, dir)) = &self.dir {
             sync_dir(fs.as_ref(), dir)?;
         }
-        if let Some((mark, generation, end)) = &self.mark {
-            mark.set(*generation, *end);
+        if let Some((file, generation, end)) = &self.mark {
+            durable_mark::write(file.as_ref(), Some((*generation, *end)))
+                .map_err(|e| Error::io(Path::new(DURABLE_FILE), "write", e))?;
         }
         Ok(())
     }
@@ -211,9 +214,13 @@ pub struct FileBackend {
     /// A read-only backend's next generation (and its claimed last segment), found by a
     /// refresh and read by the next `load`.
     switch_to: Option<(SegmentSet, Option<u32>)>,
-    /// A writer that tells readers where its log is durable (see
-    /// [`FileBackend::announce_durable`]).
-    durable: Option<Arc<DurableMark>>,
+    /// The `DURABLE` file (see `durable_mark.rs`): a writer's, written after each sync once
+    /// [`FileBackend::announce_durable`] was called; a reader's, read at each load.
+    durable: Option<Arc<dyn StoreFile>>,
+    /// This writer keeps `DURABLE` current.
+    announcing: bool,
+    /// A reader's last reading of `CURRENT`: its stamp, when, and what it said.
+    current_seen: Option<(u64, std::time::Instant, (u32, Option<u32>))>,
 }
 
 impl FileBackend {
@@ -237,7 +244,9 @@ impl FileBackend {
                         .list(dir)
                         .map_err(|e| Error::io(dir, "list", e))?
                         .into_iter()
-                        .find(|n| n != crate::lock::LOCK_FILE && n != "CURRENT.tmp");
+                        .find(|n| {
+                            n != crate::lock::LOCK_FILE && n != "CURRENT.tmp" && n != DURABLE_FILE
+                        });
                     if let Some(name) = foreign {
                         return Err(Error::NotAStore {
                             path: dir.to_path_buf(),
@@ -341,6 +350,8 @@ impl FileBackend {
             broken: None,
             switch_to: None,
             durable: None,
+            announcing: false,
+            current_seen: None,
         }
     }
 
@@ -465,8 +476,8 @@ impl FileBackend {
         if std::mem::take(&mut set.dir_dirty) {
             pending.dir = Some((self.fs.clone(), self.dir.clone()));
         }
-        if let Some(mark) = &self.durable {
-            pending.mark = Some((mark.clone(), self.live.generation, self.end_position()));
+        if let Some(file) = self.durable.as_ref().filter(|_| self.announcing) {
+            pending.mark = Some((file.clone(), self.live.generation, self.end_position()));
         }
         pending
     }
@@ -475,19 +486,32 @@ impl FileBackend {
         self.take_pending_sync().run()
     }
 
-    /// From now on, tell readers through the lock where the log is durable after each sync,
-    /// so they read no further while this writer lives: what `Durability::Always` promises a
-    /// reader (a write shows only once it is synced). Syncs what is there now, to start from a
-    /// durable end. Does nothing on a read-only backend, or when the lock cannot tell readers
-    /// (see [`DirLock::durable_mark`]).
+    /// From now on, tell readers where the log is durable after each sync (the `DURABLE`
+    /// file, see `durable_mark.rs`), so they read no further: what `Durability::Always`
+    /// promises a reader (a write shows only once it is synced). Syncs what is there now, to
+    /// start from a durable end. Does nothing on a read-only backend.
     pub fn announce_durable(&mut self) -> Result<()> {
-        let Some(mark) = self.lock.as_ref().and_then(|l| l.durable_mark()) else {
+        if self.read_only() || self.durable.is_none() {
             return Ok(());
-        };
-        self.durable = Some(mark);
+        }
+        self.announcing = true;
         let all: Vec<u32> = self.live.segments.keys().copied().collect();
         self.live.dirty.extend(all);
         self.sync_now()
+    }
+
+    /// A writer's open, once the log read: a mark an earlier writer left in `DURABLE` must
+    /// not hold readers back behind this one (`none` until [`FileBackend::announce_durable`]).
+    /// Not before the log read: an open that fails changes nothing.
+    fn clear_durable_mark(&mut self) -> Result<()> {
+        let path = self.dir.join(DURABLE_FILE);
+        let file = self
+            .fs
+            .open(&path, OpenMode::Replace)
+            .and_then(|file| durable_mark::write(file.as_ref(), None).map(|_| file))
+            .map_err(|e| Error::io(&path, "write", e))?;
+        self.durable = Some(file);
+        Ok(())
     }
 
     /// The live log's end: the last segment and its length, as a position.
@@ -499,11 +523,22 @@ impl FileBackend {
             .map_or(0, |(seg, s)| position(*seg, s.len))
     }
 
-    /// A reader's limit: where the live writer says the log is durable, in this generation.
-    fn durable_limit(&self) -> Result<Option<(u32, u64)>> {
-        let holder = self.fs.lock_holder(&self.dir)?;
-        Ok(holder
-            .and_then(|h| h.durable)
+    /// A reader's limit: where the writer says the log is durable, in this generation.
+    fn durable_limit(&mut self) -> Result<Option<(u32, u64)>> {
+        if self.durable.is_none() {
+            let path = self.dir.join(DURABLE_FILE);
+            match self.fs.open(&path, OpenMode::Read) {
+                Ok(file) => self.durable = Some(file),
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(Error::io(&path, "open", e)),
+            }
+        }
+        let Some(file) = &self.durable else {
+            return Ok(None);
+        };
+        let mark = durable_mark::read(file.as_ref())
+            .map_err(|e| Error::io(self.dir.join(DURABLE_FILE), "read", e))?;
+        Ok(mark
             .filter(|(generation, _)| *generation == self.live.generation)
             .map(|(_, pos)| split_position(pos)))
     }
@@ -644,31 +679,23 @@ impl FileBackend {
                 kind: CorruptKind::SegmentMissing(claimed),
             });
         }
-        // Beside a writer that says where its log is durable, a reader reads no further.
-        let limit = if self.read_only() {
-            self.durable_limit()?
-        } else {
-            None
-        };
+        // Beside a writer that says where its log is durable, a reader reads no further (asked
+        // once there is something to read).
+        let mut limit: Option<Option<(u32, u64)>> = None;
         let from_segment = from.map_or(0, |(seg, _)| seg);
         let segs: Vec<u32> = self
             .live
             .segments
             .range(from_segment..)
             .map(|(s, _)| *s)
-            .filter(|s| limit.is_none_or(|(limit, _)| *s <= limit))
             .collect();
         let mut payload = Vec::new();
         let mut previous: Option<u32> = None;
         for seg in segs {
             let resume_at = from.filter(|(s, _)| *s == seg).map(|(_, offset)| offset);
-            let (file, path, len) = {
+            let (file, path, mut len) = {
                 let s = &self.live.segments[&seg];
-                let len = match limit {
-                    Some((limit, offset)) if limit == seg => s.len.min(offset),
-                    _ => s.len,
-                };
-                (s.file.clone(), s.path.clone(), len)
+                (s.file.clone(), s.path.clone(), s.len)
             };
             let is_last = Some(seg) == last;
             let corrupt = |offset: u64, kind: CorruptKind| Error::Corrupt {
@@ -676,13 +703,45 @@ impl FileBackend {
                 offset,
                 kind,
             };
+            // A buffer as large as what is to be read, up to 1 MiB; a refresh usually reads
+            // little, and measures the segment by reading it: a short first read is its end.
+            let capacity = match resume_at {
+                Some(_) => 64 << 10,
+                None => len.clamp(64, 1 << 20) as usize,
+            };
             let mut reader = BufReader::with_capacity(
-                1 << 20,
+                capacity,
                 ReadAt {
                     file: file.as_ref(),
                     pos: resume_at.unwrap_or(0),
                 },
             );
+            if let Some(offset) = resume_at {
+                let got = reader
+                    .fill_buf()
+                    .map_err(|e| Error::io(&path, "read", e))?
+                    .len();
+                len = if got < capacity {
+                    offset + got as u64
+                } else {
+                    file.size().map_err(|e| Error::io(&path, "stat", e))?
+                };
+                self.live_segment(seg)?.len = len;
+                if len == offset && is_last {
+                    break; // nothing new
+                }
+            }
+            if self.read_only() {
+                let limit = match limit {
+                    Some(limit) => limit,
+                    None => *limit.insert(self.durable_limit()?),
+                };
+                match limit {
+                    Some((limit, _)) if seg > limit => break,
+                    Some((limit, offset)) if seg == limit => len = len.min(offset),
+                    _ => {}
+                }
+            }
             let mut offset = match resume_at {
                 // A refresh goes on where the last sealed write it saw ended.
                 Some(offset) => offset,
@@ -814,11 +873,7 @@ impl FileBackend {
         visit: &mut Visitor<'_>,
     ) -> Result<Option<LoadReport>> {
         let dir = self.dir.clone();
-        let (generation, claimed_last) =
-            read_current(self.fs.as_ref(), &dir)?.ok_or_else(|| Error::NotAStore {
-                path: dir.clone(),
-                reason: format!("the {CURRENT_FILE} file is gone"),
-            })?;
+        let (generation, claimed_last) = self.current_now()?;
         if generation != self.live.generation || from == 0 {
             let old = std::mem::replace(
                 &mut self.live,
@@ -852,14 +907,44 @@ impl FileBackend {
             }
         }
         self.claimed_last = claimed_last;
+        // Later segments are measured here; the one the view ends in, by reading on in it.
         let (from_segment, offset) = split_position(from);
-        for s in self.live.segments.range_mut(from_segment..).map(|(_, s)| s) {
+        for s in self
+            .live
+            .segments
+            .range_mut(from_segment.saturating_add(1)..)
+            .map(|(_, s)| s)
+        {
             s.len = s.file.size().map_err(|e| Error::io(&s.path, "stat", e))?;
         }
         self.report.torn_tail = None;
         self.report.segments = self.live.segments.len();
         let report = self.load_segments(Some((from_segment, offset)), visit)?;
         Ok(Some(report))
+    }
+
+    /// What `CURRENT` says now, for a refresh. It is read again only when its stamp changed
+    /// (it is replaced, never edited), or a second has passed — a stamp can in theory repeat
+    /// (a reused inode number within the clock's granularity), so a change is noticed within a
+    /// second at worst; until then the reader's view is older, never inconsistent.
+    fn current_now(&mut self) -> Result<(u32, Option<u32>)> {
+        let path = self.dir.join(CURRENT_FILE);
+        let stamp = self
+            .fs
+            .stamp(&path)
+            .map_err(|e| Error::io(&path, "stat", e))?;
+        if let (Some(stamp), Some((seen, when, said))) = (stamp, &self.current_seen)
+            && stamp == *seen
+            && when.elapsed() < std::time::Duration::from_secs(1)
+        {
+            return Ok(*said);
+        }
+        let said = read_current(self.fs.as_ref(), &self.dir)?.ok_or_else(|| Error::NotAStore {
+            path: self.dir.clone(),
+            reason: format!("the {CURRENT_FILE} file is gone"),
+        })?;
+        self.current_seen = stamp.map(|stamp| (stamp, std::time::Instant::now(), said));
+        Ok(said)
     }
 
     /// Writes a segment's opening (header, and the segment start in version 2) over a segment
@@ -962,6 +1047,9 @@ impl Backend for FileBackend {
             return match self.load_segments(None, visit) {
                 Ok(report) => {
                     self.report.load = report.clone();
+                    if !self.read_only() {
+                        self.clear_durable_mark().map_err(engine_error)?;
+                    }
                     Ok(report)
                 }
                 Err(err) => {
@@ -1083,9 +1171,13 @@ impl Backend for FileBackend {
         next.dirty.clear();
         next.dir_dirty = false;
         let old = std::mem::replace(&mut self.live, next);
-        if let Some(mark) = &self.durable {
-            // Synced in step 1.
-            mark.set(self.live.generation, self.end_position());
+        if let Some(file) = self.durable.as_ref().filter(|_| self.announcing) {
+            // Synced in step 1. The switch happened: a failure here only holds readers back
+            // until the next sync writes the mark again.
+            let _ = durable_mark::write(
+                file.as_ref(),
+                Some((self.live.generation, self.end_position())),
+            );
         }
         for s in old.segments.values() {
             let _ = self.fs.remove(&s.path);

@@ -25,7 +25,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::Result;
-use crate::lock::{DurableMark, Holder, StoreLock};
+use crate::lock::StoreLock;
 
 /// How [`FileSystem::open`] opens a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +50,13 @@ pub trait FileSystem: fmt::Debug + Send + Sync {
     fn list(&self, dir: &Path) -> io::Result<Vec<OsString>>;
     /// Whether `path` exists.
     fn exists(&self, path: &Path) -> bool;
+    /// A number that changes when the file at `path` is replaced or changed (its identity,
+    /// size and times), so a reader can skip reading a small file that did not change; `None`
+    /// when the file system cannot say (then the file is read every time, the default).
+    fn stamp(&self, path: &Path) -> io::Result<Option<u64>> {
+        let _ = path;
+        Ok(None)
+    }
     /// Creates directory `dir` and its missing parents (owner-only permissions).
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     /// Renames `from` to `to`, atomically replacing `to`.
@@ -61,12 +68,6 @@ pub trait FileSystem: fmt::Debug + Send + Sync {
     /// Takes the writer lock of the store in `dir`, or fails with
     /// [`Error::Locked`](crate::Error::Locked).
     fn lock(&self, dir: &Path) -> Result<Box<dyn DirLock>>;
-    /// The live writer of the store in `dir`, if one holds its lock, asked without writing
-    /// anything (see `lock.rs`). The default: no writer can be asked.
-    fn lock_holder(&self, dir: &Path) -> Result<Option<Holder>> {
-        let _ = dir;
-        Ok(None)
-    }
 }
 
 /// An open file, read and written at explicit offsets (no shared cursor), so readers on other
@@ -103,18 +104,9 @@ pub trait StoreFile: fmt::Debug + Send + Sync {
 }
 
 /// A held writer lock; dropping it releases the lock.
-pub trait DirLock: fmt::Debug + Send + Sync {
-    /// Where the writer tells readers its log is durable, when its lock can (see `lock.rs`).
-    fn durable_mark(&self) -> Option<Arc<DurableMark>> {
-        None
-    }
-}
+pub trait DirLock: fmt::Debug + Send + Sync {}
 
-impl DirLock for StoreLock {
-    fn durable_mark(&self) -> Option<Arc<DurableMark>> {
-        Some(StoreLock::durable_mark(self))
-    }
-}
+impl DirLock for StoreLock {}
 
 /// The operating system's file system: `pread`/`pwrite`, `fdatasync`/`fsync`, `fsync` on the
 /// directory, and [`StoreLock`] for the writer lock.
@@ -143,6 +135,28 @@ impl FileSystem for OsFileSystem {
         path.exists()
     }
 
+    fn stamp(&self, path: &Path) -> io::Result<Option<u64>> {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::metadata(path)?;
+        let fields = [
+            m.dev(),
+            m.ino(),
+            m.size(),
+            m.mtime() as u64,
+            m.mtime_nsec() as u64,
+            m.ctime() as u64,
+            m.ctime_nsec() as u64,
+        ];
+        // FNV-1a over the fields: equal stamps mean (all but surely) the same file.
+        let mut hash = 0xcbf2_9ce4_8422_2325u64;
+        for field in fields {
+            for byte in field.to_le_bytes() {
+                hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        Ok(Some(hash))
+    }
+
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         fs::DirBuilder::new()
@@ -165,10 +179,6 @@ impl FileSystem for OsFileSystem {
 
     fn lock(&self, dir: &Path) -> Result<Box<dyn DirLock>> {
         Ok(Box::new(StoreLock::acquire(dir)?))
-    }
-
-    fn lock_holder(&self, dir: &Path) -> Result<Option<Holder>> {
-        StoreLock::holder(dir)
     }
 }
 

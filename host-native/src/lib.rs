@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod durable_mark;
 mod error;
 mod file_backend;
 mod file_store;
@@ -11,13 +12,14 @@ mod repair;
 mod shared_store;
 mod system_env;
 
+pub use durable_mark::DURABLE_FILE;
 pub use error::{Error, Result};
 pub use file_backend::{
     CURRENT_FILE, FileBackend, OpenReport, PendingSync, TornTail, split_position,
 };
 pub use file_store::{Durability, FileOptions, FileStore};
 pub use file_system::{DirLock, FileSystem, OpenMode, OsFileSystem, StoreFile};
-pub use lock::{DurableMark, Holder, LOCK_FILE, StoreLock};
+pub use lock::{Holder, LOCK_FILE, StoreLock};
 pub use repair::{RepairReport, repair};
 pub use rewind_core::{
     Annotation, AutoPolicy, Backend, BackendError, Checkpoint, CheckpointId, CompactionPlan,

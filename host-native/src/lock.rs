@@ -17,17 +17,8 @@
 //! `net.createServer().listen("\0rewind/lock/…")`, so native and Node writers exclude each
 //! other without a native addon.
 //!
-//! The holder answers every connection with one line and closes it:
-//!
-//! ```text
-//! rewind-lock 1 pid <pid>[ durable <generation> <position>]\n
-//! ```
-//!
-//! A refused opener reads it to say who holds the store. A writer under `Durability::Always`
-//! adds where its log is durable: the generation and the log position (`segment << 40 |
-//! offset`) up to which every write has been synced. Readers read no further while that writer
-//! lives, so they never show a write a power cut could still take back; without the part (other
-//! durabilities, or no writer) they read everything there is.
+//! The holder answers every connection with one line, `rewind-lock 1 pid <pid>\n`, and closes
+//! it; a refused opener reads it to say who holds the store.
 //!
 //! A second guard: the writer also holds an exclusive `flock` on the empty file `LOCK`. It
 //! covers writers in **different network namespaces** (containers sharing a volume), which see
@@ -43,7 +34,6 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 
@@ -53,22 +43,6 @@ const SILENT_HOLDER_GRACE: std::time::Duration = std::time::Duration::from_secs(
 /// Name of the file whose `flock` is the lock's second guard (see the module docs).
 pub const LOCK_FILE: &str = "LOCK";
 
-/// Where a writer's log is durable — (generation, log position) — as its lock tells readers.
-#[derive(Debug, Default)]
-pub struct DurableMark(Mutex<Option<(u32, u64)>>);
-
-impl DurableMark {
-    /// Records that the log of `generation` is synced up to `position`.
-    pub fn set(&self, generation: u32, position: u64) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((generation, position));
-    }
-
-    /// The last position recorded.
-    pub fn get(&self) -> Option<(u32, u64)> {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
 /// A held writer lock; dropping it releases the lock.
 #[derive(Debug)]
 pub struct StoreLock {
@@ -76,7 +50,6 @@ pub struct StoreLock {
     _socket: linux::Holder,
     _file: File,
     path: PathBuf,
-    mark: Arc<DurableMark>,
 }
 
 impl StoreLock {
@@ -100,9 +73,8 @@ impl StoreLock {
     }
 
     fn try_acquire(dir: &Path) -> Result<StoreLock> {
-        let mark = Arc::new(DurableMark::default());
         #[cfg(target_os = "linux")]
-        let socket = linux::Holder::bind(dir, mark.clone())?;
+        let socket = linux::Holder::bind(dir)?;
         let path = dir.join(LOCK_FILE);
         let file = OpenOptions::new()
             .read(true)
@@ -127,13 +99,7 @@ impl StoreLock {
             _socket: socket,
             _file: file,
             path: dir.to_path_buf(),
-            mark,
         })
-    }
-
-    /// Where this writer says its log is durable (see the module docs).
-    pub fn durable_mark(&self) -> Arc<DurableMark> {
-        self.mark.clone()
     }
 
     /// Whether a writer holds the store in `dir` right now, and its pid when it says. Writes
@@ -154,10 +120,7 @@ impl StoreLock {
             };
             match file.try_lock_shared() {
                 Ok(()) => Ok(None),
-                Err(TryLockError::WouldBlock) => Ok(Some(Holder {
-                    pid: None,
-                    durable: None,
-                })),
+                Err(TryLockError::WouldBlock) => Ok(Some(Holder { pid: None })),
                 Err(TryLockError::Error(e)) => Err(Error::io(&path, "lock", e)),
             }
         }
@@ -174,9 +137,6 @@ impl StoreLock {
 pub struct Holder {
     /// The writer's process id, when it answered.
     pub pid: Option<u32>,
-    /// Where its log is durable — (generation, log position) — when it says (a writer under
-    /// `Durability::Always`): a reader reads no further.
-    pub durable: Option<(u32, u64)>,
 }
 
 #[cfg(target_os = "linux")]
@@ -188,8 +148,6 @@ mod linux {
     use std::path::Path;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-
-    use super::DurableMark;
     use std::thread::JoinHandle;
     use std::time::Duration;
 
@@ -215,7 +173,7 @@ mod linux {
     }
 
     impl Holder {
-        pub(super) fn bind(dir: &Path, mark: Arc<DurableMark>) -> Result<Holder> {
+        pub(super) fn bind(dir: &Path) -> Result<Holder> {
             let addr = address(dir)?;
             let listener = match UnixListener::bind_addr(&addr) {
                 Ok(l) => l,
@@ -231,7 +189,7 @@ mod linux {
             let stop = Arc::new(AtomicBool::new(false));
             let thread = {
                 let stop = stop.clone();
-                let pid = std::process::id();
+                let answer = format!("{ANSWER_PREFIX}{}\n", std::process::id());
                 std::thread::Builder::new()
                     .name("rewind-lock".into())
                     .spawn(move || {
@@ -240,11 +198,6 @@ mod linux {
                                 break;
                             }
                             if let Ok(mut conn) = conn {
-                                let durable = match mark.get() {
-                                    Some((g, pos)) => format!(" durable {g} {pos}"),
-                                    None => String::new(),
-                                };
-                                let answer = format!("{ANSWER_PREFIX}{pid}{durable}\n");
                                 let _ = conn.set_write_timeout(Some(ANSWER_TIMEOUT));
                                 let _ = conn.write_all(answer.as_bytes());
                             }
@@ -285,16 +238,10 @@ mod linux {
         };
         conn.set_read_timeout(Some(ANSWER_TIMEOUT))?;
         let mut text = String::new();
-        let _ = conn.take(128).read_to_string(&mut text);
-        let mut words = text
+        let _ = conn.take(64).read_to_string(&mut text);
+        let pid = text
             .strip_prefix(ANSWER_PREFIX)
-            .unwrap_or("")
-            .split_whitespace();
-        let pid = words.next().and_then(|p| p.parse().ok());
-        let durable = match (words.next(), words.next(), words.next()) {
-            (Some("durable"), Some(g), Some(pos)) => g.parse().ok().zip(pos.parse().ok()),
-            _ => None,
-        };
-        Ok(Some(LiveHolder { pid, durable }))
+            .and_then(|p| p.trim_end().parse().ok());
+        Ok(Some(LiveHolder { pid }))
     }
 }

@@ -2807,8 +2807,8 @@ fn a_dropped_unfinished_write_is_reported_when_the_store_opens() {
     );
     assert_eq!(
         std::fs::read_dir(dir.join(".rewind")).unwrap().count(),
-        3,
-        "a reader added or removed a file"
+        4,
+        "a reader added or removed a file (CURRENT, DURABLE, LOCK and the segment are there)"
     );
 
     // The next writer moves the bytes aside before cutting them, and says where.
