@@ -251,7 +251,9 @@ impl<B: Backend, E: Env> Store<B, E> {
                 head: s.head.map(CheckpointIdText),
             });
         }
-        for id in self.index.by_seq.values() {
+        let total = self.index.by_seq.len() as u64;
+        for (done, id) in self.index.by_seq.values().enumerate() {
+            self.report_progress(done as u64, total);
             let entry = &self.index.checkpoints[id];
             let cp = &entry.cp;
             if !wanted(&cp.session) {
@@ -309,6 +311,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                 attachments,
             });
         }
+        self.report_progress(total, total);
         serde_json::to_string(&doc).map_err(|e| Error::InvalidInput(e.to_string()))
     }
 
@@ -575,7 +578,10 @@ impl<B: Backend, E: Env> Store<B, E> {
             report.sessions_added += 1;
         }
         let mut pending = Pending::default();
-        for (seq, c) in (self.index.next_seq..).zip(&fresh) {
+        let total = fresh.len() as u64;
+        for (done, (seq, c)) in (self.index.next_seq..).zip(&fresh).enumerate() {
+            // Chunking and hashing the states is the work.
+            self.report_progress(done as u64, total);
             let base = c.parent.filter(|p| {
                 self.index.checkpoints.contains_key(p) || pending.lists.contains_key(p)
             });
@@ -657,6 +663,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             report.annotations_added += c.annotations.len() as u64;
             report.attachments_added += c.attachments.len() as u64;
         }
+        self.report_progress(total, total);
         for s in &sessions {
             if self.index.sessions.contains_key(&s.id) {
                 continue;

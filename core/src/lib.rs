@@ -28,6 +28,7 @@ pub mod limits;
 pub mod log;
 pub mod metrics;
 pub mod options;
+pub mod progress;
 pub mod query;
 mod record;
 pub mod session;
@@ -46,6 +47,7 @@ pub use id::{CheckpointId, Hash, ParseIdError, SessionId};
 pub use limits::{Limits, MAX_BLOB_BYTES, MAX_METADATA_DEPTH};
 pub use metrics::{Health, Metrics, OpCounters};
 pub use options::{AutoPolicy, Options};
+pub use progress::{Progress, ProgressFn, Unit};
 pub use query::{Cursor, Order, Page, Query};
 pub use session::Session;
 pub use store::{

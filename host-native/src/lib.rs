@@ -20,14 +20,14 @@ pub use file_backend::{
 pub use file_store::{Durability, FileOptions, FileStore};
 pub use file_system::{DirLock, FileSystem, OpenMode, OsFileSystem, StoreFile};
 pub use lock::{Holder, LOCK_FILE, StoreLock};
-pub use repair::{RepairReport, repair};
+pub use repair::{RepairReport, repair, repair_with_progress};
 pub use rewind_core::{
     Annotation, AutoPolicy, Backend, BackendError, Checkpoint, CheckpointId, CompactionPlan,
     CompactionReport, CorruptKind, Cursor, DeterministicEnv, Diff, Env, ErrorKind, Event, Hash,
     Health, ImportReport, KeepReason, LimitKind, Limits, LoadReport, MemoryBackend, Metrics,
-    NewCheckpoint, OpCounters, Options, Order, Page, Query, RemovalReason, Restored,
-    RetentionPolicy, SalvageReport, Session, SessionId, Severity, Store, Trigger, TriggerKind,
-    VerifyError, VerifyProblem, VerifyReport,
+    NewCheckpoint, OpCounters, Options, Order, Page, Progress, ProgressFn, Query, RemovalReason,
+    Restored, RetentionPolicy, SalvageReport, Session, SessionId, Severity, Store, Trigger,
+    TriggerKind, VerifyError, VerifyProblem, VerifyReport,
 };
 pub use shared_store::{Engine, SharedStore};
 pub use system_env::SystemEnv;

@@ -28,7 +28,8 @@ use std::path::{Path, PathBuf};
 
 use rewind_core::frame::{self, HEADER_LEN};
 use rewind_core::{
-    Backend, CheckpointId, MemoryBackend, Options, Query, SalvageReport, Severity, Store, log,
+    Backend, CheckpointId, MemoryBackend, Options, Progress, Query, SalvageReport, Severity, Store,
+    log,
 };
 
 use crate::error::{Error, Result};
@@ -66,6 +67,16 @@ pub struct RepairReport {
 /// which must not exist or be empty. `src` is only read, without its writer lock. See the module
 /// docs for what is kept and how.
 pub fn repair(src: &Path, dst: &Path) -> Result<RepairReport> {
+    repair_with_progress(src, dst, &|_| {})
+}
+
+/// [`repair`], telling `progress` how many bytes of the source's segments it has scanned (the
+/// long part) of how many.
+pub fn repair_with_progress(
+    src: &Path,
+    dst: &Path,
+    progress: &dyn Fn(Progress),
+) -> Result<RepairReport> {
     if dst.exists()
         && fs::read_dir(dst)
             .map_err(|e| Error::io(dst, "list", e))?
@@ -95,7 +106,7 @@ pub fn repair(src: &Path, dst: &Path) -> Result<RepairReport> {
     };
     let mut best: Option<Salvaged> = None;
     for g in candidates {
-        let salvaged = salvage(&generations[&g])?;
+        let salvaged = salvage(&generations[&g], progress)?;
         if best
             .as_ref()
             .is_none_or(|b| salvaged.store.metrics().checkpoints > b.store.metrics().checkpoints)
@@ -143,11 +154,18 @@ struct Salvaged {
 }
 
 /// Salvages the frames of one generation's segments into an in-memory store.
-fn salvage(segments: &[PathBuf]) -> Result<Salvaged> {
+fn salvage(segments: &[PathBuf], progress: &dyn Fn(Progress)) -> Result<Salvaged> {
     let mut report = RepairReport::default();
     let mut kept = frame::header().to_vec();
+    let total: u64 = segments
+        .iter()
+        .map(|p| fs::metadata(p).map_or(0, |m| m.len()))
+        .sum();
+    let mut scanned = 0u64;
     for path in segments {
+        progress(Progress::bytes(scanned, total));
         let bytes = fs::read(path).map_err(|e| Error::io(path, "read", e))?;
+        scanned += bytes.len() as u64;
         let mut offset = HEADER_LEN.min(bytes.len());
         if frame::check_header(&bytes).is_err() {
             report.damaged.push((path.clone(), 0, offset as u64));
@@ -169,6 +187,12 @@ fn salvage(segments: &[PathBuf]) -> Result<Salvaged> {
                     // Resynchronise: the next intact frame starts somewhere after.
                     damage_start.get_or_insert(offset);
                     offset += 1;
+                    if offset % (1 << 20) == 0 {
+                        progress(Progress::bytes(
+                            (scanned - bytes.len() as u64) + offset as u64,
+                            total,
+                        ));
+                    }
                 }
             }
         }

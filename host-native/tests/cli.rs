@@ -3163,3 +3163,56 @@ fn commands_that_do_not_create_a_store_fail_with_exit_7_on_a_missing_one() {
     std::fs::create_dir(t.store()).unwrap();
     rewind(d).arg("log").fails(7, "no rewind store");
 }
+
+/// On a terminal, long commands show a progress bar of checkpoints done of the total, with the
+/// rate and the time left (run under `script`, which gives the command a terminal).
+#[test]
+fn long_commands_show_a_progress_bar_on_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` to give the command a terminal");
+        return;
+    }
+    let t = TempDir::new("progress");
+    {
+        let mut store = FileStore::open(
+            t.store(),
+            FileOptions::default().durability(rewind::Durability::Never),
+        )
+        .unwrap();
+        let s = store.create_session("agent", Default::default()).unwrap();
+        for i in 0..300 {
+            let state = format!("{{\"i\":{i}}}");
+            store
+                .checkpoint(NewCheckpoint::new(s, "step", state.as_bytes()))
+                .unwrap();
+        }
+    }
+    let run = |args: &str| {
+        let line = format!(
+            "{} --store {} {args}",
+            env!("CARGO_BIN_EXE_rewind"),
+            t.store().display()
+        );
+        let out = Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env("TERM", "xterm")
+            .env_remove("NO_COLOR")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "`{line}` under script failed");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let verify = run("verify");
+    assert!(
+        verify.contains("verifying hashes") && verify.contains("/300 checkpoints"),
+        "no progress bar in:\n{verify}"
+    );
+    let export = run(&format!("export -o {}", t.join("export.json").display()));
+    assert!(
+        export.contains("exporting"),
+        "no progress bar in:\n{export}"
+    );
+    // Without a terminal, nothing but the result.
+    let plain = ok(t.path(), ["--store", ".rewind", "verify"]);
+    assert!(!plain.stderr.contains("checkpoints,"), "{}", plain.stderr);
+}

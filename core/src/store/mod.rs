@@ -23,6 +23,7 @@ use crate::frame::{self, FRAME_HEADER_LEN};
 use crate::id::Hash;
 use crate::metrics::{Health, Metrics, OpCounters};
 use crate::options::Options;
+use crate::progress::{Progress, ProgressFn};
 use crate::record::{self, Record};
 
 pub(crate) mod blob;
@@ -95,6 +96,8 @@ pub struct Store<B: Backend, E: Env> {
     /// The frames of the write in progress; kept between writes so a write does not grow a
     /// fresh buffer from nothing.
     write_buf: Vec<u8>,
+    /// Told how far long operations have come (see [`crate::progress`]).
+    progress: Option<ProgressFn>,
 }
 
 impl<B: Backend, E: Env> core::fmt::Debug for Store<B, E> {
@@ -253,8 +256,22 @@ impl<B: Backend, E: Env> Store<B, E> {
             log_bytes,
             write_error: None,
             write_buf: Vec::new(),
+            progress: None,
         };
         Ok((store, report, salvaged))
+    }
+
+    /// Sets (or, with `None`, removes) the callback that long operations — `verify`, imports,
+    /// exports, compaction, vacuum — call as they go (see [`crate::progress`]).
+    pub fn set_progress(&mut self, progress: Option<ProgressFn>) {
+        self.progress = progress;
+    }
+
+    /// Tells the progress callback, if there is one.
+    pub(crate) fn report_progress(&self, done: u64, total: u64) {
+        if let Some(progress) = &self.progress {
+            progress(Progress::checkpoints(done, total));
+        }
     }
 
     /// The log's head hash: the running hash of a version 2 log after its last seal (see

@@ -166,10 +166,13 @@ impl LiveLogWriter {
                 }
                 Stage::Checkpoints => {
                     let Some(id) = self.checkpoints.get(self.idx).copied() else {
+                        let total = self.checkpoints.len() as u64;
+                        store.report_progress(total, total);
                         self.stage = Stage::Heads;
                         self.idx = 0;
                         continue;
                     };
+                    store.report_progress(self.idx as u64, self.checkpoints.len() as u64);
                     self.write_checkpoint(store, id, buf, &mut chunk_buf)?;
                     self.idx += 1;
                 }

@@ -111,9 +111,11 @@ impl<B: Backend, E: Env> Store<B, E> {
         };
         let mut checked: HashSet<Slot> = HashSet::new();
         let mut buf = Vec::new();
+        let total = index.by_seq.len() as u64;
         for id in index.by_seq.values() {
             let entry = &index.checkpoints[id];
             let cp = &entry.cp;
+            self.report_progress(report.checkpoints, total);
             report.checkpoints += 1;
             if cp.parent.is_some() && index.linked_parent(cp).is_none() {
                 report.dangling_parents += 1;
@@ -176,6 +178,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                 });
             }
         }
+        self.report_progress(total, total);
         report
     }
 }

@@ -224,8 +224,8 @@ pub fn compact(store: &mut FileStore, args: CompactArgs) -> Result<Compacted, Fa
     let report = if args.dry_run {
         None
     } else {
-        Some(progress::spin("compacting", || {
-            store.apply_compaction(&plan)
+        Some(progress::on_store("compacting", store, |s| {
+            s.apply_compaction(&plan)
         })?)
     };
     Ok(Compacted {
@@ -355,11 +355,11 @@ pub struct Imported {
 
 pub fn import(store: &mut FileStore, bytes: &[u8]) -> Result<Imported, Failure> {
     let binary = bytes.starts_with(&MAGIC);
-    let report = progress::spin("importing", || {
+    let report = progress::on_store("importing", store, |s| {
         if binary {
-            store.import_binary(bytes)
+            s.import_binary(bytes)
         } else {
-            store.import_json(bytes)
+            s.import_json(bytes)
         }
     })?;
     Ok(Imported { report, binary })
@@ -403,9 +403,12 @@ pub fn repair(ctx: &Ctx, args: RepairArgs) -> Result<Repaired, Failure> {
             args.into.display()
         )));
     }
-    let report = progress::spin("salvaging records", || {
-        rewind::repair(&ctx.store, &args.into)
-    })?;
+    let bar = progress::Bar::new(
+        "scanning the damaged store",
+        rewind::core::progress::Unit::Bytes,
+    );
+    let report = rewind::repair_with_progress(&ctx.store, &args.into, &|p| bar.show(p))?;
+    drop(bar);
     Ok(Repaired {
         report,
         into: args.into,
@@ -478,7 +481,7 @@ pub struct Upgraded {
 pub fn upgrade(store: &mut FileStore) -> Result<Upgraded, Failure> {
     let from = store.format_version();
     if from < 2 {
-        progress::spin("rewriting the log", || store.vacuum())?;
+        progress::on_store("rewriting the log", store, |s| s.vacuum())?;
     }
     Ok(Upgraded {
         from,

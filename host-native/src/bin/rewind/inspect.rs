@@ -550,9 +550,9 @@ pub fn export(store: &mut FileStore, args: ExportArgs) -> Result<Export, Failure
         .map(|s| resolve::session(store, Some(s)))
         .collect::<Result<_, _>>()?;
     let only = (!sessions.is_empty()).then_some(sessions.as_slice());
-    let bytes = progress::spin("exporting", || match args.format {
-        ExportFormat::Json => store.export_json(only).map(String::into_bytes),
-        ExportFormat::Binary => store.export_binary(only),
+    let bytes = progress::on_store("exporting", store, |s| match args.format {
+        ExportFormat::Json => s.export_json(only).map(String::into_bytes),
+        ExportFormat::Binary => s.export_binary(only),
     })?;
     if let Some(path) = &args.output {
         write_whole(path, &bytes)?;
@@ -611,7 +611,7 @@ pub fn verify(ctx: &Ctx, args: VerifyArgs) -> Result<Verified, Failure> {
         .transpose()?;
     let options = FileOptions::default().store(Options::default().expect_head(expect));
     let started = Instant::now();
-    let store = loop {
+    let mut store = loop {
         let store = ctx.read_with(options.clone())?;
         let writing = store.open_report().torn_tail.is_some()
             && rewind::StoreLock::holder(&ctx.store)?.is_some();
@@ -641,7 +641,7 @@ pub fn verify(ctx: &Ctx, args: VerifyArgs) -> Result<Verified, Failure> {
     }
     let found = store.open_report().load.expected_head_found;
     Ok(Verified {
-        report: progress::spin("verifying hashes", || store.verify()),
+        report: progress::on_store("verifying hashes", &mut store, |s| s.verify()),
         tail,
         expected: expect.zip(found),
     })
