@@ -488,12 +488,18 @@ impl Drop for SimulatedLock {
     }
 }
 
+/// What the backend sees of a [`SimulatedDisk`]: the disk itself, or a file system wrapped
+/// around it (a test's faulty one).
+pub type Mount = Arc<dyn Fn(SimulatedDisk) -> Arc<dyn FileSystem> + Send + Sync>;
+
 /// The conformance harness on a [`SimulatedDisk`]: each fresh backend gets a new disk (the two
 /// newest are kept, for scenarios that use two stores at once); a reopen is a clean restart on
 /// the backend's disk; [`PowerLossHarness`] cuts the power of the newest disk and restarts on
 /// what the cut left. Small segments, so scenarios rotate.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct PowerLossFiles {
+    /// How the backend sees a disk (`None`: as it is).
+    mount: Option<Mount>,
     /// The newest disk.
     disk: SimulatedDisk,
     /// The disk before it, and its store directory.
@@ -512,13 +518,43 @@ impl PowerLossFiles {
         PowerLossFiles::default()
     }
 
+    /// A harness whose backends see each disk through `mount` (a file system that misbehaves
+    /// in a way a test wants to show is caught).
+    pub fn mounted(mount: Mount) -> PowerLossFiles {
+        PowerLossFiles {
+            mount: Some(mount),
+            ..PowerLossFiles::default()
+        }
+    }
+
     /// The store directory of the newest disk.
     fn dir(&self) -> PathBuf {
         PathBuf::from(format!("/store-{}", self.fresh))
     }
 
+    fn file_system(&self, disk: SimulatedDisk) -> Arc<dyn FileSystem> {
+        match &self.mount {
+            Some(mount) => mount(disk),
+            None => Arc::new(disk),
+        }
+    }
+
     fn open(&self) -> rewind::Result<FileBackend> {
-        FileBackend::open_on(Arc::new(self.disk.clone()), &self.dir(), SMALL_SEGMENTS)
+        FileBackend::open_on(
+            self.file_system(self.disk.clone()),
+            &self.dir(),
+            SMALL_SEGMENTS,
+        )
+    }
+}
+
+impl std::fmt::Debug for PowerLossFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PowerLossFiles")
+            .field("disk", &self.disk)
+            .field("fresh", &self.fresh)
+            .field("mounted", &self.mount.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -539,7 +575,7 @@ impl Harness for PowerLossFiles {
             Some((disk, older)) if *older == dir => disk.clone(),
             _ => self.disk.clone(),
         };
-        FileBackend::open_on(Arc::new(disk), &dir, SMALL_SEGMENTS)
+        FileBackend::open_on(self.file_system(disk), &dir, SMALL_SEGMENTS)
             .unwrap_or_else(|e| panic!("reopen on a simulated disk: {e}"))
     }
 }

@@ -6,8 +6,8 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use rewind::core::conformance::{Harness, PowerLossHarness, power_loss_seeds};
-use rewind::{DirLock, FileBackend, FileSystem, OpenMode, StoreFile};
+use rewind::core::conformance::power_loss_seeds;
+use rewind::{DirLock, FileSystem, OpenMode, StoreFile};
 use rewind_tests::{PowerLossFiles, SimulatedDisk};
 
 /// Sequences per run: a few hundred here; `scripts/acceptance.sh` sets `POWER_LOSS_SEEDS` for
@@ -127,63 +127,14 @@ impl FileSystem for Forgetful {
     }
 }
 
-/// The power-loss harness on a disk that forgets syncs.
-struct ForgetfulFiles {
-    forget: Forget,
-    disk: SimulatedDisk,
-}
-
-impl ForgetfulFiles {
-    fn open(&self) -> rewind::Result<FileBackend> {
-        let fs = Forgetful {
-            disk: self.disk.clone(),
-            forget: self.forget,
-        };
-        FileBackend::open_on(Arc::new(fs), Path::new("/store"), 4096)
-    }
-}
-
-impl Harness for ForgetfulFiles {
-    type Backend = FileBackend;
-    fn fresh(&mut self) -> FileBackend {
-        self.disk = SimulatedDisk::new();
-        self.open().expect("open")
-    }
-    fn reopen(&mut self, backend: FileBackend) -> FileBackend {
-        drop(backend);
-        self.open().expect("reopen")
-    }
-}
-
-impl PowerLossHarness for ForgetfulFiles {
-    fn cut_power_after(&mut self, calls: u64) {
-        self.disk.cut_power_after(calls);
-    }
-    fn power_was_cut(&self) -> bool {
-        self.disk.power_is_off()
-    }
-    fn keep_power_on(&mut self) {
-        self.disk.keep_power_on();
-    }
-    fn restart(&mut self, seed: u64, cut_after: Option<u64>) -> rewind::core::Result<FileBackend> {
-        self.disk = self.disk.after_power_loss(seed);
-        if let Some(calls) = cut_after {
-            self.disk.cut_power_after(calls);
-        }
-        self.open()
-            .map_err(|e| rewind::core::Error::Backend(rewind::BackendError::Io(e.to_string())))
-    }
-}
-
 /// The scenario catches a missing sync: with file syncs or directory syncs skipped, power cuts
 /// lose acknowledged writes (or leave a store that does not open) within the default run.
 #[test]
 fn the_power_cut_scenario_catches_missing_syncs() {
     for forget in [Forget::FileSyncs, Forget::DirectorySyncs] {
-        let mut h = ForgetfulFiles {
-            forget,
-            disk: SimulatedDisk::new(),
-        };
+        let mut h = PowerLossFiles::mounted(Arc::new(move |disk| {
+            Arc::new(Forgetful { disk, forget }) as Arc<dyn FileSystem>
+        }));
         let n = seeds();
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             power_loss_seeds(&mut h, 1..=n)

@@ -13,17 +13,13 @@ fn options() -> FileOptions {
     FileOptions::default().segment_bytes(4096)
 }
 
+/// A JSON state of about `len` bytes, unique to `n` (so states rarely share chunks).
 fn state(n: u64, len: usize) -> Vec<u8> {
-    let mut x = n.wrapping_add(7).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = format!("{{\"n\":{n},\"text\":\"").into_bytes();
-    while out.len() + 2 < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.push(b'a' + (x % 26) as u8);
-    }
-    out.extend_from_slice(b"\"}");
-    out
+    let hex: String = rewind_tests::noise(len / 2, n + 7)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{{\"n\":{n},\"hex\":\"{hex}\"}}").into_bytes()
 }
 
 fn write(store: &mut FileStore, s: SessionId, from: u64, count: u64) {
