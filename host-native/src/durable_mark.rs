@@ -10,27 +10,116 @@
 //! rewind-durable 1 none
 //! ```
 //!
-//! padded with spaces to 63 bytes and a newline. The position is a log position (`segment << 40
-//! | offset`) in the generation named: every write before it is synced. Every writer's open
-//! rewrites the file first — `none` (read everything) until an `Always` writer has synced — so
-//! a mark left by an earlier writer never holds readers back; a mark left by a writer that
-//! died is right as it stands: what lies past it was never acknowledged. A line that does not
-//! check out (read while being rewritten) is read again; a missing file means no limit.
-//! Readers only ever read it, so this works on read-only media and for Node.js readers.
+//! padded with spaces to 63 bytes and a newline, rewritten in place (never truncated). The
+//! position is a log position (`segment << 40 | offset`) in the generation named: every write
+//! before it is synced. Marks only move forward, also when syncs finish out of order (group
+//! commit runs them outside the store lock). A writer that does not announce durability writes
+//! `none` before its first write, so a mark left by an earlier writer never holds readers back
+//! behind it; an `Always` writer writes its first mark once everything it found is synced. A
+//! mark left by a writer that died is right as it stands: what lies past it was never
+//! acknowledged. A failed open writes nothing.
+//!
+//! Readers: a mark of their generation limits them; a mark of another generation does not (an
+//! older generation is no longer written, and a newer one held only synced bytes when it was
+//! switched to, before its writer, still holding the lock, wrote its first mark). A line that
+//! does not check out (read while being rewritten) is read again, then the last good one is
+//! used; a missing file means no limit. Readers only ever read the file, so this works on
+//! read-only media and for Node.js readers.
 
-use std::io;
+use std::io::{self, ErrorKind};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use rewind_core::frame::crc32c;
 
-use crate::file_system::StoreFile;
+use crate::file_system::{FileSystem, OpenMode, StoreFile};
 
 /// Name of the file.
 pub const DURABLE_FILE: &str = "DURABLE";
 const LINE: usize = 64;
 const PREFIX: &str = "rewind-durable 1 ";
 
+/// A writer's `DURABLE` file and the mark it last wrote, shared with the syncs that run outside
+/// the store lock.
+#[derive(Debug)]
+pub(crate) struct MarkWriter {
+    file: Arc<dyn StoreFile>,
+    last: Mutex<Option<(u32, u64)>>,
+}
+
+impl MarkWriter {
+    /// Opens (or creates) `DURABLE` in `dir`, without truncating it.
+    pub(crate) fn open(fs: &dyn FileSystem, dir: &Path) -> io::Result<MarkWriter> {
+        let path = dir.join(DURABLE_FILE);
+        let file = match fs.open(&path, OpenMode::ReadWrite) {
+            Err(e) if e.kind() == ErrorKind::NotFound => fs.open(&path, OpenMode::CreateNew)?,
+            other => other?,
+        };
+        Ok(MarkWriter {
+            file,
+            last: Mutex::new(None),
+        })
+    }
+
+    /// Says the log is synced up to `mark`, unless a later mark was written already.
+    pub(crate) fn advance(&self, mark: (u32, u64)) -> io::Result<()> {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|l| l >= mark) {
+            return Ok(());
+        }
+        write(self.file.as_ref(), Some(mark))?;
+        *last = Some(mark);
+        Ok(())
+    }
+
+    /// Says there is no limit (a writer that does not announce durability).
+    pub(crate) fn clear(&self) -> io::Result<()> {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        write(self.file.as_ref(), None)?;
+        *last = None;
+        Ok(())
+    }
+}
+
+/// A reader's view of `DURABLE`: the file once found, and the last line that checked out.
+#[derive(Debug, Default)]
+pub(crate) struct MarkReader {
+    file: Option<Arc<dyn StoreFile>>,
+    last_good: Option<(u32, u64)>,
+}
+
+impl MarkReader {
+    /// The writer's mark, or `None` for no limit.
+    pub(crate) fn read(
+        &mut self,
+        fs: &dyn FileSystem,
+        dir: &Path,
+    ) -> io::Result<Option<(u32, u64)>> {
+        if self.file.is_none() {
+            match fs.open(&dir.join(DURABLE_FILE), OpenMode::Read) {
+                Ok(file) => self.file = Some(file),
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        let Some(file) = &self.file else {
+            return Ok(None);
+        };
+        for _ in 0..3 {
+            let mut line = [0u8; LINE];
+            let got = file.read_at(&mut line, 0)?;
+            if let Some(mark) = parse(&line[..got]) {
+                self.last_good = mark;
+                return Ok(mark);
+            }
+        }
+        // Rewritten under us three times running: the last good line is still a safe limit.
+        Ok(self.last_good)
+    }
+}
+
 /// Writes the mark: `Some((generation, position))`, or `None` for no limit.
-pub(crate) fn write(file: &dyn StoreFile, mark: Option<(u32, u64)>) -> io::Result<()> {
+fn write(file: &dyn StoreFile, mark: Option<(u32, u64)>) -> io::Result<()> {
     let text = match mark {
         Some((generation, position)) => {
             let body = format!("{PREFIX}{generation} {position}");
@@ -42,18 +131,6 @@ pub(crate) fn write(file: &dyn StoreFile, mark: Option<(u32, u64)>) -> io::Resul
     line[..text.len()].copy_from_slice(text.as_bytes());
     line[LINE - 1] = b'\n';
     file.write_all_at(&line, 0)
-}
-
-/// Reads the mark; `None` when there is no limit (or no line that checks out).
-pub(crate) fn read(file: &dyn StoreFile) -> io::Result<Option<(u32, u64)>> {
-    for _ in 0..3 {
-        let mut line = [0u8; LINE];
-        let got = file.read_at(&mut line, 0)?;
-        if let Some(parsed) = parse(&line[..got]) {
-            return Ok(parsed);
-        }
-    }
-    Ok(None)
 }
 
 /// `Some(mark)` for a line that checks out (`Some(None)`: no limit); `None` for a torn one.
@@ -74,6 +151,33 @@ fn parse(line: &[u8]) -> Option<Option<(u32, u64)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::file_system::OsFileSystem;
+
+    /// Marks only move forward: a sync that finishes late (group commit runs syncs outside the
+    /// store lock) cannot take back a later mark, such as a compaction's new generation.
+    #[test]
+    fn marks_only_move_forward_and_readers_keep_the_last_good_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = OsFileSystem;
+        let marks = MarkWriter::open(&fs, dir.path()).unwrap();
+        let mut reader = MarkReader::default();
+        assert_eq!(
+            reader.read(&fs, dir.path()).unwrap(),
+            None,
+            "a new file says nothing"
+        );
+        marks.advance((1, 500)).unwrap();
+        marks.advance((2, 40)).unwrap();
+        marks.advance((1, 900)).unwrap();
+        assert_eq!(reader.read(&fs, dir.path()).unwrap(), Some((2, 40)));
+        // A line torn while being rewritten: the last good mark stands.
+        std::fs::write(dir.path().join(DURABLE_FILE), b"rewind-durable 1 2 4").unwrap();
+        assert_eq!(reader.read(&fs, dir.path()).unwrap(), Some((2, 40)));
+        marks.clear().unwrap();
+        assert_eq!(reader.read(&fs, dir.path()).unwrap(), None);
+        marks.advance((1, 1)).unwrap();
+        assert_eq!(reader.read(&fs, dir.path()).unwrap(), Some((1, 1)));
+    }
 
     #[test]
     fn marks_read_back_and_torn_lines_are_refused() {

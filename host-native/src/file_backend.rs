@@ -72,7 +72,7 @@ use rewind_core::frame::{self, FRAME_HEADER_LEN, FrameHeader, HEADER_LEN, MAX_PA
 use rewind_core::log;
 use rewind_core::{Backend, BackendError, CorruptKind};
 
-use crate::durable_mark::{self, DURABLE_FILE};
+use crate::durable_mark::{DURABLE_FILE, MarkReader, MarkWriter};
 use crate::error::{Error, Result};
 use crate::file_system::{DirLock, FileSystem, OpenMode, OsFileSystem, StoreFile};
 
@@ -168,7 +168,7 @@ pub struct PendingSync {
     dir: Option<(Arc<dyn FileSystem>, PathBuf)>,
     /// Where to say the log is durable once the sync is done: the `DURABLE` file, the
     /// generation and the end position.
-    mark: Option<(Arc<dyn StoreFile>, u32, u64)>,
+    mark: Option<(Arc<MarkWriter>, u32, u64)>,
 }
 
 impl PendingSync {
@@ -185,8 +185,9 @@ impl PendingSync {
         if let Some((fs, dir)) = &self.dir {
             sync_dir(fs.as_ref(), dir)?;
         }
-        if let Some((file, generation, end)) = &self.mark {
-            durable_mark::write(file.as_ref(), Some((*generation, *end)))
+        if let Some((marks, generation, end)) = &self.mark {
+            marks
+                .advance((*generation, *end))
                 .map_err(|e| Error::io(Path::new(DURABLE_FILE), "write", e))?;
         }
         Ok(())
@@ -214,11 +215,14 @@ pub struct FileBackend {
     /// A read-only backend's next generation (and its claimed last segment), found by a
     /// refresh and read by the next `load`.
     switch_to: Option<(SegmentSet, Option<u32>)>,
-    /// The `DURABLE` file (see `durable_mark.rs`): a writer's, written after each sync once
-    /// [`FileBackend::announce_durable`] was called; a reader's, read at each load.
-    durable: Option<Arc<dyn StoreFile>>,
-    /// This writer keeps `DURABLE` current.
+    /// A writer's `DURABLE` file (see `durable_mark.rs`), opened at its first mark or clear.
+    marks: Option<Arc<MarkWriter>>,
+    /// This writer keeps `DURABLE` current (see [`FileBackend::announce_durable`]).
     announcing: bool,
+    /// This (non-announcing) writer has cleared any earlier writer's mark.
+    marks_cleared: bool,
+    /// A reader's view of `DURABLE`.
+    mark_reader: MarkReader,
     /// A reader's last reading of `CURRENT`: its stamp, when, and what it said.
     current_seen: Option<(u64, std::time::Instant, (u32, Option<u32>))>,
 }
@@ -349,8 +353,10 @@ impl FileBackend {
             report: OpenReport::default(),
             broken: None,
             switch_to: None,
-            durable: None,
+            marks: None,
             announcing: false,
+            marks_cleared: false,
+            mark_reader: MarkReader::default(),
             current_seen: None,
         }
     }
@@ -476,8 +482,8 @@ impl FileBackend {
         if std::mem::take(&mut set.dir_dirty) {
             pending.dir = Some((self.fs.clone(), self.dir.clone()));
         }
-        if let Some(file) = self.durable.as_ref().filter(|_| self.announcing) {
-            pending.mark = Some((file.clone(), self.live.generation, self.end_position()));
+        if let Some(marks) = self.marks.as_ref().filter(|_| self.announcing) {
+            pending.mark = Some((marks.clone(), self.live.generation, self.end_position()));
         }
         pending
     }
@@ -486,31 +492,51 @@ impl FileBackend {
         self.take_pending_sync().run()
     }
 
-    /// From now on, tell readers where the log is durable after each sync (the `DURABLE`
-    /// file, see `durable_mark.rs`), so they read no further: what `Durability::Always`
-    /// promises a reader (a write shows only once it is synced). Syncs what is there now, to
-    /// start from a durable end. Does nothing on a read-only backend.
-    pub fn announce_durable(&mut self) -> Result<()> {
-        if self.read_only() || self.durable.is_none() {
+    /// Makes this writer tell readers where its log is durable (the `DURABLE` file, see
+    /// `durable_mark.rs`), so they read no further: what `Durability::Always` promises a reader
+    /// (a write shows only once it is synced). Call it before the store loads (so nothing this
+    /// writer writes clears an earlier mark), then [`FileBackend::publish_durable`] once it
+    /// has. Does nothing on a read-only backend.
+    pub fn announce_durable(&mut self) {
+        self.announcing = !self.read_only();
+    }
+
+    /// Syncs everything there is and writes the first mark (after
+    /// [`FileBackend::announce_durable`], once the store has loaded).
+    pub fn publish_durable(&mut self) -> Result<()> {
+        if !self.announcing {
             return Ok(());
         }
-        self.announcing = true;
+        self.mark_writer()?;
         let all: Vec<u32> = self.live.segments.keys().copied().collect();
         self.live.dirty.extend(all);
         self.sync_now()
     }
 
-    /// A writer's open, once the log read: a mark an earlier writer left in `DURABLE` must
-    /// not hold readers back behind this one (`none` until [`FileBackend::announce_durable`]).
-    /// Not before the log read: an open that fails changes nothing.
-    fn clear_durable_mark(&mut self) -> Result<()> {
-        let path = self.dir.join(DURABLE_FILE);
-        let file = self
-            .fs
-            .open(&path, OpenMode::Replace)
-            .and_then(|file| durable_mark::write(file.as_ref(), None).map(|_| file))
-            .map_err(|e| Error::io(&path, "write", e))?;
-        self.durable = Some(file);
+    /// The writer's `DURABLE` file, opened on first use.
+    fn mark_writer(&mut self) -> Result<Arc<MarkWriter>> {
+        if let Some(marks) = &self.marks {
+            return Ok(marks.clone());
+        }
+        let marks = Arc::new(
+            MarkWriter::open(self.fs.as_ref(), &self.dir)
+                .map_err(|e| Error::io(self.dir.join(DURABLE_FILE), "open", e))?,
+        );
+        self.marks = Some(marks.clone());
+        Ok(marks)
+    }
+
+    /// Before a writer that does not announce durability writes anything: a mark an earlier
+    /// writer left must not hold readers back behind this one. (Not at open: an open that
+    /// fails changes nothing.)
+    fn clear_marks_once(&mut self) -> Result<()> {
+        if self.announcing || self.marks_cleared || self.read_only() {
+            return Ok(());
+        }
+        self.mark_writer()?
+            .clear()
+            .map_err(|e| Error::io(self.dir.join(DURABLE_FILE), "write", e))?;
+        self.marks_cleared = true;
         Ok(())
     }
 
@@ -523,20 +549,12 @@ impl FileBackend {
             .map_or(0, |(seg, s)| position(*seg, s.len))
     }
 
-    /// A reader's limit: where the writer says the log is durable, in this generation.
+    /// A reader's limit: where the writer says the log is durable, in this generation (see
+    /// `durable_mark.rs` for why a mark of another generation sets none).
     fn durable_limit(&mut self) -> Result<Option<(u32, u64)>> {
-        if self.durable.is_none() {
-            let path = self.dir.join(DURABLE_FILE);
-            match self.fs.open(&path, OpenMode::Read) {
-                Ok(file) => self.durable = Some(file),
-                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(Error::io(&path, "open", e)),
-            }
-        }
-        let Some(file) = &self.durable else {
-            return Ok(None);
-        };
-        let mark = durable_mark::read(file.as_ref())
+        let mark = self
+            .mark_reader
+            .read(self.fs.as_ref(), &self.dir)
             .map_err(|e| Error::io(self.dir.join(DURABLE_FILE), "read", e))?;
         Ok(mark
             .filter(|(generation, _)| *generation == self.live.generation)
@@ -581,8 +599,12 @@ impl FileBackend {
         set.dir_dirty = true;
         if !rewrite && set.version >= 2 {
             // CURRENT names the newest segment, so losing it is noticed: the segment (and its
-            // directory entry) first, then the claim.
-            self.sync_now()?;
+            // directory entry) first, then the claim. No durable mark: a sync of earlier
+            // segments may still be running outside the store lock (group commit); the next
+            // full sync says how far the log is durable.
+            let mut pending = self.take_pending_sync();
+            pending.mark = None;
+            pending.run()?;
             write_current(self.fs.as_ref(), &self.dir, self.live.generation, Some(seg))?;
         }
         Ok(seg)
@@ -590,6 +612,12 @@ impl FileBackend {
 
     fn append_to(&mut self, rewrite: bool, frames: &[u8]) -> Result<u64, BackendError> {
         self.append_in(rewrite, frames, true)
+    }
+
+    /// A writer's first write clears an earlier writer's durable mark (unless it announces
+    /// its own).
+    fn before_writing(&mut self) -> Result<(), BackendError> {
+        self.clear_marks_once().map_err(to_backend)
     }
 
     /// Appends to the live set's (or the rewrite's) last segment, first starting a new segment
@@ -1024,6 +1052,7 @@ impl Backend for FileBackend {
         if self.read_only() {
             return Err(BackendError::ReadOnly);
         }
+        self.before_writing()?;
         self.append_to(false, frames)
     }
 
@@ -1031,6 +1060,7 @@ impl Backend for FileBackend {
         if self.read_only() {
             return Err(BackendError::ReadOnly);
         }
+        self.before_writing()?;
         self.append_in(false, frames, false)
     }
 
@@ -1047,9 +1077,6 @@ impl Backend for FileBackend {
             return match self.load_segments(None, visit) {
                 Ok(report) => {
                     self.report.load = report.clone();
-                    if !self.read_only() {
-                        self.clear_durable_mark().map_err(engine_error)?;
-                    }
                     Ok(report)
                 }
                 Err(err) => {
@@ -1127,6 +1154,7 @@ impl Backend for FileBackend {
         if self.read_only() {
             return Err(BackendError::ReadOnly);
         }
+        self.before_writing()?;
         if self.rewrite.is_some() {
             self.abort_rewrite();
         }
@@ -1171,13 +1199,13 @@ impl Backend for FileBackend {
         next.dirty.clear();
         next.dir_dirty = false;
         let old = std::mem::replace(&mut self.live, next);
-        if let Some(file) = self.durable.as_ref().filter(|_| self.announcing) {
-            // Synced in step 1. The switch happened: a failure here only holds readers back
-            // until the next sync writes the mark again.
-            let _ = durable_mark::write(
-                file.as_ref(),
-                Some((self.live.generation, self.end_position())),
-            );
+        if let Some(marks) = self.marks.as_ref().filter(|_| self.announcing) {
+            // Synced in step 1, and nothing is appended before this mark: readers that see
+            // the new generation first read it without a limit, safely. If the mark cannot be
+            // written, later writes could show unsynced: refuse them.
+            if let Err(e) = marks.advance((self.live.generation, self.end_position())) {
+                self.broken = Some(format!("{DURABLE_FILE} could not be written: {e}"));
+            }
         }
         for s in old.segments.values() {
             let _ = self.fs.remove(&s.path);

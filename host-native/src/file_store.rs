@@ -195,11 +195,15 @@ pub(crate) fn open_engine(
     options: &FileOptions,
     sync_every_write: bool,
 ) -> Result<(Store<FileBackend, SystemEnv>, OpenReport)> {
-    let (mut store, report) =
-        load_engine(dir, lock_waiting(dir, options)?, options, sync_every_write)?;
-    if options.durability == Durability::Always {
+    let mut backend = lock_waiting(dir, options)?;
+    let always = options.durability == Durability::Always;
+    if always {
         // Readers then see a write only once it is synced.
-        store.backend_mut().announce_durable()?;
+        backend.announce_durable();
+    }
+    let (mut store, report) = load_engine(dir, backend, options, sync_every_write)?;
+    if always {
+        store.backend_mut().publish_durable()?;
     }
     Ok((store, report))
 }

@@ -845,6 +845,44 @@ fn a_write_cut_before_its_seal_in_a_full_segment_is_closed_in_that_segment() {
     assert!(store.verify().is_ok());
 }
 
+/// A writer's open that reads the whole log and then finds it does not check out (two writes
+/// after the last seal: seals were removed) fails and writes nothing — not even the `DURABLE`
+/// file readers take their limit from.
+#[test]
+fn a_writer_open_that_fails_after_reading_the_log_writes_nothing() {
+    let tmp = TempDir::new().expect("a temporary directory");
+    let dir = tmp.path().join("store");
+    let mut store = FileStore::open(&dir, FileOptions::default()).expect("create");
+    let s = store.create_session("agent", Default::default()).unwrap();
+    write_checkpoints(&mut store, s, 0, 3, 300);
+    drop(store);
+    assert!(dir.join(rewind::DURABLE_FILE).exists());
+    // Cut the last two seals out: the last two writes' records now follow the last seal.
+    let seg = segment_files(&dir).pop().unwrap();
+    let bytes = fs::read(&seg).unwrap();
+    let seals: Vec<(u64, u64)> = frames_of(&seg)
+        .into_iter()
+        .filter(|(_, len)| *len == SEAL_FRAME)
+        .collect();
+    let cut: Vec<(u64, u64)> = seals[seals.len() - 2..].to_vec();
+    let kept: Vec<u8> = bytes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !cut.iter().any(|(o, l)| (*o..o + l).contains(&(*i as u64))))
+        .map(|(_, b)| *b)
+        .collect();
+    fs::write(&seg, kept).unwrap();
+    let before = store_files(&dir);
+    match FileStore::open(&dir, FileOptions::default()) {
+        Err(rewind::Error::Corrupt {
+            kind: CorruptKind::ChainBroken,
+            ..
+        }) => {}
+        other => panic!("expected the chain to be broken, got {other:?}"),
+    }
+    assert_eq!(store_files(&dir), before, "a failed open changed the store");
+}
+
 #[test]
 fn a_flipped_bit_in_the_last_acknowledged_record_is_damage_not_a_torn_write() {
     let tmp = TempDir::new().expect("a temporary directory");

@@ -45,8 +45,9 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// for a version 1 log), when the log is read again whole. A writer's own store is always
     /// current: there, this does nothing.
     ///
-    /// On an error (damage in the new bytes, a file that vanished) the view stays usable: it
-    /// holds every write whole up to the last it could read, and a later refresh tries again.
+    /// On an error (damage in the new bytes, a file that vanished) the store keeps the view it
+    /// has — which may hold part of the write the error was in — and the next refresh reads the
+    /// log again whole.
     pub fn refresh(&mut self) -> Result<Refreshed> {
         if !self.backend.is_read_only() {
             return Ok(Refreshed::default());
@@ -68,17 +69,25 @@ impl<B: Backend, E: Env> Store<B, E> {
         let report = match result {
             Ok(Refresh::Appended(report)) => report,
             Ok(Refresh::Replaced { rewritten }) => return self.reload(rewritten),
-            Err(err) => {
-                self.index.end_at_last_seal();
-                return Err(err);
-            }
+            Err(err) => return Err(self.refresh_failed(err)),
         };
         let checked = check_structure(&mut self.index, &report);
-        let unsealed = self.index.end_at_last_seal();
-        checked?;
+        self.index.end_at_last_seal();
+        self.log_bytes = self.index.sealed_bytes();
+        if let Err(err) = checked {
+            return Err(self.refresh_failed(err));
+        }
         done.writes = self.index.chain.seals - seals;
-        self.log_bytes = (self.log_bytes + report.log_bytes).saturating_sub(unsealed);
         Ok(done)
+    }
+
+    /// After a refresh failed part-way (it may have applied part of a write, and moved the
+    /// chain on): the view keeps what it has, and the next refresh reads the log again whole.
+    fn refresh_failed(&mut self, err: crate::Error) -> crate::Error {
+        self.index.end_at_last_seal();
+        self.index.stale = true;
+        self.log_bytes = self.index.sealed_bytes();
+        err
     }
 
     /// Reads the backend's log whole into a fresh index, and swaps it in with the events that
@@ -95,7 +104,8 @@ impl<B: Backend, E: Env> Store<B, E> {
         }
         let mut log_bytes = report.log_bytes;
         if index.resume_at().is_some() {
-            log_bytes -= index.end_at_last_seal();
+            index.end_at_last_seal();
+            log_bytes = index.sealed_bytes();
         }
         let old = &self.index;
         let mut events = Vec::new();

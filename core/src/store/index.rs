@@ -131,8 +131,12 @@ pub(crate) struct Index {
     /// in: where a read-only store's view ends and a refresh resumes.
     sealed_end: u64,
     sealed_segment: Option<u32>,
-    /// Bytes replayed after the last seal (frames, and the header before a segment start).
+    /// Bytes replayed after the last seal, and up to it (frames, and the header before each
+    /// segment start): a read-only store's log size.
     bytes_after_seal: u64,
+    bytes_sealed: u64,
+    /// A refresh failed part-way: the next one must read the log again whole.
+    pub stale: bool,
     /// When set, what `apply` changes is noted here as events (a refresh reports another
     /// process's writes this way).
     pub journal: Option<Vec<Event>>,
@@ -161,6 +165,8 @@ impl Default for Index {
             sealed_end: 0,
             sealed_segment: None,
             bytes_after_seal: 0,
+            bytes_sealed: 0,
+            stale: false,
             journal: None,
         }
     }
@@ -198,7 +204,7 @@ impl Index {
                 }
                 self.sealed_end = pos + payload.len() as u64;
                 self.sealed_segment = self.chain.last_segment();
-                self.bytes_after_seal = 0;
+                self.bytes_sealed += core::mem::take(&mut self.bytes_after_seal);
                 return Ok(());
             }
             Record::SegmentStart(start) => {
@@ -275,8 +281,16 @@ impl Index {
     /// Where a refresh resumes: the end of the last sealed write, when the log has seals
     /// (version 2); `None` when it must be read again from its start.
     pub fn resume_at(&self) -> Option<u64> {
-        (self.chain.version == Version::V2 && self.chain.seals > 0 && self.sealed_end > 0)
+        (self.chain.version == Version::V2
+            && self.chain.seals > 0
+            && self.sealed_end > 0
+            && !self.stale)
             .then_some(self.sealed_end)
+    }
+
+    /// The log's bytes up to the end of its last sealed write (version 2).
+    pub fn sealed_bytes(&self) -> u64 {
+        self.bytes_sealed
     }
 
     /// Ends the view at the last sealed write: what came after it (a write still being
