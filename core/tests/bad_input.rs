@@ -2047,18 +2047,6 @@ fn binary_import_err(bytes: &[u8], what: &str) -> Error {
     binary_import_err_with(Options::default(), bytes, what)
 }
 
-fn xorshift_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 #[test]
 fn the_unmodified_binary_export_imports() {
     let s = sample(1);
@@ -2076,7 +2064,7 @@ fn binary_import_rejects_empty_and_random_input() {
         Error::ImportRejected("empty input".into())
     );
     for seed in 1..20 {
-        let bytes = xorshift_bytes(seed, 100 + seed as usize * 37);
+        let bytes = rewind_core::conformance::noise(100 + seed as usize * 37, seed);
         assert_eq!(
             binary_import_err(&bytes, "random"),
             Error::Corrupt {

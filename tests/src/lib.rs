@@ -42,19 +42,8 @@ pub fn crash_state(n: u64) -> Vec<u8> {
     format!("{{\"n\":{n},\"notes\":\"{text}\"}}").into_bytes()
 }
 
-/// `len` incompressible bytes from a xorshift generator seeded with `seed`: a state in which
-/// every byte position could start a frame, the worst case for resynchronising after damage.
-pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+/// Incompressible bytes (the engine's conformance helper, shared with its own tests).
+pub use rewind_core::conformance::noise;
 
 /// The root README's examples, compiled and run as doctests so the README cannot drift from the
 /// API.

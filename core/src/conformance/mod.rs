@@ -153,6 +153,21 @@ fn conversation(turns: usize, bytes_per_turn: usize) -> Vec<u8> {
     serde_json::to_vec(&json!({ "messages": messages })).unwrap_or_default()
 }
 
+/// `len` incompressible bytes from a xorshift generator seeded with `seed`: a state in which
+/// every byte position could start a frame (the worst case for resynchronising after damage),
+/// or hostile input for a parser.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 /// A printable summary of everything a store holds that must survive a reopen: sessions,
 /// checkpoints with all their fields, annotations, attachment keys, heads, and the metrics that
 /// describe content (not the per-process operation counters).
