@@ -50,6 +50,8 @@ pub struct LoadReport {
     /// was reached by a seal of the log, or is the head of the log a compaction replaced
     /// (`None` when none was asked for; set by the store).
     pub expected_head_found: Option<bool>,
+    /// Whether an index snapshot was used (set by the store; see [`crate::snapshot`]).
+    pub snapshot: crate::SnapshotUse,
 }
 
 /// What a read-only backend found when asked to [`refresh`](Backend::refresh).
@@ -109,6 +111,34 @@ pub trait Backend {
         let _ = (from, visit);
         Ok(Refresh::Appended(LoadReport::default()))
     }
+    /// Replays the log from `from` on, as [`load`](Backend::load) replays it from its start:
+    /// `from` is where a whole frame ends (an index snapshot's point), the frames before it are
+    /// not read, and a torn tail after it is handled as `load` handles one. `log_bytes` in the
+    /// report counts from `from`. `Ok(None)` (the default): the backend cannot, and the store
+    /// loads the whole log.
+    fn load_from(
+        &mut self,
+        from: u64,
+        visit: &mut Visitor<'_>,
+    ) -> Result<Option<LoadReport>, Error> {
+        let _ = (from, visit);
+        Ok(None)
+    }
+    /// Whether the backend keeps an index snapshot (the default: no). A store asks before it
+    /// encodes one.
+    fn keeps_snapshots(&self) -> bool {
+        false
+    }
+    /// The persisted index snapshot, if the backend keeps one (the default keeps none).
+    fn read_snapshot(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
+        Ok(None)
+    }
+    /// Replaces the persisted index snapshot with `bytes`, atomically: a crash leaves the old
+    /// one or the new one. Returns false when the backend keeps none (the default).
+    fn write_snapshot(&mut self, bytes: &[u8]) -> Result<bool, BackendError> {
+        let _ = bytes;
+        Ok(false)
+    }
 }
 
 impl<B: Backend + ?Sized> Backend for &mut B {
@@ -120,6 +150,22 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn refresh(&mut self, from: u64, visit: &mut Visitor<'_>) -> Result<Refresh, Error> {
         (**self).refresh(from, visit)
+    }
+    fn load_from(
+        &mut self,
+        from: u64,
+        visit: &mut Visitor<'_>,
+    ) -> Result<Option<LoadReport>, Error> {
+        (**self).load_from(from, visit)
+    }
+    fn keeps_snapshots(&self) -> bool {
+        (**self).keeps_snapshots()
+    }
+    fn read_snapshot(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
+        (**self).read_snapshot()
+    }
+    fn write_snapshot(&mut self, bytes: &[u8]) -> Result<bool, BackendError> {
+        (**self).write_snapshot(bytes)
     }
     fn sync(&mut self) -> Result<(), BackendError> {
         (**self).sync()
@@ -151,6 +197,18 @@ impl<B: Backend + ?Sized> Backend for &mut B {
 /// offsets in `bytes`. Returns the report and the length of the valid prefix (a torn tail is
 /// not part of it). Backends that keep a log as one byte string share this.
 pub fn replay_bytes(bytes: &[u8], visit: &mut Visitor<'_>) -> Result<(LoadReport, usize), Error> {
+    let (mut report, valid) = replay_bytes_from(bytes, HEADER_LEN, visit)?;
+    report.log_bytes += if valid > 0 { HEADER_LEN as u64 } else { 0 };
+    Ok((report, valid))
+}
+
+/// [`replay_bytes`] from offset `from` (where a whole frame ends, or the header does): the
+/// report's `log_bytes` counts from there.
+pub fn replay_bytes_from(
+    bytes: &[u8],
+    from: usize,
+    visit: &mut Visitor<'_>,
+) -> Result<(LoadReport, usize), Error> {
     if bytes.is_empty() {
         return Ok((LoadReport::default(), 0));
     }
@@ -159,8 +217,14 @@ pub fn replay_bytes(bytes: &[u8], visit: &mut Visitor<'_>) -> Result<(LoadReport
         format_version: version,
         ..LoadReport::default()
     };
-    let mut valid = HEADER_LEN;
-    for frame in log::frames(bytes, HEADER_LEN) {
+    if from < HEADER_LEN || from > bytes.len() {
+        return Err(Error::Corrupt {
+            at: from as u64,
+            kind: crate::CorruptKind::Truncated,
+        });
+    }
+    let mut valid = from;
+    for frame in log::frames(bytes, from) {
         match frame {
             Ok(frame) => {
                 visit(frame.payload_offset() as u64, frame.payload)?;
@@ -179,7 +243,7 @@ pub fn replay_bytes(bytes: &[u8], visit: &mut Visitor<'_>) -> Result<(LoadReport
             }
         }
     }
-    report.log_bytes = valid as u64;
+    report.log_bytes = (valid - from) as u64;
     Ok((report, valid))
 }
 
@@ -189,6 +253,9 @@ pub fn replay_bytes(bytes: &[u8], visit: &mut Visitor<'_>) -> Result<(LoadReport
 pub struct MemoryBackend {
     log: Vec<u8>,
     rewrite: Option<Vec<u8>>,
+    snapshot: Option<Vec<u8>>,
+    /// Made by [`MemoryBackend::with_snapshot`]: keeps index snapshots.
+    keeps_snapshots: bool,
 }
 
 impl MemoryBackend {
@@ -200,7 +267,30 @@ impl MemoryBackend {
     /// A backend holding an existing log (for example a binary export, or bytes from another
     /// host). It is checked when the store opens.
     pub fn from_bytes(log: Vec<u8>) -> Self {
-        MemoryBackend { log, rewrite: None }
+        MemoryBackend {
+            log,
+            rewrite: None,
+            snapshot: None,
+            keeps_snapshots: false,
+        }
+    }
+
+    /// A backend holding an existing log and an index snapshot (see [`crate::snapshot`])
+    /// of it — or of anything else: it is checked when the store opens. Unlike the other
+    /// constructors' backends (whose stores live as long as the process, and never reopen),
+    /// it keeps the snapshots a store writes, so a test can reopen through them.
+    pub fn with_snapshot(log: Vec<u8>, snapshot: Option<Vec<u8>>) -> Self {
+        MemoryBackend {
+            log,
+            rewrite: None,
+            snapshot,
+            keeps_snapshots: true,
+        }
+    }
+
+    /// The index snapshot last written, if any.
+    pub fn snapshot(&self) -> Option<&[u8]> {
+        self.snapshot.as_deref()
     }
 
     /// The whole log, header included.
@@ -239,6 +329,33 @@ impl Backend for MemoryBackend {
         Ok(report)
     }
 
+    fn load_from(
+        &mut self,
+        from: u64,
+        visit: &mut Visitor<'_>,
+    ) -> Result<Option<LoadReport>, Error> {
+        let from = usize::try_from(from).unwrap_or(usize::MAX);
+        let (report, valid) = replay_bytes_from(&self.log, from, visit)?;
+        self.log.truncate(valid);
+        Ok(Some(report))
+    }
+
+    fn keeps_snapshots(&self) -> bool {
+        self.keeps_snapshots
+    }
+
+    fn read_snapshot(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
+        Ok(self.snapshot.clone())
+    }
+
+    fn write_snapshot(&mut self, bytes: &[u8]) -> Result<bool, BackendError> {
+        if !self.keeps_snapshots {
+            return Ok(false);
+        }
+        self.snapshot = Some(bytes.to_vec());
+        Ok(true)
+    }
+
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
         let out_of_range = BackendError::OutOfRange {
             pos,
@@ -272,6 +389,8 @@ impl Backend for MemoryBackend {
             "commit_rewrite before begin_rewrite",
         ))?;
         self.log = log;
+        // A snapshot of the old log describes positions the new one does not have.
+        self.snapshot = None;
         Ok(())
     }
 

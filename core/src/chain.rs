@@ -83,6 +83,9 @@ pub(crate) struct Chain {
     pub salvage: bool,
     /// The log's log-start record exists (a new version 2 log gets it with its first write).
     pub started: bool,
+    /// The chain was resumed from an index snapshot, which does not know the segment its
+    /// position is in: the next segment start may name any segment before it.
+    resumed: bool,
 }
 
 impl Chain {
@@ -164,7 +167,8 @@ impl Chain {
             // The previous segment ended inside a write: its seal is gone.
             return Err(CorruptKind::ChainBroken);
         }
-        if start.previous != self.last_segment {
+        let unknown = self.resumed && self.last_segment.is_none() && start.previous.is_some();
+        if start.previous != self.last_segment && !unknown {
             return Err(match start.previous {
                 Some(missing) => CorruptKind::SegmentMissing(missing),
                 None => CorruptKind::Inconsistent("a log's first segment in the middle of it"),
@@ -241,6 +245,21 @@ impl Chain {
         match self.pending_txn {
             Some(n) if records <= n.saturating_add(1) => Ok(()),
             _ => Err((self.pending_at, CorruptKind::ChainBroken)),
+        }
+    }
+
+    /// The chain as it stood at a sealed point an index snapshot recorded (see
+    /// [`crate::snapshot`]): replay goes on from there.
+    pub fn resume(version: Version, head: Hash, previous_head: Option<Hash>, seals: u64) -> Chain {
+        Chain {
+            version,
+            head: head.0,
+            previous_head,
+            seals,
+            started: version == Version::V2,
+            saw_segment: version == Version::V2,
+            resumed: true,
+            ..Chain::default()
         }
     }
 

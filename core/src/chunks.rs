@@ -137,6 +137,62 @@ impl ChunkTable {
         self.slots.len()
     }
 
+    /// Every slot, live or free, in slot order (what an index snapshot keeps).
+    pub fn slots(&self) -> &[ChunkInfo] {
+        &self.slots
+    }
+
+    /// The free slots, in the order they are reused.
+    pub fn free_slots(&self) -> &[Slot] {
+        &self.free
+    }
+
+    /// A table with exactly these slots and free list (read from an index snapshot). `None`
+    /// when they do not make a table: a free slot out of range or listed twice, or two live
+    /// slots with one hash.
+    pub fn restore(slots: Vec<ChunkInfo>, free: Vec<Slot>) -> Option<ChunkTable> {
+        let mut is_free = alloc::vec![false; slots.len()];
+        for &slot in &free {
+            let flag = is_free.get_mut(slot as usize)?;
+            if *flag {
+                return None;
+            }
+            *flag = true;
+        }
+        let mut table = ChunkTable {
+            by_hash: HashTable::with_capacity(slots.len() - free.len()),
+            slots,
+            free,
+            stored_bytes: 0,
+        };
+        for (slot, info) in table.slots.iter().enumerate() {
+            if is_free[slot] {
+                continue;
+            }
+            let slots = &table.slots;
+            let hash = table_hash(&info.hash);
+            if table
+                .by_hash
+                .find(hash, |s| slots[*s as usize].hash == info.hash)
+                .is_some()
+            {
+                return None;
+            }
+            table
+                .by_hash
+                .insert_unique(hash, slot as Slot, |s| table_hash(&slots[*s as usize].hash));
+            table.stored_bytes += info.len as u64;
+        }
+        Some(table)
+    }
+
+    /// Whether `slot` is a live chunk.
+    pub fn is_live(&self, slot: Slot) -> bool {
+        self.slots
+            .get(slot as usize)
+            .is_some_and(|info| self.lookup(&info.hash) == Some(slot))
+    }
+
     /// Number of distinct live chunks.
     pub fn len(&self) -> usize {
         self.by_hash.len()

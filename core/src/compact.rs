@@ -370,6 +370,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             removed_from.push((session, *id));
         }
         self.index.reset_dead_bytes();
+        self.snapshot_rewritten();
         self.ops.deletes += ids.len() as u64;
         self.ops.compactions += 1;
         for (session, checkpoint) in removed_from {

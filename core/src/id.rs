@@ -149,6 +149,16 @@ pub(crate) struct IdGen {
 }
 
 impl IdGen {
+    /// The newest v7 id seen, as a number (what an index snapshot keeps).
+    pub(crate) fn last(&self) -> u128 {
+        self.last
+    }
+
+    /// A generator that counts on from `last` (read from an index snapshot).
+    pub(crate) fn from_last(last: u128) -> IdGen {
+        IdGen { last }
+    }
+
     /// Remembers an id that exists in the store, so new ids sort after it when they are v7.
     pub(crate) fn observe(&mut self, uuid: &Uuid) {
         if uuid.get_version_num() == 7 {

@@ -50,6 +50,8 @@ pub use options::{AutoPolicy, Options};
 pub use progress::{Progress, ProgressFn, Unit};
 pub use query::{Cursor, Order, Page, Query};
 pub use session::Session;
+pub use store::snapshot;
 pub use store::{
-    History, Refreshed, Restored, SalvageReport, Store, VerifyError, VerifyProblem, VerifyReport,
+    History, Refreshed, Restored, SalvageReport, SnapshotProblem, SnapshotUse, Store, VerifyError,
+    VerifyProblem, VerifyReport,
 };

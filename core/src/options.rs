@@ -64,6 +64,10 @@ pub struct Options {
     /// report's [`expected_head_found`](crate::LoadReport::expected_head_found) says whether a
     /// seal of the log reached it (default `None`).
     pub expect_head: Option<crate::Hash>,
+    /// A writer persists an index snapshot (see [`crate::snapshot`]) after a write once
+    /// the log has grown by this many bytes, and by the size of its last snapshot, since the
+    /// last one (default 8 MiB; 0: only when asked, at close and after compactions).
+    pub snapshot_every: u64,
 }
 
 impl Options {
@@ -82,6 +86,13 @@ impl Options {
     /// Sets how many events are kept for draining (0 turns events off).
     pub fn event_capacity(mut self, capacity: usize) -> Self {
         self.event_capacity = capacity;
+        self
+    }
+
+    /// Sets after how many bytes of log growth a writer persists an index snapshot (0: only
+    /// when asked, at close and after compactions).
+    pub fn snapshot_every(mut self, bytes: u64) -> Self {
+        self.snapshot_every = bytes;
         self
     }
 
@@ -106,6 +117,7 @@ impl Default for Options {
             event_capacity: 4096,
             sync_every_write: false,
             expect_head: None,
+            snapshot_every: 8 << 20,
         }
     }
 }

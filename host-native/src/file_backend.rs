@@ -7,6 +7,7 @@
 //!   CURRENT                    which generation of segments is live, and (version 2) its last
 //!                              segment: "rewind-generation <G>\nlast-segment <S>\n"
 //!   <G:08x>-<S:08x>.seg        segments of generation G, in order of S
+//!   INDEX                      the writer's index snapshot (`rewind_core::snapshot`)
 //! ```
 //!
 //! Every segment starts with the log header and holds whole frames; in a version 2 generation
@@ -78,6 +79,11 @@ use crate::file_system::{DirLock, FileSystem, OpenMode, OsFileSystem, StoreFile}
 
 /// Name of the file that names the live generation.
 pub const CURRENT_FILE: &str = "CURRENT";
+/// Name of the file holding the writer's index snapshot: a cache of the log, replaced whole
+/// (written beside it and renamed), checked against the log at every open and ignored when it
+/// does not match (see `rewind_core::snapshot`). Deleting it only makes the next open
+/// replay the log.
+pub const INDEX_FILE: &str = "INDEX";
 const CURRENT_PREFIX: &str = "rewind-generation ";
 const LAST_SEGMENT_PREFIX: &str = "last-segment ";
 const OFFSET_BITS: u32 = 40;
@@ -249,7 +255,14 @@ impl FileBackend {
                         .map_err(|e| Error::io(dir, "list", e))?
                         .into_iter()
                         .find(|n| {
-                            n != crate::lock::LOCK_FILE && n != "CURRENT.tmp" && n != DURABLE_FILE
+                            ![
+                                crate::lock::LOCK_FILE,
+                                "CURRENT.tmp",
+                                DURABLE_FILE,
+                                INDEX_FILE,
+                                "INDEX.tmp",
+                            ]
+                            .contains(&n.to_string_lossy().as_ref())
                         });
                     if let Some(name) = foreign {
                         return Err(Error::NotAStore {
@@ -880,10 +893,12 @@ impl FileBackend {
             if is_last
                 && self.live.version >= 2
                 && report.frames == frames_before
+                && resume_at.is_none()
                 && !self.read_only()
             {
                 // A version 2 segment whose opening frame was cut off with a torn tail: a
-                // writer writes it again before appending.
+                // writer writes it again before appending. (Not one read from a point inside
+                // it, an index snapshot's: the frames before that point are its opening.)
                 self.reopen_segment(seg, previous, &mut report, visit)?;
             }
             previous = Some(seg);
@@ -1108,6 +1123,69 @@ impl Backend for FileBackend {
         }
     }
 
+    fn load_from(
+        &mut self,
+        from: u64,
+        visit: &mut Visitor<'_>,
+    ) -> Result<Option<LoadReport>, rewind_core::Error> {
+        if self.switch_to.is_some() {
+            return Ok(None);
+        }
+        // The segments before `from` are not read: the format version comes from the first
+        // one's header.
+        let first = self.live.segments.values().next();
+        if let Some(first) = first {
+            let mut header = [0u8; HEADER_LEN];
+            first
+                .file
+                .read_exact_at(&mut header, 0)
+                .map_err(|e| engine_error(Error::io(&first.path, "read", e)))?;
+            self.live.version = frame::check_header(&header).map_err(|kind| {
+                engine_error(Error::Corrupt {
+                    file: first.path.clone(),
+                    offset: 0,
+                    kind,
+                })
+            })?;
+        }
+        let report = self
+            .load_segments(Some(split_position(from)), visit)
+            .map_err(engine_error)?;
+        self.report.load = report.clone();
+        self.report.segments = self.live.segments.len();
+        Ok(Some(report))
+    }
+
+    fn keeps_snapshots(&self) -> bool {
+        !self.read_only()
+    }
+
+    fn read_snapshot(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
+        let path = self.dir.join(INDEX_FILE);
+        if !self.fs.exists(&path) {
+            return Ok(None);
+        }
+        let file = match self.fs.open(&path, OpenMode::Read) {
+            Ok(file) => file,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_to_backend(&path, e)),
+        };
+        let len = file.size().map_err(|e| io_to_backend(&path, e))?;
+        let len = usize::try_from(len).map_err(|_| BackendError::OutOfRange { pos: 0, len })?;
+        let mut bytes = vec![0u8; len];
+        file.read_exact_at(&mut bytes, 0)
+            .map_err(|e| io_to_backend(&path, e))?;
+        Ok(Some(bytes))
+    }
+
+    fn write_snapshot(&mut self, bytes: &[u8]) -> Result<bool, BackendError> {
+        if self.read_only() {
+            return Err(BackendError::ReadOnly);
+        }
+        replace_file(self.fs.as_ref(), &self.dir, INDEX_FILE, bytes).map_err(to_backend)?;
+        Ok(true)
+    }
+
     fn refresh(
         &mut self,
         from: u64,
@@ -1210,6 +1288,9 @@ impl Backend for FileBackend {
         for s in old.segments.values() {
             let _ = self.fs.remove(&s.path);
         }
+        // The old generation's index snapshot describes a log that is gone (an open would
+        // find it stale; the store writes one of the new log next).
+        let _ = self.fs.remove(&self.dir.join(INDEX_FILE));
         let _ = sync_dir(self.fs.as_ref(), &self.dir);
         Ok(())
     }
@@ -1388,15 +1469,21 @@ fn write_current(
     generation: u32,
     last: Option<u32>,
 ) -> Result<()> {
-    let tmp = dir.join("CURRENT.tmp");
-    let path = dir.join(CURRENT_FILE);
     let text = match last {
         Some(last) => format!("{CURRENT_PREFIX}{generation}\n{LAST_SEGMENT_PREFIX}{last}\n"),
         None => format!("{CURRENT_PREFIX}{generation}\n"),
     };
+    replace_file(fs, dir, CURRENT_FILE, text.as_bytes())
+}
+
+/// Replaces the file `name` in `dir` with `bytes` atomically: written and synced as
+/// `<name>.tmp`, renamed over it, and the directory synced.
+fn replace_file(fs: &dyn FileSystem, dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let path = dir.join(name);
     fs.open(&tmp, OpenMode::Replace)
         .and_then(|file| {
-            file.write_all_at(text.as_bytes(), 0)?;
+            file.write_all_at(bytes, 0)?;
             file.sync_all()
         })
         .map_err(|e| Error::io(&tmp, "write", e))?;

@@ -176,6 +176,12 @@ impl FileStore {
     }
 }
 
+impl Drop for FileStore {
+    fn drop(&mut self) {
+        crate::shared_store::close_with_snapshot(&mut self.store);
+    }
+}
+
 impl Deref for FileStore {
     type Target = Store<FileBackend, SystemEnv>;
     fn deref(&self) -> &Self::Target {

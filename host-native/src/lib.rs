@@ -15,7 +15,7 @@ mod system_env;
 pub use durable_mark::DURABLE_FILE;
 pub use error::{Error, Result};
 pub use file_backend::{
-    CURRENT_FILE, FileBackend, OpenReport, PendingSync, TornTail, split_position,
+    CURRENT_FILE, FileBackend, INDEX_FILE, OpenReport, PendingSync, TornTail, split_position,
 };
 pub use file_store::{Durability, FileOptions, FileStore};
 pub use file_system::{DirLock, FileSystem, OpenMode, OsFileSystem, StoreFile};
@@ -26,8 +26,8 @@ pub use rewind_core::{
     CompactionReport, CorruptKind, Cursor, DeterministicEnv, Diff, Env, ErrorKind, Event, Hash,
     Health, ImportReport, KeepReason, LimitKind, Limits, LoadReport, MemoryBackend, Metrics,
     NewCheckpoint, OpCounters, Options, Order, Page, Progress, ProgressFn, Query, RemovalReason,
-    Restored, RetentionPolicy, SalvageReport, Session, SessionId, Severity, Store, Trigger,
-    TriggerKind, VerifyError, VerifyProblem, VerifyReport,
+    Restored, RetentionPolicy, SalvageReport, Session, SessionId, Severity, SnapshotProblem,
+    SnapshotUse, Store, Trigger, TriggerKind, VerifyError, VerifyProblem, VerifyReport,
 };
 pub use shared_store::{Engine, SharedStore};
 pub use system_env::SystemEnv;

@@ -89,6 +89,18 @@ impl Drop for Inner {
         // Background threads hold the store only while they work; tell them to stop.
         *lock(&self.signal.stop) = true;
         self.signal.wake.notify_all();
+        // A writer closing leaves an index snapshot when the log has grown since the last one,
+        // so the next open replays little (see `rewind_core::snapshot`).
+        let store = self.store.get_mut().unwrap_or_else(|e| e.into_inner());
+        close_with_snapshot(store);
+    }
+}
+
+/// Writes an index snapshot when one is due at close; a failure costs the next open a longer
+/// replay, nothing else.
+pub(crate) fn close_with_snapshot(store: &mut Engine) {
+    if store.snapshot_due() {
+        let _ = store.write_snapshot();
     }
 }
 

@@ -1761,6 +1761,64 @@ fn import_into_another_store_keeps_ids_hashes_and_states() {
     }
 }
 
+/// A store that grew by more than a little gets an index snapshot when its writer closes;
+/// commands read it and replay only what came after; a damaged one is said, ignored, and
+/// replaced by the next writer — the answers are the same throughout.
+#[test]
+fn commands_open_through_the_index_snapshot_and_say_when_it_cannot_be_used() {
+    let t = TempDir::new("index");
+    let store_dir = t.store();
+    {
+        let mut store = FileStore::open(&store_dir, FileOptions::default()).unwrap();
+        let s = store.create_session("big", Default::default()).unwrap();
+        for i in 0..60u64 {
+            let state = rewind::core::conformance::noise(2000, i);
+            store
+                .checkpoint(NewCheckpoint::new(s, "step", &state))
+                .unwrap();
+        }
+    }
+    let index = store_dir.join("INDEX");
+    assert!(
+        index.exists(),
+        "a writer closing after 120 KB of log wrote no snapshot"
+    );
+    let v = stats(t.path());
+    assert_eq!(v["index"], json!({ "snapshot": true, "tail_frames": 0 }));
+    assert_eq!(v["checkpoints"], 60);
+
+    // A writer adding a little: its close leaves the snapshot alone; the next open reads the
+    // snapshot and the new write after it.
+    checkpoint_state(t.path(), "one more", "{}");
+    let v = stats(t.path());
+    assert_eq!(v["checkpoints"], 61);
+    assert!(v["index"]["tail_frames"].as_u64().unwrap() > 0, "{v}");
+    let listed = ok(t.path(), ["log", "--json"]).out();
+
+    // Damaged: said on stderr, ignored, and the store reads the same.
+    let mut bytes = std::fs::read(&index).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&index, &bytes).unwrap();
+    let out = ok(t.path(), ["stats", "--json"]);
+    assert!(
+        out.stderr
+            .contains("the index snapshot is damaged: the log was replayed whole"),
+        "{}",
+        out.stderr
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["checkpoints"], 61);
+    assert_eq!(v["index"]["snapshot"], false);
+    assert_eq!(ok(t.path(), ["log", "--json"]).out(), listed);
+    // The next writer writes a good one.
+    checkpoint_state(t.path(), "and another", "{}");
+    let v = stats(t.path());
+    assert_eq!(v["index"], json!({ "snapshot": true, "tail_frames": 0 }));
+    assert_eq!(v["checkpoints"], 62);
+    ok(t.path(), ["verify"]);
+}
+
 #[test]
 fn verify_and_stats_on_a_healthy_store() {
     let t = TempDir::new("verify");
@@ -1812,8 +1870,11 @@ fn verify_and_stats_on_a_healthy_store() {
             ("reclaimable_ratio", T::F64),
             ("format_version", T::U64),
             ("log_head", T::Str),
+            ("index", T::Obj),
         ],
     );
+    // A store this small gets no index snapshot at close: it replays in no time.
+    assert_eq!(v["index"], json!({ "snapshot": false }));
     assert_eq!(v["sessions"], 2);
     assert_eq!(v["checkpoints"], 4);
     assert_eq!(v["annotations"], 1);

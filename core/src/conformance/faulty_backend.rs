@@ -8,6 +8,7 @@ use alloc::format;
 
 use crate::backend::{Backend, LoadReport, Visitor};
 use crate::error::{BackendError, Error};
+use alloc::vec::Vec;
 
 /// How many times each call was made.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -163,6 +164,24 @@ impl<B: Backend> Backend for FaultyBackend<B> {
     }
     fn load(&mut self, visit: &mut Visitor<'_>) -> Result<LoadReport, Error> {
         self.inner.load(visit)
+    }
+    fn load_from(
+        &mut self,
+        from: u64,
+        visit: &mut Visitor<'_>,
+    ) -> Result<Option<LoadReport>, Error> {
+        self.inner.load_from(from, visit)
+    }
+    fn keeps_snapshots(&self) -> bool {
+        self.inner.keeps_snapshots()
+    }
+    fn read_snapshot(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
+        self.inner.read_snapshot()
+    }
+    fn write_snapshot(&mut self, bytes: &[u8]) -> Result<bool, BackendError> {
+        let fired = self.roll();
+        self.trip(fired, "write_snapshot")?;
+        self.inner.write_snapshot(bytes)
     }
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
         self.inner.read_at(pos, buf)

@@ -52,13 +52,14 @@ pub struct MemoryHarness;
 impl Harness for MemoryHarness {
     type Backend = crate::MemoryBackend;
     fn fresh(&mut self) -> Self::Backend {
-        crate::MemoryBackend::new()
+        crate::MemoryBackend::with_snapshot(Vec::new(), None)
     }
     fn reopen(&mut self, backend: Self::Backend) -> Self::Backend {
-        crate::MemoryBackend::from_bytes(backend.into_bytes())
+        let snapshot = backend.snapshot().map(<[u8]>::to_vec);
+        crate::MemoryBackend::with_snapshot(backend.into_bytes(), snapshot)
     }
     fn copy(&mut self, backend: &Self::Backend) -> Option<Self::Backend> {
-        Some(crate::MemoryBackend::from_bytes(backend.bytes().to_vec()))
+        Some(copy_memory(backend))
     }
 }
 
@@ -83,19 +84,25 @@ impl Harness for RandomFaultsHarness {
             .seed
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .wrapping_add(1);
-        let mut backend = FaultyBackend::new(crate::MemoryBackend::new());
+        let mut backend = FaultyBackend::new(MemoryHarness.fresh());
         backend.fail_at_random(self.seed, self.percent);
         backend
     }
     fn reopen(&mut self, backend: Self::Backend) -> Self::Backend {
-        FaultyBackend::new(crate::MemoryBackend::from_bytes(backend.inner.into_bytes()))
+        FaultyBackend::new(MemoryHarness.reopen(backend.inner))
     }
     fn copy(&mut self, backend: &Self::Backend) -> Option<Self::Backend> {
         self.most_fired = self.most_fired.max(backend.injected());
-        Some(FaultyBackend::new(crate::MemoryBackend::from_bytes(
-            backend.inner.bytes().to_vec(),
-        )))
+        Some(FaultyBackend::new(copy_memory(&backend.inner)))
     }
+}
+
+/// A copy of a memory backend's log and index snapshot.
+fn copy_memory(backend: &crate::MemoryBackend) -> crate::MemoryBackend {
+    crate::MemoryBackend::with_snapshot(
+        backend.bytes().to_vec(),
+        backend.snapshot().map(<[u8]>::to_vec),
+    )
 }
 
 mod faulty_backend;

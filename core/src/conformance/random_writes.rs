@@ -65,6 +65,11 @@ pub fn random_writes_seeds<H: Harness>(h: &mut H, seeds: RangeInclusive<u64>) {
             }
             total += 1;
             accepted += usize::from(result.is_ok());
+            if r.chance(30) {
+                // The reopen below then starts from a snapshot of this point (and, later, an
+                // older one with the log's tail after it).
+                let _ = stores[which].write_snapshot();
+            }
             let live = observed::<H>(&stores[which]);
             let again = match h.copy(stores[which].backend()) {
                 Some(copy) => observed::<H>(&open::<H>(copy)),

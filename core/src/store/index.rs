@@ -140,6 +140,9 @@ pub(crate) struct Index {
     /// When set, what `apply` changes is noted here as events (a refresh reports another
     /// process's writes this way).
     pub journal: Option<Vec<Event>>,
+    /// The log's last frame (replayed or written): where it starts and its length — the
+    /// anchor of an index snapshot taken now (see [`super::snapshot`]).
+    pub last_frame: Option<(u64, u32)>,
 }
 
 impl Default for Index {
@@ -168,6 +171,7 @@ impl Default for Index {
             bytes_sealed: 0,
             stale: false,
             journal: None,
+            last_frame: None,
         }
     }
 }
@@ -190,6 +194,7 @@ impl Index {
             kind,
         };
         self.bytes_after_seal += (FRAME_HEADER_LEN + payload.len()) as u64;
+        self.last_frame = Some((frame_start, (FRAME_HEADER_LEN + payload.len()) as u32));
         // The chain first: seals and segment starts are structure, not store content.
         match &rec {
             Record::Seal(seal) => {
@@ -286,6 +291,41 @@ impl Index {
             && self.sealed_end > 0
             && !self.stale)
             .then_some(self.sealed_end)
+    }
+
+    /// Whether the index stands at a sealed point of its log: no write or transaction open
+    /// (where an index snapshot can be taken).
+    pub fn at_sealed_point(&self) -> bool {
+        !self.chain.has_unsealed() && self.txn.is_none() && self.unsealed.is_empty()
+    }
+
+    /// Notes that `frames` (whole frames) were appended at `at`: the last of them is the log's
+    /// last frame.
+    pub fn note_appended(&mut self, at: u64, frames: &[u8]) {
+        self.last_frame = last_frame(at, frames).or(self.last_frame);
+    }
+
+    /// Sessions deleted so far.
+    pub fn sessions_removed(&self) -> u64 {
+        self.sessions_removed
+    }
+
+    /// Sets what an index snapshot restores besides content: the chain at its point, the
+    /// sessions removed before it, and where the point is (`end`, with `log_bytes` of log
+    /// before it): the end of the last sealed write, as replay would have left them.
+    pub fn resume_from_snapshot(
+        &mut self,
+        chain: Chain,
+        sessions_removed: u64,
+        end: u64,
+        log_bytes: u64,
+    ) {
+        self.chain = chain;
+        self.sessions_removed = sessions_removed;
+        self.sealed_end = end;
+        self.sealed_segment = None;
+        self.bytes_sealed = log_bytes;
+        self.bytes_after_seal = 0;
     }
 
     /// The log's bytes up to the end of its last sealed write (version 2).
@@ -797,6 +837,21 @@ impl Index {
 }
 
 /// A record that contradicts what the index holds (a damaged or hostile log).
+/// The last whole frame of `frames`, appended at `at`: where it starts and its length.
+pub(crate) fn last_frame(at: u64, frames: &[u8]) -> Option<(u64, u32)> {
+    let mut last = None;
+    let mut pos = 0;
+    while let Some(head) = frames.get(pos..).and_then(crate::frame::FrameHeader::read) {
+        let len = head.frame_len();
+        if pos + len > frames.len() {
+            break;
+        }
+        last = Some((at + pos as u64, len as u32));
+        pos += len;
+    }
+    last
+}
+
 pub(crate) fn inconsistent(what: &'static str) -> Error {
     Error::Corrupt {
         at: 0,

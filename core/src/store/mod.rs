@@ -31,12 +31,14 @@ mod follow;
 pub(crate) mod index;
 mod read;
 pub(crate) mod rewrite;
+pub mod snapshot;
 pub(crate) mod validate;
 mod verify;
 mod write;
 
 pub use follow::Refreshed;
 pub use read::History;
+pub use snapshot::{SnapshotProblem, SnapshotUse};
 pub use verify::{VerifyError, VerifyProblem, VerifyReport};
 pub use write::Restored;
 
@@ -98,6 +100,10 @@ pub struct Store<B: Backend, E: Env> {
     write_buf: Vec<u8>,
     /// Told how far long operations have come (see [`crate::progress`]).
     progress: Option<ProgressFn>,
+    /// The log's size when the last index snapshot was written or read (0: none), and that
+    /// snapshot's size: when the next one is due (see [`snapshot`]).
+    snapshot_at: u64,
+    snapshot_len: u64,
 }
 
 impl<B: Backend, E: Env> core::fmt::Debug for Store<B, E> {
@@ -218,7 +224,25 @@ impl<B: Backend, E: Env> Store<B, E> {
         options: Options,
         salvage: bool,
     ) -> Result<(Self, LoadReport, SalvageReport)> {
-        let (mut index, report, salvaged) = replay(&mut backend, &options, salvage)?;
+        let mut snapshot_at = 0;
+        let mut snapshot_len = 0;
+        let (mut index, report, salvaged) = if salvage || options.expect_head.is_some() {
+            replay(&mut backend, &options, salvage)?
+        } else {
+            match snapshot::load(&mut backend, &options) {
+                Ok(mut loaded) => {
+                    finish_replay(&mut loaded.index, &mut loaded.report)?;
+                    snapshot_at = loaded.snapshot_at;
+                    snapshot_len = loaded.snapshot_len;
+                    (loaded.index, loaded.report, SalvageReport::default())
+                }
+                Err(used) => {
+                    let (index, mut report, salvaged) = replay(&mut backend, &options, false)?;
+                    report.snapshot = used;
+                    (index, report, salvaged)
+                }
+            }
+        };
         let mut log_bytes = report.log_bytes;
         if backend.is_read_only() && index.resume_at().is_some() {
             // The view ends at the last sealed write; a refresh reads on from there.
@@ -241,9 +265,10 @@ impl<B: Backend, E: Env> Store<B, E> {
                 record::write(&mut frame, &Record::Seal(seal), &[]);
             }
             if !frame.is_empty() {
-                backend.append_closing(&frame)?;
+                let at = backend.append_closing(&frame)?;
                 backend.sync()?;
                 log_bytes += frame.len() as u64;
+                index.note_appended(at, &frame);
             }
         }
         let store = Store {
@@ -257,6 +282,8 @@ impl<B: Backend, E: Env> Store<B, E> {
             write_error: None,
             write_buf: Vec::new(),
             progress: None,
+            snapshot_at,
+            snapshot_len,
         };
         Ok((store, report, salvaged))
     }

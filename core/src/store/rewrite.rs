@@ -25,7 +25,7 @@ use crate::record::{
 };
 use crate::store::Store;
 use crate::store::blob::attachment_record;
-use crate::store::index::Blob;
+use crate::store::index::{Blob, last_frame};
 
 /// Writes the live store as a fresh log, in batches, without holding it whole in memory.
 pub(crate) struct LiveLogWriter {
@@ -356,6 +356,7 @@ impl<B: Backend, E: Env> Store<B, E> {
     pub fn vacuum(&mut self) -> Result<()> {
         self.rewrite_log(HashSet::new())?;
         self.index.reset_dead_bytes();
+        self.snapshot_rewritten();
         Ok(())
     }
 
@@ -373,6 +374,8 @@ impl<B: Backend, E: Env> Store<B, E> {
         // the head it replaces, and every batch is a sealed write.
         let mut chain = Chain::fresh();
         chain.previous_head = self.log_head();
+        // The new log's last frame.
+        let mut end = None;
         let result = (|| -> Result<()> {
             self.backend.begin_rewrite()?;
             let mut first = true;
@@ -391,6 +394,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                 record::write(&mut buf, &Record::Seal(seal), &[]);
                 chain.advance(head);
                 let base = self.backend.rewrite_append(&buf)?;
+                end = last_frame(base, &buf).or(end);
                 total += buf.len() as u64;
                 let start = base + writer.batch_start as u64;
                 moves.extend(
@@ -415,7 +419,11 @@ impl<B: Backend, E: Env> Store<B, E> {
             self.index.chunks.set_pos(slot, pos);
         }
         self.index.chain = chain;
+        self.index.last_frame = end;
         self.log_bytes = total;
+        // The snapshot of the old log is of no use now (see `snapshot_rewritten`).
+        self.snapshot_at = 0;
+        self.snapshot_len = 0;
         Ok(())
     }
 

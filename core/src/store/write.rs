@@ -465,14 +465,16 @@ impl<B: Backend, E: Env> Store<B, E> {
         });
         let appended = self.backend.append(&buf);
         let written = buf.len() as u64;
-        self.keep_write_buf(buf);
         let base = match appended {
             Ok(pos) => pos,
             Err(err) => {
+                self.keep_write_buf(buf);
                 self.ops.backend_errors += 1;
                 return Err(Error::Backend(err));
             }
         };
+        self.index.note_appended(base, &buf);
+        self.keep_write_buf(buf);
         if let Some(head) = sealed {
             self.index.chain.advance(head);
         }
@@ -496,6 +498,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             self.index
                 .apply(rec, base + offset as u64, size - raw_len, known)?;
         }
+        self.snapshot_if_grown();
         Ok(())
     }
 

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use rewind::core::SnapshotUse;
 use rewind::core::api::{DiffView, QueryInput, VerifyView};
 use rewind::core::json_patch::PatchOp;
 use rewind::{
@@ -741,10 +742,12 @@ pub struct Stats<'p> {
     segments: usize,
     version: u16,
     head: Option<Hash>,
+    index: SnapshotUse,
 }
 
 pub fn stats<'p>(store: &FileStore, path: &'p Path) -> Stats<'p> {
     Stats {
+        index: store.open_report().load.snapshot.clone(),
         path,
         metrics: store.metrics(),
         health: store.health(),
@@ -793,6 +796,20 @@ impl Render for Stats<'_> {
                 None => "none (format version 1: `rewind upgrade` adds a hash chain)".into(),
             },
         );
+        row(
+            "index",
+            match &self.index {
+                SnapshotUse::Used { tail_frames } => {
+                    format!("read from its snapshot, then {tail_frames} log frame(s) after it")
+                }
+                SnapshotUse::Ignored(problem) => {
+                    format!("log replayed whole ({problem}; the next writer writes a new one)")
+                }
+                _ => {
+                    "log replayed whole (no index snapshot yet: the next writer writes one)".into()
+                }
+            },
+        );
         table.print(style);
     }
 
@@ -814,6 +831,15 @@ impl Render for Stats<'_> {
             "reclaimable_ratio": self.health.dead_ratio,
             "format_version": self.version,
             "log_head": self.head.map(|h| h.to_hex()),
+            "index": match &self.index {
+                SnapshotUse::Used { tail_frames } => {
+                    json!({ "snapshot": true, "tail_frames": tail_frames })
+                }
+                SnapshotUse::Ignored(problem) => {
+                    json!({ "snapshot": false, "ignored": problem.to_string() })
+                }
+                _ => json!({ "snapshot": false }),
+            },
         }))
     }
 }

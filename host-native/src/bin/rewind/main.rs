@@ -71,6 +71,7 @@ impl Ctx {
     /// missing store is an error, never created.
     pub fn read(&self) -> Result<FileStore, Failure> {
         let store = self.read_quietly()?;
+        self.say_snapshot(&store);
         if let Some(tail) = &store.open_report().torn_tail {
             // Beside a live writer it is a write in progress: not yet part of the store.
             if rewind::StoreLock::holder(&self.store)?.is_none() {
@@ -108,7 +109,16 @@ impl Ctx {
         Ok(FileStore::open_read_only(&self.store, options)?)
     }
 
+    /// An index snapshot that could not be used is said: the open was slower, and a damaged
+    /// one may mean damage elsewhere.
+    fn say_snapshot(&self, store: &FileStore) {
+        if let rewind::core::SnapshotUse::Ignored(problem) = &store.open_report().load.snapshot {
+            eprintln!("rewind: {problem}: the log was replayed whole");
+        }
+    }
+
     fn say_discarded(&self, store: &FileStore) {
+        self.say_snapshot(store);
         let report = store.open_report();
         if report.load.discarded_records > 0 {
             eprintln!(

@@ -1,0 +1,411 @@
+//! Index snapshots: a store reopened through a snapshot (and the log's tail after it) is the
+//! store a full replay of its log gives — also when the snapshot is stale, cut short, bit-flipped,
+//! of another store, of a log a compaction replaced, or forged with a valid checksum — and the
+//! load report says which happened.
+//!
+//! Seeds: 60 by default; set `SNAPSHOT_SEEDS` for more.
+
+use rewind_core::conformance::{fingerprint, noise};
+use rewind_core::{
+    DeterministicEnv, Hash, LoadReport, MemoryBackend, NewCheckpoint, Options, RetentionPolicy,
+    SessionId, Severity, SnapshotProblem, SnapshotUse, Store,
+};
+
+type MemStore = Store<MemoryBackend, DeterministicEnv>;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+fn open(log: Vec<u8>, snapshot: Option<Vec<u8>>) -> (MemStore, LoadReport) {
+    Store::open(
+        MemoryBackend::with_snapshot(log, snapshot),
+        DeterministicEnv::new(),
+        Options::default().snapshot_every(0),
+    )
+    .unwrap_or_else(|e| panic!("the store does not open: {e}"))
+}
+
+/// What a user can observe of a store, states included.
+fn observe(store: &MemStore) -> String {
+    let mut out = fingerprint(store);
+    for s in store.sessions() {
+        for cp in store
+            .list(&rewind_core::Query::new().session(s.id))
+            .unwrap()
+            .items
+        {
+            let state = store.state(cp.id).unwrap();
+            out.push_str(&format!("state {} {}\n", cp.id, Hash::of(&state)));
+        }
+    }
+    let m = store.metrics();
+    out.push_str(&format!(
+        "log_head {:?} version {}\n",
+        store.log_head(),
+        store.format_version()
+    ));
+    out.push_str(&format!("stored {} chunks {}\n", m.stored_bytes, m.chunks));
+    out
+}
+
+/// One random write: sessions, growing states with tags, attachments, annotations, restores
+/// (forks), deletions, compactions and vacuums.
+fn write(store: &mut MemStore, sessions: &mut Vec<SessionId>, r: &mut Rng, step: u64) {
+    if sessions.is_empty() || r.below(12) == 0 {
+        let s = store
+            .create_session(format!("s{step}"), Default::default())
+            .unwrap();
+        sessions.push(s);
+        return;
+    }
+    let s = sessions[r.below(sessions.len() as u64) as usize];
+    let latest = store.latest(s).ok().flatten().map(|c| c.id);
+    match r.below(20) {
+        0 => {
+            if let Some(id) = latest {
+                store.annotate(id, "look", Severity::Warning).unwrap();
+            }
+        }
+        1 => {
+            if let Some(id) = latest {
+                store
+                    .attach(id, "writes", "application/json", &noise(300, step))
+                    .unwrap();
+            }
+        }
+        2 => {
+            let list = store
+                .list(&rewind_core::Query::new().session(s))
+                .unwrap()
+                .items;
+            if let Some(cp) = list.get(r.below(list.len() as u64) as usize) {
+                store.restore(cp.id).unwrap();
+            }
+        }
+        3 => {
+            if let Some(id) = latest {
+                let _ = store.delete(id);
+            }
+        }
+        4 => {
+            store.compact(&RetentionPolicy::keep_last(3)).unwrap();
+        }
+        5 => store.vacuum().unwrap(),
+        6 if sessions.len() > 1 => {
+            let gone = sessions.remove(r.below(sessions.len() as u64) as usize);
+            store.delete_session(gone).unwrap();
+        }
+        _ => {
+            let mut state = noise(1500, r.below(4));
+            state.extend_from_slice(&noise(200, step));
+            let tag = ["plan", "tool", "answer"][r.below(3) as usize];
+            store
+                .checkpoint(
+                    NewCheckpoint::new(s, format!("step {step}"), &state)
+                        .tag(tag)
+                        .metadata(
+                            serde_json::json!({ "step": step })
+                                .as_object()
+                                .unwrap()
+                                .clone(),
+                        ),
+                )
+                .unwrap();
+        }
+    }
+}
+
+fn seeds() -> u64 {
+    std::env::var("SNAPSHOT_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60)
+}
+
+/// Reopens the log through `snapshot` and by a full replay: the two must be the same store,
+/// and stay the same under the same writes (new ids, seqs, chunk reuse, heads).
+fn reopen_both(log: &[u8], snapshot: Option<Vec<u8>>, why: &str) -> (MemStore, LoadReport) {
+    let (mut replayed, _) = open(log.to_vec(), None);
+    let (mut through, report) = open(log.to_vec(), snapshot);
+    assert_eq!(
+        observe(&through),
+        observe(&replayed),
+        "{why}: {:?}",
+        report.snapshot
+    );
+    assert!(through.verify().is_ok(), "{why}");
+    // An hour later, so new ids come from the clock on both sides: the id generator may
+    // remember ids that are no longer in the log (a replay does not see removed ones), which
+    // only matters within one millisecond.
+    replayed.env_mut().advance(3_600_000);
+    through.env_mut().advance(3_600_000);
+    let sessions: Vec<SessionId> = replayed.sessions().map(|s| s.id).collect();
+    for step in 0..3 {
+        write(
+            &mut replayed,
+            &mut sessions.clone(),
+            &mut Rng(step + 7),
+            500 + step,
+        );
+        write(
+            &mut through,
+            &mut sessions.clone(),
+            &mut Rng(step + 7),
+            500 + step,
+        );
+    }
+    assert_eq!(
+        observe(&through),
+        observe(&replayed),
+        "{why}, then written: {:?}",
+        report.snapshot
+    );
+    (through, report)
+}
+
+#[test]
+fn reopening_through_snapshots_at_random_points_gives_what_a_replay_gives() {
+    let mut used = 0;
+    let mut tails = 0;
+    for seed in 1..=seeds() {
+        let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let (mut store, _) = open(Vec::new(), None);
+        let mut sessions = Vec::new();
+        let mut older: Option<Vec<u8>> = None;
+        for step in 0..60 {
+            write(&mut store, &mut sessions, &mut r, step);
+            if r.below(4) == 0 {
+                older = store.backend().snapshot().map(<[u8]>::to_vec);
+                assert!(
+                    store.write_snapshot().unwrap(),
+                    "seed {seed}: no snapshot written"
+                );
+            }
+            if r.below(5) != 0 {
+                continue;
+            }
+            let log = store.backend().bytes().to_vec();
+            let why = format!("seed {seed} step {step}");
+            // The newest snapshot, maybe with writes after it.
+            let newest = store.backend().snapshot().map(<[u8]>::to_vec);
+            let (mut reopened, report) = reopen_both(&log, newest.clone(), &why);
+            match report.snapshot {
+                SnapshotUse::Used { tail_frames } => {
+                    used += 1;
+                    tails += u64::from(tail_frames > 0);
+                }
+                SnapshotUse::None => assert!(newest.is_none(), "{why}"),
+                SnapshotUse::Ignored(problem) => {
+                    panic!("{why}: a good snapshot ignored: {problem}")
+                }
+                other => panic!("{why}: {other:?}"),
+            }
+            // An older snapshot: used with a longer tail, or (when a compaction replaced the
+            // log since) found stale.
+            if let Some(old) = older.clone() {
+                let (_, report) = reopen_both(&log, Some(old), &why);
+                assert!(
+                    matches!(
+                        report.snapshot,
+                        SnapshotUse::Used { .. } | SnapshotUse::Ignored(SnapshotProblem::Stale)
+                    ),
+                    "{why}: {:?}",
+                    report.snapshot
+                );
+            }
+            // The reopened store goes on writing as the original does.
+            write(
+                &mut reopened,
+                &mut sessions.clone(),
+                &mut Rng(seed),
+                1000 + step,
+            );
+            let log = reopened.backend().bytes().to_vec();
+            let snap = reopened.backend().snapshot().map(<[u8]>::to_vec);
+            reopen_both(&log, snap, &why);
+        }
+    }
+    assert!(used > 50, "snapshots were used {used} times");
+    assert!(
+        tails > 20,
+        "only {tails} opens replayed a tail after a snapshot"
+    );
+}
+
+/// A store with a few sessions and a snapshot that is not at the log's end.
+fn store_with_snapshot(seed: u64) -> (Vec<u8>, Vec<u8>) {
+    let mut r = Rng(seed);
+    let (mut store, _) = open(Vec::new(), None);
+    let mut sessions = Vec::new();
+    for step in 0..40 {
+        write(&mut store, &mut sessions, &mut r, step);
+    }
+    store.write_snapshot().unwrap();
+    for step in 40..45 {
+        write(&mut store, &mut sessions, &mut r, step);
+    }
+    let snapshot = store.backend().snapshot().unwrap().to_vec();
+    (store.backend().bytes().to_vec(), snapshot)
+}
+
+#[test]
+fn a_damaged_snapshot_is_ignored_and_the_log_replayed() {
+    let (log, snapshot) = store_with_snapshot(3);
+    let (_, report) = reopen_both(&log, Some(snapshot.clone()), "intact");
+    assert!(matches!(report.snapshot, SnapshotUse::Used { .. }));
+    let mut r = Rng(99);
+    for cut in [0, 5, 9, 10, 40, snapshot.len() / 2, snapshot.len() - 1] {
+        let (_, report) = reopen_both(&log, Some(snapshot[..cut].to_vec()), "cut");
+        assert_eq!(
+            report.snapshot,
+            SnapshotUse::Ignored(SnapshotProblem::Damaged),
+            "cut at {cut}"
+        );
+    }
+    for _ in 0..200 {
+        let mut flipped = snapshot.clone();
+        let at = r.below(flipped.len() as u64) as usize;
+        flipped[at] ^= 1 << r.below(8);
+        let (_, report) = reopen_both(&log, Some(flipped), "bit flip");
+        assert!(
+            matches!(
+                report.snapshot,
+                SnapshotUse::Ignored(SnapshotProblem::Damaged | SnapshotProblem::Version(_))
+            ),
+            "a flipped bit at {at}: {:?}",
+            report.snapshot
+        );
+    }
+}
+
+#[test]
+fn a_snapshot_of_another_store_or_a_replaced_log_is_ignored() {
+    let (log, _) = store_with_snapshot(5);
+    let (_, foreign) = store_with_snapshot(6);
+    let (_, report) = reopen_both(&log, Some(foreign), "foreign");
+    assert_eq!(
+        report.snapshot,
+        SnapshotUse::Ignored(SnapshotProblem::Stale)
+    );
+
+    // The same store after a compaction: the old snapshot describes a log that is gone.
+    let (log, snapshot) = store_with_snapshot(7);
+    let (mut store, _) = open(log, None);
+    store.compact(&RetentionPolicy::keep_last(1)).unwrap();
+    let after = store.backend().bytes().to_vec();
+    let (_, report) = reopen_both(&after, Some(snapshot), "compacted");
+    assert_eq!(
+        report.snapshot,
+        SnapshotUse::Ignored(SnapshotProblem::Stale)
+    );
+    // ...and the compaction wrote a snapshot of the new log.
+    let fresh = store.backend().snapshot().map(<[u8]>::to_vec);
+    let (_, report) = reopen_both(&after, fresh, "compacted, new snapshot");
+    assert_eq!(report.snapshot, SnapshotUse::Used { tail_frames: 0 });
+
+    // A log cut back before the snapshot's point (lost writes): stale, never trusted.
+    let (mut log, snapshot) = store_with_snapshot(8);
+    log.truncate(log.len() / 2);
+    let (_, report) = reopen_both(&log, Some(snapshot), "cut log");
+    assert_eq!(
+        report.snapshot,
+        SnapshotUse::Ignored(SnapshotProblem::Stale)
+    );
+}
+
+#[test]
+fn a_snapshot_of_another_encoding_version_is_ignored() {
+    let (log, mut snapshot) = store_with_snapshot(9);
+    snapshot[8] = 0xEE;
+    let (_, report) = reopen_both(&log, Some(snapshot), "version");
+    assert_eq!(
+        report.snapshot,
+        SnapshotUse::Ignored(SnapshotProblem::Version(0x00EE))
+    );
+}
+
+/// A snapshot edited and given a valid checksum again (anyone can compute blake3): opening never
+/// panics, and whatever it refuses is said.
+#[test]
+fn forged_snapshots_with_valid_checksums_never_panic() {
+    let (log, snapshot) = store_with_snapshot(11);
+    let mut r = Rng(5);
+    let mut refused = 0;
+    for _ in 0..2000 {
+        let mut forged = snapshot[..snapshot.len() - 32].to_vec();
+        for _ in 0..1 + r.below(3) {
+            let at = 10 + r.below(forged.len() as u64 - 10) as usize;
+            forged[at] = r.next() as u8;
+        }
+        let sum = Hash::of(&forged);
+        forged.extend_from_slice(&sum.0);
+        match Store::open(
+            MemoryBackend::with_snapshot(log.clone(), Some(forged)),
+            DeterministicEnv::new(),
+            Options::default(),
+        ) {
+            Ok((store, report)) => {
+                if matches!(report.snapshot, SnapshotUse::Ignored(_)) {
+                    refused += 1;
+                }
+                // Reads over whatever was accepted must not panic either.
+                let _ = store.verify();
+                for s in store.sessions() {
+                    let _ = store.branches(s.id);
+                    let _ = store.latest(s.id);
+                }
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(
+        refused > 1000,
+        "only {refused} forged snapshots were refused"
+    );
+}
+
+#[test]
+fn a_read_only_style_open_without_a_snapshot_says_it_replayed() {
+    let (log, _) = store_with_snapshot(12);
+    let (_, report) = open(log, None);
+    assert_eq!(report.snapshot, SnapshotUse::None);
+}
+
+#[test]
+fn a_writer_writes_a_snapshot_once_the_log_has_grown() {
+    let (mut store, _) = Store::open(
+        MemoryBackend::with_snapshot(Vec::new(), None),
+        DeterministicEnv::new(),
+        Options::default().snapshot_every(64 << 10),
+    )
+    .unwrap();
+    let s = store.create_session("s", Default::default()).unwrap();
+    let mut written = 0;
+    let mut last = None;
+    for i in 0..200 {
+        store
+            .checkpoint(NewCheckpoint::new(s, "c", &noise(2000, i)))
+            .unwrap();
+        let now = store.backend().snapshot().map(<[u8]>::to_vec);
+        if now != last {
+            written += 1;
+            last = now;
+        }
+    }
+    // 200 x ~2 KB is ~400 KB of log: a snapshot about every 64 KB (or its own size).
+    assert!((3..=8).contains(&written), "{written} snapshots written");
+    assert!(!store.snapshot_due() || store.write_snapshot().unwrap());
+    let (_, report) = reopen_both(store.backend().bytes(), last, "grown");
+    assert!(matches!(report.snapshot, SnapshotUse::Used { .. }));
+}
