@@ -37,13 +37,37 @@ REWIND_ACCEPT_DIR="$work/damaged" cargo test --release -p rewind-tests --test ac
 /usr/bin/time -f 'repair: %e s, %M KiB peak' \
     "$CARGO_TARGET_DIR/release/rewind" --store "$work/damaged" repair "$work/repaired"
 
+step "open-fast: fresh processes on a store of ${BIG_CHECKPOINTS:=1000000} checkpoints of ~3 KB states"
+REWIND_ACCEPT_DIR="$work/big" REWIND_ACCEPT_CHECKPOINTS="$BIG_CHECKPOINTS" \
+    cargo test --release -p rewind-tests --test acceptance -- --ignored store_of_many_checkpoints \
+    >/dev/null
+rewind="$CARGO_TARGET_DIR/release/rewind"
+measure() {
+    /usr/bin/time -f "$1: %e s, %M KiB peak" "$rewind" --store "$work/big" "${@:2}" >/dev/null
+}
+"$rewind" --store "$work/big" stats --json |
+    python3 -c 'import json,sys; s=json.load(sys.stdin); print("log bytes per checkpoint:", s["log_bytes"] // s["checkpoints"], "| index:", s["index"])'
+du -sh "$work/big"/INDEX "$work/big"
+for how in snapshot replay; do
+    if [ "$how" = replay ]; then
+        mv "$work/big/INDEX" "$work/big/INDEX.aside"
+    fi
+    measure "$how: stats" stats
+    measure "$how: log -n 10" log -n 10
+    measure "$how: show latest" show latest
+    measure "$how: writer open + one checkpoint (+ writing the snapshot at close, replay only)" \
+        checkpoint -m "one more" -s "$("$rewind" --store "$work/big" session list --json |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
+done
+rm -rf "$work/big"
+
 step "fuzzing: ${FUZZ_SECONDS:=300} s per target from the seeds (both format versions)"
 if ! command -v cargo-fuzz >/dev/null; then
     cargo install cargo-fuzz
 fi
 (
     cd fuzz
-    for target in open_log import_binary import_json; do
+    for target in open_log open_snapshot import_binary import_json; do
         mkdir -p "$work/corpus/$target"
         cp -r "seeds/$target/." "$work/corpus/$target/"
         RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$work/corpus/$target" -- \

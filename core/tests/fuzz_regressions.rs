@@ -4,7 +4,9 @@
 use std::fs;
 use std::path::Path;
 
-use rewind_core::conformance::assert_log_reopens_the_same;
+use rewind_core::conformance::{
+    assert_log_reopens_the_same, fingerprint, seal_snapshot, snapshot_body,
+};
 use rewind_core::{
     CheckpointId, DeterministicEnv, MemoryBackend, NewCheckpoint, Options, Query, RetentionPolicy,
     Severity, Store,
@@ -71,6 +73,63 @@ fn open_log_inputs_open_or_fail_cleanly() {
             assert_log_reopens_the_same(&store, &name);
         }
     }
+}
+
+/// The log the `open_snapshot` target opens with each input as its snapshot's body.
+fn snapshot_log() -> Vec<u8> {
+    fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/open_log/features")).unwrap()
+}
+
+#[test]
+fn open_snapshot_inputs_open_or_fail_cleanly() {
+    let inputs = inputs("open_snapshot");
+    assert!(!inputs.is_empty(), "the seeds are part of the repository");
+    let log = snapshot_log();
+    let replayed = Store::open(
+        MemoryBackend::from_bytes(log.clone()),
+        DeterministicEnv::new(),
+        Options::default(),
+    )
+    .unwrap()
+    .0;
+    for (name, data) in inputs {
+        let backend = MemoryBackend::with_snapshot(log.clone(), Some(seal_snapshot(&data)));
+        let Ok((store, report)) = Store::open(backend, DeterministicEnv::new(), Options::default())
+        else {
+            continue;
+        };
+        if name.starts_with("seeds/") {
+            assert_eq!(
+                report.snapshot,
+                rewind_core::SnapshotUse::Used { tail_frames: 0 },
+                "{name}"
+            );
+            assert_eq!(fingerprint(&store), fingerprint(&replayed), "{name}");
+        }
+        for cp in store.list(&Query::new()).unwrap().items {
+            let _ = read_everything(&store, cp.id);
+        }
+        let _ = store.verify();
+    }
+}
+
+/// Rewrites the `open_snapshot` seed: the body of a snapshot of the `open_log` seed `features`.
+///
+///     cargo test -p rewind-core --test fuzz_regressions -- --ignored write_snapshot_seed
+#[test]
+#[ignore = "writes fuzz/seeds; run by hand after a snapshot encoding change"]
+fn write_snapshot_seed() {
+    let (mut store, _) = Store::open(
+        MemoryBackend::with_snapshot(snapshot_log(), None),
+        DeterministicEnv::new(),
+        Options::default(),
+    )
+    .unwrap();
+    assert!(store.write_snapshot().unwrap());
+    let body = snapshot_body(store.backend().snapshot().unwrap()).unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/open_snapshot");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("features"), body).unwrap();
 }
 
 #[test]

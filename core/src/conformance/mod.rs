@@ -951,6 +951,17 @@ pub fn assert_log_reopens_the_same(
     );
 }
 
+/// An index snapshot of this build's encoding around `body`, with a valid checksum: how the
+/// fuzz target `open_snapshot` reaches the decoder (see [`crate::snapshot`]).
+pub fn seal_snapshot(body: &[u8]) -> Vec<u8> {
+    crate::store::snapshot::seal(body)
+}
+
+/// The body of an index snapshot (what [`seal_snapshot`] wraps), for fuzzing seeds.
+pub fn snapshot_body(snapshot: &[u8]) -> Option<&[u8]> {
+    crate::store::snapshot::body(snapshot)
+}
+
 /// The names of every scenario.
 pub const SCENARIOS: &[&str] = &[
     "checkpoints_round_trip",

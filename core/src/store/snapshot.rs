@@ -339,6 +339,25 @@ pub(crate) fn encode(index: &Index, log_bytes: u64, anchor: (u64, &[u8])) -> Opt
     Some(out)
 }
 
+/// A snapshot of this encoding version with `body` and its checksum (for fuzzing the decoder
+/// past the checksum).
+#[cfg(feature = "conformance")]
+pub(crate) fn seal(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(PREFIX_LEN + body.len() + CHECKSUM_LEN);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
+    out.extend_from_slice(body);
+    let sum = Hash::of(&out);
+    out.extend_from_slice(&sum.0);
+    out
+}
+
+/// The body of a snapshot: what [`seal`] wraps.
+#[cfg(feature = "conformance")]
+pub(crate) fn body(snapshot: &[u8]) -> Option<&[u8]> {
+    snapshot.get(PREFIX_LEN..snapshot.len().checked_sub(CHECKSUM_LEN)?)
+}
+
 /// Decodes a snapshot into an index at its point, checking everything it can without the log.
 pub(crate) fn decode(bytes: &[u8]) -> core::result::Result<(Index, Point), SnapshotProblem> {
     if bytes.len() < PREFIX_LEN + CHECKSUM_LEN || bytes[..MAGIC.len()] != MAGIC {
