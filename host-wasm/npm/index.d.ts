@@ -454,9 +454,21 @@ export class Store {
   flush(): Promise<void>;
   /** Re-reads the store from IndexedDB. */
   reload(): Promise<void>;
-  /** Flushes, releases the writer lock and closes. */
+  /**
+   * How the open built the index: from the index snapshot stored with the log and the log
+   * after it, or by replaying the whole log (none stored, or one that did not match).
+   */
+  indexSource(): IndexSource;
+  /** Flushes, stores an index snapshot when the log grew since the last, releases the writer
+   * lock and closes. */
   close(): Promise<void>;
 }
+
+/** See {@link Store.indexSource}. */
+export type IndexSource =
+  | { snapshot: "used"; tailFrames: number }
+  | { snapshot: "none" }
+  | { snapshot: "ignored"; problem: string };
 
 /** Base class of every error rewind throws; `code` is stable. */
 export class RewindError extends Error {

@@ -18,7 +18,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::js_env::JsEnv;
 use crate::js_error::{invalid, to_js};
-use crate::log_backend::{LogBackend, Persist};
+use crate::log_backend::{LogBackend, Persist, Snapshot};
 use crate::persist_batch::PersistBatch;
 
 type Engine = Store<LogBackend, JsEnv>;
@@ -27,6 +27,8 @@ type Engine = Store<LogBackend, JsEnv>;
 #[wasm_bindgen]
 pub struct WasmStore {
     store: Engine,
+    /// Whether the open used the index snapshot it was given.
+    snapshot: rewind_core::SnapshotUse,
 }
 
 /// A view as JSON text.
@@ -64,16 +66,53 @@ fn sessions(json: &str) -> Result<Option<Vec<rewind_core::SessionId>>, JsValue> 
 
 #[wasm_bindgen]
 impl WasmStore {
-    /// Opens a store on `log` (the bytes of a log, empty for a new store) with options JSON.
-    /// `persist`: false for stores that are never persisted (memory), whose appended frames
-    /// are not kept for `takePersist`.
+    /// Opens a store on `log` (the bytes of a log, empty for a new store) and the index
+    /// snapshot stored with it (if any; checked against the log, ignored when it does not
+    /// match), with options JSON. `persist`: false for stores that are never persisted
+    /// (memory), whose appended frames and snapshots are not kept for `takePersist`.
     #[wasm_bindgen(constructor)]
-    pub fn new(log: Vec<u8>, options: &str, persist: bool) -> Result<WasmStore, JsValue> {
+    pub fn new(
+        log: Vec<u8>,
+        snapshot: Option<Vec<u8>>,
+        options: &str,
+        persist: bool,
+    ) -> Result<WasmStore, JsValue> {
         let input: OptionsInput = parse_or_default(options, "options")?;
         let options = Options::try_from(input).map_err(to_js)?;
-        let backend = LogBackend::new(log, persist);
-        let (store, _) = Store::open(backend, JsEnv::new(), options).map_err(to_js)?;
-        Ok(WasmStore { store })
+        let backend = LogBackend::new(log, snapshot, persist);
+        let (store, report) = Store::open(backend, JsEnv::new(), options).map_err(to_js)?;
+        Ok(WasmStore {
+            store,
+            snapshot: report.snapshot,
+        })
+    }
+
+    /// How the open built the index, as JSON: `{"snapshot":"used","tailFrames":n}`,
+    /// `{"snapshot":"none"}` (the log was replayed whole), or `{"snapshot":"ignored",
+    /// "problem":"..."}`.
+    #[wasm_bindgen(js_name = indexSource)]
+    pub fn index_source(&self) -> String {
+        use rewind_core::SnapshotUse;
+        let value = match &self.snapshot {
+            SnapshotUse::Used { tail_frames } => {
+                serde_json::json!({ "snapshot": "used", "tailFrames": tail_frames })
+            }
+            SnapshotUse::Ignored(problem) => {
+                serde_json::json!({ "snapshot": "ignored", "problem": problem.to_string() })
+            }
+            _ => serde_json::json!({ "snapshot": "none" }),
+        };
+        value.to_string()
+    }
+
+    /// Writes an index snapshot when one is due at close (the log grew since the last one);
+    /// `takePersist` then carries it.
+    #[wasm_bindgen(js_name = snapshotIfDue)]
+    pub fn snapshot_if_due(&mut self) -> Result<(), JsValue> {
+        if self.store.snapshot_due() {
+            self.store.write_snapshot().map_err(to_js)?;
+        }
+        Ok(())
     }
 
     /// Creates a session; returns its id. `metadata` is a JSON object; `id` may be empty.
@@ -375,11 +414,16 @@ impl WasmStore {
     /// What must reach persistent storage since the last call (`undefined` when nothing).
     #[wasm_bindgen(js_name = takePersist)]
     pub fn take_persist(&mut self) -> Option<PersistBatch> {
-        match self.store.backend_mut().take_persist() {
-            Persist::Nothing => None,
-            Persist::Append(bytes) => Some(PersistBatch::new(false, bytes)),
-            Persist::Replace(bytes) => Some(PersistBatch::new(true, bytes)),
-        }
+        let (replace, bytes, snapshot) = match self.store.backend_mut().take_persist() {
+            Persist::Nothing => return None,
+            Persist::Append(bytes, snapshot) => (false, bytes, snapshot),
+            Persist::Replace(bytes, snapshot) => (true, bytes, snapshot),
+        };
+        let snapshot = match snapshot {
+            Snapshot::Write(bytes) => Some(bytes),
+            Snapshot::Keep => None,
+        };
+        Some(PersistBatch::new(replace, bytes, snapshot))
     }
 
     /// The whole log, header included.

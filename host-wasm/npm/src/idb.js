@@ -4,10 +4,17 @@
 // log in one transaction. Reading the rows in key order gives back the exact log bytes, which
 // the engine replays at open. IndexedDB transactions are atomic, so a failed write (quota)
 // leaves nothing half-written.
+//
+// Beside the rows, the object store `index` holds the engine's index snapshot (one value):
+// what replaying the log builds, at a point of it, so an open replays only the rows after it.
+// It is written in the same transaction as the rows it describes, and the engine checks it
+// against the log and ignores it when it does not match.
 
 import { makeError } from "./errors.js";
 
 const ROWS = "log";
+const INDEX = "index";
+const SNAPSHOT_KEY = "snapshot";
 
 function request(req) {
   return new Promise((resolve, reject) => {
@@ -42,9 +49,12 @@ export class IdbLog {
 
   /** Opens (or creates) the database `rewind:<name>`. */
   static async open(name) {
-    const req = indexedDB.open(`rewind:${name}`, 1);
+    // Version 2 added the `index` object store; a version 1 database gains it here.
+    const req = indexedDB.open(`rewind:${name}`, 2);
     req.onupgradeneeded = () => {
-      req.result.createObjectStore(ROWS);
+      const db = req.result;
+      if (!db.objectStoreNames.contains(ROWS)) db.createObjectStore(ROWS);
+      if (!db.objectStoreNames.contains(INDEX)) db.createObjectStore(INDEX);
     };
     let db;
     try {
@@ -55,11 +65,16 @@ export class IdbLog {
     return new IdbLog(db);
   }
 
-  /** Every row, concatenated: the log. */
+  /** Every row, concatenated (the log), and the index snapshot stored with it, read in one
+   * transaction: `{ log, snapshot }` (`snapshot` undefined when there is none). */
   async read() {
-    const tx = this.#db.transaction(ROWS, "readonly");
+    const tx = this.#db.transaction([ROWS, INDEX], "readonly");
     const store = tx.objectStore(ROWS);
-    const [keys, rows] = await Promise.all([request(store.getAllKeys()), request(store.getAll())]);
+    const [keys, rows, snapshot] = await Promise.all([
+      request(store.getAllKeys()),
+      request(store.getAll()),
+      request(tx.objectStore(INDEX).get(SNAPSHOT_KEY)),
+    ]);
     this.#nextKey = keys.length ? keys[keys.length - 1] + 1 : 0;
     let total = 0;
     for (const row of rows) total += row.byteLength;
@@ -69,22 +84,26 @@ export class IdbLog {
       log.set(new Uint8Array(row), at);
       at += row.byteLength;
     }
-    return log;
+    return { log, snapshot: snapshot ? new Uint8Array(snapshot) : undefined };
   }
 
-  /** Writes batches (`{replace, bytes}`) in one transaction, in order. */
+  /** Writes batches (`{replace, bytes, snapshot}`) in one transaction, in order: a batch's
+   * snapshot after its rows; a replaced log without a snapshot deletes the stored one. */
   async write(batches) {
     let key = this.#nextKey;
     let tx;
     try {
-      tx = this.#db.transaction(ROWS, "readwrite", { durability: "strict" });
+      tx = this.#db.transaction([ROWS, INDEX], "readwrite", { durability: "strict" });
       const store = tx.objectStore(ROWS);
+      const index = tx.objectStore(INDEX);
       for (const batch of batches) {
         if (batch.replace) {
           store.clear();
+          index.delete(SNAPSHOT_KEY);
           key = 0;
         }
-        store.put(batch.bytes, key++);
+        if (batch.bytes.byteLength > 0) store.put(batch.bytes, key++);
+        if (batch.snapshot) index.put(batch.snapshot, SNAPSHOT_KEY);
       }
     } catch (error) {
       // A request refused at once (quota, a closed database): nothing of this write stays.

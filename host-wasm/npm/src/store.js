@@ -118,7 +118,7 @@ export function createApi(glue, platform) {
     static memory(options = {}) {
       const log = options.log ?? new Uint8Array();
       try {
-        return new Store(new WasmStore(log, engineOptions(options), false), options, null);
+        return new Store(new WasmStore(log, undefined, engineOptions(options), false), options, null);
       } catch (error) {
         throw wrapError(error);
       }
@@ -146,11 +146,11 @@ export function createApi(glue, platform) {
       const releaseLock = readOnly ? null : await platform.acquireLock(name, options.lock ?? "fail");
       try {
         const log = await platform.IdbLog.open(name);
-        const bytes = await log.read();
+        const stored = await log.read();
         platform.requestPersistence();
         let engine;
         try {
-          engine = new WasmStore(bytes, engineOptions(options), true);
+          engine = new WasmStore(stored.log, stored.snapshot, engineOptions(options), true);
         } catch (error) {
           log.close();
           throw wrapError(error);
@@ -203,7 +203,7 @@ export function createApi(glue, platform) {
       if (!this.#log) return;
       const batch = this.#engine.takePersist();
       if (!batch) return;
-      this.#pending.push({ replace: batch.replace, bytes: batch.bytes });
+      this.#pending.push({ replace: batch.replace, bytes: batch.bytes, snapshot: batch.snapshot });
       batch.free();
       if (this.#durability === "strict") {
         await this.#writePending();
@@ -243,8 +243,8 @@ export function createApi(glue, platform) {
     /** Re-reads the log from IndexedDB (after a failed write, or in a read-only tab). */
     async reload() {
       if (!this.#log) return;
-      const bytes = await this.#log.read();
-      const engine = new WasmStore(bytes, engineOptions(this.#options), true);
+      const stored = await this.#log.read();
+      const engine = new WasmStore(stored.log, stored.snapshot, engineOptions(this.#options), true);
       this.#engine.free();
       this.#engine = engine;
       for (const listener of this.#listeners) {
@@ -265,10 +265,29 @@ export function createApi(glue, platform) {
       if (this.#log) await this.#writePending();
     }
 
-    /** Flushes, releases the writer lock and closes the store. */
+    /**
+     * How the open built the store's index: `{ snapshot: "used", tailFrames }` (from the
+     * index snapshot stored with the log, then the log after it), `{ snapshot: "none" }` (the
+     * log replayed whole: there was none) or `{ snapshot: "ignored", problem }` (one was
+     * stored but did not match the log; the log was replayed whole).
+     */
+    indexSource() {
+      return JSON.parse(this.#call((engine) => engine.indexSource()));
+    }
+
+    /** Flushes, releases the writer lock and closes the store (a writer whose log grew since
+     * the last index snapshot stores a new one first, so the next open replays little). */
     async close() {
       if (this.#closed) return;
       try {
+        if (this.#log && !this.#readOnly) {
+          try {
+            this.#engine.snapshotIfDue();
+            await this.#persist();
+          } catch {
+            // A snapshot that cannot be stored only makes the next open replay more.
+          }
+        }
         await this.flush();
       } finally {
         this.#closed = true;

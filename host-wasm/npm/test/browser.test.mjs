@@ -177,6 +177,76 @@ test("checkpoints in IndexedDB survive a page reload and a browser relaunch", as
   await context.close();
 });
 
+test("a reloaded tab opens from the index snapshot; a damaged one is ignored, said and replaced", async () => {
+  const context = await launch();
+  const page = await openPage(context);
+  const open = () =>
+    page.evaluate(async () => {
+      const { Store } = await import("/pkg/index.js");
+      const store = await Store.open({ backend: "indexeddb", name: "snapshot" });
+      const source = store.indexSource();
+      const hashes = store.list({ order: "asc" }).items.map((c) => c.hash);
+      const verified = store.verify().ok;
+      const session = store.sessions()[0]?.id;
+      if (session) {
+        await store.checkpoint({ session, message: "one more", state: { n: hashes.length } });
+      }
+      await store.close();
+      return { source, hashes, verified };
+    });
+  // A writer whose log grew by ~120 KB stores a snapshot when it closes.
+  await page.evaluate(async () => {
+    const { Store } = await import("/pkg/index.js");
+    const store = await Store.open({ backend: "indexeddb", name: "snapshot" });
+    const session = await store.createSession("big");
+    for (let i = 0; i < 40; i++) {
+      const words = Array.from({ length: 300 }, (_, j) => ((i * 7919 + j * 104729) % 999983).toString(36));
+      await store.checkpoint({ session, message: `step ${i}`, state: { i, words } });
+    }
+    await store.close();
+  });
+  await page.reload();
+  let first = await open();
+  assert.deepEqual(first.source, { snapshot: "used", tailFrames: 0 });
+  assert.equal(first.hashes.length, 40);
+  assert.ok(first.verified);
+  // The checkpoint written after it is replayed on top of it.
+  await page.reload();
+  let next = await open();
+  assert.equal(next.source.snapshot, "used");
+  assert.ok(next.source.tailFrames > 0, JSON.stringify(next.source));
+  assert.deepEqual(next.hashes.slice(0, 40), first.hashes);
+  // Damaged in storage: ignored (said), the log replayed whole, the same store; the writer's
+  // close stores a good one again.
+  await page.evaluate(async () => {
+    const db = await new Promise((resolve, reject) => {
+      const req = indexedDB.open("rewind:snapshot");
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const tx = db.transaction("index", "readwrite");
+    const store = tx.objectStore("index");
+    const bytes = await new Promise((resolve) => {
+      store.get("snapshot").onsuccess = (e) => resolve(new Uint8Array(e.target.result));
+    });
+    bytes[bytes.length >> 1] ^= 0x20;
+    store.put(bytes, "snapshot");
+    await new Promise((resolve) => (tx.oncomplete = resolve));
+    db.close();
+  });
+  await page.reload();
+  const damaged = await open();
+  assert.equal(damaged.source.snapshot, "ignored");
+  assert.match(damaged.source.problem, /damaged/);
+  assert.deepEqual(damaged.hashes.slice(0, 41), next.hashes.slice(0, 41));
+  assert.ok(damaged.verified);
+  await page.reload();
+  const again = await open();
+  assert.deepEqual(again.source, { snapshot: "used", tailFrames: 0 });
+  assert.deepEqual(again.hashes.slice(0, 42), damaged.hashes.slice(0, 42));
+  await context.close();
+});
+
 test("one tab writes a store; another is refused, reads it read-only and sees changes", async () => {
   const context = await launch();
   const writer = await openPage(context);
