@@ -186,13 +186,6 @@ impl ChunkTable {
         Some(table)
     }
 
-    /// Whether `slot` is a live chunk.
-    pub fn is_live(&self, slot: Slot) -> bool {
-        self.slots
-            .get(slot as usize)
-            .is_some_and(|info| self.lookup(&info.hash) == Some(slot))
-    }
-
     /// Number of distinct live chunks.
     pub fn len(&self) -> usize {
         self.by_hash.len()

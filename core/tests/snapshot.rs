@@ -5,27 +5,13 @@
 //!
 //! Seeds: 60 by default; set `SNAPSHOT_SEEDS` for more.
 
-use rewind_core::conformance::{fingerprint, noise};
+use rewind_core::conformance::{Rng, fingerprint, noise};
 use rewind_core::{
     DeterministicEnv, Hash, LoadReport, MemoryBackend, NewCheckpoint, Options, RetentionPolicy,
     SessionId, Severity, SnapshotProblem, SnapshotUse, Store,
 };
 
 type MemStore = Store<MemoryBackend, DeterministicEnv>;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
 
 fn open(log: Vec<u8>, snapshot: Option<Vec<u8>>) -> (MemStore, LoadReport) {
     Store::open(
@@ -69,7 +55,7 @@ fn write(store: &mut MemStore, sessions: &mut Vec<SessionId>, r: &mut Rng, step:
         sessions.push(s);
         return;
     }
-    let s = sessions[r.below(sessions.len() as u64) as usize];
+    let s = sessions[r.below(sessions.len())];
     let latest = store.latest(s).ok().flatten().map(|c| c.id);
     match r.below(20) {
         0 => {
@@ -89,7 +75,7 @@ fn write(store: &mut MemStore, sessions: &mut Vec<SessionId>, r: &mut Rng, step:
                 .list(&rewind_core::Query::new().session(s))
                 .unwrap()
                 .items;
-            if let Some(cp) = list.get(r.below(list.len() as u64) as usize) {
+            if let Some(cp) = list.get(r.below(list.len())) {
                 store.restore(cp.id).unwrap();
             }
         }
@@ -103,13 +89,13 @@ fn write(store: &mut MemStore, sessions: &mut Vec<SessionId>, r: &mut Rng, step:
         }
         5 => store.vacuum().unwrap(),
         6 if sessions.len() > 1 => {
-            let gone = sessions.remove(r.below(sessions.len() as u64) as usize);
+            let gone = sessions.remove(r.below(sessions.len()));
             store.delete_session(gone).unwrap();
         }
         _ => {
-            let mut state = noise(1500, r.below(4));
+            let mut state = noise(1500, r.below(4) as u64);
             state.extend_from_slice(&noise(200, step));
-            let tag = ["plan", "tool", "answer"][r.below(3) as usize];
+            let tag = ["plan", "tool", "answer"][r.below(3)];
             store
                 .checkpoint(
                     NewCheckpoint::new(s, format!("step {step}"), &state)
@@ -275,7 +261,7 @@ fn a_damaged_snapshot_is_ignored_and_the_log_replayed() {
     }
     for _ in 0..200 {
         let mut flipped = snapshot.clone();
-        let at = r.below(flipped.len() as u64) as usize;
+        let at = r.below(flipped.len());
         flipped[at] ^= 1 << r.below(8);
         let (_, report) = reopen_both(&log, Some(flipped), "bit flip");
         assert!(
@@ -345,7 +331,7 @@ fn forged_snapshots_with_valid_checksums_never_panic() {
     for _ in 0..2000 {
         let mut forged = snapshot[..snapshot.len() - 32].to_vec();
         for _ in 0..1 + r.below(3) {
-            let at = 10 + r.below(forged.len() as u64 - 10) as usize;
+            let at = 10 + r.below(forged.len() - 10);
             forged[at] = r.next() as u8;
         }
         let sum = Hash::of(&forged);

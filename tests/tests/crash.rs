@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use rewind::{CheckpointId, FileOptions, FileStore};
+use rewind_core::conformance::Rng;
 use rewind_tests::{TempDir, crash_state};
 
 /// One acknowledged checkpoint, as the child printed it.
@@ -34,17 +35,6 @@ fn parse(line: &str) -> Option<Acked> {
         hash: parts.next()?.to_string(),
         seq: parts.next()?.parse().ok()?,
     })
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 fn kills() -> u64 {

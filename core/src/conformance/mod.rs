@@ -112,7 +112,7 @@ mod random_writes;
 
 pub use faulty_backend::{Calls, FaultyBackend, injected};
 pub use power_loss::{PowerLossHarness, PowerLossReport, power_loss_seeds};
-pub use random_writes::{random_writes, random_writes_seeds};
+pub use random_writes::{Rng, random_writes, random_writes_seeds};
 
 type TestStore<H> = Store<<H as Harness>::Backend, DeterministicEnv>;
 

@@ -99,11 +99,15 @@ pub fn random_writes_seeds<H: Harness>(h: &mut H, seeds: RangeInclusive<u64>) {
     );
 }
 
+/// A xorshift generator: the seeded randomness of the scenarios and of hosts' tests (not for
+/// anything but tests). Its state must not be 0.
 #[derive(Clone, Debug)]
-pub(super) struct Rng(pub(super) u64);
+pub struct Rng(pub u64);
 
 impl Rng {
-    pub(super) fn next(&mut self) -> u64 {
+    /// The next number.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -112,7 +116,8 @@ impl Rng {
         x
     }
 
-    pub(super) fn below(&mut self, n: usize) -> usize {
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
         if n == 0 {
             0
         } else {
@@ -120,7 +125,8 @@ impl Rng {
         }
     }
 
-    pub(super) fn chance(&mut self, percent: usize) -> bool {
+    /// True `percent` times in a hundred.
+    pub fn chance(&mut self, percent: usize) -> bool {
         self.below(100) < percent
     }
 

@@ -18,10 +18,12 @@
 //! ([`SnapshotUse::Ignored`]). An open that looks for a head (`verify --expect-head`) or
 //! salvages a damaged log always replays the whole log.
 //!
-//! **Encoding** (version 1): `RWNDIDX\0` (8 bytes), the encoding version (u16 LE), the body
-//! (postcard: the point, then the index's content — counters, sessions, every checkpoint in
-//! seq order with its state's chunk slots, annotations and attachments, and the chunk table
-//! slot by slot with its free list), and the blake3 hash of everything before it (32 bytes).
+//! **Encoding** (version 2): `RWNDIDX\0` (8 bytes), the encoding version (u16 LE), the body
+//! (postcard: the point, the counters, the sessions, the chunk table slot by slot with its
+//! free list, and the number of checkpoints), then each checkpoint on its own in seq order
+//! (postcard: its fields, its state's chunk slots, annotations and attachments; decoded one at
+//! a time, so a load never holds them all decoded at once), and the blake3 hash of everything
+//! before it (32 bytes). Version 1 (never read now) kept the checkpoints inside the body.
 //! Indexes that are derived (checkpoints by seq, tags, each session's seqs and times) are
 //! rebuilt from the checkpoints. A snapshot is never the only copy of anything, so its
 //! encoding may change between releases: one of another version is ignored and replaced.
@@ -60,7 +62,7 @@ use crate::session::Session;
 
 const MAGIC: [u8; 8] = *b"RWNDIDX\0";
 /// The encoding version this build writes and reads.
-pub const SNAPSHOT_VERSION: u16 = 1;
+pub const SNAPSHOT_VERSION: u16 = 2;
 const PREFIX_LEN: usize = MAGIC.len() + 2;
 const CHECKSUM_LEN: usize = 32;
 
@@ -164,8 +166,9 @@ struct Body<'a> {
     sessions_removed: u64,
     #[serde(borrow)]
     sessions: Vec<SessionSnap<'a>>,
-    #[serde(borrow)]
-    checkpoints: Vec<EntrySnap<'a>>,
+    /// How many checkpoints follow the body, each encoded on its own (decoded one at a time,
+    /// never all at once).
+    checkpoints: u64,
     chunks: Vec<ChunkSnap>,
     free: Cow<'a, [Slot]>,
 }
@@ -236,6 +239,35 @@ fn blob_snap(blob: &Blob) -> BlobSnap<'_> {
     }
 }
 
+/// What a snapshot keeps of a checkpoint.
+fn entry_snap(e: &Entry) -> EntrySnap<'_> {
+    let cp = &e.cp;
+    EntrySnap {
+        id: cp.id,
+        session: cp.session,
+        namespace: Cow::Borrowed(&cp.namespace),
+        seq: cp.seq,
+        parent: cp.parent,
+        parent_hash: cp.parent_hash,
+        created_at: cp.created_at,
+        message: Cow::Borrowed(&cp.message),
+        tags: Cow::Borrowed(&cp.tags),
+        trigger: Cow::Borrowed(&cp.trigger),
+        metadata: Cow::Owned(serde_json::to_string(&cp.metadata).unwrap_or_default()),
+        state_root: cp.state_root,
+        hash: cp.hash,
+        state: blob_snap(&e.state),
+        annotations: Cow::Borrowed(&e.annotations),
+        attachments: e
+            .attachments
+            .iter()
+            .map(|(k, b)| (Cow::Borrowed(k.as_str()), blob_snap(b)))
+            .collect(),
+        children: e.children,
+        record_bytes: e.record_bytes,
+    }
+}
+
 /// Encodes `index` as a snapshot of the point `log_bytes` into the log, where the frame
 /// `anchor` (its position and bytes) ends. `None` when the index is not at a sealed point (a
 /// write or transaction is open).
@@ -273,38 +305,6 @@ pub(crate) fn encode(index: &Index, log_bytes: u64, anchor: (u64, &[u8])) -> Opt
             order: s.order,
         })
         .collect();
-    let checkpoints = index
-        .by_seq
-        .values()
-        .filter_map(|id| index.checkpoints.get(id))
-        .map(|e| {
-            let cp = &e.cp;
-            EntrySnap {
-                id: cp.id,
-                session: cp.session,
-                namespace: Cow::Borrowed(&cp.namespace),
-                seq: cp.seq,
-                parent: cp.parent,
-                parent_hash: cp.parent_hash,
-                created_at: cp.created_at,
-                message: Cow::Borrowed(&cp.message),
-                tags: Cow::Borrowed(&cp.tags),
-                trigger: Cow::Borrowed(&cp.trigger),
-                metadata: Cow::Owned(serde_json::to_string(&cp.metadata).unwrap_or_default()),
-                state_root: cp.state_root,
-                hash: cp.hash,
-                state: blob_snap(&e.state),
-                annotations: Cow::Borrowed(&e.annotations),
-                attachments: e
-                    .attachments
-                    .iter()
-                    .map(|(k, b)| (Cow::Borrowed(k.as_str()), blob_snap(b)))
-                    .collect(),
-                children: e.children,
-                record_bytes: e.record_bytes,
-            }
-        })
-        .collect();
     let chunks = index
         .chunks
         .slots()
@@ -326,14 +326,18 @@ pub(crate) fn encode(index: &Index, log_bytes: u64, anchor: (u64, &[u8])) -> Opt
         dead_bytes: index.dead_bytes,
         sessions_removed: index.sessions_removed(),
         sessions,
-        checkpoints,
+        checkpoints: index.by_seq.len() as u64,
         chunks,
         free: Cow::Borrowed(index.chunks.free_slots()),
     };
-    let mut out = Vec::with_capacity(PREFIX_LEN + 64 * index.checkpoints.len() + 1024);
+    let mut out = Vec::with_capacity(PREFIX_LEN + 256 * index.checkpoints.len() + 1024);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
     let mut out = postcard::to_extend(&body, out).ok()?;
+    for id in index.by_seq.values() {
+        let entry = index.checkpoints.get(id)?;
+        out = postcard::to_extend(&entry_snap(entry), out).ok()?;
+    }
     let sum = Hash::of(&out);
     out.extend_from_slice(&sum.0);
     Some(out)
@@ -371,9 +375,9 @@ pub(crate) fn decode(bytes: &[u8]) -> core::result::Result<(Index, Point), Snaps
     if Hash::of(covered).0[..] != *sum {
         return Err(SnapshotProblem::Damaged);
     }
-    let body: Body<'_> =
-        postcard::from_bytes(&covered[PREFIX_LEN..]).map_err(|_| SnapshotProblem::Damaged)?;
-    build(body)
+    let (body, entries): (Body<'_>, _) =
+        postcard::take_from_bytes(&covered[PREFIX_LEN..]).map_err(|_| SnapshotProblem::Damaged)?;
+    build(body, entries)
 }
 
 fn bad(what: &'static str) -> SnapshotProblem {
@@ -382,11 +386,11 @@ fn bad(what: &'static str) -> SnapshotProblem {
 
 fn blob(
     snap: BlobSnap<'_>,
-    chunks: &ChunkTable,
+    live: &[bool],
     refs: &mut [u32],
 ) -> core::result::Result<Blob, SnapshotProblem> {
     for &slot in snap.chunks.iter() {
-        if !chunks.is_live(slot) {
+        if !live.get(slot as usize).copied().unwrap_or(false) {
             return Err(bad("a chunk list names a free or missing slot"));
         }
         refs[slot as usize] += 1;
@@ -400,7 +404,10 @@ fn blob(
 
 /// Builds the index a snapshot describes, with its derived indexes, checking that its parts
 /// agree: a hostile or buggy snapshot must be refused here, not panic later.
-fn build(body: Body<'_>) -> core::result::Result<(Index, Point), SnapshotProblem> {
+fn build<'a>(
+    body: Body<'a>,
+    mut entries: &'a [u8],
+) -> core::result::Result<(Index, Point), SnapshotProblem> {
     let point = body.point;
     let version = match point.format {
         1 => Version::V1,
@@ -420,6 +427,10 @@ fn build(body: Body<'_>) -> core::result::Result<(Index, Point), SnapshotProblem
     let chunks = ChunkTable::restore(slots, body.free.into_owned())
         .ok_or(bad("the chunk table's free list or hashes"))?;
     let mut refs = alloc::vec![0u32; chunks.slot_count()];
+    let mut live = alloc::vec![true; chunks.slot_count()];
+    for &slot in chunks.free_slots() {
+        live[slot as usize] = false;
+    }
     let mut index = Index::default();
     for s in body.sessions {
         let metadata = parse_metadata(&s.metadata).map_err(|_| bad("session metadata"))?;
@@ -443,9 +454,17 @@ fn build(body: Body<'_>) -> core::result::Result<(Index, Point), SnapshotProblem
             return Err(bad("a session listed twice"));
         }
     }
-    index.checkpoints.reserve(body.checkpoints.len());
+    // Reserved for at most as many entries as the bytes could hold (a forged count must not
+    // allocate without bound).
+    let count = body.checkpoints;
+    index
+        .checkpoints
+        .reserve(count.min(entries.len() as u64 / 64) as usize);
     let mut last_seq = 0;
-    for e in body.checkpoints {
+    for _ in 0..count {
+        let (e, rest): (EntrySnap<'a>, _) =
+            postcard::take_from_bytes(entries).map_err(|_| SnapshotProblem::Damaged)?;
+        entries = rest;
         if e.seq <= last_seq || e.seq >= body.next_seq {
             return Err(bad("checkpoint seqs out of order"));
         }
@@ -456,10 +475,10 @@ fn build(body: Body<'_>) -> core::result::Result<(Index, Point), SnapshotProblem
             .ok_or(bad("a checkpoint of an unknown session"))?;
         session.seqs.insert(e.seq, e.id);
         session.by_time.insert((e.created_at, e.seq));
-        let state = blob(e.state, &chunks, &mut refs)?;
+        let state = blob(e.state, &live, &mut refs)?;
         let mut attachments = BTreeMap::new();
         for (key, b) in e.attachments {
-            attachments.insert(key.into_owned(), blob(b, &chunks, &mut refs)?);
+            attachments.insert(key.into_owned(), blob(b, &live, &mut refs)?);
         }
         let cp = Checkpoint {
             id: e.id,
@@ -499,7 +518,7 @@ fn build(body: Body<'_>) -> core::result::Result<(Index, Point), SnapshotProblem
         }
     }
     for (slot, info) in chunks.slots().iter().enumerate() {
-        if chunks.is_live(slot as Slot) && info.refs != refs[slot] {
+        if live[slot] && info.refs != refs[slot] {
             return Err(bad("chunk reference counts"));
         }
     }
