@@ -124,8 +124,36 @@ const ROWS: &[(&str, Option<f64>, &str)] = &[
         None,
         "8 writers x 16 creates, Always",
     ),
-    ("open/100000", None, "reopen 100,000 checkpoints"),
-    ("open/1000000", None, "reopen 1,000,000 checkpoints"),
+    (
+        "open/writer/100000",
+        None,
+        "reopen 100,000 checkpoints (writer, index snapshot)",
+    ),
+    (
+        "open/read_only/100000",
+        None,
+        "reopen 100,000 (reader, index snapshot)",
+    ),
+    (
+        "open/replay/100000",
+        None,
+        "reopen 100,000 (reader, replaying the log)",
+    ),
+    (
+        "open/writer/1000000",
+        None,
+        "reopen 1,000,000 checkpoints (writer, index snapshot)",
+    ),
+    (
+        "open/read_only/1000000",
+        None,
+        "reopen 1,000,000 (reader, index snapshot)",
+    ),
+    (
+        "open/replay/1000000",
+        None,
+        "reopen 1,000,000 (reader, replaying the log)",
+    ),
     (
         "dedup/checkpoint_growing_1mb",
         None,
