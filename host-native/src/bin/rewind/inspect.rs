@@ -613,7 +613,8 @@ pub fn verify(ctx: &Ctx, args: VerifyArgs) -> Result<Verified, Failure> {
     let options = FileOptions::default().store(Options::default().expect_head(expect));
     let started = Instant::now();
     let mut store = loop {
-        let store = ctx.read_with(options.clone())?;
+        // Dropped when it is read again (beside a writer still writing).
+        let store = std::mem::ManuallyDrop::into_inner(ctx.read_with(options.clone())?);
         let writing = store.open_report().torn_tail.is_some()
             && rewind::StoreLock::holder(&ctx.store)?.is_some();
         if !writing || started.elapsed() >= WRITER_GRACE {

@@ -21,6 +21,7 @@ mod progress;
 mod render;
 mod resolve;
 
+use std::mem::ManuallyDrop;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -31,6 +32,11 @@ use rewind::{FileOptions, FileStore};
 use crate::args::{Cli, Command, SessionCommand};
 use crate::failure::Failure;
 use crate::output::Style;
+
+/// A store opened read-only by a command, never dropped: the process exits when the command
+/// is done, and freeing a large index first only delays that (about a second at a million
+/// checkpoints). A read-only store holds no lock and has nothing to flush.
+pub type Kept = ManuallyDrop<FileStore>;
 
 /// What every command gets: where the store is and how to print.
 pub struct Ctx {
@@ -69,7 +75,7 @@ impl Ctx {
 
     /// Opens the store for reading: no lock, nothing written, beside a live writer too. A
     /// missing store is an error, never created.
-    pub fn read(&self) -> Result<FileStore, Failure> {
+    pub fn read(&self) -> Result<Kept, Failure> {
         let store = self.read_quietly()?;
         self.say_snapshot(&store);
         if let Some(tail) = &store.open_report().torn_tail {
@@ -97,16 +103,19 @@ impl Ctx {
     }
 
     /// [`Ctx::read`] without the word about a bad tail, for commands that report it themselves.
-    pub fn read_quietly(&self) -> Result<FileStore, Failure> {
+    pub fn read_quietly(&self) -> Result<Kept, Failure> {
         self.read_with(FileOptions::default())
     }
 
     /// [`Ctx::read_quietly`] with options (`verify --expect-head` looks for a head).
-    pub fn read_with(&self, options: FileOptions) -> Result<FileStore, Failure> {
+    pub fn read_with(&self, options: FileOptions) -> Result<Kept, Failure> {
         if !self.store.join(rewind::CURRENT_FILE).exists() {
             return Err(Failure::no_store(&self.store));
         }
-        Ok(FileStore::open_read_only(&self.store, options)?)
+        Ok(ManuallyDrop::new(FileStore::open_read_only(
+            &self.store,
+            options,
+        )?))
     }
 
     /// An index snapshot that could not be used is said: the open was slower, and a damaged
@@ -169,37 +178,38 @@ fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
         Command::Session(SessionCommand::New { name, meta }) => {
             show(ctx, &change::session_new(&mut ctx.open()?, &name, &meta)?)
         }
-        Command::Session(SessionCommand::List) => show(ctx, &inspect::session_list(&ctx.read()?)?),
+        Command::Session(SessionCommand::List) => show(ctx, &inspect::session_list(&*ctx.read()?)?),
         Command::Checkpoint(a) => {
             let state = change::read_state(&a)?;
             show(ctx, &change::checkpoint(&mut ctx.open()?, a, state)?)
         }
-        Command::Log(a) if a.follow => follow::run(ctx, ctx.read()?, a),
-        Command::Log(a) => show(ctx, &*inspect::log(&ctx.read()?, a)?),
-        Command::Watch(a) => follow::run(ctx, ctx.read()?, a),
-        Command::Show(a) => show(ctx, &inspect::show(&ctx.read()?, &a.id)?),
-        Command::State(a) => show(ctx, &inspect::state(ctx.json, &ctx.read()?, a)?),
+        // Following runs as long as the user wants: its store is dropped like any other.
+        Command::Log(a) if a.follow => follow::run(ctx, ManuallyDrop::into_inner(ctx.read()?), a),
+        Command::Log(a) => show(ctx, &*inspect::log(&*ctx.read()?, a)?),
+        Command::Watch(a) => follow::run(ctx, ManuallyDrop::into_inner(ctx.read()?), a),
+        Command::Show(a) => show(ctx, &inspect::show(&*ctx.read()?, &a.id)?),
+        Command::State(a) => show(ctx, &inspect::state(ctx.json, &*ctx.read()?, a)?),
         Command::Restore(a) => change::restore(ctx, &mut ctx.open_existing()?, a),
-        Command::Diff(a) => show(ctx, &inspect::diff(&ctx.read()?, &a.from, &a.to)?),
+        Command::Diff(a) => show(ctx, &inspect::diff(&*ctx.read()?, &a.from, &a.to)?),
         Command::Annotate(a) => show(ctx, &change::annotate(&mut ctx.open_existing()?, a)?),
         Command::Compact(a) => {
             change::check_compact(&a)?;
             // A dry run only reads.
             let mut store = if a.dry_run {
-                ctx.read()?
+                ManuallyDrop::into_inner(ctx.read()?)
             } else {
                 ctx.open_existing()?
             };
             show(ctx, &change::compact(&mut store, a)?)
         }
-        Command::Export(a) => show(ctx, &inspect::export(&mut ctx.read()?, a)?),
+        Command::Export(a) => show(ctx, &inspect::export(&mut *ctx.read()?, a)?),
         Command::Import(a) => {
             // Read before the store opens: a missing file creates no store.
             let bytes = change::read_import(&a.file)?;
             show(ctx, &change::import(&mut ctx.open()?, &bytes)?)
         }
         Command::Verify(a) => show(ctx, &inspect::verify(ctx, a)?),
-        Command::Stats => show(ctx, &inspect::stats(&ctx.read()?, &ctx.store)),
+        Command::Stats => show(ctx, &inspect::stats(&*ctx.read()?, &ctx.store)),
         Command::Upgrade => show(ctx, &change::upgrade(&mut ctx.open_existing()?)?),
     }
 }
