@@ -68,6 +68,10 @@ pub struct Options {
     /// the log has grown by this many bytes, and by the size of its last snapshot, since the
     /// last one (default 8 MiB; 0: only when asked, at close and after compactions).
     pub snapshot_every: u64,
+    /// Open from the backend's index snapshot when it has a good one (default true). False
+    /// replays the whole log, checking every seal of its hash chain (what `verify` needs to
+    /// prove the log's order from its start).
+    pub use_snapshot: bool,
 }
 
 impl Options {
@@ -96,6 +100,13 @@ impl Options {
         self
     }
 
+    /// Sets whether an open may start from the backend's index snapshot (false: replay the
+    /// whole log).
+    pub fn use_snapshot(mut self, use_snapshot: bool) -> Self {
+        self.use_snapshot = use_snapshot;
+        self
+    }
+
     /// Sets whether every write syncs the backend before returning.
     pub fn sync_every_write(mut self, sync: bool) -> Self {
         self.sync_every_write = sync;
@@ -118,6 +129,7 @@ impl Default for Options {
             sync_every_write: false,
             expect_head: None,
             snapshot_every: 8 << 20,
+            use_snapshot: true,
         }
     }
 }

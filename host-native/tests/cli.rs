@@ -1773,8 +1773,9 @@ fn commands_open_through_the_index_snapshot_and_say_when_it_cannot_be_used() {
         let s = store.create_session("big", Default::default()).unwrap();
         for i in 0..60u64 {
             let state = rewind::core::conformance::noise(2000, i);
+            let message = if i == 0 { "the first words" } else { "step" };
             store
-                .checkpoint(NewCheckpoint::new(s, "step", &state))
+                .checkpoint(NewCheckpoint::new(s, message, &state))
                 .unwrap();
         }
     }
@@ -1817,6 +1818,14 @@ fn commands_open_through_the_index_snapshot_and_say_when_it_cannot_be_used() {
     assert_eq!(v["index"], json!({ "snapshot": true, "tail_frames": 0 }));
     assert_eq!(v["checkpoints"], 62);
     ok(t.path(), ["verify"]);
+
+    // A record before the snapshot's point edited, its frame checksum fixed: an open through
+    // the snapshot does not read it again, but verify replays the whole log and every seal.
+    edit_with_checksum(&segment(&store_dir), b"the first words", b'T');
+    assert_eq!(stats(t.path())["index"]["snapshot"], true);
+    rewind(t.path())
+        .args(["verify"])
+        .fails(5, "hash chain is broken here");
 }
 
 #[test]

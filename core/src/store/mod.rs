@@ -226,7 +226,8 @@ impl<B: Backend, E: Env> Store<B, E> {
     ) -> Result<(Self, LoadReport, SalvageReport)> {
         let mut snapshot_at = 0;
         let mut snapshot_len = 0;
-        let (mut index, report, salvaged) = if salvage || options.expect_head.is_some() {
+        let whole = salvage || options.expect_head.is_some() || !options.use_snapshot;
+        let (mut index, report, salvaged) = if whole {
             replay(&mut backend, &options, salvage)?
         } else {
             match snapshot::load(&mut backend, &options) {

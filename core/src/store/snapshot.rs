@@ -15,8 +15,10 @@
 //! encoding version, stale beyond its log (the anchor is not there or differs), inconsistent
 //! in itself (a chunk slot out of range, counts that disagree), or whose tail does not apply —
 //! is ignored, never trusted: the store replays the whole log, and the load report says why
-//! ([`SnapshotUse::Ignored`]). An open that looks for a head (`verify --expect-head`) or
-//! salvages a damaged log always replays the whole log.
+//! ([`SnapshotUse::Ignored`]). An open that looks for a head (`verify --expect-head`), that
+//! salvages a damaged log, or whose options say not to
+//! ([`Options::use_snapshot`](crate::Options::use_snapshot), which `rewind verify` sets so that
+//! every seal of the chain is checked) replays the whole log.
 //!
 //! **Encoding** (version 2): `RWNDIDX\0` (8 bytes), the encoding version (u16 LE), the body
 //! (postcard: the point, the counters, the sessions, the chunk table slot by slot with its

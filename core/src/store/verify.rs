@@ -98,7 +98,11 @@ impl core::fmt::Display for VerifyProblem {
 impl<B: Backend, E: Env> Store<B, E> {
     /// Recomputes every checkpoint's hash, every parent link and every chunk's hash, reporting
     /// the first problem in seq order. (The order of the log itself — nothing removed,
-    /// inserted, reordered or changed — was checked against its seals when the store opened.)
+    /// inserted, reordered or changed — was checked against its seals when the store opened:
+    /// all of them when the open replayed the whole log, only those after its point when it
+    /// started from an index snapshot. Open with
+    /// [`Options::use_snapshot`](crate::Options::use_snapshot) false to check every seal, as
+    /// `rewind verify` does.)
     pub fn verify(&self) -> VerifyReport {
         let index = &self.index;
         let mut report = VerifyReport {
