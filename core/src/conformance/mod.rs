@@ -164,15 +164,8 @@ fn conversation(turns: usize, bytes_per_turn: usize) -> Vec<u8> {
 /// every byte position could start a frame (the worst case for resynchronising after damage),
 /// or hostile input for a parser.
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    let mut r = Rng(seed | 1);
+    (0..len).map(|_| r.next() as u8).collect()
 }
 
 /// A printable summary of everything a store holds that must survive a reopen: sessions,

@@ -364,8 +364,9 @@ pub(crate) fn body(snapshot: &[u8]) -> Option<&[u8]> {
     snapshot.get(PREFIX_LEN..snapshot.len().checked_sub(CHECKSUM_LEN)?)
 }
 
-/// Decodes a snapshot into an index at its point, checking everything it can without the log.
-pub(crate) fn decode(bytes: &[u8]) -> core::result::Result<(Index, Point), SnapshotProblem> {
+/// Checks a snapshot's magic, version and checksum, and decodes its body; the checkpoints
+/// after it are decoded by [`build`].
+fn parse(bytes: &[u8]) -> core::result::Result<(Body<'_>, &[u8]), SnapshotProblem> {
     if bytes.len() < PREFIX_LEN + CHECKSUM_LEN || bytes[..MAGIC.len()] != MAGIC {
         return Err(SnapshotProblem::Damaged);
     }
@@ -377,9 +378,24 @@ pub(crate) fn decode(bytes: &[u8]) -> core::result::Result<(Index, Point), Snaps
     if Hash::of(covered).0[..] != *sum {
         return Err(SnapshotProblem::Damaged);
     }
-    let (body, entries): (Body<'_>, _) =
-        postcard::take_from_bytes(&covered[PREFIX_LEN..]).map_err(|_| SnapshotProblem::Damaged)?;
-    build(body, entries)
+    postcard::take_from_bytes(&covered[PREFIX_LEN..]).map_err(|_| SnapshotProblem::Damaged)
+}
+
+/// Whether the log holds the frame a snapshot's point names: its header first (so a forged
+/// length allocates nothing), then the whole frame's hash.
+fn anchor_matches<B: Backend>(backend: &B, point: &Point) -> bool {
+    let mut head = [0u8; FRAME_HEADER_LEN];
+    if backend.read_at(point.anchor_at, &mut head).is_err() {
+        return false;
+    }
+    let Some(header) = crate::frame::FrameHeader::read(&head) else {
+        return false;
+    };
+    if header.frame_len() != point.anchor_len as usize {
+        return false;
+    }
+    let mut frame = alloc::vec![0u8; header.frame_len()];
+    backend.read_at(point.anchor_at, &mut frame).is_ok() && Hash::of(&frame) == point.anchor_hash
 }
 
 fn bad(what: &'static str) -> SnapshotProblem {
@@ -581,16 +597,14 @@ pub(crate) fn load<B: Backend>(
         }
     };
     let ignored = SnapshotUse::Ignored;
-    let (mut index, point) = decode(&bytes).map_err(ignored)?;
     let snapshot_len = bytes.len() as u64;
-    drop(bytes);
-    let mut anchor = alloc::vec![0u8; point.anchor_len as usize];
-    if point.anchor_len < FRAME_HEADER_LEN as u32
-        || backend.read_at(point.anchor_at, &mut anchor).is_err()
-        || Hash::of(&anchor) != point.anchor_hash
-    {
+    let (body, entries) = parse(&bytes).map_err(ignored)?;
+    // The anchor before the content: a stale snapshot costs a few reads, not a decode.
+    if !anchor_matches(backend, &body.point) {
         return Err(ignored(SnapshotProblem::Stale));
     }
+    let (mut index, point) = build(body, entries).map_err(ignored)?;
+    drop(bytes);
     index.chain.watch = options.expect_head;
     index.last_frame = Some((point.anchor_at, point.anchor_len));
     let tail = backend.load_from(point.end(), &mut |pos, payload| {
