@@ -1,17 +1,22 @@
-//! The log's hash chain (format version 2): a log that commits to its own order.
+//! The log's hash chain (format versions 2 and 3): a log that commits to its own order.
 //!
 //! A running blake3 hash covers every frame of a log from its first, in log order: for each
 //! frame, its payload length (u32 LE) and its record — the payload without the raw chunk bytes
-//! that follow the record, which the record binds by listing each new chunk's blake3 hash and
-//! length (checked by every frame's checksum at open, and by `verify`, which re-hashes every
-//! chunk). Seals and segment starts only record the hash. Leaving chunk bytes out keeps the
-//! chain's cost per write and per open to the records, not the states. Every write (one backend append) ends with a **seal**, a frame carrying the
-//! first 16 bytes of the running hash as it stands after the write's frames:
+//! that follow the record. A version 2 record binds those bytes by listing each new chunk's
+//! blake3 hash and length (checked by every frame's checksum at open, and by `verify`, which
+//! re-hashes every chunk); a version 3 record lists lengths only, and the chain takes in each
+//! new chunk's hash after the record (computed from the bytes on replay, known to the writer),
+//! so a chunk changed in the log breaks the chain too. Seals and segment starts only record the
+//! hash. Hashing chunk hashes rather than chunk bytes keeps the chain's cost per write and per
+//! open to the records, not the states. Every write (one backend append) ends with a **seal**,
+//! a frame carrying the first 16 bytes of the running hash as it stands after the write's
+//! frames:
 //!
 //! ```text
 //! head_0     = 32 zero bytes                                        (the empty log)
 //! head_{k+1} = blake3(head_k || len(p1) || r1 || len(p2) || r2 ...)  (the frames of write k+1:
-//!              payload length, then the record without its chunk bytes)
+//!              payload length, then the record without its chunk bytes — in version 3
+//!              followed by its new chunks' hashes)
 //! seal       = head_{k+1}[..16]
 //! ```
 //!
@@ -47,6 +52,24 @@ pub(crate) enum Version {
     V1,
     /// Version 2: sealed writes.
     V2,
+    /// Version 3: sealed writes of compact records (see [`crate::record::CompactCheckpoint`]).
+    V3,
+}
+
+impl Version {
+    /// Whether every write of such a log is sealed (versions 2 and 3).
+    pub fn sealed(self) -> bool {
+        matches!(self, Version::V2 | Version::V3)
+    }
+
+    /// The version's number in a log header (an empty log is written as the newest).
+    pub fn number(self) -> u16 {
+        match self {
+            Version::V1 => 1,
+            Version::V2 => 2,
+            Version::V3 | Version::Unknown => 3,
+        }
+    }
 }
 
 /// The running hash of a log and what replay learned about its structure.
@@ -86,6 +109,10 @@ pub(crate) struct Chain {
     /// The chain was resumed from an index snapshot, which does not know the segment its
     /// position is in: the next segment start may name any segment before it.
     resumed: bool,
+    /// Content records of format version 3 (`compact`) and of versions 1 and 2 (`wide`) seen
+    /// in the log: one log has one kind, the one its header's version says.
+    pub compact: bool,
+    pub wide: bool,
 }
 
 impl Chain {
@@ -130,6 +157,16 @@ impl Chain {
         self.pending_records = self.pending_records.saturating_add(1);
     }
 
+    /// Adds the hashes of the new chunks of the frame just absorbed (a version 3 record, which
+    /// names its new chunks by length only: the chain binds their bytes through these).
+    pub fn absorb_chunk_hashes(&mut self, hashes: &[Hash]) {
+        let head = self.head;
+        let hasher = self.pending.get_or_insert_with(|| primed(&head));
+        for hash in hashes {
+            hasher.update(&hash.0);
+        }
+    }
+
     /// Closes the frames since the last seal: the new head, and the seal that records it.
     pub fn seal(&mut self) -> Seal {
         let hasher = self.pending.take().unwrap_or_else(|| primed(&self.head));
@@ -143,7 +180,7 @@ impl Chain {
 
     /// Checks a seal read from the log against the frames before it.
     pub fn check_seal(&mut self, stored: &Seal) -> Result<(), CorruptKind> {
-        if self.version != Version::V2 && !self.salvage {
+        if !self.version.sealed() && !self.salvage {
             return Err(CorruptKind::Inconsistent("a seal in a version 1 log"));
         }
         let computed = self.seal();
@@ -231,7 +268,7 @@ impl Chain {
     /// it (the abort and its seal are one append, so the power can go between them: nothing
     /// else may follow the abort). Returns where they start when they do not.
     pub fn check_tail(&self) -> Result<(), (u64, CorruptKind)> {
-        if self.version != Version::V2 || self.salvage {
+        if !self.version.sealed() || self.salvage {
             return Ok(());
         }
         let records = match self.pending_abort {
@@ -256,44 +293,50 @@ impl Chain {
             head: head.0,
             previous_head,
             seals,
-            started: version == Version::V2,
-            saw_segment: version == Version::V2,
+            started: version.sealed(),
+            saw_segment: version.sealed(),
             resumed: true,
             ..Chain::default()
         }
     }
 
-    /// The chain a new version 2 log starts from.
+    /// The chain a new log of the newest version starts from.
     pub fn fresh() -> Chain {
         Chain {
-            version: Version::V2,
+            version: Version::V3,
             ..Chain::default()
         }
     }
 
     /// The head and seal that closing `frames` (whole frames, as a write appends them) would
     /// give, without changing the chain: a write applies them with [`Chain::advance`] once its
-    /// append succeeded. `raw` lists, in order, the frames that carry chunk bytes as (offset of
-    /// the frame in `frames`, offset where its chunk bytes start).
-    pub fn seal_of(&self, frames: &[u8], raw: &[(usize, usize)]) -> ([u8; 32], Seal) {
+    /// append succeeded. `raw` marks the frames that carry chunk bytes (see [`RawMarks`]).
+    pub fn seal_of(&self, frames: &[u8], raw: &RawMarks) -> ([u8; 32], Seal) {
         let mut hasher = self.pending.clone().unwrap_or_else(|| primed(&self.head));
-        let mut raw = raw.iter().peekable();
+        let mut marks = raw.marks.iter().peekable();
+        let mut hashes_done = 0;
         let mut pos = 0;
         while let Some(head) = frames.get(pos..).and_then(FrameHeader::read) {
             let start = pos + FRAME_HEADER_LEN;
             let end = (start + head.len as usize).min(frames.len());
             let mut record_end = end;
-            while let Some(&&(frame, raw_at)) = raw.peek() {
+            let mut hashes: &[Hash] = &[];
+            while let Some(&&(frame, raw_at, hashes_end)) = marks.peek() {
                 if frame > pos {
                     break;
                 }
                 if frame == pos {
                     record_end = raw_at.clamp(start, end);
+                    hashes = raw.hashes.get(hashes_done..hashes_end).unwrap_or_default();
                 }
-                raw.next();
+                hashes_done = hashes_end;
+                marks.next();
             }
             hasher.update(&head.len.to_le_bytes());
             hasher.update(&frames[start..record_end]);
+            for hash in hashes {
+                hasher.update(&hash.0);
+            }
             pos = end;
         }
         let head = *hasher.finalize().as_bytes();
@@ -311,6 +354,42 @@ impl Chain {
         self.pending_abort = None;
         self.seals += 1;
         self.started = true;
+    }
+}
+
+/// The frames of a write that carry chunk bytes, for [`Chain::seal_of`]: where each starts in
+/// the write's buffer, where its chunk bytes start (the chain covers the record before them),
+/// and, for a version 3 record, its new chunks' hashes (which the chain covers in place of the
+/// bytes, as replay computes them).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RawMarks {
+    /// (frame start, chunk bytes start, end of its hashes in `hashes`).
+    marks: alloc::vec::Vec<(usize, usize, usize)>,
+    hashes: alloc::vec::Vec<Hash>,
+}
+
+impl RawMarks {
+    /// Marks the frame starting at `frame` whose chunk bytes start at `raw_at`.
+    pub fn push(&mut self, frame: usize, raw_at: usize, hashes: &[Hash]) {
+        self.hashes.extend_from_slice(hashes);
+        self.marks.push((frame, raw_at, self.hashes.len()));
+    }
+
+    pub fn clear(&mut self) {
+        self.marks.clear();
+        self.hashes.clear();
+    }
+
+    /// The same marks in a buffer that starts `by` bytes later.
+    pub fn shifted_back(&self, by: usize) -> RawMarks {
+        RawMarks {
+            marks: self
+                .marks
+                .iter()
+                .map(|(frame, raw, end)| (frame - by, raw - by, *end))
+                .collect(),
+            hashes: self.hashes.clone(),
+        }
     }
 }
 

@@ -11,8 +11,11 @@
 //!
 //! Versions: **1** (frames of records); **2** (the same frames, plus a log-start record first,
 //! a seal ending every write and, in segmented backends, a segment-start record opening each
-//! segment — see [`crate::chain`]). This build reads both and writes version 2; a version 1 log
-//! stays version 1 until a compaction or `rewind upgrade` rewrites it.
+//! segment — see [`crate::chain`]); **3** (version 2's structure, with checkpoints and
+//! attachments in their compact form — chunks named by number, parents by seq, no stored
+//! checkpoint hash — see `record.rs`). This build reads all three and
+//! writes version 3; an older log keeps its version as it grows, until a compaction or `rewind
+//! upgrade` rewrites it.
 //!
 //! Every place that reads or writes a log header or a frame header (the log scanner, the record
 //! encoder, the file store, repair) goes through the functions here.
@@ -24,7 +27,7 @@ use crate::error::{CorruptKind, Error};
 /// Magic bytes that open every rewind log.
 pub const MAGIC: [u8; 8] = *b"RWNDLOG\0";
 /// The log format version this build writes.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 /// The oldest log format version this build reads.
 pub const OLDEST_VERSION: u16 = 1;
 /// Length of the log header in bytes.

@@ -26,7 +26,7 @@ use crate::frame::{self, FRAME_HEADER_LEN};
 use crate::id::{CheckpointId, Hash, SessionId};
 
 /// Number of record kinds this build knows.
-pub(crate) const RECORD_KINDS: u32 = 14;
+pub(crate) const RECORD_KINDS: u32 = 18;
 
 // Records are built one at a time and encoded straight away; boxing the large variants would
 // cost an allocation per write for nothing.
@@ -63,6 +63,16 @@ pub(crate) enum Record {
     /// and the one before it in the same log (`None` for the log's first). Written by the
     /// backend, outside the hash chain.
     SegmentStart(SegmentStart),
+    /// Format version 3: a checkpoint in its compact form (see [`CompactCheckpoint`]).
+    CompactCheckpoint(CompactCheckpoint),
+    /// Format version 3: an attachment in its compact form.
+    CompactAttachment(CompactAttachment),
+    /// Format version 3: a derived attachment (see [`Record::DerivedAttachment`]) in its
+    /// compact form.
+    CompactDerivedAttachment(CompactAttachment),
+    /// Format version 3: the first frame of a log (as [`Record::LogStart`] in version 2), so
+    /// that the records of a log tell its version even where no header does.
+    CompactLogStart(Option<Hash>),
 }
 
 /// The truncated running hash a [`Record::Seal`] carries.
@@ -151,13 +161,184 @@ pub(crate) struct NewChunk {
     pub len: u32,
 }
 
-impl Record {
-    /// The new chunks this record carries (their bytes follow the postcard part).
-    fn new_chunks(&self) -> &[NewChunk] {
+/// Format version 3: a checkpoint as the log keeps it. What the index can tell is left out: the
+/// checkpoint's hash (computed from its fields on replay, exactly as the writer did, and held
+/// to the first 8 bytes of it that the record keeps), the
+/// parent's id and hash when the parent is in the store (named by how many seqs back it is),
+/// the chunk hashes (a chunk is named by its number, and a new chunk's hash is computed from
+/// its bytes). Ids are raw 16-byte arrays.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CompactCheckpoint {
+    pub id: [u8; 16],
+    pub session: [u8; 16],
+    pub namespace: String,
+    pub seq: u64,
+    /// The first 8 bytes of the checkpoint's hash as its writer computed it: what `verify`
+    /// holds the contents to.
+    pub check: [u8; 8],
+    pub parent: ParentRef,
+    pub created_at: u64,
+    pub message: String,
+    pub tags: Vec<String>,
+    pub trigger: Trigger,
+    /// The canonical metadata text, empty for `{}`.
+    pub metadata: String,
+    pub state: CompactBlob,
+}
+
+/// Format version 3: a checkpoint's parent.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) enum ParentRef {
+    /// A root.
+    None,
+    /// The checkpoint this many seqs before this one (in the store when the record was written).
+    Back(u64),
+    /// A parent that was not in the store when the record was written (removed before an
+    /// export or a compaction): its id and, when known, its hash.
+    Detached(CheckpointId, Option<Hash>),
+}
+
+/// Format version 3: an attachment as the log keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CompactAttachment {
+    pub checkpoint: CheckpointId,
+    pub key: String,
+    pub blob: CompactBlob,
+}
+
+/// Format version 3: a blob's chunk list. Every chunk a log stores gets the next **chunk
+/// number** of that log when its bytes are logged (0, 1, 2, ... in log order); a record names
+/// the number of its first new chunk, so a log with records missing (a salvage) never
+/// attributes numbers to the wrong chunks. The list is: the first `prefix` chunks of a base
+/// blob, then runs of consecutive chunk numbers. Each run starts at an offset from where the
+/// previous one ended (the first from `first_new`), so the runs of a state that reuses recent
+/// chunks take a byte or two each.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CompactBlob {
+    pub content_type: ContentType,
+    pub len: u64,
+    pub base: Option<CompactBase>,
+    /// The chunk number of the first new chunk (the next number of the log).
+    pub first_new: u64,
+    /// The lengths of the new chunks, whose bytes follow the record in this order.
+    pub new: Vec<u32>,
+    pub runs: Vec<Run>,
+    /// The new chunks' hashes: computed from their bytes when the record is read, known to the
+    /// writer when it is written; never stored.
+    #[serde(skip)]
+    pub new_hashes: Vec<Hash>,
+}
+
+/// A base blob: the state of the checkpoint `back` seqs before the record's checkpoint (or, for
+/// a derived attachment, that checkpoint's attachment of the same key), of which the first
+/// `prefix` chunks are shared.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CompactBase {
+    pub back: i64,
+    pub prefix: u32,
+}
+
+/// Consecutive chunk numbers `start .. start + len`, `start` given as an offset from the end of
+/// the run before.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Run {
+    pub offset: i64,
+    pub len: u32,
+}
+
+/// A content type, with the common ones in one byte.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) enum ContentType {
+    Json,
+    OctetStream,
+    Text,
+    Other(String),
+}
+
+impl ContentType {
+    pub fn of(text: &str) -> ContentType {
+        match text {
+            "application/json" => ContentType::Json,
+            "application/octet-stream" => ContentType::OctetStream,
+            "text/plain" => ContentType::Text,
+            other => ContentType::Other(String::from(other)),
+        }
+    }
+
+    pub fn into_string(self) -> String {
         match self {
-            Record::Checkpoint(c) => &c.state.new,
-            Record::Attachment(a) | Record::DerivedAttachment(a) => &a.blob.new,
-            _ => &[],
+            ContentType::Json => String::from("application/json"),
+            ContentType::OctetStream => String::from("application/octet-stream"),
+            ContentType::Text => String::from("text/plain"),
+            ContentType::Other(text) => text,
+        }
+    }
+}
+
+impl Record {
+    /// The lengths of the new chunks this record carries (their bytes follow the postcard part).
+    fn new_chunk_lens(&self) -> impl Iterator<Item = u64> + '_ {
+        let (wide, compact): (&[NewChunk], &[u32]) = match self {
+            Record::Checkpoint(c) => (&c.state.new, &[]),
+            Record::Attachment(a) | Record::DerivedAttachment(a) => (&a.blob.new, &[]),
+            Record::CompactCheckpoint(c) => (&[], &c.state.new),
+            Record::CompactAttachment(a) | Record::CompactDerivedAttachment(a) => {
+                (&[], &a.blob.new)
+            }
+            _ => (&[], &[]),
+        };
+        wide.iter()
+            .map(|c| c.len as u64)
+            .chain(compact.iter().map(|len| *len as u64))
+    }
+
+    /// The compact blob of a version 3 record.
+    pub(crate) fn compact_blob(&self) -> Option<&CompactBlob> {
+        match self {
+            Record::CompactCheckpoint(c) => Some(&c.state),
+            Record::CompactAttachment(a) | Record::CompactDerivedAttachment(a) => Some(&a.blob),
+            _ => None,
+        }
+    }
+
+    /// The compact blob of a version 3 record, to fill in.
+    pub(crate) fn compact_blob_mut(&mut self) -> Option<&mut CompactBlob> {
+        match self {
+            Record::CompactCheckpoint(c) => Some(&mut c.state),
+            Record::CompactAttachment(a) | Record::CompactDerivedAttachment(a) => Some(&mut a.blob),
+            _ => None,
+        }
+    }
+
+    /// Whether this record is one of the content kinds of format version 3 (`Some(true)`),
+    /// of versions 1 and 2 (`Some(false)`), or neither.
+    pub(crate) fn is_compact(&self) -> Option<bool> {
+        match self {
+            Record::CompactCheckpoint(_)
+            | Record::CompactAttachment(_)
+            | Record::CompactDerivedAttachment(_) => Some(true),
+            Record::Checkpoint(_) | Record::Attachment(_) | Record::DerivedAttachment(_) => {
+                Some(false)
+            }
+            _ => None,
+        }
+    }
+
+    /// Fills in a version 3 record's new chunk hashes from its chunk bytes (`raw`, which
+    /// [`read`] checked against the announced lengths).
+    pub(crate) fn hash_new_chunks(&mut self, raw: &[u8]) {
+        if let Some(blob) = self.compact_blob_mut() {
+            let mut at = 0usize;
+            blob.new_hashes = blob
+                .new
+                .iter()
+                .map(|len| {
+                    let end = at + *len as usize;
+                    let hash = Hash::of(&raw[at..end]);
+                    at = end;
+                    hash
+                })
+                .collect();
         }
     }
 }
@@ -199,8 +380,10 @@ pub(crate) fn read(payload: &[u8]) -> Result<(Record, &[u8]), CorruptKind> {
     }
     let (record, raw) =
         postcard::take_from_bytes::<Record>(payload).map_err(|_| CorruptKind::Decode)?;
-    let announced: u64 = record.new_chunks().iter().map(|c| c.len as u64).sum();
-    if announced != raw.len() as u64 {
+    let announced = record
+        .new_chunk_lens()
+        .try_fold(0u64, |sum, len| sum.checked_add(len));
+    if announced != Some(raw.len() as u64) {
         return Err(CorruptKind::Inconsistent(
             "chunk bytes do not match their announced lengths",
         ));

@@ -23,9 +23,9 @@ const T0: u64 = 1_767_225_600_000;
 
 // Record kinds (the variant index of `Record`, the first payload byte for kinds < 128).
 const K_SESSION: u8 = 0;
-const K_CHECKPOINT: u8 = 1;
+const K_CHECKPOINT: u8 = 14;
 const K_ANNOTATION: u8 = 2;
-const K_ATTACHMENT: u8 = 3;
+const K_ATTACHMENT: u8 = 15;
 const K_DELETE_CHECKPOINT: u8 = 4;
 const K_DELETE_SESSION: u8 = 5;
 const K_HEAD: u8 = 6;
@@ -348,7 +348,7 @@ fn open_rejects_bad_magic() {
 #[test]
 fn open_rejects_unknown_format_versions() {
     let log = sample_log(1);
-    for version in [0u16, 3, 0x0100, u16::MAX] {
+    for version in [0u16, 4, 0x0100, u16::MAX] {
         let mut bad = log.clone();
         bad[8..10].copy_from_slice(&version.to_le_bytes());
         assert_eq!(
@@ -2089,13 +2089,13 @@ fn binary_import_rejects_empty_and_random_input() {
             kind: CorruptKind::Truncated
         }
     );
-    let mut v3 = sample(1).store.export_binary(None).unwrap();
-    v3[8] = 3;
+    let mut v4 = sample(1).store.export_binary(None).unwrap();
+    v4[8] = 4;
     assert_eq!(
-        binary_import_err(&v3, "version 3"),
+        binary_import_err(&v4, "version 4"),
         Error::Corrupt {
             at: 0,
-            kind: CorruptKind::UnsupportedVersion(3)
+            kind: CorruptKind::UnsupportedVersion(4)
         }
     );
 }
@@ -2196,6 +2196,8 @@ fn reopen_tampered(log: Vec<u8>) -> MemStore {
     store
 }
 
+/// A version 3 record names its new chunks by length: a state chunk changed in the log (the
+/// chain re-sealed over it) gives the checkpoint a hash other than the one its record keeps.
 #[test]
 fn verify_reports_a_tampered_chunk_for_its_checkpoint() {
     let s = sample(1);
@@ -2208,25 +2210,27 @@ fn verify_reports_a_tampered_chunk_for_its_checkpoint() {
     let err = report.first_error.expect("the tampered chunk is found");
     assert_eq!(err.checkpoint, s.c2);
     assert_eq!(err.seq, seq);
-    assert_eq!(
-        err.problem,
-        VerifyProblem::ChunkMismatch(Hash::of(C2_STATE))
-    );
+    assert_eq!(err.problem, VerifyProblem::HashMismatch);
     assert_eq!(report.checkpoints, 5);
 }
 
+/// The chain covers every new chunk's hash: a chunk changed in the log, even with its frame's
+/// checksum fixed, breaks the chain where its write is sealed.
 #[test]
-fn verify_reports_a_tampered_attachment_chunk() {
+fn a_tampered_attachment_chunk_breaks_the_chain() {
     let s = sample(1);
     let mut log = s.store.backend().bytes().to_vec();
-    tamper(&mut log, b"ATTACH-hello", 7, b'j');
-    let store = reopen_tampered(log);
-    let err = store.verify().first_error.expect("found");
-    assert_eq!(err.checkpoint, s.c3);
-    assert_eq!(
-        err.problem,
-        VerifyProblem::ChunkMismatch(Hash::of(b"ATTACH-hello"))
-    );
+    let pos = find_unique(&log, b"ATTACH-hello") + 7;
+    log[pos] = b'j';
+    let (off, _) = span_containing(&log, pos);
+    refresh_crc(&mut log, off);
+    assert!(matches!(
+        open_err(log),
+        Error::Corrupt {
+            kind: CorruptKind::ChainBroken,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -2262,11 +2266,7 @@ fn verify_reports_a_tampered_message_as_the_first_error_in_seq_order() {
     let err = reopen_tampered(two).verify().first_error.expect("found");
     assert_eq!(
         (err.checkpoint, err.seq, err.problem),
-        (
-            s.c3,
-            seq(s.c3),
-            VerifyProblem::ChunkMismatch(Hash::of(C3_STATE))
-        )
+        (s.c3, seq(s.c3), VerifyProblem::HashMismatch)
     );
 }
 
@@ -2301,7 +2301,7 @@ fn verify_reports_the_first_bad_chunk_in_seq_order_when_chunk_slots_are_reused()
     let err = reopen_tampered(log).verify().first_error.expect("found");
     assert_eq!(
         (err.checkpoint, err.seq, err.problem),
-        (b, b_seq, VerifyProblem::ChunkMismatch(Hash::of(states[1]))),
+        (b, b_seq, VerifyProblem::HashMismatch),
         "BUG (src/store/verify.rs): the chunk pass stops at the first bad chunk in *slot* \
          order and blames its owner, so d (seq {}) is reported instead of b (seq {b_seq})",
         b_seq + 2

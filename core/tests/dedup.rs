@@ -78,3 +78,115 @@ fn a_growing_conversation_stores_each_byte_about_once() {
         assert_eq!(store.state(cp.id).unwrap(), states[i]);
     }
 }
+
+/// How a session's state changes from one step to the next.
+#[derive(Clone, Copy, Debug)]
+enum Change {
+    /// One of sixteen ~200-byte notes in a ~3 KB state is rewritten with fresh text.
+    EditInPlace,
+    /// A ~200-byte note is appended and the oldest dropped, keeping ~3 KB.
+    SlidingWindow,
+    /// A ~200-byte note is appended; a session that reaches ~3 KB starts over as a new one.
+    Append,
+}
+
+/// The log per checkpoint when states change a little at each step: four sessions of ~3 KB
+/// JSON states, `count` checkpoints in all. Returns (log bytes, new chunk bytes) per checkpoint.
+fn log_per_checkpoint(change: Change, count: usize) -> (f64, f64) {
+    let (mut store, _) = Store::open(
+        MemoryBackend::new(),
+        DeterministicEnv::new(),
+        Options::default(),
+    )
+    .unwrap();
+    let mut sessions: Vec<_> = (0..4)
+        .map(|i| {
+            store
+                .create_session(format!("agent {i}"), Default::default())
+                .unwrap()
+        })
+        .collect();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut fresh_text = move || {
+        let mut text = String::with_capacity(200);
+        while text.len() < 150 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            text.push_str(&format!("{x:016x} "));
+        }
+        text.truncate(150);
+        text
+    };
+    let mut notes: Vec<Vec<Value>> = (0..sessions.len())
+        .map(|_| {
+            (0..16)
+                .map(|i| json!({ "slot": i, "role": "note", "content": fresh_text() }))
+                .collect()
+        })
+        .collect();
+    for step in 0..count {
+        let which = step % sessions.len();
+        let list = &mut notes[which];
+        let note = json!({ "step": step, "role": "note", "content": fresh_text() });
+        match change {
+            Change::EditInPlace => {
+                let slot = (step / sessions.len()) % list.len();
+                list[slot] = note;
+            }
+            Change::SlidingWindow => {
+                list.push(note);
+                list.remove(0);
+            }
+            Change::Append => {
+                if list.len() >= 16 {
+                    list.clear();
+                    sessions[which] = store
+                        .create_session(format!("agent {step}"), Default::default())
+                        .unwrap();
+                }
+                list.push(note);
+            }
+        }
+        let state = serde_json::to_vec(&json!({ "agent": which, "notes": list })).unwrap();
+        store
+            .checkpoint(NewCheckpoint::new(
+                sessions[which],
+                format!("step {step}"),
+                &state,
+            ))
+            .unwrap();
+    }
+    let m = store.metrics();
+    let log = store.backend().bytes().len() as f64;
+    let n = count as f64;
+    (log / n, m.stored_bytes as f64 / n)
+}
+
+/// A record costs far less than a state's new bytes: chunks named by number, the parent by
+/// seq, no stored hashes but a short check (format version 3). Every frame header and seal is
+/// counted. A state that changes in place keeps sharing what follows the change.
+#[test]
+fn a_checkpoint_that_changes_a_little_costs_its_new_bytes_and_a_small_record() {
+    let count = std::env::var("REWIND_WINDOW_CHECKPOINTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    for change in [Change::Append, Change::EditInPlace, Change::SlidingWindow] {
+        let (log, chunks) = log_per_checkpoint(change, count);
+        let record = log - chunks;
+        println!(
+            "{change:?}, {count} checkpoints of ~3 KB states: {log:.0} B of log per checkpoint, \
+             {chunks:.0} B of new chunk bytes, {record:.0} B of records, frames and seals"
+        );
+        assert!(
+            record <= 150.0,
+            "{change:?}: {record:.0} B of record per checkpoint"
+        );
+        // What the chunker must store of a change depends on where it falls: an append
+        // rewrites the last chunk, an edit in the middle the chunks around it.
+        if let Change::Append = change {
+            assert!(log <= 700.0, "{change:?}: {log:.0} B of log per checkpoint");
+        }
+    }
+}

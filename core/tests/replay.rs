@@ -911,3 +911,74 @@ fn throttling_after_a_removal_is_the_same_live_and_reopened() {
     assert_eq!(live, replayed);
     assert!(live, "the removed checkpoint no longer throttles");
 }
+
+/// A backend that keeps no header (it reports format version 0): the records tell a version 2
+/// log from a version 3 one, so a writer goes on writing the version its log has.
+struct Headerless(MemoryBackend);
+
+impl rewind_core::Backend for Headerless {
+    fn append(&mut self, frames: &[u8]) -> Result<u64, rewind_core::BackendError> {
+        self.0.append(frames)
+    }
+    fn sync(&mut self) -> Result<(), rewind_core::BackendError> {
+        self.0.sync()
+    }
+    fn load(&mut self, visit: &mut rewind_core::backend::Visitor<'_>) -> Result<LoadReport, Error> {
+        let mut report = self.0.load(visit)?;
+        report.format_version = 0;
+        Ok(report)
+    }
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), rewind_core::BackendError> {
+        self.0.read_at(pos, buf)
+    }
+    fn begin_rewrite(&mut self) -> Result<(), rewind_core::BackendError> {
+        self.0.begin_rewrite()
+    }
+    fn rewrite_append(&mut self, frames: &[u8]) -> Result<u64, rewind_core::BackendError> {
+        self.0.rewrite_append(frames)
+    }
+    fn commit_rewrite(&mut self) -> Result<(), rewind_core::BackendError> {
+        self.0.commit_rewrite()
+    }
+    fn abort_rewrite(&mut self) {
+        self.0.abort_rewrite()
+    }
+}
+
+#[test]
+fn without_a_header_the_records_tell_the_format_version() {
+    let golden_v2 = include_bytes!("../../fuzz/seeds/open_log/features-v2");
+    let (mut store, _) = Store::open(
+        MemoryBackend::new(),
+        DeterministicEnv::new(),
+        Options::default(),
+    )
+    .unwrap();
+    store
+        .create_session("sessions only", Default::default())
+        .unwrap();
+    let v3_sessions_only = store.backend().bytes().to_vec();
+    for (log, version) in [(golden_v2.to_vec(), 2), (v3_sessions_only, 3)] {
+        let (mut store, _) = Store::open(
+            Headerless(MemoryBackend::from_bytes(log)),
+            DeterministicEnv::new(),
+            Options::default(),
+        )
+        .unwrap();
+        assert_eq!(store.format_version(), version);
+        let s = store.sessions().next().unwrap().id;
+        store
+            .checkpoint(NewCheckpoint::new(s, "after", b"{\"more\":1}"))
+            .unwrap();
+        // What it wrote reads back with the header the log has.
+        let bytes = store.backend().0.bytes().to_vec();
+        let (store, _) = Store::open(
+            MemoryBackend::from_bytes(bytes),
+            DeterministicEnv::new(),
+            Options::default(),
+        )
+        .unwrap();
+        assert_eq!(store.format_version(), version);
+        assert!(store.verify().is_ok());
+    }
+}

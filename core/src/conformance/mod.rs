@@ -1025,7 +1025,7 @@ macro_rules! conformance_tests {
     };
 }
 
-/// Recomputes every seal of a version 2 log held in `log` (header included) after its frames
+/// Recomputes every seal of a version 2 or 3 log held in `log` (header included) after its frames
 /// were edited, fixing each seal frame's checksum: what someone who rewrites a log and its
 /// chain does. The chain cannot tell such a log from an honest one — tests use this to reach
 /// the checks behind it (checkpoint hashes) and to show what `verify` cannot prove.
@@ -1040,7 +1040,10 @@ pub fn reseal(log: &mut [u8]) {
         if end > log.len() {
             break;
         }
-        let read = record::read(&log[start..end]).map(|(r, raw)| (r, raw.len()));
+        let read = record::read(&log[start..end]).map(|(mut r, raw)| {
+            r.hash_new_chunks(raw);
+            (r, raw.len())
+        });
         let record_end = end - read.as_ref().map_or(0, |(_, raw)| *raw);
         match read.map(|(r, _)| r) {
             Ok(Record::Seal(_)) => {
@@ -1051,8 +1054,16 @@ pub fn reseal(log: &mut [u8]) {
                 log[pos + 4..start].copy_from_slice(&crc.to_le_bytes());
             }
             Ok(Record::SegmentStart(_)) => {}
-            Ok(Record::LogStart(_)) => chain.absorb(0, end - start, &log[start..end], None, true),
-            _ => chain.absorb(0, end - start, &log[start..record_end], None, false),
+            Ok(Record::LogStart(_) | Record::CompactLogStart(_)) => {
+                chain.absorb(0, end - start, &log[start..end], None, true)
+            }
+            Ok(r) => {
+                chain.absorb(0, end - start, &log[start..record_end], None, false);
+                if let Some(blob) = r.compact_blob() {
+                    chain.absorb_chunk_hashes(&blob.new_hashes);
+                }
+            }
+            Err(_) => chain.absorb(0, end - start, &log[start..record_end], None, false),
         }
         pos = end;
     }

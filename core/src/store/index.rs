@@ -21,15 +21,16 @@ use hashbrown::HashMap;
 use serde_json::{Map, Value};
 
 use crate::annotation::{Annotation, Severity};
-use crate::chain::{Chain, Version};
-use crate::checkpoint::{Checkpoint, state_root};
+use crate::chain::Chain;
+use crate::checkpoint::{Checkpoint, HashFields, hash_fields, state_root};
 use crate::chunks::{ChunkTable, Slot};
 use crate::error::{CorruptKind, Error, Result};
 use crate::event::Event;
 use crate::frame::FRAME_HEADER_LEN;
 use crate::id::{CheckpointId, Hash, IdGen, SessionId};
 use crate::record::{
-    self, AttachmentRecord, BlobRecord, CheckpointRecord, ChunkRef, Record, SessionRecord,
+    self, AttachmentRecord, BlobRecord, CheckpointRecord, ChunkRef, CompactAttachment,
+    CompactCheckpoint, ParentRef, Record, SessionRecord,
 };
 use crate::session::Session;
 
@@ -52,6 +53,20 @@ pub(crate) struct Entry {
     pub children: u32,
     /// Bytes of this checkpoint's own records, chunk bytes aside (for the dead-bytes estimate).
     pub record_bytes: u64,
+    /// The first bytes of the hash its writer recorded: `verify` compares the hash of the
+    /// contents with it (in a version 3 log, which records only this, the hash is computed
+    /// from the contents when the record is read), and a rewrite records it again as it was.
+    pub check: [u8; CHECK_LEN],
+}
+
+/// Bytes of a checkpoint's hash a version 3 record keeps (see [`Entry::check`]).
+pub(crate) const CHECK_LEN: usize = 8;
+
+/// The check of a hash (see [`Entry::check`]).
+pub(crate) fn check_of(hash: &Hash) -> [u8; CHECK_LEN] {
+    let mut check = [0u8; CHECK_LEN];
+    check.copy_from_slice(&hash.0[..CHECK_LEN]);
+    check
 }
 
 impl Entry {
@@ -90,6 +105,8 @@ pub(crate) struct Known {
     pub id: CheckpointId,
     pub metadata: Map<String, Value>,
     pub root: Hash,
+    /// The checkpoint's hash (a compact record does not carry it).
+    pub hash: Hash,
 }
 
 /// A record of an open transaction during replay, with where its chunk bytes start and the
@@ -122,6 +139,11 @@ pub(crate) struct Index {
     /// session (listed in `recovered_sessions`) instead of being dropped.
     pub recover_sessions: bool,
     pub recovered_sessions: Vec<SessionId>,
+    /// Salvaging a version 3 log: checkpoints whose parent's record was lost (with the lost
+    /// parent's seq), and every checkpoint whose hash had to be computed without its
+    /// original parent hash (those and their descendants).
+    pub lost_parents: Vec<(CheckpointId, u64)>,
+    pub rehashed: hashbrown::HashSet<CheckpointId>,
     /// The log's hash chain and format version (see [`crate::chain`]).
     pub chain: Chain,
     /// Version 2: the records of the write being replayed, until its seal arrives (with where
@@ -163,6 +185,8 @@ impl Default for Index {
             txn: None,
             recover_sessions: false,
             recovered_sessions: Vec::new(),
+            lost_parents: Vec::new(),
+            rehashed: hashbrown::HashSet::new(),
             chain: Chain::default(),
             unsealed: Vec::new(),
             sealed_end: 0,
@@ -183,10 +207,18 @@ impl Index {
     /// one arrives; a [`Record::TxnAbort`] voids what is held back.
     pub fn replay_frame(&mut self, pos: u64, payload: &[u8]) -> Result<()> {
         let frame_start = pos.saturating_sub(FRAME_HEADER_LEN as u64);
-        let (rec, raw) = record::read(payload).map_err(|kind| Error::Corrupt {
+        let (mut rec, raw) = record::read(payload).map_err(|kind| Error::Corrupt {
             at: frame_start,
             kind,
         })?;
+        match rec.is_compact() {
+            Some(true) => {
+                self.chain.compact = true;
+                rec.hash_new_chunks(raw);
+            }
+            Some(false) => self.chain.wide = true,
+            None => {}
+        }
         let raw_pos = pos + (payload.len() - raw.len()) as u64;
         let meta_bytes = (FRAME_HEADER_LEN + payload.len() - raw.len()) as u64;
         let corrupt = |kind| Error::Corrupt {
@@ -216,7 +248,12 @@ impl Index {
                 self.bytes_after_seal += crate::frame::HEADER_LEN as u64;
                 return self.chain.segment(*start).map_err(corrupt);
             }
-            Record::LogStart(previous) => {
+            Record::LogStart(previous) | Record::CompactLogStart(previous) => {
+                if matches!(rec, Record::CompactLogStart(_)) {
+                    self.chain.compact = true;
+                } else {
+                    self.chain.wide = true;
+                }
                 self.chain.first_record(true).map_err(corrupt)?;
                 self.chain.previous_head = *previous;
                 self.chain
@@ -225,7 +262,7 @@ impl Index {
             }
             _ => {
                 self.chain.first_record(false).map_err(corrupt)?;
-                if self.chain.version == Version::V2 {
+                if self.chain.version.sealed() {
                     let txn = match rec {
                         Record::Txn(n) => Some(n),
                         _ => None,
@@ -233,6 +270,9 @@ impl Index {
                     let record = &payload[..payload.len() - raw.len()];
                     self.chain
                         .absorb(frame_start, payload.len(), record, txn, false);
+                    if let Some(blob) = rec.compact_blob_mut() {
+                        self.chain.absorb_chunk_hashes(&blob.new_hashes);
+                    }
                     if !self.chain.salvage {
                         if matches!(rec, Record::TxnAbort) {
                             self.chain.absorbed_abort();
@@ -286,10 +326,7 @@ impl Index {
     /// Where a refresh resumes: the end of the last sealed write, when the log has seals
     /// (version 2); `None` when it must be read again from its start.
     pub fn resume_at(&self) -> Option<u64> {
-        (self.chain.version == Version::V2
-            && self.chain.seals > 0
-            && self.sealed_end > 0
-            && !self.stale)
+        (self.chain.version.sealed() && self.chain.seals > 0 && self.sealed_end > 0 && !self.stale)
             .then_some(self.sealed_end)
     }
 
@@ -390,6 +427,11 @@ impl Index {
                 checkpoint: c.id,
                 seq: c.seq,
             },
+            Record::CompactCheckpoint(c) => Event::Created {
+                session: SessionId::from_bytes(c.session),
+                checkpoint: CheckpointId::from_bytes(c.id),
+                seq: c.seq,
+            },
             Record::Annotation(a) => Event::Annotated {
                 checkpoint: a.checkpoint,
                 severity: a.annotation.severity,
@@ -452,6 +494,15 @@ impl Index {
             }
             Record::Attachment(a) => self.apply_attachment(a, false, raw_pos, meta_bytes)?,
             Record::DerivedAttachment(a) => self.apply_attachment(a, true, raw_pos, meta_bytes)?,
+            Record::CompactCheckpoint(c) => {
+                self.apply_compact_checkpoint(c, raw_pos, meta_bytes, known)?
+            }
+            Record::CompactAttachment(a) => {
+                self.apply_compact_attachment(a, false, raw_pos, meta_bytes)?
+            }
+            Record::CompactDerivedAttachment(a) => {
+                self.apply_compact_attachment(a, true, raw_pos, meta_bytes)?
+            }
             Record::DeleteCheckpoint(id) => {
                 self.remove_checkpoint(id)?;
                 self.dead_bytes += meta_bytes;
@@ -486,7 +537,10 @@ impl Index {
             Record::SeqFloor(seq) => self.next_seq = self.next_seq.max(seq),
             Record::Txn(_) => return Err(inconsistent("nested transaction")),
             Record::TxnAbort => {}
-            Record::Seal(_) | Record::LogStart(_) | Record::SegmentStart(_) => {
+            Record::Seal(_)
+            | Record::LogStart(_)
+            | Record::CompactLogStart(_)
+            | Record::SegmentStart(_) => {
                 return Err(inconsistent("log structure inside a transaction"));
             }
         }
@@ -507,17 +561,81 @@ impl Index {
         }
         let base_key = derived.then_some(a.key.as_str());
         let blob = self.resolve_blob(a.blob, base_key, raw_pos)?;
+        self.attach_blob(a.checkpoint, a.key, blob, meta_bytes)
+    }
+
+    /// Applies an attachment record of format version 3.
+    fn apply_compact_attachment(
+        &mut self,
+        a: CompactAttachment,
+        derived: bool,
+        raw_pos: u64,
+        meta_bytes: u64,
+    ) -> Result<()> {
+        let owner = self
+            .checkpoints
+            .get(&a.checkpoint)
+            .ok_or(inconsistent("attachment of an unknown checkpoint"))?
+            .cp
+            .seq;
+        let base_key = derived.then_some(a.key.as_str());
+        let blob = self.resolve_compact_blob(a.blob, owner, base_key, raw_pos)?;
+        self.attach_blob(a.checkpoint, a.key, blob, meta_bytes)
+    }
+
+    fn attach_blob(
+        &mut self,
+        checkpoint: CheckpointId,
+        key: String,
+        blob: Blob,
+        meta_bytes: u64,
+    ) -> Result<()> {
         self.logical_bytes += blob.len;
         self.attachment_count += 1;
         let entry = self
             .checkpoints
-            .get_mut(&a.checkpoint)
+            .get_mut(&checkpoint)
             .ok_or(inconsistent("attachment of an unknown checkpoint"))?;
         entry.record_bytes += meta_bytes;
-        if let Some(old) = entry.attachments.insert(a.key, blob) {
+        if let Some(old) = entry.attachments.insert(key, blob) {
             self.attachment_count -= 1;
             self.logical_bytes -= old.len;
             self.dead_bytes += self.release_blob(&old);
+        }
+        Ok(())
+    }
+
+    /// The checks every new checkpoint passes before its record is resolved: a new id, a
+    /// known session (or, salvaging, a placeholder for a lost one), a seq not in use.
+    fn admit_checkpoint(
+        &mut self,
+        id: CheckpointId,
+        session: SessionId,
+        seq: u64,
+        created_at: u64,
+    ) -> Result<()> {
+        if self.checkpoints.contains_key(&id) {
+            return Err(inconsistent("checkpoint created twice"));
+        }
+        if !self.sessions.contains_key(&session) {
+            if !self.recover_sessions {
+                return Err(inconsistent("checkpoint of an unknown session"));
+            }
+            self.apply(
+                Record::Session(SessionRecord {
+                    id: session,
+                    name: alloc::format!("recovered session {session}"),
+                    metadata: String::from("{}"),
+                    created_at,
+                }),
+                0,
+                0,
+                None,
+            )?;
+            self.recovered_sessions.push(session);
+        }
+        if seq < self.next_seq && self.by_seq.contains_key(&seq) {
+            return Err(inconsistent("seq used twice"));
         }
         Ok(())
     }
@@ -529,29 +647,7 @@ impl Index {
         meta: u64,
         known: Option<Known>,
     ) -> Result<()> {
-        if self.checkpoints.contains_key(&c.id) {
-            return Err(inconsistent("checkpoint created twice"));
-        }
-        if !self.sessions.contains_key(&c.session) {
-            if !self.recover_sessions {
-                return Err(inconsistent("checkpoint of an unknown session"));
-            }
-            self.apply(
-                Record::Session(SessionRecord {
-                    id: c.session,
-                    name: alloc::format!("recovered session {}", c.session),
-                    metadata: String::from("{}"),
-                    created_at: c.created_at,
-                }),
-                0,
-                0,
-                None,
-            )?;
-            self.recovered_sessions.push(c.session);
-        }
-        if c.seq < self.next_seq && self.by_seq.contains_key(&c.seq) {
-            return Err(inconsistent("seq used twice"));
-        }
+        self.admit_checkpoint(c.id, c.session, c.seq, c.created_at)?;
         let (metadata, known_root) = match known.filter(|k| k.id == c.id) {
             Some(k) => (k.metadata, Some(k.root)),
             None => (parse_metadata(&c.metadata)?, None),
@@ -576,6 +672,118 @@ impl Index {
             state_root: root,
             hash: c.hash,
         };
+        let check = check_of(&c.hash);
+        self.insert_checkpoint(cp, state, meta, check)
+    }
+
+    /// Applies a checkpoint record of format version 3: its parent and chunks are resolved
+    /// against the index, and its hash computed from its fields (or taken from what the live
+    /// write computed from the same fields).
+    fn apply_compact_checkpoint(
+        &mut self,
+        c: CompactCheckpoint,
+        raw_pos: u64,
+        meta: u64,
+        known: Option<Known>,
+    ) -> Result<()> {
+        let id = CheckpointId::from_bytes(c.id);
+        let session = SessionId::from_bytes(c.session);
+        self.admit_checkpoint(id, session, c.seq, c.created_at)?;
+        let mut lost_parent = None;
+        let (parent, parent_hash) = match c.parent {
+            ParentRef::None => (None, None),
+            ParentRef::Back(back) => {
+                let parent = i64::try_from(back)
+                    .ok()
+                    .filter(|b| *b > 0)
+                    .and_then(|b| self.seq_back(c.seq, b));
+                match parent.and_then(|p| Some((p, self.checkpoints.get(&p)?.cp.hash))) {
+                    Some((p, hash)) => (Some(p), Some(hash)),
+                    // Salvaging: the parent's record was lost, and with it its id and hash.
+                    None if self.chain.salvage => {
+                        lost_parent = Some(c.seq.saturating_sub(back));
+                        (None, None)
+                    }
+                    None => return Err(inconsistent("parent is not in the store")),
+                }
+            }
+            ParentRef::Detached(id, hash) => (Some(id), hash),
+        };
+        let metadata_text = if c.metadata.is_empty() {
+            String::from("{}")
+        } else {
+            c.metadata
+        };
+        let known = known.filter(|k| k.id == id);
+        let metadata = match &known {
+            Some(k) => k.metadata.clone(),
+            None => parse_metadata(&metadata_text)?,
+        };
+        let state = self.resolve_compact_blob(c.state, c.seq, None, raw_pos)?;
+        let root = match &known {
+            Some(k) => k.root,
+            None => state_root(state.chunks.iter().map(|s| &self.chunks.get(*s).hash)),
+        };
+        let hash = match &known {
+            Some(k) => k.hash,
+            None => hash_fields(&HashFields {
+                id,
+                session,
+                namespace: &c.namespace,
+                parent,
+                parent_hash,
+                created_at: c.created_at,
+                message: &c.message,
+                tags: &c.tags,
+                trigger: &c.trigger,
+                metadata: &metadata_text,
+                content_type: &state.content_type,
+                state_len: state.len,
+                state_root: root,
+            }),
+        };
+        let cp = Checkpoint {
+            id,
+            session,
+            namespace: c.namespace,
+            seq: c.seq,
+            parent,
+            parent_hash,
+            created_at: c.created_at,
+            message: c.message,
+            tags: c.tags,
+            trigger: c.trigger,
+            metadata,
+            content_type: state.content_type.clone(),
+            state_len: state.len,
+            state_root: root,
+            hash,
+        };
+        let mut check = c.check;
+        if self.chain.salvage && check_of(&hash) != check {
+            // A hash computed without the lost parent's (or from a parent whose own hash was
+            // recomputed so) cannot be the one recorded: it is the salvaged store's hash now.
+            // Any other difference is damage or tampering, and stays for `verify` to report.
+            let parent_rehashed = parent.is_some_and(|p| self.rehashed.contains(&p));
+            if lost_parent.is_some() || parent_rehashed {
+                check = check_of(&hash);
+                self.rehashed.insert(id);
+                if let Some(seq) = lost_parent {
+                    self.lost_parents.push((id, seq));
+                }
+            }
+        }
+        self.insert_checkpoint(cp, state, meta, check)
+    }
+
+    /// Puts a resolved checkpoint into every index.
+    fn insert_checkpoint(
+        &mut self,
+        cp: Checkpoint,
+        state: Blob,
+        meta: u64,
+        check: [u8; CHECK_LEN],
+    ) -> Result<()> {
         self.ids.observe(cp.id.as_uuid());
         self.next_seq = self.next_seq.max(cp.seq + 1);
         self.logical_bytes += cp.state_len;
@@ -615,6 +823,7 @@ impl Index {
                 attachments: BTreeMap::new(),
                 children: 0,
                 record_bytes: meta,
+                check,
             }),
         );
         Ok(())

@@ -19,7 +19,7 @@ use crate::chain::Version;
 use crate::env::Env;
 use crate::error::{BackendError, CorruptKind, Error, Result};
 use crate::event::{Event, EventQueue};
-use crate::frame::{self, FRAME_HEADER_LEN};
+use crate::frame::FRAME_HEADER_LEN;
 use crate::id::Hash;
 use crate::metrics::{Health, Metrics, OpCounters};
 use crate::options::Options;
@@ -34,6 +34,7 @@ pub(crate) mod rewrite;
 pub mod snapshot;
 pub(crate) mod validate;
 mod verify;
+pub(crate) mod wire;
 mod write;
 
 pub use follow::Refreshed;
@@ -55,6 +56,14 @@ pub struct SalvageReport {
     /// Sessions whose record was lost, recreated (named `recovered session <id>`) so that their
     /// surviving checkpoints are kept.
     pub recovered_sessions: Vec<crate::SessionId>,
+    /// Version 3 logs: checkpoints whose parent's record was lost, kept as roots, with the seq
+    /// the parent had. A version 3 record names its parent by seq and does not repeat the
+    /// parent's hash, so their hashes (an input of which is the parent's hash) are computed
+    /// without it.
+    pub lost_parents: Vec<(crate::CheckpointId, u64)>,
+    /// Version 3 logs: checkpoints whose hash changed for that reason — the ones in
+    /// `lost_parents` and their descendants.
+    pub rehashed: u64,
 }
 
 /// A checkpoint store over a [`Backend`] with a host [`Env`].
@@ -121,7 +130,8 @@ impl<B: Backend, E: Env> core::fmt::Debug for Store<B, E> {
 fn check_structure(index: &mut Index, report: &LoadReport) -> Result<()> {
     let chain = &mut index.chain;
     if chain.salvage {
-        chain.version = Version::V2;
+        // A salvaged store is written anew, in the newest version.
+        chain.version = Version::V3;
         return Ok(());
     }
     let end = report.log_bytes;
@@ -130,12 +140,37 @@ fn check_structure(index: &mut Index, report: &LoadReport) -> Result<()> {
         kind: CorruptKind::Inconsistent(what),
     };
     match (chain.version, report.format_version) {
-        (Version::V1, 2) => return Err(mismatch("a version 2 log without its log-start record")),
-        (Version::V2, 1) => return Err(mismatch("version 2 records in a version 1 log")),
-        // An empty log is written as the header says; a new one as version 2.
+        (Version::V1, 2..) => {
+            return Err(mismatch(
+                "a version 2 or 3 log without its log-start record",
+            ));
+        }
+        (Version::V2 | Version::V3, 1) => {
+            return Err(mismatch("version 2 records in a version 1 log"));
+        }
+        // Replay tells sealed logs (2 and 3) from version 1; the header tells 2 from 3, and
+        // where there is none, the records do (a version 3 log starts with its own log-start
+        // kind); a refresh that saw neither keeps what the open found.
+        (Version::V2 | Version::V3, 0) => {
+            if chain.compact {
+                chain.version = Version::V3;
+            } else if chain.wide {
+                chain.version = Version::V2;
+            }
+        }
+        (Version::V2 | Version::V3, 2) => chain.version = Version::V2,
+        (Version::V2 | Version::V3, _) => chain.version = Version::V3,
+        // An empty log is written as the header says; a new one in the newest version.
         (Version::Unknown, 1) => chain.version = Version::V1,
-        (Version::Unknown, _) => chain.version = Version::V2,
+        (Version::Unknown, 2) => chain.version = Version::V2,
+        (Version::Unknown, _) => chain.version = Version::V3,
         _ => {}
+    }
+    if chain.version == Version::V3 && chain.wide {
+        return Err(mismatch("version 2 records in a version 3 log"));
+    }
+    if chain.version != Version::V3 && chain.compact {
+        return Err(mismatch("version 3 records in a version 1 or 2 log"));
     }
     chain
         .check_tail()
@@ -176,6 +211,8 @@ pub(crate) fn load_index<B: Backend>(
         other => other,
     })?;
     salvaged.recovered_sessions = core::mem::take(&mut index.recovered_sessions);
+    salvaged.lost_parents = core::mem::take(&mut index.lost_parents);
+    salvaged.rehashed = core::mem::take(&mut index.rehashed).len() as u64;
     Ok((index, report, salvaged))
 }
 
@@ -252,7 +289,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         if !backend.is_read_only() {
             // Close what a crash left open, so the log goes on from a clean point: a voided
             // transaction is marked so, and (version 2) unsealed frames are sealed.
-            let v2 = index.chain.version == Version::V2;
+            let v2 = index.chain.version.sealed();
             let mut frame = Vec::new();
             if report.unfinished_transaction {
                 record::write(&mut frame, &Record::TxnAbort, &[]);
@@ -308,13 +345,10 @@ impl<B: Backend, E: Env> Store<B, E> {
         (self.index.chain.version != Version::V1).then(|| self.index.chain.head())
     }
 
-    /// The format version of the log as this store writes it: 2, or 1 for a version 1 log not
-    /// yet rewritten (a compaction or [`vacuum`](Store::vacuum) upgrades it).
+    /// The format version of the log as this store writes it: 3, or the version of an older
+    /// log not yet rewritten (a compaction or [`vacuum`](Store::vacuum) upgrades it).
     pub fn format_version(&self) -> u16 {
-        match self.index.chain.version {
-            Version::V1 => 1,
-            _ => frame::FORMAT_VERSION,
-        }
+        self.index.chain.version.number()
     }
 
     /// The head of the log this one replaced, when a compaction wrote it (its log-start record

@@ -12,20 +12,21 @@ use alloc::vec::Vec;
 use hashbrown::{HashMap, HashSet};
 
 use crate::backend::Backend;
-use crate::chain::Chain;
+use crate::chain::{Chain, RawMarks};
 use crate::checkpoint::canonical_metadata;
 use crate::chunks::Slot;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::frame::{self, FRAME_HEADER_LEN, HEADER_LEN};
-use crate::id::{CheckpointId, SessionId};
+use crate::id::{CheckpointId, Hash, SessionId};
 use crate::record::{
     self, AnnotationRecord, BaseRef, BlobRecord, CheckpointRecord, ChunkRef, HeadRecord, NewChunk,
     Record, SessionRecord,
 };
 use crate::store::Store;
 use crate::store::blob::attachment_record;
-use crate::store::index::{Blob, last_frame};
+use crate::store::index::{Blob, Index, last_frame};
+use crate::store::wire::{Encoder, LogNames};
 
 /// Writes the live store as a fresh log, in batches, without holding it whole in memory.
 pub(crate) struct LiveLogWriter {
@@ -41,11 +42,41 @@ pub(crate) struct LiveLogWriter {
     moved_heads: HashMap<SessionId, Option<CheckpointId>>,
     /// Chunks placed in the current batch: (slot, offset in batch).
     pub batch_chunks: Vec<(Slot, usize)>,
-    /// Frames written with chunk bytes, as (frame start, chunk bytes start) in the buffer, for
-    /// the seal (which covers records, not chunk bytes).
-    pub raw_marks: Vec<(usize, usize)>,
+    /// Frames written with chunk bytes, for the seal (which covers records and chunk hashes,
+    /// not chunk bytes).
+    pub raw_marks: RawMarks,
+    /// Turns the records into their compact form (the new log is version 3).
+    encoder: Encoder,
+    /// The new log's chunk number of each slot written (by slot), and the slot of each number.
+    slot_numbers: Vec<u64>,
+    pub numbered: Vec<Slot>,
     /// Where the current batch starts in its buffer.
     batch_start: usize,
+}
+
+/// The new log as far as it is written, for encoding the next record against it.
+struct NewLog<'a> {
+    index: &'a Index,
+    written_slots: &'a SlotSet,
+    slot_numbers: &'a [u64],
+    written_ids: &'a HashSet<CheckpointId>,
+}
+
+impl LogNames for NewLog<'_> {
+    fn chunk_number(&self, hash: &Hash) -> Option<u64> {
+        let slot = self.index.chunks.lookup(hash)?;
+        if !self.written_slots.contains(slot) {
+            return None;
+        }
+        self.slot_numbers.get(slot as usize).copied()
+    }
+
+    fn checkpoint(&self, id: &CheckpointId) -> Option<(u64, Hash)> {
+        if !self.written_ids.contains(id) {
+            return None;
+        }
+        self.index.checkpoint(id)
+    }
 }
 
 /// A set of chunk slots as a bitmap (slots are dense indexes into the chunk table).
@@ -127,7 +158,10 @@ impl LiveLogWriter {
             exclude,
             moved_heads,
             batch_chunks: Vec::new(),
-            raw_marks: Vec::new(),
+            raw_marks: RawMarks::default(),
+            encoder: Encoder::new(0),
+            slot_numbers: alloc::vec![0; store.index.chunks.slot_count()],
+            numbered: Vec::new(),
             batch_start: 0,
         }
     }
@@ -250,7 +284,8 @@ impl LiveLogWriter {
             hash: cp.hash,
             state,
         });
-        self.write_with_chunks(store, buf, chunk_buf, &rec, &raw_slots)?;
+        self.encoder.keep_check(entry.check);
+        self.write_with_chunks(store, buf, chunk_buf, rec, &raw_slots)?;
         self.written_ids.insert(id);
         for annotation in &entry.annotations {
             let rec = Record::Annotation(AnnotationRecord {
@@ -278,7 +313,7 @@ impl LiveLogWriter {
                 });
             }
             let rec = attachment_record(id, key.clone(), blob_rec);
-            self.write_with_chunks(store, buf, chunk_buf, &rec, &raw_slots)?;
+            self.write_with_chunks(store, buf, chunk_buf, rec, &raw_slots)?;
         }
         Ok(())
     }
@@ -323,7 +358,7 @@ impl LiveLogWriter {
         store: &Store<B, E>,
         buf: &mut Vec<u8>,
         chunk_buf: &mut Vec<u8>,
-        rec: &Record,
+        rec: Record,
         raw_slots: &[Slot],
     ) -> Result<()> {
         chunk_buf.clear();
@@ -333,10 +368,27 @@ impl LiveLogWriter {
             chunk_buf.resize(at + info.len as usize, 0);
             store.backend.read_at(info.pos, &mut chunk_buf[at..])?;
         }
+        let names = NewLog {
+            index: &store.index,
+            written_slots: &self.written_slots,
+            slot_numbers: &self.slot_numbers,
+            written_ids: &self.written_ids,
+        };
+        let first_new = self.encoder.next_number();
+        let rec = self.encoder.encode(&names, rec)?;
+        // What the new log holds is tracked here, not in the encoder.
+        self.encoder.forget();
         let frame_start = buf.len();
-        let raw_at = record::write(buf, rec, &[chunk_buf.as_slice()]);
+        let raw_at = record::write(buf, &rec, &[chunk_buf.as_slice()]);
         if raw_at < buf.len() {
-            self.raw_marks.push((frame_start, raw_at));
+            let hashes = rec.compact_blob().map_or(&[][..], |b| &b.new_hashes);
+            self.raw_marks.push(frame_start, raw_at, hashes);
+        }
+        for (i, &slot) in raw_slots.iter().enumerate() {
+            if let Some(number) = self.slot_numbers.get_mut(slot as usize) {
+                *number = first_new + i as u64;
+            }
+            self.numbered.push(slot);
         }
         // A survivor whose base went now carries all its chunks: it must still fit a frame.
         frame::check_frame_len(buf.len() - frame_start)?;
@@ -370,7 +422,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         let mut buf = Vec::new();
         let mut moves: Vec<(Slot, u64)> = Vec::new();
         let mut total = HEADER_LEN as u64;
-        // The new log is version 2, whatever the old one was: it opens with a log start naming
+        // The new log is version 3, whatever the old one was: it opens with a log start naming
         // the head it replaces, and every batch is a sealed write.
         let mut chain = Chain::fresh();
         chain.previous_head = self.log_head();
@@ -383,7 +435,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                 buf.clear();
                 writer.raw_marks.clear();
                 if first {
-                    record::write(&mut buf, &Record::LogStart(chain.previous_head), &[]);
+                    record::write(&mut buf, &Record::CompactLogStart(chain.previous_head), &[]);
                 }
                 let more = writer.append_batch(self, &mut buf)?;
                 if !more && !first {
@@ -418,6 +470,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         for (slot, pos) in moves {
             self.index.chunks.set_pos(slot, pos);
         }
+        self.index.chunks.renumber(writer.numbered);
         self.index.chain = chain;
         self.index.last_frame = end;
         self.log_bytes = total;
@@ -447,7 +500,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         // the opening transaction frame (whose size depends on the frame count); the live log's
         // size is a close estimate of what is written, so the buffer rarely grows.
         let mut log_start = Vec::new();
-        record::write(&mut log_start, &Record::LogStart(None), &[]);
+        record::write(&mut log_start, &Record::CompactLogStart(None), &[]);
         let room = HEADER_LEN + log_start.len() + TXN_FRAME_MAX;
         let mut out = Vec::new();
         if only.is_none() {
@@ -471,14 +524,10 @@ impl<B: Backend, E: Env> Store<B, E> {
         let unused = room - head.len();
         out[unused..room].copy_from_slice(&head);
         out.drain(..unused);
-        // A log of its own (version 2): sealed as one write. The marks were taken before the
+        // A log of its own (version 3): sealed as one write. The marks were taken before the
         // unused room was drained.
         let shift = unused + HEADER_LEN;
-        let marks: Vec<(usize, usize)> = writer
-            .raw_marks
-            .iter()
-            .map(|(frame, raw)| (frame - shift, raw - shift))
-            .collect();
+        let marks = writer.raw_marks.shifted_back(shift);
         let (_, seal) = Chain::fresh().seal_of(&out[HEADER_LEN..], &marks);
         record::write(&mut out, &Record::Seal(seal), &[]);
         Ok(out)

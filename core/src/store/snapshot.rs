@@ -20,12 +20,13 @@
 //! ([`Options::use_snapshot`](crate::Options::use_snapshot), which `rewind verify` sets so that
 //! every seal of the chain is checked) replays the whole log.
 //!
-//! **Encoding** (version 2): `RWNDIDX\0` (8 bytes), the encoding version (u16 LE), the body
+//! **Encoding** (version 3): `RWNDIDX\0` (8 bytes), the encoding version (u16 LE), the body
 //! (postcard: the point, the counters, the sessions, the chunk table slot by slot with its
-//! free list, and the number of checkpoints), then each checkpoint on its own in seq order
+//! free list and chunk numbers, and the number of checkpoints), then each checkpoint on its own in seq order
 //! (postcard: its fields, its state's chunk slots, annotations and attachments; decoded one at
 //! a time, so a load never holds them all decoded at once), and the blake3 hash of everything
-//! before it (32 bytes). Version 1 (never read now) kept the checkpoints inside the body.
+//! before it (32 bytes). Versions 1 and 2 (never read now) kept the checkpoints inside the
+//! body, and the chunks without their numbers.
 //! Indexes that are derived (checkpoints by seq, tags, each session's seqs and times) are
 //! rebuilt from the checkpoints. A snapshot is never the only copy of anything, so its
 //! encoding may change between releases: one of another version is ignored and replaced.
@@ -50,7 +51,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use super::Store;
-use super::index::{Blob, Entry, Index, SessionEntry, parse_metadata};
+use super::index::{Blob, CHECK_LEN, Entry, Index, SessionEntry, check_of, parse_metadata};
 use crate::annotation::Annotation;
 use crate::backend::Backend;
 use crate::chain::{Chain, Version};
@@ -64,7 +65,7 @@ use crate::session::Session;
 
 const MAGIC: [u8; 8] = *b"RWNDIDX\0";
 /// The encoding version this build writes and reads.
-pub const SNAPSHOT_VERSION: u16 = 2;
+pub const SNAPSHOT_VERSION: u16 = 3;
 const PREFIX_LEN: usize = MAGIC.len() + 2;
 const CHECKSUM_LEN: usize = 32;
 
@@ -135,7 +136,7 @@ impl core::fmt::Display for SnapshotProblem {
 /// The log's point a snapshot reflects.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Point {
-    /// 1 or 2.
+    /// 1, 2 or 3.
     format: u16,
     /// The store's log size there.
     pub log_bytes: u64,
@@ -173,6 +174,8 @@ struct Body<'a> {
     checkpoints: u64,
     chunks: Vec<ChunkSnap>,
     free: Cow<'a, [Slot]>,
+    /// The chunk numbers handed out in the log so far.
+    next_chunk_number: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -223,6 +226,8 @@ struct EntrySnap<'a> {
     attachments: Vec<(Cow<'a, str>, BlobSnap<'a>)>,
     children: u32,
     record_bytes: u64,
+    /// The check its record keeps, when it is not the hash's (a log changed after writing).
+    check: Option<[u8; CHECK_LEN]>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -231,6 +236,7 @@ struct ChunkSnap {
     pos: u64,
     len: u32,
     refs: u32,
+    number: u64,
 }
 
 fn blob_snap(blob: &Blob) -> BlobSnap<'_> {
@@ -267,6 +273,7 @@ fn entry_snap(e: &Entry) -> EntrySnap<'_> {
             .collect(),
         children: e.children,
         record_bytes: e.record_bytes,
+        check: (e.check != check_of(&cp.hash)).then_some(e.check),
     }
 }
 
@@ -278,10 +285,7 @@ pub(crate) fn encode(index: &Index, log_bytes: u64, anchor: (u64, &[u8])) -> Opt
         return None;
     }
     let chain = &index.chain;
-    let format = match chain.version {
-        Version::V1 => 1,
-        _ => 2,
-    };
+    let format = chain.version.number();
     let point = Point {
         format,
         log_bytes,
@@ -316,6 +320,7 @@ pub(crate) fn encode(index: &Index, log_bytes: u64, anchor: (u64, &[u8])) -> Opt
             pos: c.pos,
             len: c.len,
             refs: c.refs,
+            number: c.number,
         })
         .collect();
     let body = Body {
@@ -331,6 +336,7 @@ pub(crate) fn encode(index: &Index, log_bytes: u64, anchor: (u64, &[u8])) -> Opt
         checkpoints: index.by_seq.len() as u64,
         chunks,
         free: Cow::Borrowed(index.chunks.free_slots()),
+        next_chunk_number: index.chunks.next_number(),
     };
     let mut out = Vec::with_capacity(PREFIX_LEN + 256 * index.checkpoints.len() + 1024);
     out.extend_from_slice(&MAGIC);
@@ -430,6 +436,7 @@ fn build<'a>(
     let version = match point.format {
         1 => Version::V1,
         2 => Version::V2,
+        3 => Version::V3,
         _ => return Err(bad("unknown log format")),
     };
     let slots: Vec<ChunkInfo> = body
@@ -440,10 +447,16 @@ fn build<'a>(
             pos: c.pos,
             len: c.len,
             refs: c.refs,
+            number: c.number,
         })
         .collect();
-    let chunks = ChunkTable::restore(slots, body.free.into_owned())
-        .ok_or(bad("the chunk table's free list or hashes"))?;
+    // Every chunk number took at least a byte of the log: a larger count is not a snapshot of
+    // it (and would ask for a huge list).
+    if body.next_chunk_number > point.log_bytes {
+        return Err(bad("more chunk numbers than log bytes"));
+    }
+    let chunks = ChunkTable::restore(slots, body.free.into_owned(), body.next_chunk_number)
+        .ok_or(bad("the chunk table's free list, hashes or numbers"))?;
     let mut refs = alloc::vec![0u32; chunks.slot_count()];
     let mut live = alloc::vec![true; chunks.slot_count()];
     for &slot in chunks.free_slots() {
@@ -523,6 +536,7 @@ fn build<'a>(
                 .or_default()
                 .insert(cp.seq);
         }
+        let check = check_of(&cp.hash);
         let entry = Entry {
             cp,
             state,
@@ -530,6 +544,7 @@ fn build<'a>(
             attachments,
             children: e.children,
             record_bytes: e.record_bytes,
+            check: e.check.unwrap_or(check),
         };
         if index.checkpoints.insert(e.id, Box::new(entry)).is_some() {
             return Err(bad("a checkpoint listed twice"));

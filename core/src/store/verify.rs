@@ -11,6 +11,7 @@ use crate::chunks::Slot;
 use crate::env::Env;
 use crate::id::{CheckpointId, Hash};
 use crate::store::Store;
+use crate::store::index::check_of;
 
 /// Result of [`Store::verify`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,22 +155,24 @@ impl<B: Backend, E: Env> Store<B, E> {
                         .iter()
                         .map(|s| &index.chunks.get(*s).hash),
                 );
-                problem = if root != cp.state_root || cp.compute_hash() != cp.hash {
-                    Some(VerifyProblem::HashMismatch)
-                } else {
-                    match (cp.parent, cp.parent_hash) {
-                        (Some(_), Some(ph)) => match index.linked_parent(cp) {
-                            Some(parent) if parent.cp.hash != ph => {
+                let hash = cp.compute_hash();
+                problem =
+                    if root != cp.state_root || hash != cp.hash || check_of(&hash) != entry.check {
+                        Some(VerifyProblem::HashMismatch)
+                    } else {
+                        match (cp.parent, cp.parent_hash) {
+                            (Some(_), Some(ph)) => match index.linked_parent(cp) {
+                                Some(parent) if parent.cp.hash != ph => {
+                                    Some(VerifyProblem::ParentHashMismatch)
+                                }
+                                _ => None,
+                            },
+                            (Some(_), None) | (None, Some(_)) => {
                                 Some(VerifyProblem::ParentHashMismatch)
                             }
-                            _ => None,
-                        },
-                        (Some(_), None) | (None, Some(_)) => {
-                            Some(VerifyProblem::ParentHashMismatch)
+                            (None, None) => None,
                         }
-                        (None, None) => None,
-                    }
-                };
+                    };
             }
             // Keep checking (the counts say how much was covered); report the first problem.
             if let Some(problem) = problem

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::annotation::{Annotation, Severity};
 use crate::backend::Backend;
-use crate::chain::Version;
+use crate::chain::{RawMarks, Version};
 use crate::checkpoint::{
     Checkpoint, HashFields, NewCheckpoint, ParentChoice, Trigger, TriggerKind, hash_fields,
     state_root,
@@ -28,6 +28,7 @@ use crate::store::Store;
 use crate::store::blob::{BlobBase, Pending, attachment_record};
 use crate::store::index::Known;
 use crate::store::validate::{self, CheckpointFields};
+use crate::store::wire::Encoder;
 
 /// The largest write buffer kept between writes.
 const KEPT_WRITE_BUF: usize = 1 << 20;
@@ -288,6 +289,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             id,
             metadata: new.metadata,
             root,
+            hash,
         };
         self.commit(records, Some(known))?;
         self.ops.checkpoints_created += 1;
@@ -429,16 +431,32 @@ impl<B: Backend, E: Env> Store<B, E> {
         if let Some(err) = &self.write_error {
             return Err(Error::Backend(err.clone()));
         }
+        // Version 3: the records in their compact form, named against the log.
+        let records = if self.index.chain.version == Version::V3 {
+            let mut encoder = Encoder::new(self.index.chunks.next_number());
+            let mut compact = Vec::with_capacity(records.len());
+            for (rec, raw) in records {
+                compact.push((encoder.encode(&self.index, rec)?, raw));
+            }
+            compact
+        } else {
+            records
+        };
         let mut buf = core::mem::take(&mut self.write_buf);
         buf.clear();
         // Per record: where its chunk bytes start in `buf`, and its frame's size.
         let mut placed: Vec<(usize, u64)> = Vec::with_capacity(records.len());
-        let v2 = self.index.chain.version == Version::V2;
-        // Frames carrying chunk bytes: (frame start, chunk bytes start), for the seal.
-        let mut raw_marks: Vec<(usize, usize)> = Vec::new();
+        let v2 = self.index.chain.version.sealed();
+        // Frames carrying chunk bytes, for the seal.
+        let mut raw_marks = RawMarks::default();
         if v2 && !self.index.chain.started {
             // A new log's first write opens it.
-            record::write(&mut buf, &Record::LogStart(None), &[]);
+            let start = if self.index.chain.version == Version::V3 {
+                Record::CompactLogStart(None)
+            } else {
+                Record::LogStart(None)
+            };
+            record::write(&mut buf, &start, &[]);
         }
         if records.len() > 1 {
             record::write(&mut buf, &Record::Txn(records.len() as u32), &[]);
@@ -454,7 +472,8 @@ impl<B: Backend, E: Env> Store<B, E> {
             }
             placed.push((raw_at, (buf.len() - start) as u64));
             if v2 && raw_at < buf.len() {
-                raw_marks.push((start, raw_at));
+                let hashes = rec.compact_blob().map_or(&[][..], |b| &b.new_hashes);
+                raw_marks.push(start, raw_at, hashes);
             }
         }
         // Version 2: the write ends with its seal.
@@ -492,7 +511,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         for ((rec, raw), (offset, size)) in records.into_iter().zip(placed) {
             let raw_len: u64 = raw.iter().map(|r| r.len() as u64).sum();
             let known = match rec {
-                Record::Checkpoint(_) => known.take(),
+                Record::Checkpoint(_) | Record::CompactCheckpoint(_) => known.take(),
                 _ => None,
             };
             self.index

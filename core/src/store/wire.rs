@@ -1,0 +1,393 @@
+//! Format version 3's compact records: how a write turns the records it planned into them, and
+//! how the index resolves them when it applies them.
+//!
+//! The write path and the log rewrite plan records in their full form ([`CheckpointRecord`],
+//! [`BlobRecord`]: parents by id, chunks by hash). In a version 3 log an [`Encoder`] turns each
+//! into its compact form ([`CompactCheckpoint`], [`CompactBlob`]) against what the log already
+//! holds: a parent in the log is named by how many seqs back it is, a chunk in the log by its
+//! chunk number, and the checkpoint's own hash is left out. Applying a compact record — the
+//! live write's and the replayed one alike — resolves those names against the index and
+//! recomputes the hash from the fields, so a store reopened from a version 3 log has exactly
+//! the ids, hashes and chunk lists its writer had.
+//!
+//! What `verify` proves does not change: the chain covers every record and, in place of the
+//! chunk bytes, their hashes (see [`crate::chain`]); the checkpoint hashes are recomputed
+//! from the fields and chunk hashes as before.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use hashbrown::HashMap;
+
+use crate::chunker;
+use crate::error::{Error, Result};
+use crate::id::{CheckpointId, Hash};
+use crate::record::{
+    AttachmentRecord, BlobRecord, CheckpointRecord, ChunkRef, CompactAttachment, CompactBase,
+    CompactBlob, CompactCheckpoint, ContentType, ParentRef, Record, Run,
+};
+use crate::store::index::{Blob, CHECK_LEN, Index, check_of, inconsistent};
+
+/// The most chunks one blob may list (16 Mi: far beyond the largest state a frame can bring,
+/// and a bound on what a hostile list of runs can make a reader allocate).
+const MAX_BLOB_CHUNKS: u64 = 1 << 24;
+
+/// Where a log stands, for encoding a record against it: the number of each chunk it holds,
+/// and the seq and hash of each checkpoint it holds.
+pub(crate) trait LogNames {
+    /// The number of the chunk with this hash, if the log holds it.
+    fn chunk_number(&self, hash: &Hash) -> Option<u64>;
+    /// The seq and hash of the checkpoint with this id, if the log holds it.
+    fn checkpoint(&self, id: &CheckpointId) -> Option<(u64, Hash)>;
+}
+
+impl LogNames for Index {
+    fn chunk_number(&self, hash: &Hash) -> Option<u64> {
+        self.chunks
+            .lookup(hash)
+            .map(|slot| self.chunks.get(slot).number)
+    }
+
+    fn checkpoint(&self, id: &CheckpointId) -> Option<(u64, Hash)> {
+        self.checkpoints.get(id).map(|e| (e.cp.seq, e.cp.hash))
+    }
+}
+
+/// Turns planned records into compact ones, in log order. Records encoded earlier by the same
+/// encoder count as in the log (a transaction's later records name chunks and parents its
+/// earlier ones brought).
+#[derive(Debug)]
+pub(crate) struct Encoder {
+    next_number: u64,
+    chunks: HashMap<Hash, u64>,
+    checkpoints: HashMap<CheckpointId, (u64, Hash)>,
+    /// The check the next checkpoint records instead of its hash's (a rewrite records the
+    /// check a checkpoint was written with, even when its contents no longer match it).
+    check: Option<[u8; CHECK_LEN]>,
+}
+
+impl Encoder {
+    /// An encoder for records appended where the log's next chunk number is `next_number`.
+    pub fn new(next_number: u64) -> Encoder {
+        Encoder {
+            next_number,
+            chunks: HashMap::new(),
+            checkpoints: HashMap::new(),
+            check: None,
+        }
+    }
+
+    /// Makes the next checkpoint record `check` (see [`Entry::check`]).
+    ///
+    /// [`Entry::check`]: crate::store::index::Entry::check
+    pub fn keep_check(&mut self, check: [u8; CHECK_LEN]) {
+        self.check = Some(check);
+    }
+
+    /// Forgets what the records encoded so far brought (a caller that tracks the log itself,
+    /// like a rewrite, keeps the encoder from holding the whole log), keeping the numbering.
+    pub fn forget(&mut self) {
+        self.chunks.clear();
+        self.checkpoints.clear();
+    }
+
+    /// The chunk number the next new chunk gets.
+    pub fn next_number(&self) -> u64 {
+        self.next_number
+    }
+
+    /// The compact form of `rec` (records without one are returned as they are).
+    pub fn encode(&mut self, log: &impl LogNames, rec: Record) -> Result<Record> {
+        Ok(match rec {
+            Record::Checkpoint(c) => Record::CompactCheckpoint(self.checkpoint(log, c)?),
+            Record::Attachment(a) => Record::CompactAttachment(self.attachment(log, a)?),
+            Record::DerivedAttachment(a) => {
+                Record::CompactDerivedAttachment(self.attachment(log, a)?)
+            }
+            other => other,
+        })
+    }
+
+    fn checkpoint_in(&self, log: &impl LogNames, id: &CheckpointId) -> Option<(u64, Hash)> {
+        self.checkpoints
+            .get(id)
+            .copied()
+            .or_else(|| log.checkpoint(id))
+    }
+
+    fn checkpoint(
+        &mut self,
+        log: &impl LogNames,
+        c: CheckpointRecord,
+    ) -> Result<CompactCheckpoint> {
+        let parent = match c.parent {
+            None => ParentRef::None,
+            // Named by seq only when that names exactly this parent: same hash, older.
+            Some(p) => match self.checkpoint_in(log, &p) {
+                Some((seq, hash)) if seq < c.seq && Some(hash) == c.parent_hash => {
+                    ParentRef::Back(c.seq - seq)
+                }
+                _ => ParentRef::Detached(p, c.parent_hash),
+            },
+        };
+        let state = self.blob(log, c.state, c.seq)?;
+        self.checkpoints.insert(c.id, (c.seq, c.hash));
+        Ok(CompactCheckpoint {
+            id: *c.id.as_bytes(),
+            session: *c.session.as_bytes(),
+            namespace: c.namespace,
+            seq: c.seq,
+            check: self.check.take().unwrap_or_else(|| check_of(&c.hash)),
+            parent,
+            created_at: c.created_at,
+            message: c.message,
+            tags: c.tags,
+            trigger: c.trigger,
+            metadata: if c.metadata == "{}" {
+                String::new()
+            } else {
+                c.metadata
+            },
+            state,
+        })
+    }
+
+    fn attachment(
+        &mut self,
+        log: &impl LogNames,
+        a: AttachmentRecord,
+    ) -> Result<CompactAttachment> {
+        let (seq, _) = self
+            .checkpoint_in(log, &a.checkpoint)
+            .ok_or(inconsistent("attachment of an unknown checkpoint"))?;
+        Ok(CompactAttachment {
+            checkpoint: a.checkpoint,
+            key: a.key,
+            blob: self.blob(log, a.blob, seq)?,
+        })
+    }
+
+    /// A blob of the checkpoint with seq `owner`.
+    fn blob(&mut self, log: &impl LogNames, b: BlobRecord, owner: u64) -> Result<CompactBlob> {
+        let base = match b.base {
+            None => None,
+            Some(base) => {
+                let (seq, _) = self
+                    .checkpoint_in(log, &base.checkpoint)
+                    .ok_or(inconsistent("chunk list based on an unknown checkpoint"))?;
+                Some(CompactBase {
+                    back: owner as i64 - seq as i64,
+                    prefix: base.prefix,
+                })
+            }
+        };
+        let first_new = self.next_number;
+        let mut numbers = Vec::with_capacity(b.chunks.len());
+        for r in &b.chunks {
+            numbers.push(match r {
+                ChunkRef::New(n) => first_new + u64::from(*n),
+                ChunkRef::Known(hash) => self
+                    .chunks
+                    .get(hash)
+                    .copied()
+                    .or_else(|| log.chunk_number(hash))
+                    .ok_or(inconsistent("reference to an unknown chunk"))?,
+            });
+        }
+        for (i, chunk) in b.new.iter().enumerate() {
+            self.chunks.insert(chunk.hash, first_new + i as u64);
+        }
+        self.next_number += b.new.len() as u64;
+        Ok(CompactBlob {
+            content_type: ContentType::of(&b.content_type),
+            len: b.len,
+            base,
+            first_new,
+            new: b.new.iter().map(|c| c.len).collect(),
+            runs: runs(first_new, &numbers),
+            new_hashes: b.new.iter().map(|c| c.hash).collect(),
+        })
+    }
+}
+
+/// Consecutive numbers as runs, each starting at an offset from where the one before ended
+/// (the first from `first_new`).
+fn runs(first_new: u64, numbers: &[u64]) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    let mut cursor = first_new;
+    let mut current: Option<(u64, u32)> = None;
+    for &n in numbers {
+        current = match current {
+            Some((start, len)) if start + u64::from(len) == n && len < u32::MAX => {
+                Some((start, len + 1))
+            }
+            Some((start, len)) => {
+                runs.push(Run {
+                    offset: start as i64 - cursor as i64,
+                    len,
+                });
+                cursor = start + u64::from(len);
+                Some((n, 1))
+            }
+            None => Some((n, 1)),
+        };
+    }
+    if let Some((start, len)) = current {
+        runs.push(Run {
+            offset: start as i64 - cursor as i64,
+            len,
+        });
+    }
+    runs
+}
+
+/// The most chunks a blob of `len` bytes can have: the chunker never cuts below its minimum,
+/// but for the last chunk.
+fn max_chunks(len: u64) -> u64 {
+    let min = chunker::params_for_len(usize::try_from(len).unwrap_or(usize::MAX)).min;
+    (len / u64::from(min.max(1)) + 1).min(MAX_BLOB_CHUNKS)
+}
+
+impl Index {
+    /// The checkpoint with seq `owner - back` (a compact record's parent or base).
+    pub(crate) fn seq_back(&self, owner: u64, back: i64) -> Option<CheckpointId> {
+        let seq = owner.checked_add_signed(back.checked_neg()?)?;
+        self.by_seq.get(&seq).copied()
+    }
+
+    /// Turns a compact blob of the checkpoint with seq `owner` into slots, registering its new
+    /// chunks with their numbers at their positions (`raw_pos` is where their bytes start). A
+    /// base names a checkpoint's state, or with `base_key` its attachment with that key.
+    pub(crate) fn resolve_compact_blob(
+        &mut self,
+        blob: CompactBlob,
+        owner: u64,
+        base_key: Option<&str>,
+        raw_pos: u64,
+    ) -> Result<Blob> {
+        let limit = max_chunks(blob.len);
+        let mut slots = Vec::new();
+        if let Some(base) = blob.base {
+            let id = self
+                .seq_back(owner, base.back)
+                .ok_or(inconsistent("chunk list based on an unknown checkpoint"))?;
+            let entry = self
+                .checkpoints
+                .get(&id)
+                .ok_or(inconsistent("chunk list based on an unknown checkpoint"))?;
+            let chunks = match base_key {
+                None => &entry.state.chunks,
+                Some(key) => {
+                    &entry
+                        .attachments
+                        .get(key)
+                        .ok_or(inconsistent("chunk list based on an unknown attachment"))?
+                        .chunks
+                }
+            };
+            let prefix = chunks
+                .get(..base.prefix as usize)
+                .ok_or(inconsistent("chunk list prefix longer than its base"))?;
+            slots.extend_from_slice(prefix);
+        }
+        let next = self.chunks.next_number();
+        if blob.first_new != next {
+            // A salvage goes on past lost records, whose numbers are then skipped; each took at
+            // least a byte of the log.
+            let skipped = blob.first_new.checked_sub(next);
+            if !self.chain.salvage || skipped.is_none_or(|s| s > raw_pos) {
+                return Err(inconsistent("chunk numbers out of order"));
+            }
+            self.chunks.skip_numbers_to(blob.first_new);
+        }
+        if blob.new_hashes.len() != blob.new.len() {
+            return Err(inconsistent("new chunks without their hashes"));
+        }
+        let mut new_slots = Vec::with_capacity(blob.new.len());
+        let mut offset = raw_pos;
+        let fail = |index: &mut Index, new_slots: &[u32], what| {
+            index.chunks.drop_unreferenced(new_slots);
+            Err::<Blob, Error>(inconsistent(what))
+        };
+        for (hash, len) in blob.new_hashes.iter().zip(&blob.new) {
+            if *len == 0 || self.chunks.lookup(hash).is_some() {
+                return fail(
+                    self,
+                    &new_slots,
+                    "a new chunk that is empty or already stored",
+                );
+            }
+            new_slots.push(self.chunks.insert(*hash, offset, *len));
+            offset += u64::from(*len);
+        }
+        let mut cursor = blob.first_new;
+        let mut total: u64 = slots
+            .iter()
+            .map(|s| u64::from(self.chunks.get(*s).len))
+            .sum();
+        for run in &blob.runs {
+            let range = cursor
+                .checked_add_signed(run.offset)
+                .and_then(|start| Some(start..start.checked_add(u64::from(run.len))?));
+            let Some(range) = range else {
+                return fail(self, &new_slots, "a chunk number out of range");
+            };
+            if slots.len() as u64 + u64::from(run.len) > limit {
+                return fail(
+                    self,
+                    &new_slots,
+                    "more chunks than the blob's length allows",
+                );
+            }
+            cursor = range.end;
+            for n in range {
+                match self.chunks.by_number(n) {
+                    Some(slot) => {
+                        slots.push(slot);
+                        total += u64::from(self.chunks.get(slot).len);
+                    }
+                    None => return fail(self, &new_slots, "reference to an unknown chunk"),
+                }
+            }
+        }
+        if total != blob.len {
+            return fail(
+                self,
+                &new_slots,
+                "chunk lengths do not add up to the blob length",
+            );
+        }
+        self.chunks.retain(&slots);
+        Ok(Blob {
+            content_type: blob.content_type.into_string(),
+            len: blob.len,
+            chunks: slots,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_take_consecutive_numbers_together_and_go_back_by_offsets() {
+        let runs = runs(100, &[100, 101, 102, 40, 41, 7, 103]);
+        assert_eq!(
+            runs,
+            [
+                Run { offset: 0, len: 3 },
+                Run {
+                    offset: -63,
+                    len: 2
+                },
+                Run {
+                    offset: -35,
+                    len: 1
+                },
+                Run { offset: 95, len: 1 },
+            ]
+        );
+        assert!(super::runs(5, &[]).is_empty());
+    }
+}
