@@ -15,11 +15,14 @@
 //!    session record was lost is kept under a recreated session named
 //!    `recovered session <id>`, and when anything was lost, a checkpoint whose parent is
 //!    missing is kept as a root of what survives and annotated (warning) with the lost
-//!    parent's id;
+//!    parent's id (in a version 3 log, which names a parent by seq, its seq);
 //! 4. writes the result as a new store in a new or empty directory and reopens it before
 //!    reporting.
 //!
-//! Ids, seqs and hashes are kept. The salvage runs in memory, so it needs RAM for the store's
+//! Ids, seqs and hashes are kept — except, in a version 3 log, the hashes of checkpoints whose
+//! parent's record was lost and of their descendants: a checkpoint's hash covers its parent's,
+//! which a version 3 record does not repeat, so the repaired store computes theirs anew and the
+//! report counts them (`rehashed`). The salvage runs in memory, so it needs RAM for the store's
 //! live content.
 
 use std::collections::BTreeMap;
@@ -61,6 +64,10 @@ pub struct RepairReport {
     pub recovered_sessions: u64,
     /// Checkpoints whose parent was lost, kept as roots and annotated.
     pub orphans: u64,
+    /// Checkpoints whose hash the repaired store computes anew: in a version 3 log, those whose
+    /// parent's record was lost (the parent's hash is an input of theirs and is not repeated
+    /// in their record) and their descendants.
+    pub rehashed: u64,
 }
 
 /// Copies every valid record of the (possibly damaged) store in `src` into a new store in `dst`,
@@ -130,8 +137,20 @@ pub fn repair_with_progress(
     report.current = named;
     report.records_dropped = salvage.skipped_records;
     report.recovered_sessions = salvage.recovered_sessions.len() as u64;
+    report.rehashed = salvage.rehashed;
     if !report.damaged.is_empty() || report.records_dropped > 0 {
         report.orphans = annotate_orphans(&mut store)?;
+        for (id, seq) in &salvage.lost_parents {
+            store.annotate(
+                *id,
+                format!(
+                    "repair: its parent (seq {seq}) was lost with the damage; this checkpoint \
+                     is kept as a root, and its hash and its descendants' are computed anew"
+                ),
+                Severity::Warning,
+            )?;
+            report.orphans += 1;
+        }
     }
     let metrics = store.metrics();
     report.checkpoints = metrics.checkpoints;

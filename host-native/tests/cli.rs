@@ -1838,7 +1838,7 @@ fn verify_and_stats_on_a_healthy_store() {
     assert!(
         line.starts_with("ok: 4 checkpoints and ")
             && line.contains(" chunks verified, every hash and parent link\n")
-            && line.contains("\nlog: format version 2, every seal of the hash chain checks out\n")
+            && line.contains("\nlog: format version 3, every seal of the hash chain checks out\n")
             && line.contains("\nhead: "),
         "{line}"
     );
@@ -2408,7 +2408,7 @@ fn verify_expect_head_proves_nothing_was_cut_off_the_end() {
     let len_after_one = std::fs::metadata(&seg).unwrap().len();
     checkpoint_state(d, "two", r#"{"n":2}"#);
     let stats = ok(d, ["--json", "stats"]).json();
-    assert_eq!(stats["format_version"], 2);
+    assert_eq!(stats["format_version"], 3);
     let head = stats["log_head"].as_str().unwrap().to_string();
     assert_eq!(head.len(), 64);
     let verified = ok(d, ["verify"]).out();
@@ -2438,40 +2438,52 @@ fn verify_expect_head_proves_nothing_was_cut_off_the_end() {
 }
 
 #[test]
-fn upgrade_rewrites_a_version_1_store_as_version_2() {
-    let t = TempDir::new("upgrade");
-    let d = t.path();
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/v1/store");
-    std::fs::create_dir_all(t.store()).unwrap();
-    for entry in std::fs::read_dir(&golden).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), t.store().join(entry.file_name())).unwrap();
-    }
-    let before = ok(d, ["--json", "log"]).json();
-    let stats = ok(d, ["--json", "stats"]).json();
-    assert_eq!(stats["format_version"], 1);
-    assert_eq!(stats["log_head"], Value::Null);
-    assert!(ok(d, ["verify"]).out().contains("format version 1"));
-    rewind(d)
-        .args(["verify", "--expect-head", &"0".repeat(64)])
-        .fails(2, "needs a version 2 log");
+fn upgrade_rewrites_older_stores_in_format_version_3() {
+    for version in [1, 2] {
+        let t = TempDir::new("upgrade");
+        let d = t.path();
+        let golden =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../tests/golden/v{version}/store"));
+        std::fs::create_dir_all(t.store()).unwrap();
+        for entry in std::fs::read_dir(&golden).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), t.store().join(entry.file_name())).unwrap();
+        }
+        let before = ok(d, ["--json", "log"]).json();
+        let stats = ok(d, ["--json", "stats"]).json();
+        assert_eq!(stats["format_version"], version);
+        assert!(
+            ok(d, ["verify"])
+                .out()
+                .contains(&format!("format version {version}"))
+        );
+        if version == 1 {
+            assert_eq!(stats["log_head"], Value::Null);
+            rewind(d)
+                .args(["verify", "--expect-head", &"0".repeat(64)])
+                .fails(2, "needs a version 2");
+        }
 
-    let out = ok(d, ["upgrade"]).out();
-    assert!(out.contains("upgraded from format version 1 to 2"), "{out}");
-    let stats = ok(d, ["--json", "stats"]).json();
-    assert_eq!(stats["format_version"], 2);
-    let head = stats["log_head"].as_str().unwrap().to_string();
-    assert_eq!(
-        ok(d, ["--json", "log"]).json(),
-        before,
-        "the upgrade changed the history"
-    );
-    ok(d, ["verify", "--expect-head", &head]);
-    assert!(
-        ok(d, ["upgrade"])
-            .out()
-            .contains("already format version 2")
-    );
+        let out = ok(d, ["upgrade"]).out();
+        assert!(
+            out.contains(&format!("upgraded from format version {version} to 3")),
+            "{out}"
+        );
+        let stats = ok(d, ["--json", "stats"]).json();
+        assert_eq!(stats["format_version"], 3);
+        let head = stats["log_head"].as_str().unwrap().to_string();
+        assert_eq!(
+            ok(d, ["--json", "log"]).json(),
+            before,
+            "the upgrade changed the history"
+        );
+        ok(d, ["verify", "--expect-head", &head]);
+        assert!(
+            ok(d, ["upgrade"])
+                .out()
+                .contains("already format version 3")
+        );
+    }
 }
 
 #[test]
@@ -2584,25 +2596,53 @@ fn a_binary_export_cut_at_a_frame_boundary_is_refused() {
 }
 
 #[test]
-fn verify_names_the_checkpoint_whose_chunk_bytes_were_altered() {
+fn an_altered_chunk_breaks_the_chain_and_verify_names_its_checkpoint_in_older_logs() {
     let t = TempDir::new("tamper-chunk");
     let d = t.path();
     new_session(d, "agent");
     checkpoint_state(d, "one", r#"{"n":1}"#);
-    let target = checkpoint_state(d, "target", r#"{"secret":"needle-0123456789abcdef"}"#);
+    checkpoint_state(d, "target", r#"{"secret":"needle-0123456789abcdef"}"#);
     checkpoint_state(d, "three", r#"{"n":3}"#);
     ok(d, ["verify"]);
 
-    // Alter one byte of the state and fix the frame's checksum, so the store still opens.
+    // Alter one byte of the state and fix the frame's checksum. Format version 3 records name
+    // new chunks by length and the chain covers their hashes: the store no longer opens, and
+    // says where.
     let seg = segment(&t.store());
     edit_with_checksum(&seg, b"needle-0123456789abcdef", b'N');
+    for args in [vec!["log"], vec!["verify"]] {
+        let out = rewind(d).args(&args).fails(5, "hash chain is broken");
+        assert!(
+            out.stderr
+                .contains("00000001-00000001.seg is corrupt at byte"),
+            "{}",
+            out.stderr
+        );
+    }
 
-    // State bytes are bound by the chunk hashes their record lists (the chain covers records,
-    // so opening never re-hashes states): the store opens, and verify finds the chunk.
+    // A version 2 log binds state bytes by the chunk hashes its records list (its chain
+    // covers records only): the store opens, and verify finds the chunk and its checkpoint.
+    let t = TempDir::new("tamper-chunk-v2");
+    let d = t.path();
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/v2/store");
+    std::fs::create_dir_all(t.store()).unwrap();
+    let needle = br#"{"turn":3,"#;
+    let mut altered = None;
+    for entry in std::fs::read_dir(&golden).unwrap() {
+        let entry = entry.unwrap();
+        let to = t.store().join(entry.file_name());
+        std::fs::copy(entry.path(), &to).unwrap();
+        if find(&std::fs::read(&to).unwrap(), needle).is_some() {
+            altered = Some(to);
+        }
+    }
+    edit_with_checksum(&altered.unwrap(), needle, b'[');
+    // Turn 3 is the checkpoint with seq 4 (see the golden's expected.txt).
+    let target = "01a2436c-d128-7676-9095-10cae262adc6";
     ok(d, ["log"]);
     let out = rewind(d).arg("verify").fails(
         5,
-        &format!("verification failed at checkpoint {target} (seq 2)"),
+        &format!("verification failed at checkpoint {target} (seq 4)"),
     );
     assert!(out.stdout.is_empty(), "{}", out.out());
     assert!(
@@ -2632,8 +2672,8 @@ fn verify_names_the_checkpoint_whose_chunk_bytes_were_altered() {
             .contains("do not hash to it"),
         "{v}"
     );
-    assert_eq!(v["first_error"]["checkpoint"], target.as_str());
-    assert_eq!(v["first_error"]["seq"], 2);
+    assert_eq!(v["first_error"]["checkpoint"], target);
+    assert_eq!(v["first_error"]["seq"], 4);
 }
 
 // ----- JSON shapes, colours, help --------------------------------------------------------------

@@ -11,7 +11,7 @@ use rewind::core::frame::FORMAT_VERSION;
 use rewind::{FileOptions, FileStore, NewCheckpoint, Query, Severity, Store, SystemEnv};
 use rewind_tests::TempDir;
 
-const VERSIONS: [u16; 2] = [1, 2];
+const VERSIONS: [u16; 3] = [1, 2, 3];
 
 fn golden(version: u16) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("golden/v{version}"))
@@ -117,42 +117,51 @@ fn every_format_versions_export_imports_with_the_same_ids_hashes_and_states() {
 }
 
 #[test]
-fn a_version_1_store_keeps_working_and_a_compaction_upgrades_it() {
-    let tmp = TempDir::new().unwrap();
-    let dir = tmp.path().join("store");
-    copy_dir(&golden(1).join("store"), &dir);
-    let expected = fs::read_to_string(golden(1).join("expected.txt")).unwrap();
+fn an_older_store_keeps_working_and_a_compaction_upgrades_it() {
+    for version in [1, 2] {
+        let tmp = TempDir::new().unwrap();
+        let dir = tmp.path().join("store");
+        copy_dir(&golden(version).join("store"), &dir);
+        let expected = fs::read_to_string(golden(version).join("expected.txt")).unwrap();
 
-    let mut store = FileStore::open(&dir, FileOptions::default().segment_bytes(2048)).unwrap();
-    assert_eq!(store.format_version(), 1);
-    let s = store.sessions().next().unwrap().id;
-    let added = store
-        .checkpoint(NewCheckpoint::new(s, "written by this build", b"{\"v\":1}"))
-        .unwrap()
-        .id;
-    drop(store);
-    let store = FileStore::open(&dir, FileOptions::default()).unwrap();
-    assert_eq!(store.format_version(), 1, "appending keeps a log's version");
-    assert!(store.verify().is_ok());
-    assert_eq!(store.state(added).unwrap(), b"{\"v\":1}");
-    drop(store);
+        let mut store = FileStore::open(&dir, FileOptions::default().segment_bytes(2048)).unwrap();
+        assert_eq!(store.format_version(), version);
+        let s = store.sessions().next().unwrap().id;
+        let added = store
+            .checkpoint(NewCheckpoint::new(s, "written by this build", b"{\"v\":1}"))
+            .unwrap()
+            .id;
+        drop(store);
+        let store = FileStore::open(&dir, FileOptions::default()).unwrap();
+        assert_eq!(
+            store.format_version(),
+            version,
+            "appending keeps a log's version"
+        );
+        assert!(store.verify().is_ok());
+        assert_eq!(store.state(added).unwrap(), b"{\"v\":1}");
+        drop(store);
 
-    let mut store = FileStore::open(&dir, FileOptions::default()).unwrap();
-    store.vacuum().unwrap();
-    assert_eq!(store.format_version(), 2);
-    let head = store.log_head().expect("a version 2 log has a head");
-    drop(store);
-    let store = FileStore::open(&dir, FileOptions::default()).unwrap();
-    assert_eq!(store.format_version(), 2);
-    assert_eq!(store.log_head(), Some(head));
-    assert!(store.verify().is_ok());
-    let mut want = without_seqs(&expected);
-    want.retain(|l| !l.is_empty());
-    let got = without_seqs(&listing(&store));
-    for line in &want {
-        assert!(got.contains(line), "lost by the upgrade: {line}");
+        let mut store = FileStore::open(&dir, FileOptions::default()).unwrap();
+        store.vacuum().unwrap();
+        assert_eq!(store.format_version(), FORMAT_VERSION);
+        let head = store.log_head().expect("a rewritten log has a head");
+        drop(store);
+        let store = FileStore::open(&dir, FileOptions::default()).unwrap();
+        assert_eq!(store.format_version(), FORMAT_VERSION);
+        assert_eq!(store.log_head(), Some(head));
+        assert!(store.verify().is_ok());
+        let mut want = without_seqs(&expected);
+        want.retain(|l| !l.is_empty());
+        let got = without_seqs(&listing(&store));
+        for line in &want {
+            assert!(
+                got.contains(line),
+                "version {version}: lost by the upgrade: {line}"
+            );
+        }
+        assert_eq!(got.len(), want.len() + 1);
     }
-    assert_eq!(got.len(), want.len() + 1);
 }
 
 /// Writes the golden store and export of the format this build writes into
@@ -178,20 +187,33 @@ fn write_golden_for_this_version() {
             let state = format!("{{\"turn\":{i},\"text\":\"{text}\"}}");
             let session = if i % 3 == 2 { t } else { s };
             let tag = if i % 2 == 0 { "even" } else { "odd" };
-            let cp = NewCheckpoint::new(session, format!("turn {i}"), state.as_bytes()).tag(tag);
+            let mut cp =
+                NewCheckpoint::new(session, format!("turn {i}"), state.as_bytes()).tag(tag);
+            // Attachments that grow from one checkpoint to the next (derived records).
+            let writes = format!("[{}]", "\"write\",".repeat(40 + i as usize * 30));
+            if i >= 6 {
+                cp = cp.attach("writes", "application/json", writes.as_bytes());
+            }
             ids.push(store.checkpoint(cp).unwrap().id);
         }
         store
             .annotate(ids[2], "looked wrong", Severity::Critical)
             .unwrap();
         store.delete(ids[4]).unwrap();
+        // A rewrite: ids[6], whose parent is gone, names it by id and hash from here on.
+        store.vacuum().unwrap();
         store.restore(ids[1]).unwrap();
         store
             .checkpoint(NewCheckpoint::new(s, "fork", b"{\"alt\":true}"))
             .unwrap();
+        store
+            .attach(ids[9], "notes", "text/plain", b"attached after the fact")
+            .unwrap();
         fs::write(root.join("export.rwd"), store.export_binary(None).unwrap()).unwrap();
     }
     fs::remove_file(dir.join(rewind::LOCK_FILE)).unwrap();
+    // The golden is the log: an open must read it, not an index snapshot of it.
+    let _ = fs::remove_file(dir.join(rewind::INDEX_FILE));
     let store = FileStore::open_read_only(&dir, FileOptions::default()).unwrap();
     fs::write(root.join("expected.txt"), listing(&store)).unwrap();
 }

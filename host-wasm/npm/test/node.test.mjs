@@ -1286,7 +1286,7 @@ test("verify", async () => {
     checkpoints: 0,
     chunks: 0,
     firstError: null,
-    formatVersion: 2,
+    formatVersion: 3,
     logHead: "0".repeat(64),
     danglingParents: 0,
   });
@@ -1298,7 +1298,7 @@ test("verify", async () => {
     checkpoints: 4,
     chunks: store.metrics().chunks,
     firstError: null,
-    formatVersion: 2,
+    formatVersion: 3,
     logHead: before,
     danglingParents: 0,
   });

@@ -77,7 +77,7 @@ pub enum Command {
     Repair(RepairArgs),
     /// Counts, sizes, the deduplication ratio and the log's head hash.
     Stats,
-    /// Rewrite a format version 1 store as version 2 (the log's hash chain).
+    /// Rewrite an older store in the newest format version (3: compact records).
     Upgrade,
 }
 

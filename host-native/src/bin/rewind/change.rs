@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use rewind::core::Limits;
 use rewind::core::api::{PlanView, RetentionInput};
 use rewind::core::checkpoint::is_json_content_type;
-use rewind::core::frame::MAGIC;
+use rewind::core::frame::{FORMAT_VERSION, MAGIC};
 use rewind::{
     Annotation, Checkpoint, CheckpointId, CompactionPlan, CompactionReport, FileStore,
     ImportReport, NewCheckpoint, RepairReport, RetentionPolicy, Session, Severity,
@@ -445,6 +445,13 @@ impl Render for Repaired {
                 r.orphans
             );
         }
+        if r.rehashed > 0 {
+            println!(
+                "  {} checkpoints have new hashes: their parent's record, whose hash theirs \
+                 covers, was lost",
+                r.rehashed
+            );
+        }
         for (file, offset, len) in &r.damaged {
             println!(
                 "  skipped {len} damaged bytes at {}:{offset}",
@@ -464,6 +471,7 @@ impl Render for Repaired {
             "sessions": r.sessions,
             "recovered_sessions": r.recovered_sessions,
             "orphans": r.orphans,
+            "rehashed": r.rehashed,
             "damaged": r.damaged.iter().map(|(f, o, l)| json!({
                 "file": f.display().to_string(), "offset": o, "bytes": l,
             })).collect::<Vec<_>>(),
@@ -477,10 +485,11 @@ pub struct Upgraded {
     head: Option<rewind::Hash>,
 }
 
-/// Rewrites a version 1 log as version 2 (a vacuum: the live records, sealed).
+/// Rewrites an older log in the newest format version (a vacuum: the live records, sealed,
+/// in their compact form).
 pub fn upgrade(store: &mut FileStore) -> Result<Upgraded, Failure> {
     let from = store.format_version();
-    if from < 2 {
+    if from < FORMAT_VERSION {
         progress::on_store("rewriting the log", store, |s| s.vacuum())?;
     }
     Ok(Upgraded {
@@ -492,19 +501,19 @@ pub fn upgrade(store: &mut FileStore) -> Result<Upgraded, Failure> {
 impl Render for Upgraded {
     fn text(&self, _: &Style) {
         let head = self.head.map(|h| h.to_string()).unwrap_or_default();
-        if self.from < 2 {
+        if self.from < FORMAT_VERSION {
             println!(
-                "upgraded from format version {} to 2; log head {head}",
+                "upgraded from format version {} to {FORMAT_VERSION}; log head {head}",
                 self.from
             );
         } else {
-            println!("already format version 2; log head {head}");
+            println!("already format version {FORMAT_VERSION}; log head {head}");
         }
     }
     fn json(&self) -> Option<Value> {
         Some(json!({
             "from": self.from,
-            "format_version": 2,
+            "format_version": FORMAT_VERSION,
             "log_head": self.head.map(|h| h.to_hex()),
         }))
     }

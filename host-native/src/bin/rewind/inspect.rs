@@ -640,7 +640,7 @@ pub fn verify(ctx: &Ctx, args: VerifyArgs) -> Result<Verified, Failure> {
     };
     if expect.is_some() && store.format_version() < 2 {
         return Err(Failure::usage(
-            "--expect-head needs a version 2 log: this one is version 1, without a hash chain \
+            "--expect-head needs a version 2 or 3 log: this one is version 1, without a hash chain \
              (`rewind upgrade` rewrites it)",
         ));
     }
@@ -664,7 +664,10 @@ impl Render for Verified {
             );
             match self.report.log_head {
                 Some(head) => {
-                    println!("log: format version 2, every seal of the hash chain checks out");
+                    println!(
+                        "log: format version {}, every seal of the hash chain checks out",
+                        self.report.format_version
+                    );
                     println!("head: {head}");
                     if let Some((expected, _)) = self.expected {
                         println!("the log still passes through head {expected}");

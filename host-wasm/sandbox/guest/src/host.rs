@@ -29,6 +29,7 @@ impl Backend for HostBackend {
         }
         report.truncated_bytes = loaded.truncated_bytes;
         report.log_bytes = loaded.log_bytes;
+        report.format_version = loaded.format_version;
         Ok(report)
     }
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {

@@ -125,6 +125,7 @@ impl backend::Host for HostState {
             frames,
             truncated_bytes: report.truncated_bytes,
             log_bytes: report.log_bytes,
+            format_version: report.format_version,
         })
     }
     fn read_at(&mut self, pos: u64, len: u32) -> Result<Vec<u8>, String> {
