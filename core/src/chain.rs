@@ -159,7 +159,7 @@ impl Chain {
 
     /// Adds the hashes of the new chunks of the frame just absorbed (a version 3 record, which
     /// names its new chunks by length only: the chain binds their bytes through these).
-    pub fn absorb_chunk_hashes(&mut self, hashes: &[Hash]) {
+    pub fn absorb_chunk_hashes<'h>(&mut self, hashes: impl Iterator<Item = &'h Hash>) {
         let head = self.head;
         let hasher = self.pending.get_or_insert_with(|| primed(&head));
         for hash in hashes {
@@ -314,28 +314,30 @@ impl Chain {
     pub fn seal_of(&self, frames: &[u8], raw: &RawMarks) -> ([u8; 32], Seal) {
         let mut hasher = self.pending.clone().unwrap_or_else(|| primed(&self.head));
         let mut marks = raw.marks.iter().peekable();
-        let mut hashes_done = 0;
         let mut pos = 0;
         while let Some(head) = frames.get(pos..).and_then(FrameHeader::read) {
             let start = pos + FRAME_HEADER_LEN;
             let end = (start + head.len as usize).min(frames.len());
+            // Marks of earlier frames (there are none when they come in order) are passed over.
+            loop {
+                match marks.peek() {
+                    Some(Mark::Frame { frame, .. }) if *frame < pos => {}
+                    Some(Mark::Chunk(_)) => {}
+                    _ => break,
+                }
+                marks.next();
+            }
             let mut record_end = end;
-            let mut hashes: &[Hash] = &[];
-            while let Some(&&(frame, raw_at, hashes_end)) = marks.peek() {
-                if frame > pos {
-                    break;
-                }
-                if frame == pos {
-                    record_end = raw_at.clamp(start, end);
-                    hashes = raw.hashes.get(hashes_done..hashes_end).unwrap_or_default();
-                }
-                hashes_done = hashes_end;
+            let mine = matches!(marks.peek(), Some(Mark::Frame { frame, .. }) if *frame == pos);
+            if let (true, Some(Mark::Frame { raw_at, .. })) = (mine, marks.peek()) {
+                record_end = (*raw_at).clamp(start, end);
                 marks.next();
             }
             hasher.update(&head.len.to_le_bytes());
             hasher.update(&frames[start..record_end]);
-            for hash in hashes {
+            while let (true, Some(Mark::Chunk(hash))) = (mine, marks.peek()) {
                 hasher.update(&hash.0);
+                marks.next();
             }
             pos = end;
         }
@@ -363,21 +365,32 @@ impl Chain {
 /// bytes, as replay computes them).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RawMarks {
-    /// (frame start, chunk bytes start, end of its hashes in `hashes`).
-    marks: alloc::vec::Vec<(usize, usize, usize)>,
-    hashes: alloc::vec::Vec<Hash>,
+    /// Each marked frame, followed by its new chunks' hashes (one list: one allocation).
+    marks: alloc::vec::Vec<Mark>,
+}
+
+#[derive(Clone, Debug)]
+enum Mark {
+    /// A frame that starts at `frame` and whose chunk bytes start at `raw_at`.
+    Frame { frame: usize, raw_at: usize },
+    /// The hash of a new chunk of the frame marked before.
+    Chunk(Hash),
 }
 
 impl RawMarks {
     /// Marks the frame starting at `frame` whose chunk bytes start at `raw_at`.
-    pub fn push(&mut self, frame: usize, raw_at: usize, hashes: &[Hash]) {
-        self.hashes.extend_from_slice(hashes);
-        self.marks.push((frame, raw_at, self.hashes.len()));
+    pub fn push<'h>(
+        &mut self,
+        frame: usize,
+        raw_at: usize,
+        hashes: impl Iterator<Item = &'h Hash>,
+    ) {
+        self.marks.push(Mark::Frame { frame, raw_at });
+        self.marks.extend(hashes.map(|h| Mark::Chunk(*h)));
     }
 
     pub fn clear(&mut self) {
         self.marks.clear();
-        self.hashes.clear();
     }
 
     /// The same marks in a buffer that starts `by` bytes later.
@@ -386,9 +399,14 @@ impl RawMarks {
             marks: self
                 .marks
                 .iter()
-                .map(|(frame, raw, end)| (frame - by, raw - by, *end))
+                .map(|mark| match mark {
+                    Mark::Frame { frame, raw_at } => Mark::Frame {
+                        frame: frame - by,
+                        raw_at: raw_at - by,
+                    },
+                    chunk => chunk.clone(),
+                })
                 .collect(),
-            hashes: self.hashes.clone(),
         }
     }
 }

@@ -215,18 +215,76 @@ pub(crate) struct CompactAttachment {
 /// chunks take a byte or two each.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct CompactBlob {
-    pub content_type: ContentType,
+    /// Stored as a [`ContentType`].
+    #[serde(with = "content_type_code")]
+    pub content_type: String,
     pub len: u64,
     pub base: Option<CompactBase>,
     /// The chunk number of the first new chunk (the next number of the log).
     pub first_new: u64,
-    /// The lengths of the new chunks, whose bytes follow the record in this order.
-    pub new: Vec<u32>,
+    /// The new chunks, whose bytes follow the record in this order. Only their lengths are
+    /// stored: their hashes are computed from their bytes when the record is read
+    /// ([`Record::hash_new_chunks`]) and known to the writer when it is written.
+    #[serde(with = "lengths_only")]
+    pub new: Vec<NewChunk>,
     pub runs: Vec<Run>,
-    /// The new chunks' hashes: computed from their bytes when the record is read, known to the
-    /// writer when it is written; never stored.
-    #[serde(skip)]
-    pub new_hashes: Vec<Hash>,
+}
+
+/// New chunks stored by length only (see [`CompactBlob::new`]).
+mod lengths_only {
+    use alloc::vec::Vec;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::NewChunk;
+    use crate::id::Hash;
+
+    pub fn serialize<S: Serializer>(new: &[NewChunk], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(new.iter().map(|c| c.len))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<NewChunk>, D::Error> {
+        let lens = Vec::<u32>::deserialize(d)?;
+        Ok(lens
+            .into_iter()
+            .map(|len| NewChunk {
+                hash: Hash([0; 32]),
+                len,
+            })
+            .collect())
+    }
+}
+
+/// A content type stored as a [`ContentType`], held as its text.
+mod content_type_code {
+    use alloc::string::String;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::ContentType;
+
+    /// [`ContentType`] over borrowed text: the same encoding.
+    #[derive(Serialize)]
+    enum Code<'a> {
+        Json,
+        OctetStream,
+        Text,
+        Other(&'a str),
+    }
+
+    pub fn serialize<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+        match text {
+            "application/json" => Code::Json,
+            "application/octet-stream" => Code::OctetStream,
+            "text/plain" => Code::Text,
+            other => Code::Other(other),
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Ok(ContentType::deserialize(d)?.into_string())
+    }
 }
 
 /// A base blob: the state of the checkpoint `back` seqs before the record's checkpoint (or, for
@@ -256,15 +314,6 @@ pub(crate) enum ContentType {
 }
 
 impl ContentType {
-    pub fn of(text: &str) -> ContentType {
-        match text {
-            "application/json" => ContentType::Json,
-            "application/octet-stream" => ContentType::OctetStream,
-            "text/plain" => ContentType::Text,
-            other => ContentType::Other(String::from(other)),
-        }
-    }
-
     pub fn into_string(self) -> String {
         match self {
             ContentType::Json => String::from("application/json"),
@@ -278,18 +327,14 @@ impl ContentType {
 impl Record {
     /// The lengths of the new chunks this record carries (their bytes follow the postcard part).
     fn new_chunk_lens(&self) -> impl Iterator<Item = u64> + '_ {
-        let (wide, compact): (&[NewChunk], &[u32]) = match self {
-            Record::Checkpoint(c) => (&c.state.new, &[]),
-            Record::Attachment(a) | Record::DerivedAttachment(a) => (&a.blob.new, &[]),
-            Record::CompactCheckpoint(c) => (&[], &c.state.new),
-            Record::CompactAttachment(a) | Record::CompactDerivedAttachment(a) => {
-                (&[], &a.blob.new)
-            }
-            _ => (&[], &[]),
+        let new: &[NewChunk] = match self {
+            Record::Checkpoint(c) => &c.state.new,
+            Record::Attachment(a) | Record::DerivedAttachment(a) => &a.blob.new,
+            Record::CompactCheckpoint(c) => &c.state.new,
+            Record::CompactAttachment(a) | Record::CompactDerivedAttachment(a) => &a.blob.new,
+            _ => &[],
         };
-        wide.iter()
-            .map(|c| c.len as u64)
-            .chain(compact.iter().map(|len| *len as u64))
+        new.iter().map(|c| c.len as u64)
     }
 
     /// The compact blob of a version 3 record.
@@ -329,16 +374,11 @@ impl Record {
     pub(crate) fn hash_new_chunks(&mut self, raw: &[u8]) {
         if let Some(blob) = self.compact_blob_mut() {
             let mut at = 0usize;
-            blob.new_hashes = blob
-                .new
-                .iter()
-                .map(|len| {
-                    let end = at + *len as usize;
-                    let hash = Hash::of(&raw[at..end]);
-                    at = end;
-                    hash
-                })
-                .collect();
+            for chunk in &mut blob.new {
+                let end = at + chunk.len as usize;
+                chunk.hash = Hash::of(&raw[at..end]);
+                at = end;
+            }
         }
     }
 }

@@ -1060,7 +1060,7 @@ pub fn reseal(log: &mut [u8]) {
             Ok(r) => {
                 chain.absorb(0, end - start, &log[start..record_end], None, false);
                 if let Some(blob) = r.compact_blob() {
-                    chain.absorb_chunk_hashes(&blob.new_hashes);
+                    chain.absorb_chunk_hashes(blob.new.iter().map(|c| &c.hash));
                 }
             }
             Err(_) => chain.absorb(0, end - start, &log[start..record_end], None, false),

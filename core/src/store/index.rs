@@ -271,7 +271,8 @@ impl Index {
                     self.chain
                         .absorb(frame_start, payload.len(), record, txn, false);
                     if let Some(blob) = rec.compact_blob_mut() {
-                        self.chain.absorb_chunk_hashes(&blob.new_hashes);
+                        self.chain
+                            .absorb_chunk_hashes(blob.new.iter().map(|c| &c.hash));
                     }
                     if !self.chain.salvage {
                         if matches!(rec, Record::TxnAbort) {
@@ -709,24 +710,20 @@ impl Index {
             }
             ParentRef::Detached(id, hash) => (Some(id), hash),
         };
-        let metadata_text = if c.metadata.is_empty() {
-            String::from("{}")
+        let metadata_text: &str = if c.metadata.is_empty() {
+            "{}"
         } else {
-            c.metadata
+            &c.metadata
         };
-        let known = known.filter(|k| k.id == id);
-        let metadata = match &known {
-            Some(k) => k.metadata.clone(),
-            None => parse_metadata(&metadata_text)?,
+        let (metadata, known_root, known_hash) = match known.filter(|k| k.id == id) {
+            Some(k) => (k.metadata, Some(k.root), Some(k.hash)),
+            None => (parse_metadata(metadata_text)?, None, None),
         };
         let state = self.resolve_compact_blob(c.state, c.seq, None, raw_pos)?;
-        let root = match &known {
-            Some(k) => k.root,
-            None => state_root(state.chunks.iter().map(|s| &self.chunks.get(*s).hash)),
-        };
-        let hash = match &known {
-            Some(k) => k.hash,
-            None => hash_fields(&HashFields {
+        let root = known_root
+            .unwrap_or_else(|| state_root(state.chunks.iter().map(|s| &self.chunks.get(*s).hash)));
+        let hash = known_hash.unwrap_or_else(|| {
+            hash_fields(&HashFields {
                 id,
                 session,
                 namespace: &c.namespace,
@@ -736,12 +733,12 @@ impl Index {
                 message: &c.message,
                 tags: &c.tags,
                 trigger: &c.trigger,
-                metadata: &metadata_text,
+                metadata: metadata_text,
                 content_type: &state.content_type,
                 state_len: state.len,
                 state_root: root,
-            }),
-        };
+            })
+        });
         let cp = Checkpoint {
             id,
             session,

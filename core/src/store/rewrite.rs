@@ -159,7 +159,8 @@ impl LiveLogWriter {
             moved_heads,
             batch_chunks: Vec::new(),
             raw_marks: RawMarks::default(),
-            encoder: Encoder::new(0),
+            // What the new log holds is tracked here (`written_*`), not by the encoder.
+            encoder: Encoder::new(0, false),
             slot_numbers: alloc::vec![0; store.index.chunks.slot_count()],
             numbered: Vec::new(),
             batch_start: 0,
@@ -376,13 +377,12 @@ impl LiveLogWriter {
         };
         let first_new = self.encoder.next_number();
         let rec = self.encoder.encode(&names, rec)?;
-        // What the new log holds is tracked here, not in the encoder.
-        self.encoder.forget();
         let frame_start = buf.len();
         let raw_at = record::write(buf, &rec, &[chunk_buf.as_slice()]);
         if raw_at < buf.len() {
-            let hashes = rec.compact_blob().map_or(&[][..], |b| &b.new_hashes);
-            self.raw_marks.push(frame_start, raw_at, hashes);
+            let hashes = rec.compact_blob().map_or(&[][..], |b| &b.new[..]);
+            self.raw_marks
+                .push(frame_start, raw_at, hashes.iter().map(|c| &c.hash));
         }
         for (i, &slot) in raw_slots.iter().enumerate() {
             if let Some(number) = self.slot_numbers.get_mut(slot as usize) {

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::id::{CheckpointId, Hash};
 use crate::record::{
     AttachmentRecord, BlobRecord, CheckpointRecord, ChunkRef, CompactAttachment, CompactBase,
-    CompactBlob, CompactCheckpoint, ContentType, ParentRef, Record, Run,
+    CompactBlob, CompactCheckpoint, ParentRef, Record, Run,
 };
 use crate::store::index::{Blob, CHECK_LEN, Index, check_of, inconsistent};
 
@@ -64,16 +64,22 @@ pub(crate) struct Encoder {
     /// The check the next checkpoint records instead of its hash's (a rewrite records the
     /// check a checkpoint was written with, even when its contents no longer match it).
     check: Option<[u8; CHECK_LEN]>,
+    /// Whether later records of the batch may name what earlier ones brought (false when
+    /// there are none, or when the caller tracks the log itself): nothing is kept then.
+    remember: bool,
 }
 
 impl Encoder {
-    /// An encoder for records appended where the log's next chunk number is `next_number`.
-    pub fn new(next_number: u64) -> Encoder {
+    /// An encoder for records appended where the log's next chunk number is `next_number`;
+    /// `remember`: later records may name chunks and checkpoints earlier ones brought (a
+    /// transaction of several records).
+    pub fn new(next_number: u64, remember: bool) -> Encoder {
         Encoder {
             next_number,
             chunks: HashMap::new(),
             checkpoints: HashMap::new(),
             check: None,
+            remember,
         }
     }
 
@@ -82,13 +88,6 @@ impl Encoder {
     /// [`Entry::check`]: crate::store::index::Entry::check
     pub fn keep_check(&mut self, check: [u8; CHECK_LEN]) {
         self.check = Some(check);
-    }
-
-    /// Forgets what the records encoded so far brought (a caller that tracks the log itself,
-    /// like a rewrite, keeps the encoder from holding the whole log), keeping the numbering.
-    pub fn forget(&mut self) {
-        self.chunks.clear();
-        self.checkpoints.clear();
     }
 
     /// The chunk number the next new chunk gets.
@@ -131,7 +130,9 @@ impl Encoder {
             },
         };
         let state = self.blob(log, c.state, c.seq)?;
-        self.checkpoints.insert(c.id, (c.seq, c.hash));
+        if self.remember {
+            self.checkpoints.insert(c.id, (c.seq, c.hash));
+        }
         Ok(CompactCheckpoint {
             id: *c.id.as_bytes(),
             session: *c.session.as_bytes(),
@@ -182,9 +183,9 @@ impl Encoder {
             }
         };
         let first_new = self.next_number;
-        let mut numbers = Vec::with_capacity(b.chunks.len());
+        let mut runs = Runs::new(first_new);
         for r in &b.chunks {
-            numbers.push(match r {
+            runs.push(match r {
                 ChunkRef::New(n) => first_new + u64::from(*n),
                 ChunkRef::Known(hash) => self
                     .chunks
@@ -194,51 +195,67 @@ impl Encoder {
                     .ok_or(inconsistent("reference to an unknown chunk"))?,
             });
         }
-        for (i, chunk) in b.new.iter().enumerate() {
-            self.chunks.insert(chunk.hash, first_new + i as u64);
+        if self.remember {
+            for (i, chunk) in b.new.iter().enumerate() {
+                self.chunks.insert(chunk.hash, first_new + i as u64);
+            }
         }
         self.next_number += b.new.len() as u64;
         Ok(CompactBlob {
-            content_type: ContentType::of(&b.content_type),
+            content_type: b.content_type,
             len: b.len,
             base,
             first_new,
-            new: b.new.iter().map(|c| c.len).collect(),
-            runs: runs(first_new, &numbers),
-            new_hashes: b.new.iter().map(|c| c.hash).collect(),
+            new: b.new,
+            runs: runs.finish(),
         })
     }
 }
 
-/// Consecutive numbers as runs, each starting at an offset from where the one before ended
-/// (the first from `first_new`).
-fn runs(first_new: u64, numbers: &[u64]) -> Vec<Run> {
-    let mut runs: Vec<Run> = Vec::new();
-    let mut cursor = first_new;
-    let mut current: Option<(u64, u32)> = None;
-    for &n in numbers {
-        current = match current {
+/// Builds the runs of a chunk list: consecutive numbers as one run, each run starting at an
+/// offset from where the one before ended (the first from `first_new`).
+struct Runs {
+    runs: Vec<Run>,
+    cursor: u64,
+    current: Option<(u64, u32)>,
+}
+
+impl Runs {
+    fn new(first_new: u64) -> Runs {
+        Runs {
+            runs: Vec::new(),
+            cursor: first_new,
+            current: None,
+        }
+    }
+
+    fn push(&mut self, n: u64) {
+        self.current = match self.current {
             Some((start, len)) if start + u64::from(len) == n && len < u32::MAX => {
                 Some((start, len + 1))
             }
-            Some((start, len)) => {
-                runs.push(Run {
-                    offset: start as i64 - cursor as i64,
-                    len,
-                });
-                cursor = start + u64::from(len);
+            Some(run) => {
+                self.close(run);
                 Some((n, 1))
             }
             None => Some((n, 1)),
         };
     }
-    if let Some((start, len)) = current {
-        runs.push(Run {
-            offset: start as i64 - cursor as i64,
+
+    fn close(&mut self, (start, len): (u64, u32)) {
+        self.runs.push(Run {
+            offset: start as i64 - self.cursor as i64,
             len,
         });
+        self.cursor = start + u64::from(len);
     }
-    runs
+
+    fn finish(mut self) -> Vec<Run> {
+        if let Some(run) = self.current.take() {
+            self.close(run);
+        }
+        self.runs
+    }
 }
 
 /// The most chunks a blob of `len` bytes can have: the chunker never cuts below its minimum,
@@ -266,7 +283,12 @@ impl Index {
         raw_pos: u64,
     ) -> Result<Blob> {
         let limit = max_chunks(blob.len);
-        let mut slots = Vec::new();
+        let listed = blob
+            .runs
+            .iter()
+            .fold(0u64, |n, run| n.saturating_add(u64::from(run.len)));
+        let prefix = blob.base.map_or(0, |b| u64::from(b.prefix));
+        let mut slots = Vec::with_capacity(listed.saturating_add(prefix).min(limit) as usize);
         if let Some(base) = blob.base {
             let id = self
                 .seq_back(owner, base.back)
@@ -300,25 +322,22 @@ impl Index {
             }
             self.chunks.skip_numbers_to(blob.first_new);
         }
-        if blob.new_hashes.len() != blob.new.len() {
-            return Err(inconsistent("new chunks without their hashes"));
-        }
         let mut new_slots = Vec::with_capacity(blob.new.len());
         let mut offset = raw_pos;
         let fail = |index: &mut Index, new_slots: &[u32], what| {
             index.chunks.drop_unreferenced(new_slots);
             Err::<Blob, Error>(inconsistent(what))
         };
-        for (hash, len) in blob.new_hashes.iter().zip(&blob.new) {
-            if *len == 0 || self.chunks.lookup(hash).is_some() {
+        for chunk in &blob.new {
+            if chunk.len == 0 || self.chunks.lookup(&chunk.hash).is_some() {
                 return fail(
                     self,
                     &new_slots,
                     "a new chunk that is empty or already stored",
                 );
             }
-            new_slots.push(self.chunks.insert(*hash, offset, *len));
-            offset += u64::from(*len);
+            new_slots.push(self.chunks.insert(chunk.hash, offset, chunk.len));
+            offset += u64::from(chunk.len);
         }
         let mut cursor = blob.first_new;
         let mut total: u64 = slots
@@ -359,7 +378,7 @@ impl Index {
         }
         self.chunks.retain(&slots);
         Ok(Blob {
-            content_type: blob.content_type.into_string(),
+            content_type: blob.content_type,
             len: blob.len,
             chunks: slots,
         })
@@ -370,11 +389,18 @@ impl Index {
 mod tests {
     use super::*;
 
+    fn runs(first_new: u64, numbers: &[u64]) -> Vec<Run> {
+        let mut runs = Runs::new(first_new);
+        for n in numbers {
+            runs.push(*n);
+        }
+        runs.finish()
+    }
+
     #[test]
     fn runs_take_consecutive_numbers_together_and_go_back_by_offsets() {
-        let runs = runs(100, &[100, 101, 102, 40, 41, 7, 103]);
         assert_eq!(
-            runs,
+            runs(100, &[100, 101, 102, 40, 41, 7, 103]),
             [
                 Run { offset: 0, len: 3 },
                 Run {
@@ -388,6 +414,6 @@ mod tests {
                 Run { offset: 95, len: 1 },
             ]
         );
-        assert!(super::runs(5, &[]).is_empty());
+        assert!(runs(5, &[]).is_empty());
     }
 }

@@ -433,12 +433,13 @@ impl<B: Backend, E: Env> Store<B, E> {
         }
         // Version 3: the records in their compact form, named against the log.
         let records = if self.index.chain.version == Version::V3 {
-            let mut encoder = Encoder::new(self.index.chunks.next_number());
-            let mut compact = Vec::with_capacity(records.len());
-            for (rec, raw) in records {
-                compact.push((encoder.encode(&self.index, rec)?, raw));
-            }
-            compact
+            let mut encoder = Encoder::new(self.index.chunks.next_number(), records.len() > 1);
+            let index = &self.index;
+            // Collected in place: the records' own allocation is reused.
+            records
+                .into_iter()
+                .map(|(rec, raw)| Ok((encoder.encode(index, rec)?, raw)))
+                .collect::<Result<Vec<_>>>()?
         } else {
             records
         };
@@ -472,8 +473,8 @@ impl<B: Backend, E: Env> Store<B, E> {
             }
             placed.push((raw_at, (buf.len() - start) as u64));
             if v2 && raw_at < buf.len() {
-                let hashes = rec.compact_blob().map_or(&[][..], |b| &b.new_hashes);
-                raw_marks.push(start, raw_at, hashes);
+                let hashes = rec.compact_blob().map_or(&[][..], |b| &b.new[..]);
+                raw_marks.push(start, raw_at, hashes.iter().map(|c| &c.hash));
             }
         }
         // Version 2: the write ends with its seal.
