@@ -837,24 +837,7 @@ impl Index {
         let mut slots =
             Vec::with_capacity(blob.base.map_or(0, |b| b.prefix as usize) + blob.chunks.len());
         if let Some(base) = blob.base {
-            let entry = self
-                .checkpoints
-                .get(&base.checkpoint)
-                .ok_or(inconsistent("chunk list based on an unknown checkpoint"))?;
-            let chunks = match base_key {
-                None => &entry.state.chunks,
-                Some(key) => {
-                    &entry
-                        .attachments
-                        .get(key)
-                        .ok_or(inconsistent("chunk list based on an unknown attachment"))?
-                        .chunks
-                }
-            };
-            let prefix = chunks
-                .get(..base.prefix as usize)
-                .ok_or(inconsistent("chunk list prefix longer than its base"))?;
-            slots.extend_from_slice(prefix);
+            slots.extend_from_slice(self.base_prefix(base.checkpoint, base_key, base.prefix)?);
         }
         let mut new_slots = Vec::with_capacity(blob.new.len());
         let mut offset = raw_pos;
@@ -888,6 +871,33 @@ impl Index {
             len: blob.len,
             chunks: slots,
         })
+    }
+
+    /// The first `prefix` chunks of a base blob: the state of checkpoint `id`, or with
+    /// `base_key` its attachment with that key.
+    pub(crate) fn base_prefix(
+        &self,
+        id: CheckpointId,
+        base_key: Option<&str>,
+        prefix: u32,
+    ) -> Result<&[Slot]> {
+        let entry = self
+            .checkpoints
+            .get(&id)
+            .ok_or(inconsistent("chunk list based on an unknown checkpoint"))?;
+        let chunks = match base_key {
+            None => &entry.state.chunks,
+            Some(key) => {
+                &entry
+                    .attachments
+                    .get(key)
+                    .ok_or(inconsistent("chunk list based on an unknown attachment"))?
+                    .chunks
+            }
+        };
+        chunks
+            .get(..prefix as usize)
+            .ok_or(inconsistent("chunk list prefix longer than its base"))
     }
 
     /// Releases a blob's chunks; returns the chunk bytes that became garbage.

@@ -293,24 +293,7 @@ impl Index {
             let id = self
                 .seq_back(owner, base.back)
                 .ok_or(inconsistent("chunk list based on an unknown checkpoint"))?;
-            let entry = self
-                .checkpoints
-                .get(&id)
-                .ok_or(inconsistent("chunk list based on an unknown checkpoint"))?;
-            let chunks = match base_key {
-                None => &entry.state.chunks,
-                Some(key) => {
-                    &entry
-                        .attachments
-                        .get(key)
-                        .ok_or(inconsistent("chunk list based on an unknown attachment"))?
-                        .chunks
-                }
-            };
-            let prefix = chunks
-                .get(..base.prefix as usize)
-                .ok_or(inconsistent("chunk list prefix longer than its base"))?;
-            slots.extend_from_slice(prefix);
+            slots.extend_from_slice(self.base_prefix(id, base_key, base.prefix)?);
         }
         let next = self.chunks.next_number();
         if blob.first_new != next {
