@@ -858,17 +858,30 @@ impl Index {
                 }
             }
         }
+        self.finish_blob(blob.content_type, blob.len, slots, &new_slots)
+    }
+
+    /// The blob a resolved chunk list makes, once its chunks' lengths are checked to add up to
+    /// `len` (if they do not, the chunks this record brought, `new_slots`, are dropped again):
+    /// its chunks gain a reference each.
+    pub(crate) fn finish_blob(
+        &mut self,
+        content_type: String,
+        len: u64,
+        slots: Vec<Slot>,
+        new_slots: &[Slot],
+    ) -> Result<Blob> {
         let total: u64 = slots.iter().map(|s| self.chunks.get(*s).len as u64).sum();
-        if total != blob.len {
-            self.chunks.drop_unreferenced(&new_slots);
+        if total != len {
+            self.chunks.drop_unreferenced(new_slots);
             return Err(inconsistent(
                 "chunk lengths do not add up to the blob length",
             ));
         }
         self.chunks.retain(&slots);
         Ok(Blob {
-            content_type: blob.content_type,
-            len: blob.len,
+            content_type,
+            len,
             chunks: slots,
         })
     }

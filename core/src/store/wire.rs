@@ -323,10 +323,6 @@ impl Index {
             offset += u64::from(chunk.len);
         }
         let mut cursor = blob.first_new;
-        let mut total: u64 = slots
-            .iter()
-            .map(|s| u64::from(self.chunks.get(*s).len))
-            .sum();
         for run in &blob.runs {
             let range = cursor
                 .checked_add_signed(run.offset)
@@ -344,27 +340,12 @@ impl Index {
             cursor = range.end;
             for n in range {
                 match self.chunks.by_number(n) {
-                    Some(slot) => {
-                        slots.push(slot);
-                        total += u64::from(self.chunks.get(slot).len);
-                    }
+                    Some(slot) => slots.push(slot),
                     None => return fail(self, &new_slots, "reference to an unknown chunk"),
                 }
             }
         }
-        if total != blob.len {
-            return fail(
-                self,
-                &new_slots,
-                "chunk lengths do not add up to the blob length",
-            );
-        }
-        self.chunks.retain(&slots);
-        Ok(Blob {
-            content_type: blob.content_type,
-            len: blob.len,
-            chunks: slots,
-        })
+        self.finish_blob(blob.content_type, blob.len, slots, &new_slots)
     }
 }
 
