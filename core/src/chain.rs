@@ -40,7 +40,7 @@
 use crate::error::CorruptKind;
 use crate::frame::{FRAME_HEADER_LEN, FrameHeader};
 use crate::id::Hash;
-use crate::record::{SEAL_LEN, Seal, SegmentStart};
+use crate::record::{Record, SEAL_LEN, Seal, SegmentStart};
 
 /// Which format a log being replayed turned out to have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -378,15 +378,12 @@ enum Mark {
 }
 
 impl RawMarks {
-    /// Marks the frame starting at `frame` whose chunk bytes start at `raw_at`.
-    pub fn push<'h>(
-        &mut self,
-        frame: usize,
-        raw_at: usize,
-        hashes: impl Iterator<Item = &'h Hash>,
-    ) {
+    /// Marks the frame of `rec` that starts at `frame` and whose chunk bytes start at
+    /// `raw_at`.
+    pub fn push(&mut self, frame: usize, raw_at: usize, rec: &Record) {
         self.marks.push(Mark::Frame { frame, raw_at });
-        self.marks.extend(hashes.map(|h| Mark::Chunk(*h)));
+        self.marks
+            .extend(rec.chained_chunk_hashes().map(|h| Mark::Chunk(*h)));
     }
 
     pub fn clear(&mut self) {

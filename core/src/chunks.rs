@@ -176,8 +176,8 @@ impl ChunkTable {
     }
 
     /// Numbers the live chunks afresh (after a log rewrite): `numbered` lists each chunk's slot
-    /// at its new number, in order.
-    /// Chunks left out (garbage, or only used by what a compaction removes) have no number.
+    /// at its new number, in order. Chunks left out (garbage, or only used by what a
+    /// compaction removes) have no number.
     pub fn renumber(&mut self, numbered: Vec<Slot>) {
         for info in &mut self.slots {
             info.number = u64::MAX;

@@ -263,27 +263,12 @@ mod content_type_code {
 
     use super::ContentType;
 
-    /// [`ContentType`] over borrowed text: the same encoding.
-    #[derive(Serialize)]
-    enum Code<'a> {
-        Json,
-        OctetStream,
-        Text,
-        Other(&'a str),
-    }
-
     pub fn serialize<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
-        match text {
-            "application/json" => Code::Json,
-            "application/octet-stream" => Code::OctetStream,
-            "text/plain" => Code::Text,
-            other => Code::Other(other),
-        }
-        .serialize(s)
+        ContentType::of(text).serialize(s)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        Ok(ContentType::deserialize(d)?.into_string())
+        Ok(ContentType::<String>::deserialize(d)?.into_string())
     }
 }
 
@@ -304,16 +289,28 @@ pub(crate) struct Run {
     pub len: u32,
 }
 
-/// A content type, with the common ones in one byte.
+/// A content type, with the common ones in one byte; `Other` holds the text of the rest
+/// (borrowed when writing, owned when reading).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub(crate) enum ContentType {
+pub(crate) enum ContentType<S> {
     Json,
     OctetStream,
     Text,
-    Other(String),
+    Other(S),
 }
 
-impl ContentType {
+impl<'a> ContentType<&'a str> {
+    pub fn of(text: &'a str) -> Self {
+        match text {
+            "application/json" => ContentType::Json,
+            "application/octet-stream" => ContentType::OctetStream,
+            "text/plain" => ContentType::Text,
+            other => ContentType::Other(other),
+        }
+    }
+}
+
+impl ContentType<String> {
     pub fn into_string(self) -> String {
         match self {
             ContentType::Json => String::from("application/json"),
@@ -355,18 +352,29 @@ impl Record {
         }
     }
 
-    /// Whether this record is one of the content kinds of format version 3 (`Some(true)`),
-    /// of versions 1 and 2 (`Some(false)`), or neither.
+    /// Whether this record is one of the kinds only format version 3 writes (`Some(true)`),
+    /// one only versions 1 and 2 write (`Some(false)`), or one of any version.
     pub(crate) fn is_compact(&self) -> Option<bool> {
         match self {
             Record::CompactCheckpoint(_)
             | Record::CompactAttachment(_)
-            | Record::CompactDerivedAttachment(_) => Some(true),
-            Record::Checkpoint(_) | Record::Attachment(_) | Record::DerivedAttachment(_) => {
-                Some(false)
-            }
+            | Record::CompactDerivedAttachment(_)
+            | Record::CompactLogStart(_) => Some(true),
+            Record::Checkpoint(_)
+            | Record::Attachment(_)
+            | Record::DerivedAttachment(_)
+            | Record::LogStart(_) => Some(false),
             _ => None,
         }
+    }
+
+    /// The hashes the chain takes in after this record: a version 3 record's new chunks'
+    /// (it names them by length only); none for any other.
+    pub(crate) fn chained_chunk_hashes(&self) -> impl Iterator<Item = &Hash> {
+        self.compact_blob()
+            .map_or(&[][..], |b| &b.new[..])
+            .iter()
+            .map(|c| &c.hash)
     }
 
     /// Fills in a version 3 record's new chunk hashes from its chunk bytes (`raw`, which

@@ -1059,9 +1059,7 @@ pub fn reseal(log: &mut [u8]) {
             }
             Ok(r) => {
                 chain.absorb(0, end - start, &log[start..record_end], None, false);
-                if let Some(blob) = r.compact_blob() {
-                    chain.absorb_chunk_hashes(blob.new.iter().map(|c| &c.hash));
-                }
+                chain.absorb_chunk_hashes(r.chained_chunk_hashes());
             }
             Err(_) => chain.absorb(0, end - start, &log[start..record_end], None, false),
         }

@@ -249,11 +249,6 @@ impl Index {
                 return self.chain.segment(*start).map_err(corrupt);
             }
             Record::LogStart(previous) | Record::CompactLogStart(previous) => {
-                if matches!(rec, Record::CompactLogStart(_)) {
-                    self.chain.compact = true;
-                } else {
-                    self.chain.wide = true;
-                }
                 self.chain.first_record(true).map_err(corrupt)?;
                 self.chain.previous_head = *previous;
                 self.chain
@@ -270,10 +265,7 @@ impl Index {
                     let record = &payload[..payload.len() - raw.len()];
                     self.chain
                         .absorb(frame_start, payload.len(), record, txn, false);
-                    if let Some(blob) = rec.compact_blob_mut() {
-                        self.chain
-                            .absorb_chunk_hashes(blob.new.iter().map(|c| &c.hash));
-                    }
+                    self.chain.absorb_chunk_hashes(rec.chained_chunk_hashes());
                     if !self.chain.salvage {
                         if matches!(rec, Record::TxnAbort) {
                             self.chain.absorbed_abort();
@@ -694,11 +686,12 @@ impl Index {
         let (parent, parent_hash) = match c.parent {
             ParentRef::None => (None, None),
             ParentRef::Back(back) => {
-                let parent = i64::try_from(back)
-                    .ok()
-                    .filter(|b| *b > 0)
-                    .and_then(|b| self.seq_back(c.seq, b));
-                match parent.and_then(|p| Some((p, self.checkpoints.get(&p)?.cp.hash))) {
+                let parent = c
+                    .seq
+                    .checked_sub(back)
+                    .filter(|_| back > 0)
+                    .and_then(|seq| self.by_seq.get(&seq));
+                match parent.and_then(|p| Some((*p, self.checkpoints.get(p)?.cp.hash))) {
                     Some((p, hash)) => (Some(p), Some(hash)),
                     // Salvaging: the parent's record was lost, and with it its id and hash.
                     None if self.chain.salvage => {

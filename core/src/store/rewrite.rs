@@ -380,9 +380,7 @@ impl LiveLogWriter {
         let frame_start = buf.len();
         let raw_at = record::write(buf, &rec, &[chunk_buf.as_slice()]);
         if raw_at < buf.len() {
-            let hashes = rec.compact_blob().map_or(&[][..], |b| &b.new[..]);
-            self.raw_marks
-                .push(frame_start, raw_at, hashes.iter().map(|c| &c.hash));
+            self.raw_marks.push(frame_start, raw_at, &rec);
         }
         for (i, &slot) in raw_slots.iter().enumerate() {
             if let Some(number) = self.slot_numbers.get_mut(slot as usize) {

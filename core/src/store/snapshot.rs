@@ -22,10 +22,10 @@
 //!
 //! **Encoding** (version 3): `RWNDIDX\0` (8 bytes), the encoding version (u16 LE), the body
 //! (postcard: the point, the counters, the sessions, the chunk table slot by slot with its
-//! free list and chunk numbers, and the number of checkpoints), then each checkpoint on its own in seq order
-//! (postcard: its fields, its state's chunk slots, annotations and attachments; decoded one at
-//! a time, so a load never holds them all decoded at once), and the blake3 hash of everything
-//! before it (32 bytes). Versions 1 and 2 (never read now) kept the checkpoints inside the
+//! free list and chunk numbers, and the number of checkpoints), then each checkpoint on its
+//! own in seq order (postcard: its fields, its state's chunk slots, annotations and
+//! attachments; decoded one at a time, so a load never holds them all decoded at once), and
+//! the blake3 hash of everything before it (32 bytes). Versions 1 and 2 (never read now) kept the checkpoints inside the
 //! body, and the chunks without their numbers.
 //! Indexes that are derived (checkpoints by seq, tags, each session's seqs and times) are
 //! rebuilt from the checkpoints. A snapshot is never the only copy of anything, so its

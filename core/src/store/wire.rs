@@ -5,14 +5,15 @@
 //! [`BlobRecord`]: parents by id, chunks by hash). In a version 3 log an [`Encoder`] turns each
 //! into its compact form ([`CompactCheckpoint`], [`CompactBlob`]) against what the log already
 //! holds: a parent in the log is named by how many seqs back it is, a chunk in the log by its
-//! chunk number, and the checkpoint's own hash is left out. Applying a compact record — the
-//! live write's and the replayed one alike — resolves those names against the index and
-//! recomputes the hash from the fields, so a store reopened from a version 3 log has exactly
-//! the ids, hashes and chunk lists its writer had.
+//! chunk number, and of the checkpoint's own hash only the first 8 bytes are kept (the
+//! *check*). Applying a compact record — the live write's and the replayed one alike —
+//! resolves those names against the index and recomputes the hash from the fields, so a store
+//! reopened from a version 3 log has exactly the ids, hashes and chunk lists its writer had.
 //!
 //! What `verify` proves does not change: the chain covers every record and, in place of the
-//! chunk bytes, their hashes (see [`crate::chain`]); the checkpoint hashes are recomputed
-//! from the fields and chunk hashes as before.
+//! chunk bytes, their hashes (see [`crate::chain`]); each checkpoint's hash is recomputed from
+//! its fields and chunk hashes and held to its check, so contents changed behind a re-sealed
+//! chain are still reported.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -266,8 +267,8 @@ fn max_chunks(len: u64) -> u64 {
 }
 
 impl Index {
-    /// The checkpoint with seq `owner - back` (a compact record's parent or base).
-    pub(crate) fn seq_back(&self, owner: u64, back: i64) -> Option<CheckpointId> {
+    /// The checkpoint with seq `owner - back` (a compact blob's base).
+    fn seq_back(&self, owner: u64, back: i64) -> Option<CheckpointId> {
         let seq = owner.checked_add_signed(back.checked_neg()?)?;
         self.by_seq.get(&seq).copied()
     }

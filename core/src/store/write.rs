@@ -473,8 +473,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             }
             placed.push((raw_at, (buf.len() - start) as u64));
             if v2 && raw_at < buf.len() {
-                let hashes = rec.compact_blob().map_or(&[][..], |b| &b.new[..]);
-                raw_marks.push(start, raw_at, hashes.iter().map(|c| &c.hash));
+                raw_marks.push(start, raw_at, rec);
             }
         }
         // Version 2: the write ends with its seal.
