@@ -248,8 +248,8 @@ impl<B: Backend, E: Env> Store<B, E> {
         let mut rank: HashMap<SessionId, usize> = HashMap::new();
         let mut removed_set = HashSet::new();
         let mut selectable = Vec::new();
-        for (_, id) in self.index.by_seq.iter().rev() {
-            let entry = &self.index.checkpoints[id];
+        for entry in self.index.checkpoints.iter().rev() {
+            let id = &entry.cp.id;
             let cp = &entry.cp;
             if !in_scope(&cp.session) {
                 continue;
@@ -355,7 +355,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         let mut ids: Vec<CheckpointId> = ids
             .iter()
             .copied()
-            .filter(|id| self.index.checkpoints.contains_key(id))
+            .filter(|id| self.index.checkpoints.contains(id))
             .collect();
         ids.sort_by_key(|id| self.index.checkpoints[id].cp.seq);
         ids.dedup();

@@ -252,10 +252,9 @@ impl<B: Backend, E: Env> Store<B, E> {
                 head: s.head.map(CheckpointIdText),
             });
         }
-        let total = self.index.by_seq.len() as u64;
-        for (done, id) in self.index.by_seq.values().enumerate() {
+        let total = self.index.checkpoints.len() as u64;
+        for (done, entry) in self.index.checkpoints.iter().enumerate() {
             self.report_progress(done as u64, total);
-            let entry = &self.index.checkpoints[id];
             let cp = &entry.cp;
             if !wanted(&cp.session) {
                 continue;
@@ -427,8 +426,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             })
             .collect();
         let mut checkpoints = Vec::new();
-        for id in source.index.by_seq.values() {
-            let entry = &source.index.checkpoints[id];
+        for entry in source.index.checkpoints.iter() {
             let cp = &entry.cp;
             // A version 3 log records the first bytes of each hash, not the hash: contents
             // that no longer match them were changed after the hash was taken.
@@ -591,9 +589,9 @@ impl<B: Backend, E: Env> Store<B, E> {
         for (done, (seq, c)) in (self.index.next_seq..).zip(&fresh).enumerate() {
             // Chunking and hashing the states is the work.
             self.report_progress(done as u64, total);
-            let base = c.parent.filter(|p| {
-                self.index.checkpoints.contains_key(p) || pending.lists.contains_key(p)
-            });
+            let base = c
+                .parent
+                .filter(|p| self.index.checkpoints.contains(p) || pending.lists.contains_key(p));
             let base = base.map_or(BlobBase::None, BlobBase::State);
             let blob = self
                 .index
@@ -654,7 +652,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                 // attachment of the same key (stored or imported just before).
                 let base = match c.parent {
                     Some(p)
-                        if self.index.checkpoints.contains_key(&p)
+                        if self.index.checkpoints.contains(&p)
                             || pending.attachments.contains_key(&(p, key.clone())) =>
                     {
                         BlobBase::Attachment(p, key)

@@ -10,11 +10,9 @@
 //! Cursors are opaque strings that name the last seq returned and the order; seqs are never
 //! reused, so a cursor stays valid while the store changes underneath it.
 
-use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
-use core::ops::Bound;
 use core::str::FromStr;
 
 use serde_json::Value;
@@ -25,6 +23,7 @@ use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::id::{CheckpointId, SessionId};
 use crate::store::Store;
+use crate::store::seqs::SeqSet;
 
 /// Result order, by seq.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -291,11 +290,10 @@ impl<B: Backend, E: Env> Store<B, E> {
         if lo > hi || limit == 0 {
             return Ok(empty);
         }
-        let range = (Bound::Included(lo), Bound::Included(hi));
         // Pick the narrowest index that every result must be in.
         let source: Source<'_> = if let Some(session) = query.session {
             match self.index.sessions.get(&session) {
-                Some(s) => Source::Ids(&s.seqs),
+                Some(s) => Source::Seqs(&s.seqs),
                 None => return Err(Error::SessionNotFound(session)),
             }
         } else if !query.tags_all.is_empty() {
@@ -314,34 +312,24 @@ impl<B: Backend, E: Env> Store<B, E> {
                 None => return Ok(empty),
             }
         } else {
-            Source::Ids(&self.index.by_seq)
+            Source::All(self.index.checkpoints.len())
         };
         // Room for a full page, up to what the index holds (filters may take fewer).
         let capacity = limit.min(source.len()).min(MAX_PRESIZE);
-        let by_id = |id: &CheckpointId| self.index.checkpoints.get(id).map(|e| &e.cp);
+        let all = || self.index.checkpoints.range(lo..=hi).map(|e| &e.cp);
         let page = match (source, query.order) {
-            (Source::Ids(map), Order::Ascending) => page(
-                map.range(range).filter_map(|(_, id)| by_id(id)),
-                query,
-                limit,
-                capacity,
-            ),
-            (Source::Ids(map), Order::Descending) => page(
-                map.range(range).rev().filter_map(|(_, id)| by_id(id)),
-                query,
-                limit,
-                capacity,
-            ),
+            (Source::All(_), Order::Ascending) => page(all(), query, limit, capacity),
+            (Source::All(_), Order::Descending) => page(all().rev(), query, limit, capacity),
             (Source::Seqs(set), Order::Ascending) => page(
-                set.range(range).filter_map(|seq| self.get_by_seq(*seq)),
+                set.range(lo..=hi).filter_map(|seq| self.get_by_seq(seq)),
                 query,
                 limit,
                 capacity,
             ),
             (Source::Seqs(set), Order::Descending) => page(
-                set.range(range)
+                set.range(lo..=hi)
                     .rev()
-                    .filter_map(|seq| self.get_by_seq(*seq)),
+                    .filter_map(|seq| self.get_by_seq(seq)),
                 query,
                 limit,
                 capacity,
@@ -363,17 +351,17 @@ impl<B: Backend, E: Env> Store<B, E> {
     }
 }
 
-/// The index a query walks: seqs with their checkpoint ids (every checkpoint, or a session's),
-/// or bare seqs (a tag's).
+/// The index a query walks: every checkpoint (of which there are this many), or the seqs of a
+/// session's or a tag's.
 enum Source<'a> {
-    Ids(&'a BTreeMap<u64, CheckpointId>),
-    Seqs(&'a BTreeSet<u64>),
+    All(usize),
+    Seqs(&'a SeqSet),
 }
 
 impl Source<'_> {
     fn len(&self) -> usize {
         match self {
-            Source::Ids(map) => map.len(),
+            Source::All(len) => *len,
             Source::Seqs(set) => set.len(),
         }
     }

@@ -117,9 +117,9 @@ impl<B: Backend, E: Env> Store<B, E> {
             .collect();
         // Checkpoints gone: deleted (or removed by the compaction), in seq order.
         let mut removed = 0;
-        for (id, session) in old.by_seq.values().filter_map(|id| {
-            let entry = old.checkpoints.get(id)?;
-            (!index.checkpoints.contains_key(id)).then_some((*id, entry.cp.session))
+        for (id, session) in old.checkpoints.iter().filter_map(|entry| {
+            let id = entry.cp.id;
+            (!index.checkpoints.contains(&id)).then_some((id, entry.cp.session))
         }) {
             removed += 1;
             events.push(Event::Deleted {
@@ -136,10 +136,10 @@ impl<B: Backend, E: Env> Store<B, E> {
             }
         }
         let created: BTreeMap<u64, (CheckpointId, SessionId)> = index
-            .by_seq
+            .checkpoints
             .iter()
-            .filter(|(_, id)| !old.checkpoints.contains_key(*id))
-            .filter_map(|(seq, id)| Some((*seq, (*id, index.checkpoints.get(id)?.cp.session))))
+            .filter(|e| !old.checkpoints.contains(&e.cp.id))
+            .map(|e| (e.cp.seq, (e.cp.id, e.cp.session)))
             .collect();
         for (seq, (checkpoint, session)) in created {
             events.push(Event::Created {

@@ -13,7 +13,7 @@
 //! and by seq, each session's seqs, times and branch tips, tags to seqs, and the chunk table.
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -33,6 +33,9 @@ use crate::record::{
     CompactCheckpoint, ParentRef, Record, SessionRecord,
 };
 use crate::session::Session;
+
+use super::entries::Entries;
+use super::seqs::{SeqSet, TimeSet};
 
 /// A stored blob (a state or an attachment): its chunks, in order.
 #[derive(Clone, Debug, Default)]
@@ -86,12 +89,12 @@ impl Entry {
 #[derive(Clone, Debug)]
 pub(crate) struct SessionEntry {
     pub session: Session,
-    /// Seqs of the session's checkpoints, with their ids.
-    pub seqs: BTreeMap<u64, CheckpointId>,
+    /// Seqs of the session's checkpoints.
+    pub seqs: SeqSet,
     /// (created_at, seq) of the session's checkpoints, for `at(time)`.
-    pub by_time: BTreeSet<(u64, u64)>,
+    pub by_time: TimeSet,
     /// Seqs of checkpoints without live children: the tips of the session's branches.
-    pub leaves: BTreeSet<u64>,
+    pub leaves: SeqSet,
     /// Creation time of the newest checkpoint of each trigger kind (throttling).
     pub last_by_kind: [Option<u64>; 3],
     /// Position in creation order (replay applies records in log order, which keeps it).
@@ -117,11 +120,8 @@ type Buffered = (Record, u64, u64);
 #[derive(Debug)]
 pub(crate) struct Index {
     pub sessions: BTreeMap<SessionId, SessionEntry>,
-    /// Boxed: growing the table moves pointers, not ~500-byte entries (a million-checkpoint
-    /// replay spent most of its time rehashing them).
-    pub checkpoints: HashMap<CheckpointId, Box<Entry>>,
-    pub by_seq: BTreeMap<u64, CheckpointId>,
-    pub tags: HashMap<String, BTreeSet<u64>>,
+    pub checkpoints: Entries,
+    pub tags: HashMap<String, SeqSet>,
     pub chunks: ChunkTable,
     pub next_seq: u64,
     pub ids: IdGen,
@@ -171,8 +171,7 @@ impl Default for Index {
     fn default() -> Self {
         Index {
             sessions: BTreeMap::new(),
-            checkpoints: HashMap::new(),
-            by_seq: BTreeMap::new(),
+            checkpoints: Entries::default(),
             tags: HashMap::new(),
             chunks: ChunkTable::default(),
             next_seq: 1,
@@ -467,9 +466,9 @@ impl Index {
                             head: None,
                             checkpoints: 0,
                         },
-                        seqs: BTreeMap::new(),
-                        by_time: BTreeSet::new(),
-                        leaves: BTreeSet::new(),
+                        seqs: SeqSet::default(),
+                        by_time: TimeSet::default(),
+                        leaves: SeqSet::default(),
                         last_by_kind: [None; 3],
                         order: self.sessions.len() as u64 + self.sessions_removed,
                     },
@@ -505,7 +504,12 @@ impl Index {
                     .sessions
                     .get(&id)
                     .ok_or(inconsistent("deletion of an unknown session"))?;
-                let ids: Vec<CheckpointId> = entry.seqs.values().rev().copied().collect();
+                let ids: Vec<CheckpointId> = entry
+                    .seqs
+                    .iter()
+                    .rev()
+                    .filter_map(|seq| Some(self.checkpoints.at_seq(seq)?.cp.id))
+                    .collect();
                 for cp in ids {
                     self.remove_checkpoint(cp)?;
                 }
@@ -549,7 +553,7 @@ impl Index {
         raw_pos: u64,
         meta_bytes: u64,
     ) -> Result<()> {
-        if !self.checkpoints.contains_key(&a.checkpoint) {
+        if !self.checkpoints.contains(&a.checkpoint) {
             return Err(inconsistent("attachment of an unknown checkpoint"));
         }
         let base_key = derived.then_some(a.key.as_str());
@@ -607,7 +611,7 @@ impl Index {
         seq: u64,
         created_at: u64,
     ) -> Result<()> {
-        if self.checkpoints.contains_key(&id) {
+        if self.checkpoints.contains(&id) {
             return Err(inconsistent("checkpoint created twice"));
         }
         if !self.sessions.contains_key(&session) {
@@ -627,7 +631,7 @@ impl Index {
             )?;
             self.recovered_sessions.push(session);
         }
-        if seq < self.next_seq && self.by_seq.contains_key(&seq) {
+        if seq < self.next_seq && self.checkpoints.contains_seq(seq) {
             return Err(inconsistent("seq used twice"));
         }
         Ok(())
@@ -690,8 +694,8 @@ impl Index {
                     .seq
                     .checked_sub(back)
                     .filter(|_| back > 0)
-                    .and_then(|seq| self.by_seq.get(&seq));
-                match parent.and_then(|p| Some((*p, self.checkpoints.get(p)?.cp.hash))) {
+                    .and_then(|seq| self.checkpoints.at_seq(seq));
+                match parent.map(|p| (p.cp.id, p.cp.hash)) {
                     Some((p, hash)) => (Some(p), Some(hash)),
                     // Salvaging: the parent's record was lost, and with it its id and hash.
                     None if self.chain.salvage => {
@@ -777,7 +781,6 @@ impl Index {
         self.ids.observe(cp.id.as_uuid());
         self.next_seq = self.next_seq.max(cp.seq + 1);
         self.logical_bytes += cp.state_len;
-        self.by_seq.insert(cp.seq, cp.id);
         for tag in &cp.tags {
             self.tags
                 .entry_ref(tag.as_str())
@@ -797,25 +800,22 @@ impl Index {
         if let Some(pseq) = parent_seq {
             session.leaves.remove(&pseq);
         }
-        session.seqs.insert(cp.seq, cp.id);
+        session.seqs.insert(cp.seq);
         session.by_time.insert((cp.created_at, cp.seq));
         session.leaves.insert(cp.seq);
         session.session.head = Some(cp.id);
         session.session.checkpoints += 1;
         let kind = cp.trigger.kind() as usize;
         session.last_by_kind[kind] = session.last_by_kind[kind].max(Some(cp.created_at));
-        self.checkpoints.insert(
-            cp.id,
-            Box::new(Entry {
-                cp,
-                state,
-                annotations: Vec::new(),
-                attachments: BTreeMap::new(),
-                children: 0,
-                record_bytes: meta,
-                check,
-            }),
-        );
+        self.checkpoints.insert(Box::new(Entry {
+            cp,
+            state,
+            annotations: Vec::new(),
+            attachments: BTreeMap::new(),
+            children: 0,
+            record_bytes: meta,
+            check,
+        }));
         Ok(())
     }
 
@@ -939,7 +939,13 @@ impl Index {
                     .linked_parent(&entry.cp)
                     .map(|p| p.cp.id)
                     .filter(|p| !gone.contains(p));
-                let newest = || s.seqs.values().rev().find(|c| !gone.contains(*c)).copied();
+                let newest = || {
+                    s.seqs
+                        .iter()
+                        .rev()
+                        .filter_map(|seq| Some(self.checkpoints.at_seq(seq)?.cp.id))
+                        .find(|c| !gone.contains(c))
+                };
                 heads.insert(session, parent.or_else(newest));
             }
         }
@@ -953,7 +959,6 @@ impl Index {
             .remove(&id)
             .ok_or(inconsistent("deletion of an unknown checkpoint"))?;
         let cp = &entry.cp;
-        self.by_seq.remove(&cp.seq);
         for tag in &cp.tags {
             if let Some(set) = self.tags.get_mut(tag.as_str()) {
                 set.remove(&cp.seq);
@@ -983,6 +988,7 @@ impl Index {
             .get_mut(&cp.session)
             .ok_or(inconsistent("checkpoint of an unknown session"))?;
         session.seqs.remove(&cp.seq);
+        let checkpoints = &self.checkpoints;
         session.by_time.remove(&(cp.created_at, cp.seq));
         session.leaves.remove(&cp.seq);
         if let Some(seq) = parent_seq {
@@ -990,26 +996,27 @@ impl Index {
         }
         session.session.checkpoints -= 1;
         if session.session.head == Some(id) {
-            session.session.head =
-                parent_alive.or_else(|| session.seqs.last_key_value().map(|(_, id)| *id));
+            session.session.head = parent_alive.or_else(|| {
+                session
+                    .seqs
+                    .last()
+                    .and_then(|seq| Some(checkpoints.at_seq(seq)?.cp.id))
+            });
         }
         // Throttling remembers the newest checkpoint of each kind still in the store, as a
         // replay of the log (or of a compacted log) does.
         let kind = cp.trigger.kind();
         if session.last_by_kind[kind as usize] == Some(cp.created_at) {
-            let checkpoints = &self.checkpoints;
             session.last_by_kind[kind as usize] = session
                 .by_time
                 .iter()
                 .rev()
                 .find(|(_, seq)| {
-                    session
-                        .seqs
-                        .get(seq)
-                        .and_then(|id| checkpoints.get(id))
+                    checkpoints
+                        .at_seq(*seq)
                         .is_some_and(|e| e.cp.trigger.kind() == kind)
                 })
-                .map(|(time, _)| *time);
+                .map(|(time, _)| time);
         }
         Ok(())
     }
@@ -1025,7 +1032,6 @@ impl Index {
     pub fn entry(&self, id: CheckpointId) -> Result<&Entry> {
         self.checkpoints
             .get(&id)
-            .map(|e| &**e)
             .ok_or(Error::CheckpointNotFound(id))
     }
 
@@ -1036,7 +1042,7 @@ impl Index {
 
     /// A checkpoint by seq.
     pub fn get_by_seq(&self, seq: u64) -> Option<&Checkpoint> {
-        self.by_seq.get(&seq).map(|id| &self.checkpoints[id].cp)
+        self.checkpoints.at_seq(seq).map(|e| &e.cp)
     }
 
     /// Sessions in creation order: by creation time, and sessions with the same creation time

@@ -27,10 +27,12 @@ use crate::progress::{Progress, ProgressFn};
 use crate::record::{self, Record};
 
 pub(crate) mod blob;
+pub(crate) mod entries;
 mod follow;
 pub(crate) mod index;
 mod read;
 pub(crate) mod rewrite;
+pub(crate) mod seqs;
 pub mod snapshot;
 pub(crate) mod validate;
 mod verify;

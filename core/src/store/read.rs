@@ -68,10 +68,7 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// The newest checkpoint (highest seq) of a session, if any.
     pub fn latest(&self, session: SessionId) -> Result<Option<&Checkpoint>> {
         let entry = self.index.session(session)?;
-        Ok(entry
-            .seqs
-            .last_key_value()
-            .and_then(|(_, id)| self.index.checkpoints.get(id).map(|e| &e.cp)))
+        Ok(entry.seqs.last().and_then(|seq| self.index.get_by_seq(seq)))
     }
 
     /// What the session knew at `time_ms`: its newest checkpoint created at or before then.
@@ -79,9 +76,9 @@ impl<B: Backend, E: Env> Store<B, E> {
         let entry = self.index.session(session)?;
         Ok(entry
             .by_time
-            .range(..=(time_ms, u64::MAX))
+            .range((0, 0)..=(time_ms, u64::MAX))
             .next_back()
-            .and_then(|(_, seq)| self.index.get_by_seq(*seq)))
+            .and_then(|(_, seq)| self.index.get_by_seq(seq)))
     }
 
     /// The checkpoint and its ancestors, newest first, up to the root or the first ancestor that
@@ -101,7 +98,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             .leaves
             .iter()
             .rev()
-            .filter_map(|seq| self.index.get_by_seq(*seq))
+            .filter_map(|seq| self.index.get_by_seq(seq))
             .collect())
     }
 
@@ -114,8 +111,8 @@ impl<B: Backend, E: Env> Store<B, E> {
         let session = self.index.session(entry.cp.session)?;
         Ok(session
             .seqs
-            .range(entry.cp.seq + 1..)
-            .filter_map(|(_, id)| self.index.checkpoints.get(id).map(|e| &e.cp))
+            .range(entry.cp.seq + 1..=u64::MAX)
+            .filter_map(|seq| self.index.get_by_seq(seq))
             .filter(|cp| cp.parent == Some(id))
             .collect())
     }

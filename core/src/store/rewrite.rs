@@ -135,16 +135,16 @@ impl LiveLogWriter {
         let sessions: Vec<SessionId> = store.sessions().map(|s| s.id).filter(keep).collect();
         let checkpoints = store
             .index
-            .by_seq
-            .values()
-            .copied()
-            .filter(|id| keep(&store.index.checkpoints[id].cp.session) && !exclude.contains(id))
+            .checkpoints
+            .iter()
+            .filter(|e| keep(&e.cp.session) && !exclude.contains(&e.cp.id))
+            .map(|e| e.cp.id)
             .collect();
         let ordered: Vec<CheckpointId> = store
             .index
-            .by_seq
-            .values()
-            .copied()
+            .checkpoints
+            .iter()
+            .map(|e| e.cp.id)
             .filter(|id| exclude.contains(id))
             .collect();
         let moved_heads = store.index.heads_after_removing(&ordered);
@@ -219,9 +219,9 @@ impl LiveLogWriter {
                     let entry = &store.index.sessions[id];
                     let latest = entry
                         .seqs
-                        .values()
+                        .iter()
                         .rev()
-                        .copied()
+                        .filter_map(|seq| Some(store.index.checkpoints.at_seq(seq)?.cp.id))
                         .find(|c| !self.exclude.contains(c));
                     // A removed head is written where the removal moves it, in the same log:
                     // the new log and the store after the removal agree however a crash cuts.

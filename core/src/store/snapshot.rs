@@ -44,7 +44,7 @@
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -52,6 +52,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Store;
 use super::index::{Blob, CHECK_LEN, Entry, Index, SessionEntry, check_of, parse_metadata};
+use super::seqs::{SeqSet, TimeSet};
 use crate::annotation::Annotation;
 use crate::backend::Backend;
 use crate::chain::{Chain, Version};
@@ -306,7 +307,7 @@ pub(crate) fn encode(index: &Index, log_bytes: u64, anchor: (u64, &[u8])) -> Opt
             created_at: s.session.created_at,
             head: s.session.head,
             checkpoints: s.session.checkpoints,
-            leaves: s.leaves.iter().copied().collect(),
+            leaves: s.leaves.iter().collect(),
             last_by_kind: s.last_by_kind,
             order: s.order,
         })
@@ -333,7 +334,7 @@ pub(crate) fn encode(index: &Index, log_bytes: u64, anchor: (u64, &[u8])) -> Opt
         dead_bytes: index.dead_bytes,
         sessions_removed: index.sessions_removed(),
         sessions,
-        checkpoints: index.by_seq.len() as u64,
+        checkpoints: index.checkpoints.len() as u64,
         chunks,
         free: Cow::Borrowed(index.chunks.free_slots()),
         next_chunk_number: index.chunks.next_number(),
@@ -342,8 +343,7 @@ pub(crate) fn encode(index: &Index, log_bytes: u64, anchor: (u64, &[u8])) -> Opt
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
     let mut out = postcard::to_extend(&body, out).ok()?;
-    for id in index.by_seq.values() {
-        let entry = index.checkpoints.get(id)?;
+    for entry in index.checkpoints.iter() {
         out = postcard::to_extend(&entry_snap(entry), out).ok()?;
     }
     let sum = Hash::of(&out);
@@ -474,8 +474,8 @@ fn build<'a>(
                 head: s.head,
                 checkpoints: s.checkpoints,
             },
-            seqs: BTreeMap::new(),
-            by_time: BTreeSet::new(),
+            seqs: SeqSet::default(),
+            by_time: TimeSet::default(),
             leaves: s.leaves.into_iter().collect(),
             last_by_kind: s.last_by_kind,
             order: s.order,
@@ -504,7 +504,7 @@ fn build<'a>(
             .sessions
             .get_mut(&e.session)
             .ok_or(bad("a checkpoint of an unknown session"))?;
-        session.seqs.insert(e.seq, e.id);
+        session.seqs.insert(e.seq);
         session.by_time.insert((e.created_at, e.seq));
         let state = blob(e.state, &live, &mut refs)?;
         let mut attachments = BTreeMap::new();
@@ -528,7 +528,6 @@ fn build<'a>(
             state_root: e.state_root,
             hash: e.hash,
         };
-        index.by_seq.insert(cp.seq, cp.id);
         for tag in &cp.tags {
             index
                 .tags
@@ -546,9 +545,10 @@ fn build<'a>(
             record_bytes: e.record_bytes,
             check: e.check.unwrap_or(check),
         };
-        if index.checkpoints.insert(e.id, Box::new(entry)).is_some() {
+        if index.checkpoints.contains(&e.id) || index.checkpoints.contains_seq(e.seq) {
             return Err(bad("a checkpoint listed twice"));
         }
+        index.checkpoints.insert(Box::new(entry));
     }
     for (slot, info) in chunks.slots().iter().enumerate() {
         if live[slot] && info.refs != refs[slot] {
@@ -557,15 +557,15 @@ fn build<'a>(
     }
     for s in index.sessions.values() {
         if s.session.checkpoints != s.seqs.len() as u64
-            || s.leaves.iter().any(|seq| !s.seqs.contains_key(seq))
+            || s.leaves.iter().any(|seq| !s.seqs.contains(&seq))
             || s.session
                 .head
-                .is_some_and(|h| !index.checkpoints.contains_key(&h))
+                .is_some_and(|h| !index.checkpoints.contains(&h))
         {
             return Err(bad("a session's checkpoints, branches or head"));
         }
     }
-    for e in index.checkpoints.values() {
+    for e in index.checkpoints.iter() {
         index.ids.observe(e.cp.id.as_uuid());
     }
     if index.ids.last() > body.ids {

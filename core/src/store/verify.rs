@@ -116,9 +116,9 @@ impl<B: Backend, E: Env> Store<B, E> {
         };
         let mut checked: HashSet<Slot> = HashSet::new();
         let mut buf = Vec::new();
-        let total = index.by_seq.len() as u64;
-        for id in index.by_seq.values() {
-            let entry = &index.checkpoints[id];
+        let total = index.checkpoints.len() as u64;
+        for entry in index.checkpoints.iter() {
+            let id = &entry.cp.id;
             let cp = &entry.cp;
             self.report_progress(report.checkpoints, total);
             report.checkpoints += 1;

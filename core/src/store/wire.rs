@@ -270,7 +270,7 @@ impl Index {
     /// The checkpoint with seq `owner - back` (a compact blob's base).
     fn seq_back(&self, owner: u64, back: i64) -> Option<CheckpointId> {
         let seq = owner.checked_add_signed(back.checked_neg()?)?;
-        self.by_seq.get(&seq).copied()
+        self.checkpoints.at_seq(seq).map(|e| e.cp.id)
     }
 
     /// Turns a compact blob of the checkpoint with seq `owner` into slots, registering its new

@@ -190,7 +190,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             None => None,
         };
         if let Some(id) = new.id
-            && self.index.checkpoints.contains_key(&id)
+            && self.index.checkpoints.contains(&id)
         {
             return Err(Error::DuplicateId(id.to_string()));
         }
@@ -213,12 +213,13 @@ impl<B: Backend, E: Env> Store<B, E> {
             parent,
             parent_hash,
         } = checked;
-        let id = match new.id {
-            Some(id) => id,
-            None => CheckpointId::from_uuid(self.unused_id(|index, id| {
-                index.checkpoints.contains_key(&CheckpointId::from_uuid(id))
-            })?),
-        };
+        let id =
+            match new.id {
+                Some(id) => id,
+                None => CheckpointId::from_uuid(self.unused_id(|index, id| {
+                    index.checkpoints.contains(&CheckpointId::from_uuid(id))
+                })?),
+            };
         let created_at = new.created_at.unwrap_or_else(|| self.env.now_ms());
         let state_base = parent.map_or(BlobBase::None, BlobBase::State);
         let blob = self
@@ -233,7 +234,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             pending.add(&blob);
             for a in new.attachments {
                 // A base that is gone (compacted, deleted) is only a missed saving.
-                let named = a.base.filter(|b| self.index.checkpoints.contains_key(b));
+                let named = a.base.filter(|b| self.index.checkpoints.contains(b));
                 let base = match named.or(parent) {
                     Some(b) => BlobBase::Attachment(b, &a.key),
                     None => BlobBase::None,
@@ -406,7 +407,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         let content_type = content_type.into();
         validate::attachment(&self.options.limits, &key, &content_type, bytes.len())?;
         let parent = self.index.entry(id)?.cp.parent;
-        let base = match parent.filter(|p| self.index.checkpoints.contains_key(p)) {
+        let base = match parent.filter(|p| self.index.checkpoints.contains(p)) {
             Some(p) => BlobBase::Attachment(p, &key),
             None => BlobBase::None,
         };
