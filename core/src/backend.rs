@@ -15,6 +15,7 @@
 //!
 //! [`MemoryBackend`] keeps the log in a `Vec<u8>`; it is the reference implementation.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::error::{BackendError, Error};
@@ -68,6 +69,47 @@ pub enum Refresh {
         /// Whether the log was replaced by a rewrite (as opposed to read again whole).
         rewritten: bool,
     },
+}
+
+/// The bytes of a persisted index snapshot as a store reads them in place (see
+/// [`crate::snapshot`]): held in memory, or read from a file a block at a time. They must not
+/// change while the store holds them (a snapshot is replaced by writing a new one beside it
+/// and renaming it over the old, never in place).
+pub trait SnapshotBytes: Send + Sync {
+    /// The snapshot's length.
+    fn len(&self) -> u64;
+    /// Whether it is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Fills `buf` with the bytes at `pos`.
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError>;
+    /// All of it, when it is held in memory (then it is read in place, not copied).
+    fn in_memory(&self) -> Option<&[u8]> {
+        None
+    }
+}
+
+impl SnapshotBytes for Vec<u8> {
+    fn len(&self) -> u64 {
+        self.as_slice().len() as u64
+    }
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
+        let out_of_range = BackendError::OutOfRange {
+            pos,
+            len: buf.len() as u64,
+        };
+        let start = usize::try_from(pos).map_err(|_| out_of_range.clone())?;
+        let bytes = start
+            .checked_add(buf.len())
+            .and_then(|end| self.get(start..end))
+            .ok_or(out_of_range)?;
+        buf.copy_from_slice(bytes);
+        Ok(())
+    }
+    fn in_memory(&self) -> Option<&[u8]> {
+        Some(self)
+    }
 }
 
 /// Byte storage for one store. `dyn`-usable.
@@ -129,6 +171,16 @@ pub trait Backend {
     fn keeps_snapshots(&self) -> bool {
         false
     }
+    /// The persisted index snapshot as the store reads it in place (see
+    /// [`crate::snapshot`]): by default the bytes [`read_snapshot`](Backend::read_snapshot)
+    /// returns; a backend of files may map the file instead, so that only the pages read take
+    /// memory.
+    fn open_snapshot(&mut self) -> Result<Option<Arc<dyn SnapshotBytes>>, BackendError> {
+        Ok(self
+            .read_snapshot()?
+            .map(|bytes| Arc::new(bytes) as Arc<dyn SnapshotBytes>))
+    }
+
     /// The persisted index snapshot, if the backend keeps one (the default keeps none).
     fn read_snapshot(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
         Ok(None)
@@ -160,6 +212,9 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn keeps_snapshots(&self) -> bool {
         (**self).keeps_snapshots()
+    }
+    fn open_snapshot(&mut self) -> Result<Option<Arc<dyn SnapshotBytes>>, BackendError> {
+        (**self).open_snapshot()
     }
     fn read_snapshot(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
         (**self).read_snapshot()

@@ -172,10 +172,12 @@ pub(crate) fn hash_fields(fields: &HashFields<'_>) -> Hash {
 }
 
 /// blake3 over the concatenated chunk hashes of a state.
-pub(crate) fn state_root<'a>(chunk_hashes: impl Iterator<Item = &'a Hash>) -> Hash {
+pub(crate) fn state_root<H: core::borrow::Borrow<Hash>>(
+    chunk_hashes: impl Iterator<Item = H>,
+) -> Hash {
     let mut hasher = blake3::Hasher::new();
     for h in chunk_hashes {
-        hasher.update(&h.0);
+        hasher.update(&h.borrow().0);
     }
     Hash(*hasher.finalize().as_bytes())
 }

@@ -10,22 +10,32 @@
 //! blake3 hash is already uniform, so its first 8 bytes serve as the table hash; nothing is
 //! stored twice), and 4 bytes in the list of chunk numbers.
 //!
+//! **A snapshot's table.** Opened from an index snapshot (see [`crate::snapshot`]), the table
+//! is two layers: the snapshot's slots, hashes and numbers, read in place from its tables (see
+//! `store::tables`), and what changed since, in memory — a changed slot (its count, or its
+//! position after a rewrite) is copied into memory, and chunks inserted since take new slots
+//! after the snapshot's. The snapshot's slots are dense (a snapshot is written without free
+//! slots), so a slot of the snapshot is live exactly while its count is above zero; its freed
+//! slots are not reused before the next snapshot, which numbers the slots afresh.
+//!
 //! **Chunk numbers.** Every chunk gets the next number of its log when it is inserted (0, 1,
 //! 2, ... in log order; a log rewrite numbers its chunks afresh). Format version 3 records name
 //! chunks by number instead of by 32-byte hash (see [`crate::record::CompactBlob`]). A number
 //! stops resolving when its chunk is freed, and is never handed out again, so a stale number
 //! in a damaged log finds nothing rather than another chunk.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use hashbrown::HashTable;
+use hashbrown::{HashMap, HashTable};
 
 use crate::id::Hash;
+use crate::store::tables::{Persisted, TableId, u32_at, u64_at};
 
 /// Index of a chunk in the table.
 pub(crate) type Slot = u32;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct ChunkInfo {
     pub hash: Hash,
     pub pos: u64,
@@ -35,17 +45,67 @@ pub(crate) struct ChunkInfo {
     pub number: u64,
 }
 
+impl ChunkInfo {
+    /// A row of the snapshot's slot table.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.hash.0);
+        out.extend_from_slice(&self.pos.to_le_bytes());
+        out.extend_from_slice(&self.len.to_le_bytes());
+        out.extend_from_slice(&self.refs.to_le_bytes());
+        out.extend_from_slice(&self.number.to_le_bytes());
+    }
+
+    fn read(row: &[u8]) -> ChunkInfo {
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&row[..32]);
+        ChunkInfo {
+            hash: Hash(hash),
+            pos: u64_at(row, 32),
+            len: u32_at(row, 40),
+            refs: u32_at(row, 44),
+            number: u64_at(row, 48),
+        }
+    }
+}
+
 /// A number that names no live chunk.
-const NO_SLOT: Slot = Slot::MAX;
+pub(crate) const NO_SLOT: Slot = Slot::MAX;
+
+/// What stands for a slot of a damaged snapshot block: no bytes, no references.
+const UNREADABLE: ChunkInfo = ChunkInfo {
+    hash: Hash([0; 32]),
+    pos: 0,
+    len: 0,
+    refs: 0,
+    number: u64::MAX,
+};
+
+/// A snapshot's chunk table: its slots `0..slots` (all live when it was written) and its
+/// chunk numbers `0..numbers`.
+#[derive(Debug)]
+struct BaseChunks {
+    snap: Arc<Persisted>,
+    slots: Slot,
+    numbers: u64,
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct ChunkTable {
+    base: Option<BaseChunks>,
+    /// Slots of the snapshot changed since it was read.
+    changed: HashMap<Slot, ChunkInfo>,
+    /// The slots after the snapshot's (all of them without one).
     slots: Vec<ChunkInfo>,
+    /// Free slots among `slots`, in the order they are reused.
     free: Vec<Slot>,
+    /// Live slots among `slots`, by hash.
     by_hash: HashTable<Slot>,
     stored_bytes: u64,
-    /// The slot of each chunk number handed out ([`NO_SLOT`] once freed).
+    live: usize,
+    /// The slot of each chunk number handed out after the snapshot's ([`NO_SLOT`] once freed).
     numbers: Vec<Slot>,
+    /// Numbers of the snapshot freed since.
+    freed_numbers: hashbrown::HashSet<u64>,
 }
 
 /// The table hash of a chunk hash: its first 8 bytes.
@@ -56,39 +116,118 @@ fn table_hash(hash: &Hash) -> u64 {
 }
 
 impl ChunkTable {
+    /// The table a snapshot holds: `slots` live slots (of which `stored_bytes` bytes) and
+    /// `numbers` chunk numbers handed out.
+    pub fn persisted(snap: Arc<Persisted>, slots: Slot, numbers: u64, stored_bytes: u64) -> Self {
+        ChunkTable {
+            base: Some(BaseChunks {
+                snap,
+                slots,
+                numbers,
+            }),
+            stored_bytes,
+            live: slots as usize,
+            ..ChunkTable::default()
+        }
+    }
+
+    fn base_slots(&self) -> Slot {
+        self.base.as_ref().map_or(0, |b| b.slots)
+    }
+
+    fn base_numbers(&self) -> u64 {
+        self.base.as_ref().map_or(0, |b| b.numbers)
+    }
+
     pub fn lookup(&self, hash: &Hash) -> Option<Slot> {
+        let base_slots = self.base_slots();
         let slots = &self.slots;
-        self.by_hash
-            .find(table_hash(hash), |s| slots[*s as usize].hash == *hash)
-            .copied()
+        if let Some(slot) = self.by_hash.find(table_hash(hash), |s| {
+            slots[(*s - base_slots) as usize].hash == *hash
+        }) {
+            return Some(*slot);
+        }
+        let base = self.base.as_ref()?;
+        let rows = base.snap.rows(TableId::ChunkHashes);
+        let row = base
+            .snap
+            .search(TableId::ChunkHashes, 0, rows, |row| row[..32] < hash.0[..])?;
+        let row = base.snap.row(TableId::ChunkHashes, row)?;
+        let slot = u32_at(row, 32);
+        (row[..32] == hash.0[..] && slot < base.slots && self.get(slot).refs > 0).then_some(slot)
     }
 
     fn unindex(&mut self, slot: Slot) {
+        let base_slots = self.base_slots();
+        if slot < base_slots {
+            return;
+        }
         let slots = &self.slots;
-        let hash = slots[slot as usize].hash;
+        let hash = slots[(slot - base_slots) as usize].hash;
         if let Ok(entry) = self.by_hash.find_entry(table_hash(&hash), |s| *s == slot) {
             entry.remove();
         }
     }
 
-    pub fn get(&self, slot: Slot) -> &ChunkInfo {
-        &self.slots[slot as usize]
+    /// The chunk in `slot` (a slot the index handed out; one in a damaged snapshot block reads
+    /// as an empty chunk, and the snapshot is marked damaged).
+    pub fn get(&self, slot: Slot) -> ChunkInfo {
+        let base_slots = self.base_slots();
+        if slot >= base_slots {
+            let info = self.slots.get((slot - base_slots) as usize);
+            return info.copied().unwrap_or(UNREADABLE);
+        }
+        if let Some(info) = self.changed.get(&slot) {
+            return *info;
+        }
+        self.base
+            .as_ref()
+            .and_then(|b| b.snap.row(TableId::ChunkSlots, slot as usize))
+            .map_or(UNREADABLE, ChunkInfo::read)
+    }
+
+    /// The chunk in `slot`, to change.
+    fn get_mut(&mut self, slot: Slot) -> &mut ChunkInfo {
+        let base_slots = self.base_slots();
+        if slot >= base_slots {
+            return &mut self.slots[(slot - base_slots) as usize];
+        }
+        if !self.changed.contains_key(&slot) {
+            let info = self.get(slot);
+            self.changed.insert(slot, info);
+        }
+        self.changed.entry(slot).or_insert(UNREADABLE)
     }
 
     /// The live chunk with this number.
     pub fn by_number(&self, number: u64) -> Option<Slot> {
-        let slot = *self.numbers.get(usize::try_from(number).ok()?)?;
-        (slot != NO_SLOT).then_some(slot)
+        let base_numbers = self.base_numbers();
+        if number >= base_numbers {
+            let slot = *self
+                .numbers
+                .get(usize::try_from(number - base_numbers).ok()?)?;
+            return (slot != NO_SLOT).then_some(slot);
+        }
+        let base = self.base.as_ref()?;
+        if self.freed_numbers.contains(&number) {
+            return None;
+        }
+        let slot = u32_at(base.snap.row(TableId::ChunkNumbers, number as usize)?, 0);
+        if slot >= base.slots {
+            return None;
+        }
+        let info = self.get(slot);
+        (info.refs > 0 && info.number == number).then_some(slot)
     }
 
     /// The number the next chunk inserted gets.
     pub fn next_number(&self) -> u64 {
-        self.numbers.len() as u64
+        self.base_numbers() + self.numbers.len() as u64
     }
 
     /// Skips numbers up to `number` (a salvaged log whose records that took them are lost).
     pub fn skip_numbers_to(&mut self, number: u64) {
-        if let Ok(to) = usize::try_from(number)
+        if let Ok(to) = usize::try_from(number.saturating_sub(self.base_numbers()))
             && to > self.numbers.len()
         {
             self.numbers.resize(to, NO_SLOT);
@@ -110,36 +249,38 @@ impl ChunkTable {
             refs: 0,
             number,
         };
+        let base_slots = self.base_slots();
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.slots[slot as usize] = info;
+                self.slots[(slot - base_slots) as usize] = info;
                 slot
             }
             None => {
                 self.slots.push(info);
-                (self.slots.len() - 1) as Slot
+                base_slots + (self.slots.len() - 1) as Slot
             }
         };
         let slots = &self.slots;
         self.by_hash.insert_unique(table_hash(&hash), slot, |s| {
-            table_hash(&slots[*s as usize].hash)
+            table_hash(&slots[(*s - base_slots) as usize].hash)
         });
         self.stored_bytes += len as u64;
+        self.live += 1;
         self.numbers.push(slot);
         slot
     }
 
     pub fn retain(&mut self, slots: &[Slot]) {
         for &slot in slots {
-            self.slots[slot as usize].refs += 1;
+            self.get_mut(slot).refs += 1;
         }
     }
 
     /// Drops one reference from each slot; frees slots that reach zero.
     pub fn release(&mut self, slots: &[Slot]) {
         for &slot in slots {
-            let info = &mut self.slots[slot as usize];
-            info.refs -= 1;
+            let info = self.get_mut(slot);
+            info.refs = info.refs.saturating_sub(1);
             if info.refs == 0 {
                 self.free_slot(slot);
             }
@@ -147,44 +288,54 @@ impl ChunkTable {
     }
 
     fn free_slot(&mut self, slot: Slot) {
-        let info = &self.slots[slot as usize];
-        let (len, number) = (info.len, info.number);
+        let info = self.get(slot);
         self.unindex(slot);
-        self.stored_bytes -= len as u64;
-        if let Some(n) = usize::try_from(number)
+        self.stored_bytes = self.stored_bytes.saturating_sub(info.len as u64);
+        self.live = self.live.saturating_sub(1);
+        let base_numbers = self.base_numbers();
+        if info.number < base_numbers {
+            self.freed_numbers.insert(info.number);
+        } else if let Some(n) = usize::try_from(info.number - base_numbers)
             .ok()
             .and_then(|n| self.numbers.get_mut(n))
             .filter(|n| **n == slot)
         {
             *n = NO_SLOT;
         }
-        self.free.push(slot);
+        if slot >= self.base_slots() {
+            self.free.push(slot);
+        }
     }
 
     /// Frees chunks inserted but never retained (an aborted write).
     pub fn drop_unreferenced(&mut self, slots: &[Slot]) {
         for &slot in slots {
-            let info = &self.slots[slot as usize];
-            if info.refs == 0 && self.lookup(&info.hash) == Some(slot) {
+            let info = self.get(slot);
+            if slot >= self.base_slots() && info.refs == 0 && self.lookup(&info.hash) == Some(slot)
+            {
                 self.free_slot(slot);
             }
         }
     }
 
     pub fn set_pos(&mut self, slot: Slot, pos: u64) {
-        self.slots[slot as usize].pos = pos;
+        self.get_mut(slot).pos = pos;
     }
 
     /// Numbers the live chunks afresh (after a log rewrite): `numbered` lists each chunk's slot
     /// at its new number, in order. Chunks left out (garbage, or only used by what a
     /// compaction removes) have no number.
     pub fn renumber(&mut self, numbered: Vec<Slot>) {
-        for info in &mut self.slots {
-            info.number = u64::MAX;
+        for slot in 0..self.slot_count() as Slot {
+            self.get_mut(slot).number = u64::MAX;
         }
         for (number, &slot) in numbered.iter().enumerate() {
-            self.slots[slot as usize].number = number as u64;
+            self.get_mut(slot).number = number as u64;
         }
+        if let Some(base) = &mut self.base {
+            base.numbers = 0;
+        }
+        self.freed_numbers.clear();
         self.numbers = numbered;
     }
 
@@ -195,81 +346,16 @@ impl ChunkTable {
 
     /// One more than the highest slot number in use (live or free).
     pub fn slot_count(&self) -> usize {
-        self.slots.len()
-    }
-
-    /// Every slot, live or free, in slot order (what an index snapshot keeps).
-    pub fn slots(&self) -> &[ChunkInfo] {
-        &self.slots
-    }
-
-    /// The free slots, in the order they are reused.
-    pub fn free_slots(&self) -> &[Slot] {
-        &self.free
-    }
-
-    /// A table with exactly these slots and free list, and `next_number` numbers handed out
-    /// (read from an index snapshot). `None` when they do not make a table: a free slot out of
-    /// range or listed twice, two live slots with one hash or one number, a number not below
-    /// `next_number` (which the caller bounds, so it cannot ask for a huge list), or numbers
-    /// out of the order of the chunks' positions.
-    pub fn restore(slots: Vec<ChunkInfo>, free: Vec<Slot>, next_number: u64) -> Option<ChunkTable> {
-        let mut is_free = alloc::vec![false; slots.len()];
-        for &slot in &free {
-            let flag = is_free.get_mut(slot as usize)?;
-            if *flag {
-                return None;
-            }
-            *flag = true;
-        }
-        let mut table = ChunkTable {
-            by_hash: HashTable::with_capacity(slots.len() - free.len()),
-            numbers: alloc::vec![NO_SLOT; usize::try_from(next_number).ok()?],
-            slots,
-            free,
-            stored_bytes: 0,
-        };
-        for (slot, info) in table.slots.iter().enumerate() {
-            if is_free[slot] {
-                continue;
-            }
-            let slots = &table.slots;
-            let hash = table_hash(&info.hash);
-            if table
-                .by_hash
-                .find(hash, |s| slots[*s as usize].hash == info.hash)
-                .is_some()
-            {
-                return None;
-            }
-            table
-                .by_hash
-                .insert_unique(hash, slot as Slot, |s| table_hash(&slots[*s as usize].hash));
-            table.stored_bytes += info.len as u64;
-            let number = table.numbers.get_mut(usize::try_from(info.number).ok()?)?;
-            if *number != NO_SLOT {
-                return None;
-            }
-            *number = slot as Slot;
-        }
-        // Numbers are handed out in log order, and a chunk's bytes sit where the log was then:
-        // in number order, positions only grow.
-        let mut last_pos = None;
-        for &slot in &table.numbers {
-            if slot == NO_SLOT {
-                continue;
-            }
-            let pos = table.slots[slot as usize].pos;
-            if last_pos.is_some_and(|last| last >= pos) {
-                return None;
-            }
-            last_pos = Some(pos);
-        }
-        Some(table)
+        self.base_slots() as usize + self.slots.len()
     }
 
     /// Number of distinct live chunks.
     pub fn len(&self) -> usize {
-        self.by_hash.len()
+        self.live
+    }
+
+    /// The slot of every chunk number handed out, in number order ([`NO_SLOT`] for one freed).
+    pub fn numbers(&self) -> impl Iterator<Item = Slot> + '_ {
+        (0..self.next_number()).map(|n| self.by_number(n).unwrap_or(NO_SLOT))
     }
 }

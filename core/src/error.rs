@@ -128,6 +128,12 @@ pub enum CorruptKind {
     ChainBroken,
     /// A segment of the log is missing: the one with this number.
     SegmentMissing(u32),
+    /// The index snapshot the store reads in place turned out damaged where it was read (a
+    /// block that does not match its checksum, or parts that do not agree): what the store
+    /// says may be incomplete, so it refuses to answer or write. The log is not affected: an
+    /// open that ignores the snapshot (`Options::use_snapshot(false)`) replays it, and a
+    /// writer replaces the snapshot.
+    Snapshot,
 }
 
 impl fmt::Display for CorruptKind {
@@ -153,6 +159,10 @@ impl fmt::Display for CorruptKind {
                  inserted, reordered or changed",
             ),
             CorruptKind::SegmentMissing(n) => write!(f, "segment {n:08x} of the log is missing"),
+            CorruptKind::Snapshot => f.write_str(
+                "the index snapshot is damaged where it was read (the log is intact: reopen \
+                 without the snapshot, or let a writer replace it)",
+            ),
         }
     }
 }

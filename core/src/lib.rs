@@ -35,7 +35,7 @@ pub mod session;
 mod store;
 
 pub use annotation::{Annotation, Severity};
-pub use backend::{Backend, LoadReport, MemoryBackend, Refresh};
+pub use backend::{Backend, LoadReport, MemoryBackend, Refresh, SnapshotBytes};
 pub use checkpoint::{Checkpoint, NewAttachment, NewCheckpoint, Trigger, TriggerKind};
 pub use compact::{CompactionPlan, CompactionReport, KeepReason, RemovalReason, RetentionPolicy};
 pub use diff::Diff;

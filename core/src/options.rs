@@ -72,6 +72,11 @@ pub struct Options {
     /// replays the whole log, checking every seal of its hash chain (what `verify` needs to
     /// prove the log's order from its start).
     pub use_snapshot: bool,
+    /// An index snapshot up to this size is checked whole at open — every block's checksum,
+    /// and every part against the others, as a replay would have built them; a larger one is
+    /// checked block by block as it is read, so an open costs what it reads (default 8 MiB,
+    /// a few milliseconds of checking; see [`crate::snapshot`]).
+    pub snapshot_check_whole: u64,
 }
 
 impl Options {
@@ -107,6 +112,13 @@ impl Options {
         self
     }
 
+    /// Sets up to which size an index snapshot is checked whole at open (0: every snapshot is
+    /// checked as it is read; `u64::MAX`: every snapshot is checked whole).
+    pub fn snapshot_check_whole(mut self, bytes: u64) -> Self {
+        self.snapshot_check_whole = bytes;
+        self
+    }
+
     /// Sets whether every write syncs the backend before returning.
     pub fn sync_every_write(mut self, sync: bool) -> Self {
         self.sync_every_write = sync;
@@ -130,6 +142,7 @@ impl Default for Options {
             expect_head: None,
             snapshot_every: 8 << 20,
             use_snapshot: true,
+            snapshot_check_whole: 8 << 20,
         }
     }
 }

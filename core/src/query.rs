@@ -335,6 +335,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                 capacity,
             ),
         };
+        self.index.intact()?;
         Ok(page)
     }
 

@@ -71,7 +71,7 @@ use std::sync::Arc;
 use rewind_core::backend::{LoadReport, Refresh, Visitor};
 use rewind_core::frame::{self, FRAME_HEADER_LEN, FrameHeader, HEADER_LEN, MAX_PAYLOAD};
 use rewind_core::log;
-use rewind_core::{Backend, BackendError, CorruptKind};
+use rewind_core::{Backend, BackendError, CorruptKind, SnapshotBytes};
 
 use crate::durable_mark::{DURABLE_FILE, MarkReader, MarkWriter};
 use crate::error::{Error, Result};
@@ -1160,6 +1160,23 @@ impl Backend for FileBackend {
         !self.read_only()
     }
 
+    /// The snapshot file, read a block at a time as the store needs it: an open holds the
+    /// file, not its bytes. A writer replacing it renames a new file over it, so the file
+    /// held stays as it was.
+    fn open_snapshot(&mut self) -> Result<Option<Arc<dyn SnapshotBytes>>, BackendError> {
+        let path = self.dir.join(INDEX_FILE);
+        if !self.fs.exists(&path) {
+            return Ok(None);
+        }
+        let file = match self.fs.open(&path, OpenMode::Read) {
+            Ok(file) => file,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_to_backend(&path, e)),
+        };
+        let len = file.size().map_err(|e| io_to_backend(&path, e))?;
+        Ok(Some(Arc::new(SnapshotFile { file, len, path })))
+    }
+
     fn read_snapshot(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
         let path = self.dir.join(INDEX_FILE);
         if !self.fs.exists(&path) {
@@ -1530,6 +1547,26 @@ fn to_backend(e: Error) -> BackendError {
     match e {
         Error::Io { path, source, .. } => io_to_backend(&path, source),
         other => BackendError::Io(other.to_string()),
+    }
+}
+
+/// An index snapshot file the store reads a block at a time (see
+/// [`FileBackend::open_snapshot`](Backend::open_snapshot)).
+struct SnapshotFile {
+    file: Arc<dyn StoreFile>,
+    len: u64,
+    path: PathBuf,
+}
+
+impl SnapshotBytes for SnapshotFile {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
+        self.file
+            .read_exact_at(buf, pos)
+            .map_err(|e| io_to_backend(&self.path, e))
     }
 }
 

@@ -2,49 +2,173 @@
 //!
 //! Seq is the primary key: it orders the log, every listing and every other per-checkpoint
 //! index of the store (a session's checkpoints, a tag's, a session's branch tips), which all
-//! hold seqs and find the checkpoint here. An id is looked up through [`Entries::seq_of`].
+//! hold seqs (see [`super::seqs`]) and find the checkpoint here. An id is looked up through
+//! [`Entries::seq_of`].
 //!
-//! Every per-checkpoint structure of the index is reached through this type's methods and
-//! [`super::seqs::SeqSet`]'s, never through a map directly, so that what backs them can be a
-//! persisted table read where it is needed instead of a map built whole at open (see
-//! [`super::snapshot`]).
+//! Like the sets, the checkpoints are two layers: those an index snapshot holds, read in place
+//! (see [`super::tables`]) and decoded the first time they are read (then kept, so a reference
+//! to one lasts as long as the index), and the changes since, in memory — checkpoints added,
+//! snapshot checkpoints changed (copied into memory first) or removed. An open reads only the
+//! checkpoints it is asked for; memory grows with what is read and what changed.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::ops::RangeInclusive;
 
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
+use once_cell::race::OnceBox;
 
 use super::index::Entry;
+use super::tables::{Persisted, TableId, u32_at, u64_at};
 use crate::id::CheckpointId;
+
+/// The checkpoints a snapshot holds: rows of its [`TableId::Seqs`] and [`TableId::Ids`]
+/// tables, with each row's entry once decoded.
+struct BaseEntries {
+    snap: Arc<Persisted>,
+    decoded: Vec<OnceBox<Entry>>,
+    /// Decodes an entry's heap bytes (see [`super::snapshot`]).
+    decode: Decode,
+}
+
+/// Turns a checkpoint's bytes in a snapshot's heap into its entry.
+pub(crate) type Decode = Box<dyn Fn(&[u8]) -> Option<Entry> + Send + Sync>;
+
+impl core::fmt::Debug for BaseEntries {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BaseEntries")
+            .field("rows", &self.decoded.len())
+            .finish()
+    }
+}
+
+impl BaseEntries {
+    fn seq(&self, row: usize) -> Option<u64> {
+        self.snap.row(TableId::Seqs, row).map(|r| u64_at(r, 0))
+    }
+
+    /// The row of seq `seq`.
+    fn row_of(&self, seq: u64) -> Option<usize> {
+        let rows = self.decoded.len();
+        let row = self
+            .snap
+            .search(TableId::Seqs, 0, rows, |r| u64_at(r, 0) < seq)?;
+        (row < rows && self.seq(row)? == seq).then_some(row)
+    }
+
+    /// The rows of the seqs in `seqs`.
+    fn rows_of(&self, seqs: &RangeInclusive<u64>) -> Option<(usize, usize)> {
+        let rows = self.decoded.len();
+        let (lo, hi) = (*seqs.start(), *seqs.end());
+        let i = self
+            .snap
+            .search(TableId::Seqs, 0, rows, |r| u64_at(r, 0) < lo)?;
+        let j = self
+            .snap
+            .search(TableId::Seqs, i, rows, |r| u64_at(r, 0) <= hi)?;
+        Some((i, j))
+    }
+
+    /// The entry in row `row`, decoded once.
+    fn entry(&self, row: usize) -> Option<&Entry> {
+        let cell = self.decoded.get(row)?;
+        if let Some(entry) = cell.get() {
+            return Some(entry);
+        }
+        let entry = self.decode_row(row)?;
+        Some(cell.get_or_init(|| Box::new(entry)))
+    }
+
+    /// The entry in row `row`, decoded afresh (and not kept).
+    fn decode_row(&self, row: usize) -> Option<Entry> {
+        let r = self.snap.row(TableId::Seqs, row)?;
+        let (seq, at, len) = (u64_at(r, 0), u64_at(r, 8), u32_at(r, 16));
+        let entry = self
+            .snap
+            .heap(at, len)
+            .and_then(|bytes| (self.decode)(&bytes));
+        let Some(entry) = entry.filter(|e| e.cp.seq == seq) else {
+            self.snap.mark_damaged();
+            return None;
+        };
+        Some(entry)
+    }
+
+    /// The seq of checkpoint `id`.
+    fn seq_of(&self, id: &CheckpointId) -> Option<u64> {
+        let rows = self.snap.rows(TableId::Ids);
+        let key = id.as_bytes();
+        let at = self
+            .snap
+            .search(TableId::Ids, 0, rows, |r| r[..16] < key[..])?;
+        let r = self
+            .snap
+            .row(TableId::Ids, at)
+            .filter(|r| r[..16] == key[..])?;
+        let row = u32_at(r, 16) as usize;
+        let entry = self.entry(row)?;
+        if entry.cp.id != *id {
+            self.snap.mark_damaged();
+            return None;
+        }
+        Some(entry.cp.seq)
+    }
+}
 
 /// The checkpoints, by seq and by id. See the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct Entries {
-    /// Boxed: growing the map moves pointers, not ~500-byte entries.
+    base: Option<BaseEntries>,
+    /// Checkpoints added or changed since the snapshot (all of them without one). Boxed:
+    /// growing the map moves pointers, not ~500-byte entries.
     by_seq: BTreeMap<u64, Box<Entry>>,
     ids: HashMap<CheckpointId, u64>,
+    /// Seqs of snapshot checkpoints removed or changed (a changed one is in `by_seq`).
+    hidden: HashSet<u64>,
+    len: usize,
 }
 
 impl Entries {
+    /// The checkpoints a snapshot holds in its tables, with no changes yet; `decode` turns an
+    /// entry's heap bytes into the entry.
+    pub fn persisted(snap: Arc<Persisted>, decode: Decode) -> Self {
+        let rows = snap.rows(TableId::Seqs);
+        let decoded = (0..rows).map(|_| OnceBox::new()).collect();
+        Entries {
+            base: Some(BaseEntries {
+                snap,
+                decoded,
+                decode,
+            }),
+            len: rows,
+            ..Entries::default()
+        }
+    }
+
     /// How many checkpoints there are.
     pub fn len(&self) -> usize {
-        self.by_seq.len()
+        self.len
     }
 
     /// The seq of checkpoint `id`.
     pub fn seq_of(&self, id: &CheckpointId) -> Option<u64> {
-        self.ids.get(id).copied()
+        if let Some(seq) = self.ids.get(id) {
+            return Some(*seq);
+        }
+        let seq = self.base.as_ref()?.seq_of(id)?;
+        (!self.hidden.contains(&seq)).then_some(seq)
     }
 
     /// Whether checkpoint `id` is here.
     pub fn contains(&self, id: &CheckpointId) -> bool {
-        self.ids.contains_key(id)
+        self.seq_of(id).is_some()
     }
 
     /// Whether a checkpoint has seq `seq`.
     pub fn contains_seq(&self, seq: u64) -> bool {
-        self.by_seq.contains_key(&seq)
+        self.at_seq(seq).is_some()
     }
 
     /// Checkpoint `id`.
@@ -52,42 +176,114 @@ impl Entries {
         self.at_seq(self.seq_of(id)?)
     }
 
+    /// The checkpoint with seq `seq`.
+    pub fn at_seq(&self, seq: u64) -> Option<&Entry> {
+        if let Some(entry) = self.by_seq.get(&seq) {
+            return Some(entry);
+        }
+        if self.hidden.contains(&seq) {
+            return None;
+        }
+        let base = self.base.as_ref()?;
+        base.entry(base.row_of(seq)?)
+    }
+
     /// Checkpoint `id`, to change. Its seq, id and session must stay as they are.
     pub fn get_mut(&mut self, id: &CheckpointId) -> Option<&mut Entry> {
         let seq = self.seq_of(id)?;
+        if !self.by_seq.contains_key(&seq) {
+            // A snapshot checkpoint: changed in a copy that hides it.
+            let copy = self.at_seq(seq)?.clone();
+            self.hidden.insert(seq);
+            self.ids.insert(*id, seq);
+            self.by_seq.insert(seq, Box::new(copy));
+        }
         self.by_seq.get_mut(&seq).map(|e| &mut **e)
-    }
-
-    /// The checkpoint with seq `seq`.
-    pub fn at_seq(&self, seq: u64) -> Option<&Entry> {
-        self.by_seq.get(&seq).map(|e| &**e)
     }
 
     /// Adds a checkpoint; the caller has checked that its id and seq are new.
     pub fn insert(&mut self, entry: Box<Entry>) {
         self.ids.insert(entry.cp.id, entry.cp.seq);
         self.by_seq.insert(entry.cp.seq, entry);
+        self.len += 1;
     }
 
     /// Takes checkpoint `id` out.
     pub fn remove(&mut self, id: &CheckpointId) -> Option<Box<Entry>> {
-        let seq = self.ids.remove(id)?;
-        self.by_seq.remove(&seq)
+        let seq = self.seq_of(id)?;
+        let entry = match self.by_seq.remove(&seq) {
+            Some(entry) => entry,
+            None => Box::new(self.at_seq(seq)?.clone()),
+        };
+        self.ids.remove(id);
+        if self.base.is_some() {
+            self.hidden.insert(seq);
+        }
+        self.len -= 1;
+        Some(entry)
+    }
+
+    /// Hands every checkpoint to `f`, in seq order, until it returns false. Unlike
+    /// [`iter`](Entries::iter), a snapshot checkpoint not read before is decoded for the call
+    /// and not kept, so a pass over the whole store (writing the next snapshot) does not leave
+    /// it all in memory. A damaged snapshot block ends the pass early (and marks the snapshot
+    /// damaged).
+    pub fn scan(&self, mut f: impl FnMut(&Entry) -> bool) {
+        let mut added = self.by_seq.values().peekable();
+        if let Some(base) = &self.base {
+            for row in 0..base.decoded.len() {
+                let Some(seq) = base.seq(row) else {
+                    return;
+                };
+                while let Some(entry) = added.next_if(|e| e.cp.seq < seq) {
+                    if !f(entry) {
+                        return;
+                    }
+                }
+                if self.hidden.contains(&seq) {
+                    continue;
+                }
+                let go_on = match base.decoded[row].get() {
+                    Some(entry) => f(entry),
+                    None => match base.decode_row(row) {
+                        Some(entry) => f(&entry),
+                        None => return,
+                    },
+                };
+                if !go_on {
+                    return;
+                }
+            }
+        }
+        for entry in added {
+            if !f(entry) {
+                return;
+            }
+        }
     }
 
     /// Every checkpoint, in seq order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Entry> + '_ {
-        self.by_seq.values().map(|e| &**e)
+    pub fn iter(&self) -> Iter<'_> {
+        self.range(0..=u64::MAX)
     }
 
     /// The checkpoints with seqs in `seqs`, in seq order.
-    pub fn range(&self, seqs: RangeInclusive<u64>) -> impl DoubleEndedIterator<Item = &Entry> + '_ {
-        self.by_seq.range(seqs).map(|(_, e)| &**e)
-    }
-
-    /// Room for `additional` more checkpoints (a snapshot load knows how many come).
-    pub fn reserve(&mut self, additional: usize) {
-        self.ids.reserve(additional);
+    pub fn range(&self, seqs: RangeInclusive<u64>) -> Iter<'_> {
+        let (i, j) = self
+            .base
+            .as_ref()
+            .and_then(|b| b.rows_of(&seqs))
+            .unwrap_or((0, 0));
+        Iter {
+            entries: self,
+            i,
+            j,
+            front: None,
+            back: None,
+            added: self.by_seq.range(seqs),
+            added_front: None,
+            added_back: None,
+        }
     }
 }
 
@@ -99,6 +295,111 @@ impl core::ops::Index<&CheckpointId> for Entries {
         match self.get(id) {
             Some(entry) => entry,
             None => panic!("checkpoint {id} is not in the index"),
+        }
+    }
+}
+
+/// The checkpoints of a seq range, in order: the snapshot's rows `i..j` not hidden, merged
+/// with those added since.
+pub(crate) struct Iter<'a> {
+    entries: &'a Entries,
+    i: usize,
+    j: usize,
+    /// A snapshot checkpoint taken from either end of `i..j` but not handed out yet.
+    front: Option<&'a Entry>,
+    back: Option<&'a Entry>,
+    added: alloc::collections::btree_map::Range<'a, u64, Box<Entry>>,
+    added_front: Option<&'a Entry>,
+    added_back: Option<&'a Entry>,
+}
+
+impl<'a> Iter<'a> {
+    /// The next snapshot checkpoint from the front (`back`: from the back) that is not hidden.
+    fn base_next(&mut self, back: bool) -> Option<&'a Entry> {
+        let base = self.entries.base.as_ref()?;
+        while self.i < self.j {
+            let row = if back { self.j - 1 } else { self.i };
+            let Some(seq) = base.seq(row) else {
+                // A damaged block (the snapshot is marked so): nothing more is read from it.
+                self.i = self.j;
+                return None;
+            };
+            if back {
+                self.j -= 1;
+            } else {
+                self.i += 1;
+            }
+            if self.entries.hidden.contains(&seq) {
+                continue;
+            }
+            match base.entry(row) {
+                Some(entry) => return Some(entry),
+                None => {
+                    self.i = self.j;
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    fn peek_base_front(&mut self) -> Option<&'a Entry> {
+        if self.front.is_none() {
+            self.front = self.base_next(false).or_else(|| self.back.take());
+        }
+        self.front
+    }
+
+    fn peek_base_back(&mut self) -> Option<&'a Entry> {
+        if self.back.is_none() {
+            self.back = self.base_next(true).or_else(|| self.front.take());
+        }
+        self.back
+    }
+
+    fn peek_added_front(&mut self) -> Option<&'a Entry> {
+        if self.added_front.is_none() {
+            self.added_front = self
+                .added
+                .next()
+                .map(|(_, e)| &**e)
+                .or_else(|| self.added_back.take());
+        }
+        self.added_front
+    }
+
+    fn peek_added_back(&mut self) -> Option<&'a Entry> {
+        if self.added_back.is_none() {
+            self.added_back = self
+                .added
+                .next_back()
+                .map(|(_, e)| &**e)
+                .or_else(|| self.added_front.take());
+        }
+        self.added_back
+    }
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a Entry;
+
+    fn next(&mut self) -> Option<&'a Entry> {
+        match (self.peek_base_front(), self.peek_added_front()) {
+            (Some(b), Some(a)) if a.cp.seq < b.cp.seq => self.added_front.take(),
+            (Some(_), _) => self.front.take(),
+            (None, Some(_)) => self.added_front.take(),
+            (None, None) => None,
+        }
+    }
+}
+
+impl<'a> DoubleEndedIterator for Iter<'a> {
+    fn next_back(&mut self) -> Option<&'a Entry> {
+        match (self.peek_base_back(), self.peek_added_back()) {
+            (Some(b), Some(a)) if a.cp.seq > b.cp.seq => self.added_back.take(),
+            (Some(_), _) => self.back.take(),
+            (None, Some(_)) => self.added_back.take(),
+            (None, None) => None,
         }
     }
 }

@@ -36,6 +36,8 @@ use crate::session::Session;
 
 use super::entries::Entries;
 use super::seqs::{SeqSet, TimeSet};
+use super::tables::Persisted;
+use alloc::sync::Arc;
 
 /// A stored blob (a state or an attachment): its chunks, in order.
 #[derive(Clone, Debug, Default)]
@@ -165,6 +167,8 @@ pub(crate) struct Index {
     /// The log's last frame (replayed or written): where it starts and its length — the
     /// anchor of an index snapshot taken now (see [`super::snapshot`]).
     pub last_frame: Option<(u64, u32)>,
+    /// The snapshot whose tables the index reads in place, if it was opened from one.
+    pub persisted: Option<Arc<Persisted>>,
 }
 
 impl Default for Index {
@@ -195,6 +199,7 @@ impl Default for Index {
             stale: false,
             journal: None,
             last_frame: None,
+            persisted: None,
         }
     }
 }
@@ -332,6 +337,12 @@ impl Index {
     /// last frame.
     pub fn note_appended(&mut self, at: u64, frames: &[u8]) {
         self.last_frame = last_frame(at, frames).or(self.last_frame);
+    }
+
+    /// Whether the snapshot the index reads from turned out damaged where it was read (see
+    /// [`super::tables`]): what the index says may then be incomplete.
+    pub fn damaged(&self) -> bool {
+        self.persisted.as_ref().is_some_and(|p| p.damaged())
     }
 
     /// Sessions deleted so far.
@@ -651,7 +662,7 @@ impl Index {
         };
         let state = self.resolve_blob(c.state, None, raw_pos)?;
         let root = known_root
-            .unwrap_or_else(|| state_root(state.chunks.iter().map(|s| &self.chunks.get(*s).hash)));
+            .unwrap_or_else(|| state_root(state.chunks.iter().map(|s| self.chunks.get(*s).hash)));
         let cp = Checkpoint {
             id: c.id,
             session: c.session,
@@ -718,7 +729,7 @@ impl Index {
         };
         let state = self.resolve_compact_blob(c.state, c.seq, None, raw_pos)?;
         let root = known_root
-            .unwrap_or_else(|| state_root(state.chunks.iter().map(|s| &self.chunks.get(*s).hash)));
+            .unwrap_or_else(|| state_root(state.chunks.iter().map(|s| self.chunks.get(*s).hash)));
         let hash = known_hash.unwrap_or_else(|| {
             hash_fields(&HashFields {
                 id,
@@ -1030,9 +1041,25 @@ impl Index {
 
     /// A checkpoint's entry.
     pub fn entry(&self, id: CheckpointId) -> Result<&Entry> {
-        self.checkpoints
-            .get(&id)
-            .ok_or(Error::CheckpointNotFound(id))
+        match self.checkpoints.get(&id) {
+            Some(entry) => Ok(entry),
+            None => {
+                self.intact()?;
+                Err(Error::CheckpointNotFound(id))
+            }
+        }
+    }
+
+    /// An error when the snapshot the index reads from turned out damaged (see
+    /// [`CorruptKind::Snapshot`]).
+    pub fn intact(&self) -> Result<()> {
+        if self.damaged() {
+            return Err(Error::Corrupt {
+                at: 0,
+                kind: CorruptKind::Snapshot,
+            });
+        }
+        Ok(())
     }
 
     /// A session's entry.

@@ -2,6 +2,11 @@
 //! turn one into the other.
 //!
 //! - [`index`]: everything a replay of the log builds, and `apply`, the one way it changes;
+//! - [`entries`] and [`seqs`]: the index's checkpoints (by seq and id) and its per-checkpoint
+//!   sets (a session's checkpoints, times and branch tips, a tag's checkpoints), each a
+//!   snapshot's tables read in place with the changes since on top;
+//! - [`tables`]: a snapshot's tables and their checked blocks;
+//! - [`snapshot`]: the snapshot's encoding, how an open uses it, and when one is written;
 //! - [`validate`]: the input checks every write path shares;
 //! - [`blob`]: how a state or attachment is chunked and listed in its record;
 //! - [`write`]: the operations that append records (and the commit they share);
@@ -34,6 +39,7 @@ mod read;
 pub(crate) mod rewrite;
 pub(crate) mod seqs;
 pub mod snapshot;
+pub(crate) mod tables;
 pub(crate) mod validate;
 mod verify;
 pub(crate) mod wire;

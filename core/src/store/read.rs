@@ -68,17 +68,21 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// The newest checkpoint (highest seq) of a session, if any.
     pub fn latest(&self, session: SessionId) -> Result<Option<&Checkpoint>> {
         let entry = self.index.session(session)?;
-        Ok(entry.seqs.last().and_then(|seq| self.index.get_by_seq(seq)))
+        let latest = entry.seqs.last().and_then(|seq| self.index.get_by_seq(seq));
+        self.index.intact()?;
+        Ok(latest)
     }
 
     /// What the session knew at `time_ms`: its newest checkpoint created at or before then.
     pub fn at(&self, session: SessionId, time_ms: u64) -> Result<Option<&Checkpoint>> {
         let entry = self.index.session(session)?;
-        Ok(entry
+        let at = entry
             .by_time
             .range((0, 0)..=(time_ms, u64::MAX))
             .next_back()
-            .and_then(|(_, seq)| self.index.get_by_seq(seq)))
+            .and_then(|(_, seq)| self.index.get_by_seq(seq));
+        self.index.intact()?;
+        Ok(at)
     }
 
     /// The checkpoint and its ancestors, newest first, up to the root or the first ancestor that
@@ -94,12 +98,14 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// The tips of a session's branches (checkpoints without children), newest first.
     pub fn branches(&self, session: SessionId) -> Result<Vec<&Checkpoint>> {
         let entry = self.index.session(session)?;
-        Ok(entry
+        let tips = entry
             .leaves
             .iter()
             .rev()
             .filter_map(|seq| self.index.get_by_seq(seq))
-            .collect())
+            .collect();
+        self.index.intact()?;
+        Ok(tips)
     }
 
     /// Direct children of a checkpoint, oldest first.
@@ -109,12 +115,14 @@ impl<B: Backend, E: Env> Store<B, E> {
             return Ok(Vec::new());
         }
         let session = self.index.session(entry.cp.session)?;
-        Ok(session
+        let children = session
             .seqs
             .range(entry.cp.seq + 1..=u64::MAX)
             .filter_map(|seq| self.index.get_by_seq(seq))
             .filter(|cp| cp.parent == Some(id))
-            .collect())
+            .collect();
+        self.index.intact()?;
+        Ok(children)
     }
 
     /// The annotations of a checkpoint, oldest first.
@@ -138,6 +146,19 @@ impl<B: Backend, E: Env> Store<B, E> {
 
     /// A blob's bytes, read from the backend.
     pub(crate) fn read_blob(&self, blob: &Blob) -> Result<Vec<u8>> {
+        // The lengths first: nothing is allocated for a length the chunks do not make up.
+        let total: u64 = blob
+            .chunks
+            .iter()
+            .map(|s| u64::from(self.index.chunks.get(*s).len))
+            .sum();
+        self.index.intact()?;
+        if total != blob.len {
+            return Err(Error::Corrupt {
+                at: 0,
+                kind: CorruptKind::Inconsistent("chunk lengths do not add up to the blob length"),
+            });
+        }
         let mut out = alloc::vec![0u8; blob.len as usize];
         // Chunks that follow each other in the log (the new chunks of one record do) are read
         // with one call: one pread on files, one host call from a sandbox.

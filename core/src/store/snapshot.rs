@@ -11,25 +11,46 @@
 //! compaction replaced, or of bytes a power cut lost does not match). Then the frames after
 //! the point are replayed on top, as a replay would have applied them.
 //!
-//! A snapshot that does not check out — absent, damaged (its blake3 checksum), of another
-//! encoding version, stale beyond its log (the anchor is not there or differs), inconsistent
-//! in itself (a chunk slot out of range, counts that disagree), or whose tail does not apply —
-//! is ignored, never trusted: the store replays the whole log, and the load report says why
-//! ([`SnapshotUse::Ignored`]). An open that looks for a head (`verify --expect-head`), that
-//! salvages a damaged log, or whose options say not to
-//! ([`Options::use_snapshot`](crate::Options::use_snapshot), which `rewind verify` sets so that
-//! every seal of the chain is checked) replays the whole log.
+//! **Read in place.** An open does not decode a snapshot: it reads its summary (counters,
+//! sessions, tag names, and where each table is) and then reads the tables where a lookup
+//! needs them (`store/tables.rs`): a count, a session's head or the newest page of a
+//! listing reads a few blocks of a store of any size, and a checkpoint is decoded the first
+//! time it is read. What changes after the open is kept in memory on top of the snapshot's
+//! tables (`store/entries.rs`, `store/seqs.rs`, `chunks.rs`) until the next snapshot.
 //!
-//! **Encoding** (version 3): `RWNDIDX\0` (8 bytes), the encoding version (u16 LE), the body
-//! (postcard: the point, the counters, the sessions, the chunk table slot by slot with its
-//! free list and chunk numbers, and the number of checkpoints), then each checkpoint on its
-//! own in seq order (postcard: its fields, its state's chunk slots, annotations and
-//! attachments; decoded one at a time, so a load never holds them all decoded at once), and
-//! the blake3 hash of everything before it (32 bytes). Versions 1 and 2 (never read now) kept the checkpoints inside the
-//! body, and the chunks without their numbers.
-//! Indexes that are derived (checkpoints by seq, tags, each session's seqs and times) are
-//! rebuilt from the checkpoints. A snapshot is never the only copy of anything, so its
-//! encoding may change between releases: one of another version is ignored and replaced.
+//! A snapshot that does not check out — absent, damaged (a checksum), of another encoding
+//! version, stale beyond its log (the anchor is not there or differs), inconsistent in itself
+//! (tables whose sizes disagree with the summary, counts or references that do not agree), or
+//! whose tail does not apply — is ignored, never trusted: the store replays the whole log, and
+//! the load report says why ([`SnapshotUse::Ignored`]). A snapshot up to
+//! [`Options::snapshot_check_whole`](crate::Options::snapshot_check_whole) bytes (8 MiB by
+//! default) is checked whole at open: every block, and every part against the others as a
+//! replay would have built them. A larger one is checked as it is read, each block against
+//! its checksum the first time it is read: a block that does not match is never used — the
+//! operation that met it fails with [`CorruptKind::Snapshot`](crate::CorruptKind::Snapshot)
+//! (at open, the snapshot is ignored and the log replayed), so does every later read or write
+//! of that store, and a writer makes the snapshot unusable so the next open replays the log.
+//! What block checksums cannot see — a snapshot rewritten with valid checksums but contents
+//! that do not match its log — only a whole check finds (and `verify`, which replays the log,
+//! never uses a snapshot).
+//!
+//! An open that looks for a head (`verify --expect-head`), that salvages a damaged log, or
+//! whose options say not to ([`Options::use_snapshot`](crate::Options::use_snapshot), which
+//! `rewind verify` sets so that every seal of the chain is checked) replays the whole log.
+//!
+//! **Encoding** (version 4): `RWNDIDX\0` (8 bytes) and the encoding version (u16 LE); the
+//! heap of checkpoints (each encoded on its own with postcard: its fields, its chunk slots,
+//! annotations and attachments, in seq order); the tables, each rows of a fixed width that do
+//! not cross a 4 KiB block, sorted by their key (`TableId` in `store/tables.rs`): checkpoints by seq (with
+//! where each is in the heap) and by id, each session's seqs, times and branch tips, each
+//! tag's seqs, and the chunk table by slot, by hash and by chunk number; then the summary
+//! (postcard), its length (u32 LE), and the blake3 hash of the first 10 bytes and the summary
+//! with its length (32 bytes). The summary lists every region's blocks' checksums, and the
+//! regions cover every byte between the prefix and the summary, so no byte goes unchecked.
+//! The live chunks are numbered 0.. afresh in every snapshot (it has no free slots).
+//! Versions 1 to 3 (never read now) were one postcard body decoded whole at open. A snapshot
+//! is never the only copy of anything, so its encoding may change between releases: one of
+//! another version is ignored and replaced.
 //!
 //! **What an open with a snapshot does not do**: it does not read the log before the point,
 //! so damage there is found by `verify` (which reads everything) and by reads of the bytes
@@ -46,18 +67,22 @@ use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::Store;
+use super::entries::Entries;
 use super::index::{Blob, CHECK_LEN, Entry, Index, SessionEntry, check_of, parse_metadata};
-use super::seqs::{SeqSet, TimeSet};
+use super::seqs::{BaseRows, KeySet, SeqSet, StoredKey, TimeSet};
+use super::tables::{Persisted, RegionSnap, TableId, push_row};
 use crate::annotation::Annotation;
-use crate::backend::Backend;
+use crate::backend::{Backend, SnapshotBytes};
 use crate::chain::{Chain, Version};
 use crate::checkpoint::{Checkpoint, Trigger};
-use crate::chunks::{ChunkInfo, ChunkTable, Slot};
+use crate::chunks::{ChunkTable, NO_SLOT, Slot};
 use crate::env::Env;
 use crate::error::{BackendError, Error, Result};
 use crate::frame::FRAME_HEADER_LEN;
@@ -66,9 +91,11 @@ use crate::session::Session;
 
 const MAGIC: [u8; 8] = *b"RWNDIDX\0";
 /// The encoding version this build writes and reads.
-pub const SNAPSHOT_VERSION: u16 = 3;
+pub const SNAPSHOT_VERSION: u16 = 4;
 const PREFIX_LEN: usize = MAGIC.len() + 2;
 const CHECKSUM_LEN: usize = 32;
+/// The trailer: the summary's length (u32 LE) and the checksum.
+const TRAILER_LEN: usize = 4 + CHECKSUM_LEN;
 
 /// Whether an open used an index snapshot (see [`crate::snapshot`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -158,8 +185,10 @@ impl Point {
     }
 }
 
+/// What a snapshot's summary holds: everything but the tables and the heap, and where those
+/// are with their blocks' checksums.
 #[derive(Serialize, Deserialize)]
-struct Body<'a> {
+struct Summary<'a> {
     point: Point,
     next_seq: u64,
     ids: u128,
@@ -168,15 +197,21 @@ struct Body<'a> {
     attachment_count: u64,
     dead_bytes: u64,
     sessions_removed: u64,
+    /// In id order; a session's rows in the session tables come in this order.
     #[serde(borrow)]
     sessions: Vec<SessionSnap<'a>>,
-    /// How many checkpoints follow the body, each encoded on its own (decoded one at a time,
-    /// never all at once).
+    /// Tags in name order, with how many checkpoints each has (rows of [`TableId::Tags`]).
+    #[serde(borrow)]
+    tags: Vec<(Cow<'a, str>, u64)>,
     checkpoints: u64,
-    chunks: Vec<ChunkSnap>,
-    free: Cow<'a, [Slot]>,
+    /// Live chunks: the slots `0..chunks`.
+    chunks: u32,
+    stored_bytes: u64,
     /// The chunk numbers handed out in the log so far.
     next_chunk_number: u64,
+    /// The tables, in [`TableId::ALL`]'s order, then the heap of checkpoint entries.
+    tables: Vec<RegionSnap>,
+    heap: RegionSnap,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -188,8 +223,10 @@ struct SessionSnap<'a> {
     metadata: Cow<'a, str>,
     created_at: u64,
     head: Option<CheckpointId>,
+    /// Its checkpoints: its rows of [`TableId::SessionSeqs`] and [`TableId::SessionTimes`].
     checkpoints: u64,
-    leaves: Vec<u64>,
+    /// Its branch tips: its rows of [`TableId::SessionLeaves`].
+    leaves: u64,
     last_by_kind: [Option<u64>; 3],
     order: u64,
 }
@@ -202,6 +239,7 @@ struct BlobSnap<'a> {
     chunks: Cow<'a, [Slot]>,
 }
 
+/// A checkpoint in the heap.
 #[derive(Serialize, Deserialize)]
 struct EntrySnap<'a> {
     id: CheckpointId,
@@ -214,7 +252,7 @@ struct EntrySnap<'a> {
     created_at: u64,
     #[serde(borrow)]
     message: Cow<'a, str>,
-    tags: Cow<'a, [String]>,
+    tags: Vec<Cow<'a, str>>,
     trigger: Cow<'a, Trigger>,
     #[serde(borrow)]
     metadata: Cow<'a, str>,
@@ -231,25 +269,22 @@ struct EntrySnap<'a> {
     check: Option<[u8; CHECK_LEN]>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct ChunkSnap {
-    hash: Hash,
-    pos: u64,
-    len: u32,
-    refs: u32,
-    number: u64,
-}
-
-fn blob_snap(blob: &Blob) -> BlobSnap<'_> {
+/// A blob with its chunk slots renumbered as the snapshot numbers them.
+fn blob_snap<'a>(blob: &'a Blob, remap: &[Slot]) -> BlobSnap<'a> {
     BlobSnap {
         content_type: Cow::Borrowed(&blob.content_type),
         len: blob.len,
-        chunks: Cow::Borrowed(&blob.chunks),
+        chunks: Cow::Owned(
+            blob.chunks
+                .iter()
+                .map(|s| remap.get(*s as usize).copied().unwrap_or(NO_SLOT))
+                .collect(),
+        ),
     }
 }
 
 /// What a snapshot keeps of a checkpoint.
-fn entry_snap(e: &Entry) -> EntrySnap<'_> {
+fn entry_snap<'a>(e: &'a Entry, remap: &[Slot]) -> EntrySnap<'a> {
     let cp = &e.cp;
     EntrySnap {
         id: cp.id,
@@ -260,17 +295,17 @@ fn entry_snap(e: &Entry) -> EntrySnap<'_> {
         parent_hash: cp.parent_hash,
         created_at: cp.created_at,
         message: Cow::Borrowed(&cp.message),
-        tags: Cow::Borrowed(&cp.tags),
+        tags: cp.tags.iter().map(|t| Cow::Borrowed(t.as_str())).collect(),
         trigger: Cow::Borrowed(&cp.trigger),
         metadata: Cow::Owned(serde_json::to_string(&cp.metadata).unwrap_or_default()),
         state_root: cp.state_root,
         hash: cp.hash,
-        state: blob_snap(&e.state),
+        state: blob_snap(&e.state, remap),
         annotations: Cow::Borrowed(&e.annotations),
         attachments: e
             .attachments
             .iter()
-            .map(|(k, b)| (Cow::Borrowed(k.as_str()), blob_snap(b)))
+            .map(|(k, b)| (Cow::Borrowed(k.as_str()), blob_snap(b, remap)))
             .collect(),
         children: e.children,
         record_bytes: e.record_bytes,
@@ -278,17 +313,43 @@ fn entry_snap(e: &Entry) -> EntrySnap<'_> {
     }
 }
 
+/// Appends table `id`: `rows` hands each row to the function it is given.
+fn table(
+    out: &mut Vec<u8>,
+    tables: &mut Vec<RegionSnap>,
+    id: TableId,
+    rows: impl FnOnce(&mut dyn FnMut(&[u8])),
+) {
+    let start = out.len();
+    rows(&mut |row: &[u8]| push_row(out, start, id.width(), row));
+    tables.push(RegionSnap::of(out, start));
+}
+
+/// The rows of one key set (see [`TableId::SessionSeqs`] and the like): group number, key.
+fn key_rows<K: StoredKey>(
+    push: &mut dyn FnMut(&[u8]),
+    group: usize,
+    keys: impl Iterator<Item = K>,
+) {
+    let mut row = Vec::with_capacity(20);
+    for key in keys {
+        row.clear();
+        row.extend_from_slice(&(group as u32).to_le_bytes());
+        key.write(&mut row);
+        push(&row);
+    }
+}
+
 /// Encodes `index` as a snapshot of the point `log_bytes` into the log, where the frame
 /// `anchor` (its position and bytes) ends. `None` when the index is not at a sealed point (a
-/// write or transaction is open).
+/// write or transaction is open), or a snapshot it was read from turned out damaged.
 pub(crate) fn encode(index: &Index, log_bytes: u64, anchor: (u64, &[u8])) -> Option<Vec<u8>> {
-    if !index.at_sealed_point() {
+    if !index.at_sealed_point() || index.damaged() {
         return None;
     }
     let chain = &index.chain;
-    let format = chain.version.number();
     let point = Point {
-        format,
+        format: chain.version.number(),
         log_bytes,
         anchor_at: anchor.0,
         anchor_len: u32::try_from(anchor.1.len()).ok()?,
@@ -297,34 +358,124 @@ pub(crate) fn encode(index: &Index, log_bytes: u64, anchor: (u64, &[u8])) -> Opt
         previous_head: chain.previous_head,
         seals: chain.seals,
     };
-    let sessions = index
-        .sessions
-        .values()
-        .map(|s| SessionSnap {
-            id: s.session.id,
-            name: Cow::Borrowed(&s.session.name),
-            metadata: Cow::Owned(serde_json::to_string(&s.session.metadata).unwrap_or_default()),
-            created_at: s.session.created_at,
-            head: s.session.head,
-            checkpoints: s.session.checkpoints,
-            leaves: s.leaves.iter().collect(),
-            last_by_kind: s.last_by_kind,
-            order: s.order,
-        })
-        .collect();
-    let chunks = index
-        .chunks
-        .slots()
-        .iter()
-        .map(|c| ChunkSnap {
-            hash: c.hash,
-            pos: c.pos,
-            len: c.len,
-            refs: c.refs,
-            number: c.number,
-        })
-        .collect();
-    let body = Body {
+    let mut out = Vec::with_capacity(PREFIX_LEN + 300 * index.checkpoints.len() + 1024);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
+
+    // Live chunks take the slots 0.. in slot order: the snapshot has no free slots.
+    let chunks = &index.chunks;
+    let mut remap = alloc::vec![NO_SLOT; chunks.slot_count()];
+    let mut live = 0u32;
+    for (slot, new) in remap.iter_mut().enumerate() {
+        if chunks.get(slot as Slot).refs > 0 {
+            *new = live;
+            live += 1;
+        }
+    }
+
+    // The heap first: the checkpoint table says where each entry is in it.
+    let heap_start = out.len();
+    let mut seq_rows = Vec::with_capacity(index.checkpoints.len() * TableId::Seqs.width());
+    let mut ids: Vec<([u8; 16], u32)> = Vec::with_capacity(index.checkpoints.len());
+    let mut written = true;
+    index.checkpoints.scan(|entry| {
+        let at = out.len() - heap_start;
+        out = match postcard::to_extend(&entry_snap(entry, &remap), core::mem::take(&mut out)) {
+            Ok(out) => out,
+            Err(_) => {
+                written = false;
+                return false;
+            }
+        };
+        let (Ok(row), Ok(len)) = (
+            u32::try_from(ids.len()),
+            u32::try_from(out.len() - heap_start - at),
+        ) else {
+            written = false;
+            return false;
+        };
+        seq_rows.extend_from_slice(&entry.cp.seq.to_le_bytes());
+        seq_rows.extend_from_slice(&(at as u64).to_le_bytes());
+        seq_rows.extend_from_slice(&len.to_le_bytes());
+        ids.push((*entry.cp.id.as_bytes(), row));
+        true
+    });
+    if !written || ids.len() != index.checkpoints.len() || index.damaged() {
+        return None;
+    }
+    let heap = RegionSnap::of(&out, heap_start);
+    ids.sort_unstable();
+
+    let mut tables = Vec::with_capacity(TableId::ALL.len());
+    table(&mut out, &mut tables, TableId::Seqs, |push| {
+        for row in seq_rows.chunks(TableId::Seqs.width()) {
+            push(row);
+        }
+    });
+    drop(seq_rows);
+    table(&mut out, &mut tables, TableId::Ids, |push| {
+        for (id, row) in &ids {
+            let mut r = [0u8; 20];
+            r[..16].copy_from_slice(id);
+            r[16..].copy_from_slice(&row.to_le_bytes());
+            push(&r);
+        }
+    });
+    drop(ids);
+    let sessions: Vec<&SessionEntry> = index.sessions.values().collect();
+    table(&mut out, &mut tables, TableId::SessionSeqs, |push| {
+        for (n, s) in sessions.iter().enumerate() {
+            key_rows(push, n, s.seqs.iter());
+        }
+    });
+    table(&mut out, &mut tables, TableId::SessionTimes, |push| {
+        for (n, s) in sessions.iter().enumerate() {
+            key_rows(push, n, s.by_time.iter());
+        }
+    });
+    table(&mut out, &mut tables, TableId::SessionLeaves, |push| {
+        for (n, s) in sessions.iter().enumerate() {
+            key_rows(push, n, s.leaves.iter());
+        }
+    });
+    let mut tags: Vec<(&str, &SeqSet)> = index.tags.iter().map(|(t, s)| (t.as_str(), s)).collect();
+    tags.sort_unstable_by_key(|(t, _)| *t);
+    table(&mut out, &mut tables, TableId::Tags, |push| {
+        for (n, (_, set)) in tags.iter().enumerate() {
+            key_rows(push, n, set.iter());
+        }
+    });
+    let mut hashes: Vec<(Hash, u32)> = Vec::with_capacity(live as usize);
+    table(&mut out, &mut tables, TableId::ChunkSlots, |push| {
+        let mut row = Vec::with_capacity(TableId::ChunkSlots.width());
+        for (slot, new) in remap.iter().enumerate() {
+            if *new != NO_SLOT {
+                let info = chunks.get(slot as Slot);
+                row.clear();
+                info.write(&mut row);
+                push(&row);
+                hashes.push((info.hash, *new));
+            }
+        }
+    });
+    hashes.sort_unstable_by_key(|(h, _)| *h);
+    table(&mut out, &mut tables, TableId::ChunkHashes, |push| {
+        for (hash, slot) in &hashes {
+            let mut r = [0u8; 36];
+            r[..32].copy_from_slice(&hash.0);
+            r[32..].copy_from_slice(&slot.to_le_bytes());
+            push(&r);
+        }
+    });
+    drop(hashes);
+    table(&mut out, &mut tables, TableId::ChunkNumbers, |push| {
+        for slot in chunks.numbers() {
+            let new = remap.get(slot as usize).copied().unwrap_or(NO_SLOT);
+            push(&new.to_le_bytes());
+        }
+    });
+
+    let summary = Summary {
         point,
         next_seq: index.next_seq,
         ids: index.ids.last(),
@@ -333,33 +484,80 @@ pub(crate) fn encode(index: &Index, log_bytes: u64, anchor: (u64, &[u8])) -> Opt
         attachment_count: index.attachment_count,
         dead_bytes: index.dead_bytes,
         sessions_removed: index.sessions_removed(),
-        sessions,
+        sessions: sessions
+            .iter()
+            .map(|s| SessionSnap {
+                id: s.session.id,
+                name: Cow::Borrowed(&s.session.name),
+                metadata: Cow::Owned(
+                    serde_json::to_string(&s.session.metadata).unwrap_or_default(),
+                ),
+                created_at: s.session.created_at,
+                head: s.session.head,
+                checkpoints: s.seqs.len() as u64,
+                leaves: s.leaves.len() as u64,
+                last_by_kind: s.last_by_kind,
+                order: s.order,
+            })
+            .collect(),
+        tags: tags
+            .iter()
+            .map(|(t, set)| (Cow::Borrowed(*t), set.len() as u64))
+            .collect(),
         checkpoints: index.checkpoints.len() as u64,
-        chunks,
-        free: Cow::Borrowed(index.chunks.free_slots()),
-        next_chunk_number: index.chunks.next_number(),
+        chunks: live,
+        stored_bytes: chunks.stored_bytes(),
+        next_chunk_number: chunks.next_number(),
+        tables,
+        heap,
     };
-    let mut out = Vec::with_capacity(PREFIX_LEN + 256 * index.checkpoints.len() + 1024);
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
-    let mut out = postcard::to_extend(&body, out).ok()?;
-    for entry in index.checkpoints.iter() {
-        out = postcard::to_extend(&entry_snap(entry), out).ok()?;
-    }
-    let sum = Hash::of(&out);
+    let summary_start = out.len();
+    let mut out = postcard::to_extend(&summary, out).ok()?;
+    let summary_len = u32::try_from(out.len() - summary_start).ok()?;
+    out.extend_from_slice(&summary_len.to_le_bytes());
+    let sum = checksum(&out[..PREFIX_LEN], &out[summary_start..]);
     out.extend_from_slice(&sum.0);
     Some(out)
 }
 
-/// A snapshot of this encoding version with `body` and its checksum (for fuzzing the decoder
-/// past the checksum).
+/// The checksum of a snapshot: over its prefix, its summary and the summary's length (the
+/// summary holds the checksums of every block of the rest).
+fn checksum(prefix: &[u8], summary_and_len: &[u8]) -> Hash {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(prefix);
+    hasher.update(summary_and_len);
+    Hash(*hasher.finalize().as_bytes())
+}
+
+/// A snapshot of this encoding version around `body` (its tables, heap, summary and the
+/// summary's length), with every checksum made valid: the summary's blocks checksums when the
+/// summary decodes, and the snapshot's. How fuzzing and forgery tests reach past the
+/// checksums.
 #[cfg(feature = "conformance")]
 pub(crate) fn seal(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(PREFIX_LEN + body.len() + CHECKSUM_LEN);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
     out.extend_from_slice(body);
-    let sum = Hash::of(&out);
+    let summary_start = summary_range(&out, out.len()).map(|r| r.start);
+    if let Some(start) = summary_start
+        && let Ok(mut summary) = postcard::from_bytes::<Summary<'_>>(&out[start..out.len() - 4])
+    {
+        for region in summary.tables.iter_mut().chain([&mut summary.heap]) {
+            let (at, len) = (region.at as usize, region.len as usize);
+            if let Some(bytes) = at.checked_add(len).and_then(|end| out.get(at..end)) {
+                region.sums = RegionSnap::of(bytes, 0).sums;
+            }
+        }
+        if let Ok(resummed) = postcard::to_allocvec(&summary) {
+            let mut sealed = out[..start].to_vec();
+            sealed.extend_from_slice(&resummed);
+            sealed.extend_from_slice(&(resummed.len() as u32).to_le_bytes());
+            out = sealed;
+        }
+    }
+    let start = summary_range(&out, out.len()).map_or(out.len(), |r| r.start);
+    let sum = checksum(&out[..PREFIX_LEN], &out[start.max(PREFIX_LEN)..]);
     out.extend_from_slice(&sum.0);
     out
 }
@@ -370,21 +568,74 @@ pub(crate) fn body(snapshot: &[u8]) -> Option<&[u8]> {
     snapshot.get(PREFIX_LEN..snapshot.len().checked_sub(CHECKSUM_LEN)?)
 }
 
-/// Checks a snapshot's magic, version and checksum, and decodes its body; the checkpoints
-/// after it are decoded by [`build`].
-fn parse(bytes: &[u8]) -> core::result::Result<(Body<'_>, &[u8]), SnapshotProblem> {
-    if bytes.len() < PREFIX_LEN + CHECKSUM_LEN || bytes[..MAGIC.len()] != MAGIC {
+/// Where the summary is in a snapshot whose summary length ends at `end`.
+#[cfg(feature = "conformance")]
+fn summary_range(bytes: &[u8], end: usize) -> Option<core::ops::Range<usize>> {
+    let len_at = end.checked_sub(4)?;
+    let len = u32::from_le_bytes(bytes.get(len_at..end)?.try_into().ok()?) as usize;
+    let start = len_at.checked_sub(len).filter(|s| *s >= PREFIX_LEN)?;
+    Some(start..len_at)
+}
+
+/// Reads a snapshot's prefix and trailer, checks its magic, version and checksum, and returns
+/// its summary's bytes (with the summary's length after them) and where they start.
+fn read_summary(file: &dyn SnapshotBytes) -> core::result::Result<(Vec<u8>, u64), SnapshotProblem> {
+    let damaged = |_| SnapshotProblem::Damaged;
+    let len = file.len();
+    if len < (PREFIX_LEN + TRAILER_LEN) as u64 {
         return Err(SnapshotProblem::Damaged);
     }
-    let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+    let mut prefix = [0u8; PREFIX_LEN];
+    file.read_at(0, &mut prefix).map_err(damaged)?;
+    if prefix[..MAGIC.len()] != MAGIC {
+        return Err(SnapshotProblem::Damaged);
+    }
+    let version = u16::from_le_bytes([prefix[8], prefix[9]]);
     if version != SNAPSHOT_VERSION {
         return Err(SnapshotProblem::Version(version));
     }
-    let (covered, sum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
-    if Hash::of(covered).0[..] != *sum {
+    let mut trailer = [0u8; TRAILER_LEN];
+    file.read_at(len - TRAILER_LEN as u64, &mut trailer)
+        .map_err(damaged)?;
+    let summary_len = u64::from(u32::from_le_bytes([
+        trailer[0], trailer[1], trailer[2], trailer[3],
+    ]));
+    let start = (len - TRAILER_LEN as u64)
+        .checked_sub(summary_len)
+        .filter(|s| *s >= PREFIX_LEN as u64)
+        .ok_or(SnapshotProblem::Damaged)?;
+    let mut summary = alloc::vec![0u8; summary_len as usize + 4];
+    file.read_at(start, &mut summary).map_err(damaged)?;
+    if checksum(&prefix, &summary).0[..] != trailer[4..] {
         return Err(SnapshotProblem::Damaged);
     }
-    postcard::take_from_bytes(&covered[PREFIX_LEN..]).map_err(|_| SnapshotProblem::Damaged)
+    summary.truncate(summary_len as usize);
+    Ok((summary, start))
+}
+
+/// Decodes a snapshot's summary (which starts at `summary_start`) and checks that the regions
+/// it lists cover the snapshot.
+fn parse(bytes: &[u8], summary_start: u64) -> core::result::Result<Summary<'_>, SnapshotProblem> {
+    let summary: Summary<'_> = postcard::from_bytes(bytes).map_err(|_| SnapshotProblem::Damaged)?;
+    // The regions tile the bytes between the prefix and the summary: no byte goes unchecked.
+    let mut regions: Vec<(u64, u64)> = summary
+        .tables
+        .iter()
+        .chain([&summary.heap])
+        .map(|r| (r.at, r.len))
+        .collect();
+    regions.sort_unstable();
+    let mut at = PREFIX_LEN as u64;
+    for (start, len) in regions {
+        if start != at {
+            return Err(SnapshotProblem::Damaged);
+        }
+        at = start.checked_add(len).ok_or(SnapshotProblem::Damaged)?;
+    }
+    if at != summary_start {
+        return Err(SnapshotProblem::Damaged);
+    }
+    Ok(summary)
 }
 
 /// Whether the log holds the frame a snapshot's point names: its header first (so a forged
@@ -408,63 +659,116 @@ fn bad(what: &'static str) -> SnapshotProblem {
     SnapshotProblem::Inconsistent(what)
 }
 
-fn blob(
-    snap: BlobSnap<'_>,
-    live: &[bool],
-    refs: &mut [u32],
-) -> core::result::Result<Blob, SnapshotProblem> {
-    for &slot in snap.chunks.iter() {
-        if !live.get(slot as usize).copied().unwrap_or(false) {
-            return Err(bad("a chunk list names a free or missing slot"));
-        }
-        refs[slot as usize] += 1;
+/// Decodes a checkpoint of the heap, in a snapshot of `slots` live chunks; `None` when it
+/// does not decode or names a chunk slot that is not there.
+fn decode_entry(bytes: &[u8], slots: u32) -> Option<Entry> {
+    let (e, rest): (EntrySnap<'_>, _) = postcard::take_from_bytes(bytes).ok()?;
+    if !rest.is_empty() {
+        return None;
     }
-    Ok(Blob {
-        content_type: snap.content_type.into_owned(),
-        len: snap.len,
-        chunks: snap.chunks.into_owned(),
+    let blob = |b: BlobSnap<'_>| {
+        b.chunks.iter().all(|s| *s < slots).then(|| Blob {
+            content_type: b.content_type.into_owned(),
+            len: b.len,
+            chunks: b.chunks.into_owned(),
+        })
+    };
+    let state = blob(e.state)?;
+    let mut attachments = BTreeMap::new();
+    for (key, b) in e.attachments {
+        attachments.insert(key.into_owned(), blob(b)?);
+    }
+    let cp = Checkpoint {
+        id: e.id,
+        session: e.session,
+        namespace: e.namespace.into_owned(),
+        seq: e.seq,
+        parent: e.parent,
+        parent_hash: e.parent_hash,
+        created_at: e.created_at,
+        message: e.message.into_owned(),
+        tags: e.tags.into_iter().map(Cow::into_owned).collect(),
+        trigger: e.trigger.into_owned(),
+        metadata: parse_metadata(&e.metadata).ok()?,
+        content_type: state.content_type.clone(),
+        state_len: state.len,
+        state_root: e.state_root,
+        hash: e.hash,
+    };
+    let check = e.check.unwrap_or(check_of(&cp.hash));
+    Some(Entry {
+        cp,
+        state,
+        annotations: e.annotations.into_owned(),
+        attachments,
+        children: e.children,
+        record_bytes: e.record_bytes,
+        check,
     })
 }
 
-/// Builds the index a snapshot describes, with its derived indexes, checking that its parts
-/// agree: a hostile or buggy snapshot must be refused here, not panic later.
-fn build<'a>(
-    body: Body<'a>,
-    mut entries: &'a [u8],
+/// Builds the index a snapshot describes over its bytes: the summary's parts in memory, the
+/// tables read in place. What can be checked without reading the tables is checked here; a
+/// snapshot up to [`Options::snapshot_check_whole`](crate::Options::snapshot_check_whole) is checked whole ([`check_whole`]). A hostile or
+/// buggy snapshot must be refused here or reported when read, never panic later.
+fn build(
+    file: Arc<dyn SnapshotBytes>,
+    summary: Summary<'_>,
+    check_whole_up_to: u64,
 ) -> core::result::Result<(Index, Point), SnapshotProblem> {
-    let point = body.point;
+    let point = summary.point;
     let version = match point.format {
         1 => Version::V1,
         2 => Version::V2,
         3 => Version::V3,
         _ => return Err(bad("unknown log format")),
     };
-    let slots: Vec<ChunkInfo> = body
-        .chunks
-        .into_iter()
-        .map(|c| ChunkInfo {
-            hash: c.hash,
-            pos: c.pos,
-            len: c.len,
-            refs: c.refs,
-            number: c.number,
-        })
-        .collect();
     // Every chunk number took at least a byte of the log: a larger count is not a snapshot of
-    // it (and would ask for a huge list).
-    if body.next_chunk_number > point.log_bytes {
+    // it.
+    if summary.next_chunk_number > point.log_bytes {
         return Err(bad("more chunk numbers than log bytes"));
     }
-    let chunks = ChunkTable::restore(slots, body.free.into_owned(), body.next_chunk_number)
-        .ok_or(bad("the chunk table's free list, hashes or numbers"))?;
-    let mut refs = alloc::vec![0u32; chunks.slot_count()];
-    let mut live = alloc::vec![true; chunks.slot_count()];
-    for &slot in chunks.free_slots() {
-        live[slot as usize] = false;
+    let small = file.len() <= check_whole_up_to;
+    let snap = Arc::new(
+        Persisted::new(file, summary.tables, summary.heap).ok_or(SnapshotProblem::Damaged)?,
+    );
+    if small && !snap.check_all() {
+        return Err(SnapshotProblem::Damaged);
+    }
+    let rows = |id| snap.rows(id) as u64;
+    // Saturating: a forged count cannot wrap round to the table's size.
+    let total = |counts: &mut dyn Iterator<Item = u64>| counts.fold(0u64, u64::saturating_add);
+    let session_rows = total(&mut summary.sessions.iter().map(|s| s.checkpoints));
+    let leaf_rows = total(&mut summary.sessions.iter().map(|s| s.leaves));
+    let tag_rows = total(&mut summary.tags.iter().map(|(_, n)| *n));
+    if rows(TableId::Seqs) != summary.checkpoints
+        || rows(TableId::Ids) != summary.checkpoints
+        || rows(TableId::SessionSeqs) != session_rows
+        || rows(TableId::SessionTimes) != session_rows
+        || session_rows != summary.checkpoints
+        || rows(TableId::SessionLeaves) != leaf_rows
+        || rows(TableId::Tags) != tag_rows
+        || rows(TableId::ChunkSlots) != u64::from(summary.chunks)
+        || rows(TableId::ChunkHashes) != u64::from(summary.chunks)
+        || rows(TableId::ChunkNumbers) != summary.next_chunk_number
+    {
+        return Err(bad("table sizes disagree with the summary"));
     }
     let mut index = Index::default();
-    for s in body.sessions {
+    let base = |table, start: &mut usize, len: u64| {
+        let rows = BaseRows {
+            snap: snap.clone(),
+            table,
+            start: *start,
+            end: *start + len as usize,
+        };
+        *start = rows.end;
+        rows
+    };
+    let (mut seqs_at, mut leaves_at) = (0, 0);
+    for s in summary.sessions {
         let metadata = parse_metadata(&s.metadata).map_err(|_| bad("session metadata"))?;
+        let times_at = seqs_at;
         let entry = SessionEntry {
             session: Session {
                 id: s.id,
@@ -474,9 +778,13 @@ fn build<'a>(
                 head: s.head,
                 checkpoints: s.checkpoints,
             },
-            seqs: SeqSet::default(),
-            by_time: TimeSet::default(),
-            leaves: s.leaves.into_iter().collect(),
+            seqs: SeqSet::persisted(base(TableId::SessionSeqs, &mut seqs_at, s.checkpoints)),
+            by_time: TimeSet::persisted(base(
+                TableId::SessionTimes,
+                &mut times_at.clone(),
+                s.checkpoints,
+            )),
+            leaves: SeqSet::persisted(base(TableId::SessionLeaves, &mut leaves_at, s.leaves)),
             last_by_kind: s.last_by_kind,
             order: s.order,
         };
@@ -485,106 +793,182 @@ fn build<'a>(
             return Err(bad("a session listed twice"));
         }
     }
-    // Reserved for at most as many entries as the bytes could hold (a forged count must not
-    // allocate without bound).
-    let count = body.checkpoints;
-    index
-        .checkpoints
-        .reserve(count.min(entries.len() as u64 / 64) as usize);
-    let mut last_seq = 0;
-    for _ in 0..count {
-        let (e, rest): (EntrySnap<'a>, _) =
-            postcard::take_from_bytes(entries).map_err(|_| SnapshotProblem::Damaged)?;
-        entries = rest;
-        if e.seq <= last_seq || e.seq >= body.next_seq {
+    if index.ids.last() > summary.ids {
+        return Err(bad("the id generator"));
+    }
+    let mut tags_at = 0;
+    let mut last_tag: Option<&str> = None;
+    for (tag, count) in &summary.tags {
+        if last_tag.is_some_and(|t| t >= &**tag) || *count == 0 {
+            return Err(bad("tags out of order"));
+        }
+        last_tag = Some(tag);
+        index.tags.insert(
+            tag.to_string(),
+            KeySet::persisted(base(TableId::Tags, &mut tags_at, *count)),
+        );
+    }
+    let slots = summary.chunks;
+    index.checkpoints = Entries::persisted(
+        snap.clone(),
+        Box::new(move |bytes| decode_entry(bytes, slots)),
+    );
+    index.chunks = ChunkTable::persisted(
+        snap.clone(),
+        slots,
+        summary.next_chunk_number,
+        summary.stored_bytes,
+    );
+    index.ids = IdGen::from_last(summary.ids);
+    index.next_seq = summary.next_seq;
+    index.logical_bytes = summary.logical_bytes;
+    index.annotation_count = summary.annotation_count;
+    index.attachment_count = summary.attachment_count;
+    index.dead_bytes = summary.dead_bytes;
+    index.persisted = Some(snap);
+    index.resume_from_snapshot(
+        Chain::resume(version, point.head, point.previous_head, point.seals),
+        summary.sessions_removed,
+        point.end(),
+        point.log_bytes,
+    );
+    if small {
+        check_whole(&index)?;
+    }
+    Ok((index, point))
+}
+
+/// Checks every part of an index read from a snapshot against the others, as a replay would
+/// have built them: checkpoints in seq order and found by id, each session's and tag's sets,
+/// branch tips and head, the chunk table's counts, hashes and numbers, and the counters.
+fn check_whole(index: &Index) -> core::result::Result<(), SnapshotProblem> {
+    let chunks = &index.chunks;
+    let mut refs = alloc::vec![0u32; chunks.slot_count()];
+    // Each session's seqs, and (created_at, seq) pairs.
+    type Expected = (Vec<u64>, Vec<(u64, u64)>);
+    let mut by_session: HashMap<SessionId, Expected> = HashMap::new();
+    let mut by_tag: HashMap<&str, Vec<u64>> = HashMap::new();
+    let (mut count, mut last_seq) = (0usize, None);
+    let (mut annotations, mut attachments, mut logical) = (0u64, 0u64, 0u64);
+    for e in index.checkpoints.iter() {
+        let cp = &e.cp;
+        if last_seq.is_some_and(|l| l >= cp.seq) || cp.seq >= index.next_seq {
             return Err(bad("checkpoint seqs out of order"));
         }
-        last_seq = e.seq;
-        let session = index
-            .sessions
-            .get_mut(&e.session)
-            .ok_or(bad("a checkpoint of an unknown session"))?;
-        session.seqs.insert(e.seq);
-        session.by_time.insert((e.created_at, e.seq));
-        let state = blob(e.state, &live, &mut refs)?;
-        let mut attachments = BTreeMap::new();
-        for (key, b) in e.attachments {
-            attachments.insert(key.into_owned(), blob(b, &live, &mut refs)?);
+        last_seq = Some(cp.seq);
+        count += 1;
+        if index.checkpoints.seq_of(&cp.id) != Some(cp.seq) {
+            return Err(bad("a checkpoint not found by its id"));
         }
-        let cp = Checkpoint {
-            id: e.id,
-            session: e.session,
-            namespace: e.namespace.into_owned(),
-            seq: e.seq,
-            parent: e.parent,
-            parent_hash: e.parent_hash,
-            created_at: e.created_at,
-            message: e.message.into_owned(),
-            tags: e.tags.into_owned(),
-            trigger: e.trigger.into_owned(),
-            metadata: parse_metadata(&e.metadata).map_err(|_| bad("checkpoint metadata"))?,
-            content_type: state.content_type.clone(),
-            state_len: state.len,
-            state_root: e.state_root,
-            hash: e.hash,
-        };
+        if index.ids.last() < cp.id.as_uuid().as_u128() && cp.id.as_uuid().get_version_num() == 7 {
+            return Err(bad("the id generator"));
+        }
+        let s = by_session.entry(cp.session).or_default();
+        s.0.push(cp.seq);
+        s.1.push((cp.created_at, cp.seq));
         for tag in &cp.tags {
-            index
-                .tags
-                .entry_ref(tag.as_str())
-                .or_default()
-                .insert(cp.seq);
+            by_tag.entry(tag.as_str()).or_default().push(cp.seq);
         }
-        let check = check_of(&cp.hash);
-        let entry = Entry {
-            cp,
-            state,
-            annotations: e.annotations.into_owned(),
-            attachments,
-            children: e.children,
-            record_bytes: e.record_bytes,
-            check: e.check.unwrap_or(check),
-        };
-        if index.checkpoints.contains(&e.id) || index.checkpoints.contains_seq(e.seq) {
-            return Err(bad("a checkpoint listed twice"));
+        for blob in e.blobs() {
+            for &slot in &blob.chunks {
+                refs[slot as usize] += 1;
+            }
+            logical += blob.len;
         }
-        index.checkpoints.insert(Box::new(entry));
+        annotations += e.annotations.len() as u64;
+        attachments += e.attachments.len() as u64;
     }
-    for (slot, info) in chunks.slots().iter().enumerate() {
-        if live[slot] && info.refs != refs[slot] {
-            return Err(bad("chunk reference counts"));
-        }
+    if index.damaged() || count != index.checkpoints.len() {
+        return Err(SnapshotProblem::Damaged);
     }
-    for s in index.sessions.values() {
-        if s.session.checkpoints != s.seqs.len() as u64
+    if (annotations, attachments, logical)
+        != (
+            index.annotation_count,
+            index.attachment_count,
+            index.logical_bytes,
+        )
+    {
+        return Err(bad("the counters"));
+    }
+    for (id, s) in &index.sessions {
+        let (seqs, times) = by_session.remove(id).unwrap_or_default();
+        if !s.seqs.iter().eq(seqs.iter().copied())
+            || !s.by_time.iter().eq(sorted(times))
+            || s.session.checkpoints != seqs.len() as u64
             || s.leaves.iter().any(|seq| !s.seqs.contains(&seq))
-            || s.session
-                .head
-                .is_some_and(|h| !index.checkpoints.contains(&h))
+            || !is_sorted(s.leaves.iter())
+            || s.session.head.is_some_and(|h| {
+                index
+                    .checkpoints
+                    .get(&h)
+                    .is_none_or(|e| e.cp.session != *id)
+            })
         {
             return Err(bad("a session's checkpoints, branches or head"));
         }
     }
-    for e in index.checkpoints.iter() {
-        index.ids.observe(e.cp.id.as_uuid());
+    if !by_session.is_empty() {
+        return Err(bad("a checkpoint of an unknown session"));
     }
-    if index.ids.last() > body.ids {
-        return Err(bad("the id generator"));
+    for (tag, set) in &index.tags {
+        let seqs = by_tag.remove(tag.as_str()).unwrap_or_default();
+        if !set.iter().eq(seqs) {
+            return Err(bad("a tag's checkpoints"));
+        }
     }
-    index.ids = IdGen::from_last(body.ids);
-    index.chunks = chunks;
-    index.next_seq = body.next_seq;
-    index.logical_bytes = body.logical_bytes;
-    index.annotation_count = body.annotation_count;
-    index.attachment_count = body.attachment_count;
-    index.dead_bytes = body.dead_bytes;
-    index.resume_from_snapshot(
-        Chain::resume(version, point.head, point.previous_head, point.seals),
-        body.sessions_removed,
-        point.end(),
-        point.log_bytes,
-    );
-    Ok((index, point))
+    if !by_tag.is_empty() {
+        return Err(bad("a tag's checkpoints"));
+    }
+    let mut stored = 0;
+    for (slot, refs) in refs.iter().enumerate() {
+        let info = chunks.get(slot as Slot);
+        if info.refs != *refs
+            || *refs == 0
+            || chunks.lookup(&info.hash) != Some(slot as Slot)
+            || chunks.by_number(info.number) != Some(slot as Slot)
+        {
+            return Err(bad("the chunk table's counts, hashes or numbers"));
+        }
+        stored += u64::from(info.len);
+    }
+    // Numbers are handed out in log order, and a chunk's bytes sit where the log was then:
+    // in number order, positions only grow.
+    let mut last_pos = None;
+    for slot in chunks.numbers() {
+        if slot == NO_SLOT {
+            continue;
+        }
+        if slot as usize >= refs.len() {
+            return Err(bad("a chunk number names no chunk"));
+        }
+        let pos = chunks.get(slot).pos;
+        if last_pos.is_some_and(|last| last >= pos) {
+            return Err(bad("chunk numbers out of the order of their positions"));
+        }
+        last_pos = Some(pos);
+    }
+    if stored != chunks.stored_bytes() || index.damaged() {
+        return Err(bad("the chunk table's counts, hashes or numbers"));
+    }
+    Ok(())
+}
+
+fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
+    v.sort_unstable();
+    v
+}
+
+fn is_sorted<T: Ord>(mut keys: impl Iterator<Item = T>) -> bool {
+    let Some(mut last) = keys.next() else {
+        return true;
+    };
+    for key in keys {
+        if key <= last {
+            return false;
+        }
+        last = key;
+    }
+    true
 }
 
 /// An index loaded from a snapshot and the log after it.
@@ -602,7 +986,7 @@ pub(crate) fn load<B: Backend>(
     backend: &mut B,
     options: &crate::Options,
 ) -> core::result::Result<Loaded, SnapshotUse> {
-    let bytes = match backend.read_snapshot() {
+    let file = match backend.open_snapshot() {
         Ok(Some(bytes)) => bytes,
         Ok(None) => return Err(SnapshotUse::None),
         Err(err) => {
@@ -612,20 +996,23 @@ pub(crate) fn load<B: Backend>(
         }
     };
     let ignored = SnapshotUse::Ignored;
-    let snapshot_len = bytes.len() as u64;
-    let (body, entries) = parse(&bytes).map_err(ignored)?;
+    let snapshot_len = file.len();
+    let (summary, summary_start) = read_summary(&*file).map_err(ignored)?;
+    let summary = parse(&summary, summary_start).map_err(ignored)?;
     // The anchor before the content: a stale snapshot costs a few reads, not a decode.
-    if !anchor_matches(backend, &body.point) {
+    if !anchor_matches(backend, &summary.point) {
         return Err(ignored(SnapshotProblem::Stale));
     }
-    let (mut index, point) = build(body, entries).map_err(ignored)?;
-    drop(bytes);
+    let (mut index, point) =
+        build(file.clone(), summary, options.snapshot_check_whole).map_err(ignored)?;
     index.chain.watch = options.expect_head;
     index.last_frame = Some((point.anchor_at, point.anchor_len));
     let tail = backend.load_from(point.end(), &mut |pos, payload| {
         index.replay_frame(pos, payload)
     });
     let mut report = match tail {
+        // What the tail met may be the snapshot's damage rather than the log's.
+        _ if index.damaged() => return Err(ignored(SnapshotProblem::Damaged)),
         Ok(Some(report)) => report,
         Ok(None) => return Err(SnapshotUse::None),
         Err(err) => return Err(ignored(SnapshotProblem::Tail(err.to_string()))),
@@ -652,6 +1039,13 @@ impl<B: Backend, E: Env> Store<B, E> {
             || !self.backend.keeps_snapshots()
             || self.write_error.is_some()
         {
+            return Ok(false);
+        }
+        if self.index.damaged() {
+            // The snapshot read from turned out damaged: it is made unusable (an empty one is
+            // ignored as damaged), so the next open replays the log, and the writer after that
+            // writes a good one.
+            self.backend.write_snapshot(&[])?;
             return Ok(false);
         }
         let Some((at, len)) = self.index.last_frame else {

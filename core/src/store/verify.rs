@@ -148,13 +148,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                 }
             }
             if problem.is_none() {
-                let root = state_root(
-                    entry
-                        .state
-                        .chunks
-                        .iter()
-                        .map(|s| &index.chunks.get(*s).hash),
-                );
+                let root = state_root(entry.state.chunks.iter().map(|s| index.chunks.get(*s).hash));
                 let hash = cp.compute_hash();
                 problem =
                     if root != cp.state_root || hash != cp.hash || check_of(&hash) != entry.check {

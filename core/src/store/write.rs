@@ -432,6 +432,8 @@ impl<B: Backend, E: Env> Store<B, E> {
         if let Some(err) = &self.write_error {
             return Err(Error::Backend(err.clone()));
         }
+        // A write planned on an index that may be incomplete is not written.
+        self.index.intact()?;
         // Version 3: the records in their compact form, named against the log.
         let records = if self.index.chain.version == Version::V3 {
             let mut encoder = Encoder::new(self.index.chunks.next_number(), records.len() > 1);
