@@ -67,7 +67,7 @@ if ! command -v cargo-fuzz >/dev/null; then
 fi
 (
     cd fuzz
-    for target in open_log open_snapshot import_binary import_json; do
+    for target in open_log open_snapshot open_snapshot_delta import_binary import_json; do
         mkdir -p "$work/corpus/$target"
         cp -r "seeds/$target/." "$work/corpus/$target/"
         RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$work/corpus/$target" -- \

@@ -181,6 +181,20 @@ pub trait Backend {
             .map(|bytes| Arc::new(bytes) as Arc<dyn SnapshotBytes>))
     }
 
+    /// The persisted delta of the index snapshot, if the backend keeps one (the default keeps
+    /// none): what changed since the snapshot, written instead of a whole new snapshot (see
+    /// [`crate::snapshot`]).
+    fn read_snapshot_delta(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
+        Ok(None)
+    }
+
+    /// Replaces the snapshot's delta with `bytes` (empty: no delta), atomically. Returns
+    /// whether it was kept (the default keeps none, and the store writes whole snapshots).
+    fn write_snapshot_delta(&mut self, bytes: &[u8]) -> Result<bool, BackendError> {
+        let _ = bytes;
+        Ok(false)
+    }
+
     /// The persisted index snapshot, if the backend keeps one (the default keeps none).
     fn read_snapshot(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
         Ok(None)
@@ -218,6 +232,12 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn read_snapshot(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
         (**self).read_snapshot()
+    }
+    fn read_snapshot_delta(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
+        (**self).read_snapshot_delta()
+    }
+    fn write_snapshot_delta(&mut self, bytes: &[u8]) -> Result<bool, BackendError> {
+        (**self).write_snapshot_delta(bytes)
     }
     fn write_snapshot(&mut self, bytes: &[u8]) -> Result<bool, BackendError> {
         (**self).write_snapshot(bytes)
@@ -309,6 +329,7 @@ pub struct MemoryBackend {
     log: Vec<u8>,
     rewrite: Option<Vec<u8>>,
     snapshot: Option<Vec<u8>>,
+    delta: Option<Vec<u8>>,
     /// Made by [`MemoryBackend::with_snapshot`]: keeps index snapshots.
     keeps_snapshots: bool,
 }
@@ -326,6 +347,7 @@ impl MemoryBackend {
             log,
             rewrite: None,
             snapshot: None,
+            delta: None,
             keeps_snapshots: false,
         }
     }
@@ -339,13 +361,25 @@ impl MemoryBackend {
             log,
             rewrite: None,
             snapshot,
+            delta: None,
             keeps_snapshots: true,
         }
+    }
+
+    /// The backend with `delta` as its snapshot's delta (see [`crate::snapshot`]).
+    pub fn with_snapshot_delta(mut self, delta: Option<Vec<u8>>) -> Self {
+        self.delta = delta;
+        self
     }
 
     /// The index snapshot last written, if any.
     pub fn snapshot(&self) -> Option<&[u8]> {
         self.snapshot.as_deref()
+    }
+
+    /// The snapshot's delta last written, if any.
+    pub fn snapshot_delta(&self) -> Option<&[u8]> {
+        self.delta.as_deref()
     }
 
     /// The whole log, header included.
@@ -411,6 +445,18 @@ impl Backend for MemoryBackend {
         Ok(true)
     }
 
+    fn read_snapshot_delta(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
+        Ok(self.delta.clone())
+    }
+
+    fn write_snapshot_delta(&mut self, bytes: &[u8]) -> Result<bool, BackendError> {
+        if !self.keeps_snapshots {
+            return Ok(false);
+        }
+        self.delta = (!bytes.is_empty()).then(|| bytes.to_vec());
+        Ok(true)
+    }
+
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
         let out_of_range = BackendError::OutOfRange {
             pos,
@@ -446,6 +492,7 @@ impl Backend for MemoryBackend {
         self.log = log;
         // A snapshot of the old log describes positions the new one does not have.
         self.snapshot = None;
+        self.delta = None;
         Ok(())
     }
 

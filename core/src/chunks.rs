@@ -28,6 +28,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use hashbrown::{HashMap, HashTable};
+use serde::{Deserialize, Serialize};
 
 use crate::id::Hash;
 use crate::store::tables::{Persisted, TableId, u32_at, u64_at};
@@ -35,7 +36,7 @@ use crate::store::tables::{Persisted, TableId, u32_at, u64_at};
 /// Index of a chunk in the table.
 pub(crate) type Slot = u32;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct ChunkInfo {
     pub hash: Hash,
     pub pos: u64,
@@ -108,6 +109,21 @@ pub(crate) struct ChunkTable {
     freed_numbers: hashbrown::HashSet<u64>,
 }
 
+/// What a [`ChunkTable`] read from a snapshot changed since (what a snapshot delta keeps, see
+/// [`crate::snapshot`]).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ChunkDelta {
+    /// The snapshot's chunk numbers still in use (0 after a rewrite numbered chunks afresh).
+    base_numbers: u64,
+    changed: Vec<(Slot, ChunkInfo)>,
+    slots: Vec<ChunkInfo>,
+    free: Vec<Slot>,
+    stored_bytes: u64,
+    live: u64,
+    numbers: Vec<Slot>,
+    freed_numbers: Vec<u64>,
+}
+
 /// The table hash of a chunk hash: its first 8 bytes.
 fn table_hash(hash: &Hash) -> u64 {
     let mut b = [0u8; 8];
@@ -129,6 +145,88 @@ impl ChunkTable {
             live: slots as usize,
             ..ChunkTable::default()
         }
+    }
+
+    /// What changed since the snapshot; `None` for a table not read from one.
+    pub fn delta(&self) -> Option<ChunkDelta> {
+        let base = self.base.as_ref()?;
+        let mut changed: Vec<(Slot, ChunkInfo)> =
+            self.changed.iter().map(|(s, i)| (*s, *i)).collect();
+        changed.sort_unstable_by_key(|(s, _)| *s);
+        let mut freed_numbers: Vec<u64> = self.freed_numbers.iter().copied().collect();
+        freed_numbers.sort_unstable();
+        Some(ChunkDelta {
+            base_numbers: base.numbers,
+            changed,
+            slots: self.slots.clone(),
+            free: self.free.clone(),
+            stored_bytes: self.stored_bytes,
+            live: self.live as u64,
+            numbers: self.numbers.clone(),
+            freed_numbers,
+        })
+    }
+
+    /// Applies what [`delta`](ChunkTable::delta) listed to a table just read from its
+    /// snapshot; `None` when it does not fit (a changed slot or number out of the snapshot,
+    /// a free or numbered slot out of the table, or a slot's hash twice).
+    pub fn apply_delta(&mut self, delta: ChunkDelta) -> Option<()> {
+        let base = self.base.as_mut()?;
+        if delta.base_numbers > base.numbers {
+            return None;
+        }
+        base.numbers = delta.base_numbers;
+        let base_slots = base.slots;
+        let count = base_slots as usize + delta.slots.len();
+        if delta.changed.iter().any(|(s, _)| *s >= base_slots)
+            || delta
+                .free
+                .iter()
+                .any(|s| *s < base_slots || *s as usize >= count)
+            || delta
+                .numbers
+                .iter()
+                .any(|s| *s != NO_SLOT && *s as usize >= count)
+            || delta.freed_numbers.iter().any(|n| *n >= delta.base_numbers)
+        {
+            return None;
+        }
+        self.changed = delta.changed.into_iter().collect();
+        self.slots = delta.slots;
+        self.free = delta.free;
+        self.stored_bytes = delta.stored_bytes;
+        self.live = usize::try_from(delta.live).ok()?;
+        self.numbers = delta.numbers;
+        self.freed_numbers = delta.freed_numbers.into_iter().collect();
+        let mut free = alloc::vec![false; self.slots.len()];
+        for s in &self.free {
+            let flag = &mut free[(*s - base_slots) as usize];
+            if *flag {
+                return None;
+            }
+            *flag = true;
+        }
+        for (i, info) in self.slots.iter().enumerate() {
+            if free[i] {
+                continue;
+            }
+            let slot = base_slots + i as Slot;
+            let slots = &self.slots;
+            if self
+                .by_hash
+                .find(table_hash(&info.hash), |s| {
+                    slots[(*s - base_slots) as usize].hash == info.hash
+                })
+                .is_some()
+            {
+                return None;
+            }
+            self.by_hash
+                .insert_unique(table_hash(&info.hash), slot, |s| {
+                    table_hash(&slots[(*s - base_slots) as usize].hash)
+                });
+        }
+        Some(())
     }
 
     fn base_slots(&self) -> Slot {

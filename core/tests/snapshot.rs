@@ -24,8 +24,18 @@ fn open_checking(
     snapshot: Option<Vec<u8>>,
     check_whole: u64,
 ) -> (MemStore, LoadReport) {
+    open_with_delta(log, snapshot, None, check_whole)
+}
+
+/// Opens with a snapshot and a delta of it.
+fn open_with_delta(
+    log: Vec<u8>,
+    snapshot: Option<Vec<u8>>,
+    delta: Option<Vec<u8>>,
+    check_whole: u64,
+) -> (MemStore, LoadReport) {
     Store::open(
-        MemoryBackend::with_snapshot(log, snapshot),
+        MemoryBackend::with_snapshot(log, snapshot).with_snapshot_delta(delta),
         DeterministicEnv::new(),
         Options::default()
             .snapshot_every(0)
@@ -135,8 +145,17 @@ fn seeds() -> u64 {
 /// and stay the same under the same writes (new ids, seqs, chunk reuse, heads). The snapshot
 /// is read both ways: checked whole at open, and read in place block by block.
 fn reopen_both(log: &[u8], snapshot: Option<Vec<u8>>, why: &str) -> (MemStore, LoadReport) {
-    let (_, lazy_report) = reopen_checking(log, snapshot.clone(), 0, why);
-    let (store, report) = reopen_checking(log, snapshot, u64::MAX, why);
+    reopen_both_with_delta(log, (snapshot, None), why)
+}
+
+/// [`reopen_both`] with the snapshot's delta.
+fn reopen_both_with_delta(
+    log: &[u8],
+    (snapshot, delta): (Option<Vec<u8>>, Option<Vec<u8>>),
+    why: &str,
+) -> (MemStore, LoadReport) {
+    let (_, lazy_report) = reopen_checking(log, (snapshot.clone(), delta.clone()), 0, why);
+    let (store, report) = reopen_checking(log, (snapshot, delta), u64::MAX, why);
     // A snapshot read lazily is used exactly when one checked whole is, except one whose
     // blocks are all intact but whose parts do not agree (which only a whole check sees).
     if !matches!(
@@ -150,13 +169,13 @@ fn reopen_both(log: &[u8], snapshot: Option<Vec<u8>>, why: &str) -> (MemStore, L
 
 fn reopen_checking(
     log: &[u8],
-    snapshot: Option<Vec<u8>>,
+    (snapshot, delta): (Option<Vec<u8>>, Option<Vec<u8>>),
     check_whole: u64,
     why: &str,
 ) -> (MemStore, LoadReport) {
     let why = &format!("{why} (snapshots checked whole up to {check_whole} bytes)");
     let (mut replayed, _) = open(log.to_vec(), None);
-    let (mut through, report) = open_checking(log.to_vec(), snapshot, check_whole);
+    let (mut through, report) = open_with_delta(log.to_vec(), snapshot, delta, check_whole);
     assert_eq!(
         observe(&through),
         observe(&replayed),
@@ -197,15 +216,22 @@ fn reopen_checking(
 fn reopening_through_snapshots_at_random_points_gives_what_a_replay_gives() {
     let mut used = 0;
     let mut tails = 0;
+    let mut deltas = 0;
+    let persisted = |store: &MemStore| {
+        (
+            store.backend().snapshot().map(<[u8]>::to_vec),
+            store.backend().snapshot_delta().map(<[u8]>::to_vec),
+        )
+    };
     for seed in 1..=seeds() {
         let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let (mut store, _) = open(Vec::new(), None);
         let mut sessions = Vec::new();
-        let mut older: Option<Vec<u8>> = None;
+        let mut older = (None, None);
         for step in 0..60 {
             write(&mut store, &mut sessions, &mut r, step);
             if r.below(4) == 0 {
-                older = store.backend().snapshot().map(<[u8]>::to_vec);
+                older = persisted(&store);
                 assert!(
                     store.write_snapshot().unwrap(),
                     "seed {seed}: no snapshot written"
@@ -216,24 +242,34 @@ fn reopening_through_snapshots_at_random_points_gives_what_a_replay_gives() {
             }
             let log = store.backend().bytes().to_vec();
             let why = format!("seed {seed} step {step}");
-            // The newest snapshot, maybe with writes after it.
-            let newest = store.backend().snapshot().map(<[u8]>::to_vec);
-            let (mut reopened, report) = reopen_both(&log, newest.clone(), &why);
+            // The newest snapshot and its delta, maybe with writes after them.
+            let newest = persisted(&store);
+            let (mut reopened, report) = reopen_both_with_delta(&log, newest.clone(), &why);
             match report.snapshot {
                 SnapshotUse::Used { tail_frames } => {
                     used += 1;
                     tails += u64::from(tail_frames > 0);
+                    deltas += u64::from(newest.1.is_some());
                 }
-                SnapshotUse::None => assert!(newest.is_none(), "{why}"),
+                SnapshotUse::None => assert!(newest.0.is_none(), "{why}"),
                 SnapshotUse::Ignored(problem) => {
                     panic!("{why}: a good snapshot ignored: {problem}")
                 }
                 other => panic!("{why}: {other:?}"),
             }
+            // The snapshot without its delta (a longer tail), and with an older delta (of an
+            // older snapshot, or an older state of this one's changes): used either way.
+            if newest.0.is_some() {
+                let (_, report) = reopen_both_with_delta(&log, (newest.0.clone(), None), &why);
+                assert!(matches!(report.snapshot, SnapshotUse::Used { .. }), "{why}");
+                let mixed = (newest.0.clone(), older.1.clone());
+                let (_, report) = reopen_both_with_delta(&log, mixed, &why);
+                assert!(matches!(report.snapshot, SnapshotUse::Used { .. }), "{why}");
+            }
             // An older snapshot: used with a longer tail, or (when a compaction replaced the
             // log since) found stale.
-            if let Some(old) = older.clone() {
-                let (_, report) = reopen_both(&log, Some(old), &why);
+            if older.0.is_some() {
+                let (_, report) = reopen_both_with_delta(&log, older.clone(), &why);
                 assert!(
                     matches!(
                         report.snapshot,
@@ -251,11 +287,14 @@ fn reopening_through_snapshots_at_random_points_gives_what_a_replay_gives() {
                 1000 + step,
             );
             let log = reopened.backend().bytes().to_vec();
-            let snap = reopened.backend().snapshot().map(<[u8]>::to_vec);
-            reopen_both(&log, snap, &why);
+            reopen_both_with_delta(&log, persisted(&reopened), &why);
         }
     }
     assert!(used > 50, "snapshots were used {used} times");
+    assert!(
+        deltas > 30,
+        "snapshots were used with a delta {deltas} times"
+    );
     assert!(
         tails > 20,
         "only {tails} opens replayed a tail after a snapshot"
@@ -296,7 +335,7 @@ fn a_damaged_snapshot_is_ignored_and_the_log_replayed() {
         let mut flipped = snapshot.clone();
         let at = r.below(flipped.len());
         flipped[at] ^= 1 << r.below(8);
-        let (_, report) = reopen_checking(&log, Some(flipped), u64::MAX, "bit flip");
+        let (_, report) = reopen_checking(&log, (Some(flipped), None), u64::MAX, "bit flip");
         assert!(
             matches!(
                 report.snapshot,
@@ -498,20 +537,97 @@ fn a_writer_writes_a_snapshot_once_the_log_has_grown() {
     .unwrap();
     let s = store.create_session("s", Default::default()).unwrap();
     let mut written = 0;
-    let mut last = None;
+    let mut last = (None, None);
     for i in 0..200 {
         store
             .checkpoint(NewCheckpoint::new(s, "c", &noise(2000, i)))
             .unwrap();
-        let now = store.backend().snapshot().map(<[u8]>::to_vec);
+        let now = (
+            store.backend().snapshot().map(<[u8]>::to_vec),
+            store.backend().snapshot_delta().map(<[u8]>::to_vec),
+        );
         if now != last {
             written += 1;
             last = now;
         }
     }
-    // 200 x ~2 KB is ~400 KB of log: a snapshot about every 64 KB (or its own size).
+    // 200 x ~2 KB is ~400 KB of log: a snapshot or delta about every 64 KB (or its own size).
     assert!((3..=8).contains(&written), "{written} snapshots written");
+    assert!(last.1.is_some(), "no delta was written");
     assert!(!store.snapshot_due() || store.write_snapshot().unwrap());
-    let (_, report) = reopen_both(store.backend().bytes(), last, "grown");
+    let (_, report) = reopen_both_with_delta(store.backend().bytes(), last, "grown");
     assert!(matches!(report.snapshot, SnapshotUse::Used { .. }));
+}
+
+/// Short ids: the digits that tell a checkpoint apart, and the checkpoints a prefix names, are
+/// what a scan of every id gives — in memory, and read through a snapshot with writes on top.
+#[test]
+fn short_ids_and_prefixes_name_checkpoints_as_a_scan_would() {
+    let mut r = Rng(33);
+    let (mut store, _) = open(Vec::new(), None);
+    let s = store.create_session("ids", Default::default()).unwrap();
+    // Ids that share long prefixes, besides the generated ones.
+    for n in 0..300u64 {
+        let mut new = NewCheckpoint::new(s, format!("n{n}"), b"{}");
+        if n % 3 == 0 {
+            let mut id = [0xabu8; 16];
+            id[5..13].copy_from_slice(&r.next().to_le_bytes());
+            id[2] = (n % 7) as u8;
+            new = new.id(rewind_core::CheckpointId::from_bytes(id));
+        }
+        store.checkpoint(new).unwrap();
+    }
+    assert!(store.write_snapshot().unwrap());
+    let log = store.backend().bytes().to_vec();
+    let snapshot = store.backend().snapshot().map(<[u8]>::to_vec);
+    let (mut lazy, _) = open_checking(log, snapshot, 0);
+    for n in 0..40u64 {
+        lazy.checkpoint(NewCheckpoint::new(s, format!("after {n}"), b"{}"))
+            .unwrap();
+    }
+    let hex = |id: &rewind_core::CheckpointId| id.to_string().replace('-', "");
+    for store in [&store, &lazy] {
+        let ids: Vec<String> = store
+            .list(&rewind_core::Query::new())
+            .unwrap()
+            .items
+            .iter()
+            .map(|c| hex(&c.id))
+            .collect();
+        for cp in store.list(&rewind_core::Query::new()).unwrap().items {
+            let mine = hex(&cp.id);
+            let shared = ids
+                .iter()
+                .filter(|o| **o != mine)
+                .map(|o| {
+                    o.bytes()
+                        .zip(mine.bytes())
+                        .take_while(|(a, b)| a == b)
+                        .count()
+                })
+                .max()
+                .unwrap_or(0);
+            let digits = store.unique_prefix_digits(cp.id);
+            assert_eq!(digits, shared + 1, "{mine}");
+            assert_eq!(
+                store.checkpoints_with_prefix(&mine[..digits], 11).unwrap(),
+                vec![cp.id]
+            );
+        }
+        for prefix in ["ab", "abab", "abab0", "0", "f", "", "ABAB-01"] {
+            let wanted = prefix.replace('-', "").to_lowercase();
+            let mut expected: Vec<&String> =
+                ids.iter().filter(|id| id.starts_with(&wanted)).collect();
+            expected.sort();
+            expected.truncate(11);
+            let found: Vec<String> = store
+                .checkpoints_with_prefix(prefix, 11)
+                .unwrap()
+                .iter()
+                .map(hex)
+                .collect();
+            assert_eq!(found.iter().collect::<Vec<_>>(), expected, "{prefix:?}");
+        }
+        assert!(store.checkpoints_with_prefix("xyz", 11).is_err());
+    }
 }

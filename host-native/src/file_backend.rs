@@ -84,6 +84,10 @@ pub const CURRENT_FILE: &str = "CURRENT";
 /// does not match (see `rewind_core::snapshot`). Deleting it only makes the next open
 /// replay the log.
 pub const INDEX_FILE: &str = "INDEX";
+/// Name of the file holding the delta of the index snapshot: what changed since it, written
+/// (beside it and renamed) instead of a whole new snapshot, and used only with the snapshot it
+/// names (see `rewind_core::snapshot`).
+pub const INDEX_DELTA_FILE: &str = "INDEX.delta";
 const CURRENT_PREFIX: &str = "rewind-generation ";
 const LAST_SEGMENT_PREFIX: &str = "last-segment ";
 const OFFSET_BITS: u32 = 40;
@@ -234,6 +238,25 @@ pub struct FileBackend {
 }
 
 impl FileBackend {
+    /// The whole of file `name` in the store's directory, if it is there.
+    fn read_whole(&self, name: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        let path = self.dir.join(name);
+        if !self.fs.exists(&path) {
+            return Ok(None);
+        }
+        let file = match self.fs.open(&path, OpenMode::Read) {
+            Ok(file) => file,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_to_backend(&path, e)),
+        };
+        let len = file.size().map_err(|e| io_to_backend(&path, e))?;
+        let len = usize::try_from(len).map_err(|_| BackendError::OutOfRange { pos: 0, len })?;
+        let mut bytes = vec![0u8; len];
+        file.read_exact_at(&mut bytes, 0)
+            .map_err(|e| io_to_backend(&path, e))?;
+        Ok(Some(bytes))
+    }
+
     /// Opens (or creates) the store directory `dir`, taking its writer lock for the backend's
     /// lifetime. The log is read when a store opens on the backend.
     pub fn open(dir: &Path, segment_bytes: u64) -> Result<FileBackend> {
@@ -261,6 +284,8 @@ impl FileBackend {
                                 DURABLE_FILE,
                                 INDEX_FILE,
                                 "INDEX.tmp",
+                                INDEX_DELTA_FILE,
+                                "INDEX.delta.tmp",
                             ]
                             .contains(&n.to_string_lossy().as_ref())
                         });
@@ -1178,21 +1203,28 @@ impl Backend for FileBackend {
     }
 
     fn read_snapshot(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
-        let path = self.dir.join(INDEX_FILE);
-        if !self.fs.exists(&path) {
-            return Ok(None);
+        self.read_whole(INDEX_FILE)
+    }
+
+    fn read_snapshot_delta(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
+        self.read_whole(INDEX_DELTA_FILE)
+    }
+
+    fn write_snapshot_delta(&mut self, bytes: &[u8]) -> Result<bool, BackendError> {
+        if self.read_only() {
+            return Err(BackendError::ReadOnly);
         }
-        let file = match self.fs.open(&path, OpenMode::Read) {
-            Ok(file) => file,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_to_backend(&path, e)),
-        };
-        let len = file.size().map_err(|e| io_to_backend(&path, e))?;
-        let len = usize::try_from(len).map_err(|_| BackendError::OutOfRange { pos: 0, len })?;
-        let mut bytes = vec![0u8; len];
-        file.read_exact_at(&mut bytes, 0)
-            .map_err(|e| io_to_backend(&path, e))?;
-        Ok(Some(bytes))
+        if bytes.is_empty() {
+            let path = self.dir.join(INDEX_DELTA_FILE);
+            match self.fs.remove(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(io_to_backend(&path, e)),
+            }
+            return Ok(true);
+        }
+        replace_file(self.fs.as_ref(), &self.dir, INDEX_DELTA_FILE, bytes).map_err(to_backend)?;
+        Ok(true)
     }
 
     fn write_snapshot(&mut self, bytes: &[u8]) -> Result<bool, BackendError> {
@@ -1308,6 +1340,7 @@ impl Backend for FileBackend {
         // The old generation's index snapshot describes a log that is gone (an open would
         // find it stale; the store writes one of the new log next).
         let _ = self.fs.remove(&self.dir.join(INDEX_FILE));
+        let _ = self.fs.remove(&self.dir.join(INDEX_DELTA_FILE));
         let _ = sync_dir(self.fs.as_ref(), &self.dir);
         Ok(())
     }

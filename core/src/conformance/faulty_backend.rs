@@ -183,6 +183,14 @@ impl<B: Backend> Backend for FaultyBackend<B> {
         self.trip(fired, "write_snapshot")?;
         self.inner.write_snapshot(bytes)
     }
+    fn read_snapshot_delta(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
+        self.inner.read_snapshot_delta()
+    }
+    fn write_snapshot_delta(&mut self, bytes: &[u8]) -> Result<bool, BackendError> {
+        let fired = self.roll();
+        self.trip(fired, "write_snapshot_delta")?;
+        self.inner.write_snapshot_delta(bytes)
+    }
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
         self.inner.read_at(pos, buf)
     }

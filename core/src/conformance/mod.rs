@@ -950,6 +950,18 @@ pub fn seal_snapshot(body: &[u8]) -> Vec<u8> {
     crate::store::snapshot::seal(body)
 }
 
+/// A snapshot delta of this build's encoding around `body`, made to name `snapshot` and its
+/// point when it decodes, with a valid checksum: how the fuzz target `open_snapshot` reaches
+/// the delta decoder (see [`crate::snapshot`]).
+pub fn seal_snapshot_delta(body: &[u8], snapshot: &[u8]) -> Vec<u8> {
+    crate::store::snapshot::seal_delta(body, snapshot)
+}
+
+/// The body of a snapshot delta (what [`seal_snapshot_delta`] wraps), for fuzzing seeds.
+pub fn snapshot_delta_body(delta: &[u8]) -> Option<&[u8]> {
+    crate::store::snapshot::body(delta)
+}
+
 /// The body of an index snapshot (what [`seal_snapshot`] wraps), for fuzzing seeds.
 pub fn snapshot_body(snapshot: &[u8]) -> Option<&[u8]> {
     crate::store::snapshot::body(snapshot)

@@ -147,6 +147,42 @@ impl Entries {
         }
     }
 
+    /// What changed since the snapshot (what a snapshot delta keeps, see
+    /// [`super::snapshot`]): the checkpoints added or changed, and the snapshot seqs removed or
+    /// changed.
+    pub fn changes(&self) -> (impl Iterator<Item = &Entry> + '_, Vec<u64>) {
+        let mut hidden: Vec<u64> = self.hidden.iter().copied().collect();
+        hidden.sort_unstable();
+        (self.by_seq.values().map(|e| &**e), hidden)
+    }
+
+    /// Applies what [`changes`](Entries::changes) listed to the checkpoints of a snapshot just
+    /// read; `None` when they do not fit (a seq twice, or more hidden than there are).
+    pub fn apply_changes(&mut self, entries: Vec<Entry>, hidden: Vec<u64>) -> Option<()> {
+        let base_rows = self.base.as_ref().map_or(0, |b| b.decoded.len());
+        if self.base.is_none() && !hidden.is_empty() {
+            return None;
+        }
+        let hidden_base = hidden
+            .iter()
+            .filter(|seq| {
+                self.base
+                    .as_ref()
+                    .is_some_and(|b| b.row_of(**seq).is_some())
+            })
+            .count();
+        self.hidden = hidden.into_iter().collect();
+        for entry in entries {
+            if self.by_seq.contains_key(&entry.cp.seq) || self.ids.contains_key(&entry.cp.id) {
+                return None;
+            }
+            self.ids.insert(entry.cp.id, entry.cp.seq);
+            self.by_seq.insert(entry.cp.seq, Box::new(entry));
+        }
+        self.len = (base_rows - hidden_base.min(base_rows)) + self.by_seq.len();
+        Some(())
+    }
+
     /// How many checkpoints there are.
     pub fn len(&self) -> usize {
         self.len
@@ -260,6 +296,89 @@ impl Entries {
                 return;
             }
         }
+    }
+
+    /// The ids nearest `id` below and above it (in byte order) among the checkpoints' ids. A
+    /// snapshot checkpoint removed since may still count: a neighbour too many only makes a
+    /// prefix that tells `id` apart longer, never ambiguous.
+    pub fn id_neighbours(&self, id: &CheckpointId) -> (Option<[u8; 16]>, Option<[u8; 16]>) {
+        let key = *id.as_bytes();
+        let mut below = None;
+        let mut above = None;
+        let mut consider = |other: [u8; 16]| {
+            if other < key && below.is_none_or(|b| other > b) {
+                below = Some(other);
+            }
+            if other > key && above.is_none_or(|a| other < a) {
+                above = Some(other);
+            }
+        };
+        if let Some(base) = &self.base {
+            let snap = &base.snap;
+            let rows = snap.rows(TableId::Ids);
+            let id_at = |row: usize| {
+                snap.row(TableId::Ids, row).map(|r| {
+                    let mut id = [0u8; 16];
+                    id.copy_from_slice(&r[..16]);
+                    id
+                })
+            };
+            if let Some(at) = snap.search(TableId::Ids, 0, rows, |r| r[..16] < key[..]) {
+                if let Some(prev) = at.checked_sub(1).and_then(id_at) {
+                    consider(prev);
+                }
+                let next = match id_at(at) {
+                    Some(same) if same == key => id_at(at + 1),
+                    other => other,
+                };
+                if let Some(next) = next {
+                    consider(next);
+                }
+            }
+        }
+        for other in self.ids.keys() {
+            consider(*other.as_bytes());
+        }
+        (below, above)
+    }
+
+    /// Up to `limit` ids from `lo` to `hi` (inclusive, byte order) of checkpoints here, in
+    /// byte order.
+    pub fn ids_between(&self, lo: [u8; 16], hi: [u8; 16], limit: usize) -> Vec<CheckpointId> {
+        if limit == 0 {
+            return Vec::new();
+        }
+        let mut found: Vec<CheckpointId> = self
+            .ids
+            .keys()
+            .filter(|id| (lo..=hi).contains(id.as_bytes()))
+            .copied()
+            .collect();
+        if let Some(base) = &self.base {
+            let snap = &base.snap;
+            let rows = snap.rows(TableId::Ids);
+            let mut row = snap
+                .search(TableId::Ids, 0, rows, |r| r[..16] < lo[..])
+                .unwrap_or(rows);
+            // The snapshot's come in order: the first `limit` of them are all that can count.
+            let mut taken = 0;
+            while let Some(r) = snap.row(TableId::Ids, row).filter(|r| r[..16] <= hi[..]) {
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(&r[..16]);
+                let id = CheckpointId::from_bytes(bytes);
+                if !self.ids.contains_key(&id) && self.contains(&id) {
+                    found.push(id);
+                    taken += 1;
+                    if taken == limit {
+                        break;
+                    }
+                }
+                row += 1;
+            }
+        }
+        found.sort_unstable_by_key(|id| *id.as_bytes());
+        found.truncate(limit);
+        found
     }
 
     /// Every checkpoint, in seq order.

@@ -345,6 +345,40 @@ impl Index {
         self.persisted.as_ref().is_some_and(|p| p.damaged())
     }
 
+    /// Takes `other`'s content — sessions, checkpoints, their indexes, the chunk table, the
+    /// counters and the snapshot they are read from — and keeps this index's place in the log
+    /// (its chain, last frame and what a refresh or salvage noted). How a writer continues from
+    /// a snapshot it has just written of this very content.
+    pub fn replace_content(&mut self, other: Index) {
+        let Index {
+            sessions,
+            checkpoints,
+            tags,
+            chunks,
+            next_seq,
+            ids,
+            logical_bytes,
+            annotation_count,
+            attachment_count,
+            dead_bytes,
+            sessions_removed,
+            persisted,
+            ..
+        } = other;
+        self.sessions = sessions;
+        self.checkpoints = checkpoints;
+        self.tags = tags;
+        self.chunks = chunks;
+        self.next_seq = next_seq;
+        self.ids = ids;
+        self.logical_bytes = logical_bytes;
+        self.annotation_count = annotation_count;
+        self.attachment_count = attachment_count;
+        self.dead_bytes = dead_bytes;
+        self.sessions_removed = sessions_removed;
+        self.persisted = persisted;
+    }
+
     /// Sessions deleted so far.
     pub fn sessions_removed(&self) -> u64 {
         self.sessions_removed

@@ -121,6 +121,8 @@ pub struct Store<B: Backend, E: Env> {
     /// snapshot's size: when the next one is due (see [`snapshot`]).
     snapshot_at: u64,
     snapshot_len: u64,
+    /// The size of the last snapshot delta written (0: none since the last snapshot).
+    delta_len: u64,
 }
 
 impl<B: Backend, E: Env> core::fmt::Debug for Store<B, E> {
@@ -330,6 +332,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             progress: None,
             snapshot_at,
             snapshot_len,
+            delta_len: 0,
         };
         Ok((store, report, salvaged))
     }

@@ -59,6 +59,53 @@ impl<B: Backend, E: Env> Store<B, E> {
         self.index.get_by_seq(seq)
     }
 
+    /// How many leading hex digits of `id` tell it apart from every other checkpoint id of the
+    /// store (at least 1): a prefix that long, typed back, names this checkpoint alone
+    /// (see [`checkpoints_with_prefix`](Store::checkpoints_with_prefix)). Costs a lookup, not a
+    /// pass over the store.
+    pub fn unique_prefix_digits(&self, id: CheckpointId) -> usize {
+        let key = id.as_bytes();
+        let shared = |other: Option<[u8; 16]>| {
+            other.map_or(0, |o| {
+                let bytes = key.iter().zip(o.iter()).take_while(|(a, b)| a == b).count();
+                let nibble = key
+                    .get(bytes)
+                    .zip(o.get(bytes))
+                    .is_some_and(|(a, b)| a >> 4 == b >> 4);
+                bytes * 2 + usize::from(nibble)
+            })
+        };
+        let (below, above) = self.index.checkpoints.id_neighbours(&id);
+        (shared(below).max(shared(above)) + 1).min(32)
+    }
+
+    /// The checkpoints whose ids start with the hex digits `prefix` (hyphens skipped, either
+    /// case), in id order, at most `limit` of them. Costs a lookup and the ids found.
+    pub fn checkpoints_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<CheckpointId>> {
+        let digits: Vec<u8> = prefix
+            .chars()
+            .filter(|c| *c != '-')
+            .map(|c| c.to_digit(16).map(|d| d as u8))
+            .collect::<Option<_>>()
+            .filter(|d: &Vec<u8>| d.len() <= 32)
+            .ok_or_else(|| Error::InvalidInput(alloc::format!("{prefix:?} is not a hex prefix")))?;
+        let bound = |fill: u8| {
+            let mut id = [0u8; 16];
+            for (i, byte) in id.iter_mut().enumerate() {
+                let hi = digits.get(2 * i).copied().unwrap_or(fill);
+                let lo = digits.get(2 * i + 1).copied().unwrap_or(fill);
+                *byte = hi << 4 | lo;
+            }
+            id
+        };
+        let found = self
+            .index
+            .checkpoints
+            .ids_between(bound(0), bound(0xf), limit);
+        self.index.intact()?;
+        Ok(found)
+    }
+
     /// The state bytes of a checkpoint.
     pub fn state(&self, id: CheckpointId) -> Result<Vec<u8>> {
         let entry = self.index.entry(id)?;

@@ -13,7 +13,10 @@
 
 use alloc::collections::BTreeSet;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::ops::RangeInclusive;
+
+use serde::{Deserialize, Serialize};
 
 use super::tables::{Persisted, TableId, u64_at};
 
@@ -83,6 +86,16 @@ impl BaseRows {
     }
 }
 
+/// What a [`KeySet`] changed since its snapshot (what a snapshot delta keeps, see
+/// [`super::snapshot`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct KeyDelta<K> {
+    /// Whether the set has a snapshot layer.
+    pub based: bool,
+    pub added: Vec<K>,
+    pub removed: Vec<K>,
+}
+
 /// An ordered set of keys. See the module docs.
 #[derive(Clone, Debug)]
 pub(crate) struct KeySet<K: StoredKey> {
@@ -116,6 +129,34 @@ impl<K: StoredKey> KeySet<K> {
             base: Some(rows),
             ..KeySet::default()
         }
+    }
+
+    /// The set's snapshot layer, if it has one.
+    pub fn base_rows(&self) -> Option<BaseRows> {
+        self.base.clone()
+    }
+
+    /// What changed since the snapshot.
+    pub fn delta(&self) -> KeyDelta<K> {
+        KeyDelta {
+            based: self.base.is_some(),
+            added: self.added.iter().copied().collect(),
+            removed: self.removed.iter().copied().collect(),
+        }
+    }
+
+    /// The set `rows` (its snapshot layer, if it has one) with the changes `delta`; `None`
+    /// when they do not fit together (a delta of a set with a snapshot layer and none here,
+    /// or the other way round).
+    pub fn with_delta(rows: Option<BaseRows>, delta: KeyDelta<K>) -> Option<Self> {
+        if delta.based != rows.is_some() || (rows.is_none() && !delta.removed.is_empty()) {
+            return None;
+        }
+        Some(KeySet {
+            base: rows,
+            added: delta.added.into_iter().collect(),
+            removed: delta.removed.into_iter().collect(),
+        })
     }
 
     fn base_contains(&self, key: &K) -> bool {

@@ -259,6 +259,10 @@ impl TableId {
 /// A loaded snapshot's tables and heap over its bytes. Shared (behind an [`Arc`]) by every
 /// part of the index that reads from it.
 pub(crate) struct Persisted {
+    /// The snapshot's checksum (what a delta written on top of it names it by).
+    pub checksum: Hash,
+    /// The log's size at the snapshot's point.
+    pub log_bytes: u64,
     file: Arc<dyn SnapshotBytes>,
     tables: Vec<(Region, usize)>,
     heap: Region,
@@ -279,6 +283,7 @@ impl Persisted {
     /// when one does not fit in it or is not a whole number of rows.
     pub fn new(
         file: Arc<dyn SnapshotBytes>,
+        (checksum, log_bytes): (Hash, u64),
         tables: Vec<RegionSnap>,
         heap: RegionSnap,
     ) -> Option<Persisted> {
@@ -298,11 +303,18 @@ impl Persisted {
             .collect::<Option<Vec<_>>>()?;
         let heap = Region::new(heap, len, in_memory)?;
         Some(Persisted {
+            checksum,
+            log_bytes,
             file,
             tables,
             heap,
             damaged: AtomicBool::new(false),
         })
+    }
+
+    /// The snapshot's size in bytes.
+    pub fn len(&self) -> u64 {
+        self.file.len()
     }
 
     /// Whether a read found a block that does not match its checksum, or something that does

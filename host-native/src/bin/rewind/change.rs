@@ -220,7 +220,13 @@ pub fn compact(store: &mut FileStore, args: CompactArgs) -> Result<Compacted, Fa
     let described = named
         .filter_map(|id| store.get(id).ok().map(|c| (id, (c.seq, c.message.clone()))))
         .collect();
-    let digits = resolve::abbrev_digits(store);
+    let digits = resolve::abbrev_digits(
+        store,
+        plan.remove
+            .iter()
+            .map(|(id, _)| *id)
+            .chain(plan.protected.iter().map(|(id, _)| *id)),
+    );
     let report = if args.dry_run {
         None
     } else {

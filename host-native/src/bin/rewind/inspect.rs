@@ -29,7 +29,7 @@ pub struct SessionList<'s> {
 pub fn session_list(store: &FileStore) -> Result<SessionList<'_>, Failure> {
     Ok(SessionList {
         sessions: store.sessions().collect(),
-        digits: resolve::abbrev_digits(store),
+        digits: resolve::abbrev_digits(store, store.sessions().filter_map(|s| s.head)),
     })
 }
 
@@ -105,8 +105,8 @@ pub fn log(store: &FileStore, args: LogArgs) -> Result<Box<dyn Render + '_>, Fai
     Ok(Box::new(Log {
         names: all_sessions.then(|| store.sessions().map(|s| (s.id, s.name.as_str())).collect()),
         more: page.next.is_some(),
+        digits: resolve::abbrev_digits(store, page.items.iter().map(|c| c.id)),
         items: page.items,
-        digits: resolve::abbrev_digits(store),
     }))
 }
 
@@ -195,10 +195,11 @@ fn graph_of(
             annotated,
         });
     }
-    Ok(Graph {
-        sessions,
-        digits: resolve::abbrev_digits(store),
-    })
+    let shown = sessions
+        .iter()
+        .flat_map(|s| s.rows.iter().filter_map(|r| r.checkpoint.map(|c| c.id)));
+    let digits = resolve::abbrev_digits(store, shown);
+    Ok(Graph { sessions, digits })
 }
 
 impl Render for Graph<'_> {

@@ -37,13 +37,8 @@ pub fn checkpoint(store: &FileStore, text: &str) -> Result<CheckpointId, Failure
             "{text:?} is not a checkpoint id (hex digits, @seq or latest)"
         )));
     }
-    let all = store.list(&Query::new().order(Order::Ascending))?;
-    let matches: Vec<CheckpointId> = all
-        .items
-        .iter()
-        .filter(|c| digits(&c.id.to_string()).starts_with(&wanted))
-        .map(|c| c.id)
-        .collect();
+    // Eleven: enough to list ten of an ambiguous prefix and say there are more.
+    let matches = store.checkpoints_with_prefix(&wanted, 11)?;
     pick(text, matches, "checkpoint")
 }
 
@@ -72,7 +67,11 @@ fn pick<T: std::fmt::Display + Copy>(
         [one] => Ok(*one),
         [] => Err(Failure::not_found(format!("no {what} matches {text:?}"))),
         many => {
-            let mut msg = format!("{text:?} is ambiguous: {} {what}s match", many.len());
+            let count = match many.len() {
+                n if n > 10 => "more than 10".to_string(),
+                n => n.to_string(),
+            };
+            let mut msg = format!("{text:?} is ambiguous: {count} {what}s match");
             for m in many.iter().take(10) {
                 msg.push_str(&format!("\n  {m}"));
             }
@@ -84,17 +83,12 @@ fn pick<T: std::fmt::Display + Copy>(
     }
 }
 
-/// How many hex digits tell the store's checkpoint ids apart (at least 8), so abbreviated ids
-/// in listings can be typed back.
-pub fn abbrev_digits(store: &FileStore) -> usize {
-    let mut ids: Vec<String> = store
-        .list(&Query::new())
-        .map(|p| p.items.iter().map(|c| digits(&c.id.to_string())).collect())
-        .unwrap_or_default();
-    ids.sort_unstable();
-    let lcp = |a: &str, b: &str| a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
-    ids.windows(2)
-        .map(|w| lcp(&w[0], &w[1]) + 1)
+/// How many hex digits tell each of `ids` apart from every other checkpoint of the store (at
+/// least 8, and the same for all of them so a listing's column lines up), so abbreviated ids
+/// can be typed back.
+pub fn abbrev_digits(store: &FileStore, ids: impl IntoIterator<Item = CheckpointId>) -> usize {
+    ids.into_iter()
+        .map(|id| store.unique_prefix_digits(id))
         .max()
         .unwrap_or(0)
         .max(8)
