@@ -20,7 +20,7 @@ use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use once_cell::race::OnceBox;
 use serde::{Deserialize, Serialize};
@@ -77,8 +77,9 @@ struct Region {
     sums: Vec<[u8; SUM_LEN]>,
     /// Blocks read and checked (a source that is not in memory).
     blocks: Vec<OnceBox<Box<[u8]>>>,
-    /// Blocks checked, one bit each (a source in memory).
-    checked: Vec<AtomicU64>,
+    /// Blocks checked, one bit each (a source in memory). 32-bit words: every target has
+    /// them (thumbv7em has no 64-bit atomics).
+    checked: Vec<AtomicU32>,
 }
 
 impl Region {
@@ -100,8 +101,8 @@ impl Region {
                 (0..blocks).map(|_| OnceBox::new()).collect()
             },
             checked: if in_memory {
-                (0..blocks.div_ceil(64))
-                    .map(|_| AtomicU64::new(0))
+                (0..blocks.div_ceil(32))
+                    .map(|_| AtomicU32::new(0))
                     .collect()
             } else {
                 Vec::new()
@@ -117,7 +118,7 @@ impl Region {
         let at = self.at + start as u64;
         if let Some(all) = file.in_memory() {
             let bytes = all.get(usize::try_from(at).ok()?..)?.get(..len)?;
-            let (word, bit) = (&self.checked[block / 64], 1u64 << (block % 64));
+            let (word, bit) = (&self.checked[block / 32], 1u32 << (block % 32));
             if word.load(Ordering::Relaxed) & bit == 0 {
                 if block_sum(bytes) != self.sums[block] {
                     return None;
