@@ -117,13 +117,55 @@ impl BaseEntries {
     }
 }
 
+/// A checkpoint of the in-memory layer: decoded, or as a snapshot delta holds it (decoded the
+/// first time it is read, from `at..at + len` of the delta's bytes).
+enum Held {
+    Entry(Box<Entry>),
+    Encoded {
+        id: CheckpointId,
+        at: usize,
+        len: usize,
+        decoded: OnceBox<Entry>,
+    },
+}
+
+impl core::fmt::Debug for Held {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Held::Entry(e) => write!(f, "Entry({})", e.cp.seq),
+            Held::Encoded { at, len, .. } => write!(f, "Encoded({at}, {len})"),
+        }
+    }
+}
+
+/// The bytes of the snapshot delta an open applied, and how its checkpoints decode.
+struct DeltaBytes {
+    bytes: Arc<Vec<u8>>,
+    decode: Decode,
+}
+
+impl core::fmt::Debug for DeltaBytes {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "DeltaBytes({})", self.bytes.len())
+    }
+}
+
+/// What changed since the snapshot, one checkpoint of it (see [`Entries::changes`]).
+pub(crate) enum Change<'a> {
+    /// A checkpoint in memory.
+    Entry(&'a Entry),
+    /// A checkpoint as the delta the store opened with encodes it.
+    Encoded(&'a [u8]),
+}
+
 /// The checkpoints, by seq and by id. See the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct Entries {
     base: Option<BaseEntries>,
     /// Checkpoints added or changed since the snapshot (all of them without one). Boxed:
     /// growing the map moves pointers, not ~500-byte entries.
-    by_seq: BTreeMap<u64, Box<Entry>>,
+    by_seq: BTreeMap<u64, Held>,
+    delta: Option<DeltaBytes>,
     ids: HashMap<CheckpointId, u64>,
     /// Seqs of snapshot checkpoints removed or changed (a changed one is in `by_seq`).
     hidden: HashSet<u64>,
@@ -147,18 +189,71 @@ impl Entries {
         }
     }
 
+    /// The checkpoint `held` of the in-memory layer, with seq `seq`; `None` (and the
+    /// snapshot marked damaged) when a delta's checkpoint does not decode.
+    fn held<'a>(&'a self, seq: u64, held: &'a Held) -> Option<&'a Entry> {
+        match held {
+            Held::Entry(entry) => Some(entry),
+            Held::Encoded { decoded, .. } if decoded.get().is_some() => decoded.get(),
+            Held::Encoded { decoded, .. } => {
+                let entry = self.decode_held(seq, held)?;
+                Some(decoded.get_or_init(|| Box::new(entry)))
+            }
+        }
+    }
+
+    /// A delta's checkpoint, decoded afresh.
+    fn decode_held(&self, seq: u64, held: &Held) -> Option<Entry> {
+        let Held::Encoded { id, at, len, .. } = held else {
+            return None;
+        };
+        let delta = self.delta.as_ref()?;
+        let entry = delta
+            .bytes
+            .get(*at..*at + *len)
+            .and_then(|bytes| (delta.decode)(bytes))
+            .filter(|e| e.cp.seq == seq && e.cp.id == *id);
+        if entry.is_none()
+            && let Some(base) = &self.base
+        {
+            base.snap.mark_damaged();
+        }
+        entry
+    }
+
     /// What changed since the snapshot (what a snapshot delta keeps, see
     /// [`super::snapshot`]): the checkpoints added or changed, and the snapshot seqs removed or
     /// changed.
-    pub fn changes(&self) -> (impl Iterator<Item = &Entry> + '_, Vec<u64>) {
+    pub fn changes(
+        &self,
+    ) -> (
+        impl Iterator<Item = (u64, CheckpointId, Change<'_>)> + '_,
+        Vec<u64>,
+    ) {
         let mut hidden: Vec<u64> = self.hidden.iter().copied().collect();
         hidden.sort_unstable();
-        (self.by_seq.values().map(|e| &**e), hidden)
+        let delta = self.delta.as_ref().map(|d| d.bytes.as_slice());
+        let changes = self.by_seq.iter().map(move |(seq, held)| match held {
+            Held::Entry(entry) => (*seq, entry.cp.id, Change::Entry(entry)),
+            Held::Encoded { id, at, len, .. } => {
+                let bytes = delta.and_then(|d| d.get(*at..*at + *len));
+                (*seq, *id, Change::Encoded(bytes.unwrap_or_default()))
+            }
+        });
+        (changes, hidden)
     }
 
     /// Applies what [`changes`](Entries::changes) listed to the checkpoints of a snapshot just
-    /// read; `None` when they do not fit (a seq twice, or more hidden than there are).
-    pub fn apply_changes(&mut self, entries: Vec<Entry>, hidden: Vec<u64>) -> Option<()> {
+    /// read: the delta's checkpoints, each by seq, id and where its encoding is in `bytes`
+    /// (decoded by `decode` when first read), and the snapshot's seqs hidden; `None` when they
+    /// do not fit (a seq or id twice, or a checkpoint out of the delta's bytes).
+    pub fn apply_changes(
+        &mut self,
+        entries: Vec<(u64, CheckpointId, usize, usize)>,
+        hidden: Vec<u64>,
+        bytes: Arc<Vec<u8>>,
+        decode: Decode,
+    ) -> Option<()> {
         let base_rows = self.base.as_ref().map_or(0, |b| b.decoded.len());
         if self.base.is_none() && !hidden.is_empty() {
             return None;
@@ -172,13 +267,26 @@ impl Entries {
             })
             .count();
         self.hidden = hidden.into_iter().collect();
-        for entry in entries {
-            if self.by_seq.contains_key(&entry.cp.seq) || self.ids.contains_key(&entry.cp.id) {
+        for (seq, id, at, len) in entries {
+            if self.by_seq.contains_key(&seq)
+                || self.ids.contains_key(&id)
+                || at.checked_add(len).is_none_or(|end| end > bytes.len())
+            {
                 return None;
             }
-            self.ids.insert(entry.cp.id, entry.cp.seq);
-            self.by_seq.insert(entry.cp.seq, Box::new(entry));
+            self.ids.insert(id, seq);
+            let decoded = OnceBox::new();
+            self.by_seq.insert(
+                seq,
+                Held::Encoded {
+                    id,
+                    at,
+                    len,
+                    decoded,
+                },
+            );
         }
+        self.delta = Some(DeltaBytes { bytes, decode });
         self.len = (base_rows - hidden_base.min(base_rows)) + self.by_seq.len();
         Some(())
     }
@@ -214,8 +322,8 @@ impl Entries {
 
     /// The checkpoint with seq `seq`.
     pub fn at_seq(&self, seq: u64) -> Option<&Entry> {
-        if let Some(entry) = self.by_seq.get(&seq) {
-            return Some(entry);
+        if let Some(held) = self.by_seq.get(&seq) {
+            return self.held(seq, held);
         }
         if self.hidden.contains(&seq) {
             return None;
@@ -227,28 +335,42 @@ impl Entries {
     /// Checkpoint `id`, to change. Its seq, id and session must stay as they are.
     pub fn get_mut(&mut self, id: &CheckpointId) -> Option<&mut Entry> {
         let seq = self.seq_of(id)?;
-        if !self.by_seq.contains_key(&seq) {
-            // A snapshot checkpoint: changed in a copy that hides it.
+        if !matches!(self.by_seq.get(&seq), Some(Held::Entry(_))) {
+            // A snapshot checkpoint, or a delta's: changed in a decoded copy (which hides the
+            // snapshot's).
             let copy = self.at_seq(seq)?.clone();
-            self.hidden.insert(seq);
+            if !self.by_seq.contains_key(&seq) {
+                self.hidden.insert(seq);
+            }
             self.ids.insert(*id, seq);
-            self.by_seq.insert(seq, Box::new(copy));
+            self.by_seq.insert(seq, Held::Entry(Box::new(copy)));
         }
-        self.by_seq.get_mut(&seq).map(|e| &mut **e)
+        match self.by_seq.get_mut(&seq) {
+            Some(Held::Entry(entry)) => Some(entry),
+            _ => None,
+        }
     }
 
     /// Adds a checkpoint; the caller has checked that its id and seq are new.
     pub fn insert(&mut self, entry: Box<Entry>) {
         self.ids.insert(entry.cp.id, entry.cp.seq);
-        self.by_seq.insert(entry.cp.seq, entry);
+        self.by_seq.insert(entry.cp.seq, Held::Entry(entry));
         self.len += 1;
     }
 
     /// Takes checkpoint `id` out.
     pub fn remove(&mut self, id: &CheckpointId) -> Option<Box<Entry>> {
         let seq = self.seq_of(id)?;
-        let entry = match self.by_seq.remove(&seq) {
-            Some(entry) => entry,
+        let entry = match self.by_seq.get(&seq) {
+            Some(Held::Entry(_)) => match self.by_seq.remove(&seq) {
+                Some(Held::Entry(entry)) => entry,
+                _ => return None,
+            },
+            Some(held) => {
+                let entry = Box::new(self.held(seq, held)?.clone());
+                self.by_seq.remove(&seq);
+                entry
+            }
             None => Box::new(self.at_seq(seq)?.clone()),
         };
         self.ids.remove(id);
@@ -265,14 +387,14 @@ impl Entries {
     /// it all in memory. A damaged snapshot block ends the pass early (and marks the snapshot
     /// damaged).
     pub fn scan(&self, mut f: impl FnMut(&Entry) -> bool) {
-        let mut added = self.by_seq.values().peekable();
+        let mut added = self.by_seq.iter().peekable();
         if let Some(base) = &self.base {
             for row in 0..base.decoded.len() {
                 let Some(seq) = base.seq(row) else {
                     return;
                 };
-                while let Some(entry) = added.next_if(|e| e.cp.seq < seq) {
-                    if !f(entry) {
+                while let Some((added_seq, held)) = added.next_if(|(s, _)| **s < seq) {
+                    if !self.visit(*added_seq, held, &mut f) {
                         return;
                     }
                 }
@@ -291,10 +413,22 @@ impl Entries {
                 }
             }
         }
-        for entry in added {
-            if !f(entry) {
+        for (seq, held) in added {
+            if !self.visit(*seq, held, &mut f) {
                 return;
             }
+        }
+    }
+
+    /// Hands a checkpoint of the in-memory layer to `f` (a delta's not read before is decoded
+    /// for the call, and not kept); false when `f` says to stop or it does not decode.
+    fn visit(&self, seq: u64, held: &Held, f: &mut impl FnMut(&Entry) -> bool) -> bool {
+        match held {
+            Held::Entry(entry) => f(entry),
+            Held::Encoded { decoded, .. } => match decoded.get() {
+                Some(entry) => f(entry),
+                None => self.decode_held(seq, held).is_some_and(|entry| f(&entry)),
+            },
         }
     }
 
@@ -427,7 +561,7 @@ pub(crate) struct Iter<'a> {
     /// A snapshot checkpoint taken from either end of `i..j` but not handed out yet.
     front: Option<&'a Entry>,
     back: Option<&'a Entry>,
-    added: alloc::collections::btree_map::Range<'a, u64, Box<Entry>>,
+    added: alloc::collections::btree_map::Range<'a, u64, Held>,
     added_front: Option<&'a Entry>,
     added_back: Option<&'a Entry>,
 }
@@ -478,10 +612,12 @@ impl<'a> Iter<'a> {
 
     fn peek_added_front(&mut self) -> Option<&'a Entry> {
         if self.added_front.is_none() {
+            let entries = self.entries;
+            // A delta's checkpoint that does not decode is left out (the snapshot is marked
+            // damaged, which the store reports).
             self.added_front = self
                 .added
-                .next()
-                .map(|(_, e)| &**e)
+                .find_map(|(seq, held)| entries.held(*seq, held))
                 .or_else(|| self.added_back.take());
         }
         self.added_front
@@ -489,10 +625,12 @@ impl<'a> Iter<'a> {
 
     fn peek_added_back(&mut self) -> Option<&'a Entry> {
         if self.added_back.is_none() {
+            let entries = self.entries;
             self.added_back = self
                 .added
-                .next_back()
-                .map(|(_, e)| &**e)
+                .by_ref()
+                .rev()
+                .find_map(|(seq, held)| entries.held(*seq, held))
                 .or_else(|| self.added_front.take());
         }
         self.added_back

@@ -91,7 +91,7 @@ use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::Store;
-use super::entries::Entries;
+use super::entries::{Change, Entries};
 use super::index::{Blob, CHECK_LEN, Entry, Index, SessionEntry, check_of, parse_metadata};
 use super::seqs::{BaseRows, KeyDelta, KeySet, SeqSet, StoredKey, TimeSet};
 use super::tables::{Persisted, RegionSnap, TableId, push_row};
@@ -1036,12 +1036,39 @@ struct Delta<'a> {
     sessions: Vec<SessionDelta<'a>>,
     #[serde(borrow)]
     tags: Vec<(Cow<'a, str>, KeyDelta<u64>)>,
-    /// Checkpoints added or changed since the snapshot, and the snapshot's seqs removed or
-    /// changed.
+    /// Checkpoints added or changed since the snapshot (each encoded on its own, so an open
+    /// decodes one when it is first read), and the snapshot's seqs removed or changed.
     #[serde(borrow)]
-    entries: Vec<EntrySnap<'a>>,
+    entries: Vec<DeltaEntry<'a>>,
     hidden: Vec<u64>,
     chunks: ChunkDelta,
+}
+
+/// A checkpoint of a delta: its seq and id, and its entry as the heap of a snapshot encodes it
+/// (with the slots of the table in memory).
+#[derive(Serialize, Deserialize)]
+struct DeltaEntry<'a> {
+    seq: u64,
+    id: CheckpointId,
+    #[serde(borrow, with = "borrowed_bytes")]
+    entry: Cow<'a, [u8]>,
+}
+
+/// Bytes as postcard's byte strings, borrowed from the input when decoded.
+mod borrowed_bytes {
+    use alloc::borrow::Cow;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    // serde's `with` hands over a reference to the field as it is.
+    #[allow(clippy::ptr_arg)]
+    pub fn serialize<S: Serializer>(bytes: &Cow<'_, [u8]>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Cow<'de, [u8]>, D::Error> {
+        <&'de [u8]>::deserialize(d).map(Cow::Borrowed)
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -1103,7 +1130,17 @@ fn encode_delta(index: &Index, point: Point) -> Option<Vec<u8>> {
             .iter()
             .map(|(t, set)| (Cow::Borrowed(t.as_str()), set.delta()))
             .collect(),
-        entries: entries.map(|e| entry_snap(e, None)).collect(),
+        entries: entries
+            .map(|(seq, id, change)| {
+                let entry = match change {
+                    Change::Entry(e) => {
+                        Cow::Owned(postcard::to_allocvec(&entry_snap(e, None)).ok()?)
+                    }
+                    Change::Encoded(bytes) => Cow::Borrowed(bytes),
+                };
+                Some(DeltaEntry { seq, id, entry })
+            })
+            .collect::<Option<Vec<_>>>()?,
         hidden,
         chunks: index.chunks.delta()?,
     };
@@ -1161,9 +1198,10 @@ fn parse_delta(bytes: &[u8]) -> Option<Delta<'_>> {
     postcard::from_bytes(&covered[PREFIX_LEN..]).ok()
 }
 
-/// Puts what `delta` changed on top of `index`, just built from the snapshot the delta names;
-/// `None` when it does not fit (then `index` is half changed: the caller builds it again).
-fn apply_delta(index: &mut Index, delta: Delta<'_>) -> Option<Point> {
+/// Puts what `delta` (decoded from `file`) changed on top of `index`, just built from the
+/// snapshot the delta names; `None` when it does not fit (then `index` is half changed: the
+/// caller builds it again). The delta's checkpoints stay encoded in `file` until read.
+fn apply_delta(index: &mut Index, delta: Delta<'_>, file: &Arc<Vec<u8>>) -> Option<Point> {
     let version = match delta.point.format {
         1 => Version::V1,
         2 => Version::V2,
@@ -1172,11 +1210,20 @@ fn apply_delta(index: &mut Index, delta: Delta<'_>) -> Option<Point> {
     };
     index.chunks.apply_delta(delta.chunks)?;
     let slots_now = u32::try_from(index.chunks.slot_count()).ok()?;
+    let start = file.as_ptr() as usize;
     let mut entries = Vec::with_capacity(delta.entries.len());
-    for e in delta.entries {
-        entries.push(entry_of(e, slots_now)?);
+    for e in &delta.entries {
+        let Cow::Borrowed(bytes) = &e.entry else {
+            return None;
+        };
+        entries.push((e.seq, e.id, bytes.as_ptr() as usize - start, bytes.len()));
     }
-    index.checkpoints.apply_changes(entries, delta.hidden)?;
+    index.checkpoints.apply_changes(
+        entries,
+        delta.hidden,
+        file.clone(),
+        Box::new(move |bytes| decode_entry(bytes, slots_now)),
+    )?;
     let mut before = core::mem::take(&mut index.sessions);
     for s in delta.sessions {
         // A session deleted and created again since the snapshot has no snapshot layer.
@@ -1259,6 +1306,7 @@ fn open_persisted<B: Backend>(
     let (mut index, mut point) = build(file.clone(), summary, options.snapshot_check_whole)?;
     let mut with_delta = false;
     if let Ok(Some(bytes)) = backend.read_snapshot_delta()
+        && let bytes = Arc::new(bytes)
         && let Some(delta) = parse_delta(&bytes)
         && index
             .persisted
@@ -1266,7 +1314,7 @@ fn open_persisted<B: Backend>(
             .is_some_and(|p| p.checksum == delta.base)
         && anchor_matches(backend, &delta.point)
     {
-        match apply_delta(&mut index, delta) {
+        match apply_delta(&mut index, delta, &bytes) {
             Some(at) => {
                 point = at;
                 with_delta = true;
