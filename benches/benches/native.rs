@@ -228,7 +228,10 @@ fn open(c: &mut Criterion) {
         for entry in std::fs::read_dir(&path).unwrap() {
             let entry = entry.unwrap();
             let name = entry.file_name();
-            if name != rewind::INDEX_FILE && name != rewind::LOCK_FILE {
+            if name != rewind::INDEX_FILE
+                && name != rewind::INDEX_DELTA_FILE
+                && name != rewind::LOCK_FILE
+            {
                 std::fs::hard_link(entry.path(), bare.join(name)).unwrap();
             }
         }
