@@ -12,7 +12,7 @@
 //! checkpoints it is asked for; memory grows with what is read and what changed.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::collections::BTreeSet;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ops::RangeInclusive;
@@ -100,6 +100,12 @@ impl BaseEntries {
     fn seq_of(&self, id: &CheckpointId) -> Option<u64> {
         let rows = self.snap.rows(TableId::Ids);
         let key = id.as_bytes();
+        // Ids past the last (generated ids sort by time, so new ones are) are not there: one
+        // row read, no search.
+        let last = self.snap.row(TableId::Ids, rows.checked_sub(1)?)?;
+        if key[..] > last[..16] {
+            return None;
+        }
         let at = self
             .snap
             .search(TableId::Ids, 0, rows, |r| r[..16] < key[..])?;
@@ -117,23 +123,27 @@ impl BaseEntries {
     }
 }
 
-/// A checkpoint of the in-memory layer: decoded, or as a snapshot delta holds it (decoded the
-/// first time it is read, from `at..at + len` of the delta's bytes).
+/// A checkpoint of the in-memory layer: decoded, or as a snapshot delta holds it. Both boxed,
+/// so that the hash map's slots stay small (a listing probes one per item).
 enum Held {
     Entry(Box<Entry>),
-    Encoded {
-        id: CheckpointId,
-        at: usize,
-        len: usize,
-        decoded: OnceBox<Entry>,
-    },
+    Encoded(Box<Encoded>),
+}
+
+/// A delta's checkpoint: its id, and where its encoding is in the delta's bytes (decoded the
+/// first time it is read).
+struct Encoded {
+    id: CheckpointId,
+    at: usize,
+    len: usize,
+    decoded: OnceBox<Entry>,
 }
 
 impl core::fmt::Debug for Held {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Held::Entry(e) => write!(f, "Entry({})", e.cp.seq),
-            Held::Encoded { at, len, .. } => write!(f, "Encoded({at}, {len})"),
+            Held::Encoded(e) => write!(f, "Encoded({}, {})", e.at, e.len),
         }
     }
 }
@@ -164,7 +174,10 @@ pub(crate) struct Entries {
     base: Option<BaseEntries>,
     /// Checkpoints added or changed since the snapshot (all of them without one). Boxed:
     /// growing the map moves pointers, not ~500-byte entries.
-    by_seq: BTreeMap<u64, Held>,
+    by_seq: HashMap<u64, Held>,
+    /// The seqs of `by_seq`, in order (a hash map finds a checkpoint by seq in one probe, which
+    /// a listing of a session's or a tag's seqs does once per item).
+    order: BTreeSet<u64>,
     delta: Option<DeltaBytes>,
     ids: HashMap<CheckpointId, u64>,
     /// Seqs of snapshot checkpoints removed or changed (a changed one is in `by_seq`).
@@ -194,19 +207,19 @@ impl Entries {
     fn held<'a>(&'a self, seq: u64, held: &'a Held) -> Option<&'a Entry> {
         match held {
             Held::Entry(entry) => Some(entry),
-            Held::Encoded { decoded, .. } if decoded.get().is_some() => decoded.get(),
-            Held::Encoded { decoded, .. } => {
-                let entry = self.decode_held(seq, held)?;
-                Some(decoded.get_or_init(|| Box::new(entry)))
-            }
+            Held::Encoded(e) => match e.decoded.get() {
+                Some(entry) => Some(entry),
+                None => {
+                    let entry = self.decode_held(seq, e)?;
+                    Some(e.decoded.get_or_init(|| Box::new(entry)))
+                }
+            },
         }
     }
 
     /// A delta's checkpoint, decoded afresh.
-    fn decode_held(&self, seq: u64, held: &Held) -> Option<Entry> {
-        let Held::Encoded { id, at, len, .. } = held else {
-            return None;
-        };
+    fn decode_held(&self, seq: u64, held: &Encoded) -> Option<Entry> {
+        let Encoded { id, at, len, .. } = held;
         let delta = self.delta.as_ref()?;
         let entry = delta
             .bytes
@@ -233,13 +246,19 @@ impl Entries {
         let mut hidden: Vec<u64> = self.hidden.iter().copied().collect();
         hidden.sort_unstable();
         let delta = self.delta.as_ref().map(|d| d.bytes.as_slice());
-        let changes = self.by_seq.iter().map(move |(seq, held)| match held {
-            Held::Entry(entry) => (*seq, entry.cp.id, Change::Entry(entry)),
-            Held::Encoded { id, at, len, .. } => {
-                let bytes = delta.and_then(|d| d.get(*at..*at + *len));
-                (*seq, *id, Change::Encoded(bytes.unwrap_or_default()))
-            }
-        });
+        let by_seq = &self.by_seq;
+        let held = move |seq: &u64| Some((*seq, by_seq.get(seq)?));
+        let changes = self
+            .order
+            .iter()
+            .filter_map(held)
+            .map(move |(seq, held)| match held {
+                Held::Entry(entry) => (seq, entry.cp.id, Change::Entry(entry)),
+                Held::Encoded(e) => {
+                    let bytes = delta.and_then(|d| d.get(e.at..e.at + e.len));
+                    (seq, e.id, Change::Encoded(bytes.unwrap_or_default()))
+                }
+            });
         (changes, hidden)
     }
 
@@ -275,15 +294,16 @@ impl Entries {
                 return None;
             }
             self.ids.insert(id, seq);
+            self.order.insert(seq);
             let decoded = OnceBox::new();
             self.by_seq.insert(
                 seq,
-                Held::Encoded {
+                Held::Encoded(Box::new(Encoded {
                     id,
                     at,
                     len,
                     decoded,
-                },
+                })),
             );
         }
         self.delta = Some(DeltaBytes { bytes, decode });
@@ -343,6 +363,7 @@ impl Entries {
                 self.hidden.insert(seq);
             }
             self.ids.insert(*id, seq);
+            self.order.insert(seq);
             self.by_seq.insert(seq, Held::Entry(Box::new(copy)));
         }
         match self.by_seq.get_mut(&seq) {
@@ -354,6 +375,7 @@ impl Entries {
     /// Adds a checkpoint; the caller has checked that its id and seq are new.
     pub fn insert(&mut self, entry: Box<Entry>) {
         self.ids.insert(entry.cp.id, entry.cp.seq);
+        self.order.insert(entry.cp.seq);
         self.by_seq.insert(entry.cp.seq, Held::Entry(entry));
         self.len += 1;
     }
@@ -373,6 +395,7 @@ impl Entries {
             }
             None => Box::new(self.at_seq(seq)?.clone()),
         };
+        self.order.remove(&seq);
         self.ids.remove(id);
         if self.base.is_some() {
             self.hidden.insert(seq);
@@ -387,7 +410,12 @@ impl Entries {
     /// it all in memory. A damaged snapshot block ends the pass early (and marks the snapshot
     /// damaged).
     pub fn scan(&self, mut f: impl FnMut(&Entry) -> bool) {
-        let mut added = self.by_seq.iter().peekable();
+        let by_seq = &self.by_seq;
+        let mut added = self
+            .order
+            .iter()
+            .filter_map(|seq| Some((seq, by_seq.get(seq)?)))
+            .peekable();
         if let Some(base) = &self.base {
             for row in 0..base.decoded.len() {
                 let Some(seq) = base.seq(row) else {
@@ -425,9 +453,9 @@ impl Entries {
     fn visit(&self, seq: u64, held: &Held, f: &mut impl FnMut(&Entry) -> bool) -> bool {
         match held {
             Held::Entry(entry) => f(entry),
-            Held::Encoded { decoded, .. } => match decoded.get() {
+            Held::Encoded(e) => match e.decoded.get() {
                 Some(entry) => f(entry),
-                None => self.decode_held(seq, held).is_some_and(|entry| f(&entry)),
+                None => self.decode_held(seq, e).is_some_and(|entry| f(&entry)),
             },
         }
     }
@@ -533,7 +561,7 @@ impl Entries {
             j,
             front: None,
             back: None,
-            added: self.by_seq.range(seqs),
+            added: self.order.range(seqs),
             added_front: None,
             added_back: None,
         }
@@ -561,7 +589,7 @@ pub(crate) struct Iter<'a> {
     /// A snapshot checkpoint taken from either end of `i..j` but not handed out yet.
     front: Option<&'a Entry>,
     back: Option<&'a Entry>,
-    added: alloc::collections::btree_map::Range<'a, u64, Held>,
+    added: alloc::collections::btree_set::Range<'a, u64>,
     added_front: Option<&'a Entry>,
     added_back: Option<&'a Entry>,
 }
@@ -617,7 +645,7 @@ impl<'a> Iter<'a> {
             // damaged, which the store reports).
             self.added_front = self
                 .added
-                .find_map(|(seq, held)| entries.held(*seq, held))
+                .find_map(|seq| entries.held(*seq, entries.by_seq.get(seq)?))
                 .or_else(|| self.added_back.take());
         }
         self.added_front
@@ -630,7 +658,7 @@ impl<'a> Iter<'a> {
                 .added
                 .by_ref()
                 .rev()
-                .find_map(|(seq, held)| entries.held(*seq, held))
+                .find_map(|seq| entries.held(*seq, entries.by_seq.get(seq)?))
                 .or_else(|| self.added_front.take());
         }
         self.added_back
@@ -641,6 +669,13 @@ impl<'a> Iterator for Iter<'a> {
     type Item = &'a Entry;
 
     fn next(&mut self) -> Option<&'a Entry> {
+        if self.entries.base.is_none() {
+            // Nothing to merge: the common case of a store not read from a snapshot.
+            let entries = self.entries;
+            return self
+                .added
+                .find_map(|seq| entries.held(*seq, entries.by_seq.get(seq)?));
+        }
         match (self.peek_base_front(), self.peek_added_front()) {
             (Some(b), Some(a)) if a.cp.seq < b.cp.seq => self.added_front.take(),
             (Some(_), _) => self.front.take(),
@@ -652,6 +687,14 @@ impl<'a> Iterator for Iter<'a> {
 
 impl<'a> DoubleEndedIterator for Iter<'a> {
     fn next_back(&mut self) -> Option<&'a Entry> {
+        if self.entries.base.is_none() {
+            let entries = self.entries;
+            return self
+                .added
+                .by_ref()
+                .rev()
+                .find_map(|seq| entries.held(*seq, entries.by_seq.get(seq)?));
+        }
         match (self.peek_base_back(), self.peek_added_back()) {
             (Some(b), Some(a)) if a.cp.seq > b.cp.seq => self.added_back.take(),
             (Some(_), _) => self.back.take(),

@@ -79,6 +79,16 @@ impl BaseRows {
     }
 
     fn contains<K: StoredKey>(&self, key: &K) -> bool {
+        // A key past the last (a new seq, a new time) is not there: one row read, no search.
+        if self.start == self.end
+            || self
+                .end
+                .checked_sub(1)
+                .and_then(|last| self.key::<K>(last))
+                .is_none_or(|last| *key > last)
+        {
+            return false;
+        }
         self.seek(*key, false)
             .filter(|&row| row < self.end)
             .and_then(|row| self.key::<K>(row))
@@ -227,7 +237,11 @@ impl<K: StoredKey> KeySet<K> {
         } else {
             self.added.range(K::MIN..K::MIN)
         };
-        Keys {
+        if self.base.is_none() {
+            // Nothing to merge: the common case of a store not read from a snapshot.
+            return Keys::Added(added.copied());
+        }
+        Keys::Merged {
             base: Ends::new(base.into_iter().flatten()),
             added: Ends::new(added.copied()),
         }
@@ -249,7 +263,7 @@ impl<K: StoredKey> FromIterator<K> for KeySet<K> {
 }
 
 /// The snapshot rows `i..j` of a set, less the keys taken out.
-struct BaseKeys<'a, K: StoredKey> {
+pub(crate) struct BaseKeys<'a, K: StoredKey> {
     rows: &'a BaseRows,
     i: usize,
     j: usize,
@@ -292,7 +306,7 @@ impl<K: StoredKey> DoubleEndedIterator for BaseKeys<'_, K> {
 }
 
 /// An iterator whose next item at either end can be looked at before it is taken.
-struct Ends<I: DoubleEndedIterator> {
+pub(crate) struct Ends<I: DoubleEndedIterator> {
     iter: I,
     front: Option<I::Item>,
     back: Option<I::Item>,
@@ -325,23 +339,31 @@ where
     }
 }
 
-type BaseIter<'a, K> = core::iter::Flatten<core::option::IntoIter<BaseKeys<'a, K>>>;
-type AddedIter<'a, K> = core::iter::Copied<alloc::collections::btree_set::Range<'a, K>>;
+pub(crate) type BaseIter<'a, K> = core::iter::Flatten<core::option::IntoIter<BaseKeys<'a, K>>>;
+pub(crate) type AddedIter<'a, K> = core::iter::Copied<alloc::collections::btree_set::Range<'a, K>>;
 
-/// The keys of a [`KeySet`] in order: its snapshot's keys and its added keys, merged.
-pub(crate) struct Keys<'a, K: StoredKey> {
-    base: Ends<BaseIter<'a, K>>,
-    added: Ends<AddedIter<'a, K>>,
+/// The keys of a [`KeySet`] in order: its added keys alone when it has no snapshot layer, else
+/// its snapshot's keys and its added keys, merged.
+pub(crate) enum Keys<'a, K: StoredKey> {
+    Added(AddedIter<'a, K>),
+    Merged {
+        base: Ends<BaseIter<'a, K>>,
+        added: Ends<AddedIter<'a, K>>,
+    },
 }
 
 impl<K: StoredKey> Iterator for Keys<'_, K> {
     type Item = K;
 
     fn next(&mut self) -> Option<K> {
-        match (self.base.peek_front(), self.added.peek_front()) {
-            (Some(b), Some(a)) if a < b => self.added.front.take(),
-            (Some(_), _) => self.base.front.take(),
-            (None, Some(_)) => self.added.front.take(),
+        let (base, added) = match self {
+            Keys::Added(added) => return added.next(),
+            Keys::Merged { base, added } => (base, added),
+        };
+        match (base.peek_front(), added.peek_front()) {
+            (Some(b), Some(a)) if a < b => added.front.take(),
+            (Some(_), _) => base.front.take(),
+            (None, Some(_)) => added.front.take(),
             (None, None) => None,
         }
     }
@@ -349,10 +371,14 @@ impl<K: StoredKey> Iterator for Keys<'_, K> {
 
 impl<K: StoredKey> DoubleEndedIterator for Keys<'_, K> {
     fn next_back(&mut self) -> Option<K> {
-        match (self.base.peek_back(), self.added.peek_back()) {
-            (Some(b), Some(a)) if a > b => self.added.back.take(),
-            (Some(_), _) => self.base.back.take(),
-            (None, Some(_)) => self.added.back.take(),
+        let (base, added) = match self {
+            Keys::Added(added) => return added.next_back(),
+            Keys::Merged { base, added } => (base, added),
+        };
+        match (base.peek_back(), added.peek_back()) {
+            (Some(b), Some(a)) if a > b => added.back.take(),
+            (Some(_), _) => base.back.take(),
+            (None, Some(_)) => added.back.take(),
             (None, None) => None,
         }
     }
