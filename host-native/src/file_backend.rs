@@ -237,17 +237,28 @@ pub struct FileBackend {
     current_seen: Option<(u64, std::time::Instant, (u32, Option<u32>))>,
 }
 
+/// A file of the store's directory open for reading, with its path.
+type OpenFile = (Arc<dyn StoreFile>, PathBuf);
+
 impl FileBackend {
-    /// The whole of file `name` in the store's directory, if it is there.
-    fn read_whole(&self, name: &str) -> Result<Option<Vec<u8>>, BackendError> {
+    /// File `name` in the store's directory, open for reading, with its path; `None` when it
+    /// is not there.
+    fn open_existing(&self, name: &str) -> Result<Option<OpenFile>, BackendError> {
         let path = self.dir.join(name);
         if !self.fs.exists(&path) {
             return Ok(None);
         }
-        let file = match self.fs.open(&path, OpenMode::Read) {
-            Ok(file) => file,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_to_backend(&path, e)),
+        match self.fs.open(&path, OpenMode::Read) {
+            Ok(file) => Ok(Some((file, path))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_to_backend(&path, e)),
+        }
+    }
+
+    /// The whole of file `name` in the store's directory, if it is there.
+    fn read_whole(&self, name: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        let Some((file, path)) = self.open_existing(name)? else {
+            return Ok(None);
         };
         let len = file.size().map_err(|e| io_to_backend(&path, e))?;
         let len = usize::try_from(len).map_err(|_| BackendError::OutOfRange { pos: 0, len })?;
@@ -1189,14 +1200,8 @@ impl Backend for FileBackend {
     /// file, not its bytes. A writer replacing it renames a new file over it, so the file
     /// held stays as it was.
     fn open_snapshot(&mut self) -> Result<Option<Arc<dyn SnapshotBytes>>, BackendError> {
-        let path = self.dir.join(INDEX_FILE);
-        if !self.fs.exists(&path) {
+        let Some((file, path)) = self.open_existing(INDEX_FILE)? else {
             return Ok(None);
-        }
-        let file = match self.fs.open(&path, OpenMode::Read) {
-            Ok(file) => file,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_to_backend(&path, e)),
         };
         let len = file.size().map_err(|e| io_to_backend(&path, e))?;
         Ok(Some(Arc::new(SnapshotFile { file, len, path })))

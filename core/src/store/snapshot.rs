@@ -233,6 +233,16 @@ struct Summary<'a> {
 
 #[derive(Serialize, Deserialize)]
 struct SessionSnap<'a> {
+    #[serde(borrow)]
+    info: SessionInfo<'a>,
+    /// Its branch tips: its rows of [`TableId::SessionLeaves`] (its checkpoints, `info`'s
+    /// count, are its rows of [`TableId::SessionSeqs`] and [`TableId::SessionTimes`]).
+    leaves: u64,
+}
+
+/// What a snapshot and a delta keep of a session besides its sets.
+#[derive(Serialize, Deserialize)]
+struct SessionInfo<'a> {
     id: SessionId,
     #[serde(borrow)]
     name: Cow<'a, str>,
@@ -240,12 +250,44 @@ struct SessionSnap<'a> {
     metadata: Cow<'a, str>,
     created_at: u64,
     head: Option<CheckpointId>,
-    /// Its checkpoints: its rows of [`TableId::SessionSeqs`] and [`TableId::SessionTimes`].
     checkpoints: u64,
-    /// Its branch tips: its rows of [`TableId::SessionLeaves`].
-    leaves: u64,
     last_by_kind: [Option<u64>; 3],
     order: u64,
+}
+
+impl<'a> SessionInfo<'a> {
+    fn of(s: &'a SessionEntry) -> Self {
+        SessionInfo {
+            id: s.session.id,
+            name: Cow::Borrowed(&s.session.name),
+            metadata: Cow::Owned(serde_json::to_string(&s.session.metadata).unwrap_or_default()),
+            created_at: s.session.created_at,
+            head: s.session.head,
+            checkpoints: s.session.checkpoints,
+            last_by_kind: s.last_by_kind,
+            order: s.order,
+        }
+    }
+
+    /// The session entry with these fields and sets; `None` when its metadata is not a JSON
+    /// object.
+    fn entry(self, seqs: SeqSet, by_time: TimeSet, leaves: SeqSet) -> Option<SessionEntry> {
+        Some(SessionEntry {
+            session: Session {
+                id: self.id,
+                name: self.name.into_owned(),
+                metadata: parse_metadata(&self.metadata).ok()?,
+                created_at: self.created_at,
+                head: self.head,
+                checkpoints: self.checkpoints,
+            },
+            seqs,
+            by_time,
+            leaves,
+            last_by_kind: self.last_by_kind,
+            order: self.order,
+        })
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -499,17 +541,11 @@ pub(crate) fn encode(index: &Index, log_bytes: u64, anchor: (u64, &[u8])) -> Opt
         sessions: sessions
             .iter()
             .map(|s| SessionSnap {
-                id: s.session.id,
-                name: Cow::Borrowed(&s.session.name),
-                metadata: Cow::Owned(
-                    serde_json::to_string(&s.session.metadata).unwrap_or_default(),
-                ),
-                created_at: s.session.created_at,
-                head: s.session.head,
-                checkpoints: s.seqs.len() as u64,
+                info: SessionInfo {
+                    checkpoints: s.seqs.len() as u64,
+                    ..SessionInfo::of(s)
+                },
                 leaves: s.leaves.len() as u64,
-                last_by_kind: s.last_by_kind,
-                order: s.order,
             })
             .collect(),
         tags: tags
@@ -781,7 +817,7 @@ fn build(
     let rows = |id| snap.rows(id) as u64;
     // Saturating: a forged count cannot wrap round to the table's size.
     let total = |counts: &mut dyn Iterator<Item = u64>| counts.fold(0u64, u64::saturating_add);
-    let session_rows = total(&mut summary.sessions.iter().map(|s| s.checkpoints));
+    let session_rows = total(&mut summary.sessions.iter().map(|s| s.info.checkpoints));
     let leaf_rows = total(&mut summary.sessions.iter().map(|s| s.leaves));
     let tag_rows = total(&mut summary.tags.iter().map(|(_, n)| *n));
     if rows(TableId::Seqs) != summary.checkpoints
@@ -810,29 +846,18 @@ fn build(
     };
     let (mut seqs_at, mut leaves_at) = (0, 0);
     for s in summary.sessions {
-        let metadata = parse_metadata(&s.metadata).map_err(|_| bad("session metadata"))?;
-        let times_at = seqs_at;
-        let entry = SessionEntry {
-            session: Session {
-                id: s.id,
-                name: s.name.into_owned(),
-                metadata,
-                created_at: s.created_at,
-                head: s.head,
-                checkpoints: s.checkpoints,
-            },
-            seqs: SeqSet::persisted(base(TableId::SessionSeqs, &mut seqs_at, s.checkpoints)),
-            by_time: TimeSet::persisted(base(
-                TableId::SessionTimes,
-                &mut times_at.clone(),
-                s.checkpoints,
-            )),
-            leaves: SeqSet::persisted(base(TableId::SessionLeaves, &mut leaves_at, s.leaves)),
-            last_by_kind: s.last_by_kind,
-            order: s.order,
-        };
-        index.ids.observe(s.id.as_uuid());
-        if index.sessions.insert(s.id, entry).is_some() {
+        let (id, count) = (s.info.id, s.info.checkpoints);
+        let mut times_at = seqs_at;
+        let entry = s
+            .info
+            .entry(
+                SeqSet::persisted(base(TableId::SessionSeqs, &mut seqs_at, count)),
+                TimeSet::persisted(base(TableId::SessionTimes, &mut times_at, count)),
+                SeqSet::persisted(base(TableId::SessionLeaves, &mut leaves_at, s.leaves)),
+            )
+            .ok_or(bad("session metadata"))?;
+        index.ids.observe(id.as_uuid());
+        if index.sessions.insert(id, entry).is_some() {
             return Err(bad("a session listed twice"));
         }
     }
@@ -1073,16 +1098,8 @@ mod borrowed_bytes {
 
 #[derive(Serialize, Deserialize)]
 struct SessionDelta<'a> {
-    id: SessionId,
     #[serde(borrow)]
-    name: Cow<'a, str>,
-    #[serde(borrow)]
-    metadata: Cow<'a, str>,
-    created_at: u64,
-    head: Option<CheckpointId>,
-    checkpoints: u64,
-    last_by_kind: [Option<u64>; 3],
-    order: u64,
+    info: SessionInfo<'a>,
     seqs: KeyDelta<u64>,
     times: KeyDelta<(u64, u64)>,
     leaves: KeyDelta<u64>,
@@ -1110,16 +1127,7 @@ fn encode_delta(index: &Index, point: Point) -> Option<Vec<u8>> {
             .sessions
             .values()
             .map(|s| SessionDelta {
-                id: s.session.id,
-                name: Cow::Borrowed(&s.session.name),
-                metadata: Cow::Owned(
-                    serde_json::to_string(&s.session.metadata).unwrap_or_default(),
-                ),
-                created_at: s.session.created_at,
-                head: s.session.head,
-                checkpoints: s.session.checkpoints,
-                last_by_kind: s.last_by_kind,
-                order: s.order,
+                info: SessionInfo::of(s),
                 seqs: s.seqs.delta(),
                 times: s.by_time.delta(),
                 leaves: s.leaves.delta(),
@@ -1227,27 +1235,18 @@ fn apply_delta(index: &mut Index, delta: Delta<'_>, file: &Arc<Vec<u8>>) -> Opti
     let mut before = core::mem::take(&mut index.sessions);
     for s in delta.sessions {
         // A session deleted and created again since the snapshot has no snapshot layer.
-        let old = before.remove(&s.id);
+        let id = s.info.id;
+        let old = before.remove(&id);
         let rows = |f: fn(&SessionEntry) -> Option<BaseRows>, based: bool| {
             old.as_ref().and_then(f).filter(|_| based)
         };
-        let entry = SessionEntry {
-            session: Session {
-                id: s.id,
-                name: s.name.into_owned(),
-                metadata: parse_metadata(&s.metadata).ok()?,
-                created_at: s.created_at,
-                head: s.head,
-                checkpoints: s.checkpoints,
-            },
-            seqs: KeySet::with_delta(rows(|o| o.seqs.base_rows(), s.seqs.based), s.seqs)?,
-            by_time: KeySet::with_delta(rows(|o| o.by_time.base_rows(), s.times.based), s.times)?,
-            leaves: KeySet::with_delta(rows(|o| o.leaves.base_rows(), s.leaves.based), s.leaves)?,
-            last_by_kind: s.last_by_kind,
-            order: s.order,
-        };
-        index.ids.observe(s.id.as_uuid());
-        if index.sessions.insert(s.id, entry).is_some() {
+        let entry = s.info.entry(
+            KeySet::with_delta(rows(|o| o.seqs.base_rows(), s.seqs.based), s.seqs)?,
+            KeySet::with_delta(rows(|o| o.by_time.base_rows(), s.times.based), s.times)?,
+            KeySet::with_delta(rows(|o| o.leaves.base_rows(), s.leaves.based), s.leaves)?,
+        )?;
+        index.ids.observe(id.as_uuid());
+        if index.sessions.insert(id, entry).is_some() {
             return None;
         }
     }
