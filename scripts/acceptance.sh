@@ -47,15 +47,17 @@ measure() {
 }
 "$rewind" --store "$work/big" stats --json |
     python3 -c 'import json,sys; s=json.load(sys.stdin); print("log bytes per checkpoint:", s["log_bytes"] // s["checkpoints"], "| index:", s["index"])'
-du -sh "$work/big"/INDEX "$work/big"
+ls -l "$work/big"/INDEX*
+du -sh "$work/big"
 for how in snapshot replay; do
     if [ "$how" = replay ]; then
-        mv "$work/big/INDEX" "$work/big/INDEX.aside"
+        mkdir "$work/aside"
+        mv "$work/big"/INDEX* "$work/aside/"
     fi
     measure "$how: stats" stats
     measure "$how: log -n 10" log -n 10
     measure "$how: show latest" show latest
-    measure "$how: writer open + one checkpoint (+ writing the snapshot at close, replay only)" \
+    measure "$how: writer open + one checkpoint (+ writing the snapshot or its delta at close)" \
         checkpoint -m "one more" -s "$("$rewind" --store "$work/big" session list --json |
             python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
 done
