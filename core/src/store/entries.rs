@@ -24,11 +24,47 @@ use super::index::Entry;
 use super::tables::{Persisted, TableId, u32_at, u64_at};
 use crate::id::CheckpointId;
 
+/// Rows per page of [`Decoded`].
+const PAGE: usize = 1024;
+
+/// The entries of a snapshot's rows decoded so far, by row: pages of cells, each page made when
+/// a row of it is first read, so an open holds a pointer per 1,024 rows rather than per row.
+struct Decoded {
+    rows: usize,
+    pages: Vec<OnceBox<Vec<OnceBox<Entry>>>>,
+}
+
+impl Decoded {
+    fn new(rows: usize) -> Self {
+        Decoded {
+            rows,
+            pages: (0..rows.div_ceil(PAGE)).map(|_| OnceBox::new()).collect(),
+        }
+    }
+
+    /// The cell of row `row` (its page made if need be).
+    fn cell(&self, row: usize) -> Option<&OnceBox<Entry>> {
+        if row >= self.rows {
+            return None;
+        }
+        let page = self
+            .pages
+            .get(row / PAGE)?
+            .get_or_init(|| Box::new((0..PAGE).map(|_| OnceBox::new()).collect()));
+        page.get(row % PAGE)
+    }
+
+    /// The entry of row `row`, if it was decoded.
+    fn get(&self, row: usize) -> Option<&Entry> {
+        self.pages.get(row / PAGE)?.get()?.get(row % PAGE)?.get()
+    }
+}
+
 /// The checkpoints a snapshot holds: rows of its [`TableId::Seqs`] and [`TableId::Ids`]
 /// tables, with each row's entry once decoded.
 struct BaseEntries {
     snap: Arc<Persisted>,
-    decoded: Vec<OnceBox<Entry>>,
+    decoded: Decoded,
     /// Decodes an entry's heap bytes (see [`super::snapshot`]).
     decode: Decode,
 }
@@ -39,7 +75,7 @@ pub(crate) type Decode = Box<dyn Fn(&[u8]) -> Option<Entry> + Send + Sync>;
 impl core::fmt::Debug for BaseEntries {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("BaseEntries")
-            .field("rows", &self.decoded.len())
+            .field("rows", &self.decoded.rows)
             .finish()
     }
 }
@@ -51,7 +87,7 @@ impl BaseEntries {
 
     /// The row of seq `seq`.
     fn row_of(&self, seq: u64) -> Option<usize> {
-        let rows = self.decoded.len();
+        let rows = self.decoded.rows;
         let row = self
             .snap
             .search(TableId::Seqs, 0, rows, |r| u64_at(r, 0) < seq)?;
@@ -60,7 +96,7 @@ impl BaseEntries {
 
     /// The rows of the seqs in `seqs`.
     fn rows_of(&self, seqs: &RangeInclusive<u64>) -> Option<(usize, usize)> {
-        let rows = self.decoded.len();
+        let rows = self.decoded.rows;
         let (lo, hi) = (*seqs.start(), *seqs.end());
         let i = self
             .snap
@@ -73,7 +109,7 @@ impl BaseEntries {
 
     /// The entry in row `row`, decoded once.
     fn entry(&self, row: usize) -> Option<&Entry> {
-        let cell = self.decoded.get(row)?;
+        let cell = self.decoded.cell(row)?;
         if let Some(entry) = cell.get() {
             return Some(entry);
         }
@@ -190,7 +226,7 @@ impl Entries {
     /// entry's heap bytes into the entry.
     pub fn persisted(snap: Arc<Persisted>, decode: Decode) -> Self {
         let rows = snap.rows(TableId::Seqs);
-        let decoded = (0..rows).map(|_| OnceBox::new()).collect();
+        let decoded = Decoded::new(rows);
         Entries {
             base: Some(BaseEntries {
                 snap,
@@ -273,7 +309,7 @@ impl Entries {
         bytes: Arc<Vec<u8>>,
         decode: Decode,
     ) -> Option<()> {
-        let base_rows = self.base.as_ref().map_or(0, |b| b.decoded.len());
+        let base_rows = self.base.as_ref().map_or(0, |b| b.decoded.rows);
         if self.base.is_none() && !hidden.is_empty() {
             return None;
         }
@@ -417,7 +453,7 @@ impl Entries {
             .filter_map(|seq| Some((seq, by_seq.get(seq)?)))
             .peekable();
         if let Some(base) = &self.base {
-            for row in 0..base.decoded.len() {
+            for row in 0..base.decoded.rows {
                 let Some(seq) = base.seq(row) else {
                     return;
                 };
@@ -429,7 +465,7 @@ impl Entries {
                 if self.hidden.contains(&seq) {
                     continue;
                 }
-                let go_on = match base.decoded[row].get() {
+                let go_on = match base.decoded.get(row) {
                     Some(entry) => f(entry),
                     None => match base.decode_row(row) {
                         Some(entry) => f(&entry),
