@@ -200,6 +200,66 @@ impl Point {
     pub fn end(&self) -> u64 {
         self.anchor_at + u64::from(self.anchor_len)
     }
+
+    /// The log's format version there.
+    fn version(&self) -> Option<Version> {
+        match self.format {
+            1 => Some(Version::V1),
+            2 => Some(Version::V2),
+            3 => Some(Version::V3),
+            _ => None,
+        }
+    }
+}
+
+/// The index's counters, which a snapshot and a delta both keep.
+#[derive(Serialize, Deserialize)]
+struct Counters {
+    next_seq: u64,
+    /// The newest v7 id seen (the id generator's state).
+    ids: u128,
+    logical_bytes: u64,
+    annotation_count: u64,
+    attachment_count: u64,
+    dead_bytes: u64,
+    sessions_removed: u64,
+}
+
+impl Counters {
+    fn of(index: &Index) -> Self {
+        Counters {
+            next_seq: index.next_seq,
+            ids: index.ids.last(),
+            logical_bytes: index.logical_bytes,
+            annotation_count: index.annotation_count,
+            attachment_count: index.attachment_count,
+            dead_bytes: index.dead_bytes,
+            sessions_removed: index.sessions_removed(),
+        }
+    }
+
+    /// Puts the counters into `index`, whose sessions are read, and resumes its chain at
+    /// `point`; `None` when a session's id is newer than the id generator says (or the point's
+    /// log format is unknown).
+    fn restore(self, index: &mut Index, point: &Point) -> Option<()> {
+        let version = point.version()?;
+        if index.ids.last() > self.ids {
+            return None;
+        }
+        index.ids = IdGen::from_last(self.ids);
+        index.next_seq = self.next_seq;
+        index.logical_bytes = self.logical_bytes;
+        index.annotation_count = self.annotation_count;
+        index.attachment_count = self.attachment_count;
+        index.dead_bytes = self.dead_bytes;
+        index.resume_from_snapshot(
+            Chain::resume(version, point.head, point.previous_head, point.seals),
+            self.sessions_removed,
+            point.end(),
+            point.log_bytes,
+        );
+        Some(())
+    }
 }
 
 /// What a snapshot's summary holds: everything but the tables and the heap, and where those
@@ -207,13 +267,7 @@ impl Point {
 #[derive(Serialize, Deserialize)]
 struct Summary<'a> {
     point: Point,
-    next_seq: u64,
-    ids: u128,
-    logical_bytes: u64,
-    annotation_count: u64,
-    attachment_count: u64,
-    dead_bytes: u64,
-    sessions_removed: u64,
+    counters: Counters,
     /// In id order; a session's rows in the session tables come in this order.
     #[serde(borrow)]
     sessions: Vec<SessionSnap<'a>>,
@@ -531,13 +585,7 @@ pub(crate) fn encode(index: &Index, log_bytes: u64, anchor: (u64, &[u8])) -> Opt
 
     let summary = Summary {
         point,
-        next_seq: index.next_seq,
-        ids: index.ids.last(),
-        logical_bytes: index.logical_bytes,
-        annotation_count: index.annotation_count,
-        attachment_count: index.attachment_count,
-        dead_bytes: index.dead_bytes,
-        sessions_removed: index.sessions_removed(),
+        counters: Counters::of(index),
         sessions: sessions
             .iter()
             .map(|s| SessionSnap {
@@ -787,12 +835,9 @@ fn build(
     check_whole_up_to: u64,
 ) -> core::result::Result<(Index, Point), SnapshotProblem> {
     let point = summary.point;
-    let version = match point.format {
-        1 => Version::V1,
-        2 => Version::V2,
-        3 => Version::V3,
-        _ => return Err(bad("unknown log format")),
-    };
+    if point.version().is_none() {
+        return Err(bad("unknown log format"));
+    }
     // Every chunk number took at least a byte of the log: a larger count is not a snapshot of
     // it.
     if summary.next_chunk_number > point.log_bytes {
@@ -861,9 +906,6 @@ fn build(
             return Err(bad("a session listed twice"));
         }
     }
-    if index.ids.last() > summary.ids {
-        return Err(bad("the id generator"));
-    }
     let mut tags_at = 0;
     let mut last_tag: Option<&str> = None;
     for (tag, count) in &summary.tags {
@@ -887,19 +929,11 @@ fn build(
         summary.next_chunk_number,
         summary.stored_bytes,
     );
-    index.ids = IdGen::from_last(summary.ids);
-    index.next_seq = summary.next_seq;
-    index.logical_bytes = summary.logical_bytes;
-    index.annotation_count = summary.annotation_count;
-    index.attachment_count = summary.attachment_count;
-    index.dead_bytes = summary.dead_bytes;
     index.persisted = Some(snap);
-    index.resume_from_snapshot(
-        Chain::resume(version, point.head, point.previous_head, point.seals),
-        summary.sessions_removed,
-        point.end(),
-        point.log_bytes,
-    );
+    summary
+        .counters
+        .restore(&mut index, &point)
+        .ok_or(bad("the id generator"))?;
     Ok((index, point))
 }
 
@@ -1050,13 +1084,7 @@ struct Delta<'a> {
     /// The checksum of the snapshot this delta is on top of.
     base: Hash,
     point: Point,
-    next_seq: u64,
-    ids: u128,
-    logical_bytes: u64,
-    annotation_count: u64,
-    attachment_count: u64,
-    dead_bytes: u64,
-    sessions_removed: u64,
+    counters: Counters,
     #[serde(borrow)]
     sessions: Vec<SessionDelta<'a>>,
     #[serde(borrow)]
@@ -1113,16 +1141,17 @@ fn encode_delta(index: &Index, point: Point) -> Option<Vec<u8>> {
         return None;
     }
     let (entries, hidden) = index.checkpoints.changes();
+    // In name order, so a delta's bytes depend on the index alone.
+    let mut tags: Vec<(Cow<'_, str>, KeyDelta<u64>)> = index
+        .tags
+        .iter()
+        .map(|(t, set)| (Cow::Borrowed(t.as_str()), set.delta()))
+        .collect();
+    tags.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let delta = Delta {
         base: base.checksum,
         point,
-        next_seq: index.next_seq,
-        ids: index.ids.last(),
-        logical_bytes: index.logical_bytes,
-        annotation_count: index.annotation_count,
-        attachment_count: index.attachment_count,
-        dead_bytes: index.dead_bytes,
-        sessions_removed: index.sessions_removed(),
+        counters: Counters::of(index),
         sessions: index
             .sessions
             .values()
@@ -1133,11 +1162,7 @@ fn encode_delta(index: &Index, point: Point) -> Option<Vec<u8>> {
                 leaves: s.leaves.delta(),
             })
             .collect(),
-        tags: index
-            .tags
-            .iter()
-            .map(|(t, set)| (Cow::Borrowed(t.as_str()), set.delta()))
-            .collect(),
+        tags,
         entries: entries
             .map(|(seq, id, change)| {
                 let entry = match change {
@@ -1210,12 +1235,7 @@ fn parse_delta(bytes: &[u8]) -> Option<Delta<'_>> {
 /// snapshot the delta names; `None` when it does not fit (then `index` is half changed: the
 /// caller builds it again). The delta's checkpoints stay encoded in `file` until read.
 fn apply_delta(index: &mut Index, delta: Delta<'_>, file: &Arc<Vec<u8>>) -> Option<Point> {
-    let version = match delta.point.format {
-        1 => Version::V1,
-        2 => Version::V2,
-        3 => Version::V3,
-        _ => return None,
-    };
+    delta.point.version()?;
     index.chunks.apply_delta(delta.chunks)?;
     let slots_now = u32::try_from(index.chunks.slot_count()).ok()?;
     let start = file.as_ptr() as usize;
@@ -1264,23 +1284,8 @@ fn apply_delta(index: &mut Index, delta: Delta<'_>, file: &Arc<Vec<u8>>) -> Opti
             return None;
         }
     }
-    if index.ids.last() > delta.ids {
-        return None;
-    }
-    index.ids = IdGen::from_last(delta.ids);
-    index.next_seq = delta.next_seq;
-    index.logical_bytes = delta.logical_bytes;
-    index.annotation_count = delta.annotation_count;
-    index.attachment_count = delta.attachment_count;
-    index.dead_bytes = delta.dead_bytes;
-    let point = delta.point;
-    index.resume_from_snapshot(
-        Chain::resume(version, point.head, point.previous_head, point.seals),
-        delta.sessions_removed,
-        point.end(),
-        point.log_bytes,
-    );
-    Some(point)
+    delta.counters.restore(index, &delta.point)?;
+    Some(delta.point)
 }
 
 /// The snapshot in `file` read as an index: built, with the backend's delta on top when it
