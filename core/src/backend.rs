@@ -284,42 +284,61 @@ pub fn replay_bytes_from(
     from: usize,
     visit: &mut Visitor<'_>,
 ) -> Result<(LoadReport, usize), Error> {
-    if bytes.is_empty() {
+    let (report, valid) = replay_part(bytes, bytes, 0, from as u64, visit)?;
+    Ok((report, valid as usize))
+}
+
+/// Replays the frames of a part of a log from log position `from` (where a whole frame ends,
+/// or the header does) to the part's end: `part` holds the log's bytes from position `base`
+/// on, and `header` the log's first bytes (its header, which says the format version), so a
+/// backend that holds only some of a log (fetched on demand) need not join it. Positions given
+/// to `visit` are log positions. Returns the report (`log_bytes` counts from `from`) and the
+/// log position where the valid frames end (a torn tail is not part of them).
+pub fn replay_part(
+    header: &[u8],
+    part: &[u8],
+    base: u64,
+    from: u64,
+    visit: &mut Visitor<'_>,
+) -> Result<(LoadReport, u64), Error> {
+    if header.is_empty() {
         return Ok((LoadReport::default(), 0));
     }
-    let version = frame::check_header(bytes).map_err(|kind| Error::Corrupt { at: 0, kind })?;
+    let version = frame::check_header(header).map_err(|kind| Error::Corrupt { at: 0, kind })?;
     let mut report = LoadReport {
         format_version: version,
         ..LoadReport::default()
     };
-    if from < HEADER_LEN || from > bytes.len() {
-        return Err(Error::Corrupt {
-            at: from as u64,
+    let start = from
+        .checked_sub(base)
+        .and_then(|at| usize::try_from(at).ok())
+        .filter(|at| *at <= part.len() && from >= HEADER_LEN as u64)
+        .ok_or(Error::Corrupt {
+            at: from,
             kind: crate::CorruptKind::Truncated,
-        });
-    }
-    let mut valid = from;
-    for frame in log::frames(bytes, from) {
+        })?;
+    let mut valid = start;
+    for frame in log::frames(part, start) {
         match frame {
             Ok(frame) => {
-                visit(frame.payload_offset() as u64, frame.payload)?;
+                visit(base + frame.payload_offset() as u64, frame.payload)?;
                 report.frames += 1;
                 valid = frame.end();
             }
             Err(ScanStop::TornTail { offset }) => {
-                report.truncated_bytes = (bytes.len() - offset) as u64;
+                report.truncated_bytes = (part.len() - offset) as u64;
                 break;
             }
             Err(ScanStop::Corrupt { offset, kind }) => {
                 return Err(Error::Corrupt {
-                    at: offset as u64,
+                    at: base + offset as u64,
                     kind,
                 });
             }
         }
     }
-    report.log_bytes = (valid - from) as u64;
-    Ok((report, valid))
+    report.log_bytes = (valid - start) as u64;
+    Ok((report, base + valid as u64))
 }
 
 /// A backend that keeps the log in memory. Nothing survives the process; everything else behaves

@@ -191,6 +191,51 @@ impl<B: Backend, E: Env> Store<B, E> {
         Ok(self.index.entry(id)?.attachments.keys().map(String::as_str))
     }
 
+    /// Where in the log the bytes of a checkpoint's state lie, as `(position, length)` runs in
+    /// log order (chunks that follow each other in the log make one run). For backends that
+    /// fetch log bytes on demand (a browser's IndexedDB), so that one fetch brings everything a
+    /// [`state`](Store::state) reads; other backends have no use for it.
+    pub fn state_extents(&self, id: CheckpointId) -> Result<Vec<(u64, u64)>> {
+        let entry = self.index.entry(id)?;
+        let extents = self.blob_extents(&entry.state);
+        self.index.intact()?;
+        Ok(extents)
+    }
+
+    /// Where in the log the bytes of an attachment lie (empty when the checkpoint has no
+    /// attachment `key`); see [`state_extents`](Store::state_extents).
+    pub fn attachment_extents(&self, id: CheckpointId, key: &str) -> Result<Vec<(u64, u64)>> {
+        let entry = self.index.entry(id)?;
+        let extents = entry
+            .attachments
+            .get(key)
+            .map(|blob| self.blob_extents(blob))
+            .unwrap_or_default();
+        self.index.intact()?;
+        Ok(extents)
+    }
+
+    fn blob_extents(&self, blob: &Blob) -> Vec<(u64, u64)> {
+        let mut runs: Vec<(u64, u64)> = blob
+            .chunks
+            .iter()
+            .map(|&slot| {
+                let info = self.index.chunks.get(slot);
+                (info.pos, u64::from(info.len))
+            })
+            .collect();
+        runs.sort_unstable();
+        runs.dedup();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(runs.len());
+        for (pos, len) in runs {
+            match merged.last_mut() {
+                Some((at, n)) if *at + *n >= pos => *n = (*n).max(pos + len - *at),
+                _ => merged.push((pos, len)),
+            }
+        }
+        merged
+    }
+
     /// A blob's bytes, read from the backend.
     pub(crate) fn read_blob(&self, blob: &Blob) -> Result<Vec<u8>> {
         // A blob read from a snapshot (whose contents no replay checked): the lengths first, so

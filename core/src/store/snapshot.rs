@@ -750,6 +750,20 @@ fn parse(bytes: &[u8], summary_start: u64) -> core::result::Result<Summary<'_>, 
     Ok(summary)
 }
 
+/// Where the log bytes that an open through `snapshot` reads begin: the position of its
+/// anchor frame, which the open reads before it replays the frames after it. `None` when the
+/// snapshot's prefix, checksum or summary do not check out (an open ignores such a snapshot
+/// and replays the whole log). Reads the snapshot's first bytes and its summary at the end,
+/// nothing else.
+///
+/// For backends that fetch the log on demand (a browser's IndexedDB): they fetch the log from
+/// there on before the open, and the rest as reads ask for it. A delta written after the
+/// snapshot has its point further on, so it needs nothing before this position either.
+pub fn log_anchor(snapshot: &dyn SnapshotBytes) -> Option<u64> {
+    let (summary, start) = read_summary(snapshot).ok()?;
+    Some(parse(&summary, start).ok()?.point.anchor_at)
+}
+
 /// Whether the log holds the frame a snapshot's point names: its header first (so a forged
 /// length allocates nothing), then the whole frame's hash.
 fn anchor_matches<B: Backend>(backend: &B, point: &Point) -> bool {
