@@ -367,7 +367,10 @@ export interface Restored {
 }
 
 /**
- * A checkpoint store. Reads are synchronous; writes return promises that resolve once the
+ * A checkpoint store. Reads answered from the index (get, list, latest, history, metrics…) are
+ * synchronous; reads of state and attachment bytes, diffs, exports and `verify` return
+ * promises, since an IndexedDB store opened through its index snapshot reads older log rows
+ * from IndexedDB when they are first needed. Writes return promises that resolve once the
  * write is as durable as the store's durability says (at once for memory stores).
  */
 export class Store {
@@ -395,9 +398,9 @@ export class Store {
   autoCheckpoint(input: CheckpointInput, reason: string): Promise<Checkpoint | null>;
   get(id: Id): Checkpoint;
   /** The exact state bytes. */
-  state(id: Id): Uint8Array;
+  state(id: Id): Promise<Uint8Array>;
   /** The state parsed as JSON. */
-  stateJson(id: Id): Json;
+  stateJson(id: Id): Promise<Json>;
   /** Returns the state and moves the session head there: the next checkpoint forks from it. */
   restore(id: Id): Promise<Restored>;
   /** The newest checkpoint of a session. */
@@ -413,7 +416,7 @@ export class Store {
   /** One page of a query. */
   list(query?: Query): Page;
   /** What changed between two checkpoints. */
-  diff(from: Id, to: Id): Diff;
+  diff(from: Id, to: Id): Promise<Diff>;
   /** Deletes a checkpoint (its children stay complete and readable). */
   delete(id: Id): Promise<void>;
 
@@ -424,7 +427,7 @@ export class Store {
    * attachment with the same key, only what follows their common prefix is logged).
    */
   attach(id: Id, key: string, contentType: string, bytes: Uint8Array): Promise<void>;
-  attachment(id: Id, key: string): { contentType: string; bytes: Uint8Array } | null;
+  attachment(id: Id, key: string): Promise<{ contentType: string; bytes: Uint8Array } | null>;
   attachmentKeys(id: Id): string[];
 
   /** The dry run: what `policy` would remove and why. */
@@ -434,19 +437,19 @@ export class Store {
   compact(policy: RetentionPolicy): Promise<CompactionReport>;
 
   /** The store (or some sessions) as versioned JSON. */
-  exportJson(sessions?: Id[]): string;
+  exportJson(sessions?: Id[]): Promise<string>;
   /** The store (or some sessions) as a binary log, readable by every host. */
-  exportBinary(sessions?: Id[]): Uint8Array;
+  exportBinary(sessions?: Id[]): Promise<Uint8Array>;
   /** Imports a JSON export: all or nothing, every hash checked. */
   importJson(input: string | Uint8Array): Promise<ImportReport>;
   /** Imports a binary export: all or nothing, every hash checked. */
   importBinary(bytes: Uint8Array): Promise<ImportReport>;
   /** Recomputes every hash and parent link. */
-  verify(): VerifyReport;
+  verify(): Promise<VerifyReport>;
   metrics(): Metrics;
   health(): Health;
   /** The whole log. */
-  logBytes(): Uint8Array;
+  logBytes(): Promise<Uint8Array>;
 
   /** Calls `listener` with every event; returns a function that unsubscribes. */
   subscribe(listener: (event: StoreEvent) => void): () => void;
@@ -465,10 +468,15 @@ export class Store {
 }
 
 /** See {@link Store.indexSource}. */
-export type IndexSource =
+export type IndexSource = (
   | { snapshot: "used"; tailFrames: number }
   | { snapshot: "none" }
-  | { snapshot: "ignored"; problem: string };
+  | { snapshot: "ignored"; problem: string }
+) & {
+  /** IndexedDB stores: bytes of log the open read (through a snapshot, only the first row and
+   * the rows from the snapshot's point on). */
+  logBytesRead?: number;
+};
 
 /** Base class of every error rewind throws; `code` is stable. */
 export class RewindError extends Error {

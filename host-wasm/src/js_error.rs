@@ -3,12 +3,20 @@
 //! The package's JavaScript layer turns these into `RewindError` subclasses by kind; a bare
 //! string never crosses the boundary.
 
-use rewind_core::{Error, ErrorKind};
+use rewind_core::{BackendError, Error, ErrorKind};
 use wasm_bindgen::JsValue;
 
 /// A JavaScript `Error` with the engine error's stable code and kind.
+///
+/// A read of log bytes the store does not hold (a store opened through its snapshot fetches the
+/// rest of its log on demand) also carries `missingAt`: the position of the first missing byte,
+/// which the JavaScript layer fetches before it asks again.
 pub fn to_js(err: Error) -> JsValue {
-    js_error(err.code(), err.kind(), &err.to_string())
+    let error = js_error(err.code(), err.kind(), &err.to_string());
+    if let Error::Backend(BackendError::OutOfRange { pos, .. }) = &err {
+        let _ = js_sys::Reflect::set(&error, &"missingAt".into(), &(*pos as f64).into());
+    }
+    error
 }
 
 /// A JavaScript `Error` with the given code, kind and message.

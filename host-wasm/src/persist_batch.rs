@@ -2,19 +2,22 @@
 
 use wasm_bindgen::prelude::*;
 
-/// Bytes the JavaScript layer must persist: appended frames, or a whole new log, and the
+/// Bytes the JavaScript layer must persist: appended frames (and where they start), or a
+/// whole new log, and the
 /// index snapshot written after them, if any.
 #[wasm_bindgen]
 pub struct PersistBatch {
     replace: bool,
+    at: u64,
     bytes: Vec<u8>,
     snapshot: Option<Vec<u8>>,
 }
 
 impl PersistBatch {
-    pub(crate) fn new(replace: bool, bytes: Vec<u8>, snapshot: Option<Vec<u8>>) -> Self {
+    pub(crate) fn new(replace: bool, at: u64, bytes: Vec<u8>, snapshot: Option<Vec<u8>>) -> Self {
         PersistBatch {
             replace,
+            at,
             bytes,
             snapshot,
         }
@@ -27,6 +30,21 @@ impl PersistBatch {
     #[wasm_bindgen(getter)]
     pub fn replace(&self) -> bool {
         self.replace
+    }
+
+    /// The log position of the first byte of `bytes` (0 when `replace`): stored rows are
+    /// keyed by their position, so a read can fetch the one row that holds what it needs.
+    #[wasm_bindgen(getter)]
+    pub fn at(&self) -> f64 {
+        self.at as f64
+    }
+
+    /// Where the rows of `bytes` end (offsets in `bytes`, the last its length): `bytes` split
+    /// at frame boundaries into rows of about 256 KiB, so a read of a few frames never
+    /// fetches a whole compacted log.
+    #[wasm_bindgen(getter, js_name = rowEnds)]
+    pub fn row_ends(&self) -> Vec<u32> {
+        crate::log_backend::row_ends(&self.bytes, self.replace)
     }
 
     /// The bytes to write.

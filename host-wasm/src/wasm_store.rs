@@ -66,25 +66,113 @@ fn sessions(json: &str) -> Result<Option<Vec<rewind_core::SessionId>>, JsValue> 
 
 #[wasm_bindgen]
 impl WasmStore {
-    /// Opens a store on `log` (the bytes of a log, empty for a new store) and the index
-    /// snapshot stored with it (if any; checked against the log, ignored when it does not
-    /// match), with options JSON. `persist`: false for stores that are never persisted
-    /// (memory), whose appended frames and snapshots are not kept for `takePersist`.
+    /// Opens a store on a log and the index snapshot stored with it (if any; checked against
+    /// the log, ignored when it does not match), with options JSON. `persist`: false for
+    /// stores that are never persisted (memory), whose appended frames and snapshots are not
+    /// kept for `takePersist`.
+    ///
+    /// `head` is the log from its start (all of it, or just its first row: at least the
+    /// header), `tail` the log from position `tailAt` to its end (empty, with `tailAt` 0, when
+    /// `head` is the whole log). The bytes between are fetched when asked for (see
+    /// [`LogBackend`]): a store opened through its snapshot needs only the log from the
+    /// snapshot's anchor on ([`WasmStore::snapshot_anchor`]). An open that needs more (a
+    /// snapshot that does not match: the whole log is replayed) fails with an error whose
+    /// `missingAt` says where the missing bytes start.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        log: Vec<u8>,
+        head: Vec<u8>,
+        tail: Vec<u8>,
+        tail_at: f64,
         snapshot: Option<Vec<u8>>,
         options: &str,
         persist: bool,
     ) -> Result<WasmStore, JsValue> {
         let input: OptionsInput = parse_or_default(options, "options")?;
         let options = Options::try_from(input).map_err(to_js)?;
-        let backend = LogBackend::new(log, snapshot, persist);
+        let backend = LogBackend::new(head, tail, position(tail_at)?, snapshot, persist);
         let (store, report) = Store::open(backend, JsEnv::new(), options).map_err(to_js)?;
         Ok(WasmStore {
             store,
             snapshot: report.snapshot,
         })
+    }
+
+    /// Where the log an open through a snapshot needs begins (the position of its anchor
+    /// frame; `undefined` when the snapshot does not check out, and an open would replay the
+    /// whole log). Takes the snapshot's length, its first bytes and its last ones (what
+    /// holds its summary; a few MiB of a snapshot of any size): the snapshot is not copied
+    /// whole for this. `undefined` too when the summary is not within `tail`.
+    #[wasm_bindgen(js_name = snapshotAnchor)]
+    pub fn snapshot_anchor(len: f64, head: Vec<u8>, tail: Vec<u8>) -> Option<f64> {
+        /// A snapshot of which only the first and the last bytes are held.
+        struct Ends {
+            len: u64,
+            head: Vec<u8>,
+            tail: Vec<u8>,
+        }
+        impl rewind_core::SnapshotBytes for Ends {
+            fn len(&self) -> u64 {
+                self.len
+            }
+            fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), rewind_core::BackendError> {
+                let end = pos + buf.len() as u64;
+                let tail_at = self.len - self.tail.len() as u64;
+                let src = if end <= self.head.len() as u64 {
+                    self.head.get(pos as usize..end as usize)
+                } else if pos >= tail_at {
+                    self.tail
+                        .get((pos - tail_at) as usize..(end - tail_at) as usize)
+                } else {
+                    None
+                };
+                let src = src.ok_or(rewind_core::BackendError::OutOfRange {
+                    pos,
+                    len: buf.len() as u64,
+                })?;
+                buf.copy_from_slice(src);
+                Ok(())
+            }
+        }
+        let len = position(len).ok()?;
+        if (tail.len() as u64) > len {
+            return None;
+        }
+        let ends = Ends { len, head, tail };
+        rewind_core::snapshot::log_anchor(&ends).map(|at| at as f64)
+    }
+
+    /// Adds log bytes fetched from storage (a stored row: the log from position `at`). Returns
+    /// whether any were not held yet.
+    #[wasm_bindgen(js_name = addLog)]
+    pub fn add_log(&mut self, at: f64, bytes: Vec<u8>) -> Result<bool, JsValue> {
+        Ok(self.store.backend_mut().add(position(at)?, bytes))
+    }
+
+    /// Whether the whole log is held (else parts are fetched when reads ask for them).
+    #[wasm_bindgen(js_name = logWhole)]
+    pub fn log_whole(&self) -> bool {
+        self.store.backend().is_whole()
+    }
+
+    /// The log positions a read of a checkpoint's state needs and the store does not hold yet
+    /// (the first missing byte of each run of its chunks).
+    #[wasm_bindgen(js_name = stateMissing)]
+    pub fn state_missing(&self, id: &str) -> Result<Vec<f64>, JsValue> {
+        let extents = self
+            .store
+            .state_extents(checkpoint_id(id)?)
+            .map_err(to_js)?;
+        Ok(self.missing(&extents))
+    }
+
+    /// The log positions a read of an attachment needs and the store does not hold yet.
+    #[wasm_bindgen(js_name = attachmentMissing)]
+    pub fn attachment_missing(&self, id: &str, key: &str) -> Result<Vec<f64>, JsValue> {
+        let extents = self
+            .store
+            .attachment_extents(checkpoint_id(id)?, key)
+            .map_err(to_js)?;
+        Ok(self.missing(&extents))
     }
 
     /// How the open built the index, as JSON: `{"snapshot":"used","tailFrames":n}`,
@@ -414,22 +502,52 @@ impl WasmStore {
     /// What must reach persistent storage since the last call (`undefined` when nothing).
     #[wasm_bindgen(js_name = takePersist)]
     pub fn take_persist(&mut self) -> Option<PersistBatch> {
-        let (replace, bytes, snapshot) = match self.store.backend_mut().take_persist() {
+        let (replace, at, bytes, snapshot) = match self.store.backend_mut().take_persist() {
             Persist::Nothing => return None,
-            Persist::Append(bytes, snapshot) => (false, bytes, snapshot),
-            Persist::Replace(bytes, snapshot) => (true, bytes, snapshot),
+            Persist::Append(at, bytes, snapshot) => (false, at, bytes, snapshot),
+            Persist::Replace(bytes, snapshot) => (true, 0, bytes, snapshot),
         };
         let snapshot = match snapshot {
             Snapshot::Write(bytes) => Some(bytes),
             Snapshot::Keep => None,
         };
-        Some(PersistBatch::new(replace, bytes, snapshot))
+        Some(PersistBatch::new(replace, at, bytes, snapshot))
     }
 
-    /// The whole log, header included.
+    /// The whole log, header included. Fails (with `missingAt`) when parts of it are not
+    /// held yet: fetch them first.
     #[wasm_bindgen(js_name = logBytes)]
-    pub fn log_bytes(&self) -> Vec<u8> {
-        self.store.backend().bytes().to_vec()
+    pub fn log_bytes(&self) -> Result<Vec<u8>, JsValue> {
+        let log = self.store.backend();
+        log.whole().ok_or_else(|| {
+            let at = log.first_missing(0, log.len()).unwrap_or(0);
+            to_js(rewind_core::Error::Backend(
+                rewind_core::BackendError::OutOfRange {
+                    pos: at,
+                    len: log.len() - at,
+                },
+            ))
+        })
+    }
+}
+
+/// A log position given by JavaScript (a number).
+fn position(at: f64) -> Result<u64, JsValue> {
+    if at.is_finite() && at >= 0.0 && at.fract() == 0.0 && at <= 2f64.powi(53) {
+        Ok(at as u64)
+    } else {
+        Err(invalid(format!("{at} is not a log position")))
+    }
+}
+
+impl WasmStore {
+    fn missing(&self, extents: &[(u64, u64)]) -> Vec<f64> {
+        let log = self.store.backend();
+        extents
+            .iter()
+            .filter_map(|&(pos, len)| log.first_missing(pos, len))
+            .map(|pos| pos as f64)
+            .collect()
     }
 }
 

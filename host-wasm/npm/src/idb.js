@@ -1,20 +1,34 @@
-// IndexedDB persistence: the store's log as rows of framed records, one row per write.
+// IndexedDB persistence: the store's log as rows of framed records, keyed by log position.
 //
-// A row holds the frames one operation appended; a compaction replaces every row with the new
-// log in one transaction. Reading the rows in key order gives back the exact log bytes, which
-// the engine replays at open. IndexedDB transactions are atomic, so a failed write (quota)
-// leaves nothing half-written.
+// A row holds whole frames — what one operation appended, or a part of a compacted log split
+// at frame boundaries into rows of about 256 KiB — under the log position of its first byte.
+// Reading the rows in key order gives back the exact log bytes; a compaction replaces every
+// row in one transaction. IndexedDB transactions are atomic, so a failed write (quota) leaves
+// nothing half-written.
 //
 // Beside the rows, the object store `index` holds the engine's index snapshot (one value):
-// what replaying the log builds, at a point of it, so an open replays only the rows after it.
-// It is written in the same transaction as the rows it describes, and the engine checks it
-// against the log and ignores it when it does not match.
+// what replaying the log builds, at a point of it. It is written in the same transaction as
+// the rows it describes, and the engine checks it against the log and ignores it when it does
+// not match. An open through the snapshot reads the first row (the log's header), the rows
+// from the snapshot's anchor on, and nothing else; the rows before are fetched one by one
+// when a read asks for bytes they hold (`rowsAt`), found by key (the last row starting at or
+// before the position asked for).
+//
+// Database versions: 1 held the rows under keys 0, 1, 2…; 2 added `index`; 3 (this one) keys
+// the rows by log position, in the object store `rows`. Opening an older database moves its
+// rows over once, in the upgrade transaction.
 
 import { makeError } from "./errors.js";
 
-const ROWS = "log";
+const ROWS = "rows";
+const OLD_ROWS = "log";
 const INDEX = "index";
 const SNAPSHOT_KEY = "snapshot";
+const VERSION = 3;
+/** Rows moved from an older database are split like the engine splits a compacted log. */
+const ROW_BYTES = 256 * 1024;
+const LOG_HEADER_LEN = 16;
+const FRAME_HEADER_LEN = 8;
 
 function request(req) {
   return new Promise((resolve, reject) => {
@@ -39,9 +53,65 @@ function storageError(error, what) {
   return makeError("STORAGE_FAILED", `IndexedDB failed while ${what}: ${error && error.message}`);
 }
 
+/** Where the rows of `bytes` (whole frames, after the log header when `at` is 0) end. */
+function rowEnds(bytes, at) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const ends = [];
+  let rowStart = 0;
+  let pos = at === 0 ? Math.min(LOG_HEADER_LEN, bytes.length) : 0;
+  while (pos < bytes.length) {
+    const len =
+      pos + FRAME_HEADER_LEN <= bytes.length
+        ? Math.min(FRAME_HEADER_LEN + view.getUint32(pos, true), bytes.length - pos)
+        : bytes.length - pos;
+    if (pos > rowStart && pos + len - rowStart > ROW_BYTES) {
+      ends.push(pos);
+      rowStart = pos;
+    }
+    pos += len;
+  }
+  if (bytes.length > 0) ends.push(bytes.length);
+  return ends;
+}
+
+/** Moves the rows of a version 1 or 2 database (keys 0, 1, 2…) to `rows`, keyed by position. */
+function migrateRows(tx) {
+  const db = tx.db;
+  const rows = tx.objectStore(ROWS);
+  let at = 0;
+  const cursor = tx.objectStore(OLD_ROWS).openCursor();
+  cursor.onsuccess = () => {
+    const c = cursor.result;
+    if (!c) {
+      db.deleteObjectStore(OLD_ROWS);
+      return;
+    }
+    const bytes = new Uint8Array(c.value);
+    let start = 0;
+    for (const end of rowEnds(bytes, at)) {
+      rows.put(bytes.slice(start, end), at + start);
+      start = end;
+    }
+    at += bytes.length;
+    c.continue();
+  };
+}
+
+/** Concatenates rows (values of the `rows` store). */
+function join(values) {
+  let total = 0;
+  for (const row of values) total += row.byteLength;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const row of values) {
+    out.set(new Uint8Array(row), at);
+    at += row.byteLength;
+  }
+  return out;
+}
+
 export class IdbLog {
   #db;
-  #nextKey = 0;
 
   constructor(db) {
     this.#db = db;
@@ -49,12 +119,12 @@ export class IdbLog {
 
   /** Opens (or creates) the database `rewind:<name>`. */
   static async open(name) {
-    // Version 2 added the `index` object store; a version 1 database gains it here.
-    const req = indexedDB.open(`rewind:${name}`, 2);
+    const req = indexedDB.open(`rewind:${name}`, VERSION);
     req.onupgradeneeded = () => {
       const db = req.result;
       if (!db.objectStoreNames.contains(ROWS)) db.createObjectStore(ROWS);
       if (!db.objectStoreNames.contains(INDEX)) db.createObjectStore(INDEX);
+      if (db.objectStoreNames.contains(OLD_ROWS)) migrateRows(req.transaction);
     };
     let db;
     try {
@@ -65,32 +135,65 @@ export class IdbLog {
     return new IdbLog(db);
   }
 
-  /** Every row, concatenated (the log), and the index snapshot stored with it, read in one
-   * transaction: `{ log, snapshot }` (`snapshot` undefined when there is none). */
-  async read() {
-    const tx = this.#db.transaction([ROWS, INDEX], "readonly");
-    const store = tx.objectStore(ROWS);
-    const [keys, rows, snapshot] = await Promise.all([
-      request(store.getAllKeys()),
-      request(store.getAll()),
-      request(tx.objectStore(INDEX).get(SNAPSHOT_KEY)),
-    ]);
-    this.#nextKey = keys.length ? keys[keys.length - 1] + 1 : 0;
-    let total = 0;
-    for (const row of rows) total += row.byteLength;
-    const log = new Uint8Array(total);
-    let at = 0;
-    for (const row of rows) {
-      log.set(new Uint8Array(row), at);
-      at += row.byteLength;
+  /**
+   * What an open reads, in one transaction: `{ head, tail, tailAt, snapshot }`. With a
+   * snapshot whose anchor `anchorOf(snapshot)` gives, `head` is the first row and `tail` the
+   * rows from the one holding the anchor on, starting at position `tailAt`; otherwise `head`
+   * is the whole log and `tail` is empty.
+   */
+  async read(anchorOf) {
+    try {
+      const tx = this.#db.transaction([ROWS, INDEX], "readonly");
+      const rows = tx.objectStore(ROWS);
+      const stored = await request(tx.objectStore(INDEX).get(SNAPSHOT_KEY));
+      const snapshot = stored ? new Uint8Array(stored) : undefined;
+      const anchor = snapshot ? anchorOf(snapshot) : undefined;
+      if (anchor !== undefined) {
+        const cursor = await request(rows.openCursor(IDBKeyRange.upperBound(anchor), "prev"));
+        if (cursor && cursor.key > 0) {
+          const tailAt = cursor.key;
+          const [head, tail] = await Promise.all([
+            request(rows.get(0)),
+            request(rows.getAll(IDBKeyRange.lowerBound(tailAt))),
+          ]);
+          if (head) return { head: new Uint8Array(head), tail: join(tail), tailAt, snapshot };
+        }
+      }
+      const all = await request(rows.getAll());
+      return { head: join(all), tail: new Uint8Array(), tailAt: 0, snapshot };
+    } catch (error) {
+      throw storageError(error, "reading the log");
     }
-    return { log, snapshot: snapshot ? new Uint8Array(snapshot) : undefined };
   }
 
-  /** Writes batches (`{replace, bytes, snapshot}`) in one transaction, in order: a batch's
-   * snapshot after its rows; a replaced log without a snapshot deletes the stored one. */
+  /** The rows holding the log positions `positions`: `[[position of the row, bytes]]`. */
+  async rowsAt(positions) {
+    try {
+      const rows = this.#db.transaction(ROWS, "readonly").objectStore(ROWS);
+      const found = await Promise.all(
+        positions.map((pos) => request(rows.openCursor(IDBKeyRange.upperBound(pos), "prev"))),
+      );
+      return found.filter(Boolean).map((c) => [c.key, new Uint8Array(c.value)]);
+    } catch (error) {
+      throw storageError(error, "reading the log");
+    }
+  }
+
+  /** Every row: `[[position, bytes]]`. */
+  async allRows() {
+    try {
+      const rows = this.#db.transaction(ROWS, "readonly").objectStore(ROWS);
+      const [keys, values] = await Promise.all([request(rows.getAllKeys()), request(rows.getAll())]);
+      return keys.map((key, i) => [key, new Uint8Array(values[i])]);
+    } catch (error) {
+      throw storageError(error, "reading the log");
+    }
+  }
+
+  /** Writes batches (`{replace, at, bytes, rowEnds, snapshot}`) in one transaction, in order:
+   * a batch's rows, then its snapshot; a replaced log without a snapshot deletes the stored
+   * one. */
   async write(batches) {
-    let key = this.#nextKey;
     let tx;
     try {
       tx = this.#db.transaction([ROWS, INDEX], "readwrite", { durability: "strict" });
@@ -100,9 +203,12 @@ export class IdbLog {
         if (batch.replace) {
           store.clear();
           index.delete(SNAPSHOT_KEY);
-          key = 0;
         }
-        if (batch.bytes.byteLength > 0) store.put(batch.bytes, key++);
+        let start = 0;
+        for (const end of batch.rowEnds) {
+          store.put(batch.bytes.slice(start, end), batch.at + start);
+          start = end;
+        }
         if (batch.snapshot) index.put(batch.snapshot, SNAPSHOT_KEY);
       }
     } catch (error) {
@@ -119,7 +225,6 @@ export class IdbLog {
     } catch (error) {
       throw storageError(error, "writing");
     }
-    this.#nextKey = key;
   }
 
   close() {

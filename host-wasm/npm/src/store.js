@@ -82,6 +82,42 @@ export function createApi(glue, platform) {
 
   const parse = (text) => (text === undefined ? null : JSON.parse(text));
 
+  /** The bytes at the end of an index snapshot that hold its summary, as a rule. */
+  const SUMMARY_WINDOW = 4 * 1024 * 1024;
+
+  /**
+   * The engine over a stored log: through its index snapshot when there is one that checks
+   * out, reading only the log's first row and the rows from the snapshot's anchor on (the rest
+   * is fetched when reads ask for it); else over the whole log, replayed.
+   */
+  async function openEngine(log, options) {
+    const stored = await log.read((snapshot) => {
+      // The summary is at the end: its last few MiB hold it (else the whole is passed).
+      const tail = snapshot.subarray(Math.max(0, snapshot.length - SUMMARY_WINDOW));
+      const at = WasmStore.snapshotAnchor(snapshot.length, snapshot.subarray(0, 16), tail);
+      return at ?? WasmStore.snapshotAnchor(snapshot.length, snapshot.subarray(0, 16), snapshot);
+    });
+    const open = (head, tail, tailAt) => ({
+      engine: new WasmStore(head, tail, tailAt, stored.snapshot, engineOptions(options), true),
+      logBytesRead: head.length + tail.length,
+    });
+    if (stored.tailAt === 0) return open(stored.head, stored.tail, 0);
+    try {
+      return open(stored.head, stored.tail, stored.tailAt);
+    } catch (error) {
+      if (error?.missingAt === undefined) throw error;
+      // The snapshot did not match the log after all: the whole log is replayed.
+      const rows = await log.allRows();
+      const whole = new Uint8Array(rows.reduce((n, [, row]) => n + row.length, 0));
+      let at = 0;
+      for (const [, row] of rows) {
+        whole.set(row, at);
+        at += row.length;
+      }
+      return open(whole, new Uint8Array(), 0);
+    }
+  }
+
   class Store {
     #engine;
     #options;
@@ -97,6 +133,7 @@ export function createApi(glue, platform) {
     #releaseLock = null;
     #channel = null;
     #name;
+    #logBytesRead; // bytes of log the open read from IndexedDB (null for memory stores)
 
     constructor(engine, options, log, extra = {}) {
       this.#engine = engine;
@@ -107,6 +144,7 @@ export function createApi(glue, platform) {
       this.#releaseLock = extra.releaseLock ?? null;
       this.#channel = extra.channel ?? null;
       this.#name = extra.name ?? null;
+      this.#logBytesRead = extra.logBytesRead ?? null;
       if (this.#channel && this.#readOnly) {
         this.#channel.onmessage = () => {
           this.reload().catch(() => {});
@@ -118,7 +156,7 @@ export function createApi(glue, platform) {
     static memory(options = {}) {
       const log = options.log ?? new Uint8Array();
       try {
-        return new Store(new WasmStore(log, undefined, engineOptions(options), false), options, null);
+        return new Store(new WasmStore(log, new Uint8Array(), 0, undefined, engineOptions(options), false), options, null);
       } catch (error) {
         throw wrapError(error);
       }
@@ -146,17 +184,23 @@ export function createApi(glue, platform) {
       const releaseLock = readOnly ? null : await platform.acquireLock(name, options.lock ?? "fail");
       try {
         const log = await platform.IdbLog.open(name);
-        const stored = await log.read();
         platform.requestPersistence();
-        let engine;
+        let opened;
         try {
-          engine = new WasmStore(stored.log, stored.snapshot, engineOptions(options), true);
+          opened = await openEngine(log, options);
         } catch (error) {
           log.close();
           throw wrapError(error);
         }
         const channel = platform.channel(name);
-        return new Store(engine, options, log, { durability, readOnly, releaseLock, channel, name });
+        return new Store(opened.engine, options, log, {
+          durability,
+          readOnly,
+          releaseLock,
+          channel,
+          name,
+          logBytesRead: opened.logBytesRead,
+        });
       } catch (error) {
         if (releaseLock) releaseLock();
         throw error;
@@ -174,14 +218,66 @@ export function createApi(glue, platform) {
       }
     }
 
-    async #mutate(fn) {
+    async #mutate(fn, needs = null) {
       if (this.#readOnly) {
         throw new ReadOnlyError("the store was opened read-only", "READ_ONLY");
       }
-      const result = this.#call(fn);
+      const result = needs || !this.#isPartial() ? await this.#read(fn, needs) : this.#callOrFetch(fn);
       this.#emit();
       await this.#persist();
       return result;
+    }
+
+    /** Whether parts of the log are still in IndexedDB only (opened through the snapshot). */
+    #isPartial() {
+      return this.#log !== null && !this.#closed && !this.#engine.logWhole();
+    }
+
+    /** Calls `fn` now; when the engine asks for log bytes it does not hold, fetches them and
+     * calls again (a promise then). A failed call leaves the engine unchanged. */
+    #callOrFetch(fn) {
+      if (this.#closed) throw new ClosedError("the store is closed", "CLOSED");
+      try {
+        return fn(this.#engine);
+      } catch (error) {
+        if (error?.missingAt === undefined || !this.#log) throw wrapError(error);
+        return this.#read(fn, [error.missingAt]);
+      }
+    }
+
+    /**
+     * Runs `fn` on the engine once the log bytes it reads are held: `needs` is `"all"` (the
+     * whole log: exports, verify, compaction), a function of the engine giving the log
+     * positions it needs, or an array of them; bytes it still finds missing are fetched a row
+     * at a time until it succeeds (each round brings new bytes, so this ends).
+     */
+    async #read(fn, needs = null) {
+      if (this.#isPartial()) {
+        if (needs === "all") {
+          for (const [at, row] of await this.#log.allRows()) this.#engine.addLog(at, row);
+        } else if (needs) {
+          const positions = typeof needs === "function" ? this.#call(needs) : needs;
+          if (positions.length > 0) await this.#fetch(positions);
+        }
+      }
+      for (;;) {
+        if (this.#closed) throw new ClosedError("the store is closed", "CLOSED");
+        try {
+          return fn(this.#engine);
+        } catch (error) {
+          if (error?.missingAt === undefined || !this.#log) throw wrapError(error);
+          if (!(await this.#fetch([error.missingAt]))) throw wrapError(error);
+        }
+      }
+    }
+
+    /** Fetches the rows holding `positions` into the engine; whether any bytes were new. */
+    async #fetch(positions) {
+      let added = false;
+      for (const [at, row] of await this.#log.rowsAt(Array.from(positions))) {
+        if (this.#engine.addLog(at, row)) added = true;
+      }
+      return added;
     }
 
     #emit() {
@@ -203,7 +299,13 @@ export function createApi(glue, platform) {
       if (!this.#log) return;
       const batch = this.#engine.takePersist();
       if (!batch) return;
-      this.#pending.push({ replace: batch.replace, bytes: batch.bytes, snapshot: batch.snapshot });
+      this.#pending.push({
+        replace: batch.replace,
+        at: batch.at,
+        bytes: batch.bytes,
+        rowEnds: batch.rowEnds,
+        snapshot: batch.snapshot,
+      });
       batch.free();
       if (this.#durability === "strict") {
         await this.#writePending();
@@ -243,10 +345,10 @@ export function createApi(glue, platform) {
     /** Re-reads the log from IndexedDB (after a failed write, or in a read-only tab). */
     async reload() {
       if (!this.#log) return;
-      const stored = await this.#log.read();
-      const engine = new WasmStore(stored.log, stored.snapshot, engineOptions(this.#options), true);
+      const { engine, logBytesRead } = await openEngine(this.#log, this.#options);
       this.#engine.free();
       this.#engine = engine;
+      this.#logBytesRead = logBytesRead;
       for (const listener of this.#listeners) {
         try {
           listener({ type: "reloaded" });
@@ -269,10 +371,14 @@ export function createApi(glue, platform) {
      * How the open built the store's index: `{ snapshot: "used", tailFrames }` (from the
      * index snapshot stored with the log, then the log after it), `{ snapshot: "none" }` (the
      * log replayed whole: there was none) or `{ snapshot: "ignored", problem }` (one was
-     * stored but did not match the log; the log was replayed whole).
+     * stored but did not match the log; the log was replayed whole). IndexedDB stores add
+     * `logBytesRead`: the bytes of log the open read (through a snapshot, the first row and
+     * the rows from the snapshot's point on; older rows are read when a read needs them).
      */
     indexSource() {
-      return JSON.parse(this.#call((engine) => engine.indexSource()));
+      const source = JSON.parse(this.#call((engine) => engine.indexSource()));
+      if (this.#logBytesRead !== null) source.logBytesRead = this.#logBytesRead;
+      return source;
     }
 
     /** Flushes, releases the writer lock and closes the store (a writer whose log grew since
@@ -344,12 +450,12 @@ export function createApi(glue, platform) {
       return parse(this.#call((e) => e.get(id)));
     }
 
-    state(id) {
-      return this.#call((e) => e.state(id));
+    async state(id) {
+      return this.#read((e) => e.state(id), (e) => e.stateMissing(id));
     }
 
-    stateJson(id) {
-      const bytes = this.state(id);
+    async stateJson(id) {
+      const bytes = await this.state(id);
       try {
         return JSON.parse(decoder.decode(bytes));
       } catch (error) {
@@ -358,7 +464,7 @@ export function createApi(glue, platform) {
     }
 
     async restore(id) {
-      const state = await this.#mutate((e) => e.restore(id));
+      const state = await this.#mutate((e) => e.restore(id), (e) => e.stateMissing(id));
       const checkpoint = this.get(id);
       return { checkpoint, session: checkpoint.session, state, contentType: checkpoint.contentType };
     }
@@ -387,8 +493,9 @@ export function createApi(glue, platform) {
       return parse(this.#call((e) => e.list(JSON.stringify(query))));
     }
 
-    diff(from, to) {
-      return parse(this.#call((e) => e.diff(from, to)));
+    async diff(from, to) {
+      const needs = (e) => [...e.stateMissing(from), ...e.stateMissing(to)];
+      return parse(await this.#read((e) => e.diff(from, to), needs));
     }
 
     async delete(id) {
@@ -412,8 +519,8 @@ export function createApi(glue, platform) {
       await this.#mutate((e) => e.attach(id, key, contentType, bytes));
     }
 
-    attachment(id, key) {
-      const entry = this.#call((e) => e.attachmentEntry(id, key));
+    async attachment(id, key) {
+      const entry = await this.#read((e) => e.attachmentEntry(id, key), (e) => e.attachmentMissing(id, key));
       if (entry === undefined) return null;
       const typeLen = entry[0] | (entry[1] << 8) | (entry[2] << 16) | (entry[3] << 24);
       return { contentType: decoder.decode(entry.subarray(4, 4 + typeLen)), bytes: entry.slice(4 + typeLen) };
@@ -432,7 +539,7 @@ export function createApi(glue, platform) {
 
     async applyCompaction(plan) {
       const ids = JSON.stringify(plan.remove.map((r) => r.id));
-      return parse(await this.#mutate((e) => e.removeCheckpoints(ids)));
+      return parse(await this.#mutate((e) => e.removeCheckpoints(ids), "all"));
     }
 
     async compact(policy) {
@@ -441,12 +548,12 @@ export function createApi(glue, platform) {
 
     // ----- export, import, integrity --------------------------------------------------------
 
-    exportJson(sessions = []) {
-      return this.#call((e) => e.exportJson(JSON.stringify(sessions)));
+    async exportJson(sessions = []) {
+      return this.#read((e) => e.exportJson(JSON.stringify(sessions)), "all");
     }
 
-    exportBinary(sessions = []) {
-      return this.#call((e) => e.exportBinary(JSON.stringify(sessions)));
+    async exportBinary(sessions = []) {
+      return this.#read((e) => e.exportBinary(JSON.stringify(sessions)), "all");
     }
 
     async importJson(input) {
@@ -458,8 +565,8 @@ export function createApi(glue, platform) {
       return parse(await this.#mutate((e) => e.importBinary(bytes)));
     }
 
-    verify() {
-      return parse(this.#call((e) => e.verify()));
+    async verify() {
+      return parse(await this.#read((e) => e.verify(), "all"));
     }
 
     metrics() {
@@ -471,8 +578,8 @@ export function createApi(glue, platform) {
     }
 
     /** The whole log (the bytes every host reads). */
-    logBytes() {
-      return this.#call((e) => e.logBytes());
+    async logBytes() {
+      return this.#read((e) => e.logBytes(), "all");
     }
 
     /** Deletes a persisted store (its IndexedDB database). Close it first. */

@@ -126,14 +126,17 @@ async function readBack(page, name) {
     const { Store } = await import("/pkg/index.js");
     const store = await Store.open({ backend: "indexeddb", name });
     const items = store.list({ order: "asc" }).items;
-    const out = items.map((c) => ({
-      id: c.id,
-      hash: c.hash,
-      seq: c.seq,
-      state: new TextDecoder().decode(store.state(c.id)),
-      notes: store.annotations(c.id).length,
-    }));
-    const verify = store.verify();
+    const out = [];
+    for (const c of items) {
+      out.push({
+        id: c.id,
+        hash: c.hash,
+        seq: c.seq,
+        state: new TextDecoder().decode(await store.state(c.id)),
+        notes: store.annotations(c.id).length,
+      });
+    }
+    const verify = (await store.verify());
     await store.close();
     return { out, verify };
   }, name);
@@ -184,9 +187,9 @@ test("a reloaded tab opens from the index snapshot; a damaged one is ignored, sa
     page.evaluate(async () => {
       const { Store } = await import("/pkg/index.js");
       const store = await Store.open({ backend: "indexeddb", name: "snapshot" });
-      const source = store.indexSource();
+      const { logBytesRead, ...source } = store.indexSource();
       const hashes = store.list({ order: "asc" }).items.map((c) => c.hash);
-      const verified = store.verify().ok;
+      const verified = (await store.verify()).ok;
       const session = store.sessions()[0]?.id;
       if (session) {
         await store.checkpoint({ session, message: "one more", state: { n: hashes.length } });
@@ -244,6 +247,133 @@ test("a reloaded tab opens from the index snapshot; a damaged one is ignored, sa
   const again = await open();
   assert.deepEqual(again.source, { snapshot: "used", tailFrames: 0 });
   assert.deepEqual(again.hashes.slice(0, 42), damaged.hashes.slice(0, 42));
+  await context.close();
+});
+
+test("a reloaded tab reads only the log rows it needs; older ones come when read", async () => {
+  const context = await launch();
+  const page = await openPage(context);
+  const stateOf = (i) => ({ i, words: Array.from({ length: 300 }, (_, j) => ((i * 7919 + j * 104729) % 999983).toString(36)) });
+  await page.evaluate(async (stateOf) => {
+    const { Store } = await import("/pkg/index.js");
+    const state = new Function(`return (${stateOf})`)();
+    const store = await Store.open({ backend: "indexeddb", name: "lazy" });
+    const session = await store.createSession("lazy");
+    for (let i = 0; i < 60; i++) await store.checkpoint({ session, message: `step ${i}`, state: state(i) });
+    await store.close(); // stores the index snapshot
+    const more = await Store.open({ backend: "indexeddb", name: "lazy" });
+    for (let i = 60; i < 63; i++) await more.checkpoint({ session, message: `step ${i}`, state: state(i) });
+    await more.close(); // too little growth for a new snapshot: these rows are the tail
+  }, stateOf.toString());
+  await page.reload();
+  const seen = await page.evaluate(async (stateOf) => {
+    const { Store } = await import("/pkg/index.js");
+    const state = new Function(`return (${stateOf})`)();
+    const store = await Store.open({ backend: "indexeddb", name: "lazy" });
+    const source = store.indexSource();
+    const logBytes = store.metrics().logBytes;
+    const newest = store.list({ limit: 10 }).items.map((c) => c.message);
+    // The oldest states lie in rows the open did not read.
+    const items = store.list({ order: "asc" }).items;
+    const states = [];
+    for (const c of items) states.push(JSON.stringify(await store.stateJson(c.id)) === JSON.stringify(state(Number(c.message.slice(5)))));
+    const diff = await store.diff(items[0].id, items[62].id);
+    const restored = await store.restore(items[1].id);
+    const forked = await store.checkpoint({ session: items[0].session, message: "fork", state: { forked: true } });
+    const verified = (await store.verify()).ok;
+    await store.compact({ keepLast: 10 });
+    const afterCompaction = store.list({ order: "asc" }).items.map((c) => c.message);
+    await store.close();
+    return {
+      source,
+      logBytes,
+      newest,
+      states,
+      sameStateRatio: diff.sharedRatio,
+      restored: JSON.stringify(restored.checkpoint.id === items[1].id),
+      forkParent: forked.parent === items[1].id,
+      verified,
+      afterCompaction,
+    };
+  }, stateOf.toString());
+  assert.equal(seen.source.snapshot, "used");
+  assert.equal(seen.source.tailFrames > 0, true, JSON.stringify(seen.source));
+  assert.ok(
+    seen.source.logBytesRead * 4 < seen.logBytes,
+    `the open read ${seen.source.logBytesRead} of ${seen.logBytes} bytes of log`,
+  );
+  assert.deepEqual(seen.newest, Array.from({ length: 10 }, (_, k) => `step ${62 - k}`));
+  assert.equal(seen.states.length, 63);
+  assert.ok(seen.states.every(Boolean), "every state reads back as written");
+  assert.equal(seen.forkParent, true);
+  assert.equal(seen.verified, true);
+  assert.equal(seen.afterCompaction.length, 10);
+  // After the compaction the log is rows of whole frames again; a reload reads it back.
+  await page.reload();
+  const after = await page.evaluate(async () => {
+    const { Store } = await import("/pkg/index.js");
+    const store = await Store.open({ backend: "indexeddb", name: "lazy" });
+    const messages = store.list({ order: "asc" }).items.map((c) => c.message);
+    const ok = (await store.verify()).ok;
+    await store.close();
+    return { messages, ok };
+  });
+  assert.deepEqual(after.messages, seen.afterCompaction);
+  assert.equal(after.ok, true);
+  await context.close();
+});
+
+test("a database of the earlier row layout (keys 0, 1, 2…) opens and moves to rows keyed by position", async () => {
+  const context = await launch();
+  const page = await openPage(context);
+  const result = await page.evaluate(async () => {
+    const { Store } = await import("/pkg/index.js");
+    // The log as two rows of the earlier layout: what the first writes appended, then the rest.
+    const memory = Store.memory();
+    const session = await memory.createSession("legacy");
+    for (let i = 0; i < 5; i++) await memory.checkpoint({ session, message: `a${i}`, state: { i } });
+    const first = await memory.logBytes();
+    for (let i = 0; i < 5; i++) await memory.checkpoint({ session, message: `b${i}`, state: { i, more: "x".repeat(i * 100) } });
+    const whole = await memory.logBytes();
+    const rows = [first, whole.slice(first.length)];
+    const db = await new Promise((resolve, reject) => {
+      const req = indexedDB.open("rewind:legacy", 2);
+      req.onupgradeneeded = () => {
+        req.result.createObjectStore("log");
+        req.result.createObjectStore("index");
+      };
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const tx = db.transaction("log", "readwrite");
+    rows.forEach((row, key) => tx.objectStore("log").put(row, key));
+    await new Promise((resolve) => (tx.oncomplete = resolve));
+    db.close();
+
+    const store = await Store.open({ backend: "indexeddb", name: "legacy" });
+    const hashes = store.list({ order: "asc" }).items.map((c) => c.hash);
+    const expected = memory.list({ order: "asc" }).items.map((c) => c.hash);
+    const lastState = await store.stateJson(store.latest(session).id);
+    const ok = (await store.verify()).ok;
+    await store.close();
+    const upgraded = await new Promise((resolve, reject) => {
+      const req = indexedDB.open("rewind:legacy");
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const stores = Array.from(upgraded.objectStoreNames).sort();
+    const keys = await new Promise((resolve) => {
+      upgraded.transaction("rows").objectStore("rows").getAllKeys().onsuccess = (e) => resolve(e.target.result);
+    });
+    upgraded.close();
+    return { hashes, expected, lastState, ok, stores, keys, firstLen: first.length };
+  });
+  assert.deepEqual(result.hashes, result.expected);
+  assert.equal(result.hashes.length, 10);
+  assert.deepEqual(result.lastState, { i: 4, more: "x".repeat(400) });
+  assert.equal(result.ok, true);
+  assert.deepEqual(result.stores, ["index", "rows"]);
+  assert.deepEqual(result.keys.slice(0, 2), [0, result.firstLen]);
   await context.close();
 });
 
@@ -331,7 +461,7 @@ test("a failed IndexedDB write rejects with a code and leaves nothing half-writt
     await store.close();
     const again = await Store.open({ backend: "indexeddb", name: "quota" });
     const stored = again.list({ order: "asc" }).items.map((c) => c.message);
-    const verify = again.verify().ok;
+    const verify = (await again.verify()).ok;
     await again.close();
     return { error, inMemory, stored, verify };
   });
@@ -410,7 +540,7 @@ test("an export made in the browser opens in Node.js and in the native store wit
   const exported = await page.evaluate(async () => {
     const { Store } = await import("/pkg/index.js");
     const store = await Store.open({ backend: "indexeddb", name: "export" });
-    const bytes = Array.from(store.exportBinary());
+    const bytes = Array.from((await store.exportBinary()));
     await store.close();
     return bytes;
   });
@@ -422,7 +552,7 @@ test("an export made in the browser opens in Node.js and in the native store wit
   assert.equal(report.checkpointsAdded, 12);
   for (const w of written) {
     assert.equal(node.get(w.id).hash, w.hash);
-    assert.equal(new TextDecoder().decode(node.state(w.id)), w.state);
+    assert.equal(new TextDecoder().decode((await node.state(w.id))), w.state);
   }
 
   const rewind = nativeBinary();

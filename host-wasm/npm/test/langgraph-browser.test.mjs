@@ -251,7 +251,7 @@ test("a LangGraph agent checkpointed to IndexedDB: interrupt, reload, resume, hi
         children: store.children(saver.checkpointId(beforeTool.config)).length,
         mainTip: history[0].config.configurable.checkpoint_id,
         latest: (await agent.getState(config)).config.configurable.checkpoint_id,
-        verify: store.verify().ok,
+        verify: (await store.verify()).ok,
         metrics: store.metrics(),
       };
       await store.close();
@@ -285,7 +285,7 @@ test("a LangGraph agent checkpointed to IndexedDB: interrupt, reload, resume, hi
         latestAnswer: latest.values.messages.at(-1).content,
         count: all.length,
         branches: store.branches(saver.sessionId("browser-thread")).length,
-        verify: store.verify().ok,
+        verify: (await store.verify()).ok,
       };
       await store.close();
       return out;

@@ -155,7 +155,7 @@ describe("put", () => {
     const expected = { ...small, nan: null }; // JSON has no NaN, for any saver
     assert.deepEqual((await saver.getTuple(p)).checkpoint.channel_values, expected);
     // A saver over the reopened store has no cache of the parent: it reads its envelope.
-    const reopened = new RewindSaver(Store.memory({ log: saver.store.logBytes() }));
+    const reopened = new RewindSaver(Store.memory({ log: (await saver.store.logBytes()) }));
     const versions = { ...Object.fromEntries(Object.keys(small).map((k) => [k, 1])), count: 2 };
     const child = makeCheckpoint({ ...small, count: 4 }, uuid6(-1), versions);
     const c = await reopened.put(p, child, meta("loop", 0), { count: 2 });
@@ -194,7 +194,7 @@ describe("put", () => {
     assert.deepEqual(mine, await collect(memory.list(cfg("t"))));
     assert.equal(mine.length, 1);
     assert.deepEqual(mine[0].checkpoint.channel_values, { v: "second" });
-    assert.equal(saver.store.verify().ok, true);
+    assert.equal((await saver.store.verify()).ok, true);
 
     // The replaced checkpoint keeps its pending writes, and a child reading a value from it
     // still finds it, also when the new put keeps that channel in the envelope.
@@ -231,7 +231,7 @@ describe("put", () => {
     assert.deepEqual(results[0], results[1]);
     assert.deepEqual(results[0].a, long("v2"));
     // The same from a saver that has not seen the puts (the index is built from the store).
-    const reopened = new RewindSaver(Store.memory({ log: saver.store.logBytes() }));
+    const reopened = new RewindSaver(Store.memory({ log: (await saver.store.logBytes()) }));
     const [latest] = await collect(reopened.list(cfg("t"), { limit: 1 }));
     const again = await reopened.put(latest.parentConfig, makeCheckpoint(latest.checkpoint.channel_values, uuid6(-1), latest.checkpoint.channel_versions), meta("fork", 2), {});
     assert.deepEqual((await reopened.getTuple(again)).checkpoint.channel_values, results[1]);
@@ -307,7 +307,7 @@ describe("put", () => {
   test("metadata cannot set the keys the saver keeps in rewind metadata", async () => {
     const saver = RewindSaver.memory();
     const c = await saver.put(cfg("t"), makeCheckpoint({ a: 1 }), meta("input", -1, { "langgraph:checkpoint_ns~json": '"other"', "langgraph:checkpoint_id": "x" }), { a: 1 });
-    const reopened = new RewindSaver(Store.memory({ log: saver.store.logBytes() }));
+    const reopened = new RewindSaver(Store.memory({ log: (await saver.store.logBytes()) }));
     const tuple = await reopened.getTuple(c);
     assert.deepEqual(tuple.config, c);
     assert.equal(tuple.metadata["langgraph:checkpoint_id"], "x", "the LangGraph metadata itself is kept whole");
@@ -373,7 +373,7 @@ describe("put", () => {
     }
     assert.deepEqual(await collect(saver.list(cfg(cut))), await collect(memory.list(cfg(cut))));
     assert.deepEqual(await collect(saver.list({})), await collect(memory.list({})), "found without a thread_id");
-    const reopened = new RewindSaver(Store.memory({ log: saver.store.logBytes() }));
+    const reopened = new RewindSaver(Store.memory({ log: (await saver.store.logBytes()) }));
     assert.deepEqual(await collect(reopened.list(cfg(cut))), await collect(memory.list(cfg(cut))));
     // rewind's own view: the message is cut before the emoji, lone surrogates shown as U+FFFD.
     // Metadata with such a key is mirrored as source and step only.
@@ -429,7 +429,7 @@ describe("put", () => {
     assert.deepEqual(tuple.pendingWrites, [["task", channel, "written"]]);
     assert.deepEqual(tuple.config, c);
     assert.deepEqual((await collect(saver.list(cfg("t", ns)))).map((t) => t.config), [c]);
-    const reopened = new RewindSaver(Store.memory({ log: saver.store.logBytes() }));
+    const reopened = new RewindSaver(Store.memory({ log: (await saver.store.logBytes()) }));
     assert.deepEqual(await reopened.getTuple(cfg("t", ns)), tuple);
   });
 
@@ -482,18 +482,18 @@ describe("put", () => {
     assert.equal(serde.calls.loads, 5);
     const rid = saver.checkpointId(c);
     assert.equal(saver.store.get(rid).contentType, "application/vnd.langgraph.checkpoint; serde=x-json");
-    assert.equal(saver.store.attachment(rid, "c:raw").contentType, "application/vnd.langgraph.value; serde=x-bytes");
-    assert.equal(saver.store.attachment(rid, "c:long").contentType, "application/vnd.langgraph.value; serde=x-json");
+    assert.equal((await saver.store.attachment(rid, "c:raw")).contentType, "application/vnd.langgraph.value; serde=x-bytes");
+    assert.equal((await saver.store.attachment(rid, "c:long")).contentType, "application/vnd.langgraph.value; serde=x-json");
     // Short strings (like null, booleans and numbers) are serialised with the envelope.
-    assert.equal(saver.store.attachment(rid, "c:text"), null);
+    assert.equal((await saver.store.attachment(rid, "c:text")), null);
 
     // With LangGraph's default serializer, JSON is JSON for rewind too (stateJson, diff).
     const plain = RewindSaver.memory();
     const p = await plain.put(cfg("t"), makeCheckpoint({ raw: new Uint8Array([9]) }), meta("input", -1), { raw: 1 });
     const prid = plain.checkpointId(p);
     assert.equal(plain.store.get(prid).contentType, "application/vnd.langgraph.checkpoint+json");
-    assert.equal(plain.store.stateJson(prid).checkpoint.id, p.configurable.checkpoint_id);
-    assert.equal(plain.store.attachment(prid, "c:raw").contentType, "application/vnd.langgraph.value; serde=bytes");
+    assert.equal((await plain.store.stateJson(prid)).checkpoint.id, p.configurable.checkpoint_id);
+    assert.equal((await plain.store.attachment(prid, "c:raw")).contentType, "application/vnd.langgraph.value; serde=bytes");
     assert.deepEqual((await plain.getTuple(p)).checkpoint.channel_values.raw, new Uint8Array([9]));
   });
 });
@@ -809,7 +809,7 @@ describe("namespaces and deleteThread", () => {
     // The thread can start again.
     await saver.put(cfg("1", ""), makeCheckpoint({ again: true }), meta("input", -1), { again: 1 });
     assert.equal((await saver.getTuple(cfg("1"))).checkpoint.channel_values.again, true);
-    assert.equal(saver.store.verify().ok, true);
+    assert.equal((await saver.store.verify()).ok, true);
   });
 });
 
@@ -823,7 +823,7 @@ describe("the saver over a store others change", () => {
       parent = await saver.put(parent, makeCheckpoint({ i, log: Array.from({ length: i }, (_, k) => `m${k}`) }, uuid6(-1), { i: i + 1, log: i + 1 }), meta("loop", i), { i: i + 1, log: i + 1 });
       await saver.putWrites(parent, [["i", i]], `task-${i}`, "~p");
     }
-    const reopened = new RewindSaver(Store.memory({ log: saver.store.logBytes() }));
+    const reopened = new RewindSaver(Store.memory({ log: (await saver.store.logBytes()) }));
     assert.deepEqual(await collect(reopened.list(cfg("t"))), await collect(saver.list(cfg("t"))));
   });
 
@@ -833,9 +833,9 @@ describe("the saver over a store others change", () => {
     // Writes that arrive before their checkpoint's put() are stored with it.
     const next = uuid6(-1);
     await saver.putWrites(cfg("t", "", next), [["a", "w"]], "task", "~p");
-    const before = saver.store.logBytes().length;
+    const before = (await saver.store.logBytes()).length;
     const second = await saver.put(first, makeCheckpoint({ a: "two", b: "x" }, next, { a: 2, b: 1 }), meta("loop", 1), { a: 2 });
-    const log = saver.store.logBytes();
+    const log = (await saver.store.logBytes());
     const whole = await saver.getTuple(second);
     assert.deepEqual(whole.checkpoint.channel_values, { a: "two", b: "x" });
     assert.deepEqual(whole.pendingWrites, [["task", "a", "w"]]);
@@ -865,13 +865,13 @@ describe("the saver over a store others change", () => {
   test("after an import into a thread it already read, refresh() makes the saver see it", async () => {
     const source = RewindSaver.memory();
     const a = await source.put(cfg("t"), makeCheckpoint({ x: 1 }), meta("input", -1), { x: 1 });
-    const exported = source.store.exportBinary([source.sessionId("t")]);
+    const exported = (await source.store.exportBinary([source.sessionId("t")]));
     const b = await source.put(a, makeCheckpoint({ x: 2 }, uuid6(-1), { x: 2 }), meta("loop", 0), { x: 2 });
     const target = new RewindSaver(Store.memory());
     await target.store.importBinary(exported);
     assert.equal((await target.getTuple(cfg("t"))).checkpoint.id, a.configurable.checkpoint_id);
     // The newer export adds b; imports emit no store events, so the saver is told.
-    await target.store.importBinary(source.store.exportBinary([source.sessionId("t")]));
+    await target.store.importBinary((await source.store.exportBinary([source.sessionId("t")])));
     target.refresh();
     assert.equal((await target.getTuple(cfg("t"))).checkpoint.id, b.configurable.checkpoint_id);
     assert.deepEqual(await collect(target.list(cfg("t"))), await collect(source.list(cfg("t"))));
@@ -938,7 +938,7 @@ describe("rewind features stay usable", () => {
     assert.equal((await collect(saver.list(cfg("other")))).length, 4, "other threads untouched");
     const after = saver.store.metrics();
     assert.ok(after.logBytes < before.logBytes, `${before.logBytes} -> ${after.logBytes} log bytes`);
-    assert.equal(saver.store.verify().ok, true);
+    assert.equal((await saver.store.verify()).ok, true);
     // The thread goes on from what is left, inheriting "system" whose first holder is gone.
     const last = kept[0];
     const next = await saver.put(
@@ -952,7 +952,7 @@ describe("rewind features stay usable", () => {
     assert.deepEqual(tuple.checkpoint.channel_values.messages, last.checkpoint.channel_values.messages);
     // A second compaction, and a reopened store, see the same.
     await saver.compact({ keepLast: 1 }, ["keep"]);
-    const reopened = new RewindSaver(Store.memory({ log: saver.store.logBytes() }));
+    const reopened = new RewindSaver(Store.memory({ log: (await saver.store.logBytes()) }));
     assert.deepEqual(await collect(reopened.list(cfg("keep"))), [tuple]);
   });
 
@@ -965,8 +965,8 @@ describe("rewind features stay usable", () => {
     for (const format of ["binary", "json"]) {
       const exported =
         format === "binary"
-          ? saver.store.exportBinary([saver.sessionId("moving")])
-          : saver.store.exportJson([saver.sessionId("moving")]);
+          ? (await saver.store.exportBinary([saver.sessionId("moving")]))
+          : (await saver.store.exportJson([saver.sessionId("moving")]));
       const target = Store.memory();
       const report = format === "binary" ? await target.importBinary(exported) : await target.importJson(exported);
       assert.equal(report.checkpointsAdded, 5);
@@ -977,7 +977,7 @@ describe("rewind features stay usable", () => {
         const id = t.checkpoint.id;
         assert.equal(target.get(id).hash, saver.store.get(id).hash);
       }
-      assert.equal(target.verify().ok, true);
+      assert.equal((await target.verify()).ok, true);
     }
   });
 
@@ -985,7 +985,7 @@ describe("rewind features stay usable", () => {
     const saver = RewindSaver.memory();
     await conversation(saver, "a", 40);
     const one = saver.store.metrics();
-    assert.equal(saver.store.verify().ok, true);
+    assert.equal((await saver.store.verify()).ok, true);
     // Each value is stored once per version: system once, messages every step; step (a small
     // number) lives in the checkpoint's envelope.
     assert.equal(one.attachments, 1 + 40);
@@ -1000,7 +1000,7 @@ describe("rewind features stay usable", () => {
     const statesOfB = saver.store.list({ session: saver.sessionId("b") }).items.reduce((n, c) => n + c.stateLen, 0);
     assert.equal(two.attachments, 2 * one.attachments);
     assert.ok(two.storedBytes - one.storedBytes <= statesOfB, `${two.storedBytes - one.storedBytes} new bytes, states ${statesOfB}`);
-    assert.equal(saver.store.verify().ok, true);
+    assert.equal((await saver.store.verify()).ok, true);
   });
 });
 
@@ -1134,7 +1134,7 @@ describe("a real agent", () => {
     assert.equal(saver.store.children(forkPoint).length, 2);
     // The original branch still reads as before.
     assert.equal((await agent.getState(history[0].config)).values.messages.at(-1).content, "The answer is 15.");
-    assert.equal(saver.store.verify().ok, true);
+    assert.equal((await saver.store.verify()).ok, true);
 
     // A copy of that checkpoint (updateState with "__copy__": a sibling with the same values)
     // has its state and runs on as the original did, as with MemorySaver.
@@ -1159,7 +1159,7 @@ describe("a real agent", () => {
     const saver = RewindSaver.memory();
     const config = cfg("restart");
     await buildAgent(saver, { interruptBefore: ["tools"] }).invoke({ messages: [new HumanMessage("What is 2 times 21?")] }, config);
-    const reopened = new RewindSaver(Store.memory({ log: saver.store.logBytes() }));
+    const reopened = new RewindSaver(Store.memory({ log: (await saver.store.logBytes()) }));
     const agent = buildAgent(reopened, { interruptBefore: ["tools"] });
     assert.deepEqual((await agent.getState(config)).next, ["tools"]);
     const done = await agent.invoke(null, config);

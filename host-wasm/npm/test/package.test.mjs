@@ -184,8 +184,8 @@ console.log(JSON.stringify({
   hash: cp.hash,
   id: cp.id,
   tags: cp.tags,
-  state: store.stateJson(cp.id),
-  verify: store.verify().ok,
+  state: (await store.stateJson(cp.id)),
+  verify: (await store.verify()).ok,
   code,
   resolved: import.meta.resolve("rewind-store"),
 }));
@@ -208,14 +208,14 @@ console.log(JSON.stringify({
     const store = Store.memory();
     const s = await store.createSession("s");
     const cp = await store.checkpoint({ session: s, message: "m", state: [1, 2, 3], id: "00000000-0000-4000-8000-000000000001", createdAt: 1_000 });
-    writeFileSync(join(project, "log.bin"), store.logBytes());
+    writeFileSync(join(project, "log.bin"), (await store.logBytes()));
     writeFileSync(
       join(project, "read.js"),
       `import { readFileSync } from "node:fs";
 import { Store } from "rewind-store";
 const store = Store.memory({ log: new Uint8Array(readFileSync("log.bin")) });
 const cp = store.get("00000000-0000-4000-8000-000000000001");
-console.log(JSON.stringify({ hash: cp.hash, state: store.stateJson(cp.id) }));
+console.log(JSON.stringify({ hash: cp.hash, state: (await store.stateJson(cp.id)) }));
 `,
     );
     const { stdout } = run(process.execPath, ["read.js"], { cwd: project });

@@ -231,7 +231,7 @@ export class RewindSaver extends BaseCheckpointSaver {
   async #envelope(entry) {
     let bytes;
     try {
-      bytes = this.store.state(entry.rid);
+      bytes = await this.store.state(entry.rid);
     } catch (error) {
       if (isNotFound(error)) return null;
       throw error;
@@ -246,7 +246,7 @@ export class RewindSaver extends BaseCheckpointSaver {
   /** The LangGraph metadata of a checkpoint: in its envelope, or serialised on its own. */
   async #metadata(entry, env) {
     if (hasOwn(env, "metadata")) return env.metadata;
-    const a = this.#attachment(entry.rid, METADATA_KEY, CT_METADATA);
+    const a = await this.#attachment(entry.rid, METADATA_KEY, CT_METADATA);
     return a ? this.serde.loadsTyped(a.type, a.bytes) : {};
   }
 
@@ -307,11 +307,11 @@ export class RewindSaver extends BaseCheckpointSaver {
     const memoKey = `${holder}\u0000${channel}`;
     const cached = memo?.get(memoKey);
     if (cached) return cached;
-    let found = this.#attachment(holder, key);
+    let found = await this.#attachment(holder, key);
     if (found === undefined && owner !== null) {
       // The owner was compacted away: saver.compact() copied the value to the checkpoints
       // that still need it — this one or one of its ancestors with the same version.
-      found = this.#attachment(entry.rid, key);
+      found = await this.#attachment(entry.rid, key);
       let parent = env.parent;
       const version = env.checkpoint?.channel_versions?.[channel];
       for (let hops = 0; found === undefined && parent != null && hops < 100_000; hops++) {
@@ -320,7 +320,7 @@ export class RewindSaver extends BaseCheckpointSaver {
         const upEnv = await this.#envelope(up);
         if (!upEnv) break;
         if (upEnv.checkpoint?.channel_versions?.[channel] === version) {
-          found = this.#attachment(up.rid, key);
+          found = await this.#attachment(up.rid, key);
         }
         parent = upEnv.parent;
       }
@@ -329,10 +329,10 @@ export class RewindSaver extends BaseCheckpointSaver {
     return found;
   }
 
-  #attachment(rid, key, base = CT_VALUE) {
+  async #attachment(rid, key, base = CT_VALUE) {
     let a;
     try {
-      a = this.store.attachment(rid, key);
+      a = await this.store.attachment(rid, key);
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -343,10 +343,10 @@ export class RewindSaver extends BaseCheckpointSaver {
 
   /** Pending writes of a checkpoint in writesSortKey order: [taskId, channel, value][]. */
   async #writes(rid) {
-    const records = this.#writeRecords(rid);
+    const records = await this.#writeRecords(rid);
     const out = [];
     for (const r of records) {
-      const a = this.store.attachment(rid, r.key);
+      const a = await this.store.attachment(rid, r.key);
       if (!a) continue;
       const type = serdeType(CT_WRITE, a.contentType) ?? "json";
       out.push([r.taskId, r.channel, await this.serde.loadsTyped(type, a.bytes)]);
@@ -355,7 +355,7 @@ export class RewindSaver extends BaseCheckpointSaver {
   }
 
   /** The write attachments of a checkpoint, parsed and sorted. */
-  #writeRecords(rid) {
+  async #writeRecords(rid) {
     const records = [];
     for (const key of this.#attachmentKeys(rid)) {
       let text;
@@ -364,7 +364,7 @@ export class RewindSaver extends BaseCheckpointSaver {
         text = key.slice(WRITE_KEY.length);
       } else if (key.startsWith(LONG_WRITE_KEY)) {
         nameKey = LONG_WRITE_NAME + key.slice(LONG_WRITE_KEY.length);
-        const name = this.store.attachment(rid, nameKey);
+        const name = await this.store.attachment(rid, nameKey);
         if (!name) continue;
         text = new TextDecoder().decode(name.bytes);
       } else {
@@ -398,9 +398,9 @@ export class RewindSaver extends BaseCheckpointSaver {
     const parent = cat.get(ns, parentId);
     const sends = [];
     if (parent) {
-      for (const r of this.#writeRecords(parent.rid)) {
+      for (const r of await this.#writeRecords(parent.rid)) {
         if (r.channel !== TASKS) continue;
-        const a = this.store.attachment(parent.rid, r.key);
+        const a = await this.store.attachment(parent.rid, r.key);
         if (a) sends.push(await this.serde.loadsTyped(serdeType(CT_WRITE, a.contentType) ?? "json", a.bytes));
       }
     }
@@ -611,11 +611,11 @@ export class RewindSaver extends BaseCheckpointSaver {
     // is stored, or, when rewind children still read values from it, left out of the catalogue.
     const existing = cat.get(ns, id);
     if (existing) {
-      for (const r of this.#writeRecords(existing.rid)) {
+      for (const r of await this.#writeRecords(existing.rid)) {
         if (taken.has(`${r.taskId}\u0000${r.idx}`)) continue;
         taken.add(`${r.taskId}\u0000${r.idx}`);
         for (const k of [r.key, r.nameKey]) {
-          const a = k && !writes.has(k) ? store.attachment(existing.rid, k) : null;
+          const a = k && !writes.has(k) ? await store.attachment(existing.rid, k) : null;
           if (a) writes.set(k, { key: k, contentType: a.contentType, bytes: a.bytes });
         }
       }
@@ -801,7 +801,7 @@ export class RewindSaver extends BaseCheckpointSaver {
 
   async #storeWrites(entry, batch) {
     const taken = new Set();
-    if (!entry.bare) for (const r of this.#writeRecords(entry.rid)) taken.add(`${r.taskId}\u0000${r.idx}`);
+    if (!entry.bare) for (const r of await this.#writeRecords(entry.rid)) taken.add(`${r.taskId}\u0000${r.idx}`);
     entry.bare = false;
     for (const a of this.#writeAttachments(batch, taken).values()) {
       await this.store.attach(entry.rid, a.key, a.contentType, a.bytes);
@@ -884,7 +884,7 @@ export class RewindSaver extends BaseCheckpointSaver {
             for (const [channel, owner] of Object.entries(env.blobs ?? {})) {
               if (owner === null || !removing.has(owner)) continue;
               const key = valueKey(channel);
-              if (store.attachment(entry.rid, key)) continue;
+              if (await store.attachment(entry.rid, key)) continue;
               const found = await this.#value(cat, ns, entry, env, channel, owner, null);
               if (!found) continue;
               await store.attach(entry.rid, key, valueContentType(CT_VALUE, found.type), found.bytes);
