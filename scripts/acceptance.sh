@@ -63,6 +63,14 @@ for how in snapshot replay; do
 done
 rm -rf "$work/big"
 
+step "open-fast in Chromium: reloading a tab on an IndexedDB store of ${IDB_CHECKPOINTS:=100000} checkpoints"
+(
+    cd host-wasm/npm
+    npm ci --no-audit --no-fund >/dev/null
+    bash scripts/build.sh >/dev/null
+    node bench/reload.mjs "$IDB_CHECKPOINTS"
+)
+
 step "fuzzing: ${FUZZ_SECONDS:=300} s per target from the seeds (both format versions)"
 if ! command -v cargo-fuzz >/dev/null; then
     cargo install cargo-fuzz
