@@ -148,6 +148,12 @@ impl WasmStore {
         Ok(self.store.backend_mut().add(position(at)?, bytes))
     }
 
+    /// The log's length in bytes (what is held and what is still in storage only).
+    #[wasm_bindgen(js_name = logLength)]
+    pub fn log_length(&self) -> f64 {
+        self.store.backend().len() as f64
+    }
+
     /// Whether the whole log is held (else parts are fetched when reads ask for them).
     #[wasm_bindgen(js_name = logWhole)]
     pub fn log_whole(&self) -> bool {

@@ -128,6 +128,7 @@ export function createApi(glue, platform) {
     #closed = false;
     #pending = []; // relaxed: batches not yet written
     #writeChain = Promise.resolve();
+    #lastWrite = null; // the promise of the last IndexedDB write (rejects when it failed)
     #flushTimer = null;
     #failedGeneration = 0;
     #releaseLock = null;
@@ -222,27 +223,29 @@ export function createApi(glue, platform) {
       if (this.#readOnly) {
         throw new ReadOnlyError("the store was opened read-only", "READ_ONLY");
       }
-      const result = needs || !this.#isPartial() ? await this.#read(fn, needs) : this.#callOrFetch(fn);
+      // At once when the bytes it reads are held (always, but in a store opened through its
+      // snapshot), so writes keep the order they were called in.
+      let result;
+      const logBefore = this.#log ? this.#engine.logLength() : 0;
+      if (needs !== null && this.#isPartial()) {
+        result = await this.#read(fn, needs);
+      } else {
+        if (this.#closed) throw new ClosedError("the store is closed", "CLOSED");
+        try {
+          result = fn(this.#engine);
+        } catch (error) {
+          if (error?.missingAt === undefined || !this.#log) throw wrapError(error);
+          result = await this.#read(fn, [error.missingAt]);
+        }
+      }
       this.#emit();
-      await this.#persist();
+      await this.#persist(this.#log !== null && this.#engine.logLength() !== logBefore);
       return result;
     }
 
     /** Whether parts of the log are still in IndexedDB only (opened through the snapshot). */
     #isPartial() {
       return this.#log !== null && !this.#closed && !this.#engine.logWhole();
-    }
-
-    /** Calls `fn` now; when the engine asks for log bytes it does not hold, fetches them and
-     * calls again (a promise then). A failed call leaves the engine unchanged. */
-    #callOrFetch(fn) {
-      if (this.#closed) throw new ClosedError("the store is closed", "CLOSED");
-      try {
-        return fn(this.#engine);
-      } catch (error) {
-        if (error?.missingAt === undefined || !this.#log) throw wrapError(error);
-        return this.#read(fn, [error.missingAt]);
-      }
     }
 
     /**
@@ -294,11 +297,16 @@ export function createApi(glue, platform) {
     }
 
     /** Hands what the engine wrote to IndexedDB: now (strict) or batched (relaxed). */
-    async #persist() {
+    async #persist(appended = false) {
       // Memory stores: the engine keeps nothing to persist.
       if (!this.#log) return;
       const batch = this.#engine.takePersist();
-      if (!batch) return;
+      if (!batch) {
+        // What this write appended left with the batch of a write that persisted while this
+        // one waited for log bytes: it is durable when that write is.
+        if (appended && this.#durability === "strict" && this.#lastWrite) await this.#lastWrite;
+        return;
+      }
       this.#pending.push({
         replace: batch.replace,
         at: batch.at,
@@ -339,6 +347,7 @@ export function createApi(glue, platform) {
       };
       const next = this.#writeChain.then(run, run);
       this.#writeChain = next.catch(() => {});
+      this.#lastWrite = next;
       return next;
     }
 

@@ -3,7 +3,7 @@
 // failed writes, the engine's conformance scenarios, and an export from the browser read back
 // by Node.js and by the native `rewind` tool with identical hashes.
 
-import { test, before, after } from "node:test";
+import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import fs from "node:fs";
@@ -65,13 +65,24 @@ function serve() {
   });
 }
 
+/** Browsers still open: a test that fails before it closes its own leaves it to `afterEach`,
+ * so a failure is reported instead of keeping the run alive. */
+const contexts = new Set();
+
 async function launch() {
-  return chromium.launchPersistentContext(profile, {
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: ARGS,
   });
+  contexts.add(context);
+  context.on("close", () => contexts.delete(context));
+  return context;
 }
+
+afterEach(async () => {
+  for (const context of [...contexts]) await context.close().catch(() => {});
+});
 
 async function openPage(context) {
   const page = await context.newPage();
@@ -278,11 +289,18 @@ test("a reloaded tab reads only the log rows it needs; older ones come when read
     const states = [];
     for (const c of items) states.push(JSON.stringify(await store.stateJson(c.id)) === JSON.stringify(state(Number(c.message.slice(5)))));
     const diff = await store.diff(items[0].id, items[62].id);
-    const restored = await store.restore(items[1].id);
+    // A write that waits for old rows and one that does not, issued together: both resolve
+    // once stored (checked after the reload below).
+    const aside = await store.createSession("aside");
+    const [restored] = await Promise.all([
+      store.restore(items[1].id),
+      store.checkpoint({ session: aside, message: "concurrent", state: { c: 1 } }),
+    ]);
     const forked = await store.checkpoint({ session: items[0].session, message: "fork", state: { forked: true } });
     const verified = (await store.verify()).ok;
     await store.compact({ keepLast: 10 });
-    const afterCompaction = store.list({ order: "asc" }).items.map((c) => c.message);
+    const afterCompaction = store.list({ session: items[0].session, order: "asc" }).items.map((c) => c.message);
+    const concurrent = store.list({ session: aside }).items.map((c) => c.message);
     await store.close();
     return {
       source,
@@ -294,6 +312,7 @@ test("a reloaded tab reads only the log rows it needs; older ones come when read
       forkParent: forked.parent === items[1].id,
       verified,
       afterCompaction,
+      concurrent,
     };
   }, stateOf.toString());
   assert.equal(seen.source.snapshot, "used");
@@ -308,17 +327,21 @@ test("a reloaded tab reads only the log rows it needs; older ones come when read
   assert.equal(seen.forkParent, true);
   assert.equal(seen.verified, true);
   assert.equal(seen.afterCompaction.length, 10);
+  assert.equal(seen.afterCompaction.at(-1), "fork");
   // After the compaction the log is rows of whole frames again; a reload reads it back.
   await page.reload();
   const after = await page.evaluate(async () => {
     const { Store } = await import("/pkg/index.js");
     const store = await Store.open({ backend: "indexeddb", name: "lazy" });
-    const messages = store.list({ order: "asc" }).items.map((c) => c.message);
+    const [lazy, aside] = store.sessions().map((s) => s.id);
+    const messages = store.list({ session: lazy, order: "asc" }).items.map((c) => c.message);
+    const concurrent = store.list({ session: aside }).items.map((c) => c.message);
     const ok = (await store.verify()).ok;
     await store.close();
-    return { messages, ok };
+    return { messages, concurrent, ok };
   });
   assert.deepEqual(after.messages, seen.afterCompaction);
+  assert.deepEqual(after.concurrent, ["concurrent"]);
   assert.equal(after.ok, true);
   await context.close();
 });
