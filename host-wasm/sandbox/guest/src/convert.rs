@@ -255,8 +255,21 @@ pub fn event(e: &rewind_core::Event) -> Option<wit::Event> {
 }
 
 pub fn load_report(r: &rewind_core::LoadReport) -> wit::LoadReport {
-    record!(wit::LoadReport { frames, log_bytes, truncated_bytes, discarded_records,
-        unfinished_transaction; } from r)
+    use rewind_core::SnapshotUse;
+    let (snapshot_used, snapshot_problem) = match &r.snapshot {
+        SnapshotUse::Used { .. } => (true, None),
+        SnapshotUse::Ignored(problem) => (false, Some(problem.to_string())),
+        _ => (false, None),
+    };
+    wit::LoadReport {
+        frames: r.frames,
+        log_bytes: r.log_bytes,
+        truncated_bytes: r.truncated_bytes,
+        discarded_records: r.discarded_records,
+        unfinished_transaction: r.unfinished_transaction,
+        snapshot_used,
+        snapshot_problem,
+    }
 }
 
 fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {

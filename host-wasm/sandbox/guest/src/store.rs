@@ -273,4 +273,14 @@ impl wit::GuestStore for GuestStore {
     fn flush(&self) -> Result<(), wit::Error> {
         self.with(|e| e.flush())
     }
+
+    fn persist_index(&self) -> Result<bool, wit::Error> {
+        self.with(|e| {
+            if e.snapshot_due() {
+                e.write_snapshot()
+            } else {
+                Ok(false)
+            }
+        })
+    }
 }

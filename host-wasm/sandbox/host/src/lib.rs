@@ -29,7 +29,9 @@
 
 use std::path::Path;
 
-use rewind_core::{Backend, Env};
+use std::sync::Arc;
+
+use rewind_core::{Backend, Env, SnapshotBytes};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceAny};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 
@@ -97,6 +99,8 @@ impl std::error::Error for SandboxError {}
 /// What the host keeps for one instance: the capabilities it granted.
 struct HostState {
     backend: Box<dyn Backend + Send>,
+    /// The backend's index snapshot while the component reads it (until it writes a new one).
+    snapshot: Option<Arc<dyn SnapshotBytes>>,
     env: Box<dyn Env + Send>,
     limits: StoreLimits,
     logs: Vec<String>,
@@ -121,12 +125,61 @@ impl backend::Host for HostState {
                 Ok(())
             })
             .map_err(|e| e.to_string())?;
-        Ok(backend::Loaded {
-            frames,
-            truncated_bytes: report.truncated_bytes,
-            log_bytes: report.log_bytes,
-            format_version: report.format_version,
-        })
+        Ok(loaded(frames, report))
+    }
+    fn load_from(&mut self, from: u64) -> Result<Option<backend::Loaded>, String> {
+        let mut frames = Vec::new();
+        let report = self
+            .backend
+            .load_from(from, &mut |pos, payload| {
+                frames.push(backend::Frame {
+                    pos,
+                    payload: payload.to_vec(),
+                });
+                Ok(())
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(report.map(|report| loaded(frames, report)))
+    }
+    fn keeps_snapshots(&mut self) -> bool {
+        self.backend.keeps_snapshots()
+    }
+    fn snapshot_len(&mut self) -> Result<Option<u64>, String> {
+        self.snapshot = self.backend.open_snapshot().map_err(|e| e.to_string())?;
+        Ok(self.snapshot.as_ref().map(|s| s.len()))
+    }
+    fn read_snapshot(&mut self, pos: u64, len: u32) -> Result<Vec<u8>, String> {
+        let snapshot = self
+            .snapshot
+            .as_ref()
+            .ok_or("no index snapshot is open (ask snapshot-len first)")?;
+        // Within the snapshot before anything is allocated for it.
+        if pos
+            .checked_add(u64::from(len))
+            .is_none_or(|end| end > snapshot.len())
+        {
+            return Err(format!(
+                "{len} bytes at {pos} are outside the index snapshot"
+            ));
+        }
+        let mut buf = vec![0u8; len as usize];
+        snapshot.read_at(pos, &mut buf).map_err(|e| e.to_string())?;
+        Ok(buf)
+    }
+    fn write_snapshot(&mut self, bytes: Vec<u8>) -> Result<bool, String> {
+        self.backend
+            .write_snapshot(&bytes)
+            .map_err(|e| e.to_string())
+    }
+    fn read_snapshot_delta(&mut self) -> Result<Option<Vec<u8>>, String> {
+        self.backend
+            .read_snapshot_delta()
+            .map_err(|e| e.to_string())
+    }
+    fn write_snapshot_delta(&mut self, bytes: Vec<u8>) -> Result<bool, String> {
+        self.backend
+            .write_snapshot_delta(&bytes)
+            .map_err(|e| e.to_string())
     }
     fn read_at(&mut self, pos: u64, len: u32) -> Result<Vec<u8>, String> {
         let mut buf = vec![0u8; len as usize];
@@ -148,6 +201,15 @@ impl backend::Host for HostState {
     }
     fn abort_rewrite(&mut self) {
         self.backend.abort_rewrite()
+    }
+}
+
+fn loaded(frames: Vec<backend::Frame>, report: rewind_core::LoadReport) -> backend::Loaded {
+    backend::Loaded {
+        frames,
+        truncated_bytes: report.truncated_bytes,
+        log_bytes: report.log_bytes,
+        format_version: report.format_version,
     }
 }
 
@@ -214,6 +276,7 @@ impl Sandbox {
     ) -> Result<(Store<HostState>, bindings::RewindStore), SandboxError> {
         let state = HostState {
             backend,
+            snapshot: None,
             env,
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.limits.memory_bytes)
@@ -434,6 +497,11 @@ impl SandboxStore {
         metrics => call_metrics() -> Metrics);
     forward!(/// Makes everything durable.
         flush => call_flush() -> Result<(), StoreError>);
+    forward!(/// Writes the index snapshot (or its delta) when the log grew since the last one, so
+        /// the next open replays little (backends that keep snapshots: a file store, or
+        /// [`MemoryBackend::with_snapshot`](rewind_core::MemoryBackend::with_snapshot)); returns
+        /// whether it wrote one. Call it before dropping a store you will open again.
+        persist_index => call_persist_index() -> Result<bool, StoreError>);
 }
 
 /// A [`CheckpointInput`] for `session` with `message` and default everything else.

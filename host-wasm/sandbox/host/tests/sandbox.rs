@@ -639,3 +639,89 @@ fn parity_every_filter_flag_option_and_error_kind_through_the_wit_interface() {
     let report = plugin.0.load_report().unwrap();
     assert_eq!((report.frames, report.truncated_bytes), (0, 0));
 }
+
+#[test]
+fn the_component_opens_through_the_index_snapshot_the_host_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let sandbox = sandbox(Limits::default());
+    let open = || {
+        let backend = FileBackend::open(&path, 64 * 1024).unwrap();
+        sandbox
+            .open(backend, rewind::SystemEnv::new(), &options())
+            .unwrap()
+            .unwrap()
+    };
+    let mut written = Vec::new();
+    let session = {
+        let mut plugin = open();
+        let report = plugin.load_report().unwrap();
+        assert!(!report.snapshot_used);
+        let session = plugin.create_session("plugin", "").unwrap().unwrap();
+        for i in 0..200 {
+            // ~600 B of its own per state: the log grows past what makes a snapshot due.
+            let state = format!(
+                "{{\"step\":{i},\"notes\":\"{}\"}}",
+                format!("{i:06}-").repeat(80)
+            );
+            let cp = plugin
+                .checkpoint(&input(&session, &format!("step {i}")), state.as_bytes())
+                .unwrap()
+                .unwrap();
+            written.push((cp.id, cp.hash, state));
+        }
+        assert!(plugin.persist_index().unwrap().unwrap());
+        // Nothing new since: nothing to write.
+        assert!(!plugin.persist_index().unwrap().unwrap());
+        session
+    };
+    assert!(path.join(rewind::INDEX_FILE).exists());
+
+    let check = |plugin: &mut rewind_sandbox::SandboxStore,
+                 written: &[(String, String, String)]| {
+        assert_eq!(plugin.metrics().unwrap().checkpoints, written.len() as u64);
+        for (id, hash, state) in written {
+            assert_eq!(&plugin.get(id).unwrap().unwrap().hash, hash);
+            assert_eq!(plugin.state(id).unwrap().unwrap(), state.as_bytes());
+        }
+        let verified = plugin.verify().unwrap();
+        assert!(verified.first_error.is_none(), "{:?}", verified.first_error);
+    };
+    // Reopened: from the snapshot, nothing replayed.
+    {
+        let mut plugin = open();
+        let report = plugin.load_report().unwrap();
+        assert!(report.snapshot_used, "{report:?}");
+        assert_eq!(report.frames, 0);
+        check(&mut plugin, &written);
+        // A write after it: the next open replays it on top of the snapshot (or its delta).
+        let cp = plugin
+            .checkpoint(&input(&session, "after"), b"{}")
+            .unwrap()
+            .unwrap();
+        written.push((cp.id, cp.hash, "{}".into()));
+    }
+    {
+        let mut plugin = open();
+        let report = plugin.load_report().unwrap();
+        assert!(report.snapshot_used, "{report:?}");
+        assert!(report.frames > 0);
+        check(&mut plugin, &written);
+    }
+    // The native store reads the same snapshot.
+    {
+        let native = FileStore::open_read_only(&path, FileOptions::default()).unwrap();
+        assert_eq!(native.metrics().checkpoints, 201);
+    }
+    // A damaged snapshot is not used, and says why; the log is replayed.
+    let index = path.join(rewind::INDEX_FILE);
+    let mut bytes = std::fs::read(&index).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&index, bytes).unwrap();
+    let mut plugin = open();
+    let report = plugin.load_report().unwrap();
+    assert!(!report.snapshot_used);
+    assert!(report.snapshot_problem.is_some(), "{report:?}");
+    check(&mut plugin, &written);
+}
