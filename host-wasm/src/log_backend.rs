@@ -39,22 +39,29 @@ pub const ROW_BYTES: usize = 256 * 1024;
 pub enum Persist {
     /// Nothing new.
     Nothing,
-    /// These frames were appended at this log position (then the snapshot, when one was
-    /// written).
+    /// These frames were appended at this log position (then the snapshot and its delta,
+    /// when they were written).
     Append(u64, Vec<u8>, Snapshot),
     /// The whole log was replaced (by a compaction): this is the new log, header included
-    /// (then the snapshot; `Snapshot::Keep` stands for "delete the stored one": it describes
+    /// (then the snapshot and delta; `Keep` stands for "delete the stored one": it describes
     /// the old log).
     Replace(Vec<u8>, Snapshot),
 }
 
-/// What becomes of the stored index snapshot.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Snapshot {
-    /// It stays as it is.
-    Keep,
-    /// It is replaced by these bytes.
-    Write(Vec<u8>),
+/// What becomes of the stored index snapshot and its delta.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The snapshot: `None` keeps it as it is, else it is replaced by these bytes.
+    pub whole: Option<Vec<u8>>,
+    /// The delta: `None` keeps it as it is, else it is replaced by these bytes (empty:
+    /// deleted).
+    pub delta: Option<Vec<u8>>,
+}
+
+impl Snapshot {
+    fn is_kept(&self) -> bool {
+        self.whole.is_none() && self.delta.is_none()
+    }
 }
 
 /// Where the rows of `bytes` end (offsets in `bytes`, the last one its length): frames in
@@ -98,21 +105,22 @@ pub struct LogBackend {
     len: u64,
     rewrite: Option<Vec<u8>>,
     /// The stored index snapshot (shared with the index that reads it in place: never
-    /// copied).
+    /// copied), and its delta.
     stored_snapshot: Option<Arc<Vec<u8>>>,
+    stored_delta: Option<Vec<u8>>,
     pending: Vec<u8>,
     pending_at: u64,
     replaced: bool,
-    /// A snapshot written since the last `take_persist`.
-    snapshot: Option<Vec<u8>>,
+    /// The snapshot and delta written since the last `take_persist`.
+    snapshot: Snapshot,
     /// False for stores nothing persists (memory stores): appends are not copied to `pending`,
     /// and no snapshot is kept.
     track: bool,
 }
 
 impl LogBackend {
-    /// A backend over a log (empty for a new store) and the index snapshot stored with it, if
-    /// any; `track`: remember what must be persisted (false for memory stores, whose
+    /// A backend over a log (empty for a new store) and the index snapshot and delta stored
+    /// with it, if any; `track`: remember what must be persisted (false for memory stores, whose
     /// `take_persist` is always `Nothing`).
     ///
     /// `head` holds the log from its start, and `tail` the log from position `tail_at` to its
@@ -123,6 +131,7 @@ impl LogBackend {
         tail: Vec<u8>,
         tail_at: u64,
         snapshot: Option<Vec<u8>>,
+        delta: Option<Vec<u8>>,
         track: bool,
     ) -> Self {
         let mut backend = LogBackend {
@@ -130,10 +139,11 @@ impl LogBackend {
             len: 0,
             rewrite: None,
             stored_snapshot: snapshot.map(Arc::new),
+            stored_delta: delta.filter(|d| !d.is_empty()),
             pending: Vec::new(),
             pending_at: 0,
             replaced: false,
-            snapshot: None,
+            snapshot: Snapshot::default(),
             track,
         };
         backend.len = (head.len() as u64).max(tail_at + tail.len() as u64);
@@ -199,15 +209,12 @@ impl LogBackend {
 
     /// Takes what must be persisted since the last call.
     pub fn take_persist(&mut self) -> Persist {
-        let snapshot = match self.snapshot.take() {
-            Some(bytes) => Snapshot::Write(bytes),
-            None => Snapshot::Keep,
-        };
+        let snapshot = std::mem::take(&mut self.snapshot);
         if std::mem::take(&mut self.replaced) {
             self.pending.clear();
             return Persist::Replace(self.whole().unwrap_or_default(), snapshot);
         }
-        if self.pending.is_empty() && snapshot == Snapshot::Keep {
+        if self.pending.is_empty() && snapshot.is_kept() {
             return Persist::Nothing;
         }
         Persist::Append(self.pending_at, std::mem::take(&mut self.pending), snapshot)
@@ -372,7 +379,18 @@ impl Backend for LogBackend {
             return Ok(false);
         }
         self.stored_snapshot = Some(Arc::new(bytes.to_vec()));
-        self.snapshot = Some(bytes.to_vec());
+        self.snapshot.whole = Some(bytes.to_vec());
+        Ok(true)
+    }
+    fn read_snapshot_delta(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
+        Ok(self.stored_delta.clone())
+    }
+    fn write_snapshot_delta(&mut self, bytes: &[u8]) -> Result<bool, BackendError> {
+        if !self.track {
+            return Ok(false);
+        }
+        self.stored_delta = (!bytes.is_empty()).then(|| bytes.to_vec());
+        self.snapshot.delta = Some(bytes.to_vec());
         Ok(true)
     }
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
@@ -417,6 +435,8 @@ impl Backend for LogBackend {
         self.parts.clear();
         self.insert(0, log);
         self.stored_snapshot = None;
+        self.stored_delta = None;
+        self.snapshot = Snapshot::default();
         self.pending.clear();
         self.replaced = self.track;
         Ok(())
@@ -438,7 +458,7 @@ mod tests {
 
     /// Stores what `take_persist` hands out as rows keyed by position, the way IndexedDB does.
     #[derive(Default)]
-    struct Rows(BTreeMap<u64, Vec<u8>>, Option<Vec<u8>>);
+    struct Rows(BTreeMap<u64, Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
 
     impl Rows {
         fn drain(&mut self, store: &mut Engine) {
@@ -448,6 +468,7 @@ mod tests {
                 Persist::Replace(bytes, snapshot) => {
                     self.0.clear();
                     self.1 = None;
+                    self.2 = None;
                     (0, bytes, snapshot)
                 }
             };
@@ -457,8 +478,11 @@ mod tests {
                 self.0.insert(at + start as u64, bytes[start..end].to_vec());
                 start = end;
             }
-            if let Snapshot::Write(bytes) = snapshot {
+            if let Some(bytes) = snapshot.whole {
                 self.1 = Some(bytes);
+            }
+            if let Some(bytes) = snapshot.delta {
+                self.2 = (!bytes.is_empty()).then_some(bytes);
             }
         }
         fn log(&self) -> Vec<u8> {
@@ -480,7 +504,8 @@ mod tests {
                 .flat_map(|(_, r)| r.clone())
                 .collect();
             let head = self.0.get(&0).unwrap().clone();
-            let backend = LogBackend::new(head, tail, tail_at, Some(snapshot), true);
+            let backend =
+                LogBackend::new(head, tail, tail_at, Some(snapshot), self.2.clone(), true);
             let (store, report) =
                 Store::open(backend, DeterministicEnv::new(), Options::default()).unwrap();
             assert!(matches!(report.snapshot, SnapshotUse::Used { .. }));
@@ -515,7 +540,7 @@ mod tests {
     #[test]
     fn pending_bytes_rebuild_the_same_log() {
         let (mut store, _) = Store::open(
-            LogBackend::new(Vec::new(), Vec::new(), 0, None, true),
+            LogBackend::new(Vec::new(), Vec::new(), 0, None, None, true),
             DeterministicEnv::new(),
             Options::default(),
         )
@@ -541,7 +566,7 @@ mod tests {
     #[test]
     fn a_store_opened_through_its_snapshot_fetches_only_what_reads_need() {
         let (mut store, _) = Store::open(
-            LogBackend::new(Vec::new(), Vec::new(), 0, None, true),
+            LogBackend::new(Vec::new(), Vec::new(), 0, None, None, true),
             DeterministicEnv::new(),
             Options::default(),
         )
@@ -614,7 +639,7 @@ mod tests {
         rows.drain(&mut lazy);
         assert_eq!(rows.log(), lazy.backend().whole().unwrap());
         let (reopened, _) = Store::open(
-            LogBackend::new(rows.log(), Vec::new(), 0, None, true),
+            LogBackend::new(rows.log(), Vec::new(), 0, None, None, true),
             DeterministicEnv::new(),
             Options::default(),
         )
@@ -624,9 +649,69 @@ mod tests {
     }
 
     #[test]
+    fn a_delta_travels_with_the_rows_and_an_open_starts_from_it() {
+        let (mut store, _) = Store::open(
+            LogBackend::new(Vec::new(), Vec::new(), 0, None, None, true),
+            DeterministicEnv::new(),
+            Options::default(),
+        )
+        .unwrap();
+        let mut rows = Rows::default();
+        let s = store.create_session("s", Default::default()).unwrap();
+        for i in 0..2000 {
+            let state = format!("{{\"i\":{i}}}");
+            store
+                .checkpoint(NewCheckpoint::new(s, "c", state.as_bytes()))
+                .unwrap();
+        }
+        store.write_snapshot().unwrap();
+        rows.drain(&mut store);
+        let whole = rows.1.clone().unwrap();
+        assert!(rows.2.is_none());
+        for i in 0..20 {
+            let state = format!("{{\"after\":{i}}}");
+            store
+                .checkpoint(NewCheckpoint::new(s, "after", state.as_bytes()))
+                .unwrap();
+        }
+        // Little changed since the snapshot: a delta is written, the snapshot stays.
+        assert!(store.write_snapshot().unwrap());
+        rows.drain(&mut store);
+        assert_eq!(rows.1.as_ref(), Some(&whole));
+        assert!(rows.2.is_some());
+
+        let lazy = rows.open_lazily();
+        assert_eq!(lazy.metrics().checkpoints, 2020);
+        let newest = lazy.get_by_seq(lazy.metrics().next_seq - 1).unwrap();
+        assert_eq!(newest.message, "after");
+        // The delta's point is the log's end: nothing was replayed after it.
+        let (_, report) = Store::open(
+            LogBackend::new(
+                rows.log(),
+                Vec::new(),
+                0,
+                rows.1.clone(),
+                rows.2.clone(),
+                true,
+            ),
+            DeterministicEnv::new(),
+            Options::default(),
+        )
+        .unwrap();
+        assert_eq!(report.snapshot, SnapshotUse::Used { tail_frames: 0 });
+
+        // A compaction replaces the log: snapshot and delta describe the old one and go.
+        store.compact(&RetentionPolicy::keep_last(5)).unwrap();
+        let Persist::Replace(_, snapshot) = store.backend_mut().take_persist() else {
+            panic!("a compaction replaces the log");
+        };
+        assert!(snapshot.delta.is_none_or(|d| d.is_empty()));
+    }
+
+    #[test]
     fn rows_hold_whole_frames_of_bounded_size() {
         let (mut store, _) = Store::open(
-            LogBackend::new(Vec::new(), Vec::new(), 0, None, true),
+            LogBackend::new(Vec::new(), Vec::new(), 0, None, None, true),
             DeterministicEnv::new(),
             Options::default(),
         )

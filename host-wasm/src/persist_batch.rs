@@ -2,19 +2,20 @@
 
 use wasm_bindgen::prelude::*;
 
+use crate::log_backend::Snapshot;
+
 /// Bytes the JavaScript layer must persist: appended frames (and where they start), or a
-/// whole new log, and the
-/// index snapshot written after them, if any.
+/// whole new log, and the index snapshot and delta written after them, if any.
 #[wasm_bindgen]
 pub struct PersistBatch {
     replace: bool,
     at: u64,
     bytes: Vec<u8>,
-    snapshot: Option<Vec<u8>>,
+    snapshot: Snapshot,
 }
 
 impl PersistBatch {
-    pub(crate) fn new(replace: bool, at: u64, bytes: Vec<u8>, snapshot: Option<Vec<u8>>) -> Self {
+    pub(crate) fn new(replace: bool, at: u64, bytes: Vec<u8>, snapshot: Snapshot) -> Self {
         PersistBatch {
             replace,
             at,
@@ -58,6 +59,13 @@ impl PersistBatch {
     /// log.
     #[wasm_bindgen(getter)]
     pub fn snapshot(&self) -> Option<Vec<u8>> {
-        self.snapshot.clone()
+        self.snapshot.whole.clone()
+    }
+
+    /// The snapshot's delta to store after the bytes (`undefined`: keep the stored one; empty:
+    /// delete it). When `replace` is true and there is none, the stored one is deleted.
+    #[wasm_bindgen(getter)]
+    pub fn delta(&self) -> Option<Vec<u8>> {
+        self.snapshot.delta.clone()
     }
 }

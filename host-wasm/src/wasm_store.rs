@@ -18,7 +18,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::js_env::JsEnv;
 use crate::js_error::{invalid, to_js};
-use crate::log_backend::{LogBackend, Persist, Snapshot};
+use crate::log_backend::{LogBackend, Persist};
 use crate::persist_batch::PersistBatch;
 
 type Engine = Store<LogBackend, JsEnv>;
@@ -66,8 +66,8 @@ fn sessions(json: &str) -> Result<Option<Vec<rewind_core::SessionId>>, JsValue> 
 
 #[wasm_bindgen]
 impl WasmStore {
-    /// Opens a store on a log and the index snapshot stored with it (if any; checked against
-    /// the log, ignored when it does not match), with options JSON. `persist`: false for
+    /// Opens a store on a log and the index snapshot and delta stored with it (if any; checked
+    /// against the log, ignored when they do not match), with options JSON. `persist`: false for
     /// stores that are never persisted (memory), whose appended frames and snapshots are not
     /// kept for `takePersist`.
     ///
@@ -84,12 +84,13 @@ impl WasmStore {
         tail: Vec<u8>,
         tail_at: f64,
         snapshot: Option<Vec<u8>>,
+        delta: Option<Vec<u8>>,
         options: &str,
         persist: bool,
     ) -> Result<WasmStore, JsValue> {
         let input: OptionsInput = parse_or_default(options, "options")?;
         let options = Options::try_from(input).map_err(to_js)?;
-        let backend = LogBackend::new(head, tail, position(tail_at)?, snapshot, persist);
+        let backend = LogBackend::new(head, tail, position(tail_at)?, snapshot, delta, persist);
         let (store, report) = Store::open(backend, JsEnv::new(), options).map_err(to_js)?;
         Ok(WasmStore {
             store,
@@ -512,10 +513,6 @@ impl WasmStore {
             Persist::Nothing => return None,
             Persist::Append(at, bytes, snapshot) => (false, at, bytes, snapshot),
             Persist::Replace(bytes, snapshot) => (true, 0, bytes, snapshot),
-        };
-        let snapshot = match snapshot {
-            Snapshot::Write(bytes) => Some(bytes),
-            Snapshot::Keep => None,
         };
         Some(PersistBatch::new(replace, at, bytes, snapshot))
     }

@@ -165,7 +165,7 @@ async function split(stateBytes) {
   const serde = new JsonPlusSerializer();
   const store = Store.memory();
   const session = await store.createSession("split");
-  const engine = new WasmStore(new Uint8Array(), new Uint8Array(), 0, undefined, "{}", false);
+  const engine = new WasmStore(new Uint8Array(), new Uint8Array(), 0, undefined, undefined, "{}", false);
   const engineSession = engine.createSession("split", "{}", "");
   const saver = RewindSaver.memory();
   const memory = new MemorySaver();

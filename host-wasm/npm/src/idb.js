@@ -7,8 +7,9 @@
 // nothing half-written.
 //
 // Beside the rows, the object store `index` holds the engine's index snapshot (one value):
-// what replaying the log builds, at a point of it. It is written in the same transaction as
-// the rows it describes, and the engine checks it against the log and ignores it when it does
+// what replaying the log builds, at a point of it, and its delta (what changed since, while
+// that is small; written instead of a whole new snapshot). They are written in the same
+// transaction as the rows they describe, and the engine checks it against the log and ignores it when it does
 // not match. An open through the snapshot reads the first row (the log's header), the rows
 // from the snapshot's anchor on, and nothing else; the rows before are fetched one by one
 // when a read asks for bytes they hold (`rowsAt`), found by key (the last row starting at or
@@ -24,6 +25,7 @@ const ROWS = "rows";
 const OLD_ROWS = "log";
 const INDEX = "index";
 const SNAPSHOT_KEY = "snapshot";
+const DELTA_KEY = "delta";
 const VERSION = 3;
 /** Rows moved from an older database are split like the engine splits a compacted log. */
 const ROW_BYTES = 256 * 1024;
@@ -136,7 +138,7 @@ export class IdbLog {
   }
 
   /**
-   * What an open reads, in one transaction: `{ head, tail, tailAt, snapshot }`. With a
+   * What an open reads, in one transaction: `{ head, tail, tailAt, snapshot, delta }`. With a
    * snapshot whose anchor `anchorOf(snapshot)` gives, `head` is the first row and `tail` the
    * rows from the one holding the anchor on, starting at position `tailAt`; otherwise `head`
    * is the whole log and `tail` is empty.
@@ -145,8 +147,12 @@ export class IdbLog {
     try {
       const tx = this.#db.transaction([ROWS, INDEX], "readonly");
       const rows = tx.objectStore(ROWS);
-      const stored = await request(tx.objectStore(INDEX).get(SNAPSHOT_KEY));
+      const [stored, storedDelta] = await Promise.all([
+        request(tx.objectStore(INDEX).get(SNAPSHOT_KEY)),
+        request(tx.objectStore(INDEX).get(DELTA_KEY)),
+      ]);
       const snapshot = stored ? new Uint8Array(stored) : undefined;
+      const delta = storedDelta ? new Uint8Array(storedDelta) : undefined;
       const anchor = snapshot ? anchorOf(snapshot) : undefined;
       if (anchor !== undefined) {
         const cursor = await request(rows.openCursor(IDBKeyRange.upperBound(anchor), "prev"));
@@ -156,11 +162,11 @@ export class IdbLog {
             request(rows.get(0)),
             request(rows.getAll(IDBKeyRange.lowerBound(tailAt))),
           ]);
-          if (head) return { head: new Uint8Array(head), tail: join(tail), tailAt, snapshot };
+          if (head) return { head: new Uint8Array(head), tail: join(tail), tailAt, snapshot, delta };
         }
       }
       const all = await request(rows.getAll());
-      return { head: join(all), tail: new Uint8Array(), tailAt: 0, snapshot };
+      return { head: join(all), tail: new Uint8Array(), tailAt: 0, snapshot, delta };
     } catch (error) {
       throw storageError(error, "reading the log");
     }
@@ -190,9 +196,9 @@ export class IdbLog {
     }
   }
 
-  /** Writes batches (`{replace, at, bytes, rowEnds, snapshot}`) in one transaction, in order:
-   * a batch's rows, then its snapshot; a replaced log without a snapshot deletes the stored
-   * one. */
+  /** Writes batches (`{replace, at, bytes, rowEnds, snapshot, delta}`) in one transaction,
+   * in order: a batch's rows, then its snapshot and delta (an empty delta deletes the stored
+   * one); a replaced log deletes the stored snapshot and delta first. */
   async write(batches) {
     let tx;
     try {
@@ -203,6 +209,7 @@ export class IdbLog {
         if (batch.replace) {
           store.clear();
           index.delete(SNAPSHOT_KEY);
+          index.delete(DELTA_KEY);
         }
         let start = 0;
         for (const end of batch.rowEnds) {
@@ -210,6 +217,10 @@ export class IdbLog {
           start = end;
         }
         if (batch.snapshot) index.put(batch.snapshot, SNAPSHOT_KEY);
+        if (batch.delta) {
+          if (batch.delta.length > 0) index.put(batch.delta, DELTA_KEY);
+          else index.delete(DELTA_KEY);
+        }
       }
     } catch (error) {
       // A request refused at once (quota, a closed database): nothing of this write stays.

@@ -98,7 +98,7 @@ export function createApi(glue, platform) {
       return at ?? WasmStore.snapshotAnchor(snapshot.length, snapshot.subarray(0, 16), snapshot);
     });
     const open = (head, tail, tailAt) => ({
-      engine: new WasmStore(head, tail, tailAt, stored.snapshot, engineOptions(options), true),
+      engine: new WasmStore(head, tail, tailAt, stored.snapshot, stored.delta, engineOptions(options), true),
       logBytesRead: head.length + tail.length,
     });
     if (stored.tailAt === 0) return open(stored.head, stored.tail, 0);
@@ -157,7 +157,7 @@ export function createApi(glue, platform) {
     static memory(options = {}) {
       const log = options.log ?? new Uint8Array();
       try {
-        return new Store(new WasmStore(log, new Uint8Array(), 0, undefined, engineOptions(options), false), options, null);
+        return new Store(new WasmStore(log, new Uint8Array(), 0, undefined, undefined, engineOptions(options), false), options, null);
       } catch (error) {
         throw wrapError(error);
       }
@@ -313,6 +313,7 @@ export function createApi(glue, platform) {
         bytes: batch.bytes,
         rowEnds: batch.rowEnds,
         snapshot: batch.snapshot,
+        delta: batch.delta,
       });
       batch.free();
       if (this.#durability === "strict") {

@@ -346,6 +346,66 @@ test("a reloaded tab reads only the log rows it needs; older ones come when read
   await context.close();
 });
 
+test("a writer that changed little since the snapshot stores a delta beside it; a reload starts from both", async () => {
+  const context = await launch();
+  const page = await openPage(context);
+  const indexKeys = () =>
+    page.evaluate(async () => {
+      const db = await new Promise((resolve, reject) => {
+        const req = indexedDB.open("rewind:delta");
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+      const index = db.transaction("index").objectStore("index");
+      const read = (r) => new Promise((resolve) => (r.onsuccess = () => resolve(r.result)));
+      const [keys, snapshot] = await Promise.all([read(index.getAllKeys()), read(index.get("snapshot"))]);
+      db.close();
+      return { keys, snapshotBytes: snapshot ? snapshot.byteLength : 0 };
+    });
+  // A store of many small checkpoints (a large snapshot), moved in as an import.
+  await page.evaluate(async () => {
+    const { Store } = await import("/pkg/index.js");
+    const memory = Store.memory();
+    const session = await memory.createSession("delta");
+    for (let i = 0; i < 3000; i++) await memory.save({ session, message: `small ${i}`, state: { i } });
+    const store = await Store.open({ backend: "indexeddb", name: "delta" });
+    await store.importBinary(await memory.exportBinary());
+    await store.close();
+  });
+  const before = await indexKeys();
+  assert.deepEqual(before.keys, ["snapshot"]);
+  // ~100 KB more: a delta, not a new 3,000-checkpoint snapshot.
+  await page.evaluate(async () => {
+    const { Store } = await import("/pkg/index.js");
+    const store = await Store.open({ backend: "indexeddb", name: "delta" });
+    const session = store.sessions()[0].id;
+    for (let i = 0; i < 40; i++) {
+      const words = Array.from({ length: 300 }, (_, j) => ((i * 7919 + j * 104729) % 999983).toString(36));
+      await store.checkpoint({ session, message: `big ${i}`, state: { words } });
+    }
+    await store.close();
+  });
+  const after = await indexKeys();
+  assert.deepEqual(after.keys.sort(), ["delta", "snapshot"]);
+  assert.equal(after.snapshotBytes, before.snapshotBytes, "the snapshot itself was not rewritten");
+  await page.reload();
+  const reopened = await page.evaluate(async () => {
+    const { Store } = await import("/pkg/index.js");
+    const store = await Store.open({ backend: "indexeddb", name: "delta" });
+    const { logBytesRead, ...source } = store.indexSource();
+    const count = store.metrics().checkpoints;
+    const newest = store.latest(store.sessions()[0].id).message;
+    const verified = (await store.verify()).ok;
+    await store.close();
+    return { source, count, newest, verified };
+  });
+  assert.deepEqual(reopened.source, { snapshot: "used", tailFrames: 0 });
+  assert.equal(reopened.count, 3040);
+  assert.equal(reopened.newest, "big 39");
+  assert.equal(reopened.verified, true);
+  await context.close();
+});
+
 test("a database of the earlier row layout (keys 0, 1, 2…) opens and moves to rows keyed by position", async () => {
   const context = await launch();
   const page = await openPage(context);
