@@ -76,6 +76,13 @@ pub struct OpCounters {
     pub imports: u64,
     /// Backend failures returned to callers.
     pub backend_errors: u64,
+    /// Whole index snapshots this store wrote (see [`crate::snapshot`]).
+    pub snapshots_written: u64,
+    /// Snapshot deltas this store wrote.
+    pub snapshot_deltas_written: u64,
+    /// Whole snapshots merged away from the writer and installed (see
+    /// [`Store::finish_snapshot_merge`](crate::Store::finish_snapshot_merge)).
+    pub snapshots_merged: u64,
 }
 
 /// Whether a store can take writes, and what needs attention.

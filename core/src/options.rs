@@ -77,6 +77,14 @@ pub struct Options {
     /// checked block by block as it is read, so an open costs what it reads (default 8 MiB,
     /// a few milliseconds of checking; see [`crate::snapshot`]).
     pub snapshot_check_whole: u64,
+    /// Leave whole snapshots that fall due while the store is written to the host, to build
+    /// away from the writer (default false: the write that makes one due writes it). The
+    /// writer then writes only deltas of what changed since the snapshot, and
+    /// [`Store::take_snapshot_merge`](crate::Store::take_snapshot_merge) hands out the work of
+    /// merging snapshot and delta into a new snapshot, which a thread does while writes go on
+    /// (the native `SharedStore` does). The first snapshot of a store that has none, and those
+    /// after a compaction, are still written by the writer.
+    pub snapshot_in_background: bool,
 }
 
 impl Options {
@@ -119,6 +127,13 @@ impl Options {
         self
     }
 
+    /// Sets whether whole snapshots due during writes are left to the host to build away from
+    /// the writer (see [`Options::snapshot_in_background`]).
+    pub fn snapshot_in_background(mut self, background: bool) -> Self {
+        self.snapshot_in_background = background;
+        self
+    }
+
     /// Sets whether every write syncs the backend before returning.
     pub fn sync_every_write(mut self, sync: bool) -> Self {
         self.sync_every_write = sync;
@@ -143,6 +158,7 @@ impl Default for Options {
             snapshot_every: 8 << 20,
             use_snapshot: true,
             snapshot_check_whole: 8 << 20,
+            snapshot_in_background: false,
         }
     }
 }

@@ -631,3 +631,76 @@ fn short_ids_and_prefixes_name_checkpoints_as_a_scan_would() {
         assert!(store.checkpoints_with_prefix("xyz", 11).is_err());
     }
 }
+
+/// A store whose whole snapshots are left to the host (as the native `SharedStore` leaves them
+/// to a thread): merges taken, built and installed at random points while writes go on —
+/// compactions among them — give what a replay gives, before and after a reopen.
+#[test]
+fn whole_snapshots_merged_away_from_the_writer_give_what_a_replay_gives() {
+    let mut installed = 0;
+    let mut abandoned = 0;
+    for seed in 0..seeds().min(20) {
+        let mut r = Rng(seed + 1000);
+        let (mut store, _) = Store::open(
+            MemoryBackend::with_snapshot(Vec::new(), None),
+            DeterministicEnv::new(),
+            Options::default()
+                .snapshot_every(4096)
+                .snapshot_in_background(true),
+        )
+        .unwrap();
+        let mut sessions = Vec::new();
+        // A merge handed out, and what it built once "its thread" ran.
+        let mut running: Option<(
+            rewind_core::snapshot::SnapshotMerge,
+            Option<Option<Vec<u8>>>,
+        )> = None;
+        for step in 0..400 {
+            write(&mut store, &mut sessions, &mut r, step);
+            if running.is_none() {
+                running = store.take_snapshot_merge().map(|m| (m, None));
+            }
+            match &mut running {
+                Some((merge, built @ None)) if r.below(3) == 0 => *built = Some(merge.build()),
+                Some((_, Some(_))) if r.below(3) == 0 => {
+                    let Some((_, Some(bytes))) = running.take() else {
+                        unreachable!()
+                    };
+                    let done = store
+                        .finish_snapshot_merge(|backend| match &bytes {
+                            Some(bytes) => rewind_core::Backend::write_snapshot(backend, bytes),
+                            None => Ok(false),
+                        })
+                        .unwrap();
+                    if done {
+                        installed += 1;
+                    } else {
+                        abandoned += 1;
+                    }
+                    let why =
+                        format!("seed {seed}, step {step}, after a merge (installed: {done})");
+                    let (replayed, _) = open(store.backend().bytes().to_vec(), None);
+                    assert_eq!(observe(&store), observe(&replayed), "{why}");
+                }
+                _ => {}
+            }
+        }
+        let backend = store.backend();
+        let (log, snapshot, delta) = (
+            backend.bytes().to_vec(),
+            backend.snapshot().map(<[u8]>::to_vec),
+            backend.snapshot_delta().map(<[u8]>::to_vec),
+        );
+        let (_, report) = reopen_both_with_delta(&log, (snapshot, delta), &format!("seed {seed}"));
+        assert!(
+            matches!(
+                report.snapshot,
+                SnapshotUse::Used { .. } | SnapshotUse::None
+            ),
+            "seed {seed}: {:?}",
+            report.snapshot
+        );
+    }
+    assert!(installed > 0, "no merge was installed");
+    assert!(abandoned + installed > 0);
+}

@@ -123,6 +123,9 @@ pub struct Store<B: Backend, E: Env> {
     snapshot_len: u64,
     /// The size of the last snapshot delta written (0: none since the last snapshot).
     delta_len: u64,
+    /// A whole snapshot left to the host to build (see
+    /// [`Options::snapshot_in_background`]), and the frames written since its point.
+    merge: Option<snapshot::PendingMerge>,
 }
 
 impl<B: Backend, E: Env> core::fmt::Debug for Store<B, E> {
@@ -333,6 +336,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             snapshot_at,
             snapshot_len,
             delta_len: 0,
+            merge: None,
         };
         Ok((store, report, salvaged))
     }

@@ -413,6 +413,8 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// Replaces the log with the live store minus `exclude` (with the heads that removing them
     /// moves already moved).
     pub(crate) fn rewrite_log(&mut self, exclude: HashSet<CheckpointId>) -> Result<()> {
+        // A snapshot being merged describes the log this replaces: it is not taken up.
+        self.merge = None;
         if let Some(err) = &self.write_error {
             return Err(Error::Backend(err.clone()));
         }

@@ -71,6 +71,19 @@
 //! writer then reads its index from, as an open would (so its memory holds what changed since,
 //! not the store), and the delta goes.
 //!
+//! **Merged away from the writer.** With
+//! [`Options::snapshot_in_background`](crate::Options::snapshot_in_background) a writer that
+//! reads from a snapshot never writes a whole one itself: when one falls due it writes a delta
+//! anyway and keeps a copy of what it appends from then on, and
+//! [`Store::take_snapshot_merge`] hands the host a [`SnapshotMerge`] — the snapshot and that
+//! delta — which a thread turns into the whole snapshot (the snapshot read, the delta applied,
+//! encoded) while writes go on. [`Store::finish_snapshot_merge`] puts it in place through the
+//! host and rebases the index on it: the new snapshot read as an open would, and the frames
+//! appended since its point replayed on top (kept only if that gives the same store). A
+//! compaction meanwhile drops the merge (it describes a log that is gone). Until the merge is
+//! installed, deltas still name the old snapshot; once it is, they name the new one, whose
+//! point is the merged delta's.
+//!
 //! **When they are written** (writers only; a read-only open never writes one): by
 //! [`Store::write_snapshot`]; by a writer once the log has grown past
 //! [`Options::snapshot_every`](crate::Options::snapshot_every) bytes and the size of the last
@@ -464,7 +477,11 @@ pub(crate) fn encode(index: &Index, log_bytes: u64, anchor: (u64, &[u8])) -> Opt
     if !index.at_sealed_point() || index.damaged() {
         return None;
     }
-    let point = point_of(index, log_bytes, anchor)?;
+    encode_at(index, point_of(index, log_bytes, anchor)?)
+}
+
+/// Encodes `index` as a snapshot of `point`.
+fn encode_at(index: &Index, point: Point) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(PREFIX_LEN + 300 * index.checkpoints.len() + 1024);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
@@ -762,6 +779,59 @@ fn parse(bytes: &[u8], summary_start: u64) -> core::result::Result<Summary<'_>, 
 pub fn log_anchor(snapshot: &dyn SnapshotBytes) -> Option<u64> {
     let (summary, start) = read_summary(snapshot).ok()?;
     Some(parse(&summary, start).ok()?.point.anchor_at)
+}
+
+/// A whole snapshot due while a store is written, to build away from its writer: the snapshot
+/// the store's index reads from, and the delta written of what changed since (see
+/// [`Store::take_snapshot_merge`]). `Send`: built on another thread.
+pub struct SnapshotMerge {
+    base: Arc<dyn SnapshotBytes>,
+    delta: Vec<u8>,
+    check_whole: u64,
+}
+
+impl core::fmt::Debug for SnapshotMerge {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SnapshotMerge")
+            .field("base_bytes", &self.base.len())
+            .field("delta_bytes", &self.delta.len())
+            .finish()
+    }
+}
+
+impl SnapshotMerge {
+    /// The new snapshot: the base with the delta applied, encoded whole (what a writer would
+    /// have written at the delta's point). `None` when they do not fit together (nothing is to
+    /// be stored then). Costs as much as the snapshot is large, and reads the base's blocks.
+    pub fn build(&self) -> Option<Vec<u8>> {
+        let (summary, start) = read_summary(&*self.base).ok()?;
+        let summary = parse(&summary, start).ok()?;
+        let (mut index, _) = build(self.base.clone(), summary, self.check_whole).ok()?;
+        let bytes = Arc::new(self.delta.clone());
+        let delta = parse_delta(&bytes)?;
+        if index.persisted.as_ref()?.checksum != delta.base {
+            return None;
+        }
+        let point = apply_delta(&mut index, delta, &bytes)?;
+        if index.damaged() {
+            return None;
+        }
+        encode_at(&index, point)
+    }
+}
+
+/// A merge handed out (or about to be): where its delta's point is, and the frames appended
+/// since, as appended (their log position and bytes).
+pub(crate) struct PendingMerge {
+    point: u64,
+    frames: Vec<(u64, Vec<u8>)>,
+    taken: bool,
+}
+
+impl PendingMerge {
+    pub(crate) fn appended(&mut self, at: u64, frames: &[u8]) {
+        self.frames.push((at, frames.to_vec()));
+    }
 }
 
 /// Whether the log holds the frame a snapshot's point names: its header first (so a forged
@@ -1406,6 +1476,13 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// Syncs the log first. Returns whether one was written: not by a read-only store, a
     /// backend that keeps none, or in the middle of a write.
     pub fn write_snapshot(&mut self) -> Result<bool> {
+        self.write_snapshot_as(false)
+    }
+
+    /// [`write_snapshot`](Store::write_snapshot); `delta_only`: a delta whenever the index
+    /// reads from a snapshot of this log, however much changed (the whole snapshot is then left
+    /// to a merge, see [`Options::snapshot_in_background`](crate::Options::snapshot_in_background)).
+    fn write_snapshot_as(&mut self, delta_only: bool) -> Result<bool> {
         if self.backend.is_read_only()
             || !self.backend.keeps_snapshots()
             || self.write_error.is_some()
@@ -1425,7 +1502,8 @@ impl<B: Backend, E: Env> Store<B, E> {
         };
         let mut anchor = alloc::vec![0u8; len as usize];
         self.backend.read_at(at, &mut anchor)?;
-        if self.delta_is_due()
+        let based = self.snapshot_len > 0 && self.index.persisted.is_some();
+        if (self.delta_is_due() || delta_only && based)
             && let Some(point) = point_of(&self.index, self.log_bytes, (at, &anchor))
             && let Some(bytes) = encode_delta(&self.index, point)
         {
@@ -1434,6 +1512,20 @@ impl<B: Backend, E: Env> Store<B, E> {
                 Ok(true) => {
                     self.snapshot_at = self.log_bytes;
                     self.delta_len = bytes.len() as u64;
+                    self.ops.snapshot_deltas_written += 1;
+                    if let Some(merge) = self.merge.as_mut().filter(|m| !m.taken) {
+                        // A merge not handed out yet merges this later delta.
+                        merge.point = self.log_bytes;
+                        merge.frames.clear();
+                    } else if delta_only && !self.delta_is_due() && self.merge.is_none() {
+                        // The whole snapshot is due: merging this delta into the snapshot
+                        // makes it, and the frames written meanwhile are kept to rebase on it.
+                        self.merge = Some(PendingMerge {
+                            point: self.log_bytes,
+                            frames: Vec::new(),
+                            taken: false,
+                        });
+                    }
                     return Ok(true);
                 }
                 // A backend that keeps no deltas gets a whole snapshot.
@@ -1457,6 +1549,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             }
         };
         if written {
+            self.ops.snapshots_written += 1;
             self.snapshot_at = self.log_bytes;
             self.snapshot_len = bytes.len() as u64;
             self.delta_len = 0;
@@ -1529,8 +1622,123 @@ impl<B: Backend, E: Env> Store<B, E> {
         if every > 0 && grown >= every.max(last) {
             // Whatever happens, the next try comes after as much growth again, not at every
             // write.
-            let _ = self.write_snapshot();
+            let _ = self.write_snapshot_as(self.options.snapshot_in_background);
             self.snapshot_at = self.log_bytes;
         }
+    }
+
+    /// The whole snapshot left to the host (see
+    /// [`Options::snapshot_in_background`](crate::Options::snapshot_in_background)): the
+    /// snapshot the index reads from and the delta just written of what changed since, to
+    /// merge into a new snapshot with [`SnapshotMerge::build`] on another thread, store beside
+    /// the backend's snapshot by the backend's means, and put in place with
+    /// [`finish_snapshot_merge`](Store::finish_snapshot_merge). Handed out once; `None` when
+    /// none is due. Until it is finished the store keeps a copy of what it appends.
+    pub fn take_snapshot_merge(&mut self) -> Option<SnapshotMerge> {
+        let merge = self.merge.as_mut().filter(|m| !m.taken)?;
+        let base = self
+            .index
+            .persisted
+            .as_ref()
+            .map(|p| p.file().clone())
+            .filter(|_| self.snapshot_at == merge.point);
+        let delta = self.backend.read_snapshot_delta().ok().flatten();
+        match (base, delta) {
+            (Some(base), Some(delta)) => {
+                merge.taken = true;
+                Some(SnapshotMerge {
+                    base,
+                    delta,
+                    check_whole: self.options.snapshot_check_whole,
+                })
+            }
+            // The delta was replaced since (a later one, or a whole snapshot): nothing to
+            // merge; the next one that falls due starts again.
+            _ => {
+                self.merge = None;
+                None
+            }
+        }
+    }
+
+    /// Whether a merge handed out by [`take_snapshot_merge`](Store::take_snapshot_merge) still
+    /// waits for [`finish_snapshot_merge`](Store::finish_snapshot_merge) (false once a
+    /// compaction replaced the log it describes: finishing it then installs nothing).
+    pub fn snapshot_merge_pending(&self) -> bool {
+        self.merge.as_ref().is_some_and(|m| m.taken)
+    }
+
+    /// Ends the merge handed out by [`take_snapshot_merge`](Store::take_snapshot_merge):
+    /// `install` puts the snapshot it built in place as the backend's snapshot (atomically;
+    /// `Ok(false)`: it was not built or not stored, and nothing changes). It is called only
+    /// while the merge still describes this log (not after a compaction, which replaced it).
+    /// The index then reads from the new snapshot, with the writes made since replayed on top,
+    /// so the next deltas are small again. Returns whether the snapshot was installed.
+    pub fn finish_snapshot_merge<F>(&mut self, install: F) -> Result<bool>
+    where
+        F: FnOnce(&mut B) -> core::result::Result<bool, BackendError>,
+    {
+        let Some(merge) = self.merge.take_if(|m| m.taken) else {
+            return Ok(false);
+        };
+        if !self.index.at_sealed_point() || self.write_error.is_some() {
+            return Ok(false);
+        }
+        if !install(&mut self.backend).map_err(Error::Backend)? {
+            return Ok(false);
+        }
+        self.ops.snapshots_merged += 1;
+        self.rebase_on_merged(merge);
+        Ok(true)
+    }
+
+    /// After a merged snapshot was installed: the index reads from it, with the frames
+    /// appended since its point replayed on top — unless that does not give the same store
+    /// (then the index stays as it is: the snapshot on disk is sound either way).
+    fn rebase_on_merged(&mut self, merge: PendingMerge) {
+        let Ok(Some(file)) = self.backend.open_snapshot() else {
+            return;
+        };
+        let snapshot_len = file.len();
+        let Ok((summary, start)) = read_summary(&*file) else {
+            return;
+        };
+        let Ok(summary) = parse(&summary, start) else {
+            return;
+        };
+        if summary.point.log_bytes != merge.point {
+            return;
+        }
+        let Ok((mut index, point)) =
+            build(file.clone(), summary, self.options.snapshot_check_whole)
+        else {
+            return;
+        };
+        index.chain.watch = self.options.expect_head;
+        index.last_frame = Some((point.anchor_at, point.anchor_len));
+        for (pos, bytes) in &merge.frames {
+            for frame in crate::log::frames(bytes, 0) {
+                let Ok(frame) = frame else {
+                    return;
+                };
+                if index
+                    .replay_frame(pos + frame.payload_offset() as u64, frame.payload)
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+        // The same store, read another way: anything else is a bug, and the index stays.
+        if index.damaged()
+            || index.next_seq != self.index.next_seq
+            || index.checkpoints.len() != self.index.checkpoints.len()
+            || index.chain.head() != self.index.chain.head()
+        {
+            return;
+        }
+        self.index.replace_content(index);
+        self.snapshot_len = snapshot_len;
+        self.delta_len = 0;
     }
 }

@@ -280,6 +280,11 @@ impl core::fmt::Debug for Persisted {
 }
 
 impl Persisted {
+    /// The snapshot's bytes.
+    pub fn file(&self) -> &Arc<dyn SnapshotBytes> {
+        &self.file
+    }
+
     /// The tables `tables` (in [`TableId::ALL`]'s order) and `heap` describe in `file`; `None`
     /// when one does not fit in it or is not a whole number of rows.
     pub fn new(

@@ -496,6 +496,9 @@ impl<B: Backend, E: Env> Store<B, E> {
             }
         };
         self.index.note_appended(base, &buf);
+        if let Some(merge) = &mut self.merge {
+            merge.appended(base, &buf);
+        }
         self.keep_write_buf(buf);
         if let Some(head) = sealed {
             self.index.chain.advance(head);
