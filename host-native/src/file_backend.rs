@@ -88,6 +88,10 @@ pub const INDEX_FILE: &str = "INDEX";
 /// (beside it and renamed) instead of a whole new snapshot, and used only with the snapshot it
 /// names (see `rewind_core::snapshot`).
 pub const INDEX_DELTA_FILE: &str = "INDEX.delta";
+/// Name of the file a snapshot built away from the writer (a merge of the snapshot and its
+/// delta, see [`SnapshotPreparer`]) is written to before it is renamed over [`INDEX_FILE`]. One
+/// left by a crash is overwritten by the next merge.
+pub const INDEX_MERGE_FILE: &str = "INDEX.merge.tmp";
 const CURRENT_PREFIX: &str = "rewind-generation ";
 const LAST_SEGMENT_PREFIX: &str = "last-segment ";
 const OFFSET_BITS: u32 = 40;
@@ -204,6 +208,31 @@ impl PendingSync {
     }
 }
 
+/// Writes a snapshot built on another thread — a merge of the index snapshot and its delta
+/// (see `rewind_core::Store::take_snapshot_merge`) — beside the store as [`INDEX_MERGE_FILE`],
+/// synced, while the writer goes on; [`FileBackend::install_prepared_snapshot`] then renames it
+/// over the snapshot, under the writer's lock. `Send`: obtained from the backend, used on the
+/// thread that builds.
+#[derive(Clone, Debug)]
+pub struct SnapshotPreparer {
+    fs: Arc<dyn FileSystem>,
+    dir: PathBuf,
+}
+
+impl SnapshotPreparer {
+    /// Writes `bytes` as the prepared snapshot and syncs it.
+    pub fn prepare(&self, bytes: &[u8]) -> Result<()> {
+        let path = self.dir.join(INDEX_MERGE_FILE);
+        self.fs
+            .open(&path, OpenMode::Replace)
+            .and_then(|file| {
+                file.write_all_at(bytes, 0)?;
+                file.sync_all()
+            })
+            .map_err(|e| Error::io(&path, "write", e))
+    }
+}
+
 /// The file backend. Open it through [`FileStore`](crate::FileStore) or
 /// [`SharedStore`](crate::SharedStore).
 #[derive(Debug)]
@@ -297,6 +326,7 @@ impl FileBackend {
                                 "INDEX.tmp",
                                 INDEX_DELTA_FILE,
                                 "INDEX.delta.tmp",
+                                INDEX_MERGE_FILE,
                             ]
                             .contains(&n.to_string_lossy().as_ref())
                         });
@@ -408,6 +438,36 @@ impl FileBackend {
             mark_reader: MarkReader::default(),
             current_seen: None,
         }
+    }
+
+    /// What a thread building a merged index snapshot writes it with (see
+    /// [`SnapshotPreparer`]).
+    pub fn snapshot_preparer(&self) -> SnapshotPreparer {
+        SnapshotPreparer {
+            fs: self.fs.clone(),
+            dir: self.dir.clone(),
+        }
+    }
+
+    /// Puts the snapshot a [`SnapshotPreparer`] wrote in place of the index snapshot: renamed
+    /// over it, then the directory synced (a crash leaves the old one or the new one).
+    pub fn install_prepared_snapshot(&mut self) -> std::result::Result<bool, BackendError> {
+        if self.read_only() {
+            return Err(BackendError::ReadOnly);
+        }
+        let from = self.dir.join(INDEX_MERGE_FILE);
+        let to = self.dir.join(INDEX_FILE);
+        self.fs
+            .rename(&from, &to)
+            .map_err(|e| Error::io(&to, "replace", e))
+            .and_then(|()| sync_dir(self.fs.as_ref(), &self.dir))
+            .map_err(to_backend)?;
+        Ok(true)
+    }
+
+    /// Removes a prepared snapshot that will not be installed.
+    pub fn discard_prepared_snapshot(&self) {
+        let _ = self.fs.remove(&self.dir.join(INDEX_MERGE_FILE));
     }
 
     /// Whether this backend was opened read-only.

@@ -108,3 +108,66 @@ fn eight_writers_and_two_readers() {
     }
     assert!(store.read(|s| s.verify()).is_ok());
 }
+
+/// Whole index snapshots are built by a background thread while writers go on: once the store
+/// has a snapshot the writer writes only deltas, and merges replace the snapshot. Every
+/// checkpoint is there throughout, and a reopen through the final snapshot gives what a replay
+/// gives.
+#[test]
+fn whole_snapshots_are_merged_in_the_background_while_writers_go_on() {
+    let dir = TempDir::new().expect("a temporary directory");
+    let path = dir.path().join("store");
+    let options = || {
+        let mut options = FileOptions::default().durability(Durability::Never);
+        options.store = options.store.snapshot_every(16 << 10);
+        options
+    };
+    let store = SharedStore::open(&path, options()).unwrap();
+    let session = store.create_session("merges", Default::default()).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..4000u64 {
+        // ~600 B of its own per state: the log grows by ~2.4 MB.
+        let state = format!("{{\"i\":{i},\"pad\":\"{}\"}}", format!("{i:08}").repeat(70));
+        let cp = store
+            .checkpoint(NewCheckpoint::new(session, "step", state.as_bytes()))
+            .unwrap();
+        ids.push(cp.id);
+        assert_eq!(store.metrics().checkpoints, i + 1);
+    }
+    // A merge's thread may still be running: a write installs it once it is done.
+    let mut waited = 0;
+    while store.metrics().ops.snapshots_merged == 0 && waited < 6000 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        waited += 1;
+        let cp = store
+            .checkpoint(NewCheckpoint::new(session, "tick", b"{}"))
+            .unwrap();
+        ids.push(cp.id);
+    }
+    // The writer wrote one whole snapshot (the store had none); the others were merged.
+    let ops = store.metrics().ops;
+    assert_eq!(ops.snapshots_written, 1, "{ops:?}");
+    assert!(ops.snapshots_merged >= 1, "{ops:?}");
+    assert!(
+        ops.snapshot_deltas_written > ops.snapshots_merged,
+        "{ops:?}"
+    );
+    drop(store);
+    assert!(!path.join(rewind::INDEX_MERGE_FILE).exists());
+
+    let through = rewind::FileStore::open(&path, options()).unwrap();
+    let used = &through.open_report().load.snapshot;
+    assert!(matches!(used, rewind::SnapshotUse::Used { .. }), "{used:?}");
+    drop(through);
+    let mut replay = options();
+    replay.store = replay.store.use_snapshot(false);
+    let replayed = rewind::FileStore::open_read_only(&path, replay).unwrap();
+    let through = rewind::FileStore::open_read_only(&path, options()).unwrap();
+    assert_eq!(
+        rewind_core::conformance::fingerprint(&*through),
+        rewind_core::conformance::fingerprint(&*replayed)
+    );
+    for id in ids.iter().step_by(97) {
+        assert_eq!(through.state(*id).unwrap(), replayed.state(*id).unwrap());
+    }
+}
