@@ -22,6 +22,10 @@ step "power cuts on a simulated disk: ${POWER_LOSS_SEEDS:=10000} random write se
 POWER_LOSS_SEEDS="$POWER_LOSS_SEEDS" cargo test --release -p rewind-tests --test power_loss -- \
     --nocapture power_cuts 2>&1 | grep -E 'PowerLossReport|test result'
 
+step "power cuts during background snapshot merges: ${POWER_LOSS_MERGE_SEEDS:=2000} SharedStore runs"
+POWER_LOSS_MERGE_SEEDS="$POWER_LOSS_MERGE_SEEDS" cargo test --release -p rewind-tests \
+    --test power_loss -- --nocapture background 2>&1 | grep -E 'merges installed|test result'
+
 step "a live writer of ${LIVE_CHECKPOINTS:=2000} checkpoints, three CLI readers and rewind watch"
 LIVE_CHECKPOINTS="$LIVE_CHECKPOINTS" cargo test --release -p rewind --test live -- --nocapture \
     2>&1 | grep -E 'checkpoints written|test result'
