@@ -273,6 +273,12 @@ export interface Metrics {
     compactions: number;
     imports: number;
     backendErrors: number;
+    /** Whole index snapshots this store wrote. */
+    snapshotsWritten: number;
+    /** Index snapshot deltas this store wrote. */
+    snapshotDeltasWritten: number;
+    /** Whole snapshots merged away from the writer and installed (native `SharedStore`). */
+    snapshotsMerged: number;
   };
 }
 

@@ -1332,6 +1332,9 @@ test("metrics: a growing conversation is deduplicated", async () => {
       compactions: 0,
       imports: 0,
       backendErrors: 0,
+      snapshotsWritten: 0,
+      snapshotDeltasWritten: 0,
+      snapshotsMerged: 0,
     },
   });
   const s = await store.createSession("chat");
