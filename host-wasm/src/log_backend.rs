@@ -513,6 +513,17 @@ mod tests {
         }
     }
 
+    /// A new store on a tracking backend, as the package opens one.
+    fn fresh_store() -> Engine {
+        Store::open(
+            LogBackend::new(Vec::new(), Vec::new(), 0, None, None, true),
+            DeterministicEnv::new(),
+            Options::default(),
+        )
+        .unwrap()
+        .0
+    }
+
     /// Reads a state as the package does: fetch what the engine says is missing, then read,
     /// fetching on `OutOfRange` until nothing new comes.
     fn state(store: &mut Engine, rows: &Rows, id: CheckpointId) -> (Vec<u8>, usize) {
@@ -539,12 +550,7 @@ mod tests {
 
     #[test]
     fn pending_bytes_rebuild_the_same_log() {
-        let (mut store, _) = Store::open(
-            LogBackend::new(Vec::new(), Vec::new(), 0, None, None, true),
-            DeterministicEnv::new(),
-            Options::default(),
-        )
-        .unwrap();
+        let mut store = fresh_store();
         let mut rows = Rows::default();
         let s = store.create_session("s", Default::default()).unwrap();
         rows.drain(&mut store);
@@ -565,12 +571,7 @@ mod tests {
 
     #[test]
     fn a_store_opened_through_its_snapshot_fetches_only_what_reads_need() {
-        let (mut store, _) = Store::open(
-            LogBackend::new(Vec::new(), Vec::new(), 0, None, None, true),
-            DeterministicEnv::new(),
-            Options::default(),
-        )
-        .unwrap();
+        let mut store = fresh_store();
         let mut rows = Rows::default();
         let s = store.create_session("s", Default::default()).unwrap();
         let mut ids = Vec::new();
@@ -650,12 +651,7 @@ mod tests {
 
     #[test]
     fn a_delta_travels_with_the_rows_and_an_open_starts_from_it() {
-        let (mut store, _) = Store::open(
-            LogBackend::new(Vec::new(), Vec::new(), 0, None, None, true),
-            DeterministicEnv::new(),
-            Options::default(),
-        )
-        .unwrap();
+        let mut store = fresh_store();
         let mut rows = Rows::default();
         let s = store.create_session("s", Default::default()).unwrap();
         for i in 0..2000 {
@@ -710,12 +706,7 @@ mod tests {
 
     #[test]
     fn rows_hold_whole_frames_of_bounded_size() {
-        let (mut store, _) = Store::open(
-            LogBackend::new(Vec::new(), Vec::new(), 0, None, None, true),
-            DeterministicEnv::new(),
-            Options::default(),
-        )
-        .unwrap();
+        let mut store = fresh_store();
         let s = store.create_session("s", Default::default()).unwrap();
         // Fresh bytes (nothing to deduplicate) of 100 KB per checkpoint.
         let mut x = 1u64;

@@ -15,6 +15,19 @@ fn host(err: String) -> BackendError {
     BackendError::Io(err)
 }
 
+/// Fills `buf` (read at `pos`) with what a host read returned: exactly that many bytes.
+fn fill(pos: u64, buf: &mut [u8], read: Result<Vec<u8>, String>) -> Result<(), BackendError> {
+    let bytes = read.map_err(host)?;
+    if bytes.len() != buf.len() {
+        return Err(BackendError::OutOfRange {
+            pos,
+            len: buf.len() as u64,
+        });
+    }
+    buf.copy_from_slice(&bytes);
+    Ok(())
+}
+
 /// Replays what the host's `load` or `load-from` gave.
 fn replay(loaded: backend::Loaded, visit: &mut Visitor<'_>) -> Result<LoadReport, Error> {
     let mut report = LoadReport::default();
@@ -39,15 +52,7 @@ impl SnapshotBytes for HostSnapshot {
         self.len
     }
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
-        let bytes = backend::read_snapshot(pos, buf.len() as u32).map_err(host)?;
-        if bytes.len() != buf.len() {
-            return Err(BackendError::OutOfRange {
-                pos,
-                len: buf.len() as u64,
-            });
-        }
-        buf.copy_from_slice(&bytes);
-        Ok(())
+        fill(pos, buf, backend::read_snapshot(pos, buf.len() as u32))
     }
 }
 
@@ -97,15 +102,7 @@ impl Backend for HostBackend {
         backend::write_snapshot_delta(bytes).map_err(host)
     }
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
-        let bytes = backend::read_at(pos, buf.len() as u32).map_err(host)?;
-        if bytes.len() != buf.len() {
-            return Err(BackendError::OutOfRange {
-                pos,
-                len: buf.len() as u64,
-            });
-        }
-        buf.copy_from_slice(&bytes);
-        Ok(())
+        fill(pos, buf, backend::read_at(pos, buf.len() as u32))
     }
     fn begin_rewrite(&mut self) -> Result<(), BackendError> {
         backend::begin_rewrite().map_err(host)
