@@ -320,6 +320,23 @@ impl<B: Backend, E: Env> Store<B, E> {
         let page = match (source, query.order) {
             (Source::All(_), Order::Ascending) => page(all(), query, limit, capacity),
             (Source::All(_), Order::Descending) => page(all().rev(), query, limit, capacity),
+            // A set without a snapshot layer is walked directly (no merge to step through).
+            (Source::Seqs(set), Order::Ascending) if let Some(keys) = set.added_range(lo..=hi) => {
+                page(
+                    keys.filter_map(|seq| self.get_by_seq(seq)),
+                    query,
+                    limit,
+                    capacity,
+                )
+            }
+            (Source::Seqs(set), Order::Descending) if let Some(keys) = set.added_range(lo..=hi) => {
+                page(
+                    keys.rev().filter_map(|seq| self.get_by_seq(seq)),
+                    query,
+                    limit,
+                    capacity,
+                )
+            }
             (Source::Seqs(set), Order::Ascending) => page(
                 set.range(lo..=hi).filter_map(|seq| self.get_by_seq(seq)),
                 query,

@@ -247,6 +247,20 @@ impl<K: StoredKey> KeySet<K> {
         }
     }
 
+    /// The keys in `range` when the set has no snapshot layer (all its keys are in memory):
+    /// a plain ordered walk, for loops that visit every key. `None` when there is one.
+    pub fn added_range(&self, range: RangeInclusive<K>) -> Option<AddedIter<'_, K>> {
+        if self.base.is_some() {
+            return None;
+        }
+        let (lo, hi) = (*range.start(), *range.end());
+        Some(if lo <= hi {
+            self.added.range(range).copied()
+        } else {
+            self.added.range(K::MIN..K::MIN).copied()
+        })
+    }
+
     /// The greatest key.
     pub fn last(&self) -> Option<K> {
         self.iter().next_back()
