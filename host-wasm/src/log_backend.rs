@@ -146,18 +146,15 @@ impl LogBackend {
             snapshot: Snapshot::default(),
             track,
         };
-        backend.len = (head.len() as u64).max(tail_at + tail.len() as u64);
-        if tail.is_empty() || tail_at == 0 {
-            let mut log = head;
-            if tail_at == 0 && tail.len() > log.len() {
-                log = tail;
-            }
-            backend.len = log.len() as u64;
-            backend.insert(0, log);
+        let tail_end = if tail.is_empty() {
+            0
         } else {
-            backend.insert(0, head);
-            backend.insert(tail_at, tail);
-        }
+            tail_at + tail.len() as u64
+        };
+        backend.len = tail_end.max(head.len() as u64);
+        backend.insert(0, head);
+        // Where the two overlap, the head's bytes are kept.
+        backend.add(tail_at, tail);
         backend
     }
 

@@ -786,7 +786,7 @@ pub fn log_anchor(snapshot: &dyn SnapshotBytes) -> Option<u64> {
 /// [`Store::take_snapshot_merge`]). `Send`: built on another thread.
 pub struct SnapshotMerge {
     base: Arc<dyn SnapshotBytes>,
-    delta: Vec<u8>,
+    delta: Arc<Vec<u8>>,
     check_whole: u64,
 }
 
@@ -807,12 +807,12 @@ impl SnapshotMerge {
         let (summary, start) = read_summary(&*self.base).ok()?;
         let summary = parse(&summary, start).ok()?;
         let (mut index, _) = build(self.base.clone(), summary, self.check_whole).ok()?;
-        let bytes = Arc::new(self.delta.clone());
-        let delta = parse_delta(&bytes)?;
+        let bytes = &self.delta;
+        let delta = parse_delta(bytes)?;
         if index.persisted.as_ref()?.checksum != delta.base {
             return None;
         }
-        let point = apply_delta(&mut index, delta, &bytes)?;
+        let point = apply_delta(&mut index, delta, bytes)?;
         if index.damaged() {
             return None;
         }
@@ -1648,7 +1648,7 @@ impl<B: Backend, E: Env> Store<B, E> {
                 merge.taken = true;
                 Some(SnapshotMerge {
                     base,
-                    delta,
+                    delta: Arc::new(delta),
                     check_whole: self.options.snapshot_check_whole,
                 })
             }
@@ -1696,24 +1696,18 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// appended since its point replayed on top — unless that does not give the same store
     /// (then the index stays as it is: the snapshot on disk is sound either way).
     fn rebase_on_merged(&mut self, merge: PendingMerge) {
+        // As an open reads it (the delta on disk names the old snapshot, so it is not used).
         let Ok(Some(file)) = self.backend.open_snapshot() else {
             return;
         };
         let snapshot_len = file.len();
-        let Ok((summary, start)) = read_summary(&*file) else {
-            return;
-        };
-        let Ok(summary) = parse(&summary, start) else {
-            return;
-        };
-        if summary.point.log_bytes != merge.point {
-            return;
-        }
-        let Ok((mut index, point)) =
-            build(file.clone(), summary, self.options.snapshot_check_whole)
+        let Ok((mut index, point, false)) = open_persisted(&mut self.backend, &file, &self.options)
         else {
             return;
         };
+        if point.log_bytes != merge.point {
+            return;
+        }
         index.chain.watch = self.options.expect_head;
         index.last_frame = Some((point.anchor_at, point.anchor_len));
         for (pos, bytes) in &merge.frames {

@@ -185,6 +185,15 @@ export class IdbLog {
     }
   }
 
+  /** The whole log: every row, joined. */
+  async wholeLog() {
+    try {
+      return join(await request(this.#db.transaction(ROWS, "readonly").objectStore(ROWS).getAll()));
+    } catch (error) {
+      throw storageError(error, "reading the log");
+    }
+  }
+
   /** Every row: `[[position, bytes]]`. */
   async allRows() {
     try {

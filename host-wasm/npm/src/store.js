@@ -107,14 +107,7 @@ export function createApi(glue, platform) {
     } catch (error) {
       if (error?.missingAt === undefined) throw error;
       // The snapshot did not match the log after all: the whole log is replayed.
-      const rows = await log.allRows();
-      const whole = new Uint8Array(rows.reduce((n, [, row]) => n + row.length, 0));
-      let at = 0;
-      for (const [, row] of rows) {
-        whole.set(row, at);
-        at += row.length;
-      }
-      return open(whole, new Uint8Array(), 0);
+      return open(await log.wholeLog(), new Uint8Array(), 0);
     }
   }
 
