@@ -205,6 +205,43 @@ pub trait Backend {
         let _ = bytes;
         Ok(false)
     }
+
+    /// Whether the backend builds whole index snapshots away from the writer (the default:
+    /// no). When it does, a writer never writes a whole snapshot during writes: it writes a
+    /// delta and hands the merge of snapshot and delta to
+    /// [`start_snapshot_merge`](Backend::start_snapshot_merge), polls
+    /// [`snapshot_merge_done`](Backend::snapshot_merge_done) after each write, and puts the
+    /// result in place with [`install_merged_snapshot`](Backend::install_merged_snapshot) (see
+    /// [`crate::snapshot`]). A file backend runs the merge on a thread.
+    fn runs_snapshot_merges(&self) -> bool {
+        false
+    }
+
+    /// Starts building `merge` ([`SnapshotMerge::build`](crate::snapshot::SnapshotMerge::build))
+    /// and storing the result beside the snapshot, not in its place, while the writer goes on.
+    /// At most one runs at a time. Returns false when it was not started (the store then drops
+    /// the merge, and the next one that falls due tries again).
+    fn start_snapshot_merge(&mut self, merge: crate::snapshot::SnapshotMerge) -> bool {
+        let _ = merge;
+        false
+    }
+
+    /// How the merge started last ended: `None` while it runs (or when none runs),
+    /// `Some(true)` once its snapshot is built and stored, ready to install, `Some(false)` when
+    /// it failed. `wait`: block until it ends.
+    fn snapshot_merge_done(&mut self, wait: bool) -> Option<bool> {
+        let _ = wait;
+        None
+    }
+
+    /// Puts the snapshot a merge stored in place of the index snapshot, atomically (a crash
+    /// leaves the old one or the new one). Returns whether it did.
+    fn install_merged_snapshot(&mut self) -> Result<bool, BackendError> {
+        Ok(false)
+    }
+
+    /// Removes the snapshot a merge stored, which will not be installed.
+    fn discard_merged_snapshot(&mut self) {}
 }
 
 impl<B: Backend + ?Sized> Backend for &mut B {
@@ -241,6 +278,21 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn write_snapshot(&mut self, bytes: &[u8]) -> Result<bool, BackendError> {
         (**self).write_snapshot(bytes)
+    }
+    fn runs_snapshot_merges(&self) -> bool {
+        (**self).runs_snapshot_merges()
+    }
+    fn start_snapshot_merge(&mut self, merge: crate::snapshot::SnapshotMerge) -> bool {
+        (**self).start_snapshot_merge(merge)
+    }
+    fn snapshot_merge_done(&mut self, wait: bool) -> Option<bool> {
+        (**self).snapshot_merge_done(wait)
+    }
+    fn install_merged_snapshot(&mut self) -> Result<bool, BackendError> {
+        (**self).install_merged_snapshot()
+    }
+    fn discard_merged_snapshot(&mut self) {
+        (**self).discard_merged_snapshot()
     }
     fn sync(&mut self) -> Result<(), BackendError> {
         (**self).sync()

@@ -78,12 +78,14 @@ pub struct Options {
     /// a few milliseconds of checking; see [`crate::snapshot`]).
     pub snapshot_check_whole: u64,
     /// Leave whole snapshots that fall due while the store is written to the host, to build
-    /// away from the writer (default false: the write that makes one due writes it). The
-    /// writer then writes only deltas of what changed since the snapshot, and
-    /// [`Store::take_snapshot_merge`](crate::Store::take_snapshot_merge) hands out the work of
-    /// merging snapshot and delta into a new snapshot, which a thread does while writes go on
-    /// (the native `SharedStore` does). The first snapshot of a store that has none, and those
-    /// after a compaction, are still written by the writer.
+    /// away from the writer (default false: the write that makes one due writes it, unless the
+    /// backend runs merges itself, see
+    /// [`Backend::runs_snapshot_merges`](crate::Backend::runs_snapshot_merges), as the native
+    /// file backend does). The writer then writes only deltas of what changed since the
+    /// snapshot, and [`Store::take_snapshot_merge`](crate::Store::take_snapshot_merge) hands out
+    /// the work of merging snapshot and delta into a new snapshot, which the host does while
+    /// writes go on. The first snapshot of a store that has none, and those after a
+    /// compaction, are still written by the writer.
     pub snapshot_in_background: bool,
 }
 

@@ -67,10 +67,12 @@ use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::thread;
 
 use rewind_core::backend::{LoadReport, Refresh, Visitor};
 use rewind_core::frame::{self, FRAME_HEADER_LEN, FrameHeader, HEADER_LEN, MAX_PAYLOAD};
 use rewind_core::log;
+use rewind_core::snapshot::SnapshotMerge;
 use rewind_core::{Backend, BackendError, CorruptKind, SnapshotBytes};
 
 use crate::durable_mark::{DURABLE_FILE, MarkReader, MarkWriter};
@@ -89,7 +91,8 @@ pub const INDEX_FILE: &str = "INDEX";
 /// names (see `rewind_core::snapshot`).
 pub const INDEX_DELTA_FILE: &str = "INDEX.delta";
 /// Name of the file a snapshot built away from the writer (a merge of the snapshot and its
-/// delta, see [`SnapshotPreparer`]) is written to before it is renamed over [`INDEX_FILE`]. One
+/// delta, see `Backend::start_snapshot_merge`) is written to before it is renamed over
+/// [`INDEX_FILE`]. One
 /// left by a crash is overwritten by the next merge.
 pub const INDEX_MERGE_FILE: &str = "INDEX.merge.tmp";
 const CURRENT_PREFIX: &str = "rewind-generation ";
@@ -208,29 +211,28 @@ impl PendingSync {
     }
 }
 
-/// Writes a snapshot built on another thread — a merge of the index snapshot and its delta
-/// (see `rewind_core::Store::take_snapshot_merge`) — beside the store as [`INDEX_MERGE_FILE`],
-/// synced, while the writer goes on; [`FileBackend::install_prepared_snapshot`] then renames it
-/// over the snapshot, under the writer's lock. `Send`: obtained from the backend, used on the
-/// thread that builds.
-#[derive(Clone, Debug)]
-pub struct SnapshotPreparer {
+/// Builds a merged index snapshot (see `rewind_core::snapshot::SnapshotMerge`) on a thread
+/// and writes it beside the store as [`INDEX_MERGE_FILE`], synced, while the writer goes on;
+/// `install_merged_snapshot` then renames it over the snapshot, under the writer's lock.
+/// Returns whether the file was written.
+fn build_merged_snapshot(
+    merge: SnapshotMerge,
     fs: Arc<dyn FileSystem>,
     dir: PathBuf,
-}
-
-impl SnapshotPreparer {
-    /// Writes `bytes` as the prepared snapshot and syncs it.
-    pub fn prepare(&self, bytes: &[u8]) -> Result<()> {
-        let path = self.dir.join(INDEX_MERGE_FILE);
-        self.fs
-            .open(&path, OpenMode::Replace)
-            .and_then(|file| {
-                file.write_all_at(bytes, 0)?;
-                file.sync_all()
-            })
-            .map_err(|e| Error::io(&path, "write", e))
-    }
+) -> std::io::Result<thread::JoinHandle<bool>> {
+    thread::Builder::new()
+        .name("rewind-snapshot".into())
+        .spawn(move || {
+            let Some(bytes) = merge.build() else {
+                return false;
+            };
+            fs.open(&dir.join(INDEX_MERGE_FILE), OpenMode::Replace)
+                .and_then(|file| {
+                    file.write_all_at(&bytes, 0)?;
+                    file.sync_all()
+                })
+                .is_ok()
+        })
 }
 
 /// The file backend. Open it through [`FileStore`](crate::FileStore) or
@@ -264,6 +266,9 @@ pub struct FileBackend {
     mark_reader: MarkReader,
     /// A reader's last reading of `CURRENT`: its stamp, when, and what it said.
     current_seen: Option<(u64, std::time::Instant, (u32, Option<u32>))>,
+    /// The thread building a merged index snapshot, if one runs (its result: whether the
+    /// snapshot was built and written as [`INDEX_MERGE_FILE`]).
+    merge: Option<thread::JoinHandle<bool>>,
 }
 
 /// A file of the store's directory open for reading, with its path.
@@ -437,37 +442,8 @@ impl FileBackend {
             marks_cleared: false,
             mark_reader: MarkReader::default(),
             current_seen: None,
+            merge: None,
         }
-    }
-
-    /// What a thread building a merged index snapshot writes it with (see
-    /// [`SnapshotPreparer`]).
-    pub fn snapshot_preparer(&self) -> SnapshotPreparer {
-        SnapshotPreparer {
-            fs: self.fs.clone(),
-            dir: self.dir.clone(),
-        }
-    }
-
-    /// Puts the snapshot a [`SnapshotPreparer`] wrote in place of the index snapshot: renamed
-    /// over it, then the directory synced (a crash leaves the old one or the new one).
-    pub fn install_prepared_snapshot(&mut self) -> std::result::Result<bool, BackendError> {
-        if self.read_only() {
-            return Err(BackendError::ReadOnly);
-        }
-        let from = self.dir.join(INDEX_MERGE_FILE);
-        let to = self.dir.join(INDEX_FILE);
-        self.fs
-            .rename(&from, &to)
-            .map_err(|e| Error::io(&to, "replace", e))
-            .and_then(|()| sync_dir(self.fs.as_ref(), &self.dir))
-            .map_err(to_backend)?;
-        Ok(true)
-    }
-
-    /// Removes a prepared snapshot that will not be installed.
-    pub fn discard_prepared_snapshot(&self) {
-        let _ = self.fs.remove(&self.dir.join(INDEX_MERGE_FILE));
     }
 
     /// Whether this backend was opened read-only.
@@ -1300,6 +1276,54 @@ impl Backend for FileBackend {
         Ok(true)
     }
 
+    /// A writer merges whole snapshots on a thread (see [`build_merged_snapshot`]).
+    fn runs_snapshot_merges(&self) -> bool {
+        !self.read_only()
+    }
+
+    fn start_snapshot_merge(&mut self, merge: SnapshotMerge) -> bool {
+        if self.read_only() {
+            return false;
+        }
+        // One at a time: they write the same file.
+        if let Some(running) = self.merge.take() {
+            let _ = running.join();
+        }
+        match build_merged_snapshot(merge, self.fs.clone(), self.dir.clone()) {
+            Ok(thread) => {
+                self.merge = Some(thread);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn snapshot_merge_done(&mut self, wait: bool) -> Option<bool> {
+        if !wait && !self.merge.as_ref()?.is_finished() {
+            return None;
+        }
+        Some(self.merge.take()?.join().unwrap_or(false))
+    }
+
+    /// Renames the merged snapshot over the index snapshot, then syncs the directory.
+    fn install_merged_snapshot(&mut self) -> Result<bool, BackendError> {
+        if self.read_only() {
+            return Err(BackendError::ReadOnly);
+        }
+        let from = self.dir.join(INDEX_MERGE_FILE);
+        let to = self.dir.join(INDEX_FILE);
+        self.fs
+            .rename(&from, &to)
+            .map_err(|e| Error::io(&to, "replace", e))
+            .and_then(|()| sync_dir(self.fs.as_ref(), &self.dir))
+            .map_err(to_backend)?;
+        Ok(true)
+    }
+
+    fn discard_merged_snapshot(&mut self) {
+        let _ = self.fs.remove(&self.dir.join(INDEX_MERGE_FILE));
+    }
+
     fn refresh(
         &mut self,
         from: u64,
@@ -1423,6 +1447,11 @@ impl Drop for FileBackend {
     fn drop(&mut self) {
         if self.read_only() {
             return;
+        }
+        // A merge still running ends before the lock is released, so it never writes beside
+        // the next writer's (what it wrote is overwritten by the next merge).
+        if let Some(running) = self.merge.take() {
+            let _ = running.join();
         }
         // Whatever was appended reaches the disk when the store closes normally, whatever the
         // durability setting; only a crash can lose unsynced writes.

@@ -16,7 +16,7 @@ pub use durable_mark::DURABLE_FILE;
 pub use error::{Error, Result};
 pub use file_backend::{
     CURRENT_FILE, FileBackend, INDEX_DELTA_FILE, INDEX_FILE, INDEX_MERGE_FILE, OpenReport,
-    PendingSync, SnapshotPreparer, TornTail, split_position,
+    PendingSync, TornTail, split_position,
 };
 pub use file_store::{Durability, FileOptions, FileStore};
 pub use file_system::{DirLock, FileSystem, OpenMode, OsFileSystem, StoreFile};

@@ -16,8 +16,9 @@
 //! small deltas of what changed since the last snapshot, and when a whole new snapshot is due
 //! (the deltas have grown as large as the snapshot) a background thread merges snapshot and
 //! delta into one and writes it beside the store, while writers go on; the next write puts it
-//! in place (a rename) and replays onto it what was written meanwhile (see
-//! [`Options::snapshot_in_background`](rewind_core::Options::snapshot_in_background)).
+//! in place (a rename) and replays onto it what was written meanwhile (the file backend runs
+//! the merge, see [`rewind_core::Backend::runs_snapshot_merges`]; a [`FileStore`](crate::FileStore)
+//! does the same).
 //!
 //! A failed sync leaves what the disk holds unknown, so the store then refuses writes (reads go
 //! on) until it is reopened. Events reach subscribers after the write lock is released, through
@@ -82,9 +83,6 @@ struct Inner {
     quiet: Condvar,
     subscribers: Mutex<Vec<Subscriber>>,
     signal: Arc<Signal>,
-    /// The thread building a merged index snapshot, if one runs (its result: whether the
-    /// snapshot was built and prepared).
-    merge: Mutex<Option<thread::JoinHandle<bool>>>,
 }
 
 /// Wakes background threads early when the store closes.
@@ -99,43 +97,18 @@ impl Drop for Inner {
         // Background threads hold the store only while they work; tell them to stop.
         *lock(&self.signal.stop) = true;
         self.signal.wake.notify_all();
-        // A writer closing leaves an index snapshot when the log has grown since the last one,
-        // so the next open replays little (see `rewind_core::snapshot`). A merge still running
-        // is waited for and installed first, so the two never write the snapshot at once.
-        let store = self.store.get_mut().unwrap_or_else(|e| e.into_inner());
-        let running = self
-            .merge
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        finish_merge(store, running.map(|t| t.join().unwrap_or(false)));
-        close_with_snapshot(store);
+        close_with_snapshot(self.store.get_mut().unwrap_or_else(|e| e.into_inner()));
     }
 }
 
-/// Writes an index snapshot when one is due at close; a failure costs the next open a longer
-/// replay, nothing else.
+/// A writer closing leaves an index snapshot when the log has grown since the last one, so the
+/// next open replays little (see `rewind_core::snapshot`); a merge still running is waited for
+/// and installed first, so the two never write the snapshot at once. A failure costs the next
+/// open a longer replay, nothing else.
 pub(crate) fn close_with_snapshot(store: &mut Engine) {
+    store.settle_snapshot_merge();
     if store.snapshot_due() {
         let _ = store.write_snapshot();
-    }
-}
-
-/// Ends a merge handed out by the engine: installs the snapshot its thread prepared (`Some(true)`)
-/// when the merge still describes the log, else discards what was prepared.
-fn finish_merge(store: &mut Engine, prepared: Option<bool>) {
-    let Some(prepared) = prepared else {
-        return;
-    };
-    let installed = store.finish_snapshot_merge(|backend| {
-        if prepared {
-            backend.install_prepared_snapshot()
-        } else {
-            Ok(false)
-        }
-    });
-    if prepared && !matches!(installed, Ok(true)) {
-        store.backend().discard_prepared_snapshot();
     }
 }
 
@@ -175,10 +148,7 @@ impl SharedStore {
     /// Opens (or creates) the store in `dir`. Fails with [`Error::Locked`] when another handle,
     /// in this process or another, holds it.
     pub fn open(dir: impl AsRef<Path>, options: FileOptions) -> Result<SharedStore> {
-        // Syncing is this handle's job (group commit), not the engine's; so are whole index
-        // snapshots, built on a thread.
-        let mut options = options;
-        options.store = options.store.snapshot_in_background(true);
+        // Syncing is this handle's job (group commit), not the engine's.
         let (store, report) = open_engine(dir.as_ref(), &options, false)?;
         SharedStore::start(store, report, options.durability)
     }
@@ -203,7 +173,6 @@ impl SharedStore {
             quiet: Condvar::new(),
             subscribers: Mutex::new(Vec::new()),
             signal: Arc::default(),
-            merge: Mutex::new(None),
         });
         let store = SharedStore {
             handle: Arc::new(Handle {
@@ -380,7 +349,6 @@ impl Inner {
                 ))),
                 None => f(&mut store).map_err(Error::Store),
             };
-            self.tend_merge(&mut store);
             let ticket = {
                 let mut s = lock(&self.sync);
                 s.written += 1;
@@ -398,38 +366,6 @@ impl Inner {
             self.wait_durable(ticket)?;
         }
         Ok(value)
-    }
-
-    /// After a write, under the write lock: installs a merged snapshot whose thread is done, and
-    /// starts the merge the engine hands out, if any. A merge running when the log is replaced
-    /// (a compaction) is waited for here — its thread takes no lock — and then dropped.
-    fn tend_merge(&self, store: &mut Engine) {
-        let mut running = lock(&self.merge);
-        let done = running
-            .as_ref()
-            .is_some_and(|t| t.is_finished() || !store.snapshot_merge_pending());
-        if done && let Some(thread) = running.take() {
-            finish_merge(store, Some(thread.join().unwrap_or(false)));
-        }
-        if running.is_some() {
-            return;
-        }
-        let Some(merge) = store.take_snapshot_merge() else {
-            return;
-        };
-        let preparer = store.backend().snapshot_preparer();
-        let thread = thread::Builder::new()
-            .name("rewind-snapshot".into())
-            .spawn(move || {
-                merge
-                    .build()
-                    .is_some_and(|bytes| preparer.prepare(&bytes).is_ok())
-            });
-        match thread {
-            Ok(thread) => *running = Some(thread),
-            // No thread: the merge is dropped, and the next one that falls due tries again.
-            Err(_) => finish_merge(store, Some(false)),
-        }
     }
 
     fn read_guard(&self) -> RwLockReadGuard<'_, Engine> {

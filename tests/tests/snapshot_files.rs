@@ -179,3 +179,46 @@ fn a_read_only_open_never_writes_a_snapshot() {
     drop(reader);
     assert!(!dir.join(INDEX_FILE).exists());
 }
+
+/// A one-thread `FileStore` writer, like a `SharedStore`, never writes a whole snapshot itself
+/// once the store has one: the file backend merges snapshot and delta on a thread, the next
+/// write after it is done installs it, and the store reads the same as a replay.
+#[test]
+fn a_file_store_writer_leaves_whole_snapshots_to_a_thread() {
+    let dir = TempDir::new().expect("a temporary directory");
+    let path = dir.path().join("store");
+    let options = || {
+        let mut options = FileOptions::default().durability(rewind::Durability::Never);
+        options.store = options.store.snapshot_every(16 << 10);
+        options
+    };
+    let mut store = FileStore::open(&path, options()).unwrap();
+    let s = store.create_session("merges", Default::default()).unwrap();
+    // ~600 B of its own per state.
+    let state = |i: usize| format!("{{\"i\":{i},\"pad\":\"{}\"}}", format!("{i:08}").repeat(70));
+    let mut ids = Vec::new();
+    // On until a merge was installed: the first falls due after ~1.5 MB of writes; its thread
+    // is then given up to a minute.
+    while store.metrics().ops.snapshots_merged == 0 && ids.len() < 60_000 {
+        let bytes = state(ids.len());
+        let new = NewCheckpoint::new(s, "step", bytes.as_bytes());
+        ids.push(store.checkpoint(new).unwrap().id);
+        if ids.len() > 4000 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+    let ops = store.metrics().ops;
+    // The writer wrote one whole snapshot (the store had none); the next was merged.
+    assert_eq!(ops.snapshots_written, 1, "{ops:?}");
+    assert!(ops.snapshots_merged >= 1, "{ops:?}");
+    drop(store);
+    assert!(!path.join(rewind::INDEX_MERGE_FILE).exists());
+
+    let through = FileStore::open_read_only(&path, options()).unwrap();
+    let used = &through.open_report().load.snapshot;
+    assert!(matches!(used, SnapshotUse::Used { .. }), "{used:?}");
+    assert_eq!(fingerprint(&*through), replayed(&path));
+    for (i, id) in ids.iter().enumerate().step_by(97) {
+        assert_eq!(through.state(*id).unwrap(), state(i).as_bytes());
+    }
+}

@@ -414,7 +414,7 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// moves already moved).
     pub(crate) fn rewrite_log(&mut self, exclude: HashSet<CheckpointId>) -> Result<()> {
         // A snapshot being merged describes the log this replaces: it is not taken up.
-        self.merge = None;
+        self.drop_snapshot_merge();
         if let Some(err) = &self.write_error {
             return Err(Error::Backend(err.clone()));
         }

@@ -71,14 +71,16 @@
 //! writer then reads its index from, as an open would (so its memory holds what changed since,
 //! not the store), and the delta goes.
 //!
-//! **Merged away from the writer.** With
-//! [`Options::snapshot_in_background`](crate::Options::snapshot_in_background) a writer that
+//! **Merged away from the writer.** When the backend runs merges
+//! ([`Backend::runs_snapshot_merges`], as the native file backend does on a thread) or with
+//! [`Options::snapshot_in_background`](crate::Options::snapshot_in_background), a writer that
 //! reads from a snapshot never writes a whole one itself: when one falls due it writes a delta
-//! anyway and keeps a copy of what it appends from then on, and
-//! [`Store::take_snapshot_merge`] hands the host a [`SnapshotMerge`] — the snapshot and that
-//! delta — which a thread turns into the whole snapshot (the snapshot read, the delta applied,
-//! encoded) while writes go on. [`Store::finish_snapshot_merge`] puts it in place through the
-//! host and rebases the index on it: the new snapshot read as an open would, and the frames
+//! anyway and keeps a copy of what it appends from then on, and a [`SnapshotMerge`] — the
+//! snapshot and that delta — is turned into the whole snapshot (the snapshot read, the delta
+//! applied, encoded) while writes go on: handed to the backend's
+//! [`start_snapshot_merge`](Backend::start_snapshot_merge) and polled after each write, or
+//! handed to the host by [`Store::take_snapshot_merge`]. [`Store::finish_snapshot_merge`] (which
+//! the store calls itself for a backend's merge) puts it in place and rebases the index on it: the new snapshot read as an open would, and the frames
 //! appended since its point replayed on top (kept only if that gives the same store). A
 //! compaction meanwhile drops the merge (it describes a log that is gone). Until the merge is
 //! installed, deltas still name the old snapshot; once it is, they name the new one, whose
@@ -1550,6 +1552,9 @@ impl<B: Backend, E: Env> Store<B, E> {
         };
         if written {
             self.ops.snapshots_written += 1;
+            // A merge not handed out yet would merge into the snapshot this replaces (one
+            // handed out is refused when it ends, see `finish_snapshot_merge`).
+            self.merge.take_if(|m| !m.taken);
             self.snapshot_at = self.log_bytes;
             self.snapshot_len = bytes.len() as u64;
             self.delta_len = 0;
@@ -1622,8 +1627,67 @@ impl<B: Backend, E: Env> Store<B, E> {
         if every > 0 && grown >= every.max(last) {
             // Whatever happens, the next try comes after as much growth again, not at every
             // write.
-            let _ = self.write_snapshot_as(self.options.snapshot_in_background);
+            let background =
+                self.options.snapshot_in_background || self.backend.runs_snapshot_merges();
+            let _ = self.write_snapshot_as(background);
             self.snapshot_at = self.log_bytes;
+        }
+        self.tend_snapshot_merge();
+    }
+
+    /// After a write, when the backend runs merges (see [`Backend::runs_snapshot_merges`]):
+    /// installs the merge it finished, and hands it the next one due.
+    fn tend_snapshot_merge(&mut self) {
+        if self.merge.is_none() || !self.backend.runs_snapshot_merges() {
+            return;
+        }
+        if self.snapshot_merge_pending() {
+            match self.backend.snapshot_merge_done(false) {
+                Some(built) => self.end_backend_merge(built),
+                None => return,
+            }
+        }
+        if let Some(merge) = self.take_snapshot_merge()
+            && !self.backend.start_snapshot_merge(merge)
+        {
+            self.merge = None;
+        }
+    }
+
+    /// Waits for the merge the backend runs, if one does, and installs its snapshot. Hosts call
+    /// it before closing a writer (then [`snapshot_due`](Store::snapshot_due)), so the two
+    /// never write the snapshot at once and the next open starts from the newest one.
+    pub fn settle_snapshot_merge(&mut self) {
+        if self.snapshot_merge_pending() && self.backend.runs_snapshot_merges() {
+            let built = self.backend.snapshot_merge_done(true).unwrap_or(false);
+            self.end_backend_merge(built);
+        }
+    }
+
+    /// Before the log is replaced: a merge describes the old log, so it is not taken up (one
+    /// the backend runs is waited for and its result removed).
+    pub(crate) fn drop_snapshot_merge(&mut self) {
+        if self.snapshot_merge_pending()
+            && self.backend.runs_snapshot_merges()
+            && self.backend.snapshot_merge_done(true) == Some(true)
+        {
+            self.backend.discard_merged_snapshot();
+        }
+        self.merge = None;
+    }
+
+    /// Ends the merge the backend ran: its snapshot installed when it was built and still
+    /// describes this log, else removed.
+    fn end_backend_merge(&mut self, built: bool) {
+        let installed = self.finish_snapshot_merge(|backend| {
+            if built {
+                backend.install_merged_snapshot()
+            } else {
+                Ok(false)
+            }
+        });
+        if built && !matches!(installed, Ok(true)) {
+            self.backend.discard_merged_snapshot();
         }
     }
 
@@ -1681,7 +1745,13 @@ impl<B: Backend, E: Env> Store<B, E> {
         let Some(merge) = self.merge.take_if(|m| m.taken) else {
             return Ok(false);
         };
-        if !self.index.at_sealed_point() || self.write_error.is_some() {
+        // A whole snapshot written since (an explicit `write_snapshot`) is newer than this one.
+        let superseded = self
+            .index
+            .persisted
+            .as_ref()
+            .is_some_and(|p| p.log_bytes >= merge.point);
+        if superseded || !self.index.at_sealed_point() || self.write_error.is_some() {
             return Ok(false);
         }
         if !install(&mut self.backend).map_err(Error::Backend)? {
