@@ -5,6 +5,7 @@
 pub mod conformance_runner;
 pub mod js_env;
 pub mod js_error;
+pub mod js_snapshot;
 pub mod log_backend;
 pub mod persist_batch;
 pub mod wasm_store;

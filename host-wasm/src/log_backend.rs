@@ -96,7 +96,6 @@ pub fn row_ends(bytes: &[u8], with_header: bool) -> Vec<u32> {
 }
 
 /// The log, held whole or in parts, and what is not persisted yet.
-#[derive(Debug)]
 pub struct LogBackend {
     /// Log bytes held, by the position of their first byte. They do not overlap; together
     /// they cover the whole log `0..len`, or (a store opened through a snapshot) its header
@@ -105,8 +104,9 @@ pub struct LogBackend {
     len: u64,
     rewrite: Option<Vec<u8>>,
     /// The stored index snapshot (shared with the index that reads it in place: never
-    /// copied), and its delta.
-    stored_snapshot: Option<Arc<Vec<u8>>>,
+    /// copied whole; one an open was given stays in JavaScript memory, see
+    /// [`JsSnapshot`](crate::js_snapshot::JsSnapshot)), and its delta.
+    stored_snapshot: Option<Arc<dyn SnapshotBytes>>,
     stored_delta: Option<Vec<u8>>,
     pending: Vec<u8>,
     pending_at: u64,
@@ -116,6 +116,21 @@ pub struct LogBackend {
     /// False for stores nothing persists (memory stores): appends are not copied to `pending`,
     /// and no snapshot is kept.
     track: bool,
+}
+
+impl std::fmt::Debug for LogBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogBackend")
+            .field("len", &self.len)
+            .field("parts", &self.parts.len())
+            .field(
+                "snapshot_bytes",
+                &self.stored_snapshot.as_ref().map(|s| s.len()),
+            )
+            .field("pending_bytes", &self.pending.len())
+            .field("track", &self.track)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LogBackend {
@@ -130,7 +145,7 @@ impl LogBackend {
         head: Vec<u8>,
         tail: Vec<u8>,
         tail_at: u64,
-        snapshot: Option<Vec<u8>>,
+        snapshot: Option<Arc<dyn SnapshotBytes>>,
         delta: Option<Vec<u8>>,
         track: bool,
     ) -> Self {
@@ -138,7 +153,7 @@ impl LogBackend {
             parts: BTreeMap::new(),
             len: 0,
             rewrite: None,
-            stored_snapshot: snapshot.map(Arc::new),
+            stored_snapshot: snapshot,
             stored_delta: delta.filter(|d| !d.is_empty()),
             pending: Vec::new(),
             pending_at: 0,
@@ -363,13 +378,19 @@ impl Backend for LogBackend {
         self.track
     }
     fn open_snapshot(&mut self) -> Result<Option<Arc<dyn SnapshotBytes>>, BackendError> {
-        Ok(self
-            .stored_snapshot
-            .clone()
-            .map(|bytes| bytes as Arc<dyn SnapshotBytes>))
+        Ok(self.stored_snapshot.clone())
     }
     fn read_snapshot(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
-        Ok(self.stored_snapshot.as_deref().cloned())
+        let Some(snapshot) = &self.stored_snapshot else {
+            return Ok(None);
+        };
+        let len = usize::try_from(snapshot.len()).map_err(|_| BackendError::OutOfRange {
+            pos: 0,
+            len: snapshot.len(),
+        })?;
+        let mut bytes = vec![0u8; len];
+        snapshot.read_at(0, &mut bytes)?;
+        Ok(Some(bytes))
     }
     fn write_snapshot(&mut self, bytes: &[u8]) -> Result<bool, BackendError> {
         if !self.track {
@@ -453,6 +474,11 @@ mod tests {
 
     type Engine = Store<LogBackend, DeterministicEnv>;
 
+    /// A snapshot's bytes as the backend is given them.
+    fn shared(bytes: Vec<u8>) -> Arc<dyn SnapshotBytes> {
+        Arc::new(bytes)
+    }
+
     /// Stores what `take_persist` hands out as rows keyed by position, the way IndexedDB does.
     #[derive(Default)]
     struct Rows(BTreeMap<u64, Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
@@ -501,8 +527,14 @@ mod tests {
                 .flat_map(|(_, r)| r.clone())
                 .collect();
             let head = self.0.get(&0).unwrap().clone();
-            let backend =
-                LogBackend::new(head, tail, tail_at, Some(snapshot), self.2.clone(), true);
+            let backend = LogBackend::new(
+                head,
+                tail,
+                tail_at,
+                Some(shared(snapshot)),
+                self.2.clone(),
+                true,
+            );
             let (store, report) =
                 Store::open(backend, DeterministicEnv::new(), Options::default()).unwrap();
             assert!(matches!(report.snapshot, SnapshotUse::Used { .. }));
@@ -683,7 +715,7 @@ mod tests {
                 rows.log(),
                 Vec::new(),
                 0,
-                rows.1.clone(),
+                rows.1.clone().map(shared),
                 rows.2.clone(),
                 true,
             ),

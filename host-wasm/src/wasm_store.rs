@@ -10,7 +10,10 @@ use rewind_core::api::{
     self, AnnotationView, CheckpointInput, CheckpointView, DiffView, EventView, MetricsView,
     OptionsInput, PageView, PlanView, QueryInput, RetentionInput, VerifyView,
 };
-use rewind_core::{Options, Query, RetentionPolicy, Store};
+use std::sync::Arc;
+
+use js_sys::Uint8Array;
+use rewind_core::{Options, Query, RetentionPolicy, SnapshotBytes, Store};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -18,6 +21,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::js_env::JsEnv;
 use crate::js_error::{invalid, to_js};
+use crate::js_snapshot::JsSnapshot;
 use crate::log_backend::{LogBackend, Persist};
 use crate::persist_batch::PersistBatch;
 
@@ -77,19 +81,24 @@ impl WasmStore {
     /// [`LogBackend`]): a store opened through its snapshot needs only the log from the
     /// snapshot's anchor on ([`WasmStore::snapshot_anchor`]). An open that needs more (a
     /// snapshot that does not match: the whole log is replayed) fails with an error whose
-    /// `missingAt` says where the missing bytes start.
+    /// `missingAt` says where the missing bytes start. The snapshot is not copied: the store
+    /// keeps a reference to it and reads the blocks it needs (see [`JsSnapshot`]), so the
+    /// caller must not change it afterwards.
     #[wasm_bindgen(constructor)]
     pub fn new(
         head: Vec<u8>,
         tail: Vec<u8>,
         tail_at: f64,
-        snapshot: Option<Vec<u8>>,
+        snapshot: Option<Uint8Array>,
         delta: Option<Vec<u8>>,
         options: &str,
         persist: bool,
     ) -> Result<WasmStore, JsValue> {
         let input: OptionsInput = parse_or_default(options, "options")?;
         let options = Options::try_from(input).map_err(to_js)?;
+        // Left where it is: the index copies the blocks it reads.
+        let snapshot =
+            snapshot.map(|bytes| Arc::new(JsSnapshot::new(bytes)) as Arc<dyn SnapshotBytes>);
         let backend = LogBackend::new(head, tail, position(tail_at)?, snapshot, delta, persist);
         let (store, report) = Store::open(backend, JsEnv::new(), options).map_err(to_js)?;
         Ok(WasmStore {

@@ -6,11 +6,13 @@
 // row in one transaction. IndexedDB transactions are atomic, so a failed write (quota) leaves
 // nothing half-written.
 //
-// Beside the rows, the object store `index` holds the engine's index snapshot (one value):
-// what replaying the log builds, at a point of it, and its delta (what changed since, while
-// that is small; written instead of a whole new snapshot). They are written in the same
-// transaction as the rows they describe, and the engine checks it against the log and ignores it when it does
-// not match. An open through the snapshot reads the first row (the log's header), the rows
+// Beside the rows, the object store `index` holds the engine's index snapshot: what replaying
+// the log builds, at a point of it, and its delta (what changed since, while that is small;
+// written instead of a whole new snapshot). Each is one `Blob` (older databases hold them as
+// ArrayBuffers, read the same): a Blob is read back as its bytes, not structured-cloned, which
+// makes reading a 40 MB snapshot about three times faster. They are written in the same
+// transaction as the rows they describe, and the engine checks them against the log and
+// ignores them when they do not match. An open through the snapshot reads the first row (the log's header), the rows
 // from the snapshot's anchor on, and nothing else; the rows before are fetched one by one
 // when a read asks for bytes they hold (`rowsAt`), found by key (the last row starting at or
 // before the position asked for).
@@ -45,6 +47,12 @@ function done(tx) {
     tx.onerror = () => reject(tx.error);
     tx.onabort = () => reject(tx.error || new Error("transaction aborted"));
   });
+}
+
+/** The bytes of a stored snapshot or delta: a Blob, or (databases written before) an ArrayBuffer. */
+async function bytesOf(stored) {
+  if (stored === undefined) return undefined;
+  return new Uint8Array(stored instanceof Blob ? await stored.arrayBuffer() : stored);
 }
 
 function storageError(error, what) {
@@ -145,14 +153,16 @@ export class IdbLog {
    */
   async read(anchorOf) {
     try {
-      const tx = this.#db.transaction([ROWS, INDEX], "readonly");
-      const rows = tx.objectStore(ROWS);
+      const index = this.#db.transaction(INDEX, "readonly").objectStore(INDEX);
       const [stored, storedDelta] = await Promise.all([
-        request(tx.objectStore(INDEX).get(SNAPSHOT_KEY)),
-        request(tx.objectStore(INDEX).get(DELTA_KEY)),
+        request(index.get(SNAPSHOT_KEY)),
+        request(index.get(DELTA_KEY)),
       ]);
-      const snapshot = stored ? new Uint8Array(stored) : undefined;
-      const delta = storedDelta ? new Uint8Array(storedDelta) : undefined;
+      // The rows are read in a transaction of their own (reading a Blob ends the first): rows
+      // only grow after the snapshot's point, and a snapshot a compaction made stale meanwhile
+      // does not match them, which the engine finds.
+      const [snapshot, delta] = await Promise.all([bytesOf(stored), bytesOf(storedDelta)]);
+      const rows = this.#db.transaction(ROWS, "readonly").objectStore(ROWS);
       const anchor = snapshot ? anchorOf(snapshot) : undefined;
       if (anchor !== undefined) {
         const cursor = await request(rows.openCursor(IDBKeyRange.upperBound(anchor), "prev"));
@@ -225,9 +235,9 @@ export class IdbLog {
           store.put(batch.bytes.slice(start, end), batch.at + start);
           start = end;
         }
-        if (batch.snapshot) index.put(batch.snapshot, SNAPSHOT_KEY);
+        if (batch.snapshot) index.put(new Blob([batch.snapshot]), SNAPSHOT_KEY);
         if (batch.delta) {
-          if (batch.delta.length > 0) index.put(batch.delta, DELTA_KEY);
+          if (batch.delta.length > 0) index.put(new Blob([batch.delta]), DELTA_KEY);
           else index.delete(DELTA_KEY);
         }
       }

@@ -230,34 +230,50 @@ test("a reloaded tab opens from the index snapshot; a damaged one is ignored, sa
   assert.equal(next.source.snapshot, "used");
   assert.ok(next.source.tailFrames > 0, JSON.stringify(next.source));
   assert.deepEqual(next.hashes.slice(0, 40), first.hashes);
+  // Rewrites the stored snapshot: its bytes changed by `flip` (a byte's bits to flip in the
+  // middle, or 0), stored as a Blob or (as earlier builds stored it) an
+  // ArrayBuffer. Returns whether it was stored as a Blob.
+  const restore = (flip, asBlob) =>
+    page.evaluate(
+      async ([flip, asBlob]) => {
+        const db = await new Promise((resolve, reject) => {
+          const req = indexedDB.open("rewind:snapshot");
+          req.onsuccess = () => resolve(req.result);
+          req.onerror = () => reject(req.error);
+        });
+        const stored = await new Promise((resolve) => {
+          db.transaction("index").objectStore("index").get("snapshot").onsuccess = (e) => resolve(e.target.result);
+        });
+        const blob = stored instanceof Blob;
+        const bytes = new Uint8Array(blob ? await stored.arrayBuffer() : stored);
+        bytes[bytes.length >> 1] ^= flip;
+        const tx = db.transaction("index", "readwrite");
+        tx.objectStore("index").put(asBlob ? new Blob([bytes]) : bytes.buffer, "snapshot");
+        await new Promise((resolve) => (tx.oncomplete = resolve));
+        db.close();
+        return blob;
+      },
+      [flip, asBlob],
+    );
+  // A snapshot stored as an ArrayBuffer, as before, is read the same.
+  assert.equal(await restore(0, false), true, "a store writes its snapshot as a Blob");
+  await page.reload();
+  const older = await open();
+  assert.equal(older.source.snapshot, "used");
+  assert.deepEqual(older.hashes.slice(0, 41), next.hashes.slice(0, 41));
   // Damaged in storage: ignored (said), the log replayed whole, the same store; the writer's
   // close stores a good one again.
-  await page.evaluate(async () => {
-    const db = await new Promise((resolve, reject) => {
-      const req = indexedDB.open("rewind:snapshot");
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
-    });
-    const tx = db.transaction("index", "readwrite");
-    const store = tx.objectStore("index");
-    const bytes = await new Promise((resolve) => {
-      store.get("snapshot").onsuccess = (e) => resolve(new Uint8Array(e.target.result));
-    });
-    bytes[bytes.length >> 1] ^= 0x20;
-    store.put(bytes, "snapshot");
-    await new Promise((resolve) => (tx.oncomplete = resolve));
-    db.close();
-  });
+  await restore(0x20, true);
   await page.reload();
   const damaged = await open();
   assert.equal(damaged.source.snapshot, "ignored");
   assert.match(damaged.source.problem, /damaged/);
-  assert.deepEqual(damaged.hashes.slice(0, 41), next.hashes.slice(0, 41));
+  assert.deepEqual(damaged.hashes.slice(0, 42), older.hashes.slice(0, 42));
   assert.ok(damaged.verified);
   await page.reload();
   const again = await open();
   assert.deepEqual(again.source, { snapshot: "used", tailFrames: 0 });
-  assert.deepEqual(again.hashes.slice(0, 42), damaged.hashes.slice(0, 42));
+  assert.deepEqual(again.hashes.slice(0, 43), damaged.hashes.slice(0, 43));
   await context.close();
 });
 
@@ -360,7 +376,7 @@ test("a writer that changed little since the snapshot stores a delta beside it; 
       const read = (r) => new Promise((resolve) => (r.onsuccess = () => resolve(r.result)));
       const [keys, snapshot] = await Promise.all([read(index.getAllKeys()), read(index.get("snapshot"))]);
       db.close();
-      return { keys, snapshotBytes: snapshot ? snapshot.byteLength : 0 };
+      return { keys, snapshotBytes: snapshot instanceof Blob ? snapshot.size : -1 };
     });
   // A store of many small checkpoints (a large snapshot), moved in as an import.
   await page.evaluate(async () => {
