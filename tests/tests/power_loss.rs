@@ -221,13 +221,33 @@ fn a_rename_is_atomic_across_a_power_cut() {
     assert_eq!(saw, [true, true]);
 }
 
-/// A `SharedStore` whose whole snapshots are merged on a background thread (small snapshot
-/// sizes, so merges run all the time), cut by a power loss at a random storage call — while a
-/// merge writes its file, renames it, or a delta is written: the store reopens, through its
-/// snapshot or by replay, with every acknowledged checkpoint and the same content both ways.
+/// A native writer — a `SharedStore` on even seeds, a one-thread `FileStore` on odd ones —
+/// whose whole snapshots are merged on a background thread (small snapshot sizes, so merges
+/// run all the time), cut by a power loss at a random storage call — while a merge writes its
+/// file, renames it, or a delta is written: the store reopens, through its snapshot or by
+/// replay, with every acknowledged checkpoint and the same content both ways.
 #[test]
 fn power_cuts_during_background_snapshot_merges_lose_nothing() {
     use rewind::{Durability, FileOptions, FileStore, NewCheckpoint, SharedStore};
+
+    enum Writer {
+        Shared(SharedStore),
+        Single(FileStore),
+    }
+    impl Writer {
+        fn checkpoint(&mut self, new: NewCheckpoint<'_>) -> Option<rewind::CheckpointId> {
+            match self {
+                Writer::Shared(store) => store.checkpoint(new).ok().map(|cp| cp.id),
+                Writer::Single(store) => store.checkpoint(new).ok().map(|cp| cp.id),
+            }
+        }
+        fn merged(&self) -> u64 {
+            match self {
+                Writer::Shared(store) => store.metrics().ops.snapshots_merged,
+                Writer::Single(store) => store.metrics().ops.snapshots_merged,
+            }
+        }
+    }
 
     let runs = env_number("POWER_LOSS_MERGE_SEEDS").unwrap_or(40);
     let dir = Path::new("/store");
@@ -242,17 +262,24 @@ fn power_cuts_during_background_snapshot_merges_lose_nothing() {
         };
         let mut acked = Vec::new();
         {
-            let store = SharedStore::open(dir, options(&disk)).unwrap();
-            let session = store.create_session("merges", Default::default()).unwrap();
+            let (mut store, session) = if seed % 2 == 0 {
+                let store = SharedStore::open(dir, options(&disk)).unwrap();
+                let session = store.create_session("merges", Default::default()).unwrap();
+                (Writer::Shared(store), session)
+            } else {
+                let mut store = FileStore::open(dir, options(&disk)).unwrap();
+                let session = store.create_session("merges", Default::default()).unwrap();
+                (Writer::Single(store), session)
+            };
             disk.cut_power_after(200 + seed * 37 % 1500);
             for i in 0..2000u64 {
                 let state = format!("{{\"i\":{i},\"pad\":\"{}\"}}", format!("{i:06}").repeat(40));
                 match store.checkpoint(NewCheckpoint::new(session, "step", state.as_bytes())) {
-                    Ok(cp) => acked.push((cp.id, state)),
-                    Err(_) => break,
+                    Some(id) => acked.push((id, state)),
+                    None => break,
                 }
             }
-            merged += store.metrics().ops.snapshots_merged;
+            merged += store.merged();
         }
         let disk = disk.after_power_loss(seed);
         let why = format!("seed {seed}, {} acknowledged", acked.len());
