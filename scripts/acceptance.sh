@@ -22,7 +22,7 @@ step "power cuts on a simulated disk: ${POWER_LOSS_SEEDS:=10000} random write se
 POWER_LOSS_SEEDS="$POWER_LOSS_SEEDS" cargo test --release -p rewind-tests --test power_loss -- \
     --nocapture power_cuts 2>&1 | grep -E 'PowerLossReport|test result'
 
-step "power cuts during background snapshot merges: ${POWER_LOSS_MERGE_SEEDS:=2000} SharedStore runs"
+step "power cuts during background snapshot merges: ${POWER_LOSS_MERGE_SEEDS:=2000} runs (SharedStore and FileStore)"
 POWER_LOSS_MERGE_SEEDS="$POWER_LOSS_MERGE_SEEDS" cargo test --release -p rewind-tests \
     --test power_loss -- --nocapture background 2>&1 | grep -E 'merges installed|test result'
 

@@ -23,7 +23,7 @@ import { Store } from "rewind-store";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CHECKPOINTS = Number(process.argv[2] ?? 100_000);
 const SESSIONS = 10;
-const RUNS = 5;
+const RUNS = 10;
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 async function makeLog() {
