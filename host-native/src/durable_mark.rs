@@ -151,7 +151,7 @@ fn parse(line: &[u8]) -> Option<Option<(u32, u64)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::file_system::OsFileSystem;
+    use crate::os_file_system::OsFileSystem;
 
     /// Marks only move forward: a sync that finishes late (group commit runs syncs outside the
     /// store lock) cannot take back a later mark, such as a compaction's new generation.

@@ -77,7 +77,9 @@ use rewind_core::{Backend, BackendError, CorruptKind, SnapshotBytes};
 
 use crate::durable_mark::{DURABLE_FILE, MarkReader, MarkWriter};
 use crate::error::{Error, Result};
-use crate::file_system::{DirLock, FileSystem, OpenMode, OsFileSystem, StoreFile};
+use crate::file_system::{DirLock, FileSystem, OpenMode, StoreFile};
+#[cfg(unix)]
+use crate::os_file_system::OsFileSystem;
 
 /// Name of the file that names the live generation.
 pub const CURRENT_FILE: &str = "CURRENT";
@@ -86,6 +88,9 @@ pub const CURRENT_FILE: &str = "CURRENT";
 /// does not match (see `rewind_core::snapshot`). Deleting it only makes the next open
 /// replay the log.
 pub const INDEX_FILE: &str = "INDEX";
+/// Name of the file whose `flock` is a native writer's second guard beside its lock socket
+/// (see `lock.rs`); never read or written through the backend.
+pub const LOCK_FILE: &str = "LOCK";
 /// Name of the file holding the delta of the index snapshot: what changed since it, written
 /// (beside it and renamed) instead of a whole new snapshot, and used only with the snapshot it
 /// names (see `rewind_core::snapshot`).
@@ -304,6 +309,7 @@ impl FileBackend {
 
     /// Opens (or creates) the store directory `dir`, taking its writer lock for the backend's
     /// lifetime. The log is read when a store opens on the backend.
+    #[cfg(unix)]
     pub fn open(dir: &Path, segment_bytes: u64) -> Result<FileBackend> {
         FileBackend::open_on(Arc::new(OsFileSystem), dir, segment_bytes)
     }
@@ -324,7 +330,7 @@ impl FileBackend {
                         .into_iter()
                         .find(|n| {
                             ![
-                                crate::lock::LOCK_FILE,
+                                LOCK_FILE,
                                 "CURRENT.tmp",
                                 DURABLE_FILE,
                                 INDEX_FILE,
@@ -368,6 +374,7 @@ impl FileBackend {
     /// Opens the store in `dir` for reading only: no lock is taken and nothing is written,
     /// created or deleted (see the module docs). Fails with [`Error::NotAStore`] when `dir` holds
     /// no store — a reader never creates one.
+    #[cfg(unix)]
     pub fn open_read_only(dir: &Path) -> Result<FileBackend> {
         FileBackend::open_read_only_on(Arc::new(OsFileSystem), dir)
     }
@@ -1276,9 +1283,10 @@ impl Backend for FileBackend {
         Ok(true)
     }
 
-    /// A writer merges whole snapshots on a thread (see [`build_merged_snapshot`]).
+    /// A writer merges whole snapshots on a thread (see [`build_merged_snapshot`]). Built
+    /// for WebAssembly, which has no threads, it leaves them to the store, which writes them.
     fn runs_snapshot_merges(&self) -> bool {
-        !self.read_only()
+        cfg!(unix) && !self.read_only()
     }
 
     fn start_snapshot_merge(&mut self, merge: SnapshotMerge) -> bool {

@@ -14,7 +14,8 @@ use rewind_core::{Options, Store};
 
 use crate::error::{Error, Result};
 use crate::file_backend::{FileBackend, OpenReport};
-use crate::file_system::{FileSystem, OsFileSystem};
+use crate::file_system::FileSystem;
+use crate::os_file_system::OsFileSystem;
 use crate::system_env::SystemEnv;
 
 /// When a write becomes durable.

@@ -36,12 +36,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::file_backend::LOCK_FILE;
+use crate::file_system::DirLock;
 
 /// How long a lock whose holder does not answer is tried again.
 const SILENT_HOLDER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Name of the file whose `flock` is the lock's second guard (see the module docs).
-pub const LOCK_FILE: &str = "LOCK";
 
 /// A held writer lock; dropping it releases the lock.
 #[derive(Debug)]
@@ -51,6 +50,8 @@ pub struct StoreLock {
     _file: File,
     path: PathBuf,
 }
+
+impl DirLock for StoreLock {}
 
 impl StoreLock {
     /// Takes the lock of the store in `dir` (an existing directory), or fails with

@@ -38,7 +38,7 @@ use rewind_core::{
 use crate::error::{Error, Result};
 use crate::file_backend::{FileBackend, parse_segment_name, read_current};
 use crate::file_store::{FileOptions, FileStore};
-use crate::file_system::OsFileSystem;
+use crate::os_file_system::OsFileSystem;
 use crate::system_env::SystemEnv;
 
 /// What [`repair`] salvaged and what it had to leave behind.
