@@ -559,6 +559,58 @@ fn a_writer_writes_a_snapshot_once_the_log_has_grown() {
     assert!(matches!(report.snapshot, SnapshotUse::Used { .. }));
 }
 
+/// A snapshot asked for (as hosts do when a writer closes) is a delta only while the log has
+/// grown little since the snapshot — an open decodes a delta whole — and a whole snapshot once
+/// it has grown more (here past 8 MiB, though less than the snapshot's size, up to which
+/// writes in progress leave deltas), so a writer leaves a store that opens fast.
+#[test]
+fn an_asked_for_snapshot_is_a_delta_only_while_it_is_small() {
+    let (mut store, _) = Store::open(
+        MemoryBackend::with_snapshot(Vec::new(), None),
+        DeterministicEnv::new(),
+        Options::default().snapshot_every(0),
+    )
+    .unwrap();
+    let s = store.create_session("s", Default::default()).unwrap();
+    let mut i = 0u64;
+    // Small states: the snapshot grows faster than the log.
+    let mut grow = |store: &mut MemStore, bytes: usize| {
+        let start = store.backend().bytes().len();
+        while store.backend().bytes().len() - start < bytes {
+            let state = format!("{{\"i\":{i}}}");
+            store
+                .checkpoint(NewCheckpoint::new(s, "c", state.as_bytes()))
+                .unwrap();
+            i += 1;
+        }
+    };
+    grow(&mut store, 5 << 20);
+    assert!(store.write_snapshot().unwrap());
+    let snapshot_len = store.backend().snapshot().unwrap().len();
+    let ops = store.metrics().ops;
+    assert_eq!((ops.snapshots_written, ops.snapshot_deltas_written), (1, 0));
+    // 1 MiB more: a delta.
+    grow(&mut store, 1 << 20);
+    assert!(store.snapshot_due());
+    assert!(store.write_snapshot().unwrap());
+    let ops = store.metrics().ops;
+    assert_eq!((ops.snapshots_written, ops.snapshot_deltas_written), (1, 1));
+    // 9 MiB since the snapshot, less than its size: a whole one, and no delta.
+    grow(&mut store, 8 << 20);
+    assert!(snapshot_len > 9 << 20, "the snapshot is {snapshot_len} bytes");
+    assert!(store.snapshot_due());
+    assert!(store.write_snapshot().unwrap());
+    let ops = store.metrics().ops;
+    assert_eq!((ops.snapshots_written, ops.snapshot_deltas_written), (2, 1));
+    assert!(store.backend().snapshot_delta().is_none());
+    let (_, report) = reopen_both_with_delta(
+        store.backend().bytes(),
+        (store.backend().snapshot().map(<[u8]>::to_vec), None),
+        "after the whole one",
+    );
+    assert_eq!(report.snapshot, SnapshotUse::Used { tail_frames: 0 });
+}
+
 /// Short ids: the digits that tell a checkpoint apart, and the checkpoints a prefix names, are
 /// what a scan of every id gives — in memory, and read through a snapshot with writes on top.
 #[test]

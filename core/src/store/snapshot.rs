@@ -91,9 +91,10 @@
 //! [`Options::snapshot_every`](crate::Options::snapshot_every) bytes and the size of the last
 //! snapshot or delta since it was written; after every compaction or vacuum (a whole snapshot:
 //! the old one describes a log that is gone); and by hosts when a writer closes
-//! ([`Store::snapshot_due`]: a delta once the log has grown by 64 KiB; a whole snapshot once it
-//! has grown by an eighth of the last one's size). The log is synced first, so neither
-//! describes writes that a power cut could still take away.
+//! ([`Store::snapshot_due`]: once the log has grown by 64 KiB — a delta while the growth since
+//! the snapshot is at most 8 MiB or a 64th of its size, since an open decodes a delta whole,
+//! else a whole snapshot — or, past the snapshot's size, by an eighth of it). The log is synced
+//! first, so neither describes writes that a power cut could still take away.
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
@@ -128,6 +129,9 @@ const PREFIX_LEN: usize = MAGIC.len() + 2;
 const CHECKSUM_LEN: usize = 32;
 /// The trailer: the summary's length (u32 LE) and the checksum.
 const TRAILER_LEN: usize = 4 + CHECKSUM_LEN;
+/// Log growth since the snapshot up to which an explicit snapshot (at close) may be a delta
+/// whatever the snapshot's size (see `Store::write_snapshot`).
+const SMALL_DELTA_GROWTH: u64 = 8 << 20;
 
 /// Whether an open used an index snapshot (see [`crate::snapshot`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -781,6 +785,18 @@ fn parse(bytes: &[u8], summary_start: u64) -> core::result::Result<Summary<'_>, 
 pub fn log_anchor(snapshot: &dyn SnapshotBytes) -> Option<u64> {
     let (summary, start) = read_summary(snapshot).ok()?;
     Some(parse(&summary, start).ok()?.point.anchor_at)
+}
+
+/// Why a snapshot is written, which decides between a delta and a whole snapshot.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Due {
+    /// Asked for (at close, by the user): a delta only while it is small.
+    Asked,
+    /// The log grew during writes: a delta while what changed is smaller than the snapshot.
+    Grown,
+    /// The same, by a writer whose whole snapshots are merged away from it: a delta whenever
+    /// the index reads from a snapshot of this log (the merge makes the whole one).
+    GrownInBackground,
 }
 
 /// A whole snapshot due while a store is written, to build away from its writer: the snapshot
@@ -1474,17 +1490,17 @@ pub(crate) fn load<B: Backend>(
 impl<B: Backend, E: Env> Store<B, E> {
     /// Persists the index as a snapshot (see [`crate::snapshot`]) so the next open
     /// replays only what is written after it: a delta of what changed since the snapshot the
-    /// index reads from, while that is smaller than the snapshot, else a whole new snapshot.
+    /// index reads from while that is small (the log has grown since by at most 8 MiB or a
+    /// 64th of the snapshot's size: an open decodes a delta whole), else a whole new snapshot.
     /// Syncs the log first. Returns whether one was written: not by a read-only store, a
     /// backend that keeps none, or in the middle of a write.
     pub fn write_snapshot(&mut self) -> Result<bool> {
-        self.write_snapshot_as(false)
+        self.write_snapshot_as(Due::Asked)
     }
 
-    /// [`write_snapshot`](Store::write_snapshot); `delta_only`: a delta whenever the index
-    /// reads from a snapshot of this log, however much changed (the whole snapshot is then left
-    /// to a merge, see [`Options::snapshot_in_background`](crate::Options::snapshot_in_background)).
-    fn write_snapshot_as(&mut self, delta_only: bool) -> Result<bool> {
+    /// [`write_snapshot`](Store::write_snapshot), with the choice between a delta and a whole
+    /// snapshot made as `due` says.
+    fn write_snapshot_as(&mut self, due: Due) -> Result<bool> {
         if self.backend.is_read_only()
             || !self.backend.keeps_snapshots()
             || self.write_error.is_some()
@@ -1505,7 +1521,16 @@ impl<B: Backend, E: Env> Store<B, E> {
         let mut anchor = alloc::vec![0u8; len as usize];
         self.backend.read_at(at, &mut anchor)?;
         let based = self.snapshot_len > 0 && self.index.persisted.is_some();
-        if (self.delta_is_due() || delta_only && based)
+        // Asked for one (at close, after a merge, by the user): a delta only while it is small,
+        // since an open decodes a delta whole; a writer in the middle of writes leaves larger
+        // ones, up to the snapshot's size, and merges them (see `snapshot_if_grown`).
+        let delta = match due {
+            Due::Asked => self.delta_is_small(),
+            Due::Grown => self.delta_is_due(),
+            Due::GrownInBackground => based,
+        };
+        let delta_only = due == Due::GrownInBackground;
+        if delta
             && let Some(point) = point_of(&self.index, self.log_bytes, (at, &anchor))
             && let Some(bytes) = encode_delta(&self.index, point)
         {
@@ -1579,6 +1604,16 @@ impl<B: Backend, E: Env> Store<B, E> {
                 .is_some_and(|p| self.log_bytes.saturating_sub(p.log_bytes) < p.len())
     }
 
+    /// Whether a delta written now would be small enough for an open to decode at once: the
+    /// log has grown since the snapshot by at most [`SMALL_DELTA_GROWTH`] or a 64th of the
+    /// snapshot's size, whichever is more (else an explicit snapshot is a whole one).
+    fn delta_is_small(&self) -> bool {
+        self.delta_is_due()
+            && self.index.persisted.as_ref().is_some_and(|p| {
+                self.log_bytes.saturating_sub(p.log_bytes) <= SMALL_DELTA_GROWTH.max(p.len() / 64)
+            })
+    }
+
     /// After writing a snapshot: the index reads its content from it, as an open would, so
     /// memory holds what changes from now on rather than everything written so far. Should the
     /// snapshot not read back, the index stays as it is (it is the same content).
@@ -1592,9 +1627,10 @@ impl<B: Backend, E: Env> Store<B, E> {
     }
 
     /// Whether the log has grown enough since the last snapshot or delta (or the open) that a
-    /// writer closing now should write one: by at least 64 KiB, and — when it would be a whole
-    /// snapshot rather than a delta — by an eighth of the last snapshot's size. Hosts call
-    /// [`write_snapshot`](Store::write_snapshot) at close when it is.
+    /// writer closing now should write one: by at least 64 KiB, and — once the log has grown
+    /// past the snapshot's size — by an eighth of the last snapshot's size. Hosts call
+    /// [`write_snapshot`](Store::write_snapshot) at close when it is (a delta while small, else
+    /// a whole snapshot: a writer closes leaving a store that opens fast).
     pub fn snapshot_due(&self) -> bool {
         let grown = self.log_bytes.saturating_sub(self.snapshot_at);
         let enough = if self.delta_is_due() {
@@ -1629,7 +1665,11 @@ impl<B: Backend, E: Env> Store<B, E> {
             // write.
             let background =
                 self.options.snapshot_in_background || self.backend.runs_snapshot_merges();
-            let _ = self.write_snapshot_as(background);
+            let _ = self.write_snapshot_as(if background {
+                Due::GrownInBackground
+            } else {
+                Due::Grown
+            });
             self.snapshot_at = self.log_bytes;
         }
         self.tend_snapshot_merge();
