@@ -15,7 +15,10 @@
 //! be deleted to steal it, and a reader can ask whether a writer is live without writing
 //! anything (connect: refused means no writer). Node.js takes the same lock with
 //! `net.createServer().listen("\0rewind/lock/…")`, so native and Node writers exclude each
-//! other without a native addon.
+//! other without a native addon. An abstract name's length is part of the name, and Node.js
+//! (libuv) binds it padded with NULs to the full 107 bytes of an abstract address; so a native
+//! writer binds **both spellings** — the name as written and the name padded — and a native
+//! opener is refused when either is held, and asks both who holds them.
 //!
 //! The holder answers every connection with one line, `rewind-lock 1 pid <pid>\n`, and closes
 //! it; a refused opener reads it to say who holds the store.
@@ -158,35 +161,64 @@ mod linux {
     /// How long a refused opener waits for the holder's answer (a live holder answers at once).
     const ANSWER_TIMEOUT: Duration = Duration::from_millis(200);
     const ANSWER_PREFIX: &str = "rewind-lock 1 pid ";
+    /// The longest abstract name: `sun_path` (108 bytes) less the leading NUL.
+    const ABSTRACT_NAME_MAX: usize = 107;
 
-    /// The bound socket and the thread that answers who holds it.
+    /// The bound sockets, each with the thread that answers who holds them; held (and
+    /// released by dropping) for the lock's life.
     #[derive(Debug)]
     pub(super) struct Holder {
+        _sockets: Vec<Answering>,
+    }
+
+    #[derive(Debug)]
+    struct Answering {
         addr: SocketAddr,
         stop: Arc<AtomicBool>,
         thread: Option<JoinHandle<()>>,
     }
 
-    fn address(dir: &Path) -> Result<SocketAddr> {
+    /// The lock's name in both of its spellings: as written, and padded with NULs to the
+    /// longest abstract name. An abstract name's length is part of it, and Node.js (libuv)
+    /// binds a name at the full length of the address, so a Node.js writer holds the padded
+    /// spelling; a native writer binds both, and so excludes Node.js writers too.
+    fn addresses(dir: &Path) -> Result<[SocketAddr; 2]> {
         let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, "stat", e))?;
         let name = format!("rewind/lock/{:x}/{:x}", meta.dev(), meta.ino());
-        SocketAddr::from_abstract_name(name.as_bytes()).map_err(|e| Error::io(dir, "lock", e))
+        let mut padded = name.clone().into_bytes();
+        padded.resize(ABSTRACT_NAME_MAX, 0);
+        let addr = |bytes: &[u8]| {
+            SocketAddr::from_abstract_name(bytes).map_err(|e| Error::io(dir, "lock", e))
+        };
+        Ok([addr(name.as_bytes())?, addr(&padded)?])
     }
 
     impl Holder {
         pub(super) fn bind(dir: &Path) -> Result<Holder> {
-            let addr = address(dir)?;
-            let listener = match UnixListener::bind_addr(&addr) {
-                Ok(l) => l,
-                Err(e) if e.kind() == ErrorKind::AddrInUse => {
-                    let pid = probe_addr(&addr).ok().flatten().and_then(|h| h.pid);
-                    return Err(Error::Locked {
-                        path: dir.to_path_buf(),
-                        pid,
-                    });
-                }
-                Err(e) => return Err(Error::io(dir, "lock", e)),
-            };
+            let mut sockets = Vec::with_capacity(2);
+            let addrs = addresses(dir)?;
+            for addr in &addrs {
+                let listener = match UnixListener::bind_addr(addr) {
+                    Ok(l) => l,
+                    Err(e) if e.kind() == ErrorKind::AddrInUse => {
+                        // The holder of this spelling says who it is (the ones bound so far
+                        // are this opener's own, released as `sockets` drops).
+                        let pid = probe_addr(addr).ok().flatten().and_then(|h| h.pid);
+                        return Err(Error::Locked {
+                            path: dir.to_path_buf(),
+                            pid,
+                        });
+                    }
+                    Err(e) => return Err(Error::io(dir, "lock", e)),
+                };
+                sockets.push(Answering::start(addr.clone(), listener, dir)?);
+            }
+            Ok(Holder { _sockets: sockets })
+        }
+    }
+
+    impl Answering {
+        fn start(addr: SocketAddr, listener: UnixListener, dir: &Path) -> Result<Answering> {
             let stop = Arc::new(AtomicBool::new(false));
             let thread = {
                 let stop = stop.clone();
@@ -207,7 +239,7 @@ mod linux {
                     })
                     .map_err(|e| Error::io(dir, "start the lock thread for", e))?
             };
-            Ok(Holder {
+            Ok(Answering {
                 addr,
                 stop,
                 thread: Some(thread),
@@ -215,7 +247,7 @@ mod linux {
         }
     }
 
-    impl Drop for Holder {
+    impl Drop for Answering {
         fn drop(&mut self) {
             self.stop.store(true, Ordering::Release);
             // Wake the accept; the thread sees the flag and closes the socket.
@@ -228,7 +260,13 @@ mod linux {
     }
 
     pub(super) fn probe(dir: &Path) -> Result<Option<LiveHolder>> {
-        probe_addr(&address(dir)?).map_err(|e| Error::io(dir, "ask for the writer of", e))
+        for addr in &addresses(dir)? {
+            let found = probe_addr(addr).map_err(|e| Error::io(dir, "ask for the writer of", e))?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
     }
 
     fn probe_addr(addr: &SocketAddr) -> std::io::Result<Option<LiveHolder>> {

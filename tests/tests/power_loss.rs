@@ -232,7 +232,7 @@ fn power_cuts_during_background_snapshot_merges_lose_nothing() {
 
     enum Writer {
         Shared(SharedStore),
-        Single(FileStore),
+        Single(Box<FileStore>),
     }
     impl Writer {
         fn checkpoint(&mut self, new: NewCheckpoint<'_>) -> Option<rewind::CheckpointId> {
@@ -269,7 +269,7 @@ fn power_cuts_during_background_snapshot_merges_lose_nothing() {
             } else {
                 let mut store = FileStore::open(dir, options(&disk)).unwrap();
                 let session = store.create_session("merges", Default::default()).unwrap();
-                (Writer::Single(store), session)
+                (Writer::Single(Box::new(store)), session)
             };
             disk.cut_power_after(200 + seed * 37 % 1500);
             for i in 0..2000u64 {
