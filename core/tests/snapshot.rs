@@ -597,7 +597,10 @@ fn an_asked_for_snapshot_is_a_delta_only_while_it_is_small() {
     assert_eq!((ops.snapshots_written, ops.snapshot_deltas_written), (1, 1));
     // 9 MiB since the snapshot, less than its size: a whole one, and no delta.
     grow(&mut store, 8 << 20);
-    assert!(snapshot_len > 9 << 20, "the snapshot is {snapshot_len} bytes");
+    assert!(
+        snapshot_len > 9 << 20,
+        "the snapshot is {snapshot_len} bytes"
+    );
     assert!(store.snapshot_due());
     assert!(store.write_snapshot().unwrap());
     let ops = store.metrics().ops;

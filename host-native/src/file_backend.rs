@@ -1283,7 +1283,7 @@ impl Backend for FileBackend {
         Ok(true)
     }
 
-    /// A writer merges whole snapshots on a thread (see [`build_merged_snapshot`]). Built
+    /// A writer merges whole snapshots on a thread (`build_merged_snapshot`). Built
     /// for WebAssembly, which has no threads, it leaves them to the store, which writes them.
     fn runs_snapshot_merges(&self) -> bool {
         cfg!(unix) && !self.read_only()
@@ -1672,8 +1672,9 @@ fn engine_error(err: Error) -> rewind_core::Error {
 
 fn io_to_backend(path: &Path, e: io::Error) -> BackendError {
     let msg = format!("{}: {e}", path.display());
-    match e.raw_os_error() {
-        Some(libc_enospc) if libc_enospc == 28 || libc_enospc == 122 => BackendError::Full(msg),
+    match e.kind() {
+        // ENOSPC and EDQUOT; also what a file system supplied by a host says.
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => BackendError::Full(msg),
         _ => BackendError::Io(msg),
     }
 }

@@ -362,6 +362,25 @@ export type OpenOptions =
       lock?: "fail" | "wait";
       /** Open without the writer lock: reads only, reloaded when the writer changes it. */
       readOnly?: boolean;
+    } & StoreOptions)
+  | ({
+      /** Node.js only: the native store's directory (the same files the `rewind` CLI and the
+       * native library read and write). */
+      backend: "file";
+      /** The store directory; created (with its parents) by a writer's first open. */
+      path: string;
+      /**
+       * "strict" (default): a write's promise resolves once `fdatasync` made it durable; writes
+       * issued in the same tick share one sync. "relaxed": synced within ~50 ms or at `flush()`.
+       */
+      durability?: "strict" | "relaxed";
+      /** When another writer (Node.js or native) holds the store: "fail" (default,
+       * LockedError naming its pid) or "wait". */
+      lock?: "fail" | "wait";
+      /** Open without the writer lock: reads only; `refresh()` applies what the writer wrote. */
+      readOnly?: boolean;
+      /** Size at which a segment file is closed and the next begun (default 64 MiB). */
+      segmentBytes?: number;
     } & StoreOptions);
 
 /** What `restore()` returns. */
@@ -383,7 +402,8 @@ export class Store {
   private constructor();
   /** A store in memory: nothing persists. */
   static memory(options?: MemoryOptions): Store;
-  /** Opens a memory or IndexedDB store. IndexedDB needs a browser (or a worker). */
+  /** Opens a memory, IndexedDB or file store. IndexedDB needs a browser (or a worker); file
+   * stores need Node.js. */
   static open(options: OpenOptions): Promise<Store>;
   /** Deletes a persisted store's database. Close the store first. */
   static destroy(name: string): Promise<void>;
@@ -454,15 +474,22 @@ export class Store {
   verify(): Promise<VerifyReport>;
   metrics(): Metrics;
   health(): Health;
-  /** The whole log. */
+  /** The whole log (memory and IndexedDB stores; a file store's log is its segment files —
+   * `exportBinary()` gives it as one log). */
   logBytes(): Promise<Uint8Array>;
 
   /** Calls `listener` with every event; returns a function that unsubscribes. */
   subscribe(listener: (event: StoreEvent) => void): () => void;
-  /** Makes every write durable now (relaxed IndexedDB stores). */
+  /** Makes every write durable now (relaxed IndexedDB and file stores). */
   flush(): Promise<void>;
   /** Re-reads the store from IndexedDB. */
   reload(): Promise<void>;
+  /**
+   * A read-only file store: applies what the writer (another process, or another store in
+   * this one) wrote since the open or the last refresh, and delivers its events. A writer is
+   * always current (nothing to apply).
+   */
+  refresh(): Promise<Refreshed>;
   /**
    * How the open built the index: from the index snapshot stored with the log and the log
    * after it, or by replaying the whole log (none stored, or one that did not match).
@@ -471,6 +498,16 @@ export class Store {
   /** Flushes, stores an index snapshot when the log grew since the last, releases the writer
    * lock and closes. */
   close(): Promise<void>;
+}
+
+/** What {@link Store.refresh} applied. */
+export interface Refreshed {
+  /** Writes applied (0: nothing new). */
+  writes: number;
+  /** Events delivered for them. */
+  events: number;
+  /** A compaction replaced the log, which was read again whole. */
+  compacted: boolean;
 }
 
 /** See {@link Store.indexSource}. */
@@ -496,6 +533,8 @@ export class HashMismatchError extends RewindError {}
 export class ImportRejectedError extends RewindError {}
 export class StorageError extends RewindError {}
 export class QuotaExceededError extends StorageError {}
+/** The disk under a file store is full (code STORAGE_FULL); nothing of the failed write stays. */
+export class StorageFullError extends QuotaExceededError {}
 export class LockedError extends RewindError {}
 export class ReadOnlyError extends RewindError {}
 export class ClosedError extends RewindError {}
@@ -516,6 +555,8 @@ export type ErrorCode =
   | "IMPORT_REJECTED"
   | "STORAGE_FAILED"
   | "QUOTA_EXCEEDED"
+  | "STORAGE_FULL"
+  | "NOT_A_STORE"
   | "LOCKED"
   | "READ_ONLY"
   | "CLOSED";

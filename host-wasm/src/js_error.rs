@@ -31,3 +31,30 @@ pub fn js_error(code: &str, kind: ErrorKind, message: &str) -> JsValue {
 pub fn invalid(message: impl std::fmt::Display) -> JsValue {
     to_js(Error::InvalidInput(message.to_string()))
 }
+
+/// An error of the native store's files (a Node.js file store) as a JavaScript `Error`: the
+/// engine's own errors as [`to_js`] makes them, the lock as `LOCKED`, a damaged segment as
+/// `CORRUPT` naming the file and offset, a directory that holds no store as `NOT_A_STORE`, and a
+/// failed file call as `STORAGE_FAILED` (`STORAGE_FULL` when the disk or quota is full).
+pub fn files_error(err: rewind::Error) -> JsValue {
+    let message = err.to_string();
+    match err {
+        rewind::Error::Store(err) => to_js(err),
+        rewind::Error::Locked { .. } => js_error("LOCKED", ErrorKind::Storage, &message),
+        rewind::Error::Corrupt { .. } => js_error("CORRUPT", ErrorKind::Corrupt, &message),
+        rewind::Error::NotAStore { .. } => js_error("NOT_A_STORE", ErrorKind::NotFound, &message),
+        rewind::Error::Io { source, .. } => {
+            let full = matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            );
+            let code = if full {
+                "QUOTA_EXCEEDED"
+            } else {
+                "STORAGE_FAILED"
+            };
+            js_error(code, ErrorKind::Storage, &message)
+        }
+        _ => js_error("STORAGE_FAILED", ErrorKind::Storage, &message),
+    }
+}

@@ -7,7 +7,9 @@ pub mod js_env;
 pub mod js_error;
 pub mod js_snapshot;
 pub mod log_backend;
+pub mod node_files;
 pub mod persist_batch;
+pub mod store_backend;
 pub mod wasm_store;
 
 pub use js_env::JsEnv;

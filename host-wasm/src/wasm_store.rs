@@ -13,6 +13,7 @@ use rewind_core::api::{
 use std::sync::Arc;
 
 use js_sys::Uint8Array;
+use rewind::{FileBackend, FileSystem};
 use rewind_core::{Options, Query, RetentionPolicy, SnapshotBytes, Store};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -20,14 +21,18 @@ use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 
 use crate::js_env::JsEnv;
-use crate::js_error::{invalid, to_js};
+use crate::js_error::{files_error, invalid, to_js};
 use crate::js_snapshot::JsSnapshot;
 use crate::log_backend::{LogBackend, Persist};
+use crate::node_files::{JsFiles, NodeFileSystem};
 use crate::persist_batch::PersistBatch;
+use crate::store_backend::StoreBackend;
 
-type Engine = Store<LogBackend, JsEnv>;
+type Engine = Store<StoreBackend, JsEnv>;
 
-/// The engine over an in-memory log. Used through the package's `Store` class.
+/// The engine over an in-memory log (memory and IndexedDB stores, which the JavaScript layer
+/// persists) or over the native store's files (Node.js, see [`crate::node_files`]). Used
+/// through the package's `Store` class.
 #[wasm_bindgen]
 pub struct WasmStore {
     store: Engine,
@@ -100,7 +105,8 @@ impl WasmStore {
         let snapshot =
             snapshot.map(|bytes| Arc::new(JsSnapshot::new(bytes)) as Arc<dyn SnapshotBytes>);
         let backend = LogBackend::new(head, tail, position(tail_at)?, snapshot, delta, persist);
-        let (store, report) = Store::open(backend, JsEnv::new(), options).map_err(to_js)?;
+        let (store, report) =
+            Store::open(StoreBackend::Log(backend), JsEnv::new(), options).map_err(to_js)?;
         Ok(WasmStore {
             store,
             snapshot: report.snapshot,
@@ -151,23 +157,101 @@ impl WasmStore {
         rewind_core::snapshot::log_anchor(&ends).map(|at| at as f64)
     }
 
+    /// Opens (or, for a writer, creates) the native store in directory `path`, its files
+    /// written and read through `files` (the package's `node:fs` layer, see
+    /// [`crate::node_files`]), with options JSON. A writer's layer must hold the store's lock
+    /// (else this fails with `LOCKED`); `readOnly` opens without it and writes nothing.
+    /// `durable`: writes are made durable by `flush` before they are acknowledged, so readers
+    /// beside the writer see a write only once it is synced (the native `Durability::Always`).
+    /// `segmentBytes`: the size at which a segment file is closed and the next begun.
+    #[wasm_bindgen(js_name = openFiles)]
+    pub fn open_files(
+        path: &str,
+        files: JsFiles,
+        options: &str,
+        read_only: bool,
+        durable: bool,
+        segment_bytes: f64,
+    ) -> Result<WasmStore, JsValue> {
+        let input: OptionsInput = parse_or_default(options, "options")?;
+        let options = Options::try_from(input).map_err(to_js)?;
+        let fs: Arc<dyn FileSystem> = Arc::new(NodeFileSystem::new(files));
+        let dir = std::path::Path::new(path);
+        let mut backend = if read_only {
+            FileBackend::open_read_only_on(fs, dir)
+        } else {
+            FileBackend::open_on(fs, dir, position(segment_bytes)?.max(1))
+        }
+        .map_err(files_error)?;
+        if durable && !read_only {
+            backend.announce_durable();
+        }
+        let generation = backend.generation();
+        let (mut store, report) = match Store::open(
+            StoreBackend::Files(Box::new(backend)),
+            JsEnv::new(),
+            options,
+        ) {
+            Ok(opened) => opened,
+            Err(rewind_core::Error::Corrupt { at, kind }) => {
+                let (file, offset) = FileBackend::segment_path(dir, generation, at);
+                return Err(files_error(rewind::Error::Corrupt { file, offset, kind }));
+            }
+            Err(err) => return Err(to_js(err)),
+        };
+        if durable
+            && !read_only
+            && let StoreBackend::Files(files) = store.backend_mut()
+        {
+            files.publish_durable().map_err(files_error)?;
+        }
+        Ok(WasmStore {
+            store,
+            snapshot: report.snapshot,
+        })
+    }
+
+    /// Makes every write so far durable (a file store syncs its files; memory and IndexedDB
+    /// stores are persisted by the JavaScript layer, and this does nothing for them).
+    pub fn flush(&mut self) -> Result<(), JsValue> {
+        self.store.flush().map_err(to_js)
+    }
+
+    /// Brings a read-only file store up to date with what its writer wrote since, queueing
+    /// events for it; returns `{"writes":n,"events":n,"compacted":bool}`. A writer is always
+    /// current (nothing is done).
+    pub fn refresh(&mut self) -> Result<String, JsValue> {
+        let refreshed = self.store.refresh().map_err(to_js)?;
+        Ok(serde_json::json!({
+            "writes": refreshed.writes,
+            "events": refreshed.events,
+            "compacted": refreshed.compacted,
+        })
+        .to_string())
+    }
+
     /// Adds log bytes fetched from storage (a stored row: the log from position `at`). Returns
     /// whether any were not held yet.
     #[wasm_bindgen(js_name = addLog)]
     pub fn add_log(&mut self, at: f64, bytes: Vec<u8>) -> Result<bool, JsValue> {
-        Ok(self.store.backend_mut().add(position(at)?, bytes))
+        let at = position(at)?;
+        Ok(self
+            .store
+            .backend_mut()
+            .log_mut()
+            .is_some_and(|log| log.add(at, bytes)))
     }
 
     /// The log's length in bytes (what is held and what is still in storage only).
     #[wasm_bindgen(js_name = logLength)]
     pub fn log_length(&self) -> f64 {
-        self.store.backend().len() as f64
+        self.store.backend().log().map_or(0, |log| log.len()) as f64
     }
 
     /// Whether the whole log is held (else parts are fetched when reads ask for them).
     #[wasm_bindgen(js_name = logWhole)]
     pub fn log_whole(&self) -> bool {
-        self.store.backend().is_whole()
+        self.store.backend().log().is_none_or(|log| log.is_whole())
     }
 
     /// The log positions a read of a checkpoint's state needs and the store does not hold yet
@@ -518,11 +602,12 @@ impl WasmStore {
     /// What must reach persistent storage since the last call (`undefined` when nothing).
     #[wasm_bindgen(js_name = takePersist)]
     pub fn take_persist(&mut self) -> Option<PersistBatch> {
-        let (replace, at, bytes, snapshot) = match self.store.backend_mut().take_persist() {
-            Persist::Nothing => return None,
-            Persist::Append(at, bytes, snapshot) => (false, at, bytes, snapshot),
-            Persist::Replace(bytes, snapshot) => (true, 0, bytes, snapshot),
-        };
+        let (replace, at, bytes, snapshot) =
+            match self.store.backend_mut().log_mut()?.take_persist() {
+                Persist::Nothing => return None,
+                Persist::Append(at, bytes, snapshot) => (false, at, bytes, snapshot),
+                Persist::Replace(bytes, snapshot) => (true, 0, bytes, snapshot),
+            };
         Some(PersistBatch::new(replace, at, bytes, snapshot))
     }
 
@@ -530,7 +615,11 @@ impl WasmStore {
     /// held yet: fetch them first.
     #[wasm_bindgen(js_name = logBytes)]
     pub fn log_bytes(&self) -> Result<Vec<u8>, JsValue> {
-        let log = self.store.backend();
+        let Some(log) = self.store.backend().log() else {
+            return Err(invalid(
+                "a file store's log is its segment files: use exportBinary for one log",
+            ));
+        };
         log.whole().ok_or_else(|| {
             let at = log.first_missing(0, log.len()).unwrap_or(0);
             to_js(rewind_core::Error::Backend(
@@ -554,7 +643,9 @@ fn position(at: f64) -> Result<u64, JsValue> {
 
 impl WasmStore {
     fn missing(&self, extents: &[(u64, u64)]) -> Vec<f64> {
-        let log = self.store.backend();
+        let Some(log) = self.store.backend().log() else {
+            return Vec::new();
+        };
         extents
             .iter()
             .filter_map(|&(pos, len)| log.first_missing(pos, len))

@@ -25,6 +25,9 @@ export class ImportRejectedError extends RewindError {}
 export class StorageError extends RewindError {}
 /** The browser's storage quota is exhausted; nothing was written. */
 export class QuotaExceededError extends StorageError {}
+/** The disk (or file system) under a file store is full (code STORAGE_FULL); nothing of the
+ * write that met it was kept. A QuotaExceededError, so code handling quotas handles it. */
+export class StorageFullError extends QuotaExceededError {}
 /** Another tab holds the store for writing. */
 export class LockedError extends RewindError {}
 /** A write on a store opened read-only. */
@@ -46,6 +49,7 @@ const BY_KIND = {
 };
 const BY_CODE = {
   QUOTA_EXCEEDED: QuotaExceededError,
+  STORAGE_FULL: StorageFullError,
   STORAGE_FAILED: StorageError,
   LOCKED: LockedError,
   READ_ONLY: ReadOnlyError,

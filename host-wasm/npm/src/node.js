@@ -1,7 +1,9 @@
-// Entry point for Node.js: memory stores (Node.js has no IndexedDB).
+// Entry point for Node.js: memory stores and file stores (the native store's directory, see
+// files.js); Node.js has no IndexedDB.
 
 import { createRequire } from "node:module";
 import { createApi } from "./store.js";
+import { NodeFiles } from "./files.js";
 
 const require = createRequire(import.meta.url);
 const glue = require("./rewind_wasm.cjs");
@@ -12,6 +14,7 @@ const platform = {
   acquireLock: async () => () => {},
   channel: () => null,
   requestPersistence: () => {},
+  NodeFiles,
 };
 
 export const { Store } = createApi(glue, platform);

@@ -1,8 +1,9 @@
 // The public Store class. The engine (Rust, compiled to WebAssembly) does all the store logic
 // synchronously in memory; this layer turns its answers into objects, its errors into
-// RewindError subclasses, delivers events, and persists the log to IndexedDB.
+// RewindError subclasses, delivers events, persists the log to IndexedDB, and for the
+// engine's own file stores (Node.js) decides when a sync makes writes durable.
 
-import { ClosedError, ReadOnlyError, LockedError, makeError, wrapError } from "./errors.js";
+import { ClosedError, ReadOnlyError, LockedError, StorageFullError, makeError, wrapError } from "./errors.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -13,7 +14,7 @@ export function createApi(glue, platform) {
 
   /** What the engine takes of `options`: everything but the keys this layer handles. */
   function engineOptions(options) {
-    const { backend, name, durability, lock, readOnly, log, ...engine } = options;
+    const { backend, name, path, segmentBytes, durability, lock, readOnly, log, ...engine } = options;
     return JSON.stringify(engine);
   }
 
@@ -128,6 +129,8 @@ export function createApi(glue, platform) {
     #channel = null;
     #name;
     #logBytesRead; // bytes of log the open read from IndexedDB (null for memory stores)
+    #files = null; // NodeFiles of a file store (Node.js), which holds its lock
+    #tickSync = null; // strict file stores: the sync every write of this tick waits for
 
     constructor(engine, options, log, extra = {}) {
       this.#engine = engine;
@@ -139,6 +142,7 @@ export function createApi(glue, platform) {
       this.#channel = extra.channel ?? null;
       this.#name = extra.name ?? null;
       this.#logBytesRead = extra.logBytesRead ?? null;
+      this.#files = extra.files ?? null;
       if (this.#channel && this.#readOnly) {
         this.#channel.onmessage = () => {
           this.reload().catch(() => {});
@@ -156,12 +160,16 @@ export function createApi(glue, platform) {
       }
     }
 
-    /** Opens a store: `{ backend: "memory" }` or `{ backend: "indexeddb", name }`. */
+    /**
+     * Opens a store: `{ backend: "memory" }`, `{ backend: "indexeddb", name }` (browsers) or
+     * `{ backend: "file", path }` (Node.js: the native store's directory).
+     */
     static async open(options = {}) {
       const backend = options.backend ?? "memory";
       if (backend === "memory") return Store.memory(options);
+      if (backend === "file") return Store.#openFiles(options);
       if (backend !== "indexeddb") {
-        throw makeError("INVALID_INPUT", `unknown backend ${JSON.stringify(backend)} (memory, indexeddb)`);
+        throw makeError("INVALID_INPUT", `unknown backend ${JSON.stringify(backend)} (memory, indexeddb, file)`);
       }
       if (!platform.indexedDb) {
         throw makeError("INVALID_INPUT", "IndexedDB is not available here; use { backend: \"memory\" }");
@@ -201,14 +209,53 @@ export function createApi(glue, platform) {
       }
     }
 
+    /** `{ backend: "file", path }`: see `open`. */
+    static async #openFiles(options) {
+      if (!platform.NodeFiles) {
+        throw makeError("INVALID_INPUT", 'file stores need Node.js; in a browser use { backend: "indexeddb" }');
+      }
+      const dir = options.path;
+      if (typeof dir !== "string" || dir.length === 0) {
+        throw makeError("INVALID_INPUT", "a file store needs a path (its directory)");
+      }
+      const durability = options.durability ?? "strict";
+      if (durability !== "strict" && durability !== "relaxed") {
+        throw makeError("INVALID_INPUT", `durability must be "strict" or "relaxed"`);
+      }
+      const segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
+      if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 1) {
+        throw makeError("INVALID_INPUT", "segmentBytes must be a positive integer");
+      }
+      const readOnly = Boolean(options.readOnly);
+      const files = new platform.NodeFiles();
+      if (!readOnly) await files.lock(dir, options.lock ?? "fail");
+      let engine;
+      try {
+        engine = WasmStore.openFiles(dir, files, engineOptions(options), readOnly, durability === "strict", segmentBytes);
+      } catch (error) {
+        files.unlock();
+        throw this.#wrap(error);
+      }
+      return new Store(engine, options, null, { durability, readOnly, name: dir, files });
+    }
+
     // ----- plumbing -------------------------------------------------------------------------
+
+    /** An engine error as its RewindError; a file store's full disk is a StorageFullError. */
+    #wrap(error) {
+      const wrapped = wrapError(error);
+      if (this.#files && wrapped?.code === "QUOTA_EXCEEDED") {
+        return new StorageFullError(wrapped.message, "STORAGE_FULL");
+      }
+      return wrapped;
+    }
 
     #call(fn) {
       if (this.#closed) throw new ClosedError("the store is closed", "CLOSED");
       try {
         return fn(this.#engine);
       } catch (error) {
-        throw wrapError(error);
+        throw this.#wrap(error);
       }
     }
 
@@ -227,7 +274,7 @@ export function createApi(glue, platform) {
         try {
           result = fn(this.#engine);
         } catch (error) {
-          if (error?.missingAt === undefined || !this.#log) throw wrapError(error);
+          if (error?.missingAt === undefined || !this.#log) throw this.#wrap(error);
           result = await this.#read(fn, [error.missingAt]);
         }
       }
@@ -261,8 +308,8 @@ export function createApi(glue, platform) {
         try {
           return fn(this.#engine);
         } catch (error) {
-          if (error?.missingAt === undefined || !this.#log) throw wrapError(error);
-          if (!(await this.#fetch([error.missingAt]))) throw wrapError(error);
+          if (error?.missingAt === undefined || !this.#log) throw this.#wrap(error);
+          if (!(await this.#fetch([error.missingAt]))) throw this.#wrap(error);
         }
       }
     }
@@ -291,6 +338,7 @@ export function createApi(glue, platform) {
 
     /** Hands what the engine wrote to IndexedDB: now (strict) or batched (relaxed). */
     async #persist(appended = false) {
+      if (this.#files) return this.#syncFiles();
       // Memory stores: the engine keeps nothing to persist.
       if (!this.#log) return;
       const batch = this.#engine.takePersist();
@@ -317,6 +365,43 @@ export function createApi(glue, platform) {
           this.#writePending().catch(() => {});
         }, 50);
       }
+    }
+
+    /**
+     * File stores: the engine has handed the write to the operating system. Strict: resolves
+     * once a sync that started after it is done — one `fdatasync` at the end of the tick for
+     * every write issued in it (group commit). Relaxed: a sync within ~50 ms (or at `flush`).
+     */
+    #syncFiles() {
+      if (this.#durability !== "strict") {
+        if (this.#flushTimer === null) {
+          this.#flushTimer = setTimeout(() => {
+            this.#flushTimer = null;
+            try {
+              if (!this.#closed) this.#call((e) => e.flush());
+            } catch {
+              // A failed sync refuses every later write (the engine says so then).
+            }
+          }, 50);
+          this.#flushTimer.unref?.();
+        }
+        return undefined;
+      }
+      if (this.#tickSync === null) {
+        this.#tickSync = new Promise((resolve, reject) => {
+          setImmediate(() => {
+            this.#tickSync = null;
+            try {
+              if (this.#closed) throw new ClosedError("the store closed before the write was synced", "CLOSED");
+              this.#call((e) => e.flush());
+              resolve();
+            } catch (error) {
+              reject(error);
+            }
+          });
+        });
+      }
+      return this.#tickSync;
     }
 
     /** Writes the pending batches in order; a failure reloads the store from what is stored. */
@@ -368,6 +453,19 @@ export function createApi(glue, platform) {
         this.#flushTimer = null;
       }
       if (this.#log) await this.#writePending();
+      if (this.#files && !this.#readOnly) this.#call((e) => e.flush());
+    }
+
+    /**
+     * A read-only file store: applies what its writer (another process, or another store in
+     * this one) wrote since the open or the last refresh, and delivers the events for it.
+     * Returns `{ writes, events, compacted }` (writes applied, events delivered, whether a
+     * compaction replaced the log, which is then read again). A writer is always current.
+     */
+    async refresh() {
+      const refreshed = JSON.parse(this.#call((e) => e.refresh()));
+      this.#emit();
+      return refreshed;
     }
 
     /**
@@ -389,10 +487,10 @@ export function createApi(glue, platform) {
     async close() {
       if (this.#closed) return;
       try {
-        if (this.#log && !this.#readOnly) {
+        if ((this.#log || this.#files) && !this.#readOnly) {
           try {
             this.#engine.snapshotIfDue();
-            await this.#persist();
+            if (this.#log) await this.#persist();
           } catch {
             // A snapshot that cannot be stored only makes the next open replay more.
           }
@@ -403,7 +501,9 @@ export function createApi(glue, platform) {
         if (this.#log) this.#log.close();
         if (this.#channel) this.#channel.close();
         if (this.#releaseLock) this.#releaseLock();
+        // A file store's files close with its engine; then its lock goes.
         this.#engine.free();
+        if (this.#files) this.#files.unlock();
       }
     }
 

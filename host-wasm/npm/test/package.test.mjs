@@ -45,6 +45,7 @@ const REQUIRED = [
   "dist/node/langgraph/metadata.js",
   "dist/node/store.js",
   "dist/node/errors.js",
+  "dist/node/files.js",
   "dist/node/rewind_wasm.cjs",
   "dist/node/rewind_wasm_bg.wasm",
   "dist/web/index.js",

@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execFileSync } from "node:child_process";
@@ -24,5 +25,20 @@ test("the README's Node.js example runs and prints what it says", () => {
     assert.equal(lines.at(-1), "true");
   } finally {
     fs.rmSync(file, { force: true });
+  }
+});
+
+test("the README's Node.js file-store example runs and prints what it says", () => {
+  const file = path.join(here, "readme-node-files.tmp.mjs");
+  fs.writeFileSync(file, readmeExample("node-files"));
+  // The example keeps its store under os.tmpdir(): here, a directory removed afterwards.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rewind-readme-"));
+  try {
+    const out = execFileSync(process.execPath, [file], { encoding: "utf8", env: { ...process.env, TMPDIR: tmp } });
+    assert.equal(out.trim(), "planned");
+    assert.ok(fs.readdirSync(tmp).length === 1, "the store was written where the example says");
+  } finally {
+    fs.rmSync(file, { force: true });
+    fs.rmSync(tmp, { recursive: true, force: true });
   }
 });

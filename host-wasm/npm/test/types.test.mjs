@@ -162,6 +162,8 @@ describe("index.d.ts matches the runtime", async () => {
       IMPORT_REJECTED: "ImportRejectedError",
       STORAGE_FAILED: "StorageError",
       QUOTA_EXCEEDED: "QuotaExceededError",
+      STORAGE_FULL: "StorageFullError",
+      NOT_A_STORE: "NotFoundError",
       LOCKED: "LockedError",
       READ_ONLY: "ReadOnlyError",
       CLOSED: "ClosedError",
