@@ -19,6 +19,14 @@
 //! mark left by a writer that died is right as it stands: what lies past it was never
 //! acknowledged. A failed open writes nothing.
 //!
+//! A writer's open that recovers after a crash reads the mark too: in the last segment, a damaged
+//! frame at or past a mark of its generation is where unacknowledged writes were cut short —
+//! writes that share one sync can reach the disk in any order when the power goes, leaving a
+//! damaged write with whole ones after it — so it is a torn tail there, and damage before the
+//! mark is corruption. For that, an `Always` writer's first mark (at open) is synced; later ones
+//! are not, so a power cut leaves that mark or a later one (the line is one 64-byte write at
+//! offset 0, inside one disk sector, so it lands whole or not at all).
+//!
 //! Readers: a mark of their generation limits them; a mark of another generation does not (an
 //! older generation is no longer written, and a newer one held only synced bytes when it was
 //! switched to, before its writer, still holding the lock, wrote its first mark). A line that
@@ -70,6 +78,11 @@ impl MarkWriter {
         write(self.file.as_ref(), Some(mark))?;
         *last = Some(mark);
         Ok(())
+    }
+
+    /// Makes the line written last durable (a writer's first mark, once at open).
+    pub(crate) fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
     }
 
     /// Says there is no limit (a writer that does not announce durability).

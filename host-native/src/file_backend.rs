@@ -594,15 +594,20 @@ impl FileBackend {
     }
 
     /// Syncs everything there is and writes the first mark (after
-    /// [`FileBackend::announce_durable`], once the store has loaded).
+    /// [`FileBackend::announce_durable`], once the store has loaded). That first mark is synced
+    /// too: later ones are not, so after a power cut the file holds this one or a later one,
+    /// which a recovering writer trusts (see `load_segments`).
     pub fn publish_durable(&mut self) -> Result<()> {
         if !self.announcing {
             return Ok(());
         }
-        self.mark_writer()?;
+        let marks = self.mark_writer()?;
         let all: Vec<u32> = self.live.segments.keys().copied().collect();
         self.live.dirty.extend(all);
-        self.sync_now()
+        self.sync_now()?;
+        marks
+            .sync()
+            .map_err(|e| Error::io(self.dir.join(DURABLE_FILE), "sync", e))
     }
 
     /// The writer's `DURABLE` file, opened on first use.
@@ -614,6 +619,9 @@ impl FileBackend {
             MarkWriter::open(self.fs.as_ref(), &self.dir)
                 .map_err(|e| Error::io(self.dir.join(DURABLE_FILE), "open", e))?,
         );
+        // The file's name outlives a power cut (its line is never synced; a recovering writer
+        // reads it, see `load_segments`).
+        sync_dir(self.fs.as_ref(), &self.dir)?;
         self.marks = Some(marks.clone());
         Ok(marks)
     }
@@ -914,7 +922,10 @@ impl FileBackend {
                 }
                 // A bad frame is a torn tail only when it is in the last segment and nothing
                 // intact follows it (a crash cuts writes short; it does not leave whole frames
-                // behind a damaged one). Anything else is corruption.
+                // behind a damaged one), or — for a writer's open — when it lies past where the
+                // last writer said its log was synced (its durable mark): writes that share one
+                // sync (group commit) can reach the disk in any order when the power goes, and
+                // none of them was acknowledged. Anything else is corruption.
                 let bad = |this: &mut Self,
                            report: &mut LoadReport,
                            kind: CorruptKind|
@@ -922,7 +933,15 @@ impl FileBackend {
                     let follows =
                         intact_frame_after(file.as_ref(), offset + FRAME_HEADER_LEN as u64, len)
                             .map_err(|e| Error::io(&path, "read", e))?;
-                    if is_last && !follows {
+                    let unsynced = is_last
+                        && follows
+                        && !this.read_only()
+                        && this
+                            .durable_limit()?
+                            .is_some_and(|(mark_seg, mark_offset)| {
+                                seg > mark_seg || (seg == mark_seg && offset >= mark_offset)
+                            });
+                    if is_last && (!follows || unsynced) {
                         this.torn_tail(seg, offset, report)
                     } else if follows {
                         Err(corrupt(offset, kind))

@@ -381,6 +381,14 @@ export type OpenOptions =
       readOnly?: boolean;
       /** Size at which a segment file is closed and the next begun (default 64 MiB). */
       segmentBytes?: number;
+      /**
+       * The file calls the store makes (default: node:fs, through the package's `NodeFiles`):
+       * the same methods — `lock`, `unlock`, `holdsLock`, `open`, `list`, `exists`,
+       * `createDirAll`, `rename`, `remove`, `syncDir`, `readAt`, `writeAt`, `setLen`, `size`,
+       * `syncData`, `syncAll`, `close` — as the package's tests use to simulate a disk that
+       * loses power. Like the native `FileOptions::file_system`.
+       */
+      fileSystem?: object;
     } & StoreOptions);
 
 /** What `restore()` returns. */

@@ -13,8 +13,9 @@
 //!
 //! When the power comes back ([`SimulatedDisk::after_power_loss`]) every change made since the
 //! last sync of its file or directory is, independently and as a seed draws: lost, kept, or — a
-//! write — torn, keeping only its first bytes up to any byte. So a later write may survive
-//! without an earlier one (they are reordered), and a write may be cut anywhere. Synced bytes
+//! write across a 512-byte sector boundary — torn, keeping only its first bytes up to any byte.
+//! So a later write may survive without an earlier one (they are reordered), and a write may be
+//! cut anywhere but inside a sector (disks write a sector whole or not at all). Synced bytes
 //! are never touched. The store directory itself (and its parents) is created durable.
 //!
 //! [`SimulatedDisk::cut_power_after`] picks the moment: the `n`-th call from now that changes
@@ -193,6 +194,12 @@ impl SimulatedDisk {
                         (1, FileChange::Write { offset, bytes }) => {
                             write_into(&mut image, *offset, bytes);
                         }
+                        // A write inside one sector lands whole or not at all.
+                        (_, FileChange::Write { offset, bytes })
+                            if in_one_sector(*offset, bytes) =>
+                        {
+                            write_into(&mut image, *offset, bytes);
+                        }
                         (_, FileChange::Write { offset, bytes }) => {
                             let kept = draw.below(bytes.len() as u64 + 1) as usize;
                             write_into(&mut image, *offset, &bytes[..kept]);
@@ -245,6 +252,14 @@ impl SimulatedDisk {
             })),
         }
     }
+}
+
+/// Bytes a disk writes atomically: a write that does not cross a sector boundary lands whole
+/// or not at all (what PostgreSQL's `pg_control` and rewind's `DURABLE` line rely on).
+const SECTOR: u64 = 512;
+
+fn in_one_sector(offset: u64, bytes: &[u8]) -> bool {
+    !bytes.is_empty() && offset / SECTOR == (offset + bytes.len() as u64 - 1) / SECTOR
 }
 
 fn write_into(image: &mut Vec<u8>, offset: u64, bytes: &[u8]) {

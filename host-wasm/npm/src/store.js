@@ -14,7 +14,7 @@ export function createApi(glue, platform) {
 
   /** What the engine takes of `options`: everything but the keys this layer handles. */
   function engineOptions(options) {
-    const { backend, name, path, segmentBytes, durability, lock, readOnly, log, ...engine } = options;
+    const { backend, name, path, segmentBytes, fileSystem, durability, lock, readOnly, log, ...engine } = options;
     return JSON.stringify(engine);
   }
 
@@ -227,14 +227,17 @@ export function createApi(glue, platform) {
         throw makeError("INVALID_INPUT", "segmentBytes must be a positive integer");
       }
       const readOnly = Boolean(options.readOnly);
-      const files = new platform.NodeFiles();
+      const files = options.fileSystem ?? new platform.NodeFiles();
+      if (typeof files !== "object" || typeof files.open !== "function" || typeof files.lock !== "function") {
+        throw makeError("INVALID_INPUT", "fileSystem must offer the file calls of NodeFiles (src/files.js)");
+      }
       if (!readOnly) await files.lock(dir, options.lock ?? "fail");
       let engine;
       try {
         engine = WasmStore.openFiles(dir, files, engineOptions(options), readOnly, durability === "strict", segmentBytes);
       } catch (error) {
         files.unlock();
-        throw this.#wrap(error);
+        throw wrapError(error);
       }
       return new Store(engine, options, null, { durability, readOnly, name: dir, files });
     }
