@@ -26,6 +26,10 @@ step "power cuts during background snapshot merges: ${POWER_LOSS_MERGE_SEEDS:=20
 POWER_LOSS_MERGE_SEEDS="$POWER_LOSS_MERGE_SEEDS" cargo test --release -p rewind-tests \
     --test power_loss -- --nocapture background 2>&1 | grep -E 'merges installed|test result'
 
+step "power cuts during group commits: ${POWER_LOSS_GROUP_SEEDS:=5000} runs of four SharedStore writer threads"
+POWER_LOSS_GROUP_SEEDS="$POWER_LOSS_GROUP_SEEDS" cargo test --release -p rewind-tests \
+    --test power_loss -- --nocapture group_commits 2>&1 | grep -E 'group commits|test result'
+
 step "a live writer of ${LIVE_CHECKPOINTS:=2000} checkpoints, three CLI readers and rewind watch"
 LIVE_CHECKPOINTS="$LIVE_CHECKPOINTS" cargo test --release -p rewind --test live -- --nocapture \
     2>&1 | grep -E 'checkpoints written|test result'
@@ -73,6 +77,16 @@ step "open-fast in Chromium: reloading a tab on an IndexedDB store of ${IDB_CHEC
     npm ci --no-audit --no-fund >/dev/null
     bash scripts/build.sh >/dev/null
     node bench/reload.mjs "$IDB_CHECKPOINTS"
+)
+
+step "Node.js file stores: ${NODE_KILLS:=200} SIGKILLs of a strict writer, ${NODE_POWER_SEEDS:=2000} power cuts"
+cargo build -p rewind --bin rewind -p rewind-tests --bin crash_writer 2>&1 | tail -1
+(
+    cd host-wasm/npm
+    REWIND_BIN="$CARGO_TARGET_DIR/debug/rewind" REWIND_NODE_KILLS="$NODE_KILLS" \
+        REWIND_NODE_POWER_SEEDS="$NODE_POWER_SEEDS" \
+        node --test --test-name-pattern="SIGKILL|power cuts" test/files.test.mjs 2>&1 |
+        grep -E '^ *# [0-9]+ (kills|power cuts)|^# (pass|fail)'
 )
 
 step "fuzzing: ${FUZZ_SECONDS:=300} s per target from the seeds (both format versions)"

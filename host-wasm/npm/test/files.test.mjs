@@ -222,6 +222,37 @@ describe("file stores in Node.js", () => {
     assert.ok(Buffer.from(exported).equals(cli(dir, "export", "--format", "binary").stdout));
   });
 
+  test("`rewind log --follow` watches a store while a Node.js agent writes it", async (t) => {
+    const dir = path.join(tempDir(t), "store");
+    const store = await Store.open({ backend: "file", path: dir });
+    const session = await store.createSession("watched");
+    await store.checkpoint({ session, message: "before", state: { n: 0 } });
+    const follower = spawn(nativeBinary("rewind"), ["--store", dir, "--json", "log", "--follow", "-n", "1"]);
+    t.after(() => follower.kill("SIGKILL"));
+    const seen = [];
+    let buffered = "";
+    const arrived = new Promise((resolve) => {
+      follower.stdout.on("data", (d) => {
+        buffered += d;
+        let at;
+        while ((at = buffered.indexOf("\n")) >= 0) {
+          seen.push(JSON.parse(buffered.slice(0, at)).message);
+          buffered = buffered.slice(at + 1);
+        }
+        if (seen.includes("after 4")) resolve();
+      });
+    });
+    // It shows the newest one, then each new one as the writer's sync makes it durable.
+    while (!seen.includes("before")) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 5; i++) {
+      await store.checkpoint({ session, message: `after ${i}`, state: { n: i + 1 } });
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    await Promise.race([arrived, new Promise((_, reject) => setTimeout(() => reject(new Error(`saw ${seen}`)), 10_000))]);
+    assert.deepEqual(seen, ["before", "after 0", "after 1", "after 2", "after 3", "after 4"]);
+    await store.close();
+  });
+
   test("Node.js and native writers exclude each other, both ways", async (t) => {
     const dir = path.join(tempDir(t), "store");
     // Node.js holds it: the CLI is refused (exit code 4) and names this process.
@@ -325,6 +356,7 @@ describe("file stores: a writer killed with SIGKILL", () => {
       assert.deepEqual(JSON.parse(new TextDecoder().decode(await store.state(id))).n, n);
     }
     assert.equal((await store.verify()).ok, true);
+    t.diagnostic(`${kills} kills; ${acked.size} acknowledged checkpoints, all present`);
     await store.close();
   });
 });
@@ -356,10 +388,11 @@ describe("engine conformance on Node.js files (wasm, test-dist)", () => {
 });
 
 describe("file stores: power cuts on a simulated disk", () => {
-  test("every write acknowledged under strict durability survives, whatever the cut kept", async () => {
+  test("every write acknowledged under strict durability survives, whatever the cut kept", async (t) => {
     const { SimulatedDisk } = await import("./support/simulated-disk.mjs");
     const seeds = Number(process.env.REWIND_NODE_POWER_SEEDS ?? 40);
     let cutsDuringWrites = 0;
+    let ackedTotal = 0;
     for (let seed = 0; seed < seeds; seed++) {
       const why = `seed ${seed}`;
       const disk = new SimulatedDisk();
@@ -378,6 +411,7 @@ describe("file stores: power cuts on a simulated disk", () => {
         await Promise.all(burst);
       }
       if (disk.powerLost) cutsDuringWrites += 1;
+      ackedTotal += acked.length;
       await store.close().catch(() => {});
       const back = disk.afterPowerLoss(seed);
       const reopened = await Store.open({ backend: "file", path: "/store", fileSystem: back });
@@ -389,5 +423,6 @@ describe("file stores: power cuts on a simulated disk", () => {
       await reopened.close();
     }
     assert.ok(cutsDuringWrites >= seeds / 2, `${cutsDuringWrites} of ${seeds} cuts landed during writes`);
+    t.diagnostic(`${seeds} power cuts (${cutsDuringWrites} during writes); ${ackedTotal} acknowledged writes, all present`);
   });
 });

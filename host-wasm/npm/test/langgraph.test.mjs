@@ -20,11 +20,9 @@ import {
   uuid6,
 } from "@langchain/langgraph-checkpoint";
 import { StateGraph, MessagesAnnotation, START, END, Annotation } from "@langchain/langgraph";
-import { ToolNode, toolsCondition } from "@langchain/langgraph/prebuilt";
-import { BaseChatModel } from "@langchain/core/language_models/chat_models";
-import { AIMessage, HumanMessage, ToolMessage } from "@langchain/core/messages";
-import { tool } from "@langchain/core/tools";
-import { z } from "zod";
+import { AIMessage, HumanMessage } from "@langchain/core/messages";
+
+import { buildAgent } from "./support/agent.mjs";
 
 // ----- helpers ------------------------------------------------------------------------------
 
@@ -1006,53 +1004,6 @@ describe("rewind features stay usable", () => {
 
 // ----- a real agent -------------------------------------------------------------------------
 
-/**
- * A chat model with a script: asks for `multiply` on the first human turn of each question, then
- * answers from the tool's result. Deterministic; no network.
- */
-class ScriptedToolModel extends BaseChatModel {
-  calls = 0;
-  _llmType() {
-    return "scripted-tool-model";
-  }
-  bindTools() {
-    return this;
-  }
-  async _generate(messages) {
-    this.calls++;
-    const last = messages[messages.length - 1];
-    let message;
-    if (last instanceof ToolMessage || last?._getType?.() === "tool") {
-      message = new AIMessage(`The answer is ${last.content}.`);
-    } else {
-      const text = String(last.content);
-      const [a, b] = (text.match(/-?\d+/g) ?? ["6", "7"]).map(Number);
-      message = new AIMessage({
-        content: "",
-        tool_calls: [{ name: "multiply", args: { a, b }, id: `call_${a}_${b}`, type: "tool_call" }],
-      });
-    }
-    return { generations: [{ text: String(message.content), message }] };
-  }
-}
-
-const multiply = tool(async ({ a, b }) => String(a * b), {
-  name: "multiply",
-  description: "Multiplies two numbers.",
-  schema: z.object({ a: z.number(), b: z.number() }),
-});
-
-function buildAgent(checkpointer, options = {}) {
-  const model = new ScriptedToolModel({}).bindTools([multiply]);
-  const graph = new StateGraph(MessagesAnnotation)
-    .addNode("agent", async (state) => ({ messages: [await model.invoke(state.messages)] }))
-    .addNode("tools", new ToolNode([multiply]))
-    .addEdge(START, "agent")
-    .addConditionalEdges("agent", toolsCondition, ["tools", END])
-    .addEdge("tools", "agent");
-  return graph.compile({ checkpointer, ...options });
-}
-
 /** What a state snapshot says, without ids and times. */
 function describeState(s) {
   return {
@@ -1205,5 +1156,44 @@ describe("a real agent", () => {
     const mine = (await collect(outer.getStateHistory(config))).map((s) => [s.next, s.values, s.metadata.step]);
     const theirs = (await collect(reference.getStateHistory(config))).map((s) => [s.next, s.values, s.metadata.step]);
     assert.deepEqual(mine, theirs);
+  });
+});
+
+describe("a real agent on a file store", () => {
+  test("is killed with SIGKILL while interrupted, restarted, and resumes from its last checkpoint", async () => {
+    const { spawn } = await import("node:child_process");
+    const fs = await import("node:fs");
+    const os = await import("node:os");
+    const path = await import("node:path");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rewind-agent-"));
+    const script = new URL("./support/agent-on-files.mjs", import.meta.url).pathname;
+    const run = (phase, kill) =>
+      new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [script, path.join(dir, "store"), phase], { stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d) => {
+          out += d;
+          if (kill && out.includes("interrupted\n")) child.kill("SIGKILL");
+        });
+        child.stderr.on("data", (d) => (err += d));
+        child.on("error", reject);
+        child.on("exit", (code, signal) => resolve({ out, err, code, signal }));
+      });
+    try {
+      const first = await run("ask", true);
+      assert.equal(first.signal, "SIGKILL", first.err);
+      assert.match(first.out, /interrupted/);
+      const second = await run("resume", false);
+      assert.equal(second.code, 0, second.err);
+      const lines = second.out.trim().split("\n");
+      // The restarted process finds the graph where the killed one left it: before the tool.
+      assert.equal(lines[0], "next tools");
+      assert.equal(lines[1], "answer The answer is 42.");
+      assert.match(lines[2], /^history \d+$/);
+      assert.ok(Number(lines[2].split(" ")[1]) >= 5, lines[2]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
