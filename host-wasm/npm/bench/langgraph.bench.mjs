@@ -8,11 +8,19 @@
 //     step's message also saved as a pending write, as the Pregel loop does).
 
 // Times are medians of single calls (process.hrtime); ratios are other saver / RewindSaver
-// (above 1: RewindSaver is faster or smaller). A second table shows where RewindSaver's time
-// goes: each step of a put and a getTuple (serde, store calls, the bare engine) timed alone.
+// (above 1: RewindSaver is faster or smaller). A second table runs the same workload durably
+// on files in a disk-backed directory: RewindSaver on a file store (strict: each put resolves
+// after fdatasync) against SqliteSaver on a file with its default settings and with
+// synchronous=FULL (every commit synced), with the raw fdatasync time beside. A third table
+// shows where RewindSaver's time goes: each step of a put and a getTuple (serde, store calls,
+// the bare engine) timed alone.
 //
-//   node bench/langgraph.bench.mjs            (from host-wasm/npm, after npm ci and the build)
+//   node bench/langgraph.bench.mjs [dir]      (from host-wasm/npm, after npm ci and the build;
+//                                              dir: where the durable run writes, default
+//                                              ./bench-files, on the disk to measure)
 
+import fs from "node:fs";
+import path from "node:path";
 import { createRequire } from "node:module";
 import { Store } from "rewind-store";
 import { RewindSaver } from "rewind-store/langgraph";
@@ -96,6 +104,83 @@ async function workload(makeSaver, stateBytes) {
   const list10 = [];
   for (let i = 0; i < READS; i++) list10.push(await timed(() => drain(saver.list(latest, { limit: 10 }))));
   return { saver, put: median(puts), getTuple: median(getTuple), listAll: median(listAll), list10: median(list10) };
+}
+
+/** The durable savers, each on files in a directory of its own under `dir`. */
+const DURABLE = {
+  "RewindSaver (file, strict)": (dir) => RewindSaver.open({ backend: "file", path: dir }),
+  "SqliteSaver (file, default)": (dir) => SqliteSaver.fromConnString(path.join(dir, "checkpoints.db")),
+  "SqliteSaver (file, synchronous=FULL)": (dir) => {
+    const saver = SqliteSaver.fromConnString(path.join(dir, "checkpoints.db"));
+    saver.setup();
+    saver.db.pragma("synchronous = FULL");
+    return saver;
+  },
+};
+
+/** Bytes of every file in `dir` (a closed store; SQLite checkpointed into its main file). */
+function dirBytes(dir) {
+  return fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+}
+
+/** Median time of an fdatasync after appending 4 KiB, in `dir`. */
+function rawFdatasync(dir) {
+  const file = path.join(dir, "fdatasync-probe");
+  const fd = fs.openSync(file, "w");
+  const block = Buffer.alloc(4096, 1);
+  const times = [];
+  for (let i = 0; i < 50; i++) {
+    fs.writeSync(fd, block);
+    const t = now();
+    fs.fdatasyncSync(fd);
+    times.push(us(now() - t));
+  }
+  fs.closeSync(fd);
+  fs.rmSync(file);
+  return median(times);
+}
+
+/** The workload and the conversation, durably on files under `root`. */
+async function durable(root) {
+  fs.rmSync(root, { recursive: true, force: true });
+  fs.mkdirSync(root, { recursive: true });
+  const results = {};
+  let run = 0;
+  const fresh = () => {
+    const dir = path.join(root, `run-${run++}`);
+    fs.mkdirSync(dir);
+    return dir;
+  };
+  const close = async (saver) => {
+    if (saver.store) await saver.store.close();
+    else {
+      saver.db.pragma("wal_checkpoint(TRUNCATE)");
+      saver.db.close();
+    }
+  };
+  let sqliteDefault = null;
+  for (const size of [200, 10_000]) {
+    for (const [name, make] of Object.entries(DURABLE)) {
+      const dir = fresh();
+      const saver = await make(dir);
+      if (name === "SqliteSaver (file, default)") {
+        saver.setup();
+        sqliteDefault = saver.db.pragma("synchronous", { simple: true });
+      }
+      results[`${name}/${size}`] = await workload(() => saver, size);
+      await close(saver);
+    }
+  }
+  const bytes = {};
+  for (const [name, make] of Object.entries(DURABLE)) {
+    const dir = fresh();
+    const saver = await conversation(await make(dir), PUTS);
+    await close(saver);
+    bytes[name] = dirBytes(dir);
+  }
+  const sync = rawFdatasync(root);
+  fs.rmSync(root, { recursive: true, force: true });
+  return { results, bytes, sync, sqliteDefault };
 }
 
 /** A growing conversation of `steps` steps; returns the saver. */
@@ -304,6 +389,35 @@ async function main() {
       `(a value's chunk list names its previous version's prefix, then its new chunks).`,
   );
   console.log("MemorySaver bytes: its serialised checkpoints, metadata and writes. SqliteSaver: page_count × page_size.\n");
+
+  // The same, durably on files.
+  const root = path.resolve(process.argv[2] ?? "bench-files");
+  const d = await durable(root);
+  const names = Object.keys(DURABLE);
+  const [rw, sd, sf] = names;
+  const SYNC_MODES = ["OFF", "NORMAL", "FULL", "EXTRA"];
+  console.log(
+    `Durably on files (${root}; raw fdatasync of a 4 KiB append: ${fmtUs(d.sync)}; SqliteSaver's ` +
+      `default here is WAL with synchronous=${SYNC_MODES[d.sqliteDefault] ?? d.sqliteDefault}):\n`,
+  );
+  console.log(`| operation | ${names.join(" | ")} | ${sd} / Rewind | ${sf} / Rewind |`);
+  console.log("|---|---:|---:|---:|---:|---:|");
+  for (const size of [200, 10_000]) {
+    const label = size === 200 ? "~200 B" : "~10 KB";
+    for (const [op, key] of [
+      ["put", "put"],
+      ["getTuple (latest)", "getTuple"],
+      [`list (all ${PUTS})`, "listAll"],
+      ["list (limit 10)", "list10"],
+    ]) {
+      const [a, b, c] = [rw, sd, sf].map((n) => d.results[`${n}/${size}`][key]);
+      console.log(`| ${op}, ${label} | ${fmtUs(a)} | ${fmtUs(b)} | ${fmtUs(c)} | ${ratio(b, a)} | ${ratio(c, a)} |`);
+    }
+  }
+  const [ba, bb, bc] = [rw, sd, sf].map((n) => d.bytes[n]);
+  console.log(
+    `| bytes on disk, ${PUTS}-step conversation | ${fmtBytes(ba)} | ${fmtBytes(bb)} | ${fmtBytes(bc)} | ${ratio(bb, ba)} | ${ratio(bc, ba)} |\n`,
+  );
 
   // Where RewindSaver's time goes.
   const small = await split(200);

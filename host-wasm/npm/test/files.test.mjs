@@ -16,7 +16,7 @@ import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
-import { Store, LockedError, QuotaExceededError, StorageFullError, ReadOnlyError } from "../dist/node/index.js";
+import { Store, LockedError, QuotaExceededError, StorageFullError, ReadOnlyError, CorruptError } from "../dist/node/index.js";
 import { NodeFiles } from "../dist/node/files.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -82,6 +82,46 @@ describe("file stores in Node.js", () => {
     assert.equal(again.sessions()[0].metadata.model, "m");
     assert.equal((await again.verify()).ok, true);
     await again.close();
+  });
+
+  test("a writer leaves the index snapshot; the next open reads it instead of the log", async (t) => {
+    const dir = path.join(tempDir(t), "store");
+    const store = await Store.open({ backend: "file", path: dir });
+    const session = await store.createSession("indexed");
+    for (let i = 0; i < 200; i++) {
+      const words = Array.from({ length: 100 }, (_, j) => ((i * 7919 + j * 104729) % 999983).toString(36));
+      await store.checkpoint({ session, message: `step ${i}`, state: { i, words }, tags: i % 20 === 0 ? ["t"] : [] });
+    }
+    const before = store.list({ order: "asc" }).items.map((c) => c.hash);
+    await store.close(); // ~150 KB of log: it writes INDEX
+    assert.ok(fs.existsSync(path.join(dir, "INDEX")), fs.readdirSync(dir).join(" "));
+    const again = await Store.open({ backend: "file", path: dir, readOnly: true });
+    assert.deepEqual(again.indexSource(), { snapshot: "used", tailFrames: 0 });
+    assert.deepEqual(again.list({ order: "asc" }).items.map((c) => c.hash), before);
+    assert.equal(again.list({ tags: ["t"] }).items.length, 10);
+    await again.close();
+  });
+
+  test("a damaged segment fails the open with CorruptError naming the file and offset", async (t) => {
+    const dir = path.join(tempDir(t), "store");
+    const store = await Store.open({ backend: "file", path: dir, segmentBytes: 4096 });
+    const session = await store.createSession("damaged");
+    for (let i = 0; i < 40; i++) await store.checkpoint({ session, message: `m${i}`, state: { i, pad: "y".repeat(300) } });
+    await store.close();
+    fs.rmSync(path.join(dir, "INDEX"), { force: true });
+    const first = fs.readdirSync(dir).filter((f) => f.endsWith(".seg")).sort()[0];
+    const file = path.join(dir, first);
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length >> 1] ^= 0x40;
+    fs.writeFileSync(file, bytes);
+    await assert.rejects(Store.open({ backend: "file", path: dir, readOnly: true }), (error) => {
+      assert.ok(error instanceof CorruptError, String(error));
+      assert.equal(error.code, "CORRUPT");
+      assert.ok(error.message.includes(first), error.message);
+      return true;
+    });
+    // The CLI says the same.
+    assert.equal(cli(dir, "verify").status, 5);
   });
 
   test("strict writes issued together share one fdatasync; each resolves after it", async (t) => {
