@@ -83,6 +83,15 @@ export function createApi(glue, platform) {
 
   const parse = (text) => (text === undefined ? null : JSON.parse(text));
 
+  /** The `durability` option of a persisted store: "strict" (the default) or "relaxed". */
+  function durabilityOf(options) {
+    const durability = options.durability ?? "strict";
+    if (durability !== "strict" && durability !== "relaxed") {
+      throw makeError("INVALID_INPUT", `durability must be "strict" or "relaxed"`);
+    }
+    return durability;
+  }
+
   /** The bytes at the end of an index snapshot that hold its summary, as a rule. */
   const SUMMARY_WINDOW = 4 * 1024 * 1024;
 
@@ -178,10 +187,7 @@ export function createApi(glue, platform) {
       if (typeof name !== "string" || name.length === 0) {
         throw makeError("INVALID_INPUT", "an IndexedDB store needs a name");
       }
-      const durability = options.durability ?? "strict";
-      if (durability !== "strict" && durability !== "relaxed") {
-        throw makeError("INVALID_INPUT", `durability must be "strict" or "relaxed"`);
-      }
+      const durability = durabilityOf(options);
       const readOnly = Boolean(options.readOnly);
       const releaseLock = readOnly ? null : await platform.acquireLock(name, options.lock ?? "fail");
       try {
@@ -218,10 +224,7 @@ export function createApi(glue, platform) {
       if (typeof dir !== "string" || dir.length === 0) {
         throw makeError("INVALID_INPUT", "a file store needs a path (its directory)");
       }
-      const durability = options.durability ?? "strict";
-      if (durability !== "strict" && durability !== "relaxed") {
-        throw makeError("INVALID_INPUT", `durability must be "strict" or "relaxed"`);
-      }
+      const durability = durabilityOf(options);
       const segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
       if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 1) {
         throw makeError("INVALID_INPUT", "segmentBytes must be a positive integer");
@@ -489,6 +492,8 @@ export function createApi(glue, platform) {
      * the last index snapshot stores a new one first, so the next open replays little). */
     async close() {
       if (this.#closed) return;
+      // Writes of this tick on a strict file store resolve with their sync, not with a close.
+      if (this.#tickSync) await this.#tickSync.catch(() => {});
       try {
         if ((this.#log || this.#files) && !this.#readOnly) {
           try {

@@ -149,6 +149,19 @@ describe("file stores in Node.js", () => {
     await store.close();
   });
 
+  test("a store closed in the tick of its writes still resolves them, synced", async (t) => {
+    const dir = path.join(tempDir(t), "store");
+    const store = await Store.open({ backend: "file", path: dir });
+    const session = await store.createSession("closing");
+    const writes = Array.from({ length: 5 }, (_, i) => store.checkpoint({ session, message: `c${i}`, state: { i } }));
+    const closed = store.close();
+    const made = await Promise.all(writes);
+    await closed;
+    const again = await Store.open({ backend: "file", path: dir, readOnly: true });
+    assert.deepEqual(made.map((c) => again.get(c.id).hash), made.map((c) => c.hash));
+    await again.close();
+  });
+
   test("relaxed writes resolve without a sync; flush() syncs", async (t) => {
     const dir = path.join(tempDir(t), "store");
     const store = await Store.open({ backend: "file", path: dir, durability: "relaxed" });
