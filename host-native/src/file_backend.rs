@@ -679,6 +679,15 @@ impl FileBackend {
         } else {
             &mut self.live
         };
+        // The segment this one follows is durable before this one exists — also what a group
+        // sync running outside the store lock has not synced yet — so after a power cut a torn
+        // write is only ever in the last segment.
+        if let Some(previous) = set.segments.values().next_back() {
+            previous
+                .file
+                .sync_data()
+                .map_err(|e| Error::io(&previous.path, "sync", e))?;
+        }
         let path = self.dir.join(segment_name(set.generation, seg));
         let file = self
             .fs
