@@ -1178,7 +1178,8 @@ describe("a real agent on a file store", () => {
         });
         child.stderr.on("data", (d) => (err += d));
         child.on("error", reject);
-        child.on("exit", (code, signal) => resolve({ out, err, code, signal }));
+        // "close": every line it wrote has been read by then ("exit" can come first).
+        child.on("close", (code, signal) => resolve({ out, err, code, signal }));
       });
     try {
       const first = await run("ask", true);
