@@ -79,8 +79,9 @@
 //! snapshot and that delta — is turned into the whole snapshot (the snapshot read, the delta
 //! applied, encoded) while writes go on: handed to the backend's
 //! [`start_snapshot_merge`](Backend::start_snapshot_merge) and polled after each write, or
-//! handed to the host by [`Store::take_snapshot_merge`]. [`Store::finish_snapshot_merge`] (which
-//! the store calls itself for a backend's merge) puts it in place and rebases the index on it: the new snapshot read as an open would, and the frames
+//! handed to the host by [`Store::take_snapshot_merge`]. [`Store::finish_snapshot_merge`]
+//! (which the store calls itself for a backend's merge) puts it in place and rebases the index
+//! on it: the new snapshot read as an open would, and the frames
 //! appended since its point replayed on top (kept only if that gives the same store). A
 //! compaction meanwhile drops the merge (it describes a log that is gone). Until the merge is
 //! installed, deltas still name the old snapshot; once it is, they name the new one, whose
