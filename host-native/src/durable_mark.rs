@@ -16,8 +16,8 @@
 //! commit runs them outside the store lock). A writer that does not announce durability writes
 //! `none` before its first write, so a mark left by an earlier writer never holds readers back
 //! behind it; an `Always` writer writes its first mark once everything it found is synced. A
-//! mark left by a writer that died is right as it stands: what lies past it was never
-//! acknowledged. A failed open writes nothing.
+//! mark left by a writer killed as a process is right as it stands: what lies past it was never
+//! acknowledged (after a power cut it may be older, see below). A failed open writes nothing.
 //!
 //! A writer's open that recovers after a crash reads the mark too: in the last segment, a damaged
 //! frame at or past a mark of its generation is where unacknowledged writes were cut short —
@@ -25,7 +25,10 @@
 //! damaged write with whole ones after it — so it is a torn tail there, and damage before the
 //! mark is corruption. For that, an `Always` writer's first mark (at open) is synced; later ones
 //! are not, so a power cut leaves that mark or a later one (the line is one 64-byte write at
-//! offset 0, inside one disk sector, so it lands whole or not at all).
+//! offset 0, inside one disk sector, so it lands whole or not at all). So after a power cut the
+//! mark may be older than what was synced: readers then see less until a writer opens the store
+//! (recovering, and writing a mark of its own), and damage to synced bytes past such a stale
+//! mark is taken for a torn tail — moved aside and reported, not read as corruption.
 //!
 //! Readers: a mark of their generation limits them; a mark of another generation does not (an
 //! older generation is no longer written, and a newer one held only synced bytes when it was

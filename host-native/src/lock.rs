@@ -16,9 +16,10 @@
 //! anything (connect: refused means no writer). Node.js takes the same lock with
 //! `net.createServer().listen("\0rewind/lock/…")`, so native and Node writers exclude each
 //! other without a native addon. An abstract name's length is part of the name, and Node.js
-//! (libuv) binds it padded with NULs to the full 107 bytes of an abstract address; so a native
-//! writer binds **both spellings** — the name as written and the name padded — and a native
-//! opener is refused when either is held, and asks both who holds them.
+//! writers bind it padded with NULs to the full 107 bytes of an abstract address (Node.js 20's
+//! libuv pads it anyway; later ones bind what they are given, and the package gives it padded);
+//! so a native writer binds **both spellings** — the name as written and the name padded — and
+//! a native opener is refused when either is held, and asks both who holds them.
 //!
 //! The holder answers every connection with one line, `rewind-lock 1 pid <pid>\n`, and closes
 //! it; a refused opener reads it to say who holds the store.

@@ -541,7 +541,8 @@ export class HashMismatchError extends RewindError {}
 export class ImportRejectedError extends RewindError {}
 export class StorageError extends RewindError {}
 export class QuotaExceededError extends StorageError {}
-/** The disk under a file store is full (code STORAGE_FULL); nothing of the failed write stays. */
+/** The disk under a file store is full (code STORAGE_FULL). A write whose append met it left
+ * nothing; one whose sync met it may be there after a reopen, as after any failed sync. */
 export class StorageFullError extends QuotaExceededError {}
 export class LockedError extends RewindError {}
 export class ReadOnlyError extends RewindError {}

@@ -29,7 +29,8 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen]
 extern "C" {
     /// The file calls of the package's Node.js layer (`npm/src/files.js`). Each throws a
-    /// Node.js error (with its `code`, e.g. `ENOENT`) when the call fails.
+    /// Node.js error (with its `code`, e.g. `ENOENT`) when the call fails; every one is caught
+    /// here (an exception must never unwind through the module).
     #[derive(Debug)]
     pub type JsFiles;
 
@@ -37,8 +38,8 @@ extern "C" {
     fn open(this: &JsFiles, path: &str, mode: &str) -> Result<f64, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn list(this: &JsFiles, dir: &str) -> Result<Vec<String>, JsValue>;
-    #[wasm_bindgen(method)]
-    fn exists(this: &JsFiles, path: &str) -> bool;
+    #[wasm_bindgen(method, catch)]
+    fn exists(this: &JsFiles, path: &str) -> Result<bool, JsValue>;
     #[wasm_bindgen(method, catch, js_name = createDirAll)]
     fn create_dir_all(this: &JsFiles, dir: &str) -> Result<(), JsValue>;
     #[wasm_bindgen(method, catch)]
@@ -48,8 +49,8 @@ extern "C" {
     #[wasm_bindgen(method, catch, js_name = syncDir)]
     fn sync_dir(this: &JsFiles, dir: &str) -> Result<(), JsValue>;
     /// Whether the layer holds the writer lock of the store in `dir`.
-    #[wasm_bindgen(method, js_name = holdsLock)]
-    fn holds_lock(this: &JsFiles, dir: &str) -> bool;
+    #[wasm_bindgen(method, catch, js_name = holdsLock)]
+    fn holds_lock(this: &JsFiles, dir: &str) -> Result<bool, JsValue>;
 
     #[wasm_bindgen(method, catch, js_name = readAt)]
     fn read_at(this: &JsFiles, fd: f64, buf: &mut [u8], offset: f64) -> Result<f64, JsValue>;
@@ -63,8 +64,8 @@ extern "C" {
     fn sync_data(this: &JsFiles, fd: f64) -> Result<(), JsValue>;
     #[wasm_bindgen(method, catch, js_name = syncAll)]
     fn sync_all(this: &JsFiles, fd: f64) -> Result<(), JsValue>;
-    #[wasm_bindgen(method)]
-    fn close(this: &JsFiles, fd: f64);
+    #[wasm_bindgen(method, catch)]
+    fn close(this: &JsFiles, fd: f64) -> Result<(), JsValue>;
 }
 
 /// The file system of the Node.js layer (see the module docs).
@@ -155,7 +156,9 @@ impl FileSystem for NodeFileSystem {
     }
 
     fn exists(&self, path: &Path) -> bool {
-        text(path).is_ok_and(|p| self.js.exists(p))
+        // A call that fails says no: the backend then treats the file as absent, and the call
+        // it makes next reports the error.
+        text(path).is_ok_and(|p| self.js.exists(p).unwrap_or(false))
     }
 
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
@@ -175,7 +178,7 @@ impl FileSystem for NodeFileSystem {
     }
 
     fn lock(&self, dir: &Path) -> rewind::Result<Box<dyn DirLock>> {
-        if text(dir).is_ok_and(|d| self.js.holds_lock(d)) {
+        if text(dir).is_ok_and(|d| self.js.holds_lock(d).unwrap_or(false)) {
             Ok(Box::new(HeldByJs))
         } else {
             Err(Error::Locked {
@@ -201,7 +204,8 @@ struct NodeFile {
 
 impl Drop for NodeFile {
     fn drop(&mut self) {
-        self.js.close(self.fd);
+        // Nothing to do about a descriptor that will not close (it is not used again).
+        let _ = self.js.close(self.fd);
     }
 }
 

@@ -25,8 +25,10 @@ export class ImportRejectedError extends RewindError {}
 export class StorageError extends RewindError {}
 /** The browser's storage quota is exhausted; nothing was written. */
 export class QuotaExceededError extends StorageError {}
-/** The disk (or file system) under a file store is full (code STORAGE_FULL); nothing of the
- * write that met it was kept. A QuotaExceededError, so code handling quotas handles it. */
+/** The disk (or file system) under a file store is full (code STORAGE_FULL). A write whose
+ * append met it left nothing; one whose sync met it may be there after a reopen, as after any
+ * failed sync (the store refuses writes until reopened). A QuotaExceededError, so code
+ * handling quotas handles it. */
 export class StorageFullError extends QuotaExceededError {}
 /** Another tab holds the store for writing. */
 export class LockedError extends RewindError {}

@@ -5,13 +5,17 @@
 // disk has it, as in the native store.
 //
 // The writer lock is the native one (host-native/src/lock.rs): a Unix socket bound in Linux's
-// abstract namespace under "\0rewind/lock/<st_dev hex>/<st_ino hex>" of the store directory.
-// Binding it is taking the lock; the kernel refuses a second bind (in this process or any
-// other, native or Node.js) and frees the name when the socket closes or its process dies,
-// SIGKILL included. The holder answers each connection with "rewind-lock 1 pid <pid>\n", so a
-// refused opener can name it. (Native writers also flock the file LOCK, for writers in other
-// network namespaces; Node.js cannot flock, so a Node.js writer and a native one exclude each
-// other within one network namespace.)
+// abstract namespace under "\0rewind/lock/<st_dev hex>/<st_ino hex>" of the store directory,
+// padded with NULs to the longest abstract name (107 bytes) — the spelling every Node.js writer
+// binds whatever its libuv does with the length (Node.js 20's pads it, later ones keep it as
+// given), and one of the two a native writer binds. Binding it is taking the lock; the kernel
+// refuses a second bind (in this process or any other, native or Node.js) and frees the name
+// when the socket closes or its process dies, SIGKILL included. The holder answers each
+// connection with "rewind-lock 1 pid <pid>\n", so a refused opener can name it. (Native writers
+// also flock the file LOCK, for writers in other network namespaces; Node.js cannot flock, so a
+// Node.js writer and a native one exclude each other within one network namespace.) Abstract
+// sockets are Linux's: file-store writers need Linux and libuv 1.46 or newer (Node.js 20), whose
+// Unix sockets take names that begin with a NUL; readers need neither.
 
 import fs from "node:fs";
 import net from "node:net";
@@ -24,10 +28,21 @@ const ANSWER_PREFIX = "rewind-lock 1 pid ";
 /** How long a refused opener waits for the holder's answer (a live holder answers at once). */
 const ANSWER_TIMEOUT_MS = 200;
 
-/** The lock's socket name for the store directory `dir` (which exists). */
+/** The longest abstract socket name: `sun_path` (108 bytes) with its leading NUL. */
+const ABSTRACT_ADDRESS_LEN = 108;
+
+/** The lock's socket name for the store directory `dir` (which exists), NUL-padded. */
 function lockName(dir) {
   const { dev, ino } = fs.statSync(dir, { bigint: true });
-  return `\0rewind/lock/${dev.toString(16)}/${ino.toString(16)}`;
+  return `\0rewind/lock/${dev.toString(16)}/${ino.toString(16)}`.padEnd(ABSTRACT_ADDRESS_LEN, "\0");
+}
+
+/** Why this process cannot take the lock, or null when it can. */
+function lockUnsupported() {
+  if (process.platform !== "linux") return `the writer lock is a Linux abstract socket (this is ${process.platform})`;
+  const [major, minor] = (process.versions.uv ?? "0.0").split(".").map(Number);
+  if (major < 1 || (major === 1 && minor < 46)) return `it needs libuv 1.46 or newer (Node.js 20); this is ${process.versions.uv}`;
+  return null;
 }
 
 /** Binds `name`; resolves to the listening server, rejects with the bind's error. */
@@ -76,7 +91,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A storage error for a failed file call while `what`. */
 function filesError(error, what) {
   if (error?.code === "ENOSPC" || error?.code === "EDQUOT") {
-    return makeError("QUOTA_EXCEEDED", `the disk is full while ${what}: ${error.message}`);
+    return makeError("STORAGE_FULL", `the disk is full while ${what}: ${error.message}`);
   }
   return makeError("STORAGE_FAILED", `${what} failed: ${error?.message ?? error}`);
 }
@@ -94,6 +109,13 @@ export class NodeFiles {
    * naming the holder's pid, or with `wait`, retries until it is free.
    */
   async lock(dir, mode) {
+    if (this.#locked !== null) {
+      throw makeError("INVALID_INPUT", "this file system object already holds a store's lock; give each store its own");
+    }
+    const unsupported = lockUnsupported();
+    if (unsupported) {
+      throw makeError("INVALID_INPUT", `a file store cannot be opened for writing here: ${unsupported}; open it with readOnly: true`);
+    }
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     } catch (error) {

@@ -83,6 +83,13 @@ export function createApi(glue, platform) {
 
   const parse = (text) => (text === undefined ? null : JSON.parse(text));
 
+  /** An error of a file store as its RewindError: a full disk is a StorageFullError. */
+  function fileStoreError(error) {
+    const wrapped = wrapError(error);
+    if (wrapped?.code === "QUOTA_EXCEEDED") return new StorageFullError(wrapped.message, "STORAGE_FULL");
+    return wrapped;
+  }
+
   /** The `durability` option of a persisted store: "strict" (the default) or "relaxed". */
   function durabilityOf(options) {
     const durability = options.durability ?? "strict";
@@ -140,6 +147,7 @@ export function createApi(glue, platform) {
     #logBytesRead; // bytes of log the open read from IndexedDB (null for memory stores)
     #files = null; // NodeFiles of a file store (Node.js), which holds its lock
     #tickSync = null; // strict file stores: the sync every write of this tick waits for
+    #closing = null; // the promise of close(), once called
 
     constructor(engine, options, log, extra = {}) {
       this.#engine = engine;
@@ -239,8 +247,8 @@ export function createApi(glue, platform) {
       try {
         engine = WasmStore.openFiles(dir, files, engineOptions(options), readOnly, durability === "strict", segmentBytes);
       } catch (error) {
-        files.unlock();
-        throw wrapError(error);
+        if (!readOnly) files.unlock();
+        throw fileStoreError(error);
       }
       return new Store(engine, options, null, { durability, readOnly, name: dir, files });
     }
@@ -249,11 +257,7 @@ export function createApi(glue, platform) {
 
     /** An engine error as its RewindError; a file store's full disk is a StorageFullError. */
     #wrap(error) {
-      const wrapped = wrapError(error);
-      if (this.#files && wrapped?.code === "QUOTA_EXCEEDED") {
-        return new StorageFullError(wrapped.message, "STORAGE_FULL");
-      }
-      return wrapped;
+      return this.#files ? fileStoreError(error) : wrapError(error);
     }
 
     #call(fn) {
@@ -490,7 +494,13 @@ export function createApi(glue, platform) {
 
     /** Flushes, releases the writer lock and closes the store (a writer whose log grew since
      * the last index snapshot stores a new one first, so the next open replays little). */
-    async close() {
+    close() {
+      // Once: a second call while the first runs gets the same promise.
+      this.#closing ??= this.#close();
+      return this.#closing;
+    }
+
+    async #close() {
       if (this.#closed) return;
       // Writes of this tick on a strict file store resolve with their sync, not with a close.
       if (this.#tickSync) await this.#tickSync.catch(() => {});
@@ -509,9 +519,12 @@ export function createApi(glue, platform) {
         if (this.#log) this.#log.close();
         if (this.#channel) this.#channel.close();
         if (this.#releaseLock) this.#releaseLock();
-        // A file store's files close with its engine; then its lock goes.
-        this.#engine.free();
-        if (this.#files) this.#files.unlock();
+        // A file store's files close with its engine; then its lock goes, whatever happened.
+        try {
+          this.#engine.free();
+        } finally {
+          if (this.#files && !this.#readOnly) this.#files.unlock();
+        }
       }
     }
 

@@ -162,6 +162,23 @@ describe("file stores in Node.js", () => {
     await again.close();
   });
 
+  test("close() twice at once closes once; a reader's close leaves the writer's lock alone", async (t) => {
+    const dir = path.join(tempDir(t), "store");
+    const files = new NodeFiles();
+    const writer = await Store.open({ backend: "file", path: dir, fileSystem: files });
+    await writer.createSession("kept");
+    const reader = await Store.open({ backend: "file", path: dir, readOnly: true, fileSystem: files });
+    await Promise.all([reader.close(), reader.close()]);
+    // Still the writer's: another writer is refused.
+    await assert.rejects(Store.open({ backend: "file", path: dir }), LockedError);
+    // And one file system object serves one writer at a time.
+    await assert.rejects(Store.open({ backend: "file", path: path.join(dir, "..", "other"), fileSystem: files }), /already holds/);
+    await Promise.all([writer.close(), writer.close()]);
+    const again = await Store.open({ backend: "file", path: dir });
+    assert.equal(again.sessions().length, 1);
+    await again.close();
+  });
+
   test("relaxed writes resolve without a sync; flush() syncs", async (t) => {
     const dir = path.join(tempDir(t), "store");
     const store = await Store.open({ backend: "file", path: dir, durability: "relaxed" });
