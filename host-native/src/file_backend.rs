@@ -97,8 +97,7 @@ pub const LOCK_FILE: &str = "LOCK";
 pub const INDEX_DELTA_FILE: &str = "INDEX.delta";
 /// Name of the file a snapshot built away from the writer (a merge of the snapshot and its
 /// delta, see `Backend::start_snapshot_merge`) is written to before it is renamed over
-/// [`INDEX_FILE`]. One
-/// left by a crash is overwritten by the next merge.
+/// [`INDEX_FILE`]. One left by a crash is overwritten by the next merge.
 pub const INDEX_MERGE_FILE: &str = "INDEX.merge.tmp";
 const CURRENT_PREFIX: &str = "rewind-generation ";
 const LAST_SEGMENT_PREFIX: &str = "last-segment ";
@@ -619,8 +618,8 @@ impl FileBackend {
             MarkWriter::open(self.fs.as_ref(), &self.dir)
                 .map_err(|e| Error::io(self.dir.join(DURABLE_FILE), "open", e))?,
         );
-        // The file's name outlives a power cut (its line is never synced; a recovering writer
-        // reads it, see `load_segments`).
+        // The file's name outlives a power cut: a recovering writer reads its mark (see
+        // `load_segments`).
         sync_dir(self.fs.as_ref(), &self.dir)?;
         self.marks = Some(marks.clone());
         Ok(marks)
