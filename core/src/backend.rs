@@ -145,7 +145,18 @@ pub trait Backend {
     fn is_read_only(&self) -> bool {
         false
     }
-    /// For a read-only backend following a writer elsewhere: replays what was appended after
+    /// Whether other writers may append to the same log (a log on a database server that many
+    /// processes write). Such a backend appends only at the end it last saw — an
+    /// [`append`](Backend::append) or [`begin_rewrite`](Backend::begin_rewrite) finding that
+    /// others appended (or compacted) first fails with [`BackendError::Behind`] and writes
+    /// nothing — and [`refresh`](Backend::refresh) brings it to the log's end. The store then
+    /// catches up on what the others wrote and plans the write again, as if the writes had been
+    /// made one after another. The default: no, the store's writer is the log's only one.
+    fn is_shared(&self) -> bool {
+        false
+    }
+    /// For a read-only backend following a writer elsewhere, or a writer of a
+    /// [shared](Backend::is_shared) log catching up on what others appended: replays what was appended after
     /// `from` — where the last sealed write the store saw ends, or 0 to read the log again from
     /// its start — or reports that the log was replaced. Never writes. The default (a backend
     /// nobody else writes): nothing new.
@@ -317,6 +328,9 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn is_read_only(&self) -> bool {
         (**self).is_read_only()
+    }
+    fn is_shared(&self) -> bool {
+        (**self).is_shared()
     }
 }
 

@@ -219,11 +219,15 @@ impl Chain {
     /// Notes the log's first record frame: a log start makes it version 2.
     pub fn first_record(&mut self, log_start: bool) -> Result<(), CorruptKind> {
         if self.version != Version::Unknown {
-            if log_start && !self.salvage {
+            // A writer of a shared log that found it empty, catching up on another writer's
+            // first write, meets that write's log start before anything else.
+            let first_of_empty = !self.started && self.seals == 0 && self.version.sealed();
+            if log_start && !self.salvage && !first_of_empty {
                 return Err(CorruptKind::Inconsistent(
                     "a log-start record in the middle of a log",
                 ));
             }
+            self.started |= log_start;
             return Ok(());
         }
         self.started = log_start;

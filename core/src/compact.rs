@@ -352,6 +352,10 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// all or nothing — what [`apply_compaction`](Store::apply_compaction) does with a plan's
     /// removals. For hosts that carry a plan across a boundary as a list of ids.
     pub fn remove_checkpoints(&mut self, ids: &[CheckpointId]) -> Result<CompactionReport> {
+        self.retrying(|store| store.remove_checkpoints_once(ids))
+    }
+
+    fn remove_checkpoints_once(&mut self, ids: &[CheckpointId]) -> Result<CompactionReport> {
         let mut ids: Vec<CheckpointId> = ids
             .iter()
             .copied()
@@ -393,7 +397,12 @@ impl<B: Backend, E: Env> Store<B, E> {
 
     /// Plans and applies in one call.
     pub fn compact(&mut self, policy: &RetentionPolicy) -> Result<CompactionReport> {
-        let plan = self.plan_compaction(policy)?;
-        self.apply_compaction(&plan)
+        // On a shared log a compaction is planned again after catching up: others may have
+        // written what the policy now keeps or removes.
+        self.retrying(|store| {
+            let plan = store.plan_compaction(policy)?;
+            let ids: Vec<CheckpointId> = plan.remove.iter().map(|(id, _)| *id).collect();
+            store.remove_checkpoints_once(&ids)
+        })
     }
 }

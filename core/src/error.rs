@@ -33,6 +33,11 @@ pub enum BackendError {
     RewriteState(&'static str),
     /// The store was opened read-only: nothing may be written.
     ReadOnly,
+    /// Another writer of a shared log (see [`Backend::is_shared`](crate::Backend::is_shared))
+    /// appended first, or compacted the log: nothing was written. The store catches up on
+    /// what the others wrote and plans the write again; a caller sees this only when that
+    /// kept failing (see [`Store::refresh`](crate::Store::refresh)).
+    Behind,
 }
 
 impl fmt::Display for BackendError {
@@ -48,6 +53,10 @@ impl fmt::Display for BackendError {
             }
             BackendError::RewriteState(msg) => write!(f, "log rewrite misused: {msg}"),
             BackendError::ReadOnly => write!(f, "the store is open read-only"),
+            BackendError::Behind => write!(
+                f,
+                "another writer changed the store first, again and again: nothing was written"
+            ),
         }
     }
 }

@@ -317,6 +317,10 @@ impl<B: Backend, E: Env> Store<B, E> {
 
     /// Imports a JSON export (all-or-nothing; see the module docs).
     pub fn import_json(&mut self, bytes: &[u8]) -> Result<ImportReport> {
+        self.retrying(|store| store.import_json_once(bytes))
+    }
+
+    fn import_json_once(&mut self, bytes: &[u8]) -> Result<ImportReport> {
         self.check_import_size(bytes.len())?;
         let doc: JsonExport = serde_json::from_slice(bytes)
             .map_err(|e| reject(alloc::format!("not a rewind JSON export: {e}")))?;
@@ -392,6 +396,10 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// Imports a binary export (a record log from any host). All-or-nothing; corrupt frames are
     /// reported as [`Error::Corrupt`] with their offset.
     pub fn import_binary(&mut self, bytes: &[u8]) -> Result<ImportReport> {
+        self.retrying(|store| store.import_binary_once(bytes))
+    }
+
+    fn import_binary_once(&mut self, bytes: &[u8]) -> Result<ImportReport> {
         self.check_import_size(bytes.len())?;
         if bytes.is_empty() {
             return Err(reject("empty input"));

@@ -83,6 +83,9 @@ pub struct OpCounters {
     /// Whole snapshots merged away from the writer and installed (see
     /// [`Store::finish_snapshot_merge`](crate::Store::finish_snapshot_merge)).
     pub snapshots_merged: u64,
+    /// Writes planned again because another writer of a shared log (see
+    /// [`Backend::is_shared`](crate::Backend::is_shared)) appended first.
+    pub write_retries: u64,
 }
 
 /// Whether a store can take writes, and what needs attention.

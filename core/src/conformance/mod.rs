@@ -109,10 +109,12 @@ mod faulty_backend;
 pub mod parity;
 mod power_loss;
 mod random_writes;
+mod shared_log;
 
 pub use faulty_backend::{Calls, FaultyBackend, injected};
 pub use power_loss::{PowerLossHarness, PowerLossReport, power_loss_seeds};
 pub use random_writes::{Rng, random_writes, random_writes_seeds};
+pub use shared_log::{SharedLog, SharedLogBackend};
 
 type TestStore<H> = Store<<H as Harness>::Backend, DeterministicEnv>;
 

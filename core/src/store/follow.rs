@@ -50,6 +50,9 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// log again whole.
     pub fn refresh(&mut self) -> Result<Refreshed> {
         if !self.backend.is_read_only() {
+            if self.backend.is_shared() {
+                return self.catch_up();
+            }
             return Ok(Refreshed::default());
         }
         // 0: no seal to resume from (a version 1 log, or nothing written yet): read it all.
@@ -81,6 +84,69 @@ impl<B: Backend, E: Env> Store<B, E> {
         Ok(done)
     }
 
+    /// A writer of a shared log applies what the other writers appended after its own last
+    /// write. Every write in a shared log is whole (sealed), so the writer goes on from the
+    /// log's end. After a failure part-way the index is read again whole at the next try (and
+    /// no write is planned on it meanwhile: see `commit`).
+    pub(crate) fn catch_up(&mut self) -> Result<Refreshed> {
+        if self.index.stale {
+            return self.reload_writer(false);
+        }
+        let from = self.log_bytes;
+        let seals = self.index.chain.seals;
+        self.index.journal = Some(Vec::new());
+        let index = &mut self.index;
+        let result = self
+            .backend
+            .refresh(from, &mut |pos, payload| index.replay_frame(pos, payload));
+        let applied = self.index.journal.take().unwrap_or_default();
+        let mut done = Refreshed::default();
+        for event in applied {
+            self.events.push(event);
+            done.events += 1;
+        }
+        let report = match result {
+            Ok(Refresh::Appended(report)) => report,
+            Ok(Refresh::Replaced { rewritten }) => return self.reload_writer(rewritten),
+            Err(err) => {
+                self.index.stale = true;
+                return Err(err);
+            }
+        };
+        if !self.index.at_sealed_point() {
+            self.index.stale = true;
+            return Err(crate::Error::Corrupt {
+                at: from + report.log_bytes,
+                kind: crate::CorruptKind::Inconsistent(
+                    "a write without its seal in a log shared by writers",
+                ),
+            });
+        }
+        if report.log_bytes > 0 {
+            if self.log_bytes == 0 {
+                // Others wrote the log's header with its first write.
+                self.log_bytes = crate::frame::HEADER_LEN as u64;
+            }
+            self.log_bytes += report.log_bytes;
+            // A snapshot merge in progress knows only this writer's frames.
+            self.drop_snapshot_merge();
+        }
+        done.writes = self.index.chain.seals - seals;
+        Ok(done)
+    }
+
+    /// A writer of a shared log reads it again whole: after another writer compacted it, or
+    /// after a catch-up failed part-way.
+    fn reload_writer(&mut self, compacted: bool) -> Result<Refreshed> {
+        self.drop_snapshot_merge();
+        self.index.stale = true;
+        let done = self.reload(compacted)?;
+        // The view a writer has is the whole log: every write in a shared log is sealed.
+        self.index.stale = false;
+        self.reset_snapshot_schedule();
+        Ok(done)
+    }
+
     /// After a refresh failed part-way (it may have applied part of a write, and moved the
     /// chain on): the view keeps what it has, and the next refresh reads the log again whole.
     fn refresh_failed(&mut self, err: crate::Error) -> crate::Error {
@@ -103,7 +169,9 @@ impl<B: Backend, E: Env> Store<B, E> {
             return Err(err);
         }
         let mut log_bytes = report.log_bytes;
-        if index.resume_at().is_some() {
+        // A read-only view ends at the last sealed write; a writer's (every write in a shared
+        // log is sealed) at the log's end, where its next write goes.
+        if index.resume_at().is_some() && self.backend.is_read_only() {
             index.end_at_last_seal();
             log_bytes = index.sealed_bytes();
         }

@@ -404,7 +404,7 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// Rewrites the log with live records only (no removals): reclaims the space of deleted
     /// checkpoints and unreferenced chunks. Atomic: on failure the old log is untouched.
     pub fn vacuum(&mut self) -> Result<()> {
-        self.rewrite_log(HashSet::new())?;
+        self.retrying(|store| store.rewrite_log(HashSet::new()))?;
         self.index.reset_dead_bytes();
         self.snapshot_rewritten();
         Ok(())

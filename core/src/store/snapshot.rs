@@ -1648,6 +1648,13 @@ impl<B: Backend, E: Env> Store<B, E> {
         let _ = self.write_snapshot();
     }
 
+    /// After the log was read again whole: no snapshot or delta was written of it yet.
+    pub(crate) fn reset_snapshot_schedule(&mut self) {
+        self.snapshot_at = 0;
+        self.snapshot_len = 0;
+        self.delta_len = 0;
+    }
+
     /// After a write: a snapshot once the log grew past [`Options::snapshot_every`](crate::Options::snapshot_every) and the
     /// last snapshot's size since the last one. A snapshot that cannot be written is not the
     /// write's failure (the log holds the write): the next one tries again.

@@ -33,6 +33,11 @@ use crate::store::wire::Encoder;
 /// The largest write buffer kept between writes.
 const KEPT_WRITE_BUF: usize = 1 << 20;
 
+/// How many times a write to a [shared](Backend::is_shared) log is planned before it gives up
+/// with [`BackendError::Behind`]: each failed try means another writer's write landed, so the
+/// store as a whole made progress.
+pub const SHARED_WRITE_TRIES: u32 = 1000;
+
 /// What [`Store::restore`] returns: the state and where the head now is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -64,9 +69,12 @@ impl<B: Backend, E: Env> Store<B, E> {
         name: impl Into<String>,
         metadata: Map<String, Value>,
     ) -> Result<SessionId> {
-        let id =
-            self.unused_id(|index, id| index.sessions.contains_key(&SessionId::from_uuid(id)))?;
-        self.create_session_with_id(SessionId::from_uuid(id), name, metadata)
+        let name = name.into();
+        self.retrying(|store| {
+            let id = store
+                .unused_id(|index, id| index.sessions.contains_key(&SessionId::from_uuid(id)))?;
+            store.write_session(SessionId::from_uuid(id), name.clone(), metadata.clone())
+        })
     }
 
     /// Creates a session with a caller-chosen id (LangGraph thread ids, imports).
@@ -77,6 +85,15 @@ impl<B: Backend, E: Env> Store<B, E> {
         metadata: Map<String, Value>,
     ) -> Result<SessionId> {
         let name = name.into();
+        self.retrying(|store| store.write_session(id, name.clone(), metadata.clone()))
+    }
+
+    fn write_session(
+        &mut self,
+        id: SessionId,
+        name: String,
+        metadata: Map<String, Value>,
+    ) -> Result<SessionId> {
         let metadata = validate::session(&self.options.limits, &name, &metadata)?;
         if self.index.sessions.contains_key(&id) {
             return Err(Error::DuplicateId(id.to_string()));
@@ -96,8 +113,11 @@ impl<B: Backend, E: Env> Store<B, E> {
 
     /// Deletes a session and all its checkpoints.
     pub fn delete_session(&mut self, id: SessionId) -> Result<u64> {
-        let count = self.session(id)?.checkpoints;
-        self.commit(alloc::vec![(Record::DeleteSession(id), &[])], None)?;
+        let count = self.retrying(|store| {
+            let count = store.session(id)?.checkpoints;
+            store.commit(alloc::vec![(Record::DeleteSession(id), &[])], None)?;
+            Ok(count)
+        })?;
         self.ops.deletes += count;
         self.events.push(Event::SessionDeleted { session: id });
         Ok(count)
@@ -108,7 +128,11 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// Creates a checkpoint. Its parent is the session head unless the builder says otherwise;
     /// afterwards the head is the new checkpoint.
     pub fn checkpoint(&mut self, new: NewCheckpoint<'_>) -> Result<&Checkpoint> {
-        let id = self.write_checkpoint(new)?;
+        let id = if self.backend.is_shared() {
+            self.retrying(|store| store.write_checkpoint(new.clone()))?
+        } else {
+            self.write_checkpoint(new)?
+        };
         Ok(&self.index.checkpoints[&id].cp)
     }
 
@@ -119,11 +143,23 @@ impl<B: Backend, E: Env> Store<B, E> {
         new: NewCheckpoint<'_>,
         reason: impl Into<String>,
     ) -> Result<Option<&Checkpoint>> {
+        let reason = reason.into();
+        let id = if self.backend.is_shared() {
+            self.retrying(|store| store.write_auto_checkpoint(new.clone(), reason.clone()))?
+        } else {
+            self.write_auto_checkpoint(new, reason)?
+        };
+        Ok(id.map(|id| &self.index.checkpoints[&id].cp))
+    }
+
+    fn write_auto_checkpoint(
+        &mut self,
+        new: NewCheckpoint<'_>,
+        reason: String,
+    ) -> Result<Option<CheckpointId>> {
         let now = new.created_at.unwrap_or_else(|| self.env.now_ms());
         let mut new = new
-            .trigger(Trigger::Automatic {
-                reason: reason.into(),
-            })
+            .trigger(Trigger::Automatic { reason })
             .created_at(now);
         // Bad input is an error even when the checkpoint would be throttled away, and the same
         // error `checkpoint` gives.
@@ -143,8 +179,7 @@ impl<B: Backend, E: Env> Store<B, E> {
             self.ops.auto_skipped += 1;
             return Ok(None);
         }
-        let id = self.write_checked(new, checked)?;
-        Ok(Some(&self.index.checkpoints[&id].cp))
+        self.write_checked(new, checked).map(Some)
     }
 
     /// Everything a new checkpoint is checked for before anything is written: its fields and
@@ -307,11 +342,14 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// Returns a checkpoint's state and moves its session's head there, so the next checkpoint
     /// of the session forks from it.
     pub fn restore(&mut self, id: CheckpointId) -> Result<Restored> {
-        let entry = self.index.entry(id)?;
-        let state = self.read_blob(&entry.state)?;
-        let session = entry.cp.session;
-        let content_type = entry.cp.content_type.clone();
-        self.move_head(session, Some(id))?;
+        let (state, session, content_type) = self.retrying(|store| {
+            let entry = store.index.entry(id)?;
+            let state = store.read_blob(&entry.state)?;
+            let session = entry.cp.session;
+            let content_type = entry.cp.content_type.clone();
+            store.move_head(session, Some(id))?;
+            Ok((state, session, content_type))
+        })?;
         self.ops.restores += 1;
         self.events.push(Event::Restored {
             session,
@@ -327,16 +365,18 @@ impl<B: Backend, E: Env> Store<B, E> {
 
     /// Moves a session's head without reading the state (`None`: the next checkpoint is a root).
     pub fn set_head(&mut self, session: SessionId, head: Option<CheckpointId>) -> Result<()> {
-        self.session(session)?;
-        if let Some(id) = head
-            && self.index.entry(id)?.cp.session != session
-        {
-            return Err(Error::ParentInOtherSession {
-                parent: id,
-                session,
-            });
-        }
-        self.move_head(session, head)
+        self.retrying(|store| {
+            store.session(session)?;
+            if let Some(id) = head
+                && store.index.entry(id)?.cp.session != session
+            {
+                return Err(Error::ParentInOtherSession {
+                    parent: id,
+                    session,
+                });
+            }
+            store.move_head(session, head)
+        })
     }
 
     fn move_head(&mut self, session: SessionId, head: Option<CheckpointId>) -> Result<()> {
@@ -352,8 +392,11 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// session head, the head moves to its parent, or else to the newest remaining checkpoint.
     /// Space is reclaimed by the next [`compact`](Store::compact) or [`vacuum`](Store::vacuum).
     pub fn delete(&mut self, id: CheckpointId) -> Result<()> {
-        let session = self.index.entry(id)?.cp.session;
-        self.commit(alloc::vec![(Record::DeleteCheckpoint(id), &[])], None)?;
+        let session = self.retrying(|store| {
+            let session = store.index.entry(id)?.cp.session;
+            store.commit(alloc::vec![(Record::DeleteCheckpoint(id), &[])], None)?;
+            Ok(session)
+        })?;
         self.ops.deletes += 1;
         self.events.push(Event::Deleted {
             session,
@@ -373,13 +416,15 @@ impl<B: Backend, E: Env> Store<B, E> {
     ) -> Result<&Annotation> {
         let note = note.into();
         validate::annotation(&self.options.limits, &note)?;
-        self.index.entry(id)?;
-        let annotation = Annotation::new(note, severity, self.env.now_ms());
-        let record = Record::Annotation(AnnotationRecord {
-            checkpoint: id,
-            annotation,
-        });
-        self.commit(alloc::vec![(record, &[])], None)?;
+        self.retrying(|store| {
+            store.index.entry(id)?;
+            let annotation = Annotation::new(note.clone(), severity, store.env.now_ms());
+            let record = Record::Annotation(AnnotationRecord {
+                checkpoint: id,
+                annotation,
+            });
+            store.commit(alloc::vec![(record, &[])], None)
+        })?;
         self.ops.annotations += 1;
         self.events.push(Event::Annotated {
             checkpoint: id,
@@ -406,19 +451,55 @@ impl<B: Backend, E: Env> Store<B, E> {
         let key = key.into();
         let content_type = content_type.into();
         validate::attachment(&self.options.limits, &key, &content_type, bytes.len())?;
-        let parent = self.index.entry(id)?.cp.parent;
-        let base = match parent.filter(|p| self.index.checkpoints.contains(p)) {
-            Some(p) => BlobBase::Attachment(p, &key),
-            None => BlobBase::None,
-        };
-        let blob = self.index.plan_blob(bytes, content_type, base, None);
-        let record = attachment_record(id, key, blob.record);
-        self.commit(alloc::vec![(record, &blob.raw)], None)?;
+        self.retrying(|store| {
+            let parent = store.index.entry(id)?.cp.parent;
+            let base = match parent.filter(|p| store.index.checkpoints.contains(p)) {
+                Some(p) => BlobBase::Attachment(p, &key),
+                None => BlobBase::None,
+            };
+            let blob = store
+                .index
+                .plan_blob(bytes, content_type.clone(), base, None);
+            let record = attachment_record(id, key.clone(), blob.record);
+            store.commit(alloc::vec![(record, &blob.raw)], None)
+        })?;
         self.ops.attachments += 1;
         Ok(())
     }
 
     // ----- the commit -----------------------------------------------------------------------
+
+    /// Runs a write; on a [shared](Backend::is_shared) log, when another writer appended first,
+    /// catches up on what it wrote and runs the write again — planned anew against the store
+    /// as it now is (a new checkpoint's parent is then the session head the other writer
+    /// left), as if the writes had been made one after another. Gives up with
+    /// [`BackendError::Behind`] after [`SHARED_WRITE_TRIES`] tries.
+    pub(crate) fn retrying<T>(&mut self, mut write: impl FnMut(&mut Self) -> Result<T>) -> Result<T> {
+        if !self.backend.is_shared() {
+            return write(self);
+        }
+        let mut tries = 1;
+        loop {
+            match write(self) {
+                Err(Error::Backend(BackendError::Behind)) if tries < SHARED_WRITE_TRIES => {
+                    tries += 1;
+                    self.ops.write_retries += 1;
+                    self.catch_up()?;
+                }
+                // What the write names may be another writer's, not seen yet: it fails only
+                // if it is missing from the whole log.
+                Err(err @ (Error::SessionNotFound(_) | Error::CheckpointNotFound(_)))
+                    if tries < SHARED_WRITE_TRIES => {
+                    if self.catch_up()?.writes == 0 {
+                        return Err(err);
+                    }
+                    tries += 1;
+                    self.ops.write_retries += 1;
+                }
+                other => return other,
+            }
+        }
+    }
 
     /// Appends records as one backend call and applies them (the records move into the index,
     /// so nothing is copied twice). More than one record is wrapped in a transaction, so a
@@ -432,8 +513,12 @@ impl<B: Backend, E: Env> Store<B, E> {
         if let Some(err) = &self.write_error {
             return Err(Error::Backend(err.clone()));
         }
-        // A write planned on an index that may be incomplete is not written.
+        // A write planned on an index that may be incomplete is not written (a writer of a
+        // shared log reads the log again first: see `catch_up`).
         self.index.intact()?;
+        if self.index.stale {
+            return Err(Error::Backend(BackendError::Behind));
+        }
         // Version 3: the records in their compact form, named against the log.
         let records = if self.index.chain.version == Version::V3 {
             let mut encoder = Encoder::new(self.index.chunks.next_number(), records.len() > 1);
