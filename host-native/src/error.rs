@@ -45,6 +45,24 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A store location that cannot be used: a URL with an unknown scheme, a scheme this build
+    /// was made without, or a malformed URL (see [`StoreLocation`](crate::StoreLocation)).
+    Location {
+        /// The location as given (a URL's password left out).
+        location: String,
+        /// Why.
+        reason: String,
+    },
+    /// A database server refused or failed what a store asked of it (connecting, creating
+    /// the schema, a store missing on it).
+    Server {
+        /// What was being done.
+        op: &'static str,
+        /// The server's (or the connection's) message.
+        message: String,
+        /// The SQLSTATE code, when the server sent one.
+        code: Option<String>,
+    },
 }
 
 impl fmt::Display for Error {
@@ -69,6 +87,19 @@ impl fmt::Display for Error {
             Error::NotAStore { path, reason } => {
                 write!(f, "{} is not a rewind store: {reason}", path.display())
             }
+            Error::Location { location, reason } => {
+                write!(f, "cannot use the store location {location:?}: {reason}")
+            }
+            Error::Server {
+                op,
+                message,
+                code: Some(code),
+            } => write!(f, "cannot {op}: {message} (SQLSTATE {code})"),
+            Error::Server {
+                op,
+                message,
+                code: None,
+            } => write!(f, "cannot {op}: {message}"),
         }
     }
 }

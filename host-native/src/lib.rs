@@ -12,10 +12,13 @@ mod file_system;
 mod lock;
 #[cfg(unix)]
 mod os_file_system;
+#[cfg(all(unix, feature = "postgres"))]
+pub mod postgres;
 #[cfg(unix)]
 mod repair;
 #[cfg(unix)]
 mod shared_store;
+mod store_location;
 #[cfg(unix)]
 mod system_env;
 
@@ -42,8 +45,11 @@ pub use rewind_core::{
     Restored, RetentionPolicy, SalvageReport, Session, SessionId, Severity, SnapshotProblem,
     SnapshotUse, Store, Trigger, TriggerKind, VerifyError, VerifyProblem, VerifyReport,
 };
+#[cfg(all(unix, feature = "postgres"))]
+pub use postgres::{PgBackend, PgEngine, PgLocation, PgOptions, PgStore};
 #[cfg(unix)]
 pub use shared_store::{Engine, SharedStore};
+pub use store_location::{StoreLocation, url_scheme};
 #[cfg(unix)]
 pub use system_env::SystemEnv;
 

@@ -7,9 +7,13 @@
 #![warn(missing_docs)]
 
 pub mod file_harness;
+pub mod pg_cluster;
+pub mod pg_harness;
 pub mod power_loss;
 
 pub use file_harness::FileHarness;
+pub use pg_cluster::PgCluster;
+pub use pg_harness::PgHarness;
 pub use power_loss::{PowerLossFiles, SimulatedDisk};
 /// Temporary directories, removed when dropped.
 pub use tempfile::TempDir;
