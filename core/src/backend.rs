@@ -131,7 +131,11 @@ pub trait Backend {
     fn load(&mut self, visit: &mut Visitor<'_>) -> Result<LoadReport, Error>;
     /// Reads `buf.len()` bytes starting at `pos`.
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError>;
-    /// Starts building a replacement log.
+    /// Starts building a replacement log. When it fails, nothing was begun (and
+    /// [`abort_rewrite`](Backend::abort_rewrite) is not called). A [shared](Backend::is_shared)
+    /// backend that finds others wrote first fails with [`BackendError::Behind`], and may keep
+    /// the others from writing while this writer catches up, so that its next try is not
+    /// overtaken again; it lets them go at its next `begin_rewrite` or `append`.
     fn begin_rewrite(&mut self) -> Result<(), BackendError>;
     /// Adds frames to the replacement log; returns the position (in the new log) of the first.
     fn rewrite_append(&mut self, frames: &[u8]) -> Result<u64, BackendError>;

@@ -94,7 +94,9 @@ fn a_write_that_the_others_made_impossible_fails_as_it_would_have_in_series() {
     let log = SharedLog::new();
     let mut a = writer(&log, 1);
     let mut b = writer(&log, 2);
-    let id = "00000000-0000-4000-8000-000000000001".parse::<SessionId>().expect("id");
+    let id = "00000000-0000-4000-8000-000000000001"
+        .parse::<SessionId>()
+        .expect("id");
     a.create_session_with_id(id, "mine", Default::default())
         .expect("first");
     match b.create_session_with_id(id, "mine too", Default::default()) {
@@ -128,7 +130,11 @@ fn a_compaction_by_one_writer_moves_the_others_to_the_new_log() {
         let store = if i % 2 == 0 { &mut a } else { &mut b };
         let state = format!("{{\"step\":{i},\"pad\":\"{}\"}}", "x".repeat(3000 + i));
         store
-            .checkpoint(NewCheckpoint::new(session, format!("step {i}"), state.as_bytes()))
+            .checkpoint(NewCheckpoint::new(
+                session,
+                format!("step {i}"),
+                state.as_bytes(),
+            ))
             .expect("checkpoint");
     }
     let before = log.bytes().len();
@@ -191,7 +197,11 @@ fn random_write(store: &mut Writer, rng: &mut Rng, step: usize) -> Result<(), Er
             let session = sessions[rng.below(sessions.len())];
             let state = format!("{{\"step\":{step},\"pad\":\"{}\"}}", "y".repeat(step * 37));
             store
-                .checkpoint(NewCheckpoint::new(session, format!("w{step}"), state.as_bytes()))
+                .checkpoint(NewCheckpoint::new(
+                    session,
+                    format!("w{step}"),
+                    state.as_bytes(),
+                ))
                 .map(drop)
         }
         _ => store.create_session("first", Default::default()).map(drop),

@@ -1414,7 +1414,12 @@ impl Backend for FileBackend {
             version: frame::FORMAT_VERSION,
             ..SegmentSet::default()
         });
-        self.new_segment(true).map_err(to_backend)?;
+        // A begin that fails cleans up after itself: the store does not abort what it never
+        // saw begin.
+        if let Err(err) = self.new_segment(true) {
+            self.abort_rewrite();
+            return Err(to_backend(err));
+        }
         Ok(())
     }
 

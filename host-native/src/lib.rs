@@ -35,6 +35,8 @@ pub use file_system::{DirLock, FileSystem, OpenMode, StoreFile};
 pub use lock::{Holder, StoreLock};
 #[cfg(unix)]
 pub use os_file_system::OsFileSystem;
+#[cfg(all(unix, feature = "postgres"))]
+pub use postgres::{PgBackend, PgEngine, PgLocation, PgOptions, PgStore};
 #[cfg(unix)]
 pub use repair::{RepairReport, repair, repair_with_progress};
 pub use rewind_core::{
@@ -45,8 +47,6 @@ pub use rewind_core::{
     Restored, RetentionPolicy, SalvageReport, Session, SessionId, Severity, SnapshotProblem,
     SnapshotUse, Store, Trigger, TriggerKind, VerifyError, VerifyProblem, VerifyReport,
 };
-#[cfg(all(unix, feature = "postgres"))]
-pub use postgres::{PgBackend, PgEngine, PgLocation, PgOptions, PgStore};
 #[cfg(unix)]
 pub use shared_store::{Engine, SharedStore};
 pub use store_location::{StoreLocation, url_scheme};

@@ -40,9 +40,9 @@ impl StoreLocation {
         };
         match scheme.to_ascii_lowercase().as_str() {
             #[cfg(feature = "postgres")]
-            "postgres" | "postgresql" => Ok(StoreLocation::Postgres(crate::PgLocation::parse(
-                text,
-            )?)),
+            "postgres" | "postgresql" => {
+                Ok(StoreLocation::Postgres(crate::PgLocation::parse(text)?))
+            }
             #[cfg(not(feature = "postgres"))]
             "postgres" | "postgresql" => Err(Error::Location {
                 location: redact(text),

@@ -187,7 +187,13 @@ impl PgCluster {
     pub fn restart(&self, pause: std::time::Duration) {
         self.pg(
             "pg_ctl",
-            &["-D", &self.data().to_string_lossy(), "-m", "immediate", "stop"],
+            &[
+                "-D",
+                &self.data().to_string_lossy(),
+                "-m",
+                "immediate",
+                "stop",
+            ],
         );
         std::thread::sleep(pause);
         self.start_server();

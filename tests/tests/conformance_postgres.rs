@@ -9,5 +9,8 @@ fn transcript_matches_the_golden_file() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/transcript.txt");
     let golden = std::fs::read_to_string(&path).expect("tests/golden/transcript.txt");
     let here = rewind_core::conformance::transcript(&mut rewind_tests::PgHarness);
-    assert_eq!(here, golden, "the store on PostgreSQL drifted from the reference");
+    assert_eq!(
+        here, golden,
+        "the store on PostgreSQL drifted from the reference"
+    );
 }

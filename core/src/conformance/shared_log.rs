@@ -44,7 +44,11 @@ impl SharedLog {
 
     /// The current generation's bytes.
     pub fn bytes(&self) -> Vec<u8> {
-        self.generations.borrow().last().cloned().unwrap_or_default()
+        self.generations
+            .borrow()
+            .last()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// How many times the log was replaced (compactions).

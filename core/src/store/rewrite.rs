@@ -428,8 +428,13 @@ impl<B: Backend, E: Env> Store<B, E> {
         chain.previous_head = self.log_head();
         // The new log's last frame.
         let mut end = None;
+        // A begin that failed began nothing: there is nothing to abort (and a shared backend
+        // that found others ahead may hold the log for this writer's next try).
+        if let Err(err) = self.backend.begin_rewrite() {
+            self.ops.backend_errors += 1;
+            return Err(Error::Backend(err));
+        }
         let result = (|| -> Result<()> {
-            self.backend.begin_rewrite()?;
             let mut first = true;
             loop {
                 buf.clear();

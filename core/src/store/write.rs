@@ -158,9 +158,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         reason: String,
     ) -> Result<Option<CheckpointId>> {
         let now = new.created_at.unwrap_or_else(|| self.env.now_ms());
-        let mut new = new
-            .trigger(Trigger::Automatic { reason })
-            .created_at(now);
+        let mut new = new.trigger(Trigger::Automatic { reason }).created_at(now);
         // Bad input is an error even when the checkpoint would be throttled away, and the same
         // error `checkpoint` gives.
         let checked = self.check_checkpoint(&mut new)?;
@@ -474,7 +472,10 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// as it now is (a new checkpoint's parent is then the session head the other writer
     /// left), as if the writes had been made one after another. Gives up with
     /// [`BackendError::Behind`] after [`SHARED_WRITE_TRIES`] tries.
-    pub(crate) fn retrying<T>(&mut self, mut write: impl FnMut(&mut Self) -> Result<T>) -> Result<T> {
+    pub(crate) fn retrying<T>(
+        &mut self,
+        mut write: impl FnMut(&mut Self) -> Result<T>,
+    ) -> Result<T> {
         if !self.backend.is_shared() {
             return write(self);
         }
@@ -489,7 +490,8 @@ impl<B: Backend, E: Env> Store<B, E> {
                 // What the write names may be another writer's, not seen yet: it fails only
                 // if it is missing from the whole log.
                 Err(err @ (Error::SessionNotFound(_) | Error::CheckpointNotFound(_)))
-                    if tries < SHARED_WRITE_TRIES => {
+                    if tries < SHARED_WRITE_TRIES =>
+                {
                     if self.catch_up()?.writes == 0 {
                         return Err(err);
                     }

@@ -97,6 +97,8 @@ struct Connection {
     client: Option<Client>,
     /// Prepared statements of this connection, by their SQL.
     statements: HashMap<String, Statement>,
+    /// Counts connections made: a transaction held open belongs to one of them.
+    epoch: u64,
 }
 
 impl Connection {
@@ -105,6 +107,7 @@ impl Connection {
             self.statements.clear();
             self.client = None;
             self.client = Some(self.config.connect(NoTls)?);
+            self.epoch += 1;
         }
         Ok(self.client.as_mut().expect("just connected"))
     }
@@ -215,6 +218,9 @@ pub struct PgBackend {
     writer: i64,
     nonce: i64,
     rewrite: Option<Rewrite>,
+    /// A compaction that found others ahead holds the store's row (in a transaction of the
+    /// connection made at this epoch) while its writer catches up.
+    held: Option<u64>,
     cache: Mutex<RowCache>,
 }
 
@@ -255,6 +261,7 @@ impl PgBackend {
             config: location.config(),
             client: None,
             statements: HashMap::new(),
+            epoch: 0,
         };
         let client = connect_waiting(&mut conn, options.reconnect_for)
             .map_err(|e| schema::server_error("connect to the server", &e))?;
@@ -296,6 +303,7 @@ impl PgBackend {
             writer: random_writer(),
             nonce: 0,
             rewrite: None,
+            held: None,
             cache: Mutex::new(RowCache::default()),
         })
     }
@@ -523,6 +531,13 @@ impl PgBackend {
         })
     }
 
+    /// Lets go of the store's row that a compaction held for its next try.
+    fn release(&mut self) {
+        if self.held.take() == Some(lock(&self.conn).epoch) {
+            let _ = self.in_rewrite("let go of the store", |c| c.batch_execute("ROLLBACK"));
+        }
+    }
+
     fn write_check(&self) -> std::result::Result<(), BackendError> {
         if self.options.read_only {
             return Err(BackendError::ReadOnly);
@@ -564,6 +579,7 @@ impl Backend for PgBackend {
                 frames.len()
             )));
         }
+        self.release();
         let pos = self.end.max(HEADER_LEN as u64);
         self.nonce += 1;
         let deadline = Instant::now() + self.options.reconnect_for;
@@ -617,7 +633,10 @@ impl Backend for PgBackend {
         Ok(())
     }
 
-    fn load(&mut self, visit: &mut Visitor<'_>) -> std::result::Result<LoadReport, rewind_core::Error> {
+    fn load(
+        &mut self,
+        visit: &mut Visitor<'_>,
+    ) -> std::result::Result<LoadReport, rewind_core::Error> {
         let (generation, header) = self.current_generation()?;
         if generation != self.generation {
             self.generation = generation;
@@ -708,27 +727,41 @@ impl Backend for PgBackend {
             "SELECT pos + len FROM {} ORDER BY pos DESC LIMIT 1",
             self.log_table()
         );
+        let epoch = lock(&self.conn).epoch;
+        let holding = self.held.take() == Some(epoch);
         let mut current = true;
         self.in_rewrite("start a compaction", |client| {
-            client.batch_execute("BEGIN")?;
-            // Held until the switch: appends wait, and a second compaction too.
+            if !holding {
+                client.batch_execute(
+                    "BEGIN; SET LOCAL idle_in_transaction_session_timeout = '10s'",
+                )?;
+                // Held until the switch: appends wait, and a second compaction too.
+                client.query_one(
+                    "SELECT generation FROM rewind.stores WHERE id = $1 FOR UPDATE",
+                    &[&store],
+                )?;
+            }
             let generation: i64 = client
                 .query_one(
-                    "SELECT generation FROM rewind.stores WHERE id = $1 FOR UPDATE",
+                    "SELECT generation FROM rewind.stores WHERE id = $1",
                     &[&store],
                 )?
                 .get(0);
-            let end: i64 = client
-                .query_opt(&end_sql, &[])?
-                .map_or(0, |row| row.get(0));
+            let end: i64 = client.query_opt(&end_sql, &[])?.map_or(0, |row| row.get(0));
             if generation != old || end as u64 != self.end {
+                // Others wrote first. The row stays held while this writer catches up, so
+                // that its next try finds the log as it read it; writers wait meanwhile (the
+                // server ends the transaction if the writer goes quiet for 10 s).
                 current = false;
-                client.batch_execute("ROLLBACK")?;
                 return Ok(());
             }
             client.batch_execute(&schema::create_generation(store, old + 1))
+        })
+        .inspect_err(|_| {
+            let _ = self.in_rewrite("abandon a compaction", |c| c.batch_execute("ROLLBACK"));
         })?;
         if !current {
+            self.held = Some(lock(&self.conn).epoch);
             return Err(BackendError::Behind);
         }
         self.rewrite = Some(Rewrite {
@@ -808,7 +841,7 @@ impl Backend for PgBackend {
     }
 
     fn abort_rewrite(&mut self) {
-        if self.rewrite.take().is_some() {
+        if self.rewrite.take().is_some() || self.held.take().is_some() {
             let _ = self.in_rewrite("abandon a compaction", |client| {
                 client.batch_execute("ROLLBACK")
             });
@@ -846,6 +879,7 @@ impl Backend for PgBackend {
 
     fn write_snapshot(&mut self, bytes: &[u8]) -> std::result::Result<bool, BackendError> {
         self.write_check()?;
+        self.release();
         let at = self.end as i64;
         let table = self.index_table();
         let store = self.store;

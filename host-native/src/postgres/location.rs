@@ -64,8 +64,9 @@ impl PgLocation {
             }
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             if key == "store" {
-                let name = percent_decode(value)
-                    .ok_or_else(|| bad("the store name is not valid percent-encoded UTF-8".into()))?;
+                let name = percent_decode(value).ok_or_else(|| {
+                    bad("the store name is not valid percent-encoded UTF-8".into())
+                })?;
                 store = Some(name);
             } else {
                 kept.push(pair);
@@ -73,9 +74,7 @@ impl PgLocation {
         }
         let store = store.unwrap_or_else(|| DEFAULT_STORE.to_string());
         if store.is_empty() || store.len() > MAX_STORE_NAME {
-            return Err(bad(format!(
-                "a store name has 1 to {MAX_STORE_NAME} bytes"
-            )));
+            return Err(bad(format!("a store name has 1 to {MAX_STORE_NAME} bytes")));
         }
         let server = if kept.is_empty() {
             base.to_string()

@@ -168,8 +168,7 @@ pub fn store(client: &mut Client, name: &str, create: bool) -> Result<Option<Sto
         )
         .map_err(fail)?
         .get(0);
-    txn.batch_execute(&create_generation(id, 0))
-        .map_err(fail)?;
+    txn.batch_execute(&create_generation(id, 0)).map_err(fail)?;
     txn.commit().map_err(fail)?;
     Ok(Some(StoreRow {
         id,
@@ -185,17 +184,17 @@ pub fn drop_old_generations(client: &mut Client, store: i64, current: i64) -> us
     let Ok(rows) = client.query(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'rewind' \
          AND (tablename LIKE $1 OR tablename LIKE $2)",
-        &[&format!("log\\_{store}\\_%"), &format!("index\\_{store}\\_%")],
+        &[
+            &format!("log\\_{store}\\_%"),
+            &format!("index\\_{store}\\_%"),
+        ],
     ) else {
         return 0;
     };
     let mut dropped = 0;
     for row in rows {
         let table: String = row.get(0);
-        let generation = table
-            .rsplit('_')
-            .next()
-            .and_then(|g| g.parse::<i64>().ok());
+        let generation = table.rsplit('_').next().and_then(|g| g.parse::<i64>().ok());
         if generation.is_some_and(|g| g < current)
             && client
                 .batch_execute(&format!(

@@ -19,8 +19,8 @@ use std::thread;
 use std::time::Duration;
 
 use rewind_core::{
-    Checkpoint, CheckpointId, CompactionReport, Event, LoadReport, Metrics, NewCheckpoint,
-    Options, Refreshed, Restored, RetentionPolicy, SessionId, Store,
+    Checkpoint, CheckpointId, CompactionReport, Event, LoadReport, Metrics, NewCheckpoint, Options,
+    Refreshed, Restored, RetentionPolicy, SessionId, Store,
 };
 use serde_json::{Map, Value};
 
@@ -96,7 +96,11 @@ impl PgStore {
     /// Opens the store a `postgres://` URL names (creating the schema and the store when
     /// missing), with default options. See [`PgLocation`] for the URL.
     pub fn open_url(url: &str) -> Result<PgStore> {
-        PgStore::open(&PgLocation::parse(url)?, PgOptions::default(), Options::default())
+        PgStore::open(
+            &PgLocation::parse(url)?,
+            PgOptions::default(),
+            Options::default(),
+        )
     }
 
     /// Opens the store at `location`: for writing, or read-only with
@@ -240,7 +244,10 @@ fn follow_loop(
         let mut waited = Duration::ZERO;
         let mut woken = false;
         while waited < poll && !woken {
-            if weak.upgrade().is_none_or(|inner| inner.stop.load(Ordering::SeqCst)) {
+            if weak
+                .upgrade()
+                .is_none_or(|inner| inner.stop.load(Ordering::SeqCst))
+            {
                 return;
             }
             match &mut listener {
