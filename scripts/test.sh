@@ -31,6 +31,13 @@ if [ ! -x /usr/bin/chromium ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 fi
 
+step "PostgreSQL server binaries for the tests of stores on PostgreSQL"
+# The tests start (and remove) their own throwaway server; only the binaries are needed.
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
+fi
+
 step "format"
 cargo fmt --all -- --check
 cargo fmt --manifest-path host-wasm/sandbox/guest/Cargo.toml -- --check

@@ -1875,6 +1875,7 @@ fn verify_and_stats_on_a_healthy_store() {
             ("log_bytes", T::U64),
             ("disk_bytes", T::U64),
             ("segments", T::U64),
+            ("generation", T::Null),
             ("next_seq", T::U64),
             ("reclaimable_ratio", T::F64),
             ("format_version", T::U64),

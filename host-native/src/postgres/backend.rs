@@ -66,6 +66,9 @@ pub struct PgOptions {
     pub reconnect_for: Duration,
     /// Open read-only: nothing is written, not even the schema; the store must exist.
     pub read_only: bool,
+    /// Create the schema and the store when they are missing (default); when unset, a
+    /// missing store is [`Error::NotAStore`].
+    pub create: bool,
 }
 
 impl Default for PgOptions {
@@ -73,6 +76,7 @@ impl Default for PgOptions {
         PgOptions {
             reconnect_for: Duration::from_secs(30),
             read_only: false,
+            create: true,
         }
     }
 }
@@ -87,6 +91,12 @@ impl PgOptions {
     /// Sets read-only.
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
+        self
+    }
+
+    /// Sets whether a missing store is created.
+    pub fn create(mut self, create: bool) -> Self {
+        self.create = create;
         self
     }
 }
@@ -265,8 +275,10 @@ impl PgBackend {
         };
         let client = connect_waiting(&mut conn, options.reconnect_for)
             .map_err(|e| schema::server_error("connect to the server", &e))?;
-        let row = if options.read_only {
-            match schema::store(client, location.store(), false) {
+        let row = if options.read_only || !options.create {
+            match schema::check_version(client)
+                .and_then(|()| schema::store(client, location.store(), false))
+            {
                 Ok(row) => row,
                 // No schema yet: no store either.
                 Err(Error::Server {
@@ -326,6 +338,20 @@ impl PgBackend {
     /// The NOTIFY channel that announces the store's writes.
     pub fn channel(&self) -> String {
         schema::channel(self.store)
+    }
+
+    /// Bytes the store's current tables take on the server: heap, TOAST and indexes of its
+    /// log and its index snapshot.
+    pub fn server_bytes(&self) -> std::result::Result<u64, BackendError> {
+        let (log, index) = (self.log_table(), self.index_table());
+        self.with_retry("measure the store's tables", |conn| {
+            let row = conn.client()?.query_one(
+                "SELECT (coalesce(pg_total_relation_size(to_regclass($1::text)), 0) \
+                 + coalesce(pg_total_relation_size(to_regclass($2::text)), 0))::bigint",
+                &[&log, &index],
+            )?;
+            Ok(row.get::<_, i64>(0) as u64)
+        })
     }
 
     fn log_table(&self) -> String {

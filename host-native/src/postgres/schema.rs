@@ -123,19 +123,34 @@ pub fn ensure(client: &mut Client) -> Result<()> {
             )
             .map_err(fail)?;
         }
-        Some(v) if v > SCHEMA_VERSION => {
-            return Err(Error::Server {
-                op: "open rewind's schema",
-                message: format!(
-                    "the database is laid out by a newer rewind (schema version {v}; this \
-                     build knows up to {SCHEMA_VERSION})"
-                ),
-                code: None,
-            });
-        }
+        Some(v) if v > SCHEMA_VERSION => return Err(newer(v)),
         Some(_) => {}
     }
     txn.commit().map_err(fail)
+}
+
+/// Checks that the schema is one this build reads (a missing schema is the caller's to
+/// handle: its tables are missing too).
+pub fn check_version(client: &mut Client) -> Result<()> {
+    let version: Option<i32> = client
+        .query_opt("SELECT max(version) FROM rewind.schema_version", &[])
+        .map_err(|e| server_error("read rewind's schema version", &e))?
+        .and_then(|row| row.get(0));
+    match version {
+        Some(v) if v > SCHEMA_VERSION => Err(newer(v)),
+        _ => Ok(()),
+    }
+}
+
+fn newer(version: i32) -> Error {
+    Error::Server {
+        op: "open rewind's schema",
+        message: format!(
+            "the database is laid out by a newer rewind (schema version {version}; this build \
+             knows up to {SCHEMA_VERSION})"
+        ),
+        code: None,
+    }
 }
 
 /// The store named `name`: created (with its first generation's tables) when `create` is set

@@ -24,7 +24,8 @@ or `latest` for the newest checkpoint.";
 #[derive(Debug, Parser)]
 #[command(name = "rewind", version, after_help = EXIT_CODES)]
 pub struct Cli {
-    /// Store directory (created on first use).
+    /// Store directory (created on first use), or a store on PostgreSQL:
+    /// postgres://user@host/db?store=NAME (the database may hold many stores).
     #[arg(long, global = true, env = "REWIND_STORE", default_value = ".rewind")]
     pub store: PathBuf,
     /// Machine-readable JSON output.

@@ -1,6 +1,8 @@
 //! Commands that write: session new, checkpoint, restore, annotate, compact, import, repair.
 //! Each takes the opened store (repair: the damaged one's directory) and returns what it shows.
 
+use crate::Engine;
+use rewind::Backend;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -9,8 +11,8 @@ use rewind::core::api::{PlanView, RetentionInput};
 use rewind::core::checkpoint::is_json_content_type;
 use rewind::core::frame::{FORMAT_VERSION, MAGIC};
 use rewind::{
-    Annotation, Checkpoint, CheckpointId, CompactionPlan, CompactionReport, FileStore,
-    ImportReport, NewCheckpoint, RepairReport, RetentionPolicy, Session, Severity,
+    Annotation, Checkpoint, CheckpointId, CompactionPlan, CompactionReport, ImportReport,
+    NewCheckpoint, RepairReport, RetentionPolicy, Session, Severity,
 };
 use serde_json::{Map, Value, json};
 
@@ -60,8 +62,8 @@ pub fn read_input(path: &str, limit: u64, what: &str) -> Result<Vec<u8>, Failure
 /// A new session.
 pub struct SessionCreated<'s>(&'s Session);
 
-pub fn session_new<'s>(
-    store: &'s mut FileStore,
+pub fn session_new<'s, B: Backend>(
+    store: &'s mut Engine<B>,
     name: &str,
     meta: &[String],
 ) -> Result<SessionCreated<'s>, Failure> {
@@ -98,8 +100,8 @@ pub fn read_state(args: &CheckpointArgs) -> Result<Vec<u8>, Failure> {
     Ok(state)
 }
 
-pub fn checkpoint(
-    store: &mut FileStore,
+pub fn checkpoint<B: Backend>(
+    store: &mut Engine<B>,
     args: CheckpointArgs,
     state: Vec<u8>,
 ) -> Result<Saved<'_>, Failure> {
@@ -126,7 +128,11 @@ impl Render for Saved<'_> {
 
 /// A restored checkpoint: its state is shown first (if that fails, the head has not moved),
 /// then the head moves and the confirmation goes to stderr, so stdout carries only the state.
-pub fn restore(ctx: &Ctx, store: &mut FileStore, args: StateArgs) -> Result<(), Failure> {
+pub fn restore<B: Backend>(
+    ctx: &Ctx,
+    store: &mut Engine<B>,
+    args: StateArgs,
+) -> Result<(), Failure> {
     let id = resolve::checkpoint(store, &args.id)?;
     let state = store.state(id)?;
     let content_type = store.get(id)?.content_type.clone();
@@ -146,7 +152,10 @@ pub struct Annotated {
     id: CheckpointId,
 }
 
-pub fn annotate(store: &mut FileStore, args: AnnotateArgs) -> Result<Annotated, Failure> {
+pub fn annotate<B: Backend>(
+    store: &mut Engine<B>,
+    args: AnnotateArgs,
+) -> Result<Annotated, Failure> {
     let id = resolve::checkpoint(store, &args.id)?;
     let severity = Severity::parse(&args.severity)
         .ok_or_else(|| Failure::usage(format!("unknown severity {:?}", args.severity)))?;
@@ -192,7 +201,7 @@ pub fn check_compact(args: &CompactArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn compact(store: &mut FileStore, args: CompactArgs) -> Result<Compacted, Failure> {
+pub fn compact<B: Backend>(store: &mut Engine<B>, args: CompactArgs) -> Result<Compacted, Failure> {
     let mut input = RetentionInput::default();
     input.keep_last = args.keep;
     input.keep_tags = args.keep_tags;
@@ -359,7 +368,7 @@ pub struct Imported {
     binary: bool,
 }
 
-pub fn import(store: &mut FileStore, bytes: &[u8]) -> Result<Imported, Failure> {
+pub fn import<B: Backend>(store: &mut Engine<B>, bytes: &[u8]) -> Result<Imported, Failure> {
     let binary = bytes.starts_with(&MAGIC);
     let report = progress::on_store("importing", store, |s| {
         if binary {
@@ -493,7 +502,7 @@ pub struct Upgraded {
 
 /// Rewrites an older log in the newest format version (a vacuum: the live records, sealed,
 /// in their compact form).
-pub fn upgrade(store: &mut FileStore) -> Result<Upgraded, Failure> {
+pub fn upgrade<B: Backend>(store: &mut Engine<B>) -> Result<Upgraded, Failure> {
     let from = store.format_version();
     if from < FORMAT_VERSION {
         progress::on_store("rewriting the log", store, |s| s.vacuum())?;

@@ -167,6 +167,7 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> Result<(), Failure> {
     // What the inspector shows of it, from the same open store.
     let view = Ctx {
         store: dir.clone(),
+        location: rewind::StoreLocation::Dir(dir.clone()),
         json: false,
         style: ctx.style,
         wait: ctx.wait,
@@ -189,7 +190,10 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> Result<(), Failure> {
         &inspect::diff(&store, &wrong.to_string(), &fixed.to_string())?,
     )?;
     println!("\n{}", s.bold("$ rewind stats"));
-    render::show(&view, &inspect::stats(&store, &dir))?;
+    render::show(
+        &view,
+        &inspect::file_stats(&store, dir.display().to_string()),
+    )?;
     println!(
         "\nexplore it: rewind --store {} log --graph | show latest | verify | compact --keep 3 --dry-run",
         dir.display()

@@ -6,11 +6,13 @@
 //! checkpoint the writer adds, once, in seq order, until interrupted. Text output is one
 //! fixed-width line per checkpoint; `--json` one JSON object per line.
 
+use crate::Engine;
+use rewind::Backend;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use rewind::core::api::QueryInput;
-use rewind::{Checkpoint, Event, FileStore, Order, Query, SessionId, Trigger};
+use rewind::{Checkpoint, Event, Order, Query, SessionId, Trigger};
 
 use crate::args::LogArgs;
 use crate::failure::Failure;
@@ -46,7 +48,7 @@ fn trigger_name(trigger: &Trigger) -> &'static str {
 }
 
 /// Watches the store until interrupted (or the output closes).
-pub fn run(ctx: &Ctx, mut store: FileStore, args: LogArgs) -> Result<(), Failure> {
+pub fn run<B: Backend>(ctx: &Ctx, store: &mut Engine<B>, args: LogArgs) -> Result<(), Failure> {
     if args.graph || args.since.is_some() || args.until.is_some() {
         return Err(Failure::usage(
             "--follow prints checkpoints as they land: --graph, --since and --until do not apply",
@@ -55,7 +57,7 @@ pub fn run(ctx: &Ctx, mut store: FileStore, args: LogArgs) -> Result<(), Failure
     let session = args
         .session
         .as_deref()
-        .map(|s| resolve::session(&store, Some(s)))
+        .map(|s| resolve::session(store, Some(s)))
         .transpose()?;
     let filter = Filter {
         session,
@@ -78,14 +80,14 @@ pub fn run(ctx: &Ctx, mut store: FileStore, args: LogArgs) -> Result<(), Failure
         last_seq: 0,
     };
     for cp in &first {
-        printer.print(&store, cp);
+        printer.print(store, cp);
     }
     if !ctx.json {
         eprintln!(
             "{}",
             ctx.style.dim(&format!(
                 "watching {} for new checkpoints (Ctrl-C to stop)",
-                ctx.store.display()
+                ctx.place()
             ))
         );
     }
@@ -109,7 +111,7 @@ pub fn run(ctx: &Ctx, mut store: FileStore, args: LogArgs) -> Result<(), Failure
                 && filter.admits(cp)
             {
                 let cp = cp.clone();
-                printer.print(&store, &cp);
+                printer.print(store, &cp);
             }
         }
         std::io::stdout()
@@ -126,7 +128,7 @@ struct Printer<'a> {
 
 impl Printer<'_> {
     /// Prints a checkpoint once, in seq order (a later refresh never repeats one).
-    fn print(&mut self, store: &FileStore, cp: &Checkpoint) {
+    fn print<B: Backend>(&mut self, store: &Engine<B>, cp: &Checkpoint) {
         if cp.seq <= self.last_seq {
             return;
         }

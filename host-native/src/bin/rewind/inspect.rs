@@ -1,6 +1,8 @@
 //! Commands that read: session list, log, show, state, diff, export, verify, stats. Each takes
 //! the opened store and returns what it shows.
 
+use crate::Engine;
+use rewind::Backend;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -9,8 +11,8 @@ use rewind::core::SnapshotUse;
 use rewind::core::api::{DiffView, QueryInput, VerifyView};
 use rewind::core::json_patch::PatchOp;
 use rewind::{
-    Annotation, Checkpoint, CheckpointId, Diff, FileOptions, FileStore, Hash, Health, Metrics,
-    Options, Query, Session, SessionId, TornTail, TriggerKind, VerifyReport,
+    Annotation, Checkpoint, CheckpointId, Diff, FileOptions, Hash, Health, Metrics, Options, Query,
+    Session, SessionId, TornTail, TriggerKind, VerifyReport,
 };
 use serde_json::{Value, json};
 
@@ -26,7 +28,7 @@ pub struct SessionList<'s> {
     digits: usize,
 }
 
-pub fn session_list(store: &FileStore) -> Result<SessionList<'_>, Failure> {
+pub fn session_list<B: Backend>(store: &Engine<B>) -> Result<SessionList<'_>, Failure> {
     Ok(SessionList {
         sessions: store.sessions().collect(),
         digits: resolve::abbrev_digits(store, store.sessions().filter_map(|s| s.head)),
@@ -64,7 +66,7 @@ pub struct Log<'s> {
     digits: usize,
 }
 
-pub fn log(store: &FileStore, args: LogArgs) -> Result<Box<dyn Render + '_>, Failure> {
+pub fn log<B: Backend>(store: &Engine<B>, args: LogArgs) -> Result<Box<dyn Render + '_>, Failure> {
     let session = args
         .session
         .as_deref()
@@ -163,8 +165,8 @@ struct GraphSession<'s> {
     annotated: HashSet<CheckpointId>,
 }
 
-fn graph_of(
-    store: &FileStore,
+fn graph_of<B: Backend>(
+    store: &Engine<B>,
     session: Option<SessionId>,
     limit: Option<usize>,
 ) -> Result<Graph<'_>, Failure> {
@@ -281,7 +283,7 @@ pub struct Show<'s> {
     children: Vec<String>,
 }
 
-pub fn show<'s>(store: &'s FileStore, id: &str) -> Result<Show<'s>, Failure> {
+pub fn show<'s, B: Backend>(store: &'s Engine<B>, id: &str) -> Result<Show<'s>, Failure> {
     let id = resolve::checkpoint(store, id)?;
     let cp = store.get(id)?;
     Ok(Show {
@@ -380,7 +382,7 @@ pub struct State {
     envelope: bool,
 }
 
-pub fn state(json: bool, store: &FileStore, args: StateArgs) -> Result<State, Failure> {
+pub fn state<B: Backend>(json: bool, store: &Engine<B>, args: StateArgs) -> Result<State, Failure> {
     let id = resolve::checkpoint(store, &args.id)?;
     let bytes = store.state(id)?;
     let content_type = store.get(id)?.content_type.clone();
@@ -458,7 +460,11 @@ pub struct DiffOut<'s> {
     to: &'s Checkpoint,
 }
 
-pub fn diff<'s>(store: &'s FileStore, from: &str, to: &str) -> Result<DiffOut<'s>, Failure> {
+pub fn diff<'s, B: Backend>(
+    store: &'s Engine<B>,
+    from: &str,
+    to: &str,
+) -> Result<DiffOut<'s>, Failure> {
     let (a, b) = (
         resolve::checkpoint(store, from)?,
         resolve::checkpoint(store, to)?,
@@ -545,7 +551,7 @@ pub struct Export {
     written: Option<PathBuf>,
 }
 
-pub fn export(store: &mut FileStore, args: ExportArgs) -> Result<Export, Failure> {
+pub fn export<B: Backend>(store: &mut Engine<B>, args: ExportArgs) -> Result<Export, Failure> {
     let sessions: Vec<SessionId> = args
         .session
         .iter()
@@ -613,8 +619,19 @@ pub fn verify(ctx: &Ctx, args: VerifyArgs) -> Result<Verified, Failure> {
         .transpose()?;
     // The whole log is replayed, never started from the index snapshot: "every seal of the
     // hash chain checks out" is then true of every seal.
-    let options =
-        FileOptions::default().store(Options::default().expect_head(expect).use_snapshot(false));
+    let engine = Options::default().expect_head(expect).use_snapshot(false);
+    #[cfg(feature = "postgres")]
+    if let Some(at) = ctx.pg() {
+        // Every write on the server is whole: there is no tail to wait for.
+        let mut opened = ctx.open_pg_with(at, crate::location::PgMode::Read, engine)?;
+        let found = opened.1.expected_head_found;
+        return Ok(Verified {
+            report: progress::on_store("verifying hashes", &mut opened.0, |s| s.verify()),
+            tail: None,
+            expected: expect.zip(found),
+        });
+    }
+    let options = FileOptions::default().store(engine);
     let started = Instant::now();
     let mut store = loop {
         // Dropped when it is read again (beside a writer still writing).
@@ -741,37 +758,73 @@ impl Render for Verified {
     }
 }
 
-/// Counts and sizes of the store at `path`.
-pub struct Stats<'p> {
-    path: &'p Path,
+/// Counts and sizes of the store `--store` names.
+pub struct Stats {
+    place: String,
     metrics: Metrics,
     health: Health,
-    disk: u64,
-    segments: usize,
+    storage: Storage,
     version: u16,
     head: Option<Hash>,
     index: SnapshotUse,
 }
 
-pub fn stats<'p>(store: &FileStore, path: &'p Path) -> Stats<'p> {
+/// Where the store's bytes are.
+enum Storage {
+    /// In segment files of a directory.
+    Files { disk: u64, segments: usize },
+    /// In tables on a PostgreSQL server.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Server { bytes: u64, generation: i64 },
+}
+
+pub fn stats(ctx: &Ctx) -> Result<Stats, Failure> {
+    #[cfg(feature = "postgres")]
+    if let Some(at) = ctx.pg() {
+        let opened = ctx.open_pg(at, crate::location::PgMode::Read)?;
+        let store = &opened.0;
+        return Ok(Stats {
+            index: opened.1.snapshot.clone(),
+            place: at.to_string(),
+            metrics: store.metrics(),
+            health: store.health(),
+            storage: Storage::Server {
+                bytes: store
+                    .backend()
+                    .server_bytes()
+                    .map_err(rewind::Error::from)?,
+                generation: store.backend().generation(),
+            },
+            version: store.format_version(),
+            head: store.log_head(),
+        });
+    }
+    let store = ctx.read()?;
+    Ok(file_stats(&store, ctx.store.display().to_string()))
+}
+
+/// [`stats`] of a store directory already open.
+pub fn file_stats(store: &rewind::FileStore, place: String) -> Stats {
     Stats {
         index: store.open_report().load.snapshot.clone(),
-        path,
+        place,
         metrics: store.metrics(),
         health: store.health(),
-        disk: store.backend().disk_bytes(),
-        segments: store.backend().segment_count(),
+        storage: Storage::Files {
+            disk: store.backend().disk_bytes(),
+            segments: store.backend().segment_count(),
+        },
         version: store.format_version(),
         head: store.log_head(),
     }
 }
 
-impl Render for Stats<'_> {
+impl Render for Stats {
     fn text(&self, style: &Style) {
         let m = &self.metrics;
         let mut table = Table::new(["", ""]);
         let mut row = |k: &str, v: String| table.row(vec![k.to_string(), v]);
-        row("store", self.path.display().to_string());
+        row("store", self.place.clone());
         row("sessions", m.sessions.to_string());
         row("checkpoints", m.checkpoints.to_string());
         row("annotations", m.annotations.to_string());
@@ -785,10 +838,19 @@ impl Render for Stats<'_> {
             format!("{} in {} distinct chunks", size(m.stored_bytes), m.chunks),
         );
         row("dedup ratio", format!("{:.1}x", m.dedup_ratio()));
-        row(
-            "on disk",
-            format!("{} in {} segment(s)", size(self.disk), self.segments),
-        );
+        match self.storage {
+            Storage::Files { disk, segments } => row(
+                "on disk",
+                format!("{} in {segments} segment(s)", size(disk)),
+            ),
+            Storage::Server { bytes, generation } => row(
+                "on the server",
+                format!(
+                    "{} in its tables (log generation {generation}: the compactions so far)",
+                    size(bytes)
+                ),
+            ),
+        }
         row(
             "reclaimable",
             format!(
@@ -833,8 +895,18 @@ impl Render for Stats<'_> {
             "dedup_ratio": m.dedup_ratio(),
             "chunks": m.chunks,
             "log_bytes": m.log_bytes,
-            "disk_bytes": self.disk,
-            "segments": self.segments,
+            "disk_bytes": match self.storage {
+                Storage::Files { disk, .. } => disk,
+                Storage::Server { bytes, .. } => bytes,
+            },
+            "segments": match self.storage {
+                Storage::Files { segments, .. } => json!(segments),
+                Storage::Server { .. } => Value::Null,
+            },
+            "generation": match self.storage {
+                Storage::Files { .. } => Value::Null,
+                Storage::Server { generation, .. } => json!(generation),
+            },
             "next_seq": m.next_seq,
             "reclaimable_ratio": self.health.dead_ratio,
             "format_version": self.version,

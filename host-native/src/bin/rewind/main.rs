@@ -16,6 +16,7 @@ mod follow;
 mod graph;
 mod inspect;
 mod json;
+mod location;
 mod output;
 mod progress;
 mod render;
@@ -27,10 +28,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use rewind::{FileOptions, FileStore};
+use rewind::{FileOptions, FileStore, StoreLocation};
 
 use crate::args::{Cli, Command, SessionCommand};
 use crate::failure::Failure;
+use crate::location::on_store;
 use crate::output::Style;
 
 /// A store opened read-only by a command, never dropped: the process exits when the command
@@ -38,9 +40,16 @@ use crate::output::Style;
 /// checkpoints). A read-only store holds no lock and has nothing to flush.
 pub type Kept = ManuallyDrop<FileStore>;
 
+/// The engine over any backend: what commands work on, whether the store is a directory or on
+/// a server.
+pub type Engine<B> = rewind::Store<B, rewind::SystemEnv>;
+
 /// What every command gets: where the store is and how to print.
 pub struct Ctx {
+    /// The store directory, or the URL as given (for messages).
     pub store: PathBuf,
+    /// Where the store is.
+    pub location: StoreLocation,
     pub json: bool,
     pub style: Style,
     /// How long a writing command waits for the writer lock.
@@ -48,6 +57,73 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The store as messages name it (a URL's password left out).
+    pub fn place(&self) -> String {
+        #[cfg(feature = "postgres")]
+        if let Some(at) = self.pg() {
+            return at.to_string();
+        }
+        self.store.display().to_string()
+    }
+
+    /// The store on PostgreSQL, when `--store` names one.
+    #[cfg(feature = "postgres")]
+    pub fn pg(&self) -> Option<&rewind::PgLocation> {
+        match &self.location {
+            StoreLocation::Postgres(at) => Some(at),
+            _ => None,
+        }
+    }
+
+    /// No store is on PostgreSQL in a build without it.
+    #[cfg(not(feature = "postgres"))]
+    pub fn pg(&self) -> Option<location::NoPg> {
+        None
+    }
+
+    /// Opens the store on PostgreSQL at `at`: waits up to `--wait` for a server that is not
+    /// up yet (or restarting).
+    #[cfg(feature = "postgres")]
+    pub fn open_pg(
+        &self,
+        at: &rewind::PgLocation,
+        mode: location::PgMode,
+    ) -> Result<location::PgOpened, Failure> {
+        self.open_pg_with(at, mode, rewind::Options::default())
+    }
+
+    /// [`Ctx::open_pg`] with the engine's options.
+    #[cfg(feature = "postgres")]
+    pub fn open_pg_with(
+        &self,
+        at: &rewind::PgLocation,
+        mode: location::PgMode,
+        engine: rewind::Options,
+    ) -> Result<location::PgOpened, Failure> {
+        use location::PgMode;
+        let options = rewind::PgOptions::default()
+            .read_only(mode == PgMode::Read)
+            .create(mode == PgMode::Create)
+            .reconnect_for(self.wait);
+        match rewind::postgres::store::open_engine(at, options, engine) {
+            Ok((store, report)) => {
+                if let rewind::core::SnapshotUse::Ignored(problem) = &report.snapshot {
+                    eprintln!("rewind: {problem}: the log was replayed whole");
+                }
+                Ok(location::PgOpened(store, report))
+            }
+            Err(rewind::Error::NotAStore { .. }) => Err(Failure::new(
+                failure::code::NO_STORE,
+                format!(
+                    "no rewind store named {:?} on the server (`rewind session new` or `rewind \
+                     checkpoint` creates one; ?store= in the URL names another)",
+                    at.store()
+                ),
+            )),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     /// Opens the store for writing, creating it on first use (`session new`, `checkpoint`,
     /// `import`, `demo`).
     pub fn open(&self) -> Result<FileStore, Failure> {
@@ -149,8 +225,17 @@ fn main() -> ExitCode {
             return ExitCode::from(failure::code::USAGE);
         }
     };
+    let location = match cli.store.to_str().map(StoreLocation::parse) {
+        None => StoreLocation::Dir(cli.store.clone()),
+        Some(Ok(location)) => location,
+        Some(Err(err)) => {
+            eprintln!("rewind: --store: {err}");
+            return ExitCode::from(failure::code::USAGE);
+        }
+    };
     let ctx = Ctx {
         store: cli.store,
+        location,
         json: cli.json,
         style: Style::detect(),
         wait,
@@ -174,43 +259,61 @@ fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
     use render::show;
     match command {
         Command::Demo(a) => demo::run(ctx, a),
-        Command::Repair(a) => show(ctx, &change::repair(ctx, a)?),
-        Command::Session(SessionCommand::New { name, meta }) => {
-            show(ctx, &change::session_new(&mut ctx.open()?, &name, &meta)?)
+        Command::Repair(a) => {
+            if ctx.pg().is_some() {
+                return Err(Failure::usage(
+                    "repair salvages a damaged store directory; a store on PostgreSQL is kept \
+                     whole by its server",
+                ));
+            }
+            show(ctx, &change::repair(ctx, a)?)
         }
-        Command::Session(SessionCommand::List) => show(ctx, &inspect::session_list(&*ctx.read()?)?),
+        Command::Session(SessionCommand::New { name, meta }) => on_store!(ctx, create, |s| {
+            show(ctx, &change::session_new(s, &name, &meta)?)
+        }),
+        Command::Session(SessionCommand::List) => {
+            on_store!(ctx, read, |s| show(ctx, &inspect::session_list(s)?))
+        }
         Command::Checkpoint(a) => {
             let state = change::read_state(&a)?;
-            show(ctx, &change::checkpoint(&mut ctx.open()?, a, state)?)
+            on_store!(ctx, create, |s| show(
+                ctx,
+                &change::checkpoint(s, a, state)?
+            ))
         }
         // Following runs as long as the user wants: its store is dropped like any other.
-        Command::Log(a) if a.follow => follow::run(ctx, ManuallyDrop::into_inner(ctx.read()?), a),
-        Command::Log(a) => show(ctx, &*inspect::log(&*ctx.read()?, a)?),
-        Command::Watch(a) => follow::run(ctx, ManuallyDrop::into_inner(ctx.read()?), a),
-        Command::Show(a) => show(ctx, &inspect::show(&*ctx.read()?, &a.id)?),
-        Command::State(a) => show(ctx, &inspect::state(ctx.json, &*ctx.read()?, a)?),
-        Command::Restore(a) => change::restore(ctx, &mut ctx.open_existing()?, a),
-        Command::Diff(a) => show(ctx, &inspect::diff(&*ctx.read()?, &a.from, &a.to)?),
-        Command::Annotate(a) => show(ctx, &change::annotate(&mut ctx.open_existing()?, a)?),
+        Command::Log(a) if a.follow => on_store!(ctx, read, |s| follow::run(ctx, s, a)),
+        Command::Log(a) => on_store!(ctx, read, |s| show(ctx, &*inspect::log(s, a)?)),
+        Command::Watch(a) => on_store!(ctx, read, |s| follow::run(ctx, s, a)),
+        Command::Show(a) => on_store!(ctx, read, |s| show(ctx, &inspect::show(s, &a.id)?)),
+        Command::State(a) => {
+            on_store!(ctx, read, |s| show(ctx, &inspect::state(ctx.json, s, a)?))
+        }
+        Command::Restore(a) => on_store!(ctx, existing, |s| change::restore(ctx, s, a)),
+        Command::Diff(a) => {
+            on_store!(ctx, read, |s| show(ctx, &inspect::diff(s, &a.from, &a.to)?))
+        }
+        Command::Annotate(a) => {
+            on_store!(ctx, existing, |s| show(ctx, &change::annotate(s, a)?))
+        }
         Command::Compact(a) => {
             change::check_compact(&a)?;
             // A dry run only reads.
-            let mut store = if a.dry_run {
-                ManuallyDrop::into_inner(ctx.read()?)
+            if a.dry_run {
+                on_store!(ctx, read, |s| show(ctx, &change::compact(s, a)?))
             } else {
-                ctx.open_existing()?
-            };
-            show(ctx, &change::compact(&mut store, a)?)
+                on_store!(ctx, existing, |s| show(ctx, &change::compact(s, a)?))
+            }
         }
-        Command::Export(a) => show(ctx, &inspect::export(&mut *ctx.read()?, a)?),
+        Command::Export(a) => on_store!(ctx, read, |s| show(ctx, &inspect::export(s, a)?)),
         Command::Import(a) => {
             // Read before the store opens: a missing file creates no store.
             let bytes = change::read_import(&a.file)?;
-            show(ctx, &change::import(&mut ctx.open()?, &bytes)?)
+            on_store!(ctx, create, |s| show(ctx, &change::import(s, &bytes)?))
         }
         Command::Verify(a) => show(ctx, &inspect::verify(ctx, a)?),
-        Command::Stats => show(ctx, &inspect::stats(&*ctx.read()?, &ctx.store)),
-        Command::Upgrade => show(ctx, &change::upgrade(&mut ctx.open_existing()?)?),
+        Command::Stats => show(ctx, &inspect::stats(ctx)?),
+        Command::Upgrade => on_store!(ctx, existing, |s| show(ctx, &change::upgrade(s)?)),
     }
 }
 

@@ -3,12 +3,14 @@
 //! left, fed by the engine's progress callback. On stderr, and only when both stdout and
 //! stderr are terminals.
 
+use crate::Engine;
+use rewind::Backend;
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rewind::core::progress::Unit;
-use rewind::{FileStore, Progress, ProgressFn};
+use rewind::{Progress, ProgressFn};
 
 /// A bar that is drawn only on a terminal.
 pub struct Bar(Option<ProgressBar>);
@@ -64,10 +66,10 @@ impl Drop for Bar {
 }
 
 /// Runs `work` on `store` with a bar for `message` fed by the engine.
-pub fn on_store<T>(
+pub fn on_store<T, B: Backend>(
     message: &str,
-    store: &mut FileStore,
-    work: impl FnOnce(&mut FileStore) -> T,
+    store: &mut Engine<B>,
+    work: impl FnOnce(&mut Engine<B>) -> T,
 ) -> T {
     let bar = Bar::new(message, Unit::Checkpoints);
     store.set_progress(bar.callback());

@@ -1,6 +1,8 @@
 //! Turning what a user types into ids: full ids, unique prefixes (like git), `@seq`, `latest`.
 
-use rewind::{CheckpointId, FileStore, Order, Query, SessionId};
+use crate::Engine;
+use rewind::Backend;
+use rewind::{CheckpointId, Order, Query, SessionId};
 
 use crate::failure::Failure;
 
@@ -13,7 +15,7 @@ fn digits(text: &str) -> String {
 }
 
 /// A checkpoint from an id, a unique prefix, `@seq` or `latest`.
-pub fn checkpoint(store: &FileStore, text: &str) -> Result<CheckpointId, Failure> {
+pub fn checkpoint<B: Backend>(store: &Engine<B>, text: &str) -> Result<CheckpointId, Failure> {
     if text == "latest" {
         let page = store.list(&Query::new().order(Order::Descending).limit(1))?;
         return page
@@ -43,7 +45,7 @@ pub fn checkpoint(store: &FileStore, text: &str) -> Result<CheckpointId, Failure
 }
 
 /// A session from an id or unique prefix; `None` means the newest session.
-pub fn session(store: &FileStore, text: Option<&str>) -> Result<SessionId, Failure> {
+pub fn session<B: Backend>(store: &Engine<B>, text: Option<&str>) -> Result<SessionId, Failure> {
     let Some(text) = text else {
         return store.sessions().last().map(|s| s.id).ok_or_else(|| {
             Failure::not_found("the store has no sessions (rewind session new NAME)")
@@ -86,7 +88,10 @@ fn pick<T: std::fmt::Display + Copy>(
 /// How many hex digits tell each of `ids` apart from every other checkpoint of the store (at
 /// least 8, and the same for all of them so a listing's column lines up), so abbreviated ids
 /// can be typed back.
-pub fn abbrev_digits(store: &FileStore, ids: impl IntoIterator<Item = CheckpointId>) -> usize {
+pub fn abbrev_digits<B: Backend>(
+    store: &Engine<B>,
+    ids: impl IntoIterator<Item = CheckpointId>,
+) -> usize {
     ids.into_iter()
         .map(|id| store.unique_prefix_digits(id))
         .max()
