@@ -7,11 +7,14 @@
 #![warn(missing_docs)]
 
 pub mod file_harness;
+pub mod netns;
 pub mod pg_cluster;
 pub mod pg_harness;
+pub mod pg_writers;
 pub mod power_loss;
 
 pub use file_harness::FileHarness;
+pub use netns::NetHost;
 pub use pg_cluster::PgCluster;
 pub use pg_harness::PgHarness;
 pub use power_loss::{PowerLossFiles, SimulatedDisk};

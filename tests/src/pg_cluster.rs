@@ -23,6 +23,8 @@ pub struct PgCluster {
     port: u16,
     /// The user the server runs as, when the tests run as root.
     run_as: Option<&'static str>,
+    /// The addresses it listens on.
+    listen: String,
 }
 
 static SHARED: OnceLock<PgCluster> = OnceLock::new();
@@ -71,8 +73,14 @@ impl PgCluster {
         SHARED.get_or_init(PgCluster::start)
     }
 
-    /// Starts a new server.
+    /// Starts a new server, listening on 127.0.0.1.
     pub fn start() -> PgCluster {
+        PgCluster::start_listening("127.0.0.1", &[])
+    }
+
+    /// Starts a new server listening on `listen` (`*`: every address), trusting connections
+    /// from the `networks` given (CIDR) besides this host's own.
+    pub fn start_listening(listen: &str, networks: &[&str]) -> PgCluster {
         let bin = server_bin();
         let run_as = is_root().then_some("postgres");
         let dir = PathBuf::from(format!(
@@ -94,6 +102,7 @@ impl PgCluster {
             bin,
             port,
             run_as,
+            listen: listen.to_string(),
         };
         cluster.pg(
             "initdb",
@@ -110,6 +119,16 @@ impl PgCluster {
                 "--locale=C",
             ],
         );
+        if !networks.is_empty() {
+            use std::io::Write as _;
+            let mut hba = std::fs::OpenOptions::new()
+                .append(true)
+                .open(cluster.data().join("pg_hba.conf"))
+                .expect("open pg_hba.conf");
+            for network in networks {
+                writeln!(hba, "host all all {network} trust").expect("write pg_hba.conf");
+            }
+        }
         cluster.watch_for_exit();
         cluster.start_server();
         cluster
@@ -162,10 +181,11 @@ impl PgCluster {
 
     fn start_server(&self) {
         let options = format!(
-            "-k {} -p {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
+            "-k {} -p {} -c listen_addresses='{}' -c fsync=off -c full_page_writes=off \
              -c max_connections=200 -c shared_buffers=64MB",
             self.dir.display(),
-            self.port
+            self.port,
+            self.listen
         );
         self.pg(
             "pg_ctl",
@@ -211,8 +231,13 @@ impl PgCluster {
 
     /// A URL for the store `store` over TCP.
     pub fn url(&self, store: &str) -> String {
+        self.url_at("127.0.0.1", store)
+    }
+
+    /// A URL for the store `store` over TCP to `address` (one the server listens on).
+    pub fn url_at(&self, address: &str, store: &str) -> String {
         format!(
-            "postgres://rewind@127.0.0.1:{}/postgres?store={store}",
+            "postgres://rewind@{address}:{}/postgres?store={store}",
             self.port
         )
     }

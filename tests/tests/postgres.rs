@@ -7,19 +7,15 @@
 //! Sizes are short here; `scripts/acceptance.sh` runs the full ones: `REWIND_PG_WRITES`
 //! (checkpoints per writer, default 60) and `REWIND_PG_KILLS` (default 12).
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rewind::{
-    CheckpointId, Event, NewCheckpoint, Order, PgLocation, PgOptions, PgStore, Query,
-    RetentionPolicy,
-};
+use rewind::{CheckpointId, Event, NewCheckpoint, PgLocation, PgOptions, PgStore, RetentionPolicy};
 use rewind_core::conformance::Rng;
 use rewind_tests::PgCluster;
+use rewind_tests::pg_writers::{Acked, Writer, check, open_read_only as open, spread};
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -28,149 +24,10 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// One acknowledged checkpoint, as a writer printed it.
-#[derive(Clone, Debug)]
-struct Acked {
-    writer: String,
-    id: CheckpointId,
-    seq: u64,
-    micros: u64,
-}
-
-fn parse(line: &str) -> Option<Acked> {
-    let mut parts = line.split_whitespace();
-    if parts.next()? != "ok" {
-        return None;
-    }
-    let writer = parts.next()?.to_string();
-    let _n = parts.next()?;
-    Some(Acked {
-        writer,
-        id: parts.next()?.parse().ok()?,
-        seq: parts.next()?.parse().ok()?,
-        micros: parts.next()?.parse().ok()?,
-    })
-}
-
-/// A running writer process and the thread collecting what it acknowledged.
-struct Writer {
-    child: Child,
-    acked: thread::JoinHandle<(Vec<Acked>, bool)>,
-}
-
 fn spawn(url: &str, mode: &str, name: &str, count: u64) -> Writer {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pg_writer"))
-        .args([url, mode, name, &count.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn a writer");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let acked = thread::spawn(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut acked = Vec::new();
-        let mut done = false;
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match reader.read_until(b'\n', &mut line) {
-                // Only whole lines: one cut by a kill was not fully reported.
-                Ok(n) if n > 0 && line.ends_with(b"\n") => {
-                    let text = String::from_utf8_lossy(&line);
-                    if text.trim() == "done" {
-                        done = true;
-                    } else if let Some(a) = parse(&text) {
-                        acked.push(a);
-                    }
-                }
-                _ => break,
-            }
-        }
-        (acked, done)
-    });
-    Writer { child, acked }
-}
-
-impl Writer {
-    /// Waits for the writer to finish its count.
-    fn finish(mut self) -> Vec<Acked> {
-        let status = self.child.wait().expect("wait for a writer");
-        let (acked, done) = self.acked.join().expect("reader thread");
-        assert!(status.success() && done, "a writer failed: {status}");
-        acked
-    }
-
-    /// SIGKILLs the writer and returns what it acknowledged before.
-    fn kill(mut self) -> Vec<Acked> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.acked.join().expect("reader thread").0
-    }
-}
-
-fn open(url: &str) -> PgStore {
-    let location = PgLocation::parse(url).expect("a URL");
-    PgStore::open(
-        &location,
-        PgOptions::default().read_only(true),
-        rewind::Options::default(),
-    )
-    .expect("open the store read-only")
-}
-
-/// The checks every run ends with, from a fresh process's view: every acknowledged checkpoint
-/// is there with the seq its writer was told, seqs are unique and increasing, each session's
-/// checkpoints form one chain in seq order (every write took the head the previous one left),
-/// and the store verifies.
-fn check(url: &str, acked: &[Acked]) {
-    let store = open(url);
-    store.read(|s| {
-        let all = s
-            .list(&Query::new().order(Order::Ascending))
-            .expect("list")
-            .items;
-        let by_id: HashMap<CheckpointId, u64> = all.iter().map(|c| (c.id, c.seq)).collect();
-        for a in acked {
-            assert_eq!(
-                by_id.get(&a.id),
-                Some(&a.seq),
-                "checkpoint {} acknowledged to {} with seq {} is missing or moved",
-                a.id,
-                a.writer,
-                a.seq
-            );
-        }
-        let mut last = 0;
-        let mut heads: BTreeMap<rewind::SessionId, CheckpointId> = BTreeMap::new();
-        for cp in &all {
-            assert!(cp.seq > last, "seq {} after {last}", cp.seq);
-            last = cp.seq;
-            // A parent a compaction removed leaves its child first among what is left.
-            let parent = cp.parent.filter(|p| by_id.contains_key(p));
-            assert_eq!(
-                parent,
-                heads.get(&cp.session).copied(),
-                "checkpoint {} (seq {}) does not follow its session's previous one",
-                cp.id,
-                cp.seq
-            );
-            heads.insert(cp.session, cp.id);
-        }
-        let report = s.verify();
-        assert!(report.is_ok(), "{report:?}");
-    });
-}
-
-fn spread(acked: &[Acked]) -> String {
-    let mut micros: Vec<u64> = acked.iter().map(|a| a.micros).collect();
-    micros.sort_unstable();
-    let at = |q: f64| micros[((micros.len() - 1) as f64 * q) as usize];
-    format!(
-        "{} writes, p50 {} µs, p99 {} µs",
-        micros.len(),
-        at(0.5),
-        at(0.99)
-    )
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pg_writer"));
+    cmd.args([url, mode, name, &count.to_string()]);
+    Writer::spawn(cmd)
 }
 
 #[test]

@@ -8,7 +8,8 @@
 //! Each acknowledged checkpoint prints `ok <name> <n> <id> <seq> <micros>` once its call
 //! returned (`micros`: how long the call took), so the parent knows exactly which writes were
 //! acknowledged when it kills the process. A write that fails prints `err <message>` and the
-//! writer goes on (the server may be restarting); at the end it prints `done`.
+//! writer goes on (the server may be restarting); at the end it prints `done <retries>`: how
+//! many writes it planned again because another writer had written first.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -63,5 +64,6 @@ fn main() {
             }
         }
     }
-    writeln!(out, "done").expect("stdout");
+    let retries = store.metrics().ops.write_retries;
+    writeln!(out, "done {retries}").expect("stdout");
 }
