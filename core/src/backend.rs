@@ -159,6 +159,10 @@ pub trait Backend {
     fn is_shared(&self) -> bool {
         false
     }
+    /// Called when a write to a [shared](Backend::is_shared) log is over — landed, refused or
+    /// given up — so a backend that kept the others out while its writer caught up (see
+    /// [`BackendError::Behind`]) lets them in again. The default does nothing.
+    fn end_write(&mut self) {}
     /// For a read-only backend following a writer elsewhere, or a writer of a
     /// [shared](Backend::is_shared) log catching up on what others appended: replays what was appended after
     /// `from` — where the last sealed write the store saw ends, or 0 to read the log again from
@@ -335,6 +339,9 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn is_shared(&self) -> bool {
         (**self).is_shared()
+    }
+    fn end_write(&mut self) {
+        (**self).end_write()
     }
 }
 

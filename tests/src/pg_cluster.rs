@@ -25,6 +25,9 @@ pub struct PgCluster {
     run_as: Option<&'static str>,
     /// The addresses it listens on.
     listen: String,
+    /// Whether the server syncs its write-ahead log (off for tests: nothing here cuts the
+    /// machine's power; on for measurements).
+    fsync: bool,
 }
 
 static SHARED: OnceLock<PgCluster> = OnceLock::new();
@@ -81,6 +84,16 @@ impl PgCluster {
     /// Starts a new server listening on `listen` (`*`: every address), trusting connections
     /// from the `networks` given (CIDR) besides this host's own.
     pub fn start_listening(listen: &str, networks: &[&str]) -> PgCluster {
+        PgCluster::start_with(listen, networks, false)
+    }
+
+    /// Starts a new server on 127.0.0.1 that syncs its write-ahead log at every commit, as a
+    /// production server does: for measurements.
+    pub fn start_durable() -> PgCluster {
+        PgCluster::start_with("127.0.0.1", &[], true)
+    }
+
+    fn start_with(listen: &str, networks: &[&str], fsync: bool) -> PgCluster {
         let bin = server_bin();
         let run_as = is_root().then_some("postgres");
         let dir = PathBuf::from(format!(
@@ -103,6 +116,7 @@ impl PgCluster {
             port,
             run_as,
             listen: listen.to_string(),
+            fsync,
         };
         cluster.pg(
             "initdb",
@@ -181,11 +195,13 @@ impl PgCluster {
 
     fn start_server(&self) {
         let options = format!(
-            "-k {} -p {} -c listen_addresses='{}' -c fsync=off -c full_page_writes=off \
+            "-k {} -p {} -c listen_addresses='{}' -c fsync={} -c full_page_writes={} \
              -c max_connections=200 -c shared_buffers=64MB",
             self.dir.display(),
             self.port,
-            self.listen
+            self.listen,
+            if self.fsync { "on" } else { "off" },
+            if self.fsync { "on" } else { "off" },
         );
         self.pg(
             "pg_ctl",

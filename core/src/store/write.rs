@@ -479,6 +479,12 @@ impl<B: Backend, E: Env> Store<B, E> {
         if !self.backend.is_shared() {
             return write(self);
         }
+        let result = self.retry_shared(&mut write);
+        self.backend.end_write();
+        result
+    }
+
+    fn retry_shared<T>(&mut self, write: &mut impl FnMut(&mut Self) -> Result<T>) -> Result<T> {
         let mut tries = 1;
         loop {
             match write(self) {

@@ -158,6 +158,11 @@ fn broken(err: &postgres::Error) -> bool {
     }
 }
 
+/// Whether the error is of a table that is not there (a generation a compaction dropped).
+fn undefined_table(err: &postgres::Error) -> bool {
+    err.code().is_some_and(|c| c.code() == "42P01")
+}
+
 fn io(op: &str, err: &postgres::Error) -> BackendError {
     let message = match err.as_db_error() {
         Some(db) => db.message().to_string(),
@@ -231,8 +236,28 @@ pub struct PgBackend {
     /// A compaction that found others ahead holds the store's row (in a transaction of the
     /// connection made at this epoch) while its writer catches up.
     held: Option<u64>,
+    /// The store's generation as the transaction holding its row read it.
+    held_generation: Option<i64>,
+    /// The rows after this handle's end, read with the store's row when it was taken: a
+    /// catch-up while holding it replays them without another round trip.
+    prefetched: Option<Prefetched>,
+    /// Appends left that take the store's row before writing instead of racing: set when an
+    /// append found others ahead (contention), counted down by each append.
+    queue_for: u32,
     cache: Mutex<RowCache>,
 }
+
+/// Rows read with the store's row (see `PgBackend::hold_store`).
+struct Prefetched {
+    /// Where they start (the handle's end when they were read).
+    from: u64,
+    rows: Vec<(u64, Vec<u8>)>,
+    /// Whether they are all the rows there are (nobody appends while the row is held).
+    complete: bool,
+}
+
+/// How many appends after a lost race take the store's row first.
+const QUEUED_APPENDS: u32 = 16;
 
 impl std::fmt::Debug for PgBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -316,6 +341,9 @@ impl PgBackend {
             nonce: 0,
             rewrite: None,
             held: None,
+            held_generation: None,
+            prefetched: None,
+            queue_for: 0,
             cache: Mutex::new(RowCache::default()),
         })
     }
@@ -559,9 +587,162 @@ impl PgBackend {
 
     /// Lets go of the store's row that a compaction held for its next try.
     fn release(&mut self) {
+        self.held_generation = None;
+        self.prefetched = None;
         if self.held.take() == Some(lock(&self.conn).epoch) {
             let _ = self.in_rewrite("let go of the store", |c| c.batch_execute("ROLLBACK"));
         }
+    }
+
+    /// The conditional insert at `pos`, reconnecting while the connection breaks; an answer
+    /// lost on the way (`unknown`) is settled by looking for this handle's row. Returns
+    /// whether the write landed (false: another writer's row is at `pos`, or the generation
+    /// moved).
+    fn append_at(
+        &self,
+        pos: u64,
+        frames: &[u8],
+        mut unknown: bool,
+    ) -> std::result::Result<bool, BackendError> {
+        let deadline = Instant::now() + self.options.reconnect_for;
+        let mut pause = Duration::from_millis(10);
+        let mut conn = lock(&self.conn);
+        loop {
+            let step = if unknown {
+                self.landed(&mut conn, pos)
+            } else {
+                self.try_append(&mut conn, pos, frames).map(Some)
+            };
+            match step {
+                Ok(Some(landed)) => return Ok(landed),
+                // The lost insert did not land: insert again.
+                Ok(None) => unknown = false,
+                // The generation this handle appends to was switched and dropped by a
+                // compaction: nothing was written, the store catches up on the new one.
+                Err(err) if !unknown && undefined_table(&err) => return Ok(false),
+                Err(err) => {
+                    conn.after_error(&err);
+                    if !broken(&err) {
+                        return Err(io("append to the log", &err));
+                    }
+                    if Instant::now() >= deadline {
+                        let mut failed = io("append to the log", &err);
+                        if let BackendError::Io(message) = &mut failed {
+                            message.push_str(
+                                " (the server did not answer: the write may have landed, and \
+                                 then shows after the next refresh)",
+                            );
+                        }
+                        return Err(failed);
+                    }
+                    unknown = true;
+                    thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+            }
+        }
+    }
+
+    /// Whether this handle holds the store's row (on its current connection).
+    fn holding(&self) -> bool {
+        self.held.is_some() && self.held == Some(lock(&self.conn).epoch)
+    }
+
+    /// The insert at `pos` inside the transaction that holds the store, and its commit, in one
+    /// round trip (the frames sent as a hex literal).
+    fn append_holding(&self, pos: u64, frames: &[u8]) -> std::result::Result<bool, BackendError> {
+        let mut sql = format!(
+            "WITH ins AS (INSERT INTO {} (pos, len, writer, nonce, frames) \
+             VALUES ({pos}, {}, {}, {}, '\\x",
+            self.log_table(),
+            frames.len(),
+            self.writer,
+            self.nonce,
+        );
+        sql.reserve(frames.len() * 2 + 200);
+        for byte in frames {
+            use std::fmt::Write as _;
+            let _ = write!(sql, "{byte:02x}");
+        }
+        let _ = std::fmt::Write::write_fmt(
+            &mut sql,
+            format_args!(
+                "'::bytea) ON CONFLICT (pos) DO NOTHING RETURNING pos) \
+                 SELECT pg_notify('{}', pos::text) FROM ins; COMMIT",
+                self.channel()
+            ),
+        );
+        let mut conn = lock(&self.conn);
+        let result = conn.client().and_then(|c| c.simple_query(&sql));
+        match result {
+            Ok(messages) => Ok(messages
+                .iter()
+                .any(|m| matches!(m, postgres::SimpleQueryMessage::Row(_)))),
+            Err(err) => {
+                conn.after_error(&err);
+                if broken(&err) {
+                    // The commit's answer was lost: settle it as a lost insert.
+                    drop(conn);
+                    return self.append_at(pos, frames, true);
+                }
+                if let Ok(client) = conn.client() {
+                    let _ = client.batch_execute("ROLLBACK");
+                }
+                Err(io("append to the log", &err))
+            }
+        }
+    }
+
+    /// Takes the store's row in a transaction (see `append`), reading with it the
+    /// generation and the rows after this handle's end, in one round trip. A failure leaves
+    /// nothing held: the next try races as before.
+    fn hold_store(&mut self) {
+        let from = self.end.max(HEADER_LEN as u64);
+        let sql = format!(
+            "BEGIN; SET LOCAL idle_in_transaction_session_timeout = '10s'; \
+             SELECT generation FROM rewind.stores WHERE id = {store} FOR UPDATE; \
+             SELECT pos, frames FROM {log} WHERE pos >= {from} ORDER BY pos LIMIT {ROWS_PER_QUERY}",
+            store = self.store,
+            log = self.log_table(),
+        );
+        let mut conn = lock(&self.conn);
+        let held = conn.client().and_then(|c| c.simple_query(&sql));
+        let messages = match held {
+            Ok(messages) => messages,
+            Err(err) => {
+                conn.after_error(&err);
+                if let Ok(client) = conn.client() {
+                    let _ = client.batch_execute("ROLLBACK");
+                }
+                return;
+            }
+        };
+        let mut generation = None;
+        let mut rows = Vec::new();
+        for message in &messages {
+            let postgres::SimpleQueryMessage::Row(row) = message else {
+                continue;
+            };
+            match row.len() {
+                1 => generation = row.get(0).and_then(|g| g.parse::<i64>().ok()),
+                _ => {
+                    let pos = row.get(0).and_then(|p| p.parse::<u64>().ok());
+                    let frames = row.get(1).and_then(decode_hex);
+                    match (pos, frames) {
+                        (Some(pos), Some(frames)) => rows.push((pos, frames)),
+                        // Unreadable: read them again the usual way.
+                        _ => generation = None,
+                    }
+                }
+            }
+        }
+        self.held = Some(conn.epoch);
+        self.held_generation = generation;
+        self.prefetched = generation.map(|_| Prefetched {
+            from,
+            complete: rows.len() < ROWS_PER_QUERY as usize,
+            rows,
+        });
     }
 
     fn write_check(&self) -> std::result::Result<(), BackendError> {
@@ -605,51 +786,41 @@ impl Backend for PgBackend {
                 frames.len()
             )));
         }
-        self.release();
         let pos = self.end.max(HEADER_LEN as u64);
         self.nonce += 1;
-        let deadline = Instant::now() + self.options.reconnect_for;
-        let mut pause = Duration::from_millis(10);
-        // Set when an answer was lost: the insert may have committed.
-        let mut unknown = false;
-        let mut conn = lock(&self.conn);
-        loop {
-            let step = if unknown {
-                self.landed(&mut conn, pos).map(|landed| match landed {
-                    Some(true) => Some(true),
-                    Some(false) => Some(false),
-                    None => None,
-                })
-            } else {
-                self.try_append(&mut conn, pos, frames).map(Some)
-            };
-            match step {
-                Ok(Some(true)) => break,
-                Ok(Some(false)) => return Err(BackendError::Behind),
-                // The lost insert did not land: insert again.
-                Ok(None) => unknown = false,
-                Err(err) => {
-                    conn.after_error(&err);
-                    if !broken(&err) {
-                        return Err(io("append to the log", &err));
-                    }
-                    if Instant::now() >= deadline {
-                        let mut failed = io("append to the log", &err);
-                        if let BackendError::Io(message) = &mut failed {
-                            message.push_str(
-                                " (the server did not answer: the write may have landed, and \
-                                 then shows after the next refresh)",
-                            );
-                        }
-                        return Err(failed);
-                    }
-                    unknown = true;
-                    thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(500));
-                }
+        // Under contention, queue for the store's row instead of racing: a write that would
+        // lose the race costs the others nothing then.
+        if self.queue_for > 0 && !self.holding() {
+            self.queue_for -= 1;
+            self.hold_store();
+            if self.prefetched.as_ref().is_some_and(|p| !p.rows.is_empty()) {
+                // Others wrote since this write was planned: catch up (from the rows just
+                // read) and plan it again, still holding the row.
+                return Err(BackendError::Behind);
             }
         }
-        drop(conn);
+        let landed = if self.holding() {
+            if self.held_generation != Some(self.generation) {
+                // Held without knowing the log is still this one: a compaction may have
+                // moved it. Let go and catch up the usual way.
+                self.release();
+                return Err(BackendError::Behind);
+            }
+            self.held = None;
+            self.held_generation = None;
+            self.prefetched = None;
+            self.append_holding(pos, frames)?
+        } else {
+            self.held = None;
+            self.append_at(pos, frames, false)?
+        };
+        if !landed {
+            // Others wrote first. Keep them out while this writer catches up and plans again,
+            // so that its next try lands: under contention writers queue instead of racing.
+            self.queue_for = QUEUED_APPENDS;
+            self.hold_store();
+            return Err(BackendError::Behind);
+        }
         self.end = pos + frames.len() as u64;
         Ok(pos)
     }
@@ -698,7 +869,15 @@ impl Backend for PgBackend {
         from: u64,
         visit: &mut Visitor<'_>,
     ) -> std::result::Result<Refresh, rewind_core::Error> {
-        let (generation, header) = self.current_generation()?;
+        // Holding the store's row, the generation read with it stands (a compaction needs the
+        // row to move it): one round trip less while others wait.
+        let held = self.holding();
+        let (generation, header) = match self.held_generation.filter(|_| held) {
+            Some(generation) if generation == self.generation => {
+                (generation, self.header.clone())
+            }
+            _ => self.current_generation()?,
+        };
         if generation != self.generation {
             self.generation = generation;
             self.header = header;
@@ -709,13 +888,49 @@ impl Backend for PgBackend {
         if from == 0 {
             return Ok(Refresh::Replaced { rewritten: false });
         }
-        let (report, end) = self.replay_rows(from, visit)?;
-        self.end = end.max(from);
+        let mut report = LoadReport::default();
+        let mut next = from;
+        if let Some(prefetched) = self
+            .prefetched
+            .take()
+            .filter(|p| held && p.from == from.max(HEADER_LEN as u64))
+        {
+            for (pos, frames) in &prefetched.rows {
+                if *pos != next.max(HEADER_LEN as u64) {
+                    return Err(rewind_core::Error::Corrupt {
+                        at: next,
+                        kind: CorruptKind::Inconsistent("a gap in a store's log on the server"),
+                    });
+                }
+                let (part, end) = replay_part(&self.header, frames, *pos, *pos, visit)?;
+                if end != pos + frames.len() as u64 {
+                    return Err(rewind_core::Error::Corrupt {
+                        at: end,
+                        kind: CorruptKind::Truncated,
+                    });
+                }
+                report.frames += part.frames;
+                report.log_bytes += part.log_bytes;
+                next = end;
+            }
+            if prefetched.complete {
+                self.end = next.max(from);
+                return Ok(Refresh::Appended(report));
+            }
+        }
+        let (rest, end) = self.replay_rows(next, visit)?;
+        report.frames += rest.frames;
+        report.log_bytes += rest.log_bytes;
+        self.end = end.max(next);
         Ok(Refresh::Appended(report))
     }
 
     fn is_shared(&self) -> bool {
         true
+    }
+
+    fn end_write(&mut self) {
+        self.release();
     }
 
     fn is_read_only(&self) -> bool {
@@ -933,4 +1148,16 @@ impl Backend for PgBackend {
         })?;
         Ok(true)
     }
+}
+
+/// A `bytea` in the server's text form (`\\x` and hex digits).
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    let hex = text.strip_prefix("\\x")?.as_bytes();
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    hex.chunks(2)
+        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+        .collect()
 }

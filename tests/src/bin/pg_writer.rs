@@ -8,7 +8,8 @@
 //! Each acknowledged checkpoint prints `ok <name> <n> <id> <seq> <micros>` once its call
 //! returned (`micros`: how long the call took), so the parent knows exactly which writes were
 //! acknowledged when it kills the process. A write that fails prints `err <message>` and the
-//! writer goes on (the server may be restarting); at the end it prints `done <retries>`: how
+//! writer goes on (the server may be restarting) — until 300 fail in a row (30 s), when it
+//! exits with status 1; at the end it prints `done <retries>`: how
 //! many writes it planned again because another writer had written first.
 
 use std::io::Write;
@@ -46,6 +47,8 @@ fn main() {
     };
     let mut out = std::io::stdout().lock();
     let mut n = 0;
+    // Errors in a row: a server gone for good (or a bug) ends the run instead of hanging it.
+    let mut failing = 0;
     while n < count {
         let state = rewind_tests::crash_state(n);
         let message = format!("{name} {n}");
@@ -56,10 +59,16 @@ fn main() {
                 writeln!(out, "ok {name} {n} {} {} {micros}", cp.id, cp.seq).expect("stdout");
                 out.flush().expect("stdout");
                 n += 1;
+                failing = 0;
             }
             Err(err) => {
                 writeln!(out, "err {err}").expect("stdout");
                 out.flush().expect("stdout");
+                failing += 1;
+                if failing == 300 {
+                    eprintln!("pg_writer {name}: 300 failed writes in a row, the last: {err}");
+                    std::process::exit(1);
+                }
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
