@@ -12,8 +12,12 @@ use rewind_core::{
 type Writer = Store<SharedLogBackend, DeterministicEnv>;
 
 fn writer(log: &SharedLog, seed: u64) -> Writer {
+    writer_with(log, seed, Options::default())
+}
+
+fn writer_with(log: &SharedLog, seed: u64, options: Options) -> Writer {
     let env = DeterministicEnv::with(1_700_000_000_000, 7, seed);
-    Store::open(log.backend(), env, Options::default())
+    Store::open(log.backend(), env, options)
         .expect("open a writer")
         .0
 }
@@ -212,7 +216,12 @@ fn random_write(store: &mut Writer, rng: &mut Rng, step: usize) -> Result<(), Er
 fn random_interleaved_writers_leave_a_log_that_reads_as_serial_writes() {
     for seed in 1..=12u64 {
         let log = SharedLog::new();
-        let mut writers: Vec<Writer> = (0..3).map(|i| writer(&log, seed * 10 + i)).collect();
+        // Small snapshots, written often by every writer: each writer's own point of the log
+        // is not the newest snapshot's (another writer's).
+        let options = Options::default().snapshot_every(2048);
+        let mut writers: Vec<Writer> = (0..3)
+            .map(|i| writer_with(&log, seed * 10 + i, options.clone()))
+            .collect();
         let mut rng = Rng(seed);
         let mut created = 0;
         for step in 0..80 {
@@ -236,5 +245,38 @@ fn random_interleaved_writers_leave_a_log_that_reads_as_serial_writes() {
         assert!(created > 20, "seed {seed}: only {created} checkpoints");
         let retries: u64 = writers.iter().map(|w| w.metrics().ops.write_retries).sum();
         assert!(retries > 0, "seed {seed}: the writers never met");
+        let snapshots: u64 = writers.iter().map(|w| w.metrics().ops.snapshots_written).sum();
+        assert!(snapshots > 3, "seed {seed}: only {snapshots} snapshots");
+        // A writer joining now opens from the newest snapshot and reads the same store.
+        let joined = writer_with(&log, 5, options.clone());
+        assert_eq!(fingerprint(&joined), fingerprint(&fresh), "seed {seed}");
     }
+}
+
+#[test]
+fn a_writer_behind_keeps_its_own_index_beside_another_writers_newer_snapshot() {
+    let log = SharedLog::new();
+    let mut a = writer(&log, 1);
+    let mut b = writer(&log, 2);
+    let session = a.create_session("s", Default::default()).expect("session");
+    a.checkpoint(NewCheckpoint::new(session, "a1", b"{\"a\":1}"))
+        .expect("a1");
+    b.refresh().expect("refresh");
+    for i in 0..3 {
+        let state = format!("{{\"b\":{i}}}");
+        b.checkpoint(NewCheckpoint::new(session, "b", state.as_bytes()))
+            .expect("b");
+    }
+    assert!(b.write_snapshot().expect("b's snapshot"));
+    // A is behind B's snapshot: its own would describe an earlier point, and is not kept;
+    // A goes on from its own index and catches up on B's writes exactly once.
+    assert!(!a.write_snapshot().expect("a's snapshot"));
+    a.refresh().expect("a catches up");
+    assert_eq!(a.metrics().checkpoints, 4);
+    let next = a
+        .checkpoint(NewCheckpoint::new(session, "a2", b"{\"a\":2}"))
+        .expect("a2")
+        .seq;
+    assert_eq!(next, 5);
+    assert_eq!(fingerprint(&a), fingerprint(&fresh_view(&log)));
 }

@@ -22,6 +22,9 @@ pub struct SharedLog {
     /// Every generation's bytes, oldest first (the last is current). Old ones are kept so a
     /// handle that has not noticed a compaction still reads what its index points at.
     generations: Rc<RefCell<Vec<Vec<u8>>>>,
+    /// The newest index snapshot any writer left of the current generation, and the log end
+    /// it describes: a writer's snapshot of an earlier point does not replace it.
+    snapshot: Rc<RefCell<Option<(u64, Vec<u8>)>>>,
 }
 
 impl SharedLog {
@@ -29,6 +32,7 @@ impl SharedLog {
     pub fn new() -> Self {
         SharedLog {
             generations: Rc::new(RefCell::new(alloc::vec![Vec::new()])),
+            snapshot: Rc::new(RefCell::new(None)),
         }
     }
 
@@ -127,6 +131,23 @@ impl Backend for SharedLogBackend {
         true
     }
 
+    fn keeps_snapshots(&self) -> bool {
+        true
+    }
+
+    fn read_snapshot(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
+        Ok(self.log.snapshot.borrow().as_ref().map(|(_, b)| b.clone()))
+    }
+
+    fn write_snapshot(&mut self, bytes: &[u8]) -> Result<bool, BackendError> {
+        let mut snapshot = self.log.snapshot.borrow_mut();
+        if snapshot.as_ref().is_some_and(|(at, _)| *at >= self.end) {
+            return Ok(false);
+        }
+        *snapshot = Some((self.end, bytes.to_vec()));
+        Ok(true)
+    }
+
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
         let generations = self.log.generations.borrow();
         let out_of_range = BackendError::OutOfRange {
@@ -172,6 +193,7 @@ impl Backend for SharedLogBackend {
         let mut generations = self.log.generations.borrow_mut();
         generations.push(log);
         self.generation = generations.len() - 1;
+        *self.log.snapshot.borrow_mut() = None;
         Ok(())
     }
 

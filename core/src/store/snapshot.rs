@@ -1622,7 +1622,14 @@ impl<B: Backend, E: Env> Store<B, E> {
         let Ok(Some(file)) = self.backend.open_snapshot() else {
             return;
         };
-        if let Ok((index, _, false)) = open_persisted(&mut self.backend, &file, &self.options) {
+        // On a shared log the snapshot read back may be another writer's, of a later point
+        // of the log than this store has reached: only its own point is this content.
+        if let Ok((index, _, false)) = open_persisted(&mut self.backend, &file, &self.options)
+            && index
+                .persisted
+                .as_ref()
+                .is_some_and(|p| p.log_bytes == self.log_bytes)
+        {
             self.index.replace_content(index);
         }
     }

@@ -1124,6 +1124,7 @@ impl Backend for PgBackend {
         let at = self.end as i64;
         let table = self.index_table();
         let store = self.store;
+        // Another writer's snapshot of a later point is kept instead: not written.
         self.with_retry("write the index snapshot", |conn| {
             let client = conn.client()?;
             let mut txn = client.transaction()?;
@@ -1137,16 +1138,17 @@ impl Backend for PgBackend {
                 .query_one(&format!("SELECT max(at) FROM {table}"), &[])?
                 .get(0);
             if newest.is_some_and(|newest| newest >= at) {
-                return txn.commit();
+                txn.commit()?;
+                return Ok(false);
             }
             let insert = format!("INSERT INTO {table} (at, part, bytes) VALUES ($1, $2, $3)");
             for (part, chunk) in bytes.chunks(SNAPSHOT_PART).enumerate() {
                 txn.execute(&insert, &[&at, &(part as i32), &chunk])?;
             }
             txn.execute(&format!("DELETE FROM {table} WHERE at < $1"), &[&at])?;
-            txn.commit()
-        })?;
-        Ok(true)
+            txn.commit()?;
+            Ok(true)
+        })
     }
 }
 
