@@ -256,7 +256,16 @@ struct Prefetched {
     complete: bool,
 }
 
-/// How many appends after a lost race take the store's row first.
+/// The first key of the advisory lock (`pg_advisory_xact_lock(APPEND_LOCK, store id)`) that
+/// writers queue on under contention and a compaction holds: "rw" in ASCII. Appends that do
+/// not queue take it shared (and fail at once, to queue, while it is held).
+const APPEND_LOCK: i32 = 0x7277;
+
+/// The first key of the advisory lock that one writer at a time holds to replace a store's
+/// snapshot: "rs".
+const SNAPSHOT_LOCK: i32 = 0x7273;
+
+/// How many appends after a lost race queue for the store first.
 const QUEUED_APPENDS: u32 = 16;
 
 impl std::fmt::Debug for PgBackend {
@@ -506,7 +515,7 @@ impl PgBackend {
     ) -> std::result::Result<bool, postgres::Error> {
         let sql = format!(
             "WITH live AS (SELECT 1 FROM rewind.stores WHERE id = $1 AND generation = $2 \
-             FOR KEY SHARE), \
+             AND pg_try_advisory_xact_lock_shared({APPEND_LOCK}, $1::int4) FOR KEY SHARE), \
              ins AS (INSERT INTO {} (pos, len, writer, nonce, frames) \
              SELECT $3, $4, $5, $6, $7 FROM live ON CONFLICT (pos) DO NOTHING RETURNING pos) \
              SELECT pg_notify($8, pos::text) FROM ins",
@@ -700,9 +709,10 @@ impl PgBackend {
         let from = self.end.max(HEADER_LEN as u64);
         let sql = format!(
             "BEGIN; SET LOCAL idle_in_transaction_session_timeout = '10s'; \
-             SELECT generation FROM rewind.stores WHERE id = {store} FOR UPDATE; \
+             SELECT pg_advisory_xact_lock({APPEND_LOCK}, {store}); \
+             SELECT generation FROM rewind.stores WHERE id = {store}; \
              SELECT pos, frames FROM {log} WHERE pos >= {from} ORDER BY pos LIMIT {ROWS_PER_QUERY}",
-            store = self.store,
+            store = self.store as i32,
             log = self.log_table(),
         );
         let mut conn = lock(&self.conn);
@@ -724,7 +734,12 @@ impl PgBackend {
                 continue;
             };
             match row.len() {
-                1 => generation = row.get(0).and_then(|g| g.parse::<i64>().ok()),
+                // The lock's row (empty text) and the generation's.
+                1 => {
+                    if let Some(g) = row.get(0).and_then(|g| g.parse::<i64>().ok()) {
+                        generation = Some(g);
+                    }
+                }
                 _ => {
                     let pos = row.get(0).and_then(|p| p.parse::<u64>().ok());
                     let frames = row.get(1).and_then(decode_hex);
@@ -973,9 +988,11 @@ impl Backend for PgBackend {
         let mut current = true;
         self.in_rewrite("start a compaction", |client| {
             if !holding {
-                client.batch_execute(
-                    "BEGIN; SET LOCAL idle_in_transaction_session_timeout = '10s'",
-                )?;
+                client.batch_execute(&format!(
+                    "BEGIN; SET LOCAL idle_in_transaction_session_timeout = '10s'; \
+                     SELECT pg_advisory_xact_lock({APPEND_LOCK}, {})",
+                    store as i32
+                ))?;
                 // Held until the switch: appends wait, and a second compaction too.
                 client.query_one(
                     "SELECT generation FROM rewind.stores WHERE id = $1 FOR UPDATE",
@@ -1131,8 +1148,8 @@ impl Backend for PgBackend {
             // One snapshot writer per store at a time; a newer snapshot is never replaced
             // by an older one.
             txn.execute(
-                "SELECT pg_advisory_xact_lock($1)",
-                &[&(store ^ 0x736e_6170_0000_0000)],
+                "SELECT pg_advisory_xact_lock($1, $2::int4)",
+                &[&SNAPSHOT_LOCK, &(store as i32)],
             )?;
             let newest: Option<i64> = txn
                 .query_one(&format!("SELECT max(at) FROM {table}"), &[])?
