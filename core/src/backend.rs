@@ -131,6 +131,12 @@ pub trait Backend {
     fn load(&mut self, visit: &mut Visitor<'_>) -> Result<LoadReport, Error>;
     /// Reads `buf.len()` bytes starting at `pos`.
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError>;
+    /// The store is about to read the bytes at each of `positions` (the chunks of one state
+    /// or attachment): a backend whose reads each cost a round trip to a server may fetch
+    /// them together now. The default does nothing.
+    fn prefetch(&self, positions: &[u64]) {
+        let _ = positions;
+    }
     /// Starts building a replacement log. When it fails, nothing was begun (and
     /// [`abort_rewrite`](Backend::abort_rewrite) is not called). A [shared](Backend::is_shared)
     /// backend that finds others wrote first fails with [`BackendError::Behind`], and may keep
@@ -321,6 +327,9 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
         (**self).read_at(pos, buf)
+    }
+    fn prefetch(&self, positions: &[u64]) {
+        (**self).prefetch(positions)
     }
     fn begin_rewrite(&mut self) -> Result<(), BackendError> {
         (**self).begin_rewrite()

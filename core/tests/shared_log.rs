@@ -245,7 +245,10 @@ fn random_interleaved_writers_leave_a_log_that_reads_as_serial_writes() {
         assert!(created > 20, "seed {seed}: only {created} checkpoints");
         let retries: u64 = writers.iter().map(|w| w.metrics().ops.write_retries).sum();
         assert!(retries > 0, "seed {seed}: the writers never met");
-        let snapshots: u64 = writers.iter().map(|w| w.metrics().ops.snapshots_written).sum();
+        let snapshots: u64 = writers
+            .iter()
+            .map(|w| w.metrics().ops.snapshots_written)
+            .sum();
         assert!(snapshots > 3, "seed {seed}: only {snapshots} snapshots");
         // A writer joining now opens from the newest snapshot and reads the same store.
         let joined = writer_with(&log, 5, options.clone());

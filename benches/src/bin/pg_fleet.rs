@@ -55,7 +55,11 @@ fn main() {
     println!("|---|---|---|---|---|");
     let mut single = None;
     for writers in [1, 4, 8] {
-        let run = fleet(&url_for(&format!("fleet-{writers}-{}", std::process::id())), writers, count);
+        let run = fleet(
+            &url_for(&format!("fleet-{writers}-{}", std::process::id())),
+            writers,
+            count,
+        );
         let throughput = run.total as f64 / run.elapsed.as_secs_f64();
         let mean = run.rates.iter().sum::<f64>() / run.rates.len() as f64;
         let (min, max) = run
@@ -71,7 +75,10 @@ fn main() {
         );
         let single = *single.get_or_insert(throughput);
         if throughput < single * 0.8 {
-            println!("  (below one writer's throughput: {:.2}x)", throughput / single);
+            println!(
+                "  (below one writer's throughput: {:.2}x)",
+                throughput / single
+            );
         }
     }
     conversation(&url_for(&format!("conversation-{}", std::process::id())));
@@ -127,7 +134,9 @@ fn fleet(url: &str, writers: usize, count: usize) -> Run {
     for out in &mut outputs {
         let mut line = String::new();
         out.read_line(&mut line).expect("results");
-        let mut numbers = line.split_whitespace().map(|n| n.parse::<u64>().expect("a number"));
+        let mut numbers = line
+            .split_whitespace()
+            .map(|n| n.parse::<u64>().expect("a number"));
         let elapsed = numbers.next().expect("elapsed");
         let mine: Vec<u64> = numbers.collect();
         rates.push(mine.len() as f64 / (elapsed as f64 / 1e6));
@@ -180,12 +189,34 @@ fn writer(url: &str, count: usize, name: &str) {
     writeln!(out).expect("stdout");
 }
 
-/// One ~1 KB message of the conversation, as the LangGraph bench writes it.
+/// The words the conversation's text is drawn from.
+const WORDS: [&str; 64] = [
+    "agent", "tool", "plan", "result", "search", "query", "answer", "memory", "state", "step",
+    "user", "model", "token", "context", "graph", "node", "edge", "retry", "error", "value",
+    "file", "read", "write", "check", "test", "build", "run", "deploy", "config", "option",
+    "branch", "merge", "commit", "review", "issue", "fix", "patch", "log", "trace", "span",
+    "metric", "alert", "service", "request", "response", "cache", "store", "index", "table", "row",
+    "column", "key", "hash", "chunk", "page", "limit", "batch", "queue", "worker", "thread",
+    "lock", "time", "date", "price",
+];
+
+/// One ~1 KB message of the conversation: words drawn by a xorshift generator seeded with
+/// the step, the same text `bench/postgres-saver.bench.mjs` draws (text compresses about as
+/// prose does, so neither side gains from repetition).
 fn message(i: usize) -> serde_json::Value {
+    let mut x = ((i as u32).wrapping_add(1)).wrapping_mul(2_654_435_761);
+    let mut content = format!("Turn {i}.");
+    while content.len() < 1000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        content.push(' ');
+        content.push_str(WORDS[(x % 64) as usize]);
+    }
     json!({
         "role": if i % 2 == 1 { "ai" } else { "human" },
         "id": format!("msg-{i}"),
-        "content": format!("Turn {i}. {}", "The quick brown fox jumps over the lazy dog. ".repeat(22)),
+        "content": content,
     })
 }
 
@@ -212,7 +243,9 @@ fn conversation(url: &str) {
         last = Some(cp.id);
     }
     let last = last.expect("a checkpoint");
-    let bytes = store.read(|s| s.backend().server_bytes()).expect("table bytes");
+    let bytes = store
+        .read(|s| s.backend().server_bytes())
+        .expect("table bytes");
     let log_bytes = store.metrics().log_bytes;
     drop(store);
     // The read at step 1,000 from handles that did not write it: each opens the store (from

@@ -256,6 +256,14 @@ impl<B: Backend, E: Env> Store<B, E> {
                 kind: CorruptKind::Inconsistent("chunk lengths do not add up to the blob length"),
             });
         }
+        if blob.chunks.len() > 1 {
+            let positions: Vec<u64> = blob
+                .chunks
+                .iter()
+                .map(|slot| self.index.chunks.get(*slot).pos)
+                .collect();
+            self.backend.prefetch(&positions);
+        }
         let mut out = alloc::vec![0u8; blob.len as usize];
         // Chunks that follow each other in the log (the new chunks of one record do) are read
         // with one call: one pread on files, one host call from a sandbox.

@@ -888,9 +888,7 @@ impl Backend for PgBackend {
         // row to move it): one round trip less while others wait.
         let held = self.holding();
         let (generation, header) = match self.held_generation.filter(|_| held) {
-            Some(generation) if generation == self.generation => {
-                (generation, self.header.clone())
-            }
+            Some(generation) if generation == self.generation => (generation, self.header.clone()),
             _ => self.current_generation()?,
         };
         if generation != self.generation {
@@ -970,6 +968,41 @@ impl Backend for PgBackend {
             done += n;
         }
         Ok(())
+    }
+
+    fn prefetch(&self, positions: &[u64]) {
+        let wanted: Vec<i64> = {
+            let cache = lock(&self.cache);
+            let mut wanted: Vec<i64> = positions
+                .iter()
+                .filter(|p| cache.find(**p).is_none())
+                .map(|p| *p as i64)
+                .collect();
+            wanted.dedup();
+            wanted
+        };
+        if wanted.len() < 2 {
+            return;
+        }
+        // The row holding each position, in one round trip.
+        let sql = format!(
+            "SELECT pos, frames FROM {log} WHERE pos IN (SELECT (SELECT pos FROM {log} \
+             WHERE pos <= want ORDER BY pos DESC LIMIT 1) FROM unnest($1::bigint[]) AS want)",
+            log = self.log_table()
+        );
+        let rows = self.with_retry("read chunk bytes", |conn| {
+            let statement = conn.prepared(&sql)?;
+            conn.client()?.query(&statement, &[&wanted])
+        });
+        // A failed prefetch costs nothing but the reads it would have saved.
+        if let Ok(rows) = rows {
+            let mut cache = lock(&self.cache);
+            for row in rows {
+                let start: i64 = row.get(0);
+                let frames: Vec<u8> = row.get(1);
+                cache.keep(start as u64, Arc::new(frames));
+            }
+        }
     }
 
     fn begin_rewrite(&mut self) -> std::result::Result<(), BackendError> {
