@@ -28,6 +28,8 @@ pub struct PgCluster {
     /// Whether the server syncs its write-ahead log (off for tests: nothing here cuts the
     /// machine's power; on for measurements).
     fsync: bool,
+    /// Whether it takes TLS connections (with a certificate of its own test CA).
+    tls: bool,
 }
 
 static SHARED: OnceLock<PgCluster> = OnceLock::new();
@@ -84,16 +86,22 @@ impl PgCluster {
     /// Starts a new server listening on `listen` (`*`: every address), trusting connections
     /// from the `networks` given (CIDR) besides this host's own.
     pub fn start_listening(listen: &str, networks: &[&str]) -> PgCluster {
-        PgCluster::start_with(listen, networks, false)
+        PgCluster::start_with(listen, networks, false, false)
     }
 
     /// Starts a new server on 127.0.0.1 that syncs its write-ahead log at every commit, as a
     /// production server does: for measurements.
     pub fn start_durable() -> PgCluster {
-        PgCluster::start_with("127.0.0.1", &[], true)
+        PgCluster::start_with("127.0.0.1", &[], true, false)
     }
 
-    fn start_with(listen: &str, networks: &[&str], fsync: bool) -> PgCluster {
+    /// Starts a new server on 127.0.0.1 that takes TLS connections, with a certificate for
+    /// `localhost` and `127.0.0.1` signed by a CA made for it ([`PgCluster::ca_file`]).
+    pub fn start_tls() -> PgCluster {
+        PgCluster::start_with("127.0.0.1", &[], false, true)
+    }
+
+    fn start_with(listen: &str, networks: &[&str], fsync: bool, tls: bool) -> PgCluster {
         let bin = server_bin();
         let run_as = is_root().then_some("postgres");
         let dir = PathBuf::from(format!(
@@ -117,7 +125,11 @@ impl PgCluster {
             run_as,
             listen: listen.to_string(),
             fsync,
+            tls,
         };
+        if tls {
+            cluster.make_certificates();
+        }
         cluster.pg(
             "initdb",
             &[
@@ -193,7 +205,86 @@ impl PgCluster {
         }
     }
 
+    /// The test CA's certificate (PEM), for `sslrootcert=`.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// A CA, and a server certificate for localhost and 127.0.0.1 signed by it.
+    fn make_certificates(&self) {
+        let dir = &self.dir;
+        let openssl = |args: &[&str]| run(Command::new("openssl").current_dir(dir).args(args));
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        openssl(
+            &[
+                &["req", "-x509"][..],
+                &ec,
+                &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj"],
+                &["/CN=rewind test CA"],
+            ]
+            .concat(),
+        );
+        openssl(
+            &[
+                &["req"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "server.key",
+                    "-out",
+                    "server.csr",
+                    "-subj",
+                    "/CN=localhost",
+                ],
+            ]
+            .concat(),
+        );
+        std::fs::write(
+            dir.join("san"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )
+        .expect("write the certificate's names");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "san",
+        ]);
+        run(Command::new("chmod").arg("600").arg(dir.join("server.key")));
+        if let Some(user) = self.run_as {
+            run(Command::new("chown")
+                .arg(format!("{user}:"))
+                .arg(dir.join("server.key"))
+                .arg(dir.join("server.crt")));
+        }
+    }
+
     fn start_server(&self) {
+        let tls = if self.tls {
+            format!(
+                " -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key",
+                dir = self.dir.display()
+            )
+        } else {
+            String::new()
+        };
         let options = format!(
             "-k {} -p {} -c listen_addresses='{}' -c fsync={} -c full_page_writes={} \
              -c max_connections=200 -c shared_buffers=64MB",
@@ -202,7 +293,7 @@ impl PgCluster {
             self.listen,
             if self.fsync { "on" } else { "off" },
             if self.fsync { "on" } else { "off" },
-        );
+        ) + &tls;
         self.pg(
             "pg_ctl",
             &[

@@ -24,8 +24,11 @@ pub struct SharedLog {
     generations: Rc<RefCell<Vec<Vec<u8>>>>,
     /// The newest index snapshot any writer left of the current generation, and the log end
     /// it describes: a writer's snapshot of an earlier point does not replace it.
-    snapshot: Rc<RefCell<Option<(u64, Vec<u8>)>>>,
+    snapshot: Rc<RefCell<Option<KeptSnapshot>>>,
 }
+
+/// A snapshot's bytes and the log end it describes.
+type KeptSnapshot = (u64, Vec<u8>);
 
 impl SharedLog {
     /// An empty log.

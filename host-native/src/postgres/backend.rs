@@ -104,6 +104,8 @@ impl PgOptions {
 /// A connection that comes back: dropped when it broke, made again at the next use.
 struct Connection {
     config: postgres::Config,
+    /// TLS, when the location asks for it.
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     client: Option<Client>,
     /// Prepared statements of this connection, by their SQL.
     statements: HashMap<String, Statement>,
@@ -116,7 +118,10 @@ impl Connection {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             self.statements.clear();
             self.client = None;
-            self.client = Some(self.config.connect(NoTls)?);
+            self.client = Some(match &self.tls {
+                Some(tls) => self.config.connect(tls.clone())?,
+                None => self.config.connect(NoTls)?,
+            });
             self.epoch += 1;
         }
         Ok(self.client.as_mut().expect("just connected"))
@@ -148,6 +153,10 @@ fn broken(err: &postgres::Error) -> bool {
     if err.is_closed() {
         return true;
     }
+    // A server whose certificate is not trusted stays so: no point waiting for it.
+    if schema::message_of(err).contains("TLS handshake") {
+        return false;
+    }
     match err.code() {
         Some(code) => {
             let code = code.code();
@@ -164,10 +173,7 @@ fn undefined_table(err: &postgres::Error) -> bool {
 }
 
 fn io(op: &str, err: &postgres::Error) -> BackendError {
-    let message = match err.as_db_error() {
-        Some(db) => db.message().to_string(),
-        None => err.to_string(),
-    };
+    let message = schema::message_of(err);
     match err.code().map(|c| c.code()) {
         // disk_full, out_of_memory, program_limit_exceeded
         Some(code @ ("53100" | "53200" | "54000")) => {
@@ -303,6 +309,7 @@ impl PgBackend {
     pub fn open(location: &PgLocation, options: PgOptions) -> Result<PgBackend> {
         let mut conn = Connection {
             config: location.config(),
+            tls: location.connector()?,
             client: None,
             statements: HashMap::new(),
             epoch: 0,

@@ -85,12 +85,28 @@ pub struct StoreRow {
 pub(crate) fn server_error(op: &'static str, err: &postgres::Error) -> Error {
     Error::Server {
         op,
-        message: match err.as_db_error() {
-            Some(db) => db.message().to_string(),
-            None => err.to_string(),
-        },
+        message: message_of(err),
         code: err.code().map(|c| c.code().to_string()),
     }
+}
+
+/// The server's message, or the connection's error with what caused it ("error performing
+/// TLS handshake: invalid peer certificate: UnknownIssuer").
+pub(crate) fn message_of(err: &postgres::Error) -> String {
+    if let Some(db) = err.as_db_error() {
+        return db.message().to_string();
+    }
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
 }
 
 /// Creates the schema if it is missing, and checks its version.

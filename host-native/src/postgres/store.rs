@@ -230,16 +230,18 @@ fn follow_loop(
     let mut listener: Option<postgres::Client> = None;
     loop {
         if listener.as_ref().is_none_or(postgres::Client::is_closed) {
-            listener = location
-                .config()
-                .connect(postgres::NoTls)
-                .ok()
-                .and_then(|mut client| {
-                    client
-                        .batch_execute(&format!("LISTEN {channel}"))
-                        .ok()
-                        .map(|()| client)
-                });
+            let config = location.config();
+            let connected = match location.connector() {
+                Ok(Some(tls)) => config.connect(tls),
+                Ok(None) => config.connect(postgres::NoTls),
+                Err(_) => return,
+            };
+            listener = connected.ok().and_then(|mut client| {
+                client
+                    .batch_execute(&format!("LISTEN {channel}"))
+                    .ok()
+                    .map(|()| client)
+            });
         }
         let mut waited = Duration::ZERO;
         let mut woken = false;
