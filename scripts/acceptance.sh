@@ -89,6 +89,14 @@ cargo build -p rewind --bin rewind -p rewind-tests --bin crash_writer 2>&1 | tai
         grep -E '^ *# [0-9]+ (kills|power cuts)|^# (pass|fail)'
 )
 
+step "PostgreSQL: 4 writer processes x ${PG_WRITES:=1000} checkpoints, ${PG_KILLS:=120} kills, a server restart, a compaction beside writers, ${PG_CUTS:=3} network cuts"
+REWIND_PG_WRITES="$PG_WRITES" REWIND_PG_KILLS="$PG_KILLS" REWIND_PG_CUTS="$PG_CUTS" \
+    cargo test --release -p rewind-tests --test postgres --test postgres_network -- \
+    --nocapture --test-threads 1 2>&1 | grep -E 'session:|kills:|compaction:|cut|test result'
+
+step "PostgreSQL: the writer fleet and the growing conversation against LangGraph's PostgresSaver"
+scripts/bench-postgres.sh "$PG_WRITES"
+
 step "fuzzing: ${FUZZ_SECONDS:=300} s per target from the seeds (both format versions)"
 if ! command -v cargo-fuzz >/dev/null; then
     cargo install cargo-fuzz

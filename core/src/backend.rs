@@ -90,22 +90,28 @@ pub trait SnapshotBytes: Send + Sync {
     }
 }
 
+/// Fills `buf` with the bytes of `bytes` at `pos`, or says the range is outside them: the
+/// `read_at` of everything that holds a log or snapshot as one byte string.
+pub fn read_slice(bytes: &[u8], pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
+    let out_of_range = BackendError::OutOfRange {
+        pos,
+        len: buf.len() as u64,
+    };
+    let start = usize::try_from(pos).map_err(|_| out_of_range.clone())?;
+    let found = start
+        .checked_add(buf.len())
+        .and_then(|end| bytes.get(start..end))
+        .ok_or(out_of_range)?;
+    buf.copy_from_slice(found);
+    Ok(())
+}
+
 impl SnapshotBytes for Vec<u8> {
     fn len(&self) -> u64 {
         self.as_slice().len() as u64
     }
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
-        let out_of_range = BackendError::OutOfRange {
-            pos,
-            len: buf.len() as u64,
-        };
-        let start = usize::try_from(pos).map_err(|_| out_of_range.clone())?;
-        let bytes = start
-            .checked_add(buf.len())
-            .and_then(|end| self.get(start..end))
-            .ok_or(out_of_range)?;
-        buf.copy_from_slice(bytes);
-        Ok(())
+        read_slice(self, pos, buf)
     }
     fn in_memory(&self) -> Option<&[u8]> {
         Some(self)
@@ -563,15 +569,7 @@ impl Backend for MemoryBackend {
     }
 
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
-        let out_of_range = BackendError::OutOfRange {
-            pos,
-            len: buf.len() as u64,
-        };
-        let start = usize::try_from(pos).map_err(|_| out_of_range.clone())?;
-        let end = start.checked_add(buf.len()).ok_or(out_of_range.clone())?;
-        let src = self.log.get(start..end).ok_or(out_of_range)?;
-        buf.copy_from_slice(src);
-        Ok(())
+        read_slice(&self.log, pos, buf)
     }
 
     fn begin_rewrite(&mut self) -> Result<(), BackendError> {

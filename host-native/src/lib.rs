@@ -20,6 +20,8 @@ mod repair;
 mod shared_store;
 mod store_location;
 #[cfg(unix)]
+mod subscribers;
+#[cfg(unix)]
 mod system_env;
 
 pub use durable_mark::DURABLE_FILE;

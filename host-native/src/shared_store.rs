@@ -30,7 +30,7 @@
 //! subscribers hear of another process's writes as they land.
 
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::thread;
 use std::time::Duration;
@@ -44,17 +44,11 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::file_backend::{FileBackend, OpenReport};
 use crate::file_store::{Durability, FileOptions, open_engine, open_engine_read_only};
+use crate::subscribers::Subscribers;
 use crate::system_env::SystemEnv;
 
 /// The engine store inside a [`SharedStore`].
 pub type Engine = Store<FileBackend, SystemEnv>;
-
-type Callback = Box<dyn Fn(&Event) + Send + Sync>;
-
-enum Subscriber {
-    Channel(Sender<Event>),
-    Callback(Callback),
-}
 
 #[derive(Default)]
 struct SyncState {
@@ -81,7 +75,7 @@ struct Inner {
     synced: Condvar,
     /// Signalled when a write gets its ticket (a sync may be waiting for it).
     quiet: Condvar,
-    subscribers: Mutex<Vec<Subscriber>>,
+    subscribers: Subscribers,
     signal: Arc<Signal>,
 }
 
@@ -171,7 +165,7 @@ impl SharedStore {
             sync: Mutex::new(SyncState::default()),
             synced: Condvar::new(),
             quiet: Condvar::new(),
-            subscribers: Mutex::new(Vec::new()),
+            subscribers: Subscribers::default(),
             signal: Arc::default(),
         });
         let store = SharedStore {
@@ -253,15 +247,13 @@ impl SharedStore {
 
     /// A channel that receives every event from now on.
     pub fn subscribe(&self) -> Receiver<Event> {
-        let (tx, rx) = mpsc::channel();
-        lock(&self.inner().subscribers).push(Subscriber::Channel(tx));
-        rx
+        self.inner().subscribers.channel()
     }
 
     /// Calls `callback` with every event from now on, on the writing thread, after the write
     /// lock is released. Keep it short; it must not write to this store.
     pub fn on_event(&self, callback: impl Fn(&Event) + Send + Sync + 'static) {
-        lock(&self.inner().subscribers).push(Subscriber::Callback(Box::new(callback)));
+        self.inner().subscribers.callback(callback);
     }
 
     /// Whether the store was opened read-only.
@@ -443,17 +435,7 @@ impl Inner {
     }
 
     fn deliver(&self, events: Vec<Event>) {
-        if events.is_empty() {
-            return;
-        }
-        let mut subscribers = lock(&self.subscribers);
-        subscribers.retain(|sub| match sub {
-            Subscriber::Channel(tx) => events.iter().all(|e| tx.send(e.clone()).is_ok()),
-            Subscriber::Callback(f) => {
-                events.iter().for_each(f);
-                true
-            }
-        });
+        self.subscribers.deliver(events);
     }
 }
 

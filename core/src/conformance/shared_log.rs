@@ -12,7 +12,9 @@ use alloc::rc::Rc;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use crate::backend::{Backend, LoadReport, Refresh, Visitor, replay_bytes, replay_part};
+use crate::backend::{
+    Backend, LoadReport, Refresh, Visitor, read_slice, replay_bytes, replay_part,
+};
 use crate::error::{BackendError, Error};
 use crate::frame::{self, HEADER_LEN};
 
@@ -152,19 +154,7 @@ impl Backend for SharedLogBackend {
     }
 
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
-        let generations = self.log.generations.borrow();
-        let out_of_range = BackendError::OutOfRange {
-            pos,
-            len: buf.len() as u64,
-        };
-        let log = &generations[self.generation];
-        let start = usize::try_from(pos).map_err(|_| out_of_range.clone())?;
-        let bytes = start
-            .checked_add(buf.len())
-            .and_then(|end| log.get(start..end))
-            .ok_or(out_of_range)?;
-        buf.copy_from_slice(bytes);
-        Ok(())
+        read_slice(&self.log.generations.borrow()[self.generation], pos, buf)
     }
 
     fn begin_rewrite(&mut self) -> Result<(), BackendError> {

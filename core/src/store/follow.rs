@@ -58,17 +58,7 @@ impl<B: Backend, E: Env> Store<B, E> {
         // 0: no seal to resume from (a version 1 log, or nothing written yet): read it all.
         let from = self.index.resume_at().unwrap_or(0);
         let seals = self.index.chain.seals;
-        self.index.journal = Some(Vec::new());
-        let index = &mut self.index;
-        let result = self
-            .backend
-            .refresh(from, &mut |pos, payload| index.replay_frame(pos, payload));
-        let applied = self.index.journal.take().unwrap_or_default();
-        let mut done = Refreshed::default();
-        for event in applied {
-            self.events.push(event);
-            done.events += 1;
-        }
+        let (result, mut done) = self.replay_appended(from);
         let report = match result {
             Ok(Refresh::Appended(report)) => report,
             Ok(Refresh::Replaced { rewritten }) => return self.reload(rewritten),
@@ -84,16 +74,9 @@ impl<B: Backend, E: Env> Store<B, E> {
         Ok(done)
     }
 
-    /// A writer of a shared log applies what the other writers appended after its own last
-    /// write. Every write in a shared log is whole (sealed), so the writer goes on from the
-    /// log's end. After a failure part-way the index is read again whole at the next try (and
-    /// no write is planned on it meanwhile: see `commit`).
-    pub(crate) fn catch_up(&mut self) -> Result<Refreshed> {
-        if self.index.stale {
-            return self.reload_writer(false);
-        }
-        let from = self.log_bytes;
-        let seals = self.index.chain.seals;
+    /// Asks the backend for what was appended after `from`, replays it into the index, and
+    /// queues the events of what it applied (counted in the `Refreshed` returned).
+    fn replay_appended(&mut self, from: u64) -> (Result<Refresh>, Refreshed) {
         self.index.journal = Some(Vec::new());
         let index = &mut self.index;
         let result = self
@@ -105,6 +88,20 @@ impl<B: Backend, E: Env> Store<B, E> {
             self.events.push(event);
             done.events += 1;
         }
+        (result, done)
+    }
+
+    /// A writer of a shared log applies what the other writers appended after its own last
+    /// write. Every write in a shared log is whole (sealed), so the writer goes on from the
+    /// log's end. After a failure part-way the index is read again whole at the next try (and
+    /// no write is planned on it meanwhile: see `commit`).
+    pub(crate) fn catch_up(&mut self) -> Result<Refreshed> {
+        if self.index.stale {
+            return self.reload_writer(false);
+        }
+        let from = self.log_bytes;
+        let seals = self.index.chain.seals;
+        let (result, mut done) = self.replay_appended(from);
         let report = match result {
             Ok(Refresh::Appended(report)) => report,
             Ok(Refresh::Replaced { rewritten }) => return self.reload_writer(rewritten),

@@ -468,31 +468,42 @@ impl PgBackend {
             let count = rows.len();
             for row in rows {
                 let pos: i64 = row.get(0);
-                let frames: &[u8] = row.get(1);
-                let pos = pos as u64;
-                if pos != expected {
-                    return Err(rewind_core::Error::Corrupt {
-                        at: expected,
-                        kind: CorruptKind::Inconsistent("a gap in a store's log on the server"),
-                    });
-                }
-                let (part, part_end) = replay_part(&self.header, frames, pos, pos, visit)?;
-                if part_end != pos + frames.len() as u64 {
-                    return Err(rewind_core::Error::Corrupt {
-                        at: part_end,
-                        kind: CorruptKind::Truncated,
-                    });
-                }
-                report.frames += part.frames;
-                report.log_bytes += part.log_bytes;
-                expected = part_end;
-                end = part_end;
+                expected = self.replay_row(expected, pos as u64, row.get(1), visit, &mut report)?;
+                end = expected;
             }
             if (count as i64) < ROWS_PER_QUERY {
                 break;
             }
         }
         Ok((report, end))
+    }
+
+    /// Replays one row — one sealed write at `pos`, which must be where the log read so far
+    /// ends (`expected`) — adding it to `report`. Returns where it ends.
+    fn replay_row(
+        &self,
+        expected: u64,
+        pos: u64,
+        frames: &[u8],
+        visit: &mut Visitor<'_>,
+        report: &mut LoadReport,
+    ) -> std::result::Result<u64, rewind_core::Error> {
+        if pos != expected {
+            return Err(rewind_core::Error::Corrupt {
+                at: expected,
+                kind: CorruptKind::Inconsistent("a gap in a store's log on the server"),
+            });
+        }
+        let (part, end) = replay_part(&self.header, frames, pos, pos, visit)?;
+        if end != pos + frames.len() as u64 {
+            return Err(rewind_core::Error::Corrupt {
+                at: end,
+                kind: CorruptKind::Truncated,
+            });
+        }
+        report.frames += part.frames;
+        report.log_bytes += part.log_bytes;
+        Ok(end)
     }
 
     /// Where the log ends on the server (0: empty), and whether `from` is where a row starts
@@ -916,22 +927,8 @@ impl Backend for PgBackend {
             .filter(|p| held && p.from == from.max(HEADER_LEN as u64))
         {
             for (pos, frames) in &prefetched.rows {
-                if *pos != next.max(HEADER_LEN as u64) {
-                    return Err(rewind_core::Error::Corrupt {
-                        at: next,
-                        kind: CorruptKind::Inconsistent("a gap in a store's log on the server"),
-                    });
-                }
-                let (part, end) = replay_part(&self.header, frames, *pos, *pos, visit)?;
-                if end != pos + frames.len() as u64 {
-                    return Err(rewind_core::Error::Corrupt {
-                        at: end,
-                        kind: CorruptKind::Truncated,
-                    });
-                }
-                report.frames += part.frames;
-                report.log_bytes += part.log_bytes;
-                next = end;
+                let expected = next.max(HEADER_LEN as u64);
+                next = self.replay_row(expected, *pos, frames, visit, &mut report)?;
             }
             if prefetched.complete {
                 self.end = next.max(from);

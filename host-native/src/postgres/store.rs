@@ -13,7 +13,7 @@
 //! trip to the server.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread;
 use std::time::Duration;
@@ -29,22 +29,16 @@ use postgres::fallible_iterator::FallibleIterator;
 use super::backend::{PgBackend, PgOptions};
 use super::location::PgLocation;
 use crate::error::{Error, Result};
+use crate::subscribers::Subscribers;
 use crate::system_env::SystemEnv;
 
 /// The engine store inside a [`PgStore`].
 pub type PgEngine = Store<PgBackend, SystemEnv>;
 
-type Callback = Box<dyn Fn(&Event) + Send + Sync>;
-
-enum Subscriber {
-    Channel(Sender<Event>),
-    Callback(Callback),
-}
-
 struct Inner {
     store: RwLock<PgEngine>,
     report: LoadReport,
-    subscribers: Mutex<Vec<Subscriber>>,
+    subscribers: Subscribers,
     stop: AtomicBool,
 }
 
@@ -111,7 +105,7 @@ impl PgStore {
         let inner = Arc::new(Inner {
             store: RwLock::new(store),
             report,
-            subscribers: Mutex::new(Vec::new()),
+            subscribers: Subscribers::default(),
             stop: AtomicBool::new(false),
         });
         Ok(PgStore {
@@ -181,15 +175,13 @@ impl PgStore {
 
     /// A channel that receives every event from now on.
     pub fn subscribe(&self) -> Receiver<Event> {
-        let (tx, rx) = mpsc::channel();
-        lock(&self.inner().subscribers).push(Subscriber::Channel(tx));
-        rx
+        self.inner().subscribers.channel()
     }
 
     /// Calls `callback` with every event from now on, after the write lock is released. Keep
     /// it short; it must not write to this store.
     pub fn on_event(&self, callback: impl Fn(&Event) + Send + Sync + 'static) {
-        lock(&self.inner().subscribers).push(Subscriber::Callback(Box::new(callback)));
+        self.inner().subscribers.callback(callback);
     }
 
     /// Applies what other processes wrote since this handle's last write or refresh, and
@@ -296,20 +288,7 @@ impl Inner {
             let result = f(&mut store);
             (result, store.drain_events())
         };
-        if !events.is_empty() {
-            let mut subscribers = lock(&self.subscribers);
-            subscribers.retain(|s| match s {
-                Subscriber::Channel(tx) => events.iter().all(|e| tx.send(e.clone()).is_ok()),
-                Subscriber::Callback(_) => true,
-            });
-            for s in subscribers.iter() {
-                if let Subscriber::Callback(cb) = s {
-                    for e in &events {
-                        cb(e);
-                    }
-                }
-            }
-        }
+        self.subscribers.deliver(events);
         Ok(result?)
     }
 }
