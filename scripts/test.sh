@@ -38,6 +38,12 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
     DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
 fi
 
+step "iproute2 and openssl for the network and TLS tests of stores on PostgreSQL"
+if ! command -v ip >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y iproute2 openssl
+fi
+
 step "format"
 cargo fmt --all -- --check
 cargo fmt --manifest-path host-wasm/sandbox/guest/Cargo.toml -- --check
