@@ -279,6 +279,9 @@ export interface Metrics {
     snapshotDeltasWritten: number;
     /** Whole snapshots merged away from the writer and installed (native `SharedStore`). */
     snapshotsMerged: number;
+    /** Writes planned again because another writer of a shared log wrote first (stores on
+     * PostgreSQL; 0 here: a store in a browser or Node.js has one writer). */
+    writeRetries: number;
   };
 }
 

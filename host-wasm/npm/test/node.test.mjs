@@ -1335,6 +1335,7 @@ test("metrics: a growing conversation is deduplicated", async () => {
       snapshotsWritten: 0,
       snapshotDeltasWritten: 0,
       snapshotsMerged: 0,
+      writeRetries: 0,
     },
   });
   const s = await store.createSession("chat");
