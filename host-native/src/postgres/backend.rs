@@ -4,7 +4,8 @@
 //! log. A writer appends with a conditional insert at the end it last saw:
 //!
 //! ```sql
-//! WITH live AS (SELECT 1 FROM rewind.stores WHERE id = $1 AND generation = $2 FOR KEY SHARE),
+//! WITH live AS (SELECT 1 FROM rewind.stores WHERE id = $1 AND generation = $2
+//!               AND pg_try_advisory_xact_lock_shared(29303, $1::int4) FOR KEY SHARE),
 //!      ins AS (INSERT INTO rewind.log_<id>_<generation> (pos, len, writer, nonce, frames)
 //!              SELECT $3, $4, $5, $6, $7 FROM live ON CONFLICT (pos) DO NOTHING RETURNING pos)
 //! SELECT pg_notify($8, pos::text) FROM ins
@@ -25,13 +26,21 @@
 //! the server stays out of reach does the write fail, and then the row may still have landed
 //! (the store then finds it as another writer's on its next catch-up).
 //!
+//! Under contention writers queue instead of racing: a writer that lost a race takes the
+//! store's advisory lock (`pg_advisory_xact_lock(29303, id)`, in a transaction) for its next
+//! few appends, reading with it the rows the others appended, catches up on those, plans its
+//! write again and commits it with the lock still held; racing appends take the lock shared
+//! and fail at once while someone holds it (then queue too). The store lets the lock go when
+//! the write is over ([`Backend::end_write`]).
+//!
 //! A compaction rewrites the log into the next generation's tables inside one transaction that
-//! holds the store's row (`FOR UPDATE`): writers' appends wait for it, then find the
-//! generation moved and catch up on the new log. After the switch the old tables are dropped.
+//! holds the advisory lock and the store's row (`FOR UPDATE`): writers' appends wait for it,
+//! then find the generation moved and catch up on the new log. After the switch the old
+//! tables are dropped.
 //!
 //! Reads of chunk bytes fetch the row holding them by position (`pos <= $1 ORDER BY pos DESC
-//! LIMIT 1`) and keep recent rows in a small cache; nothing loads the log whole except an open
-//! without a usable index snapshot.
+//! LIMIT 1`) — a state's rows in one query ([`Backend::prefetch`]) — and keep recent rows in a
+//! small cache; nothing loads the log whole except an open without a usable index snapshot.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
