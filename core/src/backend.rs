@@ -147,7 +147,8 @@ pub trait Backend {
     /// [`abort_rewrite`](Backend::abort_rewrite) is not called). A [shared](Backend::is_shared)
     /// backend that finds others wrote first fails with [`BackendError::Behind`], and may keep
     /// the others from writing while this writer catches up, so that its next try is not
-    /// overtaken again; it lets them go at its next `begin_rewrite` or `append`.
+    /// overtaken again; it lets them go at its next `begin_rewrite` or `append`, or when the
+    /// write is over ([`end_write`](Backend::end_write)).
     fn begin_rewrite(&mut self) -> Result<(), BackendError>;
     /// Adds frames to the replacement log; returns the position (in the new log) of the first.
     fn rewrite_append(&mut self, frames: &[u8]) -> Result<u64, BackendError>;

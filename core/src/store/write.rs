@@ -36,7 +36,7 @@ const KEPT_WRITE_BUF: usize = 1 << 20;
 /// How many times a write to a [shared](Backend::is_shared) log is planned before it gives up
 /// with [`BackendError::Behind`]: each failed try means another writer's write landed, so the
 /// store as a whole made progress.
-pub const SHARED_WRITE_TRIES: u32 = 1000;
+pub(crate) const SHARED_WRITE_TRIES: u32 = 1000;
 
 /// What [`Store::restore`] returns: the state and where the head now is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,11 +69,10 @@ impl<B: Backend, E: Env> Store<B, E> {
         name: impl Into<String>,
         metadata: Map<String, Value>,
     ) -> Result<SessionId> {
-        let name = name.into();
-        self.retrying(|store| {
+        self.retrying_with(name.into(), |store, name| {
             let id = store
                 .unused_id(|index, id| index.sessions.contains_key(&SessionId::from_uuid(id)))?;
-            store.write_session(SessionId::from_uuid(id), name.clone(), metadata.clone())
+            store.write_session(SessionId::from_uuid(id), name, &metadata)
         })
     }
 
@@ -84,17 +83,18 @@ impl<B: Backend, E: Env> Store<B, E> {
         name: impl Into<String>,
         metadata: Map<String, Value>,
     ) -> Result<SessionId> {
-        let name = name.into();
-        self.retrying(|store| store.write_session(id, name.clone(), metadata.clone()))
+        self.retrying_with(name.into(), |store, name| {
+            store.write_session(id, name, &metadata)
+        })
     }
 
     fn write_session(
         &mut self,
         id: SessionId,
         name: String,
-        metadata: Map<String, Value>,
+        metadata: &Map<String, Value>,
     ) -> Result<SessionId> {
-        let metadata = validate::session(&self.options.limits, &name, &metadata)?;
+        let metadata = validate::session(&self.options.limits, &name, metadata)?;
         if self.index.sessions.contains_key(&id) {
             return Err(Error::DuplicateId(id.to_string()));
         }
@@ -128,11 +128,7 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// Creates a checkpoint. Its parent is the session head unless the builder says otherwise;
     /// afterwards the head is the new checkpoint.
     pub fn checkpoint(&mut self, new: NewCheckpoint<'_>) -> Result<&Checkpoint> {
-        let id = if self.backend.is_shared() {
-            self.retrying(|store| store.write_checkpoint(new.clone()))?
-        } else {
-            self.write_checkpoint(new)?
-        };
+        let id = self.retrying_with(new, Self::write_checkpoint)?;
         Ok(&self.index.checkpoints[&id].cp)
     }
 
@@ -143,12 +139,9 @@ impl<B: Backend, E: Env> Store<B, E> {
         new: NewCheckpoint<'_>,
         reason: impl Into<String>,
     ) -> Result<Option<&Checkpoint>> {
-        let reason = reason.into();
-        let id = if self.backend.is_shared() {
-            self.retrying(|store| store.write_auto_checkpoint(new.clone(), reason.clone()))?
-        } else {
-            self.write_auto_checkpoint(new, reason)?
-        };
+        let id = self.retrying_with((new, reason.into()), |store, (new, reason)| {
+            store.write_auto_checkpoint(new, reason)
+        })?;
         Ok(id.map(|id| &self.index.checkpoints[&id].cp))
     }
 
@@ -340,14 +333,15 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// Returns a checkpoint's state and moves its session's head there, so the next checkpoint
     /// of the session forks from it.
     pub fn restore(&mut self, id: CheckpointId) -> Result<Restored> {
-        let (state, session, content_type) = self.retrying(|store| {
-            let entry = store.index.entry(id)?;
-            let state = store.read_blob(&entry.state)?;
-            let session = entry.cp.session;
-            let content_type = entry.cp.content_type.clone();
+        let session = self.retrying(|store| {
+            let session = store.index.entry(id)?.cp.session;
             store.move_head(session, Some(id))?;
-            Ok((state, session, content_type))
+            Ok(session)
         })?;
+        // Read once the head moved: a write planned again does not read the state again.
+        let entry = self.index.entry(id)?;
+        let state = self.read_blob(&entry.state)?;
+        let content_type = entry.cp.content_type.clone();
         self.ops.restores += 1;
         self.events.push(Event::Restored {
             session,
@@ -414,9 +408,9 @@ impl<B: Backend, E: Env> Store<B, E> {
     ) -> Result<&Annotation> {
         let note = note.into();
         validate::annotation(&self.options.limits, &note)?;
-        self.retrying(|store| {
+        self.retrying_with(note, |store, note| {
             store.index.entry(id)?;
-            let annotation = Annotation::new(note.clone(), severity, store.env.now_ms());
+            let annotation = Annotation::new(note, severity, store.env.now_ms());
             let record = Record::Annotation(AnnotationRecord {
                 checkpoint: id,
                 annotation,
@@ -449,16 +443,14 @@ impl<B: Backend, E: Env> Store<B, E> {
         let key = key.into();
         let content_type = content_type.into();
         validate::attachment(&self.options.limits, &key, &content_type, bytes.len())?;
-        self.retrying(|store| {
+        self.retrying_with((key, content_type), |store, (key, content_type)| {
             let parent = store.index.entry(id)?.cp.parent;
             let base = match parent.filter(|p| store.index.checkpoints.contains(p)) {
                 Some(p) => BlobBase::Attachment(p, &key),
                 None => BlobBase::None,
             };
-            let blob = store
-                .index
-                .plan_blob(bytes, content_type.clone(), base, None);
-            let record = attachment_record(id, key.clone(), blob.record);
+            let blob = store.index.plan_blob(bytes, content_type, base, None);
+            let record = attachment_record(id, key, blob.record);
             store.commit(alloc::vec![(record, &blob.raw)], None)
         })?;
         self.ops.attachments += 1;
@@ -466,6 +458,19 @@ impl<B: Backend, E: Env> Store<B, E> {
     }
 
     // ----- the commit -----------------------------------------------------------------------
+
+    /// [`retrying`](Store::retrying) a write that consumes `arg`: a store whose backend is its
+    /// log's only writer runs it once on `arg` itself; a shared log's gives each try a copy.
+    fn retrying_with<A: Clone, T>(
+        &mut self,
+        arg: A,
+        mut write: impl FnMut(&mut Self, A) -> Result<T>,
+    ) -> Result<T> {
+        if !self.backend.is_shared() {
+            return write(self, arg);
+        }
+        self.retrying(|store| write(store, arg.clone()))
+    }
 
     /// Runs a write; on a [shared](Backend::is_shared) log, when another writer appended first,
     /// catches up on what it wrote and runs the write again — planned anew against the store

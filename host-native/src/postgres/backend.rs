@@ -696,18 +696,16 @@ impl PgBackend {
             self.nonce,
         );
         sql.reserve(frames.len() * 2 + 200);
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         for byte in frames {
-            use std::fmt::Write as _;
-            let _ = write!(sql, "{byte:02x}");
+            sql.push(HEX[usize::from(byte >> 4)] as char);
+            sql.push(HEX[usize::from(byte & 0xf)] as char);
         }
-        let _ = std::fmt::Write::write_fmt(
-            &mut sql,
-            format_args!(
-                "'::bytea) ON CONFLICT (pos) DO NOTHING RETURNING pos) \
-                 SELECT pg_notify('{}', pos::text) FROM ins; COMMIT",
-                self.channel()
-            ),
-        );
+        sql.push_str(&format!(
+            "'::bytea) ON CONFLICT (pos) DO NOTHING RETURNING pos) \
+             SELECT pg_notify('{}', pos::text) FROM ins; COMMIT",
+            self.channel()
+        ));
         let mut conn = lock(&self.conn);
         let result = conn.client().and_then(|c| c.simple_query(&sql));
         match result {
