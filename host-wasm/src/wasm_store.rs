@@ -7,8 +7,8 @@
 //! lives there.
 
 use rewind_core::api::{
-    self, AnnotationView, CheckpointInput, CheckpointView, DiffView, EventView, MetricsView,
-    OptionsInput, PageView, PlanView, QueryInput, RetentionInput, VerifyView,
+    self, AnnotationView, CheckpointView, DiffView, EventView, MetricsView, OptionsInput, PageView,
+    PlanView, QueryInput, RetentionInput, VerifyView,
 };
 use std::sync::Arc;
 
@@ -48,6 +48,13 @@ fn text<T: Serialize + ?Sized>(view: &T) -> String {
 /// A JSON argument, naming `what` when it does not parse.
 fn parse<T: DeserializeOwned>(json: &str, what: &str) -> Result<T, JsValue> {
     serde_json::from_str(json).map_err(|e| invalid(format!("{what}: {e}")))
+}
+
+/// The checkpoint a packed buffer describes (see [`rewind_core::api::packed`]).
+fn new_checkpoint(packed: &[u8]) -> Result<rewind_core::NewCheckpoint<'_>, JsValue> {
+    let (input, bytes) = api::unpack_checkpoint(packed).map_err(to_js)?;
+    let (state, attachments) = input.split(bytes).map_err(to_js)?;
+    input.into_new(state, &attachments).map_err(to_js)
 }
 
 /// A JSON argument that may be left empty for its default (options, metadata, a query, a
@@ -334,22 +341,20 @@ impl WasmStore {
         text(&all)
     }
 
-    /// Creates a checkpoint from its description (JSON) and bytes (the state, then the
-    /// attachments written with it); returns it as JSON.
-    pub fn checkpoint(&mut self, input: &str, bytes: &[u8]) -> Result<String, JsValue> {
-        let cp = self.create(input, bytes)?;
+    /// Creates a checkpoint from its packed description and bytes (one buffer, laid out as
+    /// [`rewind_core::api::packed`] says); returns it as JSON.
+    pub fn checkpoint(&mut self, packed: &[u8]) -> Result<String, JsValue> {
+        let cp = self.create(packed)?;
         Ok(text(&CheckpointView::from(cp)))
     }
 
     /// Like `checkpoint`, returning only the new checkpoint's id (no JSON to build and parse).
-    pub fn save(&mut self, input: &str, bytes: &[u8]) -> Result<String, JsValue> {
-        Ok(self.create(input, bytes)?.id.to_string())
+    pub fn save(&mut self, packed: &[u8]) -> Result<String, JsValue> {
+        Ok(self.create(packed)?.id.to_string())
     }
 
-    fn create(&mut self, input: &str, bytes: &[u8]) -> Result<&rewind_core::Checkpoint, JsValue> {
-        let input: CheckpointInput = parse(input, "checkpoint")?;
-        let (state, attachments) = input.split(bytes).map_err(to_js)?;
-        let new = input.into_new(state, &attachments).map_err(to_js)?;
+    fn create(&mut self, packed: &[u8]) -> Result<&rewind_core::Checkpoint, JsValue> {
+        let new = new_checkpoint(packed)?;
         self.store.checkpoint(new).map_err(to_js)
     }
 
@@ -357,13 +362,10 @@ impl WasmStore {
     #[wasm_bindgen(js_name = autoCheckpoint)]
     pub fn auto_checkpoint(
         &mut self,
-        input: &str,
-        bytes: &[u8],
+        packed: &[u8],
         reason: &str,
     ) -> Result<Option<String>, JsValue> {
-        let input: CheckpointInput = parse(input, "checkpoint")?;
-        let (state, attachments) = input.split(bytes).map_err(to_js)?;
-        let new = input.into_new(state, &attachments).map_err(to_js)?;
+        let new = new_checkpoint(packed)?;
         let cp = self.store.auto_checkpoint(new, reason).map_err(to_js)?;
         Ok(cp.map(|cp| text(&CheckpointView::from(cp))))
     }
@@ -597,6 +599,12 @@ impl WasmStore {
         let events = self.store.drain_events();
         let views: Vec<EventView> = events.iter().map(EventView::from).collect();
         text(&views)
+    }
+
+    /// Drops the events since the last call (when nobody listens: nothing to turn into JSON).
+    #[wasm_bindgen(js_name = discardEvents)]
+    pub fn discard_events(&mut self) {
+        self.store.drain_events();
     }
 
     /// What must reach persistent storage since the last call (`undefined` when nothing).

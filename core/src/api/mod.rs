@@ -18,6 +18,7 @@
 
 mod case;
 pub mod input;
+pub mod packed;
 pub mod view;
 
 pub use case::SnakeCase;
@@ -25,6 +26,7 @@ pub use input::{
     AttachmentInput, CheckpointInput, OptionsInput, QueryInput, RetentionInput, TriggerInput,
     parse_checkpoint_id, parse_session_id, parse_session_list, parse_severity, parse_trigger_kind,
 };
+pub use packed::{PACKED_LAYOUT, unpack_checkpoint};
 pub use view::{
     AnnotationView, CheckpointView, DiffView, EventView, Kept, MessageChange, MetricsView,
     PageView, PlanView, Removal, TriggerView, VerifyErrorView, VerifyView,

@@ -4,6 +4,7 @@
 // engine's own file stores (Node.js) decides when a sync makes writes durable.
 
 import { ClosedError, ReadOnlyError, LockedError, StorageFullError, makeError, wrapError } from "./errors.js";
+import { packCheckpoint, toJson } from "./packed.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -16,69 +17,6 @@ export function createApi(glue, platform) {
   function engineOptions(options) {
     const { backend, name, path, segmentBytes, fileSystem, durability, lock, readOnly, log, ...engine } = options;
     return JSON.stringify(engine);
-  }
-
-  function encodeState(state, contentType) {
-    if (state instanceof Uint8Array) {
-      return { bytes: state, contentType: contentType ?? "application/octet-stream" };
-    }
-    if (state === undefined) {
-      throw makeError("INVALID_INPUT", "a checkpoint needs a state (a Uint8Array or a JSON value)");
-    }
-    const text = toJson(state, "the state");
-    return { bytes: encoder.encode(text), contentType: contentType ?? "application/json" };
-  }
-
-  /** JSON text of `value`, or an InvalidInputError naming `what` (cycles, BigInt, undefined). */
-  function toJson(value, what) {
-    let text;
-    try {
-      text = JSON.stringify(value);
-    } catch (error) {
-      throw makeError("INVALID_INPUT", `${what} is not representable as JSON: ${error.message}`);
-    }
-    if (text === undefined) {
-      throw makeError("INVALID_INPUT", `${what} is not representable as JSON`);
-    }
-    return text;
-  }
-
-  /**
-   * The engine's input for a checkpoint: a JSON description and one byte array holding the
-   * state, then the bytes of each attachment written with it.
-   */
-  function checkpointInput(input) {
-    if (input === null || typeof input !== "object") {
-      throw makeError("INVALID_INPUT", "checkpoint() takes an object");
-    }
-    const { state, contentType, attachments, ...rest } = input;
-    const encoded = encodeState(state, contentType);
-    const description = { ...rest, contentType: encoded.contentType };
-    if (attachments === undefined || attachments === null || attachments.length === 0) {
-      return { json: toJson(description, "the checkpoint's description (metadata)"), bytes: encoded.bytes };
-    }
-    if (!Array.isArray(attachments)) {
-      throw makeError("INVALID_INPUT", "attachments must be an array of { key, contentType, bytes }");
-    }
-    let total = encoded.bytes.length;
-    description.stateLen = total;
-    description.attachments = attachments.map((a) => {
-      if (!a || typeof a.key !== "string" || !(a.bytes instanceof Uint8Array)) {
-        throw makeError("INVALID_INPUT", "an attachment needs a string key and its bytes as a Uint8Array");
-      }
-      total += a.bytes.length;
-      const out = { key: a.key, contentType: a.contentType ?? "application/octet-stream", len: a.bytes.length };
-      if (a.base !== undefined && a.base !== null) out.base = a.base;
-      return out;
-    });
-    const bytes = new Uint8Array(total);
-    bytes.set(encoded.bytes, 0);
-    let at = encoded.bytes.length;
-    for (const a of attachments) {
-      bytes.set(a.bytes, at);
-      at += a.bytes.length;
-    }
-    return { json: toJson(description, "the checkpoint's description (metadata)"), bytes };
   }
 
   const parse = (text) => (text === undefined ? null : JSON.parse(text));
@@ -269,7 +207,12 @@ export function createApi(glue, platform) {
       }
     }
 
-    async #mutate(fn, needs = null) {
+    /**
+     * Runs a write: `fn` on the engine, then events and persistence. `keep` is called before the
+     * write first waits (for log bytes), when its input is a view of a buffer the next write
+     * reuses.
+     */
+    async #mutate(fn, needs = null, keep = null) {
       if (this.#readOnly) {
         throw new ReadOnlyError("the store was opened read-only", "READ_ONLY");
       }
@@ -285,11 +228,13 @@ export function createApi(glue, platform) {
           result = fn(this.#engine);
         } catch (error) {
           if (error?.missingAt === undefined || !this.#log) throw this.#wrap(error);
+          keep?.();
           result = await this.#read(fn, [error.missingAt]);
         }
       }
       this.#emit();
-      await this.#persist(this.#log !== null && this.#engine.logLength() !== logBefore);
+      // Memory stores have nothing to persist.
+      if (this.#log || this.#files) await this.#persist(this.#log !== null && this.#engine.logLength() !== logBefore);
       return result;
     }
 
@@ -334,6 +279,10 @@ export function createApi(glue, platform) {
     }
 
     #emit() {
+      if (this.#listeners.size === 0) {
+        this.#engine.discardEvents();
+        return;
+      }
       const events = JSON.parse(this.#engine.drainEvents());
       for (const event of events) {
         for (const listener of this.#listeners) {
@@ -556,18 +505,19 @@ export function createApi(glue, platform) {
     // ----- checkpoints ----------------------------------------------------------------------
 
     async checkpoint(input) {
-      const { json, bytes } = checkpointInput(input);
-      return parse(await this.#mutate((e) => e.checkpoint(json, bytes)));
+      let packed = packCheckpoint(input);
+      return parse(await this.#mutate((e) => e.checkpoint(packed), null, () => (packed = packed.slice())));
     }
 
     async save(input) {
-      const { json, bytes } = checkpointInput(input);
-      return this.#mutate((e) => e.save(json, bytes));
+      let packed = packCheckpoint(input);
+      return this.#mutate((e) => e.save(packed), null, () => (packed = packed.slice()));
     }
 
     async autoCheckpoint(input, reason) {
-      const { json, bytes } = checkpointInput(input);
-      return parse(await this.#mutate((e) => e.autoCheckpoint(json, bytes, String(reason))));
+      let packed = packCheckpoint(input);
+      const why = String(reason);
+      return parse(await this.#mutate((e) => e.autoCheckpoint(packed, why), null, () => (packed = packed.slice())));
     }
 
     get(id) {

@@ -1,0 +1,378 @@
+//! The packed form of a checkpoint to create: its description and its bytes in one buffer, so a
+//! binding that writes often (the npm package, LangGraph's saver) hands the engine one array and
+//! nothing is turned into JSON text and parsed back but the metadata.
+//!
+//! Layout (integers little-endian; a *string* is a `u32` byte length and that many bytes of
+//! UTF-8; an *optional string* is a string, or the length `0xFFFF_FFFF` for none):
+//!
+//! ```text
+//! u8      layout version (1)
+//! string  session
+//! string  message
+//! opt     content type
+//! opt     namespace
+//! opt     id
+//! opt     parent
+//! u8      flags: bit 0 root (no parent); bit 1 a creation time follows
+//! [u64    creation time, Unix ms, when flag bit 1 is set]
+//! opt     trigger kind ("manual" | "automatic" | "scheduled")
+//! opt     trigger reason
+//! opt     metadata (a JSON object as text)
+//! u32     tag count, then that many strings
+//! u32     attachment count, then for each: string key, string content type, opt base, u32 length
+//! u32     state length
+//! bytes   the state, then each attachment's bytes in order (nothing after them)
+//! ```
+//!
+//! Every field means what the same field of [`CheckpointInput`] means; [`unpack_checkpoint`] fills one, so
+//! the checks and defaults are the ones every binding gets.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use serde_json::{Map, Value};
+
+use super::input::{AttachmentInput, CheckpointInput, TriggerInput};
+use crate::error::{Error, Result};
+
+/// The layout version [`unpack_checkpoint`] reads.
+pub const PACKED_LAYOUT: u8 = 1;
+
+const NONE: u32 = u32::MAX;
+const FLAG_ROOT: u8 = 1;
+const FLAG_CREATED_AT: u8 = 2;
+
+/// Reads a packed checkpoint (layout in the [module docs](self)): its description, and the bytes
+/// that follow it (the state, then the attachments: pass them to [`CheckpointInput::split`]).
+/// Malformed input is an [`Error::InvalidInput`] naming what is wrong; nothing panics.
+pub fn unpack_checkpoint(bytes: &[u8]) -> Result<(CheckpointInput, &[u8])> {
+    let mut r = Reader { bytes, at: 0 };
+    let version = r.u8()?;
+    if version != PACKED_LAYOUT {
+        return Err(bad(alloc::format!(
+            "layout {version} (this engine reads layout {PACKED_LAYOUT})"
+        )));
+    }
+    let session = r.string("session")?;
+    let message = r.string("message")?;
+    let content_type = r.optional("content type")?;
+    let namespace = r.optional("namespace")?;
+    let id = r.optional("id")?;
+    let parent = r.optional("parent")?;
+    let flags = r.u8()?;
+    if flags & !(FLAG_ROOT | FLAG_CREATED_AT) != 0 {
+        return Err(bad(alloc::format!("unknown flags {flags:#04x}")));
+    }
+    let created_at = if flags & FLAG_CREATED_AT != 0 {
+        Some(r.u64()?)
+    } else {
+        None
+    };
+    let trigger_kind = r.optional("trigger kind")?;
+    let reason = r.optional("trigger reason")?;
+    let trigger = match (trigger_kind, reason) {
+        (Some(kind), reason) => Some(TriggerInput { kind, reason }),
+        (None, None) => None,
+        (None, Some(_)) => return Err(bad("a trigger reason without a trigger kind".into())),
+    };
+    let metadata = match r.str("metadata")? {
+        Some(text) => serde_json::from_str::<Map<String, Value>>(text)
+            .map_err(|e| Error::InvalidInput(alloc::format!("checkpoint metadata: {e}")))?,
+        None => Map::new(),
+    };
+    let tag_count = r.count("tags")?;
+    let mut tags = Vec::with_capacity(tag_count);
+    for _ in 0..tag_count {
+        tags.push(r.string("tag")?);
+    }
+    let attachment_count = r.count("attachments")?;
+    let mut attachments = Vec::with_capacity(attachment_count);
+    for _ in 0..attachment_count {
+        let key = r.string("attachment key")?;
+        let content_type = r.string("attachment content type")?;
+        let base = r.optional("attachment base")?;
+        let len = r.u32()? as usize;
+        attachments.push(AttachmentInput {
+            key,
+            content_type,
+            len,
+            base,
+        });
+    }
+    let state_len = r.u32()? as usize;
+    let input = CheckpointInput {
+        session,
+        message,
+        content_type,
+        tags,
+        metadata,
+        trigger,
+        parent,
+        root: flags & FLAG_ROOT != 0,
+        namespace,
+        id,
+        created_at,
+        state_len: Some(state_len),
+        attachments,
+    };
+    Ok((input, &bytes[r.at..]))
+}
+
+fn bad(what: String) -> Error {
+    Error::InvalidInput(alloc::format!("packed checkpoint: {what}"))
+}
+
+/// A cursor over the packed bytes: every read checks the length first.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|end| *end <= self.bytes.len())
+            .ok_or_else(|| bad("ends before its description does".into()))?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self) -> Result<u64> {
+        let mut out = [0u8; 8];
+        out.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(out))
+    }
+
+    /// A count of items that each take at least 4 bytes: never more than the bytes left allow,
+    /// so a hostile count cannot make a huge allocation.
+    fn count(&mut self, what: &str) -> Result<usize> {
+        let n = self.u32()? as usize;
+        if n > (self.bytes.len() - self.at) / 4 {
+            return Err(bad(alloc::format!(
+                "{n} {what} in {} bytes",
+                self.bytes.len()
+            )));
+        }
+        Ok(n)
+    }
+
+    fn str(&mut self, what: &str) -> Result<Option<&'a str>> {
+        let len = self.u32()?;
+        if len == NONE {
+            return Ok(None);
+        }
+        let bytes = self.take(len as usize)?;
+        core::str::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| bad(alloc::format!("the {what} is not UTF-8")))
+    }
+
+    fn optional(&mut self, what: &str) -> Result<Option<String>> {
+        Ok(self.str(what)?.map(ToString::to_string))
+    }
+
+    fn string(&mut self, what: &str) -> Result<String> {
+        self.optional(what)?
+            .ok_or_else(|| bad(alloc::format!("the {what} is missing")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    /// Packs like the npm package does (the one producer of this layout).
+    fn pack(parts: &[Part<'_>]) -> Vec<u8> {
+        let mut out = vec![PACKED_LAYOUT];
+        for part in parts {
+            match part {
+                Part::Str(s) => {
+                    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                    out.extend_from_slice(s.as_bytes());
+                }
+                Part::None => out.extend_from_slice(&NONE.to_le_bytes()),
+                Part::U8(b) => out.push(*b),
+                Part::U32(n) => out.extend_from_slice(&n.to_le_bytes()),
+                Part::U64(n) => out.extend_from_slice(&n.to_le_bytes()),
+                Part::Bytes(b) => out.extend_from_slice(b),
+            }
+        }
+        out
+    }
+
+    enum Part<'a> {
+        Str(&'a str),
+        None,
+        U8(u8),
+        U32(u32),
+        U64(u64),
+        Bytes(&'a [u8]),
+    }
+    use Part::*;
+
+    fn full() -> Vec<u8> {
+        pack(&[
+            Str("0190a000-0000-7000-8000-000000000001"),
+            Str("loop step 3"),
+            Str("application/json"),
+            Str("ns"),
+            Str("0190a000-0000-7000-8000-000000000002"),
+            None,
+            U8(FLAG_ROOT | FLAG_CREATED_AT),
+            U64(1_700_000_000_123),
+            Str("automatic"),
+            Str("langgraph"),
+            Str(r#"{"step":3,"source":"loop"}"#),
+            U32(2),
+            Str("b"),
+            Str("a"),
+            U32(1),
+            Str("c:messages"),
+            Str("application/json"),
+            None,
+            U32(2),
+            U32(3),
+            Bytes(b"abcde"),
+        ])
+    }
+
+    #[test]
+    fn every_field_arrives_as_the_json_description_would_give_it() {
+        let bytes = full();
+        let (input, rest) = unpack_checkpoint(&bytes).unwrap();
+        assert_eq!(input.message, "loop step 3");
+        assert_eq!(input.content_type.as_deref(), Some("application/json"));
+        assert_eq!(input.namespace.as_deref(), Some("ns"));
+        assert!(input.parent.is_none() && input.root);
+        assert_eq!(input.created_at, Some(1_700_000_000_123));
+        let trigger = input.trigger.as_ref().unwrap();
+        assert_eq!(
+            (trigger.kind.as_str(), trigger.reason.as_deref()),
+            ("automatic", Some("langgraph"))
+        );
+        assert_eq!(input.metadata["step"], 3);
+        assert_eq!(input.tags, ["b", "a"]);
+        assert_eq!(input.attachments[0].key, "c:messages");
+        let (state, attachments) = input.split(rest).unwrap();
+        assert_eq!(
+            (state, attachments.clone()),
+            (&b"abc"[..], vec![&b"de"[..]])
+        );
+        let new = input.clone().into_new(state, &attachments).unwrap();
+        assert_eq!(new.attachments.len(), 1);
+    }
+
+    #[test]
+    fn a_cut_buffer_is_an_error_at_every_length() {
+        let bytes = full();
+        // Cut inside the description: the description is incomplete. (Cuts in the bytes after
+        // it are caught by `split`, which knows the lengths.)
+        let (input, rest) = unpack_checkpoint(&bytes).unwrap();
+        let description = bytes.len() - rest.len();
+        for len in 0..description {
+            let err = unpack_checkpoint(&bytes[..len]).unwrap_err();
+            assert!(matches!(err, Error::InvalidInput(_)), "{len}: {err}");
+        }
+        assert!(input.split(&rest[..rest.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn wrong_versions_flags_counts_and_text_are_refused() {
+        let mut bytes = full();
+        bytes[0] = 2;
+        assert!(
+            unpack_checkpoint(&bytes)
+                .unwrap_err()
+                .to_string()
+                .contains("layout 2")
+        );
+        let huge = pack(&[
+            Str("s"),
+            Str("m"),
+            None,
+            None,
+            None,
+            None,
+            U8(0),
+            None,
+            None,
+            None,
+            U32(u32::MAX - 1),
+        ]);
+        assert!(
+            unpack_checkpoint(&huge)
+                .unwrap_err()
+                .to_string()
+                .contains("tags")
+        );
+        let flags = pack(&[Str("s"), Str("m"), None, None, None, None, U8(4)]);
+        assert!(
+            unpack_checkpoint(&flags)
+                .unwrap_err()
+                .to_string()
+                .contains("flags")
+        );
+        let mut latin1 = pack(&[Str("s")]);
+        latin1.extend_from_slice(&1u32.to_le_bytes());
+        latin1.push(0xff);
+        assert!(
+            unpack_checkpoint(&latin1)
+                .unwrap_err()
+                .to_string()
+                .contains("UTF-8")
+        );
+        let reason_alone = pack(&[
+            Str("s"),
+            Str("m"),
+            None,
+            None,
+            None,
+            None,
+            U8(0),
+            None,
+            Str("why"),
+        ]);
+        assert!(unpack_checkpoint(&reason_alone).is_err());
+        let not_object = pack(&[
+            Str("s"),
+            Str("m"),
+            None,
+            None,
+            None,
+            None,
+            U8(0),
+            None,
+            None,
+            Str("[1]"),
+        ]);
+        assert!(
+            unpack_checkpoint(&not_object)
+                .unwrap_err()
+                .to_string()
+                .contains("metadata")
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = unpack_checkpoint(&bytes);
+            let mut versioned = bytes.clone();
+            versioned.insert(0, PACKED_LAYOUT);
+            let _ = unpack_checkpoint(&versioned);
+        }
+    }
+}
