@@ -13,8 +13,12 @@ import { RewindSaver } from "rewind-store/langgraph";
 
 import { answers } from "./support/langgraph-golden.mjs";
 
-/** Golden stores by envelope version: v1, the envelope serialised with the serde. */
-const VERSIONS = ["v1"];
+/**
+ * Golden stores by envelope version: v1, the envelope serialised with the serde, metadata and
+ * small values copied into every envelope; v2, the envelope as plain JSON, metadata in rewind's,
+ * values of at most 512 bytes in the envelope of the checkpoint that wrote them.
+ */
+const VERSIONS = ["v1", "v2"];
 
 for (const version of VERSIONS) {
   test(`a store written with envelope ${version} reads as it did`, async () => {

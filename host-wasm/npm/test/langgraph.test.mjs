@@ -121,7 +121,7 @@ describe("put", () => {
     assert.deepEqual(stored, [{}, { foo: "bar" }, { foo: "bar", baz: "qux" }]);
 
     // Carried over: the child changes only stepCount; messages comes from the parent.
-    const hi = ["hi there, this message is long enough to be stored as an attachment of its own"];
+    const hi = ["hi there, this message is long enough to be stored as an attachment of its own. ".repeat(7)];
     const parent = makeCheckpoint({ messages: hi, stepCount: 1 });
     const p = await saver.put(cfg("c", ""), parent, meta("loop", 0), { messages: 1, stepCount: 1 });
     const child = makeCheckpoint({ messages: hi, stepCount: 3 }, uuid6(-1), { messages: 1, stepCount: 2 });
@@ -131,10 +131,18 @@ describe("put", () => {
     // messages is stored once, on the parent; stepCount (small) lives in each envelope.
     assert.deepEqual(attachmentsOf(saver, p).values, ["c:messages"]);
     assert.deepEqual(attachmentsOf(saver, c).values, []);
-    const big = { messages: hi, stepCount: "x".repeat(65) };
+    const big = { messages: hi, stepCount: "x".repeat(511) };
     const b = await saver.put(p, makeCheckpoint(big, uuid6(-1), { messages: 1, stepCount: 9 }), meta("loop", 1), { stepCount: 9 });
-    assert.deepEqual(attachmentsOf(saver, b).values, ["c:stepCount"], "65 bytes of JSON: an attachment");
+    assert.deepEqual(attachmentsOf(saver, b).values, ["c:stepCount"], "513 bytes of JSON: an attachment");
     assert.deepEqual((await saver.getTuple(b)).checkpoint.channel_values, big);
+    // 512 bytes of JSON live in the envelope of the checkpoint that wrote them; its children
+    // name it as their holder.
+    const mid = { messages: hi, stepCount: "y".repeat(510) };
+    const m = await saver.put(p, makeCheckpoint(mid, uuid6(-1), { messages: 1, stepCount: 10 }), meta("loop", 1), { stepCount: 10 });
+    const mc = await saver.put(m, makeCheckpoint({ ...mid, n: 1 }, uuid6(-1), { messages: 1, stepCount: 10, n: 1 }), meta("loop", 2), { n: 1 });
+    assert.deepEqual([attachmentsOf(saver, m).values, attachmentsOf(saver, mc).values], [[], []]);
+    assert.deepEqual((await saver.store.stateJson(saver.checkpointId(mc))).o, { messages: saver.checkpointId(p), stepCount: saver.checkpointId(m) });
+    assert.deepEqual((await saver.getTuple(mc)).checkpoint.channel_values, { ...mid, n: 1 });
     // A channel whose version changed but is absent from newVersions is not taken from the
     // parent; neither is one the checkpoint does not have.
     const odd = makeCheckpoint({ messages: ["x"], stepCount: 3 }, uuid6(-1), { messages: 5, stepCount: 2 });
@@ -256,10 +264,10 @@ describe("put", () => {
     assert.deepEqual(results[0], results[1]);
 
     // A re-put rewind refuses (a state over the store's limit) leaves the old checkpoint whole.
-    const small = new RewindSaver(Store.memory({ maxStateBytes: 2000 }));
+    const small = new RewindSaver(Store.memory({ maxAttachmentBytes: 2000 }));
     const k = await small.put(cfg("t"), makeCheckpoint({ a: 1 }, id), meta("input", -1), { a: 1 });
     await small.putWrites(k, [["a", 2]], "task-1");
-    await assert.rejects(small.put(cfg("t"), makeCheckpoint({ a: 1 }, id), meta("input", -1, { note: "x".repeat(5000) }), { a: 1 }), { code: "LIMIT_EXCEEDED" });
+    await assert.rejects(small.put(cfg("t"), makeCheckpoint({ a: "x".repeat(5000) }, id), meta("input", -1), { a: 1 }), { code: "LIMIT_EXCEEDED" });
     const kept = await small.getTuple(k);
     assert.deepEqual([kept.checkpoint.channel_values, kept.pendingWrites], [{ a: 1 }, [["task-1", "a", 2]]]);
 
@@ -475,11 +483,13 @@ describe("put", () => {
     assert.deepEqual(tuple.checkpoint.channel_values, values);
     assert.deepEqual(tuple.metadata, meta("input", -1, { note: "n" }));
     assert.deepEqual(tuple.pendingWrites, [["task-1", "text", "bye"]]);
-    // raw, set, long, the envelope (with text and when in it) and the write, both ways.
-    assert.equal(serde.calls.dumps, 5);
-    assert.equal(serde.calls.loads, 5);
+    // raw, set, long and the write, both ways. The envelope (with text and when in it) is
+    // JSON of the saver's own, and the metadata is rewind's.
+    assert.equal(serde.calls.dumps, 4);
+    assert.equal(serde.calls.loads, 4);
     const rid = saver.checkpointId(c);
-    assert.equal(saver.store.get(rid).contentType, "application/vnd.langgraph.checkpoint; serde=x-json");
+    assert.equal(saver.store.get(rid).contentType, "application/vnd.langgraph.checkpoint.v2+json");
+    assert.deepEqual(saver.store.get(rid).metadata, meta("input", -1, { note: "n" }));
     assert.equal((await saver.store.attachment(rid, "c:raw")).contentType, "application/vnd.langgraph.value; serde=x-bytes");
     assert.equal((await saver.store.attachment(rid, "c:long")).contentType, "application/vnd.langgraph.value; serde=x-json");
     // Short strings (like null, booleans and numbers) are serialised with the envelope.
@@ -489,8 +499,8 @@ describe("put", () => {
     const plain = RewindSaver.memory();
     const p = await plain.put(cfg("t"), makeCheckpoint({ raw: new Uint8Array([9]) }), meta("input", -1), { raw: 1 });
     const prid = plain.checkpointId(p);
-    assert.equal(plain.store.get(prid).contentType, "application/vnd.langgraph.checkpoint+json");
-    assert.equal((await plain.store.stateJson(prid)).checkpoint.id, p.configurable.checkpoint_id);
+    assert.equal(plain.store.get(prid).contentType, "application/vnd.langgraph.checkpoint.v2+json");
+    assert.deepEqual((await plain.store.stateJson(prid)).a, ["raw"]);
     assert.equal((await plain.store.attachment(prid, "c:raw")).contentType, "application/vnd.langgraph.value; serde=bytes");
     assert.deepEqual((await plain.getTuple(p)).checkpoint.channel_values.raw, new Uint8Array([9]));
   });
@@ -985,8 +995,9 @@ describe("rewind features stay usable", () => {
     const one = saver.store.metrics();
     assert.equal((await saver.store.verify()).ok, true);
     // Each value is stored once per version: system once, messages every step; step (a small
-    // number) lives in the checkpoint's envelope.
-    assert.equal(one.attachments, 1 + 40);
+    // number), system and the first two versions of messages (at most 512 bytes of JSON) live
+    // in the envelope of the checkpoint that wrote them.
+    assert.equal(one.attachments, 40 - 2);
     // A growing conversation (~230 bytes a message): versions share chunks, so chunk bytes grow
     // with the new messages (plus each checkpoint's own state), not with the whole history.
     assert.ok(one.storedBytes < 40 * 1500, `stored ${one.storedBytes}`);

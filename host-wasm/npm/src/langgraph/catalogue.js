@@ -3,15 +3,16 @@
 // answers "latest" and list() in LangGraph's order without asking the engine for checkpoints.
 
 import { isNotFound } from "./config.js";
+import { mirroredMetadataText } from "./metadata.js";
 import {
-  CT_CHECKPOINT,
   derivedUuid,
   encoder,
+  ENVELOPE_V2,
+  envelopeType,
   ID_KEY,
   mirroredString,
   mirrorString,
   NS_KEY,
-  serdeType,
   THREAD_KEY,
   wellFormed,
 } from "./names.js";
@@ -49,7 +50,11 @@ class Namespace {
     /** Checkpoint ids, ascending once sort() ran. */
     this.ids = [];
     this.sorted = true;
-    /** checkpoint id -> entry { id, rid, type, bare } */
+    /**
+     * checkpoint id -> entry { id, rid, type, bare, meta }: `type` is ENVELOPE_V2 or the serde
+     * type of a version 1 envelope; `meta` the JSON text of a version 2 entry's metadata when
+     * rewind's metadata holds it (read from the mirror when the catalogue is built)
+     */
     this.entries = new Map();
     /**
      * What this (thread, namespace) stored, once a put needed it (#storedIndex): `map` is
@@ -85,10 +90,10 @@ class Catalogue {
     /** namespace -> Namespace */
     this.namespaces = new Map();
     /**
-     * rewind ids of every entry, and of checkpoints a re-put replaced that stay because their
-     * children take values from them
+     * rewind id -> entry, for every entry and for checkpoints a re-put replaced that stay
+     * because their children take values from them
      */
-    this.rids = new Set();
+    this.rids = new Map();
   }
 
   ns(name, create = false) {
@@ -106,7 +111,7 @@ class Catalogue {
 
   add(name, entry) {
     this.ns(name, true).add(entry);
-    this.rids.add(entry.rid);
+    this.rids.set(entry.rid, entry);
   }
 }
 
@@ -125,8 +130,12 @@ class Shared {
     this.inflight = new Map();
     /** "thread\0ns\0id" -> writes waiting for their checkpoint's put() */
     this.parked = new Map();
-    /** rid -> { versions, blobs } of recent puts (a small cache for the next put's parent) */
+    /**
+     * rid -> { versions, blobs, inline, values } of recent puts (a cache for the next put's
+     * parent): the newest entries, then the ones before them
+     */
     this.recent = new Map();
+    this.older = new Map();
     store.subscribe((event) => this.onEvent(event));
   }
 
@@ -136,7 +145,7 @@ class Shared {
         if (!this.own.has(event.checkpoint)) this.catalogues.delete(event.session);
         break;
       case "deleted":
-        this.recent.delete(event.checkpoint);
+        this.forget(event.checkpoint);
         if (!this.own.has(event.checkpoint)) this.catalogues.delete(event.session);
         break;
       case "sessionDeleted":
@@ -147,7 +156,7 @@ class Shared {
       case "reloaded":
         this.catalogues.clear();
         this.sessions.clear();
-        this.recent.clear();
+        this.forgetAll();
         break;
       default:
         break;
@@ -197,11 +206,13 @@ class Shared {
     if (cat) return cat;
     cat = new Catalogue();
     for (const cp of this.store.list({ session: sid, order: "asc" }).items) {
-      const type = serdeType(CT_CHECKPOINT, cp.contentType);
+      const type = envelopeType(cp.contentType);
       if (type === null) continue; // not a LangGraph checkpoint
       const id = mirroredString(cp.metadata, ID_KEY) ?? cp.id;
       const ns = mirroredString(cp.metadata, NS_KEY) ?? cp.namespace;
-      cat.add(ns, { id, rid: cp.id, type, bare: false });
+      const entry = { id, rid: cp.id, type, bare: false };
+      if (type === ENVELOPE_V2) entry.meta = mirroredMetadataText(cp.metadata);
+      cat.add(ns, entry);
     }
     this.catalogues.set(sid, cat);
     return cat;
@@ -218,8 +229,28 @@ class Shared {
   }
 
   remember(rid, info) {
+    // Two generations rather than evicting the oldest entry one by one: a Map keeps deleted
+    // entries' slots until it is rebuilt, and finding its first live key walks past them.
+    if (this.recent.size >= 256) {
+      this.older = this.recent;
+      this.recent = new Map();
+    }
     this.recent.set(rid, info);
-    if (this.recent.size > 256) this.recent.delete(this.recent.keys().next().value);
+  }
+
+  /** What remember() kept of `rid`, or undefined. */
+  recalled(rid) {
+    return this.recent.get(rid) ?? this.older.get(rid);
+  }
+
+  forget(rid) {
+    this.recent.delete(rid);
+    this.older.delete(rid);
+  }
+
+  forgetAll() {
+    this.recent.clear();
+    this.older.clear();
   }
 }
 

@@ -8,6 +8,13 @@ export const ID_NAMESPACE = "4f0d2c8e-6b1a-5c3e-9d47-2a1b8e6f0c53";
 export const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export const CT_CHECKPOINT = "application/vnd.langgraph.checkpoint";
+/**
+ * Content type of a version 2 envelope: the checkpoint's structure as plain JSON, its metadata in
+ * rewind's metadata (see saver.js). Version 1 envelopes are `CT_CHECKPOINT` with a serde type.
+ */
+export const CT_ENVELOPE = "application/vnd.langgraph.checkpoint.v2+json";
+/** The catalogue's `type` of a version 2 envelope (a version 1 entry holds its serde type). */
+export const ENVELOPE_V2 = Symbol("envelope v2");
 export const CT_VALUE = "application/vnd.langgraph.value";
 export const CT_WRITE = "application/vnd.langgraph.write";
 export const CT_METADATA = "application/vnd.langgraph.metadata";
@@ -53,6 +60,11 @@ export function serdeType(base, ct) {
   if (rest === "+json") return "json";
   if (rest.startsWith("; serde=")) return decodeURIComponent(rest.slice(8));
   return null;
+}
+
+/** The catalogue type of a checkpoint's content type: ENVELOPE_V2, a serde type, or null. */
+export function envelopeType(ct) {
+  return ct === CT_ENVELOPE ? ENVELOPE_V2 : serdeType(CT_CHECKPOINT, ct);
 }
 
 export const utf8Length = (text) => encoder.encode(text).length;

@@ -1,11 +1,29 @@
 // RewindSaver: LangGraph's BaseCheckpointSaver over a rewind store. Reads build checkpoint tuples
 // from the envelope and its attachments; a put plans what it stores, then writes it in one
 // transaction.
+//
+// A checkpoint is one rewind checkpoint whose state is its *envelope*, version 2 (content type
+// CT_ENVELOPE), plain JSON written without the serde because it holds no channel value that
+// needs one:
+//
+//   { "v": 4, "ts": "...", "cv": channel_versions, "vs": versions_seen,
+//     "p": parent checkpoint id,                    (absent for a root)
+//     "a": [channels stored as attachments of this checkpoint ("c:<channel>")],
+//     "i": { channel: serde JSON text },            (values of at most MAX_INLINE_BYTES)
+//     "e": { channel: value },                      (small primitives, as themselves)
+//     "o": { channel: rewind id of the checkpoint holding it },   (unchanged values)
+//     "ma": 1 }                                     (metadata in the "m:" attachment)
+//
+// The checkpoint id is the entry's; the LangGraph metadata is rewind's metadata of the
+// checkpoint when that holds it exactly, else serialised with the serde in the "m:" attachment.
+// A value lives with the checkpoint that wrote it (as an attachment or in its envelope's "i"),
+// and later checkpoints name that one in "o". Version 1 envelopes (content type CT_CHECKPOINT with
+// the serde's type; serialised with the serde: { checkpoint, parent, blobs, inline, values,
+// metadata }) are read as before; test/fixtures holds a store of each version.
 
 import {
   BaseCheckpointSaver,
   compareWritesSortKeys,
-  copyCheckpoint,
   getCheckpointId,
   maxChannelVersion,
   TASKS,
@@ -17,16 +35,16 @@ import {
 import { Store } from "../index.js";
 import { indexStored, key3, lowerBound, shared, storedKey } from "./catalogue.js";
 import { isNotFound, missing, namespaceOf, requireString, threadOf } from "./config.js";
-import { matchesFilter, minimalMirror, mirrorMetadata } from "./metadata.js";
+import { matchesFilter, minimalMirror, mirroredMetadataText, mirrorMetadata } from "./metadata.js";
 import {
   asBytes,
   CANONICAL_UUID,
-  contentType,
-  CT_CHECKPOINT,
+  CT_ENVELOPE,
   CT_METADATA,
   CT_VALUE,
   CT_WRITE,
   encoder,
+  ENVELOPE_V2,
   hasOwn,
   ID_KEY,
   ID_NAMESPACE,
@@ -47,8 +65,13 @@ import {
 } from "./names.js";
 
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
-/** Channel values serialised to at most this many bytes of JSON live in the envelope itself. */
-const MAX_INLINE_BYTES = 64;
+/**
+ * Channel values serialised to at most this many bytes of JSON live in the envelope of the
+ * checkpoint that wrote them (an attachment costs its record and its chunk's, ~130 bytes).
+ */
+const MAX_INLINE_BYTES = 512;
+/** Strings of at most this many characters are kept as themselves, in every envelope. */
+const MAX_EMBEDDED_CHARS = 64;
 
 /**
  * Whether a channel value is stored as itself in the envelope's `values` (serialised with the
@@ -61,7 +84,7 @@ function embeddable(value) {
     case "number":
       return Number.isFinite(value);
     case "string":
-      return value.length <= MAX_INLINE_BYTES;
+      return value.length <= MAX_EMBEDDED_CHARS;
     case "object":
       return value === null;
     default:
@@ -227,7 +250,104 @@ export class RewindSaver extends BaseCheckpointSaver {
     }
   }
 
-  /** Reads the envelope (the serialised checkpoint without values) of an entry, or null. */
+  /**
+   * The writes and seed each DeltaChannel needs to rebuild its value at a checkpoint (see
+   * LangGraph's BaseCheckpointSaver.getDeltaChannelHistory): one walk up the parent chain from
+   * the checkpoint's parent, reading each ancestor's envelope and the names of its writes, and
+   * deserialising only the writes of the channels asked for and each channel's seed — the value
+   * at the nearest ancestor that holds one (like MemorySaver, a value that reads back as
+   * undefined is not a seed). Writes come oldest first, each checkpoint's in writesSortKey order;
+   * the seed ancestor's own writes are included.
+   */
+  async getDeltaChannelHistory(options) {
+    const { config, channels } = options ?? {};
+    if (!channels || channels.length === 0) return {};
+    const blocks = [];
+    const seeds = new Map();
+    const done = () => {
+      const result = {};
+      for (const ch of channels) {
+        const writes = [];
+        for (let i = blocks.length - 1; i >= 0; i--) for (const w of blocks[i]) if (w[1] === ch) writes.push(w);
+        result[ch] = seeds.has(ch) ? { writes, seed: seeds.get(ch) } : { writes };
+      }
+      return result;
+    };
+    const thread = config?.configurable?.thread_id;
+    if (thread === undefined || thread === null) return done();
+    requireString(thread, "thread_id");
+    const ns = namespaceOf(config);
+    const id = getCheckpointId(config);
+    const sh = this.#shared;
+    if (id) {
+      const pending = sh.inflight.get(key3(thread, ns, id));
+      if (pending) await pending.catch(() => {});
+    }
+    const sid = sh.sid(thread);
+    if (!sh.exists(sid)) return done();
+    const cat = sh.catalogue(sid);
+    const space = cat.ns(ns);
+    let entry;
+    if (id) entry = space?.entries.get(id);
+    else if (space) {
+      const ids = space.sort();
+      entry = space.entries.get(ids[ids.length - 1]);
+    }
+    const target = entry ? await this.#envelope(entry) : null;
+    const remaining = new Set(channels);
+    const memo = new Map();
+    let parentId = target?.parent;
+    while (parentId !== undefined && parentId !== null && remaining.size > 0) {
+      const up = space.entries.get(parentId);
+      const env = up ? await this.#envelope(up) : null;
+      if (!env) break;
+      const block = [];
+      if (!up.bare) {
+        for (const r of await this.#writeRecords(up.rid)) {
+          if (!remaining.has(r.channel)) continue;
+          const a = await this.store.attachment(up.rid, r.key);
+          if (!a) continue;
+          const type = serdeType(CT_WRITE, a.contentType) ?? "json";
+          block.push([r.taskId, r.channel, await this.serde.loadsTyped(type, a.bytes)]);
+        }
+      }
+      blocks.push(block);
+      for (const ch of [...remaining]) {
+        const found = await this.#channelValue(cat, ns, up, env, ch, memo);
+        if (found === NOT_STORED || found.value === undefined) continue;
+        seeds.set(ch, found.value);
+        remaining.delete(ch);
+      }
+      parentId = env.parent;
+    }
+    return done();
+  }
+
+  /**
+   * A channel's value at a checkpoint: `{ value }` deserialised, or NOT_STORED when the
+   * checkpoint has none. Throws when the value's holder is gone (see #tuple).
+   */
+  async #channelValue(cat, ns, entry, env, channel, memo) {
+    if (hasOwn(env.values, channel)) return { value: env.values[channel] };
+    if (hasOwn(env.inline, channel)) {
+      return { value: await this.serde.loadsTyped("json", encoder.encode(env.inline[channel])) };
+    }
+    if (!hasOwn(env.blobs, channel)) return NOT_STORED;
+    const owner = env.blobs[channel];
+    const found = await this.#value(cat, ns, entry, env, channel, owner, memo);
+    if (found === undefined) {
+      // Its own value missing: only a store edited by hand gets here (see #tuple).
+      if (owner === null) return NOT_STORED;
+      throw valueGone(entry, channel, owner);
+    }
+    return { value: await this.serde.loadsTyped(found.type, found.bytes) };
+  }
+
+  /**
+   * Reads the envelope of an entry, or null: as the version 1 shape { checkpoint, parent, blobs,
+   * inline, values, metadata? } (blobs: channel -> holder, null for its own attachments), with
+   * `metadataAlone` for a version 2 envelope whose metadata is in the "m:" attachment.
+   */
   async #envelope(entry) {
     let bytes;
     try {
@@ -236,15 +356,23 @@ export class RewindSaver extends BaseCheckpointSaver {
       if (isNotFound(error)) return null;
       throw error;
     }
+    if (entry.type === ENVELOPE_V2) return envelopeV2(entry, bytes);
     const env = await this.serde.loadsTyped(entry.type, bytes);
     if (!env || typeof env !== "object" || !env.checkpoint || typeof env.checkpoint !== "object") {
       throw new Error(`RewindSaver: the serialised data of checkpoint ${entry.id} is not a checkpoint (serde type "${entry.type}").`);
     }
+    env.blobs ??= {};
+    env.inline ??= {};
+    env.values ??= {};
     return env;
   }
 
-  /** The LangGraph metadata of a checkpoint: in its envelope, or serialised on its own. */
+  /** The LangGraph metadata of a checkpoint: rewind's, in its envelope, or serialised on its own. */
   async #metadata(entry, env) {
+    if (env.v2 && !env.metadataAlone) {
+      const text = entry.meta ?? mirroredMetadataText(this.store.get(entry.rid).metadata);
+      return JSON.parse(text);
+    }
     if (hasOwn(env, "metadata")) return env.metadata;
     const a = await this.#attachment(entry.rid, METADATA_KEY, CT_METADATA);
     return a ? this.serde.loadsTyped(a.type, a.bytes) : {};
@@ -263,11 +391,7 @@ export class RewindSaver extends BaseCheckpointSaver {
         // The checkpoint's own value is missing (put() writes both in one transaction, so only
         // a store edited by hand gets here): the checkpoint does not exist for LangGraph.
         if (owner === null) return undefined;
-        throw new Error(
-          `RewindSaver: the value of channel "${channel}" of checkpoint ${entry.id} is gone ` +
-            `(checkpoint ${owner} holding it was deleted). Use saver.compact() rather than ` +
-            `store.compact() or store.delete() on LangGraph threads.`,
-        );
+        throw valueGone(entry, channel, owner);
       }
       channelValues[channel] = await this.serde.loadsTyped(found.type, found.bytes);
     }
@@ -308,6 +432,8 @@ export class RewindSaver extends BaseCheckpointSaver {
     const cached = memo?.get(memoKey);
     if (cached) return cached;
     let found = await this.#attachment(holder, key);
+    // A small value is in its holder's envelope.
+    if (found === undefined && owner !== null) found = await this.#heldInline(cat, owner, channel);
     if (found === undefined && owner !== null) {
       // The owner was compacted away: saver.compact() copied the value to the checkpoints
       // that still need it — this one or one of its ancestors with the same version.
@@ -327,6 +453,14 @@ export class RewindSaver extends BaseCheckpointSaver {
     }
     if (found !== undefined && memo) memo.set(memoKey, found);
     return found;
+  }
+
+  /** A value in the envelope of the checkpoint `rid` holding it, or undefined. */
+  async #heldInline(cat, rid, channel) {
+    const holder = cat.rids.get(rid);
+    const env = holder ? await this.#envelope(holder) : null;
+    const text = env?.inline?.[channel];
+    return typeof text === "string" ? { type: "json", bytes: encoder.encode(text) } : undefined;
   }
 
   async #attachment(rid, key, base = CT_VALUE) {
@@ -430,11 +564,14 @@ export class RewindSaver extends BaseCheckpointSaver {
   async #queued(key, fn, after = undefined) {
     const sh = this.#shared;
     const previous = sh.inflight.get(key);
-    const run = (async () => {
-      if (previous) await previous.catch(() => {});
-      if (after) await after.catch(() => {});
-      return fn();
-    })();
+    const run =
+      previous || after
+        ? (async () => {
+            if (previous) await previous.catch(() => {});
+            if (after) await after.catch(() => {});
+            return fn();
+          })()
+        : fn();
     sh.inflight.set(key, run);
     try {
       return await run;
@@ -455,24 +592,32 @@ export class RewindSaver extends BaseCheckpointSaver {
    */
   async #planPut(config, thread, ns, checkpoint, metadata, newVersions) {
     const sh = this.#shared;
-    const prepared = copyCheckpoint(checkpoint);
-    const values = prepared.channel_values;
-    const versions = prepared.channel_versions;
-    const id = prepared.id;
+    // What the checkpoint is now: its envelope's head is JSON before anything awaits, and the
+    // versions are kept (for the next put), so they are copied.
+    const values = { ...checkpoint.channel_values };
+    const versions = { ...checkpoint.channel_versions };
+    const id = checkpoint.id;
+    let head;
+    try {
+      head = JSON.stringify({ v: checkpoint.v, ts: checkpoint.ts, cv: versions, vs: checkpoint.versions_seen ?? {} });
+    } catch (error) {
+      throw new TypeError(`Failed to put checkpoint: its versions are not JSON (${error.message}).`);
+    }
     const parentId = config.configurable?.checkpoint_id;
-    const { mirror, plain } = mirrorMetadata(metadata);
+    const { mirror, exact, text: metaText } = mirrorMetadata(metadata);
 
     // What this put stores: the channels in newVersions, and those the checkpoint has at a
     // version the thread stored before but its parent does not have (a copy of a sibling:
     // updateState(config, undefined, "__copy__")). Small primitives go into the envelope as
     // they are; the rest is serialised with the saver's serde. Every other channel the
-    // checkpoint has comes from its parent. A channel at a version stored nowhere is not
-    // invented: like LangGraph's delta savers, newVersions says what is new.
+    // checkpoint has comes from its parent's holder. A channel at a version stored nowhere is
+    // not invented: like LangGraph's delta savers, newVersions says what is new.
     const sid = sh.sid(thread);
     const cat = sh.exists(sid) ? sh.catalogue(sid) : null;
     const parent = cat && parentId ? cat.get(ns, parentId) : undefined;
-    const info = parent ? await this.#parentInfo(parent) : null;
-    const blobs = {};
+    const info = parent ? (sh.recalled(parent.rid) ?? (await this.#parentInfo(parent))) : null;
+    /** channel -> the checkpoint holding its value (unchanged since an ancestor) */
+    const held = {};
     const inline = {};
     const embedded = {};
     /** channel -> a checkpoint holding an earlier or equal version (the chunk-sharing base) */
@@ -487,9 +632,10 @@ export class RewindSaver extends BaseCheckpointSaver {
         continue;
       } else if (info && info.versions[ch] === versions[ch] && hasOwn(info.blobs, ch)) {
         // An owner compaction removed: the parent holds a copy (saver.compact() put it there).
-        blobs[ch] = cat.rids.has(info.blobs[ch]) ? info.blobs[ch] : parent.rid;
+        held[ch] = cat.rids.has(info.blobs[ch]) ? info.blobs[ch] : parent.rid;
       } else if (info && info.versions[ch] === versions[ch] && hasOwn(info.inline, ch)) {
-        inline[ch] = info.inline[ch];
+        // In a version 1 parent's envelope.
+        held[ch] = parent.rid;
       } else if (info && info.versions[ch] === versions[ch] && hasOwn(info.values, ch)) {
         embedded[ch] = info.values[ch];
       } else {
@@ -513,37 +659,24 @@ export class RewindSaver extends BaseCheckpointSaver {
       return false;
     });
     const serialised = await Promise.all(fresh.map((ch) => this.serde.dumpsTyped(values[ch])));
-    // Metadata the envelope's JSON cannot hold (a BigInt, a cycle) is serialised on its own, as
-    // LangGraph's savers do, so the serde's answer for it cannot spoil the rest.
-    const metadataAlone = plain ? null : await this.serde.dumpsTyped(metadata);
     /** Indexes into `fresh` of the values stored as attachments. */
     const attached = [];
     for (let i = 0; i < fresh.length; i++) {
       const [valueType, data] = serialised[i];
       const text = inlineText(valueType, asBytes(data));
       if (text !== null) inline[fresh[i]] = text;
-      else {
-        blobs[fresh[i]] = null;
-        attached.push(i);
-      }
+      else attached.push(i);
     }
 
-    const envelope = {
-      checkpoint: {
-        v: prepared.v,
-        id,
-        ts: prepared.ts,
-        channel_versions: versions,
-        versions_seen: prepared.versions_seen,
-      },
-      parent: parentId,
-      blobs,
-    };
-    if (plain) envelope.metadata = metadata;
-    if (Object.keys(inline).length > 0) envelope.inline = inline;
-    if (Object.keys(embedded).length > 0) envelope.values = embedded;
-    const [type, stateData] = await this.serde.dumpsTyped(envelope);
-    const state = asBytes(stateData);
+    const tail = {};
+    if (typeof parentId === "string" && parentId !== "") tail.p = parentId;
+    if (attached.length > 0) tail.a = attached.map((i) => fresh[i]);
+    if (Object.keys(inline).length > 0) tail.i = inline;
+    if (Object.keys(embedded).length > 0) tail.e = embedded;
+    if (Object.keys(held).length > 0) tail.o = held;
+    // Metadata rewind's cannot hold exactly is serialised on its own, as LangGraph's savers do.
+    const metadataAlone = exact ? null : await this.serde.dumpsTyped(metadata);
+    if (metadataAlone) tail.ma = 1;
     return {
       config,
       checkpoint,
@@ -555,8 +688,9 @@ export class RewindSaver extends BaseCheckpointSaver {
       parent,
       metadata,
       mirror,
+      metaText: exact ? metaText : undefined,
       versions,
-      blobs,
+      held,
       inline,
       embedded,
       bases,
@@ -564,8 +698,9 @@ export class RewindSaver extends BaseCheckpointSaver {
       serialised,
       attached,
       metadataAlone,
-      type,
-      state,
+      head,
+      tail,
+      state: envelopeBytes(head, tail),
     };
   }
 
@@ -577,8 +712,9 @@ export class RewindSaver extends BaseCheckpointSaver {
     const sh = this.#shared;
     const store = this.store;
     const { config, checkpoint, thread, ns, id, sid, parent, metadata, mirror, versions } = plan;
-    const { blobs, inline, embedded, bases, fresh, serialised, attached, metadataAlone, type, state } = plan;
-    await sh.ensureSession(thread);
+    const { held, inline, embedded, bases, fresh, serialised, attached, head, tail } = plan;
+    let { metadataAlone, metaText, state } = plan;
+    if (!sh.sessions.has(sid)) await sh.ensureSession(thread);
     const cat = plan.cat ?? sh.catalogue(sid);
     const source = typeof metadata?.source === "string" && metadata.source !== "" ? toWellFormed(metadata.source) : null;
     const step = typeof metadata?.step === "number" ? metadata.step : null;
@@ -596,13 +732,15 @@ export class RewindSaver extends BaseCheckpointSaver {
       if (base !== undefined && cat.rids.has(base)) value.base = base;
       attachments.push(value);
     }
-    if (metadataAlone) {
-      const [metaType, data] = metadataAlone;
-      attachments.push({ key: METADATA_KEY, contentType: valueContentType(CT_METADATA, metaType), bytes: asBytes(data) });
-    }
+    const metadataAttachment = ([metaType, data]) => ({
+      key: METADATA_KEY,
+      contentType: valueContentType(CT_METADATA, metaType),
+      bytes: asBytes(data),
+    });
+    if (metadataAlone) attachments.push(metadataAttachment(metadataAlone));
     const key = key3(thread, ns, id);
     const parked = sh.parked.get(key);
-    const entry = { id, rid: null, type, bare: !parked };
+    const entry = { id, rid: null, type: ENVELOPE_V2, bare: !parked };
     const taken = new Set();
     const writes = new Map();
     if (parked) for (const batch of parked) this.#writeAttachments(batch, taken, writes);
@@ -627,7 +765,7 @@ export class RewindSaver extends BaseCheckpointSaver {
       session: sid,
       message: `${truncate(source ?? "checkpoint", 200)}${step !== null ? ` step ${step}` : ""}`,
       state,
-      contentType: contentType(CT_CHECKPOINT, type),
+      contentType: CT_ENVELOPE,
       tags,
       trigger: { kind: "automatic", reason: "langgraph" },
       namespace: rns,
@@ -663,6 +801,14 @@ export class RewindSaver extends BaseCheckpointSaver {
           error?.code === "INVALID_INPUT" || (error?.code === "LIMIT_EXCEEDED" && /^metadata size/.test(error.message));
         if (metadataRefused && !reduced) {
           reduced = true;
+          if (!metadataAlone) {
+            // The mirror was to hold the metadata: it goes with the serde after all.
+            metadataAlone = await this.serde.dumpsTyped(metadata);
+            attachments.push(metadataAttachment(metadataAlone));
+            state = envelopeBytes(head, { ...tail, ma: 1 });
+            input.state = state;
+            metaText = undefined;
+          }
           continue;
         }
         throw error;
@@ -672,11 +818,13 @@ export class RewindSaver extends BaseCheckpointSaver {
     }
     if (parked) sh.parked.delete(key);
     entry.rid = rid;
+    if (metaText !== undefined) entry.meta = metaText;
     cat.add(ns, entry);
     if (existing) await this.#retire(cat, existing.rid);
-    const resolved = {};
-    for (const [ch, owner] of Object.entries(blobs)) resolved[ch] = owner ?? rid;
-    const stored = { versions, inline, values: embedded, blobs: resolved };
+    const resolved = { ...held };
+    for (const i of attached) resolved[fresh[i]] = rid;
+    for (const ch of Object.keys(inline)) resolved[ch] = rid;
+    const stored = { versions, inline: {}, values: embedded, blobs: resolved };
     sh.remember(rid, stored);
     const index = cat.ns(ns).index;
     if (index) indexStored(index.map, stored);
@@ -701,7 +849,7 @@ export class RewindSaver extends BaseCheckpointSaver {
     try {
       await this.store.delete(rid);
       cat.rids.delete(rid);
-      sh.recent.delete(rid);
+      sh.forget(rid);
     } catch (error) {
       if (!isNotFound(error)) throw error;
     } finally {
@@ -749,15 +897,17 @@ export class RewindSaver extends BaseCheckpointSaver {
 
   /** Channel versions and value owners of a checkpoint (owners resolved: never null). */
   async #parentInfo(entry) {
-    const cached = this.#shared.recent.get(entry.rid);
+    const cached = this.#shared.recalled(entry.rid);
     if (cached) return cached;
     const env = await this.#envelope(entry);
     if (!env) return null;
     const blobs = {};
     for (const [ch, owner] of Object.entries(env.blobs ?? {})) blobs[ch] = owner ?? entry.rid;
+    // A version 2 envelope holds its small values: later checkpoints name it as their holder.
+    if (env.v2) for (const ch of Object.keys(env.inline)) blobs[ch] = entry.rid;
     const info = {
       versions: env.checkpoint?.channel_versions ?? {},
-      inline: env.inline ?? {},
+      inline: env.v2 ? {} : (env.inline ?? {}),
       values: env.values ?? {},
       blobs,
     };
@@ -907,7 +1057,7 @@ export class RewindSaver extends BaseCheckpointSaver {
     const sh = this.#shared;
     sh.catalogues.clear();
     sh.sessions.clear();
-    sh.recent.clear();
+    sh.forgetAll();
   }
 
   /** Makes every write durable now (relaxed IndexedDB stores). */
@@ -916,6 +1066,47 @@ export class RewindSaver extends BaseCheckpointSaver {
   }
 }
 
+
+/** What #channelValue answers for a channel a checkpoint does not have. */
+const NOT_STORED = Symbol("not stored");
+
+function valueGone(entry, channel, owner) {
+  return new Error(
+    `RewindSaver: the value of channel "${channel}" of checkpoint ${entry.id} is gone ` +
+      `(checkpoint ${owner} holding it was deleted). Use saver.compact() rather than ` +
+      `store.compact() or store.delete() on LangGraph threads.`,
+  );
+}
+
+/** A version 2 envelope's bytes: its head ({ v, ts, cv, vs } as JSON) and the rest. */
+function envelopeBytes(head, tail) {
+  const rest = JSON.stringify(tail);
+  return encoder.encode(rest === "{}" ? head : `${head.slice(0, -1)},${rest.slice(1)}`);
+}
+
+/** A version 2 envelope's bytes in the version 1 shape the readers take (see #envelope). */
+function envelopeV2(entry, bytes) {
+  let e;
+  try {
+    e = JSON.parse(strictDecoder.decode(bytes));
+  } catch (error) {
+    throw new Error(`RewindSaver: the envelope of checkpoint ${entry.id} is not JSON (${error.message}).`);
+  }
+  if (!e || typeof e !== "object" || typeof e.cv !== "object" || e.cv === null) {
+    throw new Error(`RewindSaver: the envelope of checkpoint ${entry.id} is not a checkpoint.`);
+  }
+  const blobs = e.o ? { ...e.o } : {};
+  for (const ch of e.a ?? []) blobs[ch] = null;
+  return {
+    v2: true,
+    checkpoint: { v: e.v, id: entry.id, ts: e.ts, channel_versions: e.cv, versions_seen: e.vs ?? {} },
+    parent: e.p,
+    blobs,
+    inline: e.i ?? {},
+    values: e.e ?? {},
+    metadataAlone: e.ma === 1,
+  };
+}
 
 /**
  * Rejects channel versions the envelope cannot hold: LangGraph's are numbers or strings, and a
