@@ -465,6 +465,12 @@ export class Store {
    */
   attach(id: Id, key: string, contentType: string, bytes: Uint8Array): Promise<void>;
   attachment(id: Id, key: string): Promise<{ contentType: string; bytes: Uint8Array } | null>;
+  /**
+   * Many attachments in one call: for each `[checkpointId, key]`, in order, its content type and
+   * bytes, or null when the checkpoint or the attachment is gone. The bytes are views of one
+   * buffer (copy one to keep it without the rest).
+   */
+  attachmentsOf(pairs: [Id, string][]): Promise<({ contentType: string; bytes: Uint8Array } | null)[]>;
   attachmentKeys(id: Id): string[];
 
   /** The dry run: what `policy` would remove and why. */

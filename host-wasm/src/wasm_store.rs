@@ -477,6 +477,47 @@ impl WasmStore {
         Ok(found.map(|(_, bytes)| bytes))
     }
 
+    /// Many attachments in one call (`pairs`: JSON `[[checkpoint id, key], ...]`): for each, in
+    /// order, `u32::MAX` when the checkpoint or the attachment is gone, else the content type
+    /// and the bytes, each as a `u32` length (little-endian) and that many bytes.
+    #[wasm_bindgen(js_name = attachmentsOf)]
+    pub fn attachments_of(&self, pairs: &str) -> Result<Vec<u8>, JsValue> {
+        let pairs: Vec<(String, String)> = parse(pairs, "attachments")?;
+        let mut out = Vec::new();
+        for (id, key) in &pairs {
+            let found = match self.store.attachment(checkpoint_id(id)?, key) {
+                Ok(found) => found,
+                Err(rewind_core::Error::CheckpointNotFound(_)) => None,
+                Err(e) => return Err(to_js(e)),
+            };
+            match found {
+                None => out.extend_from_slice(&u32::MAX.to_le_bytes()),
+                Some((ct, bytes)) => {
+                    out.extend_from_slice(&(ct.len() as u32).to_le_bytes());
+                    out.extend_from_slice(ct.as_bytes());
+                    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                    out.extend_from_slice(&bytes);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The log positions `attachmentsOf(pairs)` would read that are not held yet.
+    #[wasm_bindgen(js_name = attachmentsMissing)]
+    pub fn attachments_missing(&self, pairs: &str) -> Result<Vec<f64>, JsValue> {
+        let pairs: Vec<(String, String)> = parse(pairs, "attachments")?;
+        let mut extents = Vec::new();
+        for (id, key) in &pairs {
+            match self.store.attachment_extents(checkpoint_id(id)?, key) {
+                Ok(found) => extents.extend(found),
+                Err(rewind_core::Error::CheckpointNotFound(_)) => {}
+                Err(e) => return Err(to_js(e)),
+            }
+        }
+        Ok(self.missing(&extents))
+    }
+
     /// An attachment in one array (`undefined` when the key is absent): the content type's
     /// length as 4 bytes little-endian, the content type (UTF-8), then the bytes. One call
     /// instead of `attachment` and `attachmentType`.

@@ -19,6 +19,12 @@ export function createApi(glue, platform) {
     return JSON.stringify(engine);
   }
 
+  function sameBytes(a, b) {
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+
   const parse = (text) => (text === undefined ? null : JSON.parse(text));
 
   /** An error of a file store as its RewindError: a full disk is a StorageFullError. */
@@ -597,7 +603,45 @@ export function createApi(glue, platform) {
       const entry = await this.#read((e) => e.attachmentEntry(id, key), (e) => e.attachmentMissing(id, key));
       if (entry === undefined) return null;
       const typeLen = entry[0] | (entry[1] << 8) | (entry[2] << 16) | (entry[3] << 24);
-      return { contentType: decoder.decode(entry.subarray(4, 4 + typeLen)), bytes: entry.slice(4 + typeLen) };
+      // The engine's answer is this call's own copy: its bytes are a view of it, not a copy.
+      return { contentType: decoder.decode(entry.subarray(4, 4 + typeLen)), bytes: entry.subarray(4 + typeLen) };
+    }
+
+    /**
+     * Many attachments in one call: for each `[checkpointId, key]`, `{ contentType, bytes }`, or
+     * null when the checkpoint or the attachment is gone.
+     */
+    async attachmentsOf(pairs) {
+      if (!Array.isArray(pairs)) throw makeError("INVALID_INPUT", "attachmentsOf takes an array of [checkpointId, key]");
+      if (pairs.length === 0) return [];
+      const text = toJson(pairs, "the attachments asked for");
+      const out = await this.#read((e) => e.attachmentsOf(text), (e) => e.attachmentsMissing(text));
+      const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+      const found = [];
+      // Most attachments read together share a content type: decoded once.
+      let lastType = null;
+      let lastText = "";
+      let at = 0;
+      for (let i = 0; i < pairs.length; i++) {
+        const typeLen = view.getUint32(at, true);
+        at += 4;
+        if (typeLen === 0xffffffff) {
+          found.push(null);
+          continue;
+        }
+        const type = out.subarray(at, at + typeLen);
+        if (lastType === null || !sameBytes(type, lastType)) {
+          lastType = type;
+          lastText = decoder.decode(type);
+        }
+        at += typeLen;
+        const len = view.getUint32(at, true);
+        at += 4;
+        // Views of the one buffer the engine returned (no copy each).
+        found.push({ contentType: lastText, bytes: out.subarray(at, at + len) });
+        at += len;
+      }
+      return found;
     }
 
     attachmentKeys(id) {

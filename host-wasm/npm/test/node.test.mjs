@@ -896,6 +896,15 @@ test("attach, attachment, attachmentKeys (deduplicated like states)", async () =
     bytes: encoder.encode("tool output"),
   });
   assert.equal((await store.attachment(d.id, "screenshot")), null);
+  // Many in one call, in order; null for a missing key and for a checkpoint that is gone.
+  const gone = await store.checkpoint({ session: s, message: "gone", state: 3 });
+  await store.delete(gone.id);
+  assert.deepEqual(
+    await store.attachmentsOf([[c.id, "a-log"], [d.id, "screenshot"], [c.id, "screenshot"], [gone.id, "a-log"]]),
+    [{ contentType: "text/plain", bytes: encoder.encode("tool output") }, null, got, null],
+  );
+  assert.deepEqual(await store.attachmentsOf([]), []);
+  await rejectsCode(() => store.attachmentsOf([["not an id", "k"]]), InvalidInputError, "INVALID_INPUT");
 
   let m = store.metrics();
   assert.equal(m.attachments, 2);
