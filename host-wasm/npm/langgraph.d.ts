@@ -7,6 +7,7 @@ import type {
   CheckpointListOptions,
   CheckpointMetadata,
   CheckpointTuple,
+  DeltaChannelHistory,
   PendingWrite,
   SerializerProtocol,
 } from "@langchain/langgraph-checkpoint";
@@ -52,6 +53,36 @@ export declare class RewindSaver extends BaseCheckpointSaver<number> {
   ): Promise<RunnableConfig>;
   putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath?: string): Promise<void>;
   deleteThread(threadId: string): Promise<void>;
+  /**
+   * The writes and seed each DeltaChannel replays at a checkpoint: one walk over the stored
+   * envelopes and write names, deserialising only the writes of these channels and their seeds
+   * (the same answer as LangGraph's default walk).
+   */
+  getDeltaChannelHistory(options: {
+    config: RunnableConfig;
+    channels: string[];
+  }): Promise<Record<string, DeltaChannelHistory>>;
+
+  /**
+   * LangGraph's `prune` (Python's base declares it; a rewind extension until LangGraph.js does):
+   * `"keep_latest"` (the default) keeps the newest checkpoint of each namespace of each thread,
+   * with its pending writes and the ancestors its delta channels replay, and removes the rest;
+   * `"delete"` deletes the threads. Threads that do not exist are skipped.
+   */
+  prune(threadIds: string[], strategy?: "keep_latest" | "delete"): Promise<void>;
+  /**
+   * LangGraph's `copyThread` (a rewind extension, see `prune`): every checkpoint of the source
+   * thread, in every namespace, with its metadata and pending writes, under the target thread,
+   * with the same checkpoint ids. Copies share the source's chunks. A missing source copies
+   * nothing; a target that has checkpoints is refused.
+   */
+  copyThread(sourceThreadId: string, targetThreadId: string): Promise<void>;
+  /**
+   * LangGraph's `deleteForRuns` (a rewind extension, see `prune`): removes the checkpoints whose
+   * metadata `run_id` is one of these, with their pending writes, in every thread and
+   * namespace, except those a remaining checkpoint's delta channels replay.
+   */
+  deleteForRuns(runIds: string[]): Promise<void>;
 
   /** The rewind session id of a thread (whether or not it exists yet). */
   sessionId(threadId: string): Id;

@@ -15,6 +15,7 @@ import { createRequire } from "node:module";
 const pkgDir = fileURLToPath(new URL("..", import.meta.url));
 const tsc = join(pkgDir, "node_modules", "typescript", "bin", "tsc");
 const fixture = fileURLToPath(new URL("./fixtures/usage.ts", import.meta.url));
+const langgraphFixture = fileURLToPath(new URL("./fixtures/langgraph-usage.ts", import.meta.url));
 const TSC_FLAGS = [
   "--noEmit",
   "--strict",
@@ -31,9 +32,9 @@ const TSC_FLAGS = [
 ];
 
 /** Runs tsc on `files` in `cwd`; resolves to { status, output }. */
-function compile(cwd, files) {
+function compile(cwd, files, flags = TSC_FLAGS) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [tsc, ...TSC_FLAGS, ...files], { cwd });
+    const child = spawn(process.execPath, [tsc, ...flags, ...files], { cwd });
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));
@@ -55,6 +56,7 @@ describe("TypeScript", () => {
   let project;
   let good;
   let wrong;
+  let langgraph;
 
   before(async () => {
     // A consumer project: the package is reached by its name, through node_modules.
@@ -62,10 +64,15 @@ describe("TypeScript", () => {
     writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
     mkdirSync(join(project, "node_modules"));
     symlinkSync(pkgDir, join(project, "node_modules", "rewind-store"), "dir");
+    // LangGraph's packages, the saver's peer dependency.
+    symlinkSync(join(pkgDir, "node_modules", "@langchain"), join(project, "node_modules", "@langchain"), "dir");
     copyFileSync(fixture, join(project, "usage.ts"));
+    copyFileSync(langgraphFixture, join(project, "langgraph-usage.ts"));
     writeFileSync(join(project, "wrong.ts"), WRONG);
-    // Both compilations at once (two cores).
     [good, wrong] = await Promise.all([compile(project, ["usage.ts"]), compile(project, ["wrong.ts"])]);
+    // LangChain's types name web platform classes (URL, AbortSignal, streams) and newer symbols.
+    const withDom = TSC_FLAGS.map((f, i) => (TSC_FLAGS[i - 1] === "--lib" ? "esnext,dom" : f));
+    langgraph = await compile(project, ["langgraph-usage.ts"], withDom);
   });
 
   after(() => {
@@ -75,6 +82,11 @@ describe("TypeScript", () => {
   test("the usage fixture compiles under --strict (every @ts-expect-error is an error)", () => {
     assert.equal(good.status, 0, `tsc failed:\n${good.output}`);
     assert.equal(good.output.trim(), "");
+  });
+
+  test("the RewindSaver fixture compiles under --strict (every @ts-expect-error is an error)", () => {
+    assert.equal(langgraph.status, 0, `tsc failed:\n${langgraph.output}`);
+    assert.equal(langgraph.output.trim(), "");
   });
 
   test("the fixture covers the misuse it claims to", () => {
@@ -171,5 +183,24 @@ describe("index.d.ts matches the runtime", async () => {
     assert.deepEqual([...codes].sort(), Object.keys(expectedClass).sort(), "the ErrorCode union");
     for (const cls of new Set(Object.values(expectedClass))) assert.ok(classes.has(cls), cls);
     assert.ok(Store && RewindError);
+  });
+});
+
+describe("langgraph.d.ts matches the runtime", async () => {
+  const require = createRequire(import.meta.url);
+  const ts = require("typescript");
+  const dts = readFileSync(join(pkgDir, "dist", "langgraph.d.ts"), "utf8");
+  const source = ts.createSourceFile("langgraph.d.ts", dts, ts.ScriptTarget.ES2022, true);
+  const saver = source.statements.find((s) => ts.isClassDeclaration(s) && s.name?.text === "RewindSaver");
+  const { RewindSaver } = await import("../dist/node/langgraph/index.js");
+
+  test("every declared RewindSaver method exists", () => {
+    const methods = saver.members.filter((m) => ts.isMethodDeclaration(m)).map((m) => [m.name.getText(source), m]);
+    assert.ok(methods.length >= 16, `${methods.length} methods declared`);
+    for (const [name, m] of methods) {
+      const isStatic = m.modifiers?.some((x) => x.kind === ts.SyntaxKind.StaticKeyword);
+      const owner = isStatic ? RewindSaver : RewindSaver.prototype;
+      assert.equal(typeof owner[name], "function", `${name} is declared but missing`);
+    }
   });
 });

@@ -67,7 +67,20 @@ export function envelopeType(ct) {
   return ct === CT_ENVELOPE ? ENVELOPE_V2 : serdeType(CT_CHECKPOINT, ct);
 }
 
-export const utf8Length = (text) => encoder.encode(text).length;
+/** The UTF-8 length of a string (a lone surrogate counts as U+FFFD, 3 bytes), without encoding it. */
+export function utf8Length(text) {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // a pair: 4 bytes for 2 units
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
 
 export const hasOwn = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
 

@@ -293,33 +293,47 @@ export class RewindSaver extends BaseCheckpointSaver {
       const ids = space.sort();
       entry = space.entries.get(ids[ids.length - 1]);
     }
-    const target = entry ? await this.#envelope(entry) : null;
+    const target = entry ? await this.#walkInfo(entry) : null;
     const remaining = new Set(channels);
     const memo = new Map();
+    /** The writes to read: [slot in its block, rid, key], fetched after the walk. */
+    const wanted = [];
     let parentId = target?.parent;
     while (parentId !== undefined && parentId !== null && remaining.size > 0) {
       const up = space.entries.get(parentId);
-      const env = up ? await this.#envelope(up) : null;
-      if (!env) break;
+      // What the entries already hold is read without a turn of the event loop.
+      if (!up || (up.holds === undefined && !(await this.#walkInfo(up)))) break;
       const block = [];
-      if (!up.bare) {
-        for (const r of await this.#writeRecords(up.rid)) {
-          if (!remaining.has(r.channel)) continue;
-          const a = await this.store.attachment(up.rid, r.key);
-          if (!a) continue;
-          const type = serdeType(CT_WRITE, a.contentType) ?? "json";
-          block.push([r.taskId, r.channel, await this.serde.loadsTyped(type, a.bytes)]);
-        }
+      const records = up.bare ? [] : (up.records ?? (await this.#recordsOf(up)));
+      for (const r of records) {
+        if (!remaining.has(r.channel)) continue;
+        const slot = [r.taskId, r.channel, undefined];
+        block.push(slot);
+        wanted.push([slot, up.rid, r.key]);
       }
       blocks.push(block);
-      for (const ch of [...remaining]) {
-        const found = await this.#channelValue(cat, ns, up, env, ch, memo);
+      for (const ch of remaining) {
+        if (!up.holds.includes(ch)) continue;
+        const env = await this.#envelope(up);
+        const found = env ? await this.#channelValue(cat, ns, up, env, ch, memo) : NOT_STORED;
         if (found === NOT_STORED || found.value === undefined) continue;
         seeds.set(ch, found.value);
         remaining.delete(ch);
       }
-      parentId = env.parent;
+      parentId = up.parent;
     }
+    // The writes' bytes in one call, then the serde.
+    const found = await this.store.attachmentsOf(wanted.map(([, rid, key]) => [rid, key]));
+    for (let i = 0; i < wanted.length; i++) {
+      const [slot] = wanted[i];
+      const a = found[i];
+      if (!a) {
+        slot[2] = MISSING_WRITE;
+        continue;
+      }
+      slot[2] = await this.serde.loadsTyped(serdeType(CT_WRITE, a.contentType) ?? "json", a.bytes);
+    }
+    for (let i = 0; i < blocks.length; i++) blocks[i] = blocks[i].filter((w) => w[2] !== MISSING_WRITE);
     return done();
   }
 
@@ -408,7 +422,7 @@ export class RewindSaver extends BaseCheckpointSaver {
       channel_versions: cp.channel_versions ?? {},
       versions_seen: cp.versions_seen ?? {},
     };
-    const pendingWrites = entry.bare ? [] : await this.#writes(entry.rid);
+    const pendingWrites = entry.bare ? [] : await this.#writes(entry);
     if (checkpoint.v < 4 && env.parent !== undefined && env.parent !== null) {
       await this.#migratePendingSends(cat, ns, env.parent, checkpoint);
     }
@@ -476,8 +490,9 @@ export class RewindSaver extends BaseCheckpointSaver {
   }
 
   /** Pending writes of a checkpoint in writesSortKey order: [taskId, channel, value][]. */
-  async #writes(rid) {
-    const records = await this.#writeRecords(rid);
+  async #writes(entry) {
+    const rid = entry.rid;
+    const records = await this.#recordsOf(entry);
     const out = [];
     for (const r of records) {
       const a = await this.store.attachment(rid, r.key);
@@ -486,6 +501,28 @@ export class RewindSaver extends BaseCheckpointSaver {
       out.push([r.taskId, r.channel, await this.serde.loadsTyped(type, a.bytes)]);
     }
     return out;
+  }
+
+  /** The write records of a catalogue entry (#writeRecords), kept on the entry until it gets writes. */
+  async #recordsOf(entry) {
+    if (entry.bare) return [];
+    entry.records ??= await this.#writeRecords(entry.rid);
+    return entry.records;
+  }
+
+  /**
+   * An entry with what a walk up its thread needs, from its envelope the first time (then kept
+   * on the entry): `parent` (the LangGraph parent id, or null) and `holds` (the channels it has
+   * a value of). Null when the checkpoint is gone.
+   */
+  async #walkInfo(entry) {
+    if (entry.holds === undefined) {
+      const env = await this.#envelope(entry);
+      if (!env) return null;
+      entry.parent = env.parent ?? null;
+      entry.holds = [...Object.keys(env.blobs), ...Object.keys(env.inline), ...Object.keys(env.values)];
+    }
+    return entry;
   }
 
   /** The write attachments of a checkpoint, parsed and sorted. */
@@ -818,6 +855,9 @@ export class RewindSaver extends BaseCheckpointSaver {
     }
     if (parked) sh.parked.delete(key);
     entry.rid = rid;
+    const parentId = config.configurable?.checkpoint_id;
+    entry.parent = typeof parentId === "string" && parentId !== "" ? parentId : null;
+    entry.holds = [...Object.keys(held), ...fresh, ...Object.keys(embedded)];
     if (metaText !== undefined) entry.meta = metaText;
     cat.add(ns, entry);
     if (existing) await this.#retire(cat, existing.rid);
@@ -951,8 +991,9 @@ export class RewindSaver extends BaseCheckpointSaver {
 
   async #storeWrites(entry, batch) {
     const taken = new Set();
-    if (!entry.bare) for (const r of await this.#writeRecords(entry.rid)) taken.add(`${r.taskId}\u0000${r.idx}`);
+    if (!entry.bare) for (const r of await this.#recordsOf(entry)) taken.add(`${r.taskId}\u0000${r.idx}`);
     entry.bare = false;
+    entry.records = undefined;
     for (const a of this.#writeAttachments(batch, taken).values()) {
       await this.store.attach(entry.rid, a.key, a.contentType, a.bytes);
     }
@@ -1011,40 +1052,275 @@ export class RewindSaver extends BaseCheckpointSaver {
    * chunks), so every kept checkpoint stays complete.
    */
   async compact(policy = {}, threadIds = undefined) {
+    const threads = this.#existingThreads(threadIds ?? this.#shared.threads().map((t) => t.thread));
+    const sessions = policy.sessions ?? threads.map((t) => t.sid);
+    if (sessions.length === 0) return this.#remove([], new Set());
+    const plan = this.store.planCompaction({ ...policy, sessions });
+    return this.#remove(threads, new Set(plan.remove.map((r) => r.id)));
+  }
+
+  /**
+   * LangGraph's `prune` (declared by its Python base; a rewind extension in JavaScript until
+   * LangGraph.js declares it). `"keep_latest"` keeps, in each namespace of each thread, the
+   * checkpoint `list()` shows first (the newest id) with its pending writes, and removes the
+   * rest; `"delete"` removes the threads. DeltaChannel-aware: the kept checkpoint also keeps the
+   * ancestors (and their writes) its delta channels replay, back to the nearest one holding
+   * their value (a DeltaSnapshot), so its state reads back the same. Threads that do not exist
+   * are skipped. Space is reclaimed by rewind's compaction.
+   */
+  async prune(threadIds, strategy = "keep_latest") {
+    if (!Array.isArray(threadIds)) throw new TypeError("prune: threadIds must be an array of thread ids");
+    if (strategy !== "keep_latest" && strategy !== "delete") {
+      throw new TypeError(`prune: unknown strategy ${JSON.stringify(strategy)} (keep_latest or delete)`);
+    }
+    const threads = this.#existingThreads(threadIds);
+    if (strategy === "delete") {
+      for (const t of threads) await this.deleteThread(t.thread);
+      return;
+    }
+    const removing = new Set();
+    for (const { sid } of threads) {
+      const cat = this.#shared.catalogue(sid);
+      const keep = new Set();
+      for (const space of cat.namespaces.values()) {
+        const ids = space.sort();
+        const latest = space.entries.get(ids[ids.length - 1]);
+        if (!latest) continue;
+        keep.add(latest.rid);
+        for (const rid of await this.#replayed(space, latest)) keep.add(rid);
+      }
+      for (const rid of cat.rids.keys()) if (!keep.has(rid)) removing.add(rid);
+    }
+    await this.#remove(threads, removing);
+  }
+
+  /**
+   * LangGraph's `copyThread` (see prune): every checkpoint of `sourceThreadId`, in every
+   * namespace, with its metadata and pending writes, under `targetThreadId` with the same
+   * checkpoint ids. Copies share their chunks with the source: a copy costs its records, not its
+   * values' bytes. A source that does not exist copies nothing; a target that already has
+   * checkpoints is refused (an Error), so two threads are never merged.
+   */
+  async copyThread(sourceThreadId, targetThreadId) {
+    requireString(sourceThreadId, "source thread_id");
+    requireString(targetThreadId, "target thread_id");
+    const sh = this.#shared;
+    const source = sh.sid(sourceThreadId);
+    if (!sh.exists(source)) return;
+    const target = sh.sid(targetThreadId);
+    if (sh.exists(target) && this.store.session(target).checkpoints > 0) {
+      throw new Error(`copyThread: thread ${JSON.stringify(targetThreadId)} already has checkpoints`);
+    }
+    if (source === target) return;
+    const cat = sh.catalogue(source);
+    // In the order they were written: parents and value holders before the checkpoints naming them.
+    const entries = [];
+    for (const [ns, space] of cat.namespaces) {
+      for (const entry of space.entries.values()) entries.push({ ns, entry, seq: this.store.get(entry.rid).seq });
+    }
+    entries.sort((a, b) => a.seq - b.seq);
+    const copies = new Map();
+    for (const { ns, entry } of entries) await this.#copyEntry(cat, ns, entry, targetThreadId, copies);
+  }
+
+  /**
+   * LangGraph's `deleteForRuns` (see prune): removes every checkpoint whose metadata `run_id` is
+   * one of `runIds`, in every thread and namespace, with its pending writes. DeltaChannel-aware:
+   * a checkpoint of such a run that a checkpoint staying behind replays its delta channels from
+   * (its writes, or the snapshot it stops at) stays, so no state that reads back today reads
+   * back differently after.
+   */
+  async deleteForRuns(runIds) {
+    if (!Array.isArray(runIds)) throw new TypeError("deleteForRuns: runIds must be an array of run ids");
+    const runs = new Set(runIds.filter((r) => r !== undefined && r !== null).map(String));
+    if (runs.size === 0) return;
+    const threads = this.#existingThreads(this.#shared.threads().map((t) => t.thread));
+    const removing = new Set();
+    for (const { sid } of threads) {
+      const cat = this.#shared.catalogue(sid);
+      for (const space of cat.namespaces.values()) {
+        const doomed = new Set();
+        const envelopes = new Map();
+        for (const entry of space.entries.values()) {
+          const env = await this.#envelope(entry);
+          if (!env) continue;
+          envelopes.set(entry.id, env);
+          const metadata = await this.#metadata(entry, env);
+          if (runs.has(String(metadata?.run_id))) doomed.add(entry.id);
+        }
+        if (doomed.size === 0) continue;
+        // What the checkpoints that stay replay: only those whose parent goes can reach one
+        // (a checkpoint replays at most its parent and what its parent replays).
+        const needed = new Set();
+        for (const entry of space.entries.values()) {
+          if (doomed.has(entry.id)) continue;
+          const parent = envelopes.get(entry.id)?.parent;
+          if (parent === undefined || parent === null || !doomed.has(parent)) continue;
+          for (const rid of await this.#replayed(space, entry)) needed.add(rid);
+        }
+        for (const id of doomed) {
+          const entry = space.entries.get(id);
+          if (!needed.has(entry.rid)) removing.add(entry.rid);
+        }
+      }
+    }
+    if (removing.size > 0) await this.#remove(threads, removing);
+  }
+
+  /**
+   * The ancestors (rewind ids) whose writes and values `entry`'s delta channels are rebuilt
+   * from: LangGraph names a checkpoint's delta channels without a snapshot in its metadata
+   * (`counters_since_delta_snapshot`); for each, the walk up the parent chain goes to the
+   * nearest ancestor holding its value, as getDeltaChannelHistory's does.
+   */
+  async #replayed(space, entry) {
+    const env = await this.#envelope(entry);
+    if (!env) return [];
+    const metadata = await this.#metadata(entry, env);
+    const counters = metadata?.counters_since_delta_snapshot;
+    const remaining = new Set(counters && typeof counters === "object" ? Object.keys(counters) : []);
+    for (const ch of remaining) if (holds(env, ch)) remaining.delete(ch);
+    const out = [];
+    let parentId = env.parent;
+    while (remaining.size > 0 && parentId !== undefined && parentId !== null) {
+      const up = space.entries.get(parentId);
+      const upEnv = up ? await this.#envelope(up) : null;
+      if (!upEnv) break;
+      out.push(up.rid);
+      for (const ch of [...remaining]) if (holds(upEnv, ch)) remaining.delete(ch);
+      parentId = upEnv.parent;
+    }
+    return out;
+  }
+
+  /**
+   * Writes a copy of a checkpoint under another thread: its envelope (version 2, naming the
+   * copies of its value holders), its own values, metadata and writes as stored (no serde).
+   */
+  async #copyEntry(cat, ns, entry, targetThread, copies) {
     const sh = this.#shared;
     const store = this.store;
-    const threads = (threadIds ?? sh.threads().map((t) => t.thread))
+    const env = await this.#envelope(entry);
+    if (!env) return;
+    const sid = await sh.ensureSession(targetThread);
+    const targetCat = sh.catalogue(sid);
+    const attachments = [];
+    const held = {};
+    const own = [];
+    const inline = { ...env.inline };
+    for (const [ch, owner] of Object.entries(env.blobs)) {
+      const copy = owner === null ? undefined : copies.get(owner);
+      if (copy !== undefined) {
+        held[ch] = copy;
+        continue;
+      }
+      // Its own value, or one whose holder is not copied: the value's bytes go with the copy.
+      const found = await this.#value(cat, ns, entry, env, ch, owner, null);
+      if (!found) throw valueGone(entry, ch, owner);
+      attachments.push({ key: valueKey(ch), contentType: valueContentType(CT_VALUE, found.type), bytes: found.bytes });
+      own.push(ch);
+    }
+    // Metadata: rewind's when it holds it exactly, else as stored.
+    const metadata = await this.#metadata(entry, env);
+    const { mirror, exact } = mirrorMetadata(metadata);
+    const alone = exact ? null : await this.#attachmentBytes(entry.rid, METADATA_KEY);
+    if (!exact && !alone) {
+      const [type, data] = await this.serde.dumpsTyped(metadata);
+      attachments.push({ key: METADATA_KEY, contentType: valueContentType(CT_METADATA, type), bytes: asBytes(data) });
+    } else if (alone) attachments.push(alone);
+    for (const key of this.#attachmentKeys(entry.rid)) {
+      if (!key.startsWith(WRITE_KEY) && !key.startsWith(LONG_WRITE_KEY) && !key.startsWith(LONG_WRITE_NAME)) continue;
+      const a = await this.#attachmentBytes(entry.rid, key);
+      if (a) attachments.push(a);
+    }
+    const cp = env.checkpoint;
+    const tail = {};
+    if (env.parent !== undefined && env.parent !== null) tail.p = env.parent;
+    if (own.length > 0) tail.a = own;
+    if (Object.keys(inline).length > 0) tail.i = inline;
+    if (Object.keys(env.values).length > 0) tail.e = env.values;
+    if (Object.keys(held).length > 0) tail.o = held;
+    if (!exact) tail.ma = 1;
+    const head = JSON.stringify({ v: cp.v, ts: cp.ts, cv: cp.channel_versions, vs: cp.versions_seen });
+    const rewindParent = env.parent != null ? targetCat.get(ns, env.parent) : undefined;
+    const rns = rewindNamespace(ns);
+    // The LangGraph id is the source's rewind id already: the copy's is derived from it.
+    const rid = this.#derivedId(targetThread, ns, cp.id);
+    const original = store.get(entry.rid);
+    const input = {
+      session: sid,
+      message: original.message,
+      state: envelopeBytes(head, tail),
+      contentType: CT_ENVELOPE,
+      tags: original.tags,
+      trigger: { kind: "automatic", reason: "langgraph" },
+      namespace: rns,
+      attachments,
+      id: rid,
+      metadata: { ...mirror },
+    };
+    if (rns !== ns) mirrorString(input.metadata, NS_KEY, ns);
+    mirrorString(input.metadata, ID_KEY, cp.id);
+    if (rewindParent) input.parent = rewindParent.rid;
+    else input.root = true;
+    sh.own.add(rid);
+    try {
+      await store.save(input);
+    } finally {
+      sh.own.delete(rid);
+    }
+    const copy = { id: cp.id, rid, type: ENVELOPE_V2, bare: entry.bare };
+    if (exact) copy.meta = JSON.stringify(metadata);
+    targetCat.add(ns, copy);
+    copies.set(entry.rid, rid);
+  }
+
+  /** An attachment as stored ({ key, contentType, bytes }), or null. */
+  async #attachmentBytes(rid, key) {
+    const a = await this.store.attachment(rid, key);
+    return a ? { key, contentType: a.contentType, bytes: a.bytes } : null;
+  }
+
+  /** The named threads that exist: [{ thread, sid }]. */
+  #existingThreads(threadIds) {
+    const sh = this.#shared;
+    return threadIds
       .map((t) => ({ thread: t, sid: sh.sid(requireString(t, "thread_id")) }))
       .filter((t) => sh.exists(t.sid));
-    const sessions = policy.sessions ?? threads.map((t) => t.sid);
-    if (sessions.length === 0) {
-      return { removed: 0, rehomed: 0, logBytesBefore: store.metrics().logBytes, logBytesAfter: store.metrics().logBytes };
+  }
+
+  /**
+   * Removes checkpoints (rewind ids) of these threads with rewind's compaction, after copying the
+   * channel values that checkpoints staying behind take from them to those checkpoints
+   * (deduplicated: no new chunks).
+   */
+  async #remove(threads, removing) {
+    const store = this.store;
+    if (removing.size === 0) {
+      const bytes = store.metrics().logBytes;
+      return { removed: 0, rehomed: 0, logBytesBefore: bytes, logBytesAfter: bytes };
     }
-    const plan = store.planCompaction({ ...policy, sessions });
-    const removing = new Set(plan.remove.map((r) => r.id));
     let rehomed = 0;
-    if (removing.size > 0) {
-      for (const { sid } of threads) {
-        const cat = sh.catalogue(sid);
-        for (const [ns, space] of cat.namespaces) {
-          for (const entry of space.entries.values()) {
-            if (removing.has(entry.rid)) continue;
-            const env = await this.#envelope(entry);
-            if (!env) continue;
-            for (const [channel, owner] of Object.entries(env.blobs ?? {})) {
-              if (owner === null || !removing.has(owner)) continue;
-              const key = valueKey(channel);
-              if (await store.attachment(entry.rid, key)) continue;
-              const found = await this.#value(cat, ns, entry, env, channel, owner, null);
-              if (!found) continue;
-              await store.attach(entry.rid, key, valueContentType(CT_VALUE, found.type), found.bytes);
-              rehomed += 1;
-            }
+    for (const { sid } of threads) {
+      const cat = this.#shared.catalogue(sid);
+      for (const [ns, space] of cat.namespaces) {
+        for (const entry of space.entries.values()) {
+          if (removing.has(entry.rid)) continue;
+          const env = await this.#envelope(entry);
+          if (!env) continue;
+          for (const [channel, owner] of Object.entries(env.blobs ?? {})) {
+            if (owner === null || !removing.has(owner)) continue;
+            const key = valueKey(channel);
+            if (await store.attachment(entry.rid, key)) continue;
+            const found = await this.#value(cat, ns, entry, env, channel, owner, null);
+            if (!found) continue;
+            await store.attach(entry.rid, key, valueContentType(CT_VALUE, found.type), found.bytes);
+            rehomed += 1;
           }
         }
       }
     }
-    const report = await store.applyCompaction(plan);
+    const report = await store.applyCompaction({ remove: [...removing].map((id) => ({ id })) });
     return { ...report, rehomed };
   }
 
@@ -1066,6 +1342,14 @@ export class RewindSaver extends BaseCheckpointSaver {
   }
 }
 
+
+/** Whether an envelope holds a value for `channel` (itself, inline, or through a holder). */
+function holds(env, channel) {
+  return hasOwn(env.values, channel) || hasOwn(env.inline, channel) || hasOwn(env.blobs, channel);
+}
+
+/** A write whose attachment went while it was read (a concurrent deletion): left out. */
+const MISSING_WRITE = Symbol("missing write");
 
 /** What #channelValue answers for a channel a checkpoint does not have. */
 const NOT_STORED = Symbol("not stored");
