@@ -50,6 +50,36 @@ fn parse<T: DeserializeOwned>(json: &str, what: &str) -> Result<T, JsValue> {
     serde_json::from_str(json).map_err(|e| invalid(format!("{what}: {e}")))
 }
 
+/// `[checkpoint id, key]` pairs as the package packs them: a `u32` count, then for each pair
+/// the id and the key, each a `u32` byte length (little-endian) and that many bytes of UTF-8.
+fn unpack_pairs(bytes: &[u8]) -> Result<Vec<(&str, &str)>, JsValue> {
+    let bad = || invalid("attachments: a malformed list of [checkpoint id, key]".to_string());
+    let mut rest = bytes;
+    let mut take = |n: usize| -> Result<&[u8], JsValue> {
+        let (head, tail) = rest.split_at_checked(n).ok_or_else(bad)?;
+        rest = tail;
+        Ok(head)
+    };
+    let u32_at = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+    let count = u32_at(take(4)?);
+    // Each pair takes at least 8 bytes: a count the bytes cannot hold allocates nothing.
+    if count > bytes.len() / 8 {
+        return Err(bad());
+    }
+    let mut pairs = Vec::with_capacity(count);
+    for _ in 0..count {
+        let len = u32_at(take(4)?);
+        let id = std::str::from_utf8(take(len)?).map_err(|_| bad())?;
+        let len = u32_at(take(4)?);
+        let key = std::str::from_utf8(take(len)?).map_err(|_| bad())?;
+        pairs.push((id, key));
+    }
+    if !rest.is_empty() {
+        return Err(bad());
+    }
+    Ok(pairs)
+}
+
 /// The checkpoint a packed buffer describes (see [`rewind_core::api::packed`]).
 fn new_checkpoint(packed: &[u8]) -> Result<rewind_core::NewCheckpoint<'_>, JsValue> {
     let (input, bytes) = api::unpack_checkpoint(packed).map_err(to_js)?;
@@ -477,14 +507,14 @@ impl WasmStore {
         Ok(found.map(|(_, bytes)| bytes))
     }
 
-    /// Many attachments in one call (`pairs`: JSON `[[checkpoint id, key], ...]`): for each, in
-    /// order, `u32::MAX` when the checkpoint or the attachment is gone, else the content type
-    /// and the bytes, each as a `u32` length (little-endian) and that many bytes.
+    /// Many attachments in one call (`pairs`: see [`unpack_pairs`]): for each, in order,
+    /// `u32::MAX` when the checkpoint or the attachment is gone, else the content type and the
+    /// bytes, each as a `u32` length (little-endian) and that many bytes.
     #[wasm_bindgen(js_name = attachmentsOf)]
-    pub fn attachments_of(&self, pairs: &str) -> Result<Vec<u8>, JsValue> {
-        let pairs: Vec<(String, String)> = parse(pairs, "attachments")?;
+    pub fn attachments_of(&self, pairs: &[u8]) -> Result<Vec<u8>, JsValue> {
+        let pairs = unpack_pairs(pairs)?;
         let mut out = Vec::new();
-        for (id, key) in &pairs {
+        for (id, key) in pairs {
             let found = match self.store.attachment(checkpoint_id(id)?, key) {
                 Ok(found) => found,
                 Err(rewind_core::Error::CheckpointNotFound(_)) => None,
@@ -505,10 +535,10 @@ impl WasmStore {
 
     /// The log positions `attachmentsOf(pairs)` would read that are not held yet.
     #[wasm_bindgen(js_name = attachmentsMissing)]
-    pub fn attachments_missing(&self, pairs: &str) -> Result<Vec<f64>, JsValue> {
-        let pairs: Vec<(String, String)> = parse(pairs, "attachments")?;
+    pub fn attachments_missing(&self, pairs: &[u8]) -> Result<Vec<f64>, JsValue> {
+        let pairs = unpack_pairs(pairs)?;
         let mut extents = Vec::new();
-        for (id, key) in &pairs {
+        for (id, key) in pairs {
             match self.store.attachment_extents(checkpoint_id(id)?, key) {
                 Ok(found) => extents.extend(found),
                 Err(rewind_core::Error::CheckpointNotFound(_)) => {}

@@ -1,7 +1,9 @@
-// A checkpoint to create, packed for the engine: its description and its bytes in one buffer
-// (the layout is documented in core/src/api/packed.rs), written into a buffer reused from call
-// to call. The input is checked here as the engine's JSON reader would check it: unknown fields,
-// wrong types and strings with lone surrogates are InvalidInputErrors.
+// Inputs packed for the engine into a buffer reused from call to call, so nothing is turned into
+// JSON text and parsed back: a checkpoint to create (its description and its bytes; the layout
+// is documented in core/src/api/packed.rs), checked here as the engine's JSON reader would
+// check it — unknown fields, wrong types and strings with lone surrogates are
+// InvalidInputErrors; and the [checkpoint id, key] pairs of store.attachmentsOf (see
+// host-wasm/src/wasm_store.rs, unpack_pairs).
 
 import { makeError } from "./errors.js";
 
@@ -117,6 +119,22 @@ class Packer {
 }
 
 const packer = new Packer();
+const pairPacker = new Packer();
+
+/** Packs [checkpoint id, key] pairs: a u32 count, then each id and key as a string. A copy. */
+export function packPairs(pairs) {
+  const p = pairPacker;
+  p.at = 0;
+  p.u32(pairs.length);
+  for (const pair of pairs) {
+    if (!Array.isArray(pair) || pair.length !== 2) {
+      throw makeError("INVALID_INPUT", "attachmentsOf takes an array of [checkpointId, key]");
+    }
+    p.string(pair[0], "a checkpoint id");
+    p.string(pair[1], "an attachment key");
+  }
+  return p.buf.slice(0, p.at);
+}
 
 /**
  * Packs a checkpoint input for the engine's `checkpoint`, `save` and `autoCheckpoint`. Returns a

@@ -4,7 +4,7 @@
 // engine's own file stores (Node.js) decides when a sync makes writes durable.
 
 import { ClosedError, ReadOnlyError, LockedError, StorageFullError, makeError, wrapError } from "./errors.js";
-import { packCheckpoint, toJson } from "./packed.js";
+import { packCheckpoint, packPairs, toJson } from "./packed.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -614,8 +614,8 @@ export function createApi(glue, platform) {
     async attachmentsOf(pairs) {
       if (!Array.isArray(pairs)) throw makeError("INVALID_INPUT", "attachmentsOf takes an array of [checkpointId, key]");
       if (pairs.length === 0) return [];
-      const text = toJson(pairs, "the attachments asked for");
-      const out = await this.#read((e) => e.attachmentsOf(text), (e) => e.attachmentsMissing(text));
+      const packed = packPairs(pairs);
+      const out = await this.#read((e) => e.attachmentsOf(packed), (e) => e.attachmentsMissing(packed));
       const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
       const found = [];
       // Most attachments read together share a content type: decoded once.
