@@ -344,7 +344,7 @@ export class RewindSaver extends BaseCheckpointSaver {
   async #channelValue(cat, ns, entry, env, channel, memo) {
     if (hasOwn(env.values, channel)) return { value: env.values[channel] };
     if (hasOwn(env.inline, channel)) {
-      return { value: await this.serde.loadsTyped("json", encoder.encode(env.inline[channel])) };
+      return { value: await this.serde.loadsTyped("json", env.inline[channel]) };
     }
     if (!hasOwn(env.blobs, channel)) return NOT_STORED;
     const owner = env.blobs[channel];
@@ -409,8 +409,9 @@ export class RewindSaver extends BaseCheckpointSaver {
       }
       channelValues[channel] = await this.serde.loadsTyped(found.type, found.bytes);
     }
+    // The serde takes JSON as text (SerializerProtocol.loadsTyped accepts a string).
     for (const [channel, text] of Object.entries(env.inline ?? {})) {
-      channelValues[channel] = await this.serde.loadsTyped("json", encoder.encode(text));
+      channelValues[channel] = await this.serde.loadsTyped("json", text);
     }
     for (const [channel, value] of Object.entries(env.values ?? {})) channelValues[channel] = value;
     const cp = env.checkpoint;
@@ -438,7 +439,10 @@ export class RewindSaver extends BaseCheckpointSaver {
     return tuple;
   }
 
-  /** Bytes and type of a channel value, found at its owner (or where compaction moved it). */
+  /**
+   * Bytes and type of a channel value, found at its owner (or where compaction moved it): the
+   * bytes are a Uint8Array, or the JSON text of a value held in an envelope.
+   */
   async #value(cat, ns, entry, env, channel, owner, memo) {
     const key = valueKey(channel);
     const holder = owner ?? entry.rid;
@@ -469,12 +473,12 @@ export class RewindSaver extends BaseCheckpointSaver {
     return found;
   }
 
-  /** A value in the envelope of the checkpoint `rid` holding it, or undefined. */
+  /** A value in the envelope of the checkpoint `rid` holding it (its JSON text), or undefined. */
   async #heldInline(cat, rid, channel) {
     const holder = cat.rids.get(rid);
     const env = holder ? await this.#envelope(holder) : null;
     const text = env?.inline?.[channel];
-    return typeof text === "string" ? { type: "json", bytes: encoder.encode(text) } : undefined;
+    return typeof text === "string" ? { type: "json", bytes: text } : undefined;
   }
 
   async #attachment(rid, key, base = CT_VALUE) {
@@ -778,13 +782,13 @@ export class RewindSaver extends BaseCheckpointSaver {
     const key = key3(thread, ns, id);
     const parked = sh.parked.get(key);
     const entry = { id, rid: null, type: ENVELOPE_V2, bare: !parked };
-    const taken = new Set();
-    const writes = new Map();
-    if (parked) for (const batch of parked) this.#writeAttachments(batch, taken, writes);
     // Putting an id again replaces the checkpoint (as in MemorySaver) with a new rewind
     // checkpoint that keeps the old one's pending writes. The old one is deleted once the new one
     // is stored, or, when rewind children still read values from it, left out of the catalogue.
     const existing = cat.get(ns, id);
+    const taken = parked || existing ? new Set() : null;
+    const writes = new Map();
+    if (parked) for (const batch of parked) this.#writeAttachments(batch, taken, writes);
     if (existing) {
       for (const r of await this.#writeRecords(existing.rid)) {
         if (taken.has(`${r.taskId}\u0000${r.idx}`)) continue;
@@ -1217,7 +1221,7 @@ export class RewindSaver extends BaseCheckpointSaver {
       // Its own value, or one whose holder is not copied: the value's bytes go with the copy.
       const found = await this.#value(cat, ns, entry, env, ch, owner, null);
       if (!found) throw valueGone(entry, ch, owner);
-      attachments.push({ key: valueKey(ch), contentType: valueContentType(CT_VALUE, found.type), bytes: found.bytes });
+      attachments.push({ key: valueKey(ch), contentType: valueContentType(CT_VALUE, found.type), bytes: asBytes(found.bytes) });
       own.push(ch);
     }
     // Metadata: rewind's when it holds it exactly, else as stored.
@@ -1314,7 +1318,7 @@ export class RewindSaver extends BaseCheckpointSaver {
             if (await store.attachment(entry.rid, key)) continue;
             const found = await this.#value(cat, ns, entry, env, channel, owner, null);
             if (!found) continue;
-            await store.attach(entry.rid, key, valueContentType(CT_VALUE, found.type), found.bytes);
+            await store.attach(entry.rid, key, valueContentType(CT_VALUE, found.type), asBytes(found.bytes));
             rehomed += 1;
           }
         }
