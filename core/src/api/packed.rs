@@ -213,6 +213,7 @@ mod tests {
         out
     }
 
+    #[derive(Clone, Copy)]
     enum Part<'a> {
         Str(&'a str),
         None,
@@ -289,81 +290,34 @@ mod tests {
         assert!(input.split(&rest[..rest.len() - 1]).is_err());
     }
 
+    /// Session "s", message "m", no content type, namespace, id or parent, `flags`, then `rest`.
+    fn after_flags(flags: u8, rest: &[Part<'_>]) -> Vec<u8> {
+        let mut parts = vec![Str("s"), Str("m"), None, None, None, None, U8(flags)];
+        parts.extend_from_slice(rest);
+        pack(&parts)
+    }
+
+    fn refused(bytes: &[u8], what: &str) {
+        let err = unpack_checkpoint(bytes).unwrap_err().to_string();
+        assert!(err.contains(what), "{err}");
+    }
+
     #[test]
     fn wrong_versions_flags_counts_and_text_are_refused() {
         let mut bytes = full();
         bytes[0] = 2;
-        assert!(
-            unpack_checkpoint(&bytes)
-                .unwrap_err()
-                .to_string()
-                .contains("layout 2")
+        refused(&bytes, "layout 2");
+        refused(
+            &after_flags(0, &[None, None, None, U32(u32::MAX - 1)]),
+            "tags",
         );
-        let huge = pack(&[
-            Str("s"),
-            Str("m"),
-            None,
-            None,
-            None,
-            None,
-            U8(0),
-            None,
-            None,
-            None,
-            U32(u32::MAX - 1),
-        ]);
-        assert!(
-            unpack_checkpoint(&huge)
-                .unwrap_err()
-                .to_string()
-                .contains("tags")
-        );
-        let flags = pack(&[Str("s"), Str("m"), None, None, None, None, U8(4)]);
-        assert!(
-            unpack_checkpoint(&flags)
-                .unwrap_err()
-                .to_string()
-                .contains("flags")
-        );
+        refused(&after_flags(4, &[]), "flags");
         let mut latin1 = pack(&[Str("s")]);
         latin1.extend_from_slice(&1u32.to_le_bytes());
         latin1.push(0xff);
-        assert!(
-            unpack_checkpoint(&latin1)
-                .unwrap_err()
-                .to_string()
-                .contains("UTF-8")
-        );
-        let reason_alone = pack(&[
-            Str("s"),
-            Str("m"),
-            None,
-            None,
-            None,
-            None,
-            U8(0),
-            None,
-            Str("why"),
-        ]);
-        assert!(unpack_checkpoint(&reason_alone).is_err());
-        let not_object = pack(&[
-            Str("s"),
-            Str("m"),
-            None,
-            None,
-            None,
-            None,
-            U8(0),
-            None,
-            None,
-            Str("[1]"),
-        ]);
-        assert!(
-            unpack_checkpoint(&not_object)
-                .unwrap_err()
-                .to_string()
-                .contains("metadata")
-        );
+        refused(&latin1, "UTF-8");
+        refused(&after_flags(0, &[None, Str("why")]), "reason");
+        refused(&after_flags(0, &[None, None, Str("[1]")]), "metadata");
     }
 
     proptest::proptest! {

@@ -156,9 +156,14 @@ export class RewindSaver extends BaseCheckpointSaver {
 
   // ----- reads ------------------------------------------------------------------------------
 
-  async getTuple(config) {
+  /**
+   * Where a config points: its thread, namespace, checkpoint id ("" for the latest) and the
+   * thread's catalogue, once a put or writes of that checkpoint under way are done; null when
+   * it names no thread or a thread with no checkpoints.
+   */
+  async #locate(config) {
     const thread = config?.configurable?.thread_id;
-    if (thread === undefined || thread === null) return undefined;
+    if (thread === undefined || thread === null) return null;
     requireString(thread, "thread_id");
     const ns = namespaceOf(config);
     const id = getCheckpointId(config);
@@ -168,8 +173,14 @@ export class RewindSaver extends BaseCheckpointSaver {
       if (pending) await pending.catch(() => {});
     }
     const sid = sh.sid(thread);
-    if (!sh.exists(sid)) return undefined;
-    const cat = sh.catalogue(sid);
+    if (!sh.exists(sid)) return null;
+    return { thread, ns, id, cat: sh.catalogue(sid) };
+  }
+
+  async getTuple(config) {
+    const located = await this.#locate(config);
+    if (!located) return undefined;
+    const { thread, ns, id, cat } = located;
     if (id) {
       const entry = cat.get(ns, id);
       return entry ? this.#tuple(cat, entry, thread, ns, config, null) : undefined;
@@ -273,19 +284,9 @@ export class RewindSaver extends BaseCheckpointSaver {
       }
       return result;
     };
-    const thread = config?.configurable?.thread_id;
-    if (thread === undefined || thread === null) return done();
-    requireString(thread, "thread_id");
-    const ns = namespaceOf(config);
-    const id = getCheckpointId(config);
-    const sh = this.#shared;
-    if (id) {
-      const pending = sh.inflight.get(key3(thread, ns, id));
-      if (pending) await pending.catch(() => {});
-    }
-    const sid = sh.sid(thread);
-    if (!sh.exists(sid)) return done();
-    const cat = sh.catalogue(sid);
+    const located = await this.#locate(config);
+    if (!located) return done();
+    const { ns, id, cat } = located;
     const space = cat.ns(ns);
     let entry;
     if (id) entry = space?.entries.get(id);
