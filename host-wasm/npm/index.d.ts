@@ -436,6 +436,11 @@ export class Store {
   get(id: Id): Checkpoint;
   /** The exact state bytes. */
   state(id: Id): Promise<Uint8Array>;
+  /**
+   * Many states in one call: for each id, in order, its bytes, or null when the checkpoint is
+   * gone. The bytes are views of one buffer (copy one to keep it without the rest).
+   */
+  statesOf(ids: Id[]): Promise<(Uint8Array | null)[]>;
   /** The state parsed as JSON. */
   stateJson(id: Id): Promise<Json>;
   /** Returns the state and moves the session head there: the next checkpoint forks from it. */

@@ -50,10 +50,10 @@ fn parse<T: DeserializeOwned>(json: &str, what: &str) -> Result<T, JsValue> {
     serde_json::from_str(json).map_err(|e| invalid(format!("{what}: {e}")))
 }
 
-/// `[checkpoint id, key]` pairs as the package packs them: a `u32` count, then for each pair
-/// the id and the key, each a `u32` byte length (little-endian) and that many bytes of UTF-8.
-fn unpack_pairs(bytes: &[u8]) -> Result<Vec<(&str, &str)>, JsValue> {
-    let bad = || invalid("attachments: a malformed list of [checkpoint id, key]".to_string());
+/// Strings as the package packs them (`src/packed.js`, `packStrings`): a `u32` count, then
+/// each string as a `u32` byte length (little-endian) and that many bytes of UTF-8.
+fn unpack_strings(bytes: &[u8]) -> Result<Vec<&str>, JsValue> {
+    let bad = || invalid("a malformed list of strings".to_string());
     let mut rest = bytes;
     let mut take = |n: usize| -> Result<&[u8], JsValue> {
         let (head, tail) = rest.split_at_checked(n).ok_or_else(bad)?;
@@ -62,22 +62,30 @@ fn unpack_pairs(bytes: &[u8]) -> Result<Vec<(&str, &str)>, JsValue> {
     };
     let u32_at = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
     let count = u32_at(take(4)?);
-    // Each pair takes at least 8 bytes: a count the bytes cannot hold allocates nothing.
-    if count > bytes.len() / 8 {
+    // Each string takes at least 4 bytes: a count the bytes cannot hold allocates nothing.
+    if count > bytes.len() / 4 {
         return Err(bad());
     }
-    let mut pairs = Vec::with_capacity(count);
+    let mut strings = Vec::with_capacity(count);
     for _ in 0..count {
         let len = u32_at(take(4)?);
-        let id = std::str::from_utf8(take(len)?).map_err(|_| bad())?;
-        let len = u32_at(take(4)?);
-        let key = std::str::from_utf8(take(len)?).map_err(|_| bad())?;
-        pairs.push((id, key));
+        strings.push(std::str::from_utf8(take(len)?).map_err(|_| bad())?);
     }
     if !rest.is_empty() {
         return Err(bad());
     }
-    Ok(pairs)
+    Ok(strings)
+}
+
+/// `[checkpoint id, key]` pairs: packed strings, id and key in turn.
+fn unpack_pairs(bytes: &[u8]) -> Result<Vec<(&str, &str)>, JsValue> {
+    let strings = unpack_strings(bytes)?;
+    if strings.len() % 2 != 0 {
+        return Err(invalid(
+            "attachments: a checkpoint id without its key".to_string(),
+        ));
+    }
+    Ok(strings.chunks_exact(2).map(|p| (p[0], p[1])).collect())
 }
 
 /// The checkpoint a packed buffer describes (see [`rewind_core::api::packed`]).
@@ -409,6 +417,41 @@ impl WasmStore {
     /// A checkpoint's state bytes.
     pub fn state(&self, id: &str) -> Result<Vec<u8>, JsValue> {
         self.store.state(checkpoint_id(id)?).map_err(to_js)
+    }
+
+    /// Many states in one call (`ids`: packed strings, see [`unpack_strings`]): for each, in
+    /// order, `u32::MAX` when the checkpoint is gone, else the state as a `u32` length
+    /// (little-endian) and that many bytes.
+    #[wasm_bindgen(js_name = statesOf)]
+    pub fn states_of(&self, ids: &[u8]) -> Result<Vec<u8>, JsValue> {
+        let mut out = Vec::new();
+        for id in unpack_strings(ids)? {
+            match self.store.state(checkpoint_id(id)?) {
+                Ok(bytes) => {
+                    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                    out.extend_from_slice(&bytes);
+                }
+                Err(rewind_core::Error::CheckpointNotFound(_)) => {
+                    out.extend_from_slice(&u32::MAX.to_le_bytes());
+                }
+                Err(e) => return Err(to_js(e)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The log positions `statesOf(ids)` would read that are not held yet.
+    #[wasm_bindgen(js_name = statesMissing)]
+    pub fn states_missing(&self, ids: &[u8]) -> Result<Vec<f64>, JsValue> {
+        let mut extents = Vec::new();
+        for id in unpack_strings(ids)? {
+            match self.store.state_extents(checkpoint_id(id)?) {
+                Ok(found) => extents.extend(found),
+                Err(rewind_core::Error::CheckpointNotFound(_)) => {}
+                Err(e) => return Err(to_js(e)),
+            }
+        }
+        Ok(self.missing(&extents))
     }
 
     /// Moves the checkpoint's session head there and returns the state bytes.

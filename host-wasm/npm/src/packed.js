@@ -119,21 +119,30 @@ class Packer {
 }
 
 const packer = new Packer();
-const pairPacker = new Packer();
+const listPacker = new Packer();
 
-/** Packs [checkpoint id, key] pairs: a u32 count, then each id and key as a string. A copy. */
-export function packPairs(pairs) {
-  const p = pairPacker;
+/**
+ * Packs strings for the engine (host-wasm/src/wasm_store.rs, unpack_strings): a u32 count, then
+ * each string. `what(i)` names the i-th in errors. A copy, the caller's to keep.
+ */
+export function packStrings(strings, what) {
+  const p = listPacker;
   p.at = 0;
-  p.u32(pairs.length);
+  p.u32(strings.length);
+  for (let i = 0; i < strings.length; i++) p.string(strings[i], what(i));
+  return p.buf.slice(0, p.at);
+}
+
+/** Packs [checkpoint id, key] pairs: their strings in turn (unpack_pairs). A copy. */
+export function packPairs(pairs) {
+  const flat = [];
   for (const pair of pairs) {
     if (!Array.isArray(pair) || pair.length !== 2) {
       throw makeError("INVALID_INPUT", "attachmentsOf takes an array of [checkpointId, key]");
     }
-    p.string(pair[0], "a checkpoint id");
-    p.string(pair[1], "an attachment key");
+    flat.push(pair[0], pair[1]);
   }
-  return p.buf.slice(0, p.at);
+  return packStrings(flat, (i) => (i % 2 ? "an attachment key" : "a checkpoint id"));
 }
 
 /**

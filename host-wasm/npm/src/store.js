@@ -4,7 +4,7 @@
 // engine's own file stores (Node.js) decides when a sync makes writes durable.
 
 import { ClosedError, ReadOnlyError, LockedError, StorageFullError, makeError, wrapError } from "./errors.js";
-import { packCheckpoint, packPairs, toJson } from "./packed.js";
+import { packCheckpoint, packPairs, packStrings, toJson } from "./packed.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -532,6 +532,29 @@ export function createApi(glue, platform) {
 
     async state(id) {
       return this.#read((e) => e.state(id), (e) => e.stateMissing(id));
+    }
+
+    /** Many states in one call: for each id, in order, its bytes, or null when it is gone. */
+    async statesOf(ids) {
+      if (!Array.isArray(ids)) throw makeError("INVALID_INPUT", "statesOf takes an array of checkpoint ids");
+      if (ids.length === 0) return [];
+      const packed = packStrings(ids, () => "a checkpoint id");
+      const out = await this.#read((e) => e.statesOf(packed), (e) => e.statesMissing(packed));
+      const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+      const found = [];
+      let at = 0;
+      for (let i = 0; i < ids.length; i++) {
+        const len = view.getUint32(at, true);
+        at += 4;
+        if (len === 0xffffffff) {
+          found.push(null);
+          continue;
+        }
+        // Views of the one buffer the engine returned (no copy each).
+        found.push(out.subarray(at, at + len));
+        at += len;
+      }
+      return found;
     }
 
     async stateJson(id) {

@@ -904,6 +904,10 @@ test("attach, attachment, attachmentKeys (deduplicated like states)", async () =
     [{ contentType: "text/plain", bytes: encoder.encode("tool output") }, null, got, null],
   );
   assert.deepEqual(await store.attachmentsOf([]), []);
+  // States the same way.
+  assert.deepEqual(await store.statesOf([d.id, gone.id, c.id]), [encoder.encode("2"), null, encoder.encode("1")]);
+  assert.deepEqual(await store.statesOf([]), []);
+  await rejectsCode(() => store.statesOf(["not an id"]), InvalidInputError, "INVALID_INPUT");
   await rejectsCode(() => store.attachmentsOf([["not an id", "k"]]), InvalidInputError, "INVALID_INPUT");
 
   let m = store.metrics();

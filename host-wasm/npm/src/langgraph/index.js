@@ -83,6 +83,8 @@
 // A per-store catalogue (thread -> namespace -> checkpoint ids, sorted) answers "latest" and
 // list() in LangGraph's order (checkpoint id descending) without asking the engine for checkpoint
 // objects. It is built from store.list() once per session and kept current by put() and by the
-// store's events (deletions, compaction, reloads, checkpoints made by others).
+// store's events (deletions, compaction, reloads, checkpoints made by others). list() reads each
+// page of checkpoints (up to 64) in three store calls: their envelopes (store.statesOf), the
+// values they name and their pending writes (store.attachmentsOf).
 
 export { RewindSaver } from "./saver.js";

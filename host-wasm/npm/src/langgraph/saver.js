@@ -243,6 +243,8 @@ export class RewindSaver extends BaseCheckpointSaver {
     }
 
     const memo = new Map();
+    /** What was read ahead for the next page: envelopes by rid, writes by rid and key. */
+    const ahead = { envelopes: new Map(), writes: new Map() };
     for (let i = 0; ; i++) {
       const next = order.next(i);
       if (!next) break;
@@ -250,7 +252,8 @@ export class RewindSaver extends BaseCheckpointSaver {
       if (only && id !== only) continue;
       const entry = s.space.entries.get(id);
       if (!entry) continue;
-      const tuple = await this.#tuple(s.cat, entry, s.thread, s.ns, null, memo, filter);
+      if (!ahead.envelopes.has(entry.rid)) await this.#readAhead(order, i, only, limit, memo, ahead);
+      const tuple = await this.#tuple(s.cat, entry, s.thread, s.ns, null, memo, filter, ahead);
       if (!tuple) continue;
       if (limit !== undefined && limit !== null) {
         if (limit <= 0) break;
@@ -258,6 +261,54 @@ export class RewindSaver extends BaseCheckpointSaver {
       }
       yield tuple;
       if (limit === 0) break;
+    }
+  }
+
+  /**
+   * Reads what the next page of list() builds its tuples from in three calls to the store, not
+   * several per checkpoint: the envelopes of the entries from position `from` of `order` (as
+   * many as the limit left, at most LIST_PAGE), the values they name (into `memo`, where #value
+   * looks first) and their pending writes. What is not found here is read one by one as before.
+   */
+  async #readAhead(order, from, only, limit, memo, ahead) {
+    const page = [];
+    const max = limit !== undefined && limit !== null ? Math.min(limit, LIST_PAGE) : LIST_PAGE;
+    for (let i = from; page.length < max; i++) {
+      const next = order.next(i);
+      if (!next) break;
+      const [s, id] = next;
+      if (only && id !== only) continue;
+      const entry = s.space.entries.get(id);
+      if (entry) page.push(entry);
+    }
+    ahead.envelopes.clear();
+    ahead.writes.clear();
+    const states = await this.store.statesOf(page.map((e) => e.rid));
+    const values = [];
+    const writes = [];
+    for (let i = 0; i < page.length; i++) {
+      const entry = page[i];
+      const env = states[i] === null ? null : await this.#envelopeOf(entry, states[i]);
+      ahead.envelopes.set(entry.rid, env);
+      if (!env) continue;
+      for (const [channel, owner] of Object.entries(env.blobs)) {
+        const holder = owner ?? entry.rid;
+        const memoKey = `${holder}\u0000${channel}`;
+        if (memo.has(memoKey)) continue;
+        memo.set(memoKey, undefined);
+        values.push([memoKey, holder, valueKey(channel)]);
+      }
+      for (const r of await this.#recordsOf(entry)) writes.push([entry.rid, r.key]);
+    }
+    const found = await this.store.attachmentsOf([...values.map(([, holder, key]) => [holder, key]), ...writes]);
+    for (let i = 0; i < values.length; i++) {
+      const a = found[i];
+      if (a) memo.set(values[i][0], { type: serdeType(CT_VALUE, a.contentType) ?? "json", bytes: a.bytes });
+      else memo.delete(values[i][0]);
+    }
+    for (let i = 0; i < writes.length; i++) {
+      const [rid, key] = writes[i];
+      ahead.writes.set(`${rid}\u0000${key}`, found[values.length + i]);
     }
   }
 
@@ -371,6 +422,11 @@ export class RewindSaver extends BaseCheckpointSaver {
       if (isNotFound(error)) return null;
       throw error;
     }
+    return this.#envelopeOf(entry, bytes);
+  }
+
+  /** An entry's envelope from its state bytes (see #envelope). */
+  async #envelopeOf(entry, bytes) {
     if (entry.type === ENVELOPE_V2) return envelopeV2(entry, bytes);
     const env = await this.serde.loadsTyped(entry.type, bytes);
     if (!env || typeof env !== "object" || !env.checkpoint || typeof env.checkpoint !== "object") {
@@ -394,8 +450,8 @@ export class RewindSaver extends BaseCheckpointSaver {
   }
 
   /** Builds a CheckpointTuple, or undefined when the checkpoint is gone, incomplete or filtered out. */
-  async #tuple(cat, entry, thread, ns, givenConfig, memo, filter) {
-    const env = await this.#envelope(entry);
+  async #tuple(cat, entry, thread, ns, givenConfig, memo, filter, ahead = null) {
+    const env = ahead?.envelopes.has(entry.rid) ? ahead.envelopes.get(entry.rid) : await this.#envelope(entry);
     if (!env) return undefined;
     const metadata = await this.#metadata(entry, env);
     if (filter && !matchesFilter(metadata, filter)) return undefined;
@@ -424,7 +480,7 @@ export class RewindSaver extends BaseCheckpointSaver {
       channel_versions: cp.channel_versions ?? {},
       versions_seen: cp.versions_seen ?? {},
     };
-    const pendingWrites = entry.bare ? [] : await this.#writes(entry);
+    const pendingWrites = entry.bare ? [] : await this.#writes(entry, ahead?.writes);
     if (checkpoint.v < 4 && env.parent !== undefined && env.parent !== null) {
       await this.#migratePendingSends(cat, ns, env.parent, checkpoint);
     }
@@ -495,12 +551,13 @@ export class RewindSaver extends BaseCheckpointSaver {
   }
 
   /** Pending writes of a checkpoint in writesSortKey order: [taskId, channel, value][]. */
-  async #writes(entry) {
+  async #writes(entry, ahead = null) {
     const rid = entry.rid;
     const records = await this.#recordsOf(entry);
     const out = [];
     for (const r of records) {
-      const a = await this.store.attachment(rid, r.key);
+      const read = ahead?.get(`${rid}\u0000${r.key}`);
+      const a = read !== undefined ? read : await this.store.attachment(rid, r.key);
       if (!a) continue;
       const type = serdeType(CT_WRITE, a.contentType) ?? "json";
       out.push([r.taskId, r.channel, await this.serde.loadsTyped(type, a.bytes)]);
@@ -1355,6 +1412,9 @@ function holds(env, channel) {
 
 /** A write whose attachment went while it was read (a concurrent deletion): left out. */
 const MISSING_WRITE = Symbol("missing write");
+
+/** How many checkpoints list() reads ahead at a time. */
+const LIST_PAGE = 64;
 
 /** What #channelValue answers for a channel a checkpoint does not have. */
 const NOT_STORED = Symbol("not stored");
