@@ -419,9 +419,9 @@ impl WasmStore {
         self.store.state(checkpoint_id(id)?).map_err(to_js)
     }
 
-    /// Many states in one call (`ids`: packed strings, see [`unpack_strings`]): for each, in
-    /// order, `u32::MAX` when the checkpoint is gone, else the state as a `u32` length
-    /// (little-endian) and that many bytes.
+    /// Many states in one call (`ids`: packed strings, as the package's `packStrings` writes
+    /// them): for each, in order, `u32::MAX` when the checkpoint is gone, else the state as a
+    /// `u32` length (little-endian) and that many bytes.
     #[wasm_bindgen(js_name = statesOf)]
     pub fn states_of(&self, ids: &[u8]) -> Result<Vec<u8>, JsValue> {
         let mut out = Vec::new();
@@ -550,9 +550,10 @@ impl WasmStore {
         Ok(found.map(|(_, bytes)| bytes))
     }
 
-    /// Many attachments in one call (`pairs`: see [`unpack_pairs`]): for each, in order,
-    /// `u32::MAX` when the checkpoint or the attachment is gone, else the content type and the
-    /// bytes, each as a `u32` length (little-endian) and that many bytes.
+    /// Many attachments in one call (`pairs`: packed strings, id and key in turn, as the
+    /// package's `packPairs` writes them): for each, in order, `u32::MAX` when the checkpoint
+    /// or the attachment is gone, else the content type and the bytes, each as a `u32` length
+    /// (little-endian) and that many bytes.
     #[wasm_bindgen(js_name = attachmentsOf)]
     pub fn attachments_of(&self, pairs: &[u8]) -> Result<Vec<u8>, JsValue> {
         let pairs = unpack_pairs(pairs)?;
