@@ -84,7 +84,7 @@
 // list() in LangGraph's order (checkpoint id descending) without asking the engine for checkpoint
 // objects. It is built from store.list() once per session and kept current by put() and by the
 // store's events (deletions, compaction, reloads, checkpoints made by others). list() reads each
-// page of checkpoints (up to 64) in three store calls: their envelopes (store.statesOf), the
-// values they name and their pending writes (store.attachmentsOf).
+// page of checkpoints (8, then twice as many, up to 64) in three store calls: their envelopes
+// (store.statesOf), the values they name and their pending writes (store.attachmentsOf).
 
 export { RewindSaver } from "./saver.js";

@@ -243,8 +243,11 @@ export class RewindSaver extends BaseCheckpointSaver {
     }
 
     const memo = new Map();
-    /** What was read ahead for the next page: envelopes by rid, writes by rid and key. */
-    const ahead = { envelopes: new Map(), writes: new Map() };
+    /**
+     * What was read ahead for the next page: envelopes by rid, writes by rid and key. Pages
+     * start small (a caller may stop after the first tuple) and double up to LIST_PAGE.
+     */
+    const ahead = { envelopes: new Map(), writes: new Map(), size: 8 };
     for (let i = 0; ; i++) {
       const next = order.next(i);
       if (!next) break;
@@ -267,12 +270,14 @@ export class RewindSaver extends BaseCheckpointSaver {
   /**
    * Reads what the next page of list() builds its tuples from in three calls to the store, not
    * several per checkpoint: the envelopes of the entries from position `from` of `order` (as
-   * many as the limit left, at most LIST_PAGE), the values they name (into `memo`, where #value
-   * looks first) and their pending writes. What is not found here is read one by one as before.
+   * many as the page size and the limit left allow), the values they name (into `memo`, where
+   * #value looks first) and their pending writes. What is not found here is read one by one as
+   * before.
    */
   async #readAhead(order, from, only, limit, memo, ahead) {
     const page = [];
-    const max = limit !== undefined && limit !== null ? Math.min(limit, LIST_PAGE) : LIST_PAGE;
+    const max = limit !== undefined && limit !== null ? Math.min(limit, ahead.size) : ahead.size;
+    ahead.size = Math.min(ahead.size * 2, LIST_PAGE);
     for (let i = from; page.length < max; i++) {
       const next = order.next(i);
       if (!next) break;
