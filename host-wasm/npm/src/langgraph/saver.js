@@ -257,6 +257,10 @@ export class RewindSaver extends BaseCheckpointSaver {
       if (!entry) continue;
       if (!ahead.envelopes.has(entry.rid)) await this.#readAhead(order, i, only, limit, memo, ahead);
       const tuple = await this.#tuple(s.cat, entry, s.thread, s.ns, null, memo, filter, ahead);
+      // Only later checkpoints (descendants, listed before it) name this one as a holder: its
+      // own values are not needed again, and the memo does not keep them alive.
+      const env = ahead.envelopes.get(entry.rid);
+      if (env) for (const [ch, owner] of Object.entries(env.blobs)) if (owner === null) memo.delete(`${entry.rid}\u0000${ch}`);
       if (!tuple) continue;
       if (limit !== undefined && limit !== null) {
         if (limit <= 0) break;
