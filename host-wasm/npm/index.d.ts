@@ -130,6 +130,14 @@ export interface Query {
 }
 
 /** One page of results. */
+/** A checkpoint in brief (`listBrief`). */
+export interface CheckpointBrief {
+  id: Id;
+  namespace: string;
+  contentType: string;
+  metadata: Record<string, unknown>;
+}
+
 export interface Page {
   items: Checkpoint[];
   /** Cursor of the next page; null on the last page. */
@@ -457,6 +465,11 @@ export class Store {
   children(id: Id): Checkpoint[];
   /** One page of a query. */
   list(query?: Query): Page;
+  /**
+   * One page of a query, each checkpoint in brief (for callers that keep their own catalogue:
+   * a fraction of `list`'s work for long listings).
+   */
+  listBrief(query?: Query): { items: CheckpointBrief[]; next: string | null };
   /** What changed between two checkpoints. */
   diff(from: Id, to: Id): Promise<Diff>;
   /** Deletes a checkpoint (its children stay complete and readable). */

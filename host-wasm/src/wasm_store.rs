@@ -502,6 +502,15 @@ impl WasmStore {
         Ok(text(&PageView::from(&page)))
     }
 
+    /// Like `list`, each checkpoint in brief (id, namespace, content type, metadata).
+    #[wasm_bindgen(js_name = listBrief)]
+    pub fn list_brief(&self, query: &str) -> Result<String, JsValue> {
+        let input: QueryInput = parse_or_default(query, "query")?;
+        let query = Query::try_from(input).map_err(to_js)?;
+        let page = self.store.list(&query).map_err(to_js)?;
+        Ok(text(&api::BriefPageView::from(&page)))
+    }
+
     /// Differences between two checkpoints (JSON).
     pub fn diff(&self, from: &str, to: &str) -> Result<String, JsValue> {
         let d = self

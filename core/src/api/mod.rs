@@ -28,6 +28,7 @@ pub use input::{
 };
 pub use packed::{PACKED_LAYOUT, unpack_checkpoint};
 pub use view::{
-    AnnotationView, CheckpointView, DiffView, EventView, Kept, MessageChange, MetricsView,
-    PageView, PlanView, Removal, TriggerView, VerifyErrorView, VerifyView,
+    AnnotationView, BriefPageView, BriefView, CheckpointView, DiffView, EventView, Kept,
+    MessageChange, MetricsView, PageView, PlanView, Removal, TriggerView, VerifyErrorView,
+    VerifyView,
 };

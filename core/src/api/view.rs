@@ -139,6 +139,50 @@ impl<'a> From<&'a Annotation> for AnnotationView<'a> {
     }
 }
 
+/// A checkpoint in brief: what a caller that keeps its own catalogue of checkpoints reads
+/// (LangGraph's saver), a fraction of [`CheckpointView`]'s text.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BriefView<'a> {
+    /// The checkpoint id.
+    pub id: CheckpointId,
+    /// Its namespace.
+    pub namespace: &'a str,
+    /// The state's media type.
+    pub content_type: &'a str,
+    /// Its metadata.
+    pub metadata: &'a Map<String, Value>,
+}
+
+impl<'a> From<&'a Checkpoint> for BriefView<'a> {
+    fn from(c: &'a Checkpoint) -> Self {
+        BriefView {
+            id: c.id,
+            namespace: &c.namespace,
+            content_type: &c.content_type,
+            metadata: &c.metadata,
+        }
+    }
+}
+
+/// One page of a listing in brief.
+#[derive(Clone, Debug, Serialize)]
+pub struct BriefPageView<'a> {
+    /// The checkpoints, in the query's order.
+    pub items: Vec<BriefView<'a>>,
+    /// Cursor of the next page; `null` on the last.
+    pub next: Option<String>,
+}
+
+impl<'a> From<&Page<'a>> for BriefPageView<'a> {
+    fn from(page: &Page<'a>) -> Self {
+        BriefPageView {
+            items: page.items.iter().map(|c| BriefView::from(*c)).collect(),
+            next: page.next.map(|c| alloc::string::ToString::to_string(&c)),
+        }
+    }
+}
+
 /// One page of a listing.
 #[derive(Clone, Debug, Serialize)]
 pub struct PageView<'a> {

@@ -596,6 +596,11 @@ export function createApi(glue, platform) {
       return parse(this.#call((e) => e.list(JSON.stringify(query))));
     }
 
+    /** Like list(), each checkpoint in brief: { id, namespace, contentType, metadata }. */
+    listBrief(query = {}) {
+      return parse(this.#call((e) => e.listBrief(JSON.stringify(query))));
+    }
+
     async diff(from, to) {
       const needs = (e) => [...e.stateMissing(from), ...e.stateMissing(to)];
       return parse(await this.#read((e) => e.diff(from, to), needs));

@@ -584,6 +584,15 @@ describe("list", async () => {
     );
   });
 
+  test("listBrief: the same checkpoints and pages, each as id, namespace, content type and metadata", () => {
+    const brief = (c) => ({ id: c.id, namespace: c.namespace, contentType: c.contentType, metadata: c.metadata });
+    for (const query of [{}, { order: "asc" }, { session: A, namespace: "sub" }, { limit: 2 }]) {
+      const page = store.list(query);
+      assert.deepEqual(store.listBrief(query), { items: page.items.map(brief), next: page.next });
+    }
+    throwsCode(() => store.listBrief({ session: "not an id" }), InvalidInputError, "INVALID_INPUT");
+  });
+
   test("each field", () => {
     assert.deepEqual(names(store.list({ session: A })), ["a4", "a3", "a2", "a1"]);
     assert.deepEqual(names(store.list({ session: B })), ["b2", "b1"]);

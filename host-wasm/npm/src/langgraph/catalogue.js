@@ -1,5 +1,5 @@
 // The catalogue shared by every saver on one store: thread -> namespace -> checkpoint ids, sorted,
-// built from store.list() once per session and kept current by put() and the store's events. It
+// built from store.listBrief() once per session and kept current by put() and the store's events. It
 // answers "latest" and list() in LangGraph's order without asking the engine for checkpoints.
 
 import { isNotFound } from "./config.js";
@@ -205,7 +205,7 @@ class Shared {
     let cat = this.catalogues.get(sid);
     if (cat) return cat;
     cat = new Catalogue();
-    for (const cp of this.store.list({ session: sid, order: "asc" }).items) {
+    for (const cp of this.store.listBrief({ session: sid, order: "asc" }).items) {
       const type = envelopeType(cp.contentType);
       if (type === null) continue; // not a LangGraph checkpoint
       const id = mirroredString(cp.metadata, ID_KEY) ?? cp.id;
