@@ -518,7 +518,7 @@ async function main() {
     const fresh = new RewindSaver(Store.memory({ log: await saver.store.logBytes() }));
     cold.push(await timed(() => fresh.getTuple(latest)));
   }
-  console.log(`\nFirst getTuple after reopening a ${PUTS}-checkpoint thread (builds its catalogue with store.list): ${fmtUs(median(cold))}`);
+  console.log(`\nFirst getTuple after reopening a ${PUTS}-checkpoint thread (builds its catalogue with store.listBrief): ${fmtUs(median(cold))}`);
 }
 
 await main();
