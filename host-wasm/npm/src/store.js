@@ -19,6 +19,24 @@ export function createApi(glue, platform) {
     return JSON.stringify(engine);
   }
 
+  /**
+   * Reads an engine's batch answer (statesOf, attachmentsOf): each call returns the next run of
+   * bytes, each a u32 length (little-endian) and that many bytes, or null for the length
+   * u32::MAX. The runs are views of the one buffer the engine returned (no copy each).
+   */
+  function runs(out) {
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    let at = 0;
+    return () => {
+      const len = view.getUint32(at, true);
+      at += 4;
+      if (len === 0xffffffff) return null;
+      const run = out.subarray(at, at + len);
+      at += len;
+      return run;
+    };
+  }
+
   function sameBytes(a, b) {
     if (a.length !== b.length) return false;
     for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -539,22 +557,8 @@ export function createApi(glue, platform) {
       if (!Array.isArray(ids)) throw makeError("INVALID_INPUT", "statesOf takes an array of checkpoint ids");
       if (ids.length === 0) return [];
       const packed = packStrings(ids, () => "a checkpoint id");
-      const out = await this.#read((e) => e.statesOf(packed), (e) => e.statesMissing(packed));
-      const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-      const found = [];
-      let at = 0;
-      for (let i = 0; i < ids.length; i++) {
-        const len = view.getUint32(at, true);
-        at += 4;
-        if (len === 0xffffffff) {
-          found.push(null);
-          continue;
-        }
-        // Views of the one buffer the engine returned (no copy each).
-        found.push(out.subarray(at, at + len));
-        at += len;
-      }
-      return found;
+      const next = runs(await this.#read((e) => e.statesOf(packed), (e) => e.statesMissing(packed)));
+      return ids.map(() => next());
     }
 
     async stateJson(id) {
@@ -643,33 +647,19 @@ export function createApi(glue, platform) {
       if (!Array.isArray(pairs)) throw makeError("INVALID_INPUT", "attachmentsOf takes an array of [checkpointId, key]");
       if (pairs.length === 0) return [];
       const packed = packPairs(pairs);
-      const out = await this.#read((e) => e.attachmentsOf(packed), (e) => e.attachmentsMissing(packed));
-      const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-      const found = [];
+      const next = runs(await this.#read((e) => e.attachmentsOf(packed), (e) => e.attachmentsMissing(packed)));
       // Most attachments read together share a content type: decoded once.
       let lastType = null;
       let lastText = "";
-      let at = 0;
-      for (let i = 0; i < pairs.length; i++) {
-        const typeLen = view.getUint32(at, true);
-        at += 4;
-        if (typeLen === 0xffffffff) {
-          found.push(null);
-          continue;
-        }
-        const type = out.subarray(at, at + typeLen);
+      return pairs.map(() => {
+        const type = next();
+        if (type === null) return null;
         if (lastType === null || !sameBytes(type, lastType)) {
           lastType = type;
           lastText = decoder.decode(type);
         }
-        at += typeLen;
-        const len = view.getUint32(at, true);
-        at += 4;
-        // Views of the one buffer the engine returned (no copy each).
-        found.push({ contentType: lastText, bytes: out.subarray(at, at + len) });
-        at += len;
-      }
-      return found;
+        return { contentType: lastText, bytes: next() };
+      });
     }
 
     attachmentKeys(id) {
