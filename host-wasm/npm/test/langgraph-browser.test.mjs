@@ -1,6 +1,7 @@
 // RewindSaver in a real headless Chromium (Debian's /usr/bin/chromium driven by playwright-core):
 // a tool-calling LangGraph agent checkpointed to IndexedDB, interrupted, resumed after a page
-// reload, its history read back and time-travelled (a fork), all persisted across reloads.
+// reload, its history read back and time-travelled (a fork), then walked with
+// getDeltaChannelHistory, copied with copyThread and pruned, all persisted across reloads.
 //
 // The page loads the package's browser build (/pkg/, dist/web) and a bundle of LangGraph, the
 // saver and the agent made here with esbuild (a devDependency) from node_modules, so the test
@@ -46,7 +47,7 @@ import { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { AIMessage, HumanMessage, ToolMessage } from "@langchain/core/messages";
 import { tool } from "@langchain/core/tools";
 import { z } from "zod";
-export { MemorySaver } from "@langchain/langgraph-checkpoint";
+export { BaseCheckpointSaver, MemorySaver } from "@langchain/langgraph-checkpoint";
 export { AIMessage, HumanMessage };
 
 class ScriptedToolModel extends BaseChatModel {
@@ -295,6 +296,56 @@ test("a LangGraph agent checkpointed to IndexedDB: interrupt, reload, resume, hi
     assert.equal(third.count, second.metrics.checkpoints);
     assert.equal(third.branches, 2);
     assert.ok(third.verify);
+
+    // 4. LangGraph's newer saver methods on IndexedDB: the history walk, a copy of the thread,
+    // then prune; after another reload the copy still has the whole history and the pruned
+    // thread its latest state.
+    await page.reload();
+    const fourth = await page.evaluate(async () => {
+      const { Store } = await import("/pkg/index.js");
+      const lg = await import("/bundle/agent.js");
+      const store = await Store.open({ backend: "indexeddb", name: "langgraph-agent" });
+      const saver = new lg.RewindSaver(store);
+      const config = { configurable: { thread_id: "browser-thread" } };
+      const options = { config, channels: ["messages", "branch:to:agent"] };
+      const walk = await saver.getDeltaChannelHistory(options);
+      const defaultWalk = await lg.BaseCheckpointSaver.prototype.getDeltaChannelHistory.call(saver, options);
+      const before = await lg.collect(saver.list(config));
+      await saver.copyThread("browser-thread", "copy");
+      await saver.prune(["browser-thread"]);
+      const out = {
+        sameWalk: JSON.stringify(walk) === JSON.stringify(defaultWalk),
+        writesWalked: walk.messages.writes.length + walk["branch:to:agent"].writes.length,
+        before: before.map((t) => [t.checkpoint.id, JSON.stringify(t.checkpoint.channel_values)]),
+        latest: before[0].checkpoint.id,
+      };
+      await store.close();
+      return out;
+    });
+    assert.ok(fourth.sameWalk, "the one-walk history equals LangGraph's default walk");
+    assert.ok(fourth.writesWalked > 0);
+    await page.reload();
+    const fifth = await page.evaluate(async () => {
+      const { Store } = await import("/pkg/index.js");
+      const lg = await import("/bundle/agent.js");
+      const store = await Store.open({ backend: "indexeddb", name: "langgraph-agent", readOnly: true });
+      const saver = new lg.RewindSaver(store);
+      const copy = await lg.collect(saver.list({ configurable: { thread_id: "copy" } }));
+      const pruned = await lg.collect(saver.list({ configurable: { thread_id: "browser-thread" } }));
+      const agent = lg.buildAgent(saver, { interruptBefore: ["tools"] });
+      const out = {
+        copy: copy.map((t) => [t.checkpoint.id, JSON.stringify(t.checkpoint.channel_values)]),
+        pruned: pruned.map((t) => t.checkpoint.id),
+        answer: (await agent.getState({ configurable: { thread_id: "browser-thread" } })).values.messages.at(-1).content,
+        verify: (await store.verify()).ok,
+      };
+      await store.close();
+      return out;
+    });
+    assert.deepEqual(fifth.copy, fourth.before, "the copy has every checkpoint and value");
+    assert.deepEqual(fifth.pruned, [fourth.latest]);
+    assert.equal(fifth.answer, "The answer is 54.");
+    assert.ok(fifth.verify);
     assert.deepEqual(errors, []);
   } finally {
     await context.close();
