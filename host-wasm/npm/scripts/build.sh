@@ -35,10 +35,10 @@ done
 # The package is ESM ("type": "module"); the Node.js glue is CommonJS.
 mv "$out/node/rewind_wasm.js" "$out/node/rewind_wasm.cjs"
 
-cp "$here/src/errors.js" "$here/src/packed.js" "$here/src/store.js" "$here/src/idb.js" "$out/web/"
+cp "$here/src/errors.js" "$here/src/packed.js" "$here/src/text.js" "$here/src/store.js" "$here/src/idb.js" "$out/web/"
 cp -r "$here/src/langgraph" "$out/web/langgraph"
 cp "$here/src/web.js" "$out/web/index.js"
-cp "$here/src/errors.js" "$here/src/packed.js" "$here/src/store.js" "$here/src/files.js" "$out/node/"
+cp "$here/src/errors.js" "$here/src/packed.js" "$here/src/text.js" "$here/src/store.js" "$here/src/files.js" "$out/node/"
 cp -r "$here/src/langgraph" "$out/node/langgraph"
 cp "$here/src/node.js" "$out/node/index.js"
 cp "$here/index.d.ts" "$out/index.d.ts"

@@ -6,6 +6,7 @@
 // host-wasm/src/wasm_store.rs, unpack_pairs).
 
 import { makeError } from "./errors.js";
+import { wellFormed } from "./text.js";
 
 const LAYOUT = 1;
 const NONE = 0xffffffff;
@@ -28,9 +29,6 @@ const FIELDS = new Set([
 ]);
 
 const encoder = new TextEncoder();
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const wellFormed =
-  typeof "".isWellFormed === "function" ? (text) => text.isWellFormed() : (text) => !LONE_SURROGATE.test(text);
 
 const invalid = (message) => makeError("INVALID_INPUT", `checkpoint: ${message}`);
 

@@ -2,6 +2,11 @@
 // the strings that must survive the trip (lone surrogates, names over rewind's limits).
 
 import { uuid5 } from "@langchain/langgraph-checkpoint";
+import { toWellFormed, utf8Length, wellFormed } from "../text.js";
+
+// Names that reach rewind are either well formed, or derived (uuid5 of their JSON text, which
+// escapes lone surrogates), or mirrored as JSON text.
+export { toWellFormed, utf8Length, wellFormed };
 
 /** Namespace of the uuid5 ids derived from thread ids and checkpoint ids. */
 export const ID_NAMESPACE = "4f0d2c8e-6b1a-5c3e-9d47-2a1b8e6f0c53";
@@ -67,40 +72,7 @@ export function envelopeType(ct) {
   return ct === CT_ENVELOPE ? ENVELOPE_V2 : serdeType(CT_CHECKPOINT, ct);
 }
 
-/** The UTF-8 length of a string (a lone surrogate counts as U+FFFD, 3 bytes), without encoding it. */
-export function utf8Length(text) {
-  let n = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) n += 1;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 2; // a pair: 4 bytes for 2 units
-      i++;
-    } else n += 2;
-  }
-  return n;
-}
-
 export const hasOwn = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
-
-// JavaScript strings may hold lone surrogates (a string cut in the middle of an emoji); rewind's
-// strings are UTF-8, which cannot. Names that reach rewind are either well formed, or derived
-// (uuid5 of their JSON text, which escapes lone surrogates), or mirrored as JSON text.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/** Whether a string has no lone surrogates. */
-export function wellFormed(text) {
-  if (typeof text.isWellFormed === "function") return text.isWellFormed();
-  LONE_SURROGATE.lastIndex = 0;
-  return !LONE_SURROGATE.test(text);
-}
-
-/** The string with each lone surrogate replaced by U+FFFD (for text rewind only displays). */
-export function toWellFormed(text) {
-  if (typeof text.toWellFormed === "function") return text.toWellFormed();
-  return text.replace(LONE_SURROGATE, "\uFFFD");
-}
 
 /** At most `max` UTF-16 units of a string, not cutting a surrogate pair in two. */
 export function truncate(text, max) {

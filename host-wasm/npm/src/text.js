@@ -1,0 +1,33 @@
+// JavaScript strings and rewind's UTF-8: JavaScript strings may hold lone surrogates (a string
+// cut in the middle of an emoji), rewind's strings cannot. Used by the packing of inputs
+// (packed.js) and by the LangGraph saver's names (langgraph/names.js).
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** Whether a string has no lone surrogates (is representable as UTF-8). */
+export function wellFormed(text) {
+  if (typeof text.isWellFormed === "function") return text.isWellFormed();
+  LONE_SURROGATE.lastIndex = 0;
+  return !LONE_SURROGATE.test(text);
+}
+
+/** The string with each lone surrogate replaced by U+FFFD (for text rewind only displays). */
+export function toWellFormed(text) {
+  if (typeof text.toWellFormed === "function") return text.toWellFormed();
+  return text.replace(LONE_SURROGATE, "\uFFFD");
+}
+
+/** The UTF-8 length of a string (a lone surrogate counts as U+FFFD, 3 bytes), without encoding it. */
+export function utf8Length(text) {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // a pair: 4 bytes for 2 units
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
