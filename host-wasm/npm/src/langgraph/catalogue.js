@@ -3,7 +3,6 @@
 // answers "latest" and list() in LangGraph's order without asking the engine for checkpoints.
 
 import { isNotFound } from "./config.js";
-import { mirroredMetadataText } from "./metadata.js";
 import {
   derivedUuid,
   encoder,
@@ -51,9 +50,10 @@ class Namespace {
     this.ids = [];
     this.sorted = true;
     /**
-     * checkpoint id -> entry { id, rid, type, bare, meta }: `type` is ENVELOPE_V2 or the serde
-     * type of a version 1 envelope; `meta` the JSON text of a version 2 entry's metadata when
-     * rewind's metadata holds it (read from the mirror when the catalogue is built)
+     * checkpoint id -> entry { id, rid, type, bare, meta, mirror }: `type` is ENVELOPE_V2 or the
+     * serde type of a version 1 envelope; `meta` the JSON text of a version 2 entry's metadata
+     * when rewind's metadata holds it (made from `mirror`, the rewind metadata the catalogue was
+     * built from, the first time it is read)
      */
     this.entries = new Map();
     /**
@@ -211,7 +211,8 @@ class Shared {
       const id = mirroredString(cp.metadata, ID_KEY) ?? cp.id;
       const ns = mirroredString(cp.metadata, NS_KEY) ?? cp.namespace;
       const entry = { id, rid: cp.id, type, bare: false };
-      if (type === ENVELOPE_V2) entry.meta = mirroredMetadataText(cp.metadata);
+      // Its LangGraph metadata, as JSON text once a read needs it (#metadata).
+      if (type === ENVELOPE_V2) entry.mirror = cp.metadata;
       cat.add(ns, entry);
     }
     this.catalogues.set(sid, cat);

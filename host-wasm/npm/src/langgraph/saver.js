@@ -52,6 +52,7 @@ import {
   LONG_WRITE_NAME,
   MAX_KEY_BYTES,
   METADATA_KEY,
+  mirroredString,
   mirrorString,
   NS_KEY,
   rewindNamespace,
@@ -400,10 +401,12 @@ export class RewindSaver extends BaseCheckpointSaver {
 
   /**
    * A channel's value at a checkpoint: `{ value }` deserialised, or NOT_STORED when the
-   * checkpoint has none. Throws when the value's holder is gone (see #tuple).
+   * checkpoint has none (or its own value is missing: only a store edited by hand). Throws when
+   * the checkpoint holding the value is gone.
    */
   async #channelValue(cat, ns, entry, env, channel, memo) {
     if (hasOwn(env.values, channel)) return { value: env.values[channel] };
+    // The serde takes JSON as text (SerializerProtocol.loadsTyped accepts a string).
     if (hasOwn(env.inline, channel)) {
       return { value: await this.serde.loadsTyped("json", env.inline[channel]) };
     }
@@ -411,7 +414,6 @@ export class RewindSaver extends BaseCheckpointSaver {
     const owner = env.blobs[channel];
     const found = await this.#value(cat, ns, entry, env, channel, owner, memo);
     if (found === undefined) {
-      // Its own value missing: only a store edited by hand gets here (see #tuple).
       if (owner === null) return NOT_STORED;
       throw valueGone(entry, channel, owner);
     }
@@ -450,8 +452,9 @@ export class RewindSaver extends BaseCheckpointSaver {
   /** The LangGraph metadata of a checkpoint: rewind's, in its envelope, or serialised on its own. */
   async #metadata(entry, env) {
     if (env.v2 && !env.metadataAlone) {
-      const text = entry.meta ?? mirroredMetadataText(this.store.get(entry.rid).metadata);
-      return JSON.parse(text);
+      entry.meta ??= mirroredMetadataText(entry.mirror ?? this.store.get(entry.rid).metadata);
+      entry.mirror = undefined;
+      return JSON.parse(entry.meta);
     }
     if (hasOwn(env, "metadata")) return env.metadata;
     const a = await this.#attachment(entry.rid, METADATA_KEY, CT_METADATA);
@@ -465,21 +468,13 @@ export class RewindSaver extends BaseCheckpointSaver {
     const metadata = await this.#metadata(entry, env);
     if (filter && !matchesFilter(metadata, filter)) return undefined;
     const channelValues = {};
-    for (const [channel, owner] of Object.entries(env.blobs ?? {})) {
-      const found = await this.#value(cat, ns, entry, env, channel, owner, memo);
-      if (found === undefined) {
-        // The checkpoint's own value is missing (put() writes both in one transaction, so only
-        // a store edited by hand gets here): the checkpoint does not exist for LangGraph.
-        if (owner === null) return undefined;
-        throw valueGone(entry, channel, owner);
-      }
-      channelValues[channel] = await this.serde.loadsTyped(found.type, found.bytes);
+    for (const channel of [...Object.keys(env.blobs), ...Object.keys(env.inline), ...Object.keys(env.values)]) {
+      const found = await this.#channelValue(cat, ns, entry, env, channel, memo);
+      // The checkpoint's own value is missing (put() writes both in one transaction, so only a
+      // store edited by hand gets here): the checkpoint does not exist for LangGraph.
+      if (found === NOT_STORED) return undefined;
+      channelValues[channel] = found.value;
     }
-    // The serde takes JSON as text (SerializerProtocol.loadsTyped accepts a string).
-    for (const [channel, text] of Object.entries(env.inline ?? {})) {
-      channelValues[channel] = await this.serde.loadsTyped("json", text);
-    }
-    for (const [channel, value] of Object.entries(env.values ?? {})) channelValues[channel] = value;
     const cp = env.checkpoint;
     const checkpoint = {
       v: cp.v,
@@ -1184,14 +1179,15 @@ export class RewindSaver extends BaseCheckpointSaver {
     }
     if (source === target) return;
     const cat = sh.catalogue(source);
-    // In the order they were written: parents and value holders before the checkpoints naming them.
-    const entries = [];
-    for (const [ns, space] of cat.namespaces) {
-      for (const entry of space.entries.values()) entries.push({ ns, entry, seq: this.store.get(entry.rid).seq });
-    }
-    entries.sort((a, b) => a.seq - b.seq);
+    // In the order they were written (parents and value holders before the checkpoints naming
+    // them): the session's listing, of which the copies take their messages and tags.
     const copies = new Map();
-    for (const { ns, entry } of entries) await this.#copyEntry(cat, ns, entry, targetThreadId, copies);
+    for (const original of this.store.list({ session: source, order: "asc" }).items) {
+      // Replaced checkpoints kept for their children's values are not LangGraph's to copy.
+      const entry = cat.rids.get(original.id);
+      const ns = mirroredString(original.metadata, NS_KEY) ?? original.namespace;
+      if (entry && cat.get(ns, entry.id) === entry) await this.#copyEntry(cat, ns, entry, original, targetThreadId, copies);
+    }
   }
 
   /**
@@ -1246,20 +1242,19 @@ export class RewindSaver extends BaseCheckpointSaver {
    */
   async #replayed(space, entry) {
     const env = await this.#envelope(entry);
-    if (!env) return [];
+    if (!env || !(await this.#walkInfo(entry))) return [];
     const metadata = await this.#metadata(entry, env);
     const counters = metadata?.counters_since_delta_snapshot;
     const remaining = new Set(counters && typeof counters === "object" ? Object.keys(counters) : []);
-    for (const ch of remaining) if (holds(env, ch)) remaining.delete(ch);
+    for (const ch of entry.holds) remaining.delete(ch);
     const out = [];
-    let parentId = env.parent;
-    while (remaining.size > 0 && parentId !== undefined && parentId !== null) {
+    let parentId = entry.parent;
+    while (remaining.size > 0 && parentId !== null) {
       const up = space.entries.get(parentId);
-      const upEnv = up ? await this.#envelope(up) : null;
-      if (!upEnv) break;
+      if (!up || !(await this.#walkInfo(up))) break;
       out.push(up.rid);
-      for (const ch of [...remaining]) if (holds(upEnv, ch)) remaining.delete(ch);
-      parentId = upEnv.parent;
+      for (const ch of up.holds) remaining.delete(ch);
+      parentId = up.parent;
     }
     return out;
   }
@@ -1268,7 +1263,7 @@ export class RewindSaver extends BaseCheckpointSaver {
    * Writes a copy of a checkpoint under another thread: its envelope (version 2, naming the
    * copies of its value holders), its own values, metadata and writes as stored (no serde).
    */
-  async #copyEntry(cat, ns, entry, targetThread, copies) {
+  async #copyEntry(cat, ns, entry, original, targetThread, copies) {
     const sh = this.#shared;
     const store = this.store;
     const env = await this.#envelope(entry);
@@ -1293,7 +1288,7 @@ export class RewindSaver extends BaseCheckpointSaver {
     }
     // Metadata: rewind's when it holds it exactly, else as stored.
     const metadata = await this.#metadata(entry, env);
-    const { mirror, exact } = mirrorMetadata(metadata);
+    const { mirror, exact, text } = mirrorMetadata(metadata);
     const alone = exact ? null : await this.#attachmentBytes(entry.rid, METADATA_KEY);
     if (!exact && !alone) {
       const [type, data] = await this.serde.dumpsTyped(metadata);
@@ -1317,7 +1312,6 @@ export class RewindSaver extends BaseCheckpointSaver {
     const rns = rewindNamespace(ns);
     // The LangGraph id is the source's rewind id already: the copy's is derived from it.
     const rid = this.#derivedId(targetThread, ns, cp.id);
-    const original = store.get(entry.rid);
     const input = {
       session: sid,
       message: original.message,
@@ -1341,7 +1335,7 @@ export class RewindSaver extends BaseCheckpointSaver {
       sh.own.delete(rid);
     }
     const copy = { id: cp.id, rid, type: ENVELOPE_V2, bare: entry.bare };
-    if (exact) copy.meta = JSON.stringify(metadata);
+    if (exact) copy.meta = text;
     targetCat.add(ns, copy);
     copies.set(entry.rid, rid);
   }
@@ -1413,11 +1407,6 @@ export class RewindSaver extends BaseCheckpointSaver {
   }
 }
 
-
-/** Whether an envelope holds a value for `channel` (itself, inline, or through a holder). */
-function holds(env, channel) {
-  return hasOwn(env.values, channel) || hasOwn(env.inline, channel) || hasOwn(env.blobs, channel);
-}
 
 /** A write whose attachment went while it was read (a concurrent deletion): left out. */
 const MISSING_WRITE = Symbol("missing write");
