@@ -50,31 +50,10 @@ fn parse<T: DeserializeOwned>(json: &str, what: &str) -> Result<T, JsValue> {
     serde_json::from_str(json).map_err(|e| invalid(format!("{what}: {e}")))
 }
 
-/// Strings as the package packs them (`src/packed.js`, `packStrings`): a `u32` count, then
-/// each string as a `u32` byte length (little-endian) and that many bytes of UTF-8.
+/// Strings as the package packs them (`src/packed.js`, `packStrings`; the layout is
+/// [`api::unpack_strings`]'s).
 fn unpack_strings(bytes: &[u8]) -> Result<Vec<&str>, JsValue> {
-    let bad = || invalid("a malformed list of strings".to_string());
-    let mut rest = bytes;
-    let mut take = |n: usize| -> Result<&[u8], JsValue> {
-        let (head, tail) = rest.split_at_checked(n).ok_or_else(bad)?;
-        rest = tail;
-        Ok(head)
-    };
-    let u32_at = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
-    let count = u32_at(take(4)?);
-    // Each string takes at least 4 bytes: a count the bytes cannot hold allocates nothing.
-    if count > bytes.len() / 4 {
-        return Err(bad());
-    }
-    let mut strings = Vec::with_capacity(count);
-    for _ in 0..count {
-        let len = u32_at(take(4)?);
-        strings.push(std::str::from_utf8(take(len)?).map_err(|_| bad())?);
-    }
-    if !rest.is_empty() {
-        return Err(bad());
-    }
-    Ok(strings)
+    api::unpack_strings(bytes).map_err(to_js)
 }
 
 /// `[checkpoint id, key]` pairs: packed strings, id and key in turn.

@@ -26,7 +26,7 @@ pub use input::{
     AttachmentInput, CheckpointInput, OptionsInput, QueryInput, RetentionInput, TriggerInput,
     parse_checkpoint_id, parse_session_id, parse_session_list, parse_severity, parse_trigger_kind,
 };
-pub use packed::{PACKED_LAYOUT, unpack_checkpoint};
+pub use packed::{PACKED_LAYOUT, unpack_checkpoint, unpack_strings};
 pub use view::{
     AnnotationView, BriefPageView, BriefView, CheckpointView, DiffView, EventView, Kept,
     MessageChange, MetricsView, PageView, PlanView, Removal, TriggerView, VerifyErrorView,

@@ -26,6 +26,9 @@
 //!
 //! Every field means what the same field of [`CheckpointInput`] means; [`unpack_checkpoint`] fills one, so
 //! the checks and defaults are the ones every binding gets.
+//!
+//! A list of strings (the ids and keys of many reads in one call) is packed as a `u32` count,
+//! then each string: [`unpack_strings`].
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -118,8 +121,27 @@ pub fn unpack_checkpoint(bytes: &[u8]) -> Result<(CheckpointInput, &[u8])> {
     Ok((input, &bytes[r.at..]))
 }
 
+/// Reads a packed list of strings (a `u32` count, then each string), with nothing after it.
+/// Malformed input is an [`Error::InvalidInput`]; a count the bytes cannot hold allocates
+/// nothing.
+pub fn unpack_strings(bytes: &[u8]) -> Result<Vec<&str>> {
+    let mut r = Reader { bytes, at: 0 };
+    let count = r.count("strings")?;
+    let mut strings = Vec::with_capacity(count);
+    for _ in 0..count {
+        strings.push(
+            r.str("string")?
+                .ok_or_else(|| bad("a string is missing".into()))?,
+        );
+    }
+    if r.at != bytes.len() {
+        return Err(bad("bytes left over after the strings".into()));
+    }
+    Ok(strings)
+}
+
 fn bad(what: String) -> Error {
-    Error::InvalidInput(alloc::format!("packed checkpoint: {what}"))
+    Error::InvalidInput(alloc::format!("packed input: {what}"))
 }
 
 /// A cursor over the packed bytes: every read checks the length first.
@@ -320,6 +342,23 @@ mod tests {
         refused(&after_flags(0, &[None, None, Str("[1]")]), "metadata");
     }
 
+    #[test]
+    fn strings_read_back_and_malformed_lists_are_refused() {
+        let mut bytes = 3u32.to_le_bytes().to_vec();
+        for s in ["id", "", "clé"] {
+            bytes.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(s.as_bytes());
+        }
+        assert_eq!(unpack_strings(&bytes).unwrap(), ["id", "", "clé"]);
+        for len in 0..bytes.len() {
+            assert!(unpack_strings(&bytes[..len]).is_err(), "cut at {len}");
+        }
+        let mut extra = bytes.clone();
+        extra.push(0);
+        assert!(unpack_strings(&extra).is_err());
+        assert!(unpack_strings(&u32::MAX.to_le_bytes()).is_err());
+    }
+
     proptest::proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
@@ -327,6 +366,7 @@ mod tests {
             let mut versioned = bytes.clone();
             versioned.insert(0, PACKED_LAYOUT);
             let _ = unpack_checkpoint(&versioned);
+            let _ = unpack_strings(&bytes);
         }
     }
 }
