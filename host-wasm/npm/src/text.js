@@ -1,6 +1,7 @@
 // JavaScript strings and rewind's UTF-8: JavaScript strings may hold lone surrogates (a string
 // cut in the middle of an emoji), rewind's strings cannot. Used by the packing of inputs
-// (packed.js) and by the LangGraph saver's names (langgraph/names.js).
+// (packed.js), by the names the integrations give rewind (langgraph/names.js, ai-sdk.js,
+// openai-agents.js) and by the strings they keep in rewind metadata.
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
@@ -30,4 +31,27 @@ export function utf8Length(text) {
     } else n += 2;
   }
   return n;
+}
+
+/**
+ * Sets a string in rewind metadata under `key`, or its JSON text under `key + "~json"` when it
+ * holds lone surrogates (rewind metadata is UTF-8 JSON).
+ */
+export function mirrorString(metadata, key, value) {
+  if (wellFormed(value)) metadata[key] = value;
+  else metadata[`${key}~json`] = JSON.stringify(value);
+}
+
+/** The string mirrorString() stored under `key`, or undefined. */
+export function mirroredString(metadata, key) {
+  const plain = metadata?.[key];
+  if (typeof plain === "string") return plain;
+  const json = metadata?.[`${key}~json`];
+  if (typeof json !== "string") return undefined;
+  try {
+    const value = JSON.parse(json);
+    return typeof value === "string" ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }

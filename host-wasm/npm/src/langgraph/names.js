@@ -1,15 +1,13 @@
 // How LangGraph's names become rewind's: ids, attachment keys, namespaces and content types, and
 // the strings that must survive the trip (lone surrogates, names over rewind's limits).
 
-import { uuid5 } from "@langchain/langgraph-checkpoint";
-import { toWellFormed, utf8Length, wellFormed } from "../text.js";
+import { derivedUuid, ID_NAMESPACE, uuid5 } from "../derived-ids.js";
+import { mirroredString, mirrorString, toWellFormed, utf8Length, wellFormed } from "../text.js";
 
 // Names that reach rewind are either well formed, or derived (uuid5 of their JSON text, which
-// escapes lone surrogates), or mirrored as JSON text.
-export { toWellFormed, utf8Length, wellFormed };
-
-/** Namespace of the uuid5 ids derived from thread ids and checkpoint ids. */
-export const ID_NAMESPACE = "4f0d2c8e-6b1a-5c3e-9d47-2a1b8e6f0c53";
+// escapes lone surrogates), or mirrored as JSON text. Thread ids and checkpoint ids are derived
+// in the namespace every integration uses (derived-ids.js).
+export { derivedUuid, ID_NAMESPACE, mirroredString, mirrorString, toWellFormed, utf8Length, uuid5, wellFormed };
 export const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export const CT_CHECKPOINT = "application/vnd.langgraph.checkpoint";
@@ -79,35 +77,6 @@ export function truncate(text, max) {
   if (text.length <= max) return text;
   const code = text.charCodeAt(max - 1);
   return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
-}
-
-/** A uuid5 naming `value` of kind `kind`, for any string (lone surrogates included). */
-export function derivedUuid(kind, value) {
-  const name = wellFormed(value) ? `${kind}:${value}` : `${kind}~json:${JSON.stringify(value)}`;
-  return uuid5(name, ID_NAMESPACE);
-}
-
-/**
- * Sets a string in rewind metadata under `key`, or its JSON text under `key + "~json"` when it
- * holds lone surrogates (rewind metadata is UTF-8 JSON).
- */
-export function mirrorString(metadata, key, value) {
-  if (wellFormed(value)) metadata[key] = value;
-  else metadata[`${key}~json`] = JSON.stringify(value);
-}
-
-/** The string mirrorString() stored under `key`, or undefined. */
-export function mirroredString(metadata, key) {
-  const plain = metadata?.[key];
-  if (typeof plain === "string") return plain;
-  const json = metadata?.[`${key}~json`];
-  if (typeof json !== "string") return undefined;
-  try {
-    const value = JSON.parse(json);
-    return typeof value === "string" ? value : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The attachment key of a channel's value. */
