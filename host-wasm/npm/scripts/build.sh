@@ -35,14 +35,17 @@ done
 # The package is ESM ("type": "module"); the Node.js glue is CommonJS.
 mv "$out/node/rewind_wasm.js" "$out/node/rewind_wasm.cjs"
 
-cp "$here/src/errors.js" "$here/src/packed.js" "$here/src/text.js" "$here/src/store.js" "$here/src/idb.js" "$out/web/"
+# Modules both targets share: the store's wrapper and the integrations.
+shared=(errors.js packed.js text.js store.js derived-ids.js item-history.js ai-sdk.js openai-agents.js)
+for file in "${shared[@]}"; do cp "$here/src/$file" "$out/web/"; cp "$here/src/$file" "$out/node/"; done
+cp "$here/src/idb.js" "$out/web/"
 cp -r "$here/src/langgraph" "$out/web/langgraph"
 cp "$here/src/web.js" "$out/web/index.js"
-cp "$here/src/errors.js" "$here/src/packed.js" "$here/src/text.js" "$here/src/store.js" "$here/src/files.js" "$out/node/"
+cp "$here/src/files.js" "$out/node/"
 cp -r "$here/src/langgraph" "$out/node/langgraph"
 cp "$here/src/node.js" "$out/node/index.js"
 cp "$here/index.d.ts" "$out/index.d.ts"
-cp "$here/langgraph.d.ts" "$out/langgraph.d.ts"
+cp "$here/langgraph.d.ts" "$here/ai-sdk.d.ts" "$here/openai-agents.d.ts" "$out/"
 
 raw=$(stat -c %s "$out/web/rewind_wasm_bg.wasm")
 gz=$(gzip -9 -c "$out/web/rewind_wasm_bg.wasm" | wc -c)

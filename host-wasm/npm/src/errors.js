@@ -57,6 +57,8 @@ const BY_CODE = {
   READ_ONLY: ReadOnlyError,
   CLOSED: ClosedError,
   INVALID_INPUT: InvalidInputError,
+  CORRUPT: CorruptError,
+  CHECKPOINT_NOT_FOUND: NotFoundError,
 };
 
 function classOf(code, kind) {

@@ -36,7 +36,13 @@ const REQUIRED = [
   "package.json",
   "dist/index.d.ts",
   "dist/langgraph.d.ts",
+  "dist/ai-sdk.d.ts",
+  "dist/openai-agents.d.ts",
   "dist/node/index.js",
+  "dist/node/derived-ids.js",
+  "dist/node/item-history.js",
+  "dist/node/ai-sdk.js",
+  "dist/node/openai-agents.js",
   "dist/node/langgraph/index.js",
   "dist/node/langgraph/saver.js",
   "dist/node/langgraph/catalogue.js",
@@ -51,6 +57,10 @@ const REQUIRED = [
   "dist/node/rewind_wasm.cjs",
   "dist/node/rewind_wasm_bg.wasm",
   "dist/web/index.js",
+  "dist/web/derived-ids.js",
+  "dist/web/item-history.js",
+  "dist/web/ai-sdk.js",
+  "dist/web/openai-agents.js",
   "dist/web/langgraph/index.js",
   "dist/web/langgraph/saver.js",
   "dist/web/langgraph/catalogue.js",
@@ -124,12 +134,16 @@ describe("npm pack", () => {
   });
 
   test("package.json: exports point at shipped files; no dependencies", () => {
-    const exp = pkg.exports["."];
-    for (const [condition, target] of Object.entries(exp)) {
-      assert.ok(files.includes(target.replace(/^\.\//, "")), `exports["."].${condition} -> ${target}`);
+    assert.deepEqual(Object.keys(pkg.exports), [".", "./langgraph", "./ai-sdk", "./openai-agents"]);
+    for (const [subpath, exp] of Object.entries(pkg.exports)) {
+      for (const [condition, target] of Object.entries(exp)) {
+        assert.ok(files.includes(target.replace(/^\.\//, "")), `exports["${subpath}"].${condition} -> ${target}`);
+      }
+      assert.equal(Object.keys(exp)[0], "types", "the types condition comes first");
     }
     assert.ok(files.includes(pkg.types.replace(/^\.\//, "")));
-    assert.equal(Object.keys(exp)[0], "types", "the types condition comes first");
+    // Each framework is an optional peer: installing rewind-store installs none of them.
+    for (const peer of Object.keys(pkg.peerDependencies)) assert.equal(pkg.peerDependenciesMeta[peer]?.optional, true, peer);
     assert.equal(pkg.type, "module");
     assert.equal(pkg.dependencies, undefined, "the package has no runtime dependencies");
   });
@@ -167,7 +181,7 @@ describe("installed from the tarball into a fresh project", () => {
   test("node_modules/rewind-store holds the package", () => {
     const installed = join(project, "node_modules", "rewind-store");
     assert.equal(JSON.parse(readFileSync(join(installed, "package.json"), "utf8")).version, pkg.version);
-    assert.deepEqual(readdirSync(join(installed, "dist")).sort(), ["index.d.ts", "langgraph.d.ts", "node", "web"]);
+    assert.deepEqual(readdirSync(join(installed, "dist")).sort(), ["ai-sdk.d.ts", "index.d.ts", "langgraph.d.ts", "node", "openai-agents.d.ts", "web"]);
     const consumer = JSON.parse(readFileSync(join(project, "package.json"), "utf8"));
     assert.match(consumer.dependencies["rewind-store"], /^file:/);
   });
@@ -225,5 +239,26 @@ console.log(JSON.stringify({ hash: cp.hash, state: (await store.stateJson(cp.id)
     );
     const { stdout } = run(process.execPath, ["read.js"], { cwd: project });
     assert.deepEqual(JSON.parse(stdout.trim()), { hash: cp.hash, state: [1, 2, 3] });
+  });
+
+  test("the AI SDK and OpenAI Agents integrations run without their frameworks installed", () => {
+    // They take plain JSON (UIMessages, AgentInputItems) and import nothing from `ai` or
+    // @openai/agents, which are optional peers for their types only.
+    assert.ok(!existsSync(join(project, "node_modules", "ai")) && !existsSync(join(project, "node_modules", "@openai")));
+    writeFileSync(
+      join(project, "integrations.js"),
+      `import { Store } from "rewind-store";
+import { RewindChats } from "rewind-store/ai-sdk";
+import { RewindSession } from "rewind-store/openai-agents";
+const store = Store.memory();
+const chats = new RewindChats(store);
+await chats.saveChat({ chatId: "c", messages: [{ id: "m1", role: "user", parts: [{ type: "text", text: "hi" }] }] });
+const session = new RewindSession(store, { sessionId: "s" });
+await session.addItems([{ type: "message", role: "user", content: "hi" }]);
+console.log(JSON.stringify({ chat: (await chats.loadChat("c")).length, items: (await session.getItems()).length, checkpoints: store.metrics().checkpoints }));
+`,
+    );
+    const { stdout } = run(process.execPath, ["integrations.js"], { cwd: project });
+    assert.deepEqual(JSON.parse(stdout.trim()), { chat: 1, items: 1, checkpoints: 2 });
   });
 });

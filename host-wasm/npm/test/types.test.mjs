@@ -16,6 +16,7 @@ const pkgDir = fileURLToPath(new URL("..", import.meta.url));
 const tsc = join(pkgDir, "node_modules", "typescript", "bin", "tsc");
 const fixture = fileURLToPath(new URL("./fixtures/usage.ts", import.meta.url));
 const langgraphFixture = fileURLToPath(new URL("./fixtures/langgraph-usage.ts", import.meta.url));
+const integrationsFixture = fileURLToPath(new URL("./fixtures/integrations-usage.ts", import.meta.url));
 const TSC_FLAGS = [
   "--noEmit",
   "--strict",
@@ -57,6 +58,7 @@ describe("TypeScript", () => {
   let good;
   let wrong;
   let langgraph;
+  let integrations;
 
   before(async () => {
     // A consumer project: the package is reached by its name, through node_modules.
@@ -64,15 +66,23 @@ describe("TypeScript", () => {
     writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
     mkdirSync(join(project, "node_modules"));
     symlinkSync(pkgDir, join(project, "node_modules", "rewind-store"), "dir");
-    // LangGraph's packages, the saver's peer dependency.
-    symlinkSync(join(pkgDir, "node_modules", "@langchain"), join(project, "node_modules", "@langchain"), "dir");
+    // The frameworks the integrations are typed against (peer dependencies), and what their
+    // types import.
+    for (const name of ["@langchain", "ai", "@ai-sdk", "@openai", "openai", "zod", "@standard-schema", "@opentelemetry"]) {
+      symlinkSync(join(pkgDir, "node_modules", name), join(project, "node_modules", name), "dir");
+    }
     copyFileSync(fixture, join(project, "usage.ts"));
     copyFileSync(langgraphFixture, join(project, "langgraph-usage.ts"));
+    copyFileSync(integrationsFixture, join(project, "integrations-usage.ts"));
     writeFileSync(join(project, "wrong.ts"), WRONG);
     [good, wrong] = await Promise.all([compile(project, ["usage.ts"]), compile(project, ["wrong.ts"])]);
     // LangChain's types name web platform classes (URL, AbortSignal, streams) and newer symbols.
     const withDom = TSC_FLAGS.map((f, i) => (TSC_FLAGS[i - 1] === "--lib" ? "esnext,dom" : f));
     langgraph = await compile(project, ["langgraph-usage.ts"], withDom);
+    // @openai/agents' own declarations fail against this @types/node's EventEmitter (errors in
+    // its lifecycle.d.ts): skip checking library files there, as apps using it do. The fixture
+    // still assigns a RewindSession to the SDK's session interfaces, which checks ours.
+    integrations = await compile(project, ["integrations-usage.ts"], [...withDom, "--skipLibCheck"]);
   });
 
   after(() => {
@@ -87,6 +97,11 @@ describe("TypeScript", () => {
   test("the RewindSaver fixture compiles under --strict (every @ts-expect-error is an error)", () => {
     assert.equal(langgraph.status, 0, `tsc failed:\n${langgraph.output}`);
     assert.equal(langgraph.output.trim(), "");
+  });
+
+  test("the AI SDK and OpenAI Agents fixture compiles under --strict (every @ts-expect-error is an error)", () => {
+    assert.equal(integrations.status, 0, `tsc failed:\n${integrations.output}`);
+    assert.equal(integrations.output.trim(), "");
   });
 
   test("the fixture covers the misuse it claims to", () => {
@@ -203,4 +218,23 @@ describe("langgraph.d.ts matches the runtime", async () => {
       assert.equal(typeof owner[name], "function", `${name} is declared but missing`);
     }
   });
+});
+
+describe("ai-sdk.d.ts and openai-agents.d.ts match the runtime", async () => {
+  const require = createRequire(import.meta.url);
+  const ts = require("typescript");
+  const cases = [
+    ["ai-sdk.d.ts", "RewindChats", await import("../dist/node/ai-sdk.js")],
+    ["openai-agents.d.ts", "RewindSession", await import("../dist/node/openai-agents.js")],
+  ];
+  for (const [file, name, runtime] of cases) {
+    test(`${name}: declared methods and accessors are the runtime's`, () => {
+      const source = ts.createSourceFile(file, readFileSync(join(pkgDir, "dist", file), "utf8"), ts.ScriptTarget.ES2022, true);
+      const decl = source.statements.find((s) => ts.isClassDeclaration(s) && s.name?.text === name);
+      const declared = decl.members.filter((m) => ts.isMethodDeclaration(m)).map((m) => m.name.getText(source)).sort();
+      const proto = runtime[name].prototype;
+      const actual = Object.getOwnPropertyNames(proto).filter((k) => k !== "constructor" && typeof Object.getOwnPropertyDescriptor(proto, k).value === "function").sort();
+      assert.deepEqual(declared, actual);
+    });
+  }
 });

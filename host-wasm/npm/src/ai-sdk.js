@@ -1,0 +1,205 @@
+// RewindChats: chat persistence for the Vercel AI SDK (`ai`, `useChat`), imported as
+// "rewind-store/ai-sdk". The AI SDK leaves storage to the app (its docs write `loadChat` and
+// `saveChat` by hand); this is that pair over a rewind store — IndexedDB in a browser, files or
+// memory in Node.js — with branches.
+//
+// Mapping
+//   chat id     -> a rewind session whose id is derived: uuid5("ai-sdk-chat:" + chat id) (see
+//                  derived-ids.js), so every store and tab finds the same chat without a table.
+//                  The session is named after the chat; its metadata holds { ai_sdk_chat_id }.
+//   messages    -> the chat's UIMessage[] as JSON, one checkpoint per save (item-history.js):
+//                  the whole list in each checkpoint, its new messages the only new bytes.
+//   regenerate, -> a save whose messages are not the stored ones followed by new ones forks from
+//   edit           the newest checkpoint whose messages are a prefix of them (the checkpoint
+//                  before the regenerated or edited message); the version left behind is a
+//                  branch, listed by branches() and brought back by switchBranch().
+// The package never imports `ai`: messages are plain JSON with an `id` and a `role`, which is
+// what every AI SDK version since 5 stores (the tests run `ai` 6).
+
+import { derivedUuid } from "./derived-ids.js";
+import { makeError } from "./errors.js";
+import { ItemHistory } from "./item-history.js";
+import { mirroredString, mirrorString, utf8Length, wellFormed } from "./text.js";
+
+/** Session metadata key naming the chat. */
+const CHAT_KEY = "ai_sdk_chat_id";
+const ROLES = new Set(["system", "user", "assistant"]);
+const MAX_SUMMARY = 120;
+
+/** The text of a message for a checkpoint message: its text parts, or its part types. */
+function summary(message) {
+  const parts = Array.isArray(message?.parts) ? message.parts : [];
+  let text = parts
+    .filter((part) => part?.type === "text" && typeof part.text === "string")
+    .map((part) => part.text)
+    .join(" ")
+    .replace(/\s+/g, " ")
+    .trim();
+  if (text === "") text = parts.map((part) => part?.type).filter((type) => typeof type === "string").join(", ") || "(empty)";
+  const line = `${message?.role}: ${text}`;
+  if (line.length <= MAX_SUMMARY) return line;
+  const cut = line.charCodeAt(MAX_SUMMARY - 2);
+  return `${line.slice(0, cut >= 0xd800 && cut <= 0xdbff ? MAX_SUMMARY - 2 : MAX_SUMMARY - 1)}…`;
+}
+
+function describe(texts) {
+  return texts.length === 0 ? "chat emptied" : summary(JSON.parse(texts[texts.length - 1]));
+}
+
+function checkMessages(chatId, messages) {
+  if (!Array.isArray(messages)) throw makeError("INVALID_INPUT", `chat ${chatId}: messages must be an array of UIMessages`);
+  messages.forEach((message, i) => {
+    if (message === null || typeof message !== "object" || Array.isArray(message)) {
+      throw makeError("INVALID_INPUT", `chat ${chatId}: message ${i} is not an object`);
+    }
+    if (typeof message.id !== "string") throw makeError("INVALID_INPUT", `chat ${chatId}: message ${i} has no string id`);
+    if (!ROLES.has(message.role)) {
+      throw makeError("INVALID_INPUT", `chat ${chatId}: message ${i} has role ${JSON.stringify(message.role)} (system, user or assistant)`);
+    }
+  });
+}
+
+function checkChatId(chatId) {
+  if (typeof chatId !== "string" || chatId === "") throw makeError("INVALID_INPUT", "a chat id must be a non-empty string");
+}
+
+/** Chats of the Vercel AI SDK, persisted in a rewind store. */
+export class RewindChats {
+  /** The rewind store. */
+  store;
+  #histories = new Map();
+
+  /** @param store a rewind Store (IndexedDB, file or memory) */
+  constructor(store) {
+    if (!store || typeof store.save !== "function") throw new TypeError("RewindChats needs a rewind Store");
+    this.store = store;
+    // Usable unbound, as the AI SDK's docs use them: `const { loadChat, saveChat } = chats`.
+    this.loadChat = this.loadChat.bind(this);
+    this.saveChat = this.saveChat.bind(this);
+  }
+
+  /** The rewind session id of a chat (whether or not it exists). */
+  sessionOf(chatId) {
+    checkChatId(chatId);
+    return derivedUuid("ai-sdk-chat", chatId);
+  }
+
+  #history(chatId) {
+    let history = this.#histories.get(chatId);
+    if (!history) {
+      const metadata = {};
+      mirrorString(metadata, CHAT_KEY, chatId);
+      const name = chatId.trim() !== "" && utf8Length(chatId) <= 256 && wellFormed(chatId) ? chatId : "ai-sdk chat";
+      history = new ItemHistory(this.store, this.sessionOf(chatId), { name, metadata, label: `chat ${chatId}`, describe });
+      this.#histories.set(chatId, history);
+    }
+    return history;
+  }
+
+  /**
+   * Creates a chat with no messages and returns its id (a new random UUID unless `chatId` is
+   * given). Saving to a chat id that was never created creates it too.
+   */
+  async createChat(chatId = globalThis.crypto.randomUUID()) {
+    const history = this.#history(chatId);
+    await history.serialise(() => history.ensureSession());
+    return chatId;
+  }
+
+  /** The chat's current messages (its current branch); [] for a chat with none or never saved. */
+  async loadChat(chatId) {
+    const history = this.#history(chatId);
+    return history.serialise(async () => history.parse((await history.current()).texts));
+  }
+
+  /**
+   * Saves the chat's messages: stores what is new since the last save (nothing when they are the
+   * same), or, when earlier messages were changed or removed (a regenerated answer, an edited
+   * message), forks from the checkpoint before them; the version left behind stays as a branch.
+   * Resolves to { outcome: "unchanged" | "appended" | "forked" | "restored", checkpoint }.
+   */
+  async saveChat({ chatId, messages }) {
+    checkChatId(chatId);
+    checkMessages(chatId, messages);
+    const history = this.#history(chatId);
+    const texts = history.textsOf(messages);
+    const { outcome, checkpoint } = await history.serialise(() => history.write(texts));
+    return { outcome, checkpoint };
+  }
+
+  /**
+   * An `onFinish` callback that saves the chat: for `toUIMessageStreamResponse({ originalMessages,
+   * onFinish })` on a server, or `useChat({ onFinish })` in a browser. Both pass `{ messages }`.
+   */
+  onFinish(chatId) {
+    checkChatId(chatId);
+    return ({ messages }) => this.saveChat({ chatId, messages });
+  }
+
+  /**
+   * The chat's branches: every version no later save continued (the tips of its tree), newest
+   * first. Each: { checkpoint, messages (count), lastMessage, updatedAt, current (the chat's
+   * current version), divergesAt (index of the first message that differs from the current
+   * version's, null for the current one) }.
+   */
+  async branches(chatId) {
+    const history = this.#history(chatId);
+    return history.serialise(async () => {
+      if (!history.exists()) return [];
+      const { head, texts: now } = await history.current();
+      const tips = this.store.branches(history.session);
+      const lists = await history.textsOfMany(tips.map((tip) => tip.id));
+      return tips.map((tip, i) => {
+        const texts = lists[i] ?? [];
+        let common = 0;
+        while (common < texts.length && common < now.length && texts[common] === now[common]) common++;
+        const same = common === texts.length && common === now.length;
+        return {
+          checkpoint: tip.id,
+          messages: texts.length,
+          lastMessage: texts.length === 0 ? null : JSON.parse(texts[texts.length - 1]),
+          updatedAt: tip.createdAt,
+          current: tip.id === head,
+          divergesAt: tip.id === head || same ? null : common,
+        };
+      });
+    });
+  }
+
+  /**
+   * Makes a branch (any checkpoint of the chat: a tip from branches(), or an earlier version)
+   * the chat's current version, and returns its messages. The next save continues from it.
+   */
+  async switchBranch(chatId, checkpoint) {
+    const history = this.#history(chatId);
+    return history.serialise(async () => history.parse(await history.moveTo(checkpoint)));
+  }
+
+  /**
+   * The chats in the store: { id, session, messages (count, current version), createdAt,
+   * updatedAt (its newest checkpoint) }, newest first.
+   */
+  chats() {
+    const out = [];
+    for (const session of this.store.sessions()) {
+      const id = mirroredString(session.metadata, CHAT_KEY);
+      if (id === undefined || session.id !== derivedUuid("ai-sdk-chat", id)) continue;
+      const head = session.head === null ? null : this.store.get(session.head);
+      const latest = this.store.latest(session.id);
+      out.push({
+        id,
+        session: session.id,
+        messages: head === null ? 0 : (ItemHistory.countOf(head) ?? 0),
+        createdAt: session.createdAt,
+        updatedAt: latest?.createdAt ?? session.createdAt,
+      });
+    }
+    return out.sort((a, b) => b.updatedAt - a.updatedAt);
+  }
+
+  /** Deletes a chat and every version of it; resolves to the number of checkpoints removed. */
+  async deleteChat(chatId) {
+    const history = this.#history(chatId);
+    return history.serialise(async () => (history.exists() ? this.store.deleteSession(history.session) : 0));
+  }
+}
