@@ -42,3 +42,19 @@ test("the README's Node.js file-store example runs and prints what it says", () 
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test("the README's AI SDK and OpenAI Agents examples run and print what they say", () => {
+  for (const [name, expected] of [
+    ["ai-sdk", ["forked", "* Version control for agent state.", "- A checkpoint store.", "A checkpoint store."]],
+    ["openai-agents", ["1 It is noon.", "2"]],
+  ]) {
+    const file = path.join(here, `readme-${name}.tmp.mjs`);
+    fs.writeFileSync(file, readmeExample(name));
+    try {
+      const out = execFileSync(process.execPath, [file], { encoding: "utf8" });
+      assert.deepEqual(out.trim().split("\n"), expected, name);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  }
+});
