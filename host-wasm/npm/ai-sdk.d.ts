@@ -7,11 +7,13 @@ import type { Id, Store } from "./index.js";
 export interface SaveResult {
   /**
    * "unchanged": the messages were the stored ones; "appended": the new messages were stored
-   * after the current version; "forked": earlier messages changed (a regenerated answer, an edited
-   * message), so a branch was started from the checkpoint before them; "restored": the messages
-   * were those of an earlier version of the current branch, which became current again.
+   * after the current version; "updated": the current version's last message was continued (same
+   * id, more parts) and the new version replaces it (it is no longer listed as a branch);
+   * "forked": earlier messages changed (a regenerated answer, an edited message), so a branch was
+   * started from the checkpoint before them; "restored": the messages were those of an earlier
+   * version of the current branch, which became current again.
    */
-  outcome: "unchanged" | "appended" | "forked" | "restored";
+  outcome: "unchanged" | "appended" | "updated" | "forked" | "restored";
   /** The rewind checkpoint holding the chat's messages now (null for a chat never given any). */
   checkpoint: Id | null;
 }
@@ -63,10 +65,14 @@ export declare class RewindChats<MESSAGE extends UIMessage = UIMessage> {
   saveChat(args: { chatId: string; messages: MESSAGE[] }): Promise<SaveResult>;
   /**
    * A callback saving the chat, for `toUIMessageStreamResponse({ onFinish })` or
-   * `useChat({ onFinish })`.
+   * `useChat({ onFinish })`. The AI SDK does not wait for its promise: catch its rejection where a
+   * failed save must be noticed.
    */
   onFinish(chatId: string): (event: { messages: MESSAGE[] }) => Promise<SaveResult>;
-  /** The chat's branches (the tips of its tree), newest first. */
+  /**
+   * The chat's branches (the tips of its tree, without versions a continued message replaced),
+   * newest first; the current version first when it is not a tip.
+   */
   branches(chatId: string): Promise<ChatBranch<MESSAGE>[]>;
   /** Makes a branch (or any earlier version of the chat) current; resolves to its messages. */
   switchBranch(chatId: string, checkpoint: Id): Promise<MESSAGE[]>;

@@ -13,16 +13,23 @@
 //   edit           the newest checkpoint whose messages are a prefix of them (the checkpoint
 //                  before the regenerated or edited message); the version left behind is a
 //                  branch, listed by branches() and brought back by switchBranch().
-// The package never imports `ai`: messages are plain JSON with an `id` and a `role`, which is
-// what every AI SDK version since 5 stores (the tests run `ai` 6).
+//   continuation-> a save that changes only the current version's last message and keeps its id
+//                  (an answer continued after a client-side tool result or an approval) is an
+//                  update of that message: stored the same way (a checkpoint from the one
+//                  before), its metadata "ai_sdk:supersedes" naming the version it replaces,
+//                  which branches() then leaves out (it stays in the store and in rewind's tools).
+// The package never imports `ai`: messages are plain JSON with an `id` and a `role` (the tests
+// run `ai` 6).
 
-import { derivedUuid } from "./derived-ids.js";
+import { derivedUuid, randomUuid } from "./derived-ids.js";
 import { makeError } from "./errors.js";
 import { ItemHistory } from "./item-history.js";
 import { mirroredString, mirrorString, utf8Length, wellFormed } from "./text.js";
 
 /** Session metadata key naming the chat. */
 const CHAT_KEY = "ai_sdk_chat_id";
+/** Checkpoint metadata key naming the version a continued message replaces. */
+const SUPERSEDES_KEY = "ai_sdk:supersedes";
 const ROLES = new Set(["system", "user", "assistant"]);
 const MAX_SUMMARY = 120;
 
@@ -67,7 +74,6 @@ function checkChatId(chatId) {
 export class RewindChats {
   /** The rewind store. */
   store;
-  #histories = new Map();
 
   /** @param store a rewind Store (IndexedDB, file or memory) */
   constructor(store) {
@@ -85,22 +91,18 @@ export class RewindChats {
   }
 
   #history(chatId) {
-    let history = this.#histories.get(chatId);
-    if (!history) {
-      const metadata = {};
-      mirrorString(metadata, CHAT_KEY, chatId);
-      const name = chatId.trim() !== "" && utf8Length(chatId) <= 256 && wellFormed(chatId) ? chatId : "ai-sdk chat";
-      history = new ItemHistory(this.store, this.sessionOf(chatId), { name, metadata, label: `chat ${chatId}`, describe });
-      this.#histories.set(chatId, history);
-    }
-    return history;
+    const session = this.sessionOf(chatId);
+    const metadata = {};
+    mirrorString(metadata, CHAT_KEY, chatId);
+    const name = chatId.trim() !== "" && utf8Length(chatId) <= 256 && wellFormed(chatId) ? chatId : "ai-sdk chat";
+    return new ItemHistory(this.store, session, { name, metadata, label: `chat ${chatId}`, describe });
   }
 
   /**
    * Creates a chat with no messages and returns its id (a new random UUID unless `chatId` is
    * given). Saving to a chat id that was never created creates it too.
    */
-  async createChat(chatId = globalThis.crypto.randomUUID()) {
+  async createChat(chatId = randomUuid()) {
     const history = this.#history(chatId);
     await history.serialise(() => history.ensureSession());
     return chatId;
@@ -116,51 +118,71 @@ export class RewindChats {
    * Saves the chat's messages: stores what is new since the last save (nothing when they are the
    * same), or, when earlier messages were changed or removed (a regenerated answer, an edited
    * message), forks from the checkpoint before them; the version left behind stays as a branch.
-   * Resolves to { outcome: "unchanged" | "appended" | "forked" | "restored", checkpoint }.
+   * A continued last message (same id, more parts) replaces the version it continues.
+   * Resolves to { outcome: "unchanged" | "appended" | "updated" | "forked" | "restored",
+   * checkpoint }.
    */
-  async saveChat({ chatId, messages }) {
+  async saveChat({ chatId, messages } = {}) {
     checkChatId(chatId);
     checkMessages(chatId, messages);
     const history = this.#history(chatId);
     const texts = history.textsOf(messages);
-    const { outcome, checkpoint } = await history.serialise(() => history.write(texts));
-    return { outcome, checkpoint };
+    return history.serialise(async () => {
+      const { head, texts: now } = await history.current();
+      const last = now.length - 1;
+      const continued =
+        head !== null &&
+        texts.length >= now.length &&
+        now.slice(0, last).every((text, i) => text === texts[i]) &&
+        now[last] !== texts[last] &&
+        messages[last].id === JSON.parse(now[last]).id &&
+        this.store.children(head).length === 0;
+      const metadata = continued ? { [SUPERSEDES_KEY]: head } : {};
+      const { outcome, checkpoint } = await history.write(texts, { metadata });
+      return { outcome: continued && outcome === "forked" ? "updated" : outcome, checkpoint };
+    });
   }
 
   /**
    * An `onFinish` callback that saves the chat: for `toUIMessageStreamResponse({ originalMessages,
-   * onFinish })` on a server, or `useChat({ onFinish })` in a browser. Both pass `{ messages }`.
+   * onFinish })` on a server, or `useChat({ onFinish })` in a browser; both pass `{ messages }`
+   * in `ai` 6. The returned promise rejects when the save fails: the AI SDK does not wait for it,
+   * so handle it (`.catch`) where a lost save must be noticed.
    */
   onFinish(chatId) {
     checkChatId(chatId);
-    return ({ messages }) => this.saveChat({ chatId, messages });
+    return ({ messages } = {}) => this.saveChat({ chatId, messages });
   }
 
   /**
-   * The chat's branches: every version no later save continued (the tips of its tree), newest
-   * first. Each: { checkpoint, messages (count), lastMessage, updatedAt, current (the chat's
-   * current version), divergesAt (index of the first message that differs from the current
-   * version's, null for the current one) }.
+   * The chat's branches: every version no later save continued (the tips of its tree, without
+   * versions a continued message replaced), newest first; when the current version is not a tip
+   * (after switching to an earlier version), it comes first. Each: { checkpoint, messages
+   * (count), lastMessage, updatedAt, current (the chat's current version), divergesAt (index of
+   * the first message that differs from the current version's, null for the current one) }.
    */
   async branches(chatId) {
     const history = this.#history(chatId);
     return history.serialise(async () => {
       if (!history.exists()) return [];
       const { head, texts: now } = await history.current();
-      const tips = this.store.branches(history.session);
+      const session = history.session;
+      const superseded = (id) => this.store.list({ session, metadata: { [SUPERSEDES_KEY]: id }, limit: 1 }).items.length > 0;
+      const tips = this.store.branches(session).filter((tip) => tip.id === head || !superseded(tip.id));
+      if (head !== null && !tips.some((tip) => tip.id === head)) tips.unshift(this.store.get(head));
       const lists = await history.textsOfMany(tips.map((tip) => tip.id));
       return tips.map((tip, i) => {
         const texts = lists[i] ?? [];
         let common = 0;
         while (common < texts.length && common < now.length && texts[common] === now[common]) common++;
-        const same = common === texts.length && common === now.length;
+        const current = tip.id === head;
         return {
           checkpoint: tip.id,
           messages: texts.length,
           lastMessage: texts.length === 0 ? null : JSON.parse(texts[texts.length - 1]),
           updatedAt: tip.createdAt,
-          current: tip.id === head,
-          divergesAt: tip.id === head || same ? null : common,
+          current,
+          divergesAt: current || (common === texts.length && common === now.length) ? null : common,
         };
       });
     });
@@ -200,6 +222,10 @@ export class RewindChats {
   /** Deletes a chat and every version of it; resolves to the number of checkpoints removed. */
   async deleteChat(chatId) {
     const history = this.#history(chatId);
-    return history.serialise(async () => (history.exists() ? this.store.deleteSession(history.session) : 0));
+    return history.serialise(async () => {
+      const removed = history.exists() ? await this.store.deleteSession(history.session) : 0;
+      history.forget();
+      return removed;
+    });
   }
 }

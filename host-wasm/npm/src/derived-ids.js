@@ -7,6 +7,7 @@
 // is computed here; the ids equal every other uuid5 implementation's (the tests compare them
 // with LangGraph's).
 
+import { makeError } from "./errors.js";
 import { wellFormed } from "./text.js";
 
 /** Namespace of the uuid5 ids rewind's integrations derive. */
@@ -69,7 +70,12 @@ export function uuid5(name, namespace) {
   const hash = sha1(input);
   hash[6] = (hash[6] & 0x0f) | 0x50;
   hash[8] = (hash[8] & 0x3f) | 0x80;
-  const hex = Array.from(hash.subarray(0, 16), (byte) => byte.toString(16).padStart(2, "0")).join("");
+  return formatUuid(hash.subarray(0, 16));
+}
+
+/** 16 bytes as a UUID string. */
+function formatUuid(bytes) {
+  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
@@ -80,4 +86,21 @@ export function uuid5(name, namespace) {
 export function derivedUuid(kind, value) {
   const name = wellFormed(value) ? `${kind}:${value}` : `${kind}~json:${JSON.stringify(value)}`;
   return uuid5(name, ID_NAMESPACE);
+}
+
+/**
+ * A new random UUID (version 4) for a chat or session the caller did not name: from
+ * `crypto.randomUUID`, or `crypto.getRandomValues` where that is missing (pages served over
+ * plain http). Without either, the caller must pass its own id.
+ */
+export function randomUuid() {
+  const crypto = globalThis.crypto;
+  if (typeof crypto?.randomUUID === "function") return crypto.randomUUID();
+  if (typeof crypto?.getRandomValues !== "function") {
+    throw makeError("INVALID_INPUT", "no secure random source here (globalThis.crypto): pass an id");
+  }
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  return formatUuid(bytes);
 }

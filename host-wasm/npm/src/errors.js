@@ -59,6 +59,7 @@ const BY_CODE = {
   INVALID_INPUT: InvalidInputError,
   CORRUPT: CorruptError,
   CHECKPOINT_NOT_FOUND: NotFoundError,
+  LIMIT_EXCEEDED: LimitExceededError,
 };
 
 function classOf(code, kind) {

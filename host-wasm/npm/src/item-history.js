@@ -20,21 +20,32 @@
 // Writes to one session through one store are serialised (every ItemHistory on the store shares
 // one queue per session), so two callers cannot both extend the same head and fork by accident.
 
-import { makeError } from "./errors.js";
+import { makeError, RewindError } from "./errors.js";
+import { toWellFormed } from "./text.js";
 
 /** Rewind metadata key holding the number of items a checkpoint's list has. */
 export const COUNT_KEY = "items";
 const CONTENT_TYPE = "application/json";
+/** Sessions whose current version stays cached per store (the least recently used go first). */
+const CACHED_SESSIONS = 64;
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
-/** Per store: session id -> { tail: the queue's last promise, head, texts }. */
+const encoder = new TextEncoder();
+/** Per store: session id -> { tail: the queue's last promise, queued, head, texts }, LRU order. */
 const sessionsOf = new WeakMap();
 
-function slot(store, session) {
+/** The shared queue and cache of a session on a store (kept while tasks are queued). */
+function slotOf(store, session) {
   let sessions = sessionsOf.get(store);
   if (!sessions) sessionsOf.set(store, (sessions = new Map()));
   let entry = sessions.get(session);
-  if (!entry) sessions.set(session, (entry = { tail: Promise.resolve(), head: undefined, texts: [] }));
+  if (entry) sessions.delete(session);
+  else entry = { tail: Promise.resolve(), queued: 0, head: undefined, texts: [] };
+  sessions.set(session, entry);
+  for (const [key, other] of sessions) {
+    if (sessions.size <= CACHED_SESSIONS) break;
+    if (other.queued === 0 && key !== session) sessions.delete(key);
+  }
   return entry;
 }
 
@@ -47,7 +58,6 @@ export class ItemHistory {
   #store;
   #session;
   #options;
-  #slot;
 
   /**
    * @param store a rewind Store
@@ -60,7 +70,10 @@ export class ItemHistory {
     this.#store = store;
     this.#session = session;
     this.#options = options;
-    this.#slot = slot(store, session);
+  }
+
+  get #slot() {
+    return slotOf(this.#store, this.#session);
   }
 
   /** The rewind session id. */
@@ -70,9 +83,20 @@ export class ItemHistory {
 
   /** Runs `task` after every earlier task of this session on this store. */
   serialise(task) {
-    const run = this.#slot.tail.then(task);
-    this.#slot.tail = run.catch(() => {});
+    const slot = this.#slot;
+    slot.queued += 1;
+    const run = slot.tail.then(task).finally(() => {
+      slot.queued -= 1;
+    });
+    slot.tail = run.catch(() => {});
     return run;
+  }
+
+  /** Forgets the cached current version (after the session is deleted). */
+  forget() {
+    const slot = this.#slot;
+    slot.head = undefined;
+    slot.texts = [];
   }
 
   /** Whether the session exists. */
@@ -104,6 +128,7 @@ export class ItemHistory {
       try {
         text = JSON.stringify(item, this.#options.replacer);
       } catch (error) {
+        if (error instanceof RewindError) throw error;
         throw makeError("INVALID_INPUT", `${this.#options.label}: item ${index} is not representable as JSON: ${error.message}`);
       }
       if (text === undefined) {
@@ -120,7 +145,8 @@ export class ItemHistory {
 
   /** The texts of the list a checkpoint of this session holds. */
   async textsAt(checkpoint) {
-    if (checkpoint === this.#slot.head) return this.#slot.texts;
+    const slot = this.#slot;
+    if (checkpoint === slot.head) return slot.texts;
     return this.#decode(checkpoint, await this.#store.state(checkpoint));
   }
 
@@ -150,12 +176,13 @@ export class ItemHistory {
   async current() {
     const head = this.head();
     if (head === null) return { head: null, texts: [] };
-    if (head !== this.#slot.head) {
+    const slot = this.#slot;
+    if (head !== slot.head) {
       const texts = await this.textsAt(head);
-      this.#slot.head = head;
-      this.#slot.texts = texts;
+      slot.head = head;
+      slot.texts = texts;
     }
-    return { head, texts: this.#slot.texts };
+    return { head, texts: slot.texts };
   }
 
   /** A checkpoint's number of items (rewind metadata), or null when it has none. */
@@ -170,10 +197,10 @@ export class ItemHistory {
    * "restored" (the head moved back to an ancestor that holds the list) or "forked" (a new
    * checkpoint from `from`, null for a new root); checkpoint is the head afterwards (null while
    * nothing was written). `force` writes a checkpoint even when the list is unchanged or held by an
-   * ancestor (to record `metadata` with the change).
+   * ancestor (to record `metadata` with the change); `root` starts a new root whatever the list.
    */
-  async write(texts, { metadata = {}, force = false } = {}) {
-    await this.ensureSession();
+  async write(texts, { metadata = {}, force = false, root = false } = {}) {
+    if (root) return this.#create(null, texts, metadata, "forked");
     const { head, texts: now } = await this.current();
     let common = 0;
     while (common < now.length && common < texts.length && now[common] === texts[common]) common++;
@@ -197,8 +224,9 @@ export class ItemHistory {
     }
     if (base !== null && base.count === texts.length && !force) {
       await this.#store.restore(base.id);
-      this.#slot.head = base.id;
-      this.#slot.texts = texts;
+      const slot = this.#slot;
+      slot.head = base.id;
+      slot.texts = texts;
       return { outcome: "restored", checkpoint: base.id, from: base.id };
     }
     return this.#create(base?.id ?? null, texts, metadata, "forked");
@@ -221,30 +249,43 @@ export class ItemHistory {
     return texts;
   }
 
-  /** Creates the session unless it exists. */
+  /** Creates the session unless it exists; resolves to whether it did. */
   async ensureSession() {
-    if (this.exists()) return;
+    if (this.exists()) return false;
     try {
       await this.#store.createSession(this.#options.name, this.#options.metadata, this.#session);
     } catch (error) {
       if (error?.code !== "DUPLICATE_ID") throw error;
+      return false;
     }
+    return true;
   }
 
   async #create(parent, texts, metadata, outcome) {
-    const bytes = new TextEncoder().encode(`[${texts.join(",")}]`);
     const input = {
       session: this.#session,
-      message: this.#options.describe(texts),
-      state: bytes,
+      // Items keep lone surrogates (escaped in their JSON); rewind's messages are UTF-8.
+      message: toWellFormed(this.#options.describe(texts)),
+      state: encoder.encode(`[${texts.join(",")}]`),
       contentType: CONTENT_TYPE,
       metadata: { ...metadata, [COUNT_KEY]: texts.length },
     };
     if (parent === null) input.root = true;
     else input.parent = parent;
-    const checkpoint = await this.#store.save(input);
-    this.#slot.head = checkpoint;
-    this.#slot.texts = texts;
+    // A session made for a first write that then fails is removed: no empty chat is left behind.
+    const created = await this.ensureSession();
+    let checkpoint;
+    try {
+      checkpoint = await this.#store.save(input);
+    } catch (error) {
+      if (created) await this.#store.deleteSession(this.#session).catch(() => {});
+      // The engine's limits name the state, not the list: say whose list outgrew them.
+      if (error?.code === "LIMIT_EXCEEDED") throw makeError("LIMIT_EXCEEDED", `${this.#options.label}: ${error.message}`);
+      throw error;
+    }
+    const slot = this.#slot;
+    slot.head = checkpoint;
+    slot.texts = texts;
     return { outcome, checkpoint, from: parent };
   }
 }

@@ -13,16 +13,20 @@
 //   popItem        -> a restore: the head moves back to the version without the last item when
 //                     one exists, else a fork holding it. The popped version stays reachable.
 //   clearSession   -> a new empty root: the earlier history stays in the store as a branch
-//                     (deleteHistory() removes every version).
+//                     (deleteHistory() removes every version). Its metadata
+//                     "openai_agents:cleared" ends the reach of earlier transaction ids, as
+//                     MemorySession forgets them when cleared.
 //   replaceHistoryWithCompaction, applyHistoryMutations, applyHistoryTransaction (suffix
 //                  -> replacement) fork from the newest version that is a prefix of the new history.
 // A transaction's operation id and a digest of the transaction are written in the rewind
 // metadata of the checkpoint that applies it ("openai_agents:operation", "openai_agents:digest"),
-// so the id and the change are stored atomically; a repeated id on the current history is found
-// there. The package never imports @openai/agents: items are plain JSON.
+// so the id and the change are stored atomically. A repeated id is looked up in the whole
+// session (any branch, since the last clear): moving back with popItem or switchTo does not make
+// an applied transaction apply again. The package never imports @openai/agents: items are plain
+// JSON. An object whose only key is "$rewind:bytes" is reserved for bytes and refused in items.
 
-import { derivedUuid } from "./derived-ids.js";
-import { makeError } from "./errors.js";
+import { derivedUuid, randomUuid } from "./derived-ids.js";
+import { makeError, RewindError } from "./errors.js";
 import { ItemHistory } from "./item-history.js";
 import { mirrorString, utf8Length, wellFormed } from "./text.js";
 
@@ -30,6 +34,7 @@ import { mirrorString, utf8Length, wellFormed } from "./text.js";
 const SESSION_KEY = "openai_agents_session_id";
 const OPERATION_KEY = "openai_agents:operation";
 const DIGEST_KEY = "openai_agents:digest";
+const CLEARED_KEY = "openai_agents:cleared";
 const BYTES_KEY = "$rewind:bytes";
 const MAX_SUMMARY = 120;
 
@@ -46,14 +51,25 @@ function fromBase64(text) {
   return out;
 }
 
-function replacer(_key, value) {
-  return value instanceof Uint8Array ? { [BYTES_KEY]: base64(value) } : value;
+const isBytesMarker = (value) =>
+  value !== null && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 1 && Object.hasOwn(value, BYTES_KEY);
+
+// A function, not an arrow: `this[key]` is the value before its toJSON (a Node.js Buffer's
+// toJSON would otherwise turn it into { type: "Buffer", data: [...] }).
+function replacer(key, value) {
+  const raw = this[key];
+  if (raw instanceof Uint8Array) return { [BYTES_KEY]: base64(raw) };
+  if (isBytesMarker(value)) throw makeError("INVALID_INPUT", `an object whose only key is "${BYTES_KEY}" is reserved for bytes`);
+  return value;
 }
 
 function reviver(_key, value) {
-  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-    const keys = Object.keys(value);
-    if (keys.length === 1 && keys[0] === BYTES_KEY && typeof value[BYTES_KEY] === "string") return fromBase64(value[BYTES_KEY]);
+  if (isBytesMarker(value) && typeof value[BYTES_KEY] === "string") {
+    try {
+      return fromBase64(value[BYTES_KEY]);
+    } catch {
+      return value;
+    }
   }
   return value;
 }
@@ -79,12 +95,17 @@ function describe(texts) {
 }
 
 /** JSON text with object keys sorted: the form transactions are compared in. */
-function canonical(value) {
-  return JSON.stringify(value, function (key, v) {
-    v = replacer(key, v);
-    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
-    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]));
-  });
+function canonical(value, label) {
+  try {
+    return JSON.stringify(value, function (key, v) {
+      v = replacer.call(this, key, v);
+      if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
+      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]));
+    });
+  } catch (error) {
+    if (error instanceof RewindError) throw error;
+    throw makeError("INVALID_INPUT", `${label}: the transaction is not representable as JSON: ${error.message}`);
+  }
 }
 
 function checkItems(label, items, what = "items") {
@@ -130,7 +151,7 @@ export class RewindSession {
    * @param options { sessionId }: the Agents SDK session id (default: a new random UUID). The
    *   same id on the same store is the same history, in this process or after a restart.
    */
-  constructor(store, { sessionId = globalThis.crypto.randomUUID() } = {}) {
+  constructor(store, { sessionId = randomUuid() } = {}) {
     if (!store || typeof store.save !== "function") throw new TypeError("RewindSession needs a rewind Store");
     if (typeof sessionId !== "string" || sessionId === "") throw makeError("INVALID_INPUT", "a session id must be a non-empty string");
     this.store = store;
@@ -163,8 +184,8 @@ export class RewindSession {
     const h = this.#history;
     return h.serialise(async () => {
       const { texts } = await h.current();
-      if (limit === undefined || limit === null) return h.parse(texts);
-      if (!Number.isFinite(limit) || limit <= 0) return [];
+      if (limit === undefined || limit === null || limit === Infinity) return h.parse(texts);
+      if (!(limit > 0)) return [];
       return h.parse(texts.slice(Math.max(texts.length - Math.floor(limit), 0)));
     });
   }
@@ -195,11 +216,14 @@ export class RewindSession {
     });
   }
 
-  /** Starts an empty history (a new root); the earlier one stays in the store as a branch. */
+  /**
+   * Starts an empty history (a new root); the earlier one stays in the store as a branch.
+   * Transaction ids applied before are forgotten, as MemorySession forgets them.
+   */
   async clearSession() {
     const h = this.#history;
     await h.serialise(async () => {
-      if ((await h.current()).head !== null) await h.write([]);
+      if (h.head() !== null) await h.write([], { metadata: { [CLEARED_KEY]: true }, root: true });
     });
   }
 
@@ -242,37 +266,45 @@ export class RewindSession {
       checkItems(label, transaction.expectedSuffix, "expectedSuffix");
       checkItems(label, transaction.replacement, "replacement");
     } else throw makeError("INVALID_INPUT", `${label}: unsupported transaction type ${JSON.stringify(transaction?.type)}`);
-    const digest = derivedUuid("transaction", canonical(transaction));
+    const digest = derivedUuid("transaction", canonical(transaction, label));
     const h = this.#history;
+    // The items as given now (the caller may reuse its arrays once this returns a promise).
+    const appended = transaction.type === "append_items" ? h.textsOf(transaction.items) : null;
+    const expected = transaction.type === "replace_suffix" ? transaction.expectedSuffix.map((item) => canonical(item, label)) : null;
+    const replacement = transaction.type === "replace_suffix" ? h.textsOf(transaction.replacement) : null;
     await h.serialise(async () => {
-      const { head, texts } = await h.current();
-      const applied = head === null ? undefined : this.#applied(head, operationId);
+      const applied = this.#applied(operationId);
       if (applied !== undefined) {
         if (applied !== digest) throw makeError("INVALID_INPUT", `${label}: operation ${operationId} was already applied with a different transaction`);
         return;
       }
+      const { texts } = await h.current();
       let next;
-      if (transaction.type === "append_items") next = [...texts, ...h.textsOf(transaction.items)];
+      if (appended !== null) next = [...texts, ...appended];
       else {
-        const expected = transaction.expectedSuffix;
         const start = texts.length - expected.length;
         const actual = start < 0 ? null : h.parse(texts.slice(start));
-        if (actual === null || actual.some((item, i) => canonical(item) !== canonical(expected[i]))) {
+        if (actual === null || actual.some((item, i) => canonical(item, label) !== expected[i])) {
           throw makeError("INVALID_INPUT", `${label}: the history no longer ends with the transaction's expected suffix`);
         }
-        next = [...texts.slice(0, start), ...h.textsOf(transaction.replacement)];
+        next = [...texts.slice(0, start), ...replacement];
       }
       await h.write(next, { metadata: { [OPERATION_KEY]: operationId, [DIGEST_KEY]: digest }, force: true });
     });
   }
 
-  /** The digest recorded with `operationId` on the current history (head and ancestors). */
-  #applied(head, operationId) {
-    const found = this.store.list({ session: this.#history.session, metadata: { [OPERATION_KEY]: operationId } }).items;
-    if (found.length === 0) return undefined;
-    const path = new Set(this.store.history(head).map((checkpoint) => checkpoint.id));
-    const onPath = found.find((checkpoint) => path.has(checkpoint.id));
-    return onPath?.metadata[DIGEST_KEY];
+  /**
+   * The digest recorded with `operationId` in this session since it was last cleared, on any
+   * branch (undefined when the id was not applied).
+   */
+  #applied(operationId) {
+    const session = this.#history.session;
+    if (!this.#history.exists()) return undefined;
+    const [found] = this.store.list({ session, metadata: { [OPERATION_KEY]: operationId }, limit: 1 }).items;
+    if (found === undefined) return undefined;
+    const [cleared] = this.store.list({ session, metadata: { [CLEARED_KEY]: true }, limit: 1 }).items;
+    if (cleared !== undefined && cleared.seq > found.seq) return undefined;
+    return found.metadata[DIGEST_KEY];
   }
 
   /**
@@ -312,6 +344,7 @@ export class RewindSession {
     const h = this.#history;
     await h.serialise(async () => {
       if (h.exists()) await this.store.deleteSession(h.session);
+      h.forget();
     });
   }
 }

@@ -11,7 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-import { CorruptError, InvalidInputError, NotFoundError, Store } from "rewind-store";
+import { CorruptError, InvalidInputError, LimitExceededError, NotFoundError, Store } from "rewind-store";
 import { RewindChats } from "rewind-store/ai-sdk";
 import { answer } from "../examples/ai-sdk-chat/server.mjs";
 import { scriptedModel } from "../examples/ai-sdk-chat/model.mjs";
@@ -186,6 +186,67 @@ test("bad input is refused with typed errors and stores nothing", async () => {
   await store.checkpoint({ session: chats.sessionOf("c"), message: "not a chat", state: { not: "a list" } });
   await refuse(chats.loadChat("c"), CorruptError, "CORRUPT");
   await refuse(chats.saveChat({ chatId: "c", messages: [user("a", "hi")] }), CorruptError, "CORRUPT");
+});
+
+test("a continued answer replaces its version; an earlier version, once current, is listed as current", async () => {
+  const store = Store.memory();
+  const chats = new RewindChats(store);
+  const ask = user("u1", "what time is it?");
+  const calling = { id: "a1", role: "assistant", parts: [{ type: "tool-clock", toolCallId: "t1", state: "input-available", input: {} }] };
+  const first = await chats.saveChat({ chatId: "c", messages: [ask, calling] });
+  // The client ran the tool and the answer continued: the same message, more parts.
+  const continued = { ...calling, parts: [{ ...calling.parts[0], state: "output-available", output: "12:00" }, { type: "text", text: "It is 12:00." }] };
+  const second = await chats.saveChat({ chatId: "c", messages: [ask, continued] });
+  assert.equal(second.outcome, "updated");
+  assert.deepEqual(await chats.loadChat("c"), [ask, continued]);
+  let branches = await chats.branches("c");
+  assert.deepEqual(branches.map((b) => [b.checkpoint, b.current]), [[second.checkpoint, true]], "the replaced version is not a branch");
+  assert.equal(store.metrics().checkpoints, 2, "it stays in the store");
+  assert.equal(store.get(second.checkpoint).metadata["ai_sdk:supersedes"], first.checkpoint);
+
+  // A regenerated answer (a new id) is a branch, as before.
+  const regenerated = await chats.saveChat({ chatId: "c", messages: [ask, { id: "a2", role: "assistant", parts: [{ type: "text", text: "Noon." }] }] });
+  assert.equal(regenerated.outcome, "forked");
+  assert.equal((await chats.branches("c")).length, 2);
+
+  // Switched to a version that later saves continued: it is listed first, as the current one.
+  const root = await chats.saveChat({ chatId: "c", messages: [ask] });
+  assert.equal(root.outcome, "forked");
+  await chats.saveChat({ chatId: "c", messages: [ask, user("u2", "and the date?")] });
+  await chats.switchBranch("c", root.checkpoint);
+  branches = await chats.branches("c");
+  assert.deepEqual([branches[0].checkpoint, branches[0].current, branches[0].messages], [root.checkpoint, true, 1]);
+  assert.equal(branches.filter((b) => b.current).length, 1);
+  assert.ok(branches.slice(1).every((b) => b.divergesAt === 1));
+});
+
+test("odd text, odd ids, failed first saves and two RewindChats on one store", async () => {
+  const store = Store.memory({ maxStateBytes: 4096 });
+  const chats = new RewindChats(store);
+  // A message ending in half an emoji: stored exactly; rewind's message shows U+FFFD.
+  const cut = user("u1", "look: \ud83d");
+  const saved = await chats.saveChat({ chatId: "c", messages: [cut] });
+  assert.deepEqual(await chats.loadChat("c"), [cut]);
+  assert.equal(store.get(saved.checkpoint).message, "user: look: \ufffd");
+
+  for (const bad of [undefined, 42, "", null]) {
+    await assert.rejects(chats.loadChat(bad), (error) => error instanceof InvalidInputError);
+    await assert.rejects(chats.createChat(bad ?? 7), (error) => error instanceof InvalidInputError);
+  }
+
+  // A first save over the store's limits fails with the chat named, and leaves no empty chat.
+  await assert.rejects(
+    chats.saveChat({ chatId: "big", messages: [user("u1", "x".repeat(5000))] }),
+    (error) => error instanceof LimitExceededError && error.message.startsWith("chat big: "),
+  );
+  assert.deepEqual(chats.chats().map((c) => c.id), ["c"]);
+
+  // Two RewindChats on one store share the order of a chat's saves: no accidental fork.
+  const other = new RewindChats(store);
+  const a = [user("a", "one"), user("b", "two")];
+  await Promise.all([chats.saveChat({ chatId: "d", messages: a.slice(0, 1) }), other.saveChat({ chatId: "d", messages: a })]);
+  assert.equal((await chats.branches("d")).length, 1);
+  assert.deepEqual(await other.loadChat("d"), a);
 });
 
 /** A deterministic text of about `bytes` characters from a 2,000-word vocabulary. */

@@ -37,10 +37,13 @@ for (const version of VERSIONS) {
     const more = { id: "u5", role: "user", parts: [{ type: "text", text: "thanks" }] };
     assert.equal((await chats.saveChat({ chatId: "golden-chat", messages: [...messages, more] })).outcome, "appended");
     const session = new RewindSession(store, { sessionId: "golden-session" });
-    const count = store.metrics().checkpoints;
     const transaction = { type: "append_items", items: [{ type: "message", role: "user", content: [{ type: "input_file", file: { data: new Uint8Array([0, 1, 254, 255]) } }] }] };
+    // Applied before the clear, so applied again after it (as MemorySession forgets); then once.
+    await session.applyHistoryTransaction({ operationId: "op-golden", transaction });
+    const count = store.metrics().checkpoints;
     await session.applyHistoryTransaction({ operationId: "op-golden", transaction });
     assert.equal(store.metrics().checkpoints, count);
+    assert.equal((await session.getItems()).length, expected.items.length + 1);
   });
 }
 

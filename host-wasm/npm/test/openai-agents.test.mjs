@@ -151,6 +151,40 @@ test("history transactions apply once, atomically with their id, and refuse mism
   }
 });
 
+test("an applied transaction stays applied when the history moves back, and is forgotten when cleared", async () => {
+  const store = Store.memory();
+  const session = new RewindSession(store, { sessionId: "retry" });
+  const append = { operationId: "op-a", transaction: { type: "append_items", items: [userItem("a")] } };
+  await session.applyHistoryTransaction(append);
+  await session.addItems([userItem("b")]);
+  await session.applyHistoryTransaction({ operationId: "op-r", transaction: { type: "replace_suffix", expectedSuffix: [userItem("b")], replacement: [userItem("B")] } });
+  const texts = async () => (await session.getItems()).map(textOf);
+
+  // Retried after a later replace_suffix, after a pop, after switching away: never again.
+  await session.applyHistoryTransaction(structuredClone(append));
+  assert.deepEqual(await texts(), ["a", "B"]);
+  await session.popItem();
+  await session.popItem();
+  assert.deepEqual(await texts(), []);
+  await session.applyHistoryTransaction(structuredClone(append));
+  assert.deepEqual(await texts(), []);
+  await assert.rejects(
+    session.applyHistoryTransaction({ operationId: "op-a", transaction: { type: "append_items", items: [userItem("x")] } }),
+    /different transaction/,
+  );
+  const other = session.versions().find((v) => v.items === 2 && !v.current);
+  await session.switchTo(other.checkpoint);
+  await session.applyHistoryTransaction(structuredClone(append));
+  assert.equal((await texts()).length, 2);
+
+  // MemorySession forgets applied ids when cleared; so does RewindSession.
+  await session.clearSession();
+  await session.applyHistoryTransaction(structuredClone(append));
+  assert.deepEqual(await texts(), ["a"]);
+  await session.applyHistoryTransaction(structuredClone(append));
+  assert.deepEqual(await texts(), ["a"]);
+});
+
 test("an output guardrail's blocked turn is saved through a history transaction", async () => {
   const store = Store.memory();
   const session = new RewindSession(store, { sessionId: "guarded" });
@@ -189,22 +223,31 @@ test("mutations, compaction and clearing fork; bytes in items round-trip; bad in
   assert.deepEqual(await session.getItems(), [compaction, items[2]]);
   assert.ok(session.versions().some((v) => v.items === 3 && !v.current), "the history before compaction stays reachable");
 
+  // Bytes, as a Uint8Array or a Node.js Buffer (whose toJSON would make an object), come back as bytes.
   const bytes = new Uint8Array([0, 1, 2, 250, 255]);
-  await session.addItems([{ type: "message", role: "user", content: [{ type: "input_file", file: { data: bytes, mediaType: "application/octet-stream" } }] }]);
-  const [last] = await session.getItems(1);
-  assert.ok(last.content[0].file.data instanceof Uint8Array);
-  assert.deepEqual([...last.content[0].file.data], [...bytes]);
+  const file = (data) => ({ type: "message", role: "user", content: [{ type: "input_file", file: { data, mediaType: "application/octet-stream" } }] });
+  await session.addItems([file(bytes), file(Buffer.from([9, 8, 7]))]);
+  const [fromArray, fromBuffer] = await session.getItems(2);
+  assert.ok(fromArray.content[0].file.data instanceof Uint8Array && fromBuffer.content[0].file.data instanceof Uint8Array);
+  assert.deepEqual([...fromArray.content[0].file.data], [...bytes]);
+  assert.deepEqual([...fromBuffer.content[0].file.data], [9, 8, 7]);
+  assert.equal((await session.getItems(Infinity)).length, 4);
 
   await session.clearSession();
   assert.deepEqual(await session.getItems(), []);
   assert.equal(await session.popItem(), undefined);
   assert.ok(session.versions().length >= 4, "clearing keeps the earlier versions");
+  await session.clearSession();
+  assert.equal(store.branches(session.rewindSession).filter((tip) => tip.metadata.items === 0).length, 2, "each clear is a new empty root");
 
   const before = store.metrics().checkpoints;
   for (const bad of ["x", [1], [null], [[userItem("a")]]]) {
     await assert.rejects(session.addItems(bad), (error) => error instanceof InvalidInputError && error.code === "INVALID_INPUT");
   }
   await assert.rejects(session.addItems([{ type: "message", role: "user", content: 1n }]), InvalidInputError);
+  // The bytes marker is reserved: an item holding one as data would read back as bytes.
+  await assert.rejects(session.addItems([{ type: "message", role: "user", content: "x", providerData: { "$rewind:bytes": "not base64!" } }]), InvalidInputError);
+  await assert.rejects(session.applyHistoryTransaction({ operationId: "big", transaction: { type: "append_items", items: [{ type: "message", n: 1n }] } }), InvalidInputError);
   await assert.rejects(session.applyHistoryMutations({ mutations: [{ type: "drop" }] }), InvalidInputError);
   assert.equal(store.metrics().checkpoints, before);
 

@@ -16,7 +16,8 @@ const pkgDir = fileURLToPath(new URL("..", import.meta.url));
 const tsc = join(pkgDir, "node_modules", "typescript", "bin", "tsc");
 const fixture = fileURLToPath(new URL("./fixtures/usage.ts", import.meta.url));
 const langgraphFixture = fileURLToPath(new URL("./fixtures/langgraph-usage.ts", import.meta.url));
-const integrationsFixture = fileURLToPath(new URL("./fixtures/integrations-usage.ts", import.meta.url));
+const aiSdkFixture = fileURLToPath(new URL("./fixtures/ai-sdk-usage.ts", import.meta.url));
+const agentsFixture = fileURLToPath(new URL("./fixtures/openai-agents-usage.ts", import.meta.url));
 const TSC_FLAGS = [
   "--noEmit",
   "--strict",
@@ -58,7 +59,8 @@ describe("TypeScript", () => {
   let good;
   let wrong;
   let langgraph;
-  let integrations;
+  let aiSdk;
+  let agents;
 
   before(async () => {
     // A consumer project: the package is reached by its name, through node_modules.
@@ -68,21 +70,23 @@ describe("TypeScript", () => {
     symlinkSync(pkgDir, join(project, "node_modules", "rewind-store"), "dir");
     // The frameworks the integrations are typed against (peer dependencies), and what their
     // types import.
-    for (const name of ["@langchain", "ai", "@ai-sdk", "@openai", "openai", "zod", "@standard-schema", "@opentelemetry"]) {
+    for (const name of ["@langchain", "ai", "@ai-sdk", "@openai", "openai", "zod", "@standard-schema", "@opentelemetry", "@types"]) {
       symlinkSync(join(pkgDir, "node_modules", name), join(project, "node_modules", name), "dir");
     }
     copyFileSync(fixture, join(project, "usage.ts"));
     copyFileSync(langgraphFixture, join(project, "langgraph-usage.ts"));
-    copyFileSync(integrationsFixture, join(project, "integrations-usage.ts"));
+    copyFileSync(aiSdkFixture, join(project, "ai-sdk-usage.ts"));
+    copyFileSync(agentsFixture, join(project, "openai-agents-usage.ts"));
     writeFileSync(join(project, "wrong.ts"), WRONG);
     [good, wrong] = await Promise.all([compile(project, ["usage.ts"]), compile(project, ["wrong.ts"])]);
     // LangChain's types name web platform classes (URL, AbortSignal, streams) and newer symbols.
     const withDom = TSC_FLAGS.map((f, i) => (TSC_FLAGS[i - 1] === "--lib" ? "esnext,dom" : f));
     langgraph = await compile(project, ["langgraph-usage.ts"], withDom);
+    aiSdk = await compile(project, ["ai-sdk-usage.ts"], withDom);
     // @openai/agents' own declarations fail against this @types/node's EventEmitter (errors in
     // its lifecycle.d.ts): skip checking library files there, as apps using it do. The fixture
-    // still assigns a RewindSession to the SDK's session interfaces, which checks ours.
-    integrations = await compile(project, ["integrations-usage.ts"], [...withDom, "--skipLibCheck"]);
+    // assigns a RewindSession to each SDK session interface it implements, which checks ours.
+    agents = await compile(project, ["openai-agents-usage.ts"], [...withDom, "--skipLibCheck"]);
   });
 
   after(() => {
@@ -99,9 +103,14 @@ describe("TypeScript", () => {
     assert.equal(langgraph.output.trim(), "");
   });
 
-  test("the AI SDK and OpenAI Agents fixture compiles under --strict (every @ts-expect-error is an error)", () => {
-    assert.equal(integrations.status, 0, `tsc failed:\n${integrations.output}`);
-    assert.equal(integrations.output.trim(), "");
+  test("the AI SDK fixture compiles under --strict (every @ts-expect-error is an error)", () => {
+    assert.equal(aiSdk.status, 0, `tsc failed:\n${aiSdk.output}`);
+    assert.equal(aiSdk.output.trim(), "");
+  });
+
+  test("the OpenAI Agents fixture compiles under --strict (every @ts-expect-error is an error)", () => {
+    assert.equal(agents.status, 0, `tsc failed:\n${agents.output}`);
+    assert.equal(agents.output.trim(), "");
   });
 
   test("the fixture covers the misuse it claims to", () => {

@@ -15,7 +15,10 @@ import { RewindSession } from "rewind-store/openai-agents";
 
 const text = (id, role, body) => ({ id, role, parts: [{ type: "text", text: body }] });
 
-/** Writes a chat with a regenerated answer and an edit, and a session with a pop, a transaction and bytes. */
+/**
+ * Writes a chat with a regenerated answer, an edit and a continued answer, and a session with a
+ * pop, a transaction, bytes and a clear.
+ */
 export async function writeGolden(store) {
   const chats = new RewindChats(store);
   const turn1 = [text("u1", "user", "hello"), text("a1", "assistant", "Hi! How can I help? 😀")];
@@ -23,7 +26,11 @@ export async function writeGolden(store) {
   const turn2 = [...turn1, text("u2", "user", "what is rewind?"), text("a2", "assistant", "A checkpoint store.")];
   await chats.saveChat({ chatId: "golden-chat", messages: turn2 });
   await chats.saveChat({ chatId: "golden-chat", messages: [...turn2.slice(0, 3), text("a3", "assistant", "A store of agent states.")] });
-  await chats.saveChat({ chatId: "golden-chat", messages: [...turn1, text("u2", "user", "what is rewind, briefly?"), text("a4", "assistant", "Checkpoints.")] });
+  const edited = [...turn1, text("u2", "user", "what is rewind, briefly?"), text("a4", "assistant", "Checkpoints.")];
+  await chats.saveChat({ chatId: "golden-chat", messages: edited });
+  // A continued answer (same id, one more part): replaces the version it continues.
+  const continued = { ...edited[3], parts: [...edited[3].parts, { type: "text", text: " Forkable ones." }] };
+  await chats.saveChat({ chatId: "golden-chat", messages: [...edited.slice(0, 3), continued] });
 
   const session = new RewindSession(store, { sessionId: "golden-session" });
   await session.addItems([{ type: "message", role: "user", content: "What time is it?" }]);
@@ -37,6 +44,10 @@ export async function writeGolden(store) {
     operationId: "op-golden",
     transaction: { type: "append_items", items: [{ type: "message", role: "user", content: [{ type: "input_file", file: { data: new Uint8Array([0, 1, 254, 255]) } }] }] },
   });
+  // Cleared, then a new turn: the cleared root forgets earlier transaction ids.
+  const kept = await session.getItems();
+  await session.clearSession();
+  await session.addItems(kept);
 }
 
 /** What the golden store answers: chats, branches, versions and items, ids and times excluded. */
