@@ -31,26 +31,16 @@ const CHAT_KEY = "ai_sdk_chat_id";
 /** Checkpoint metadata key naming the version a continued message replaces. */
 const SUPERSEDES_KEY = "ai_sdk:supersedes";
 const ROLES = new Set(["system", "user", "assistant"]);
-const MAX_SUMMARY = 120;
 
-/** The text of a message for a checkpoint message: its text parts, or its part types. */
+/** A message in one line, for rewind's tools: its text parts, or its part types. */
 function summary(message) {
   const parts = Array.isArray(message?.parts) ? message.parts : [];
   let text = parts
     .filter((part) => part?.type === "text" && typeof part.text === "string")
     .map((part) => part.text)
-    .join(" ")
-    .replace(/\s+/g, " ")
-    .trim();
-  if (text === "") text = parts.map((part) => part?.type).filter((type) => typeof type === "string").join(", ") || "(empty)";
-  const line = `${message?.role}: ${text}`;
-  if (line.length <= MAX_SUMMARY) return line;
-  const cut = line.charCodeAt(MAX_SUMMARY - 2);
-  return `${line.slice(0, cut >= 0xd800 && cut <= 0xdbff ? MAX_SUMMARY - 2 : MAX_SUMMARY - 1)}…`;
-}
-
-function describe(texts) {
-  return texts.length === 0 ? "chat emptied" : summary(JSON.parse(texts[texts.length - 1]));
+    .join(" ");
+  if (text.trim() === "") text = parts.map((part) => part?.type).filter((type) => typeof type === "string").join(", ") || "(empty)";
+  return `${message?.role}: ${text}`;
 }
 
 function checkMessages(chatId, messages) {
@@ -95,7 +85,7 @@ export class RewindChats {
     const metadata = {};
     mirrorString(metadata, CHAT_KEY, chatId);
     const name = chatId.trim() !== "" && utf8Length(chatId) <= 256 && wellFormed(chatId) ? chatId : "ai-sdk chat";
-    return new ItemHistory(this.store, session, { name, metadata, label: `chat ${chatId}`, describe });
+    return new ItemHistory(this.store, session, { name, metadata, label: `chat ${chatId}`, summarise: summary, emptyMessage: "chat emptied" });
   }
 
   /**

@@ -21,13 +21,15 @@
 // one queue per session), so two callers cannot both extend the same head and fork by accident.
 
 import { makeError, RewindError } from "./errors.js";
-import { toWellFormed } from "./text.js";
+import { toWellFormed, truncate } from "./text.js";
 
 /** Rewind metadata key holding the number of items a checkpoint's list has. */
 export const COUNT_KEY = "items";
 const CONTENT_TYPE = "application/json";
 /** Sessions whose current version stays cached per store (the least recently used go first). */
 const CACHED_SESSIONS = 64;
+/** Longest checkpoint message (UTF-16 units): the start of the last item's text. */
+const MAX_MESSAGE = 120;
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
@@ -64,7 +66,8 @@ export class ItemHistory {
    * @param session the rewind session id (derived by the caller)
    * @param options { name, metadata: the session's (when it is created), label: what the list
    *   is called in errors ("chat x"), replacer / reviver: JSON.stringify's and JSON.parse's,
-   *   describe(items): the checkpoint message of a version }
+   *   summarise(item): a line for rewind's tools naming the item a version ends with,
+   *   emptyMessage: the checkpoint message of an empty list }
    */
   constructor(store, session, options) {
     this.#store = store;
@@ -249,6 +252,15 @@ export class ItemHistory {
     return texts;
   }
 
+  /** A version's checkpoint message: what its last item says, in one line. */
+  #message(texts) {
+    if (texts.length === 0) return this.#options.emptyMessage;
+    const line = this.#options.summarise(JSON.parse(texts[texts.length - 1])).replace(/\s+/g, " ").trim();
+    // Items keep lone surrogates (escaped in their JSON); rewind's messages are UTF-8.
+    const text = toWellFormed(line) || "(empty)";
+    return text.length <= MAX_MESSAGE ? text : `${truncate(text, MAX_MESSAGE - 1)}…`;
+  }
+
   /** Creates the session unless it exists; resolves to whether it did. */
   async ensureSession() {
     if (this.exists()) return false;
@@ -264,8 +276,7 @@ export class ItemHistory {
   async #create(parent, texts, metadata, outcome) {
     const input = {
       session: this.#session,
-      // Items keep lone surrogates (escaped in their JSON); rewind's messages are UTF-8.
-      message: toWellFormed(this.#options.describe(texts)),
+      message: this.#message(texts),
       state: encoder.encode(`[${texts.join(",")}]`),
       contentType: CONTENT_TYPE,
       metadata: { ...metadata, [COUNT_KEY]: texts.length },

@@ -36,7 +36,6 @@ const OPERATION_KEY = "openai_agents:operation";
 const DIGEST_KEY = "openai_agents:digest";
 const CLEARED_KEY = "openai_agents:cleared";
 const BYTES_KEY = "$rewind:bytes";
-const MAX_SUMMARY = 120;
 
 function base64(bytes) {
   let binary = "";
@@ -74,24 +73,14 @@ function reviver(_key, value) {
   return value;
 }
 
-/** A checkpoint message for the item that ends a version. */
+/** An item in one line, for rewind's tools. */
 function summary(item) {
-  let line;
   if (item?.type === "message" || (item?.type === undefined && typeof item?.role === "string")) {
     const content = typeof item.content === "string" ? item.content : Array.isArray(item.content) ? item.content.map((part) => part?.text ?? part?.refusal ?? `[${part?.type}]`).join(" ") : "";
-    line = `${item.role}: ${content.replace(/\s+/g, " ").trim() || "(empty)"}`;
-  } else if (item?.type === "function_call") {
-    line = `function_call ${item.name}(${typeof item.arguments === "string" ? item.arguments : ""})`;
-  } else {
-    line = String(item?.type ?? "item");
+    return `${item.role}: ${content}`;
   }
-  if (line.length <= MAX_SUMMARY) return line;
-  const cut = line.charCodeAt(MAX_SUMMARY - 2);
-  return `${line.slice(0, cut >= 0xd800 && cut <= 0xdbff ? MAX_SUMMARY - 2 : MAX_SUMMARY - 1)}…`;
-}
-
-function describe(texts) {
-  return texts.length === 0 ? "history cleared" : summary(JSON.parse(texts[texts.length - 1]));
+  if (item?.type === "function_call") return `function_call ${item.name}(${typeof item.arguments === "string" ? item.arguments : ""})`;
+  return String(item?.type ?? "item");
 }
 
 /** JSON text with object keys sorted: the form transactions are compared in. */
@@ -165,7 +154,8 @@ export class RewindSession {
       label: `session ${sessionId}`,
       replacer,
       reviver,
-      describe,
+      summarise: summary,
+      emptyMessage: "history cleared",
     });
   }
 

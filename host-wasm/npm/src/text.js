@@ -55,3 +55,10 @@ export function mirroredString(metadata, key) {
     return undefined;
   }
 }
+
+/** At most `max` UTF-16 units of a string, not cutting a surrogate pair in two. */
+export function truncate(text, max) {
+  if (text.length <= max) return text;
+  const code = text.charCodeAt(max - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}

@@ -2,12 +2,12 @@
 // the strings that must survive the trip (lone surrogates, names over rewind's limits).
 
 import { derivedUuid, ID_NAMESPACE, uuid5 } from "../derived-ids.js";
-import { mirroredString, mirrorString, toWellFormed, utf8Length, wellFormed } from "../text.js";
+import { mirroredString, mirrorString, toWellFormed, truncate, utf8Length, wellFormed } from "../text.js";
 
 // Names that reach rewind are either well formed, or derived (uuid5 of their JSON text, which
 // escapes lone surrogates), or mirrored as JSON text. Thread ids and checkpoint ids are derived
 // in the namespace every integration uses (derived-ids.js).
-export { derivedUuid, ID_NAMESPACE, mirroredString, mirrorString, toWellFormed, utf8Length, uuid5, wellFormed };
+export { derivedUuid, ID_NAMESPACE, mirroredString, mirrorString, toWellFormed, truncate, utf8Length, uuid5, wellFormed };
 export const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export const CT_CHECKPOINT = "application/vnd.langgraph.checkpoint";
@@ -71,13 +71,6 @@ export function envelopeType(ct) {
 }
 
 export const hasOwn = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
-
-/** At most `max` UTF-16 units of a string, not cutting a surrogate pair in two. */
-export function truncate(text, max) {
-  if (text.length <= max) return text;
-  const code = text.charCodeAt(max - 1);
-  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
-}
 
 /** The attachment key of a channel's value. */
 export function valueKey(channel) {
