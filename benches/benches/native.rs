@@ -6,7 +6,6 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rewind::{Durability, FileOptions, FileStore, NewCheckpoint, SharedStore};
@@ -38,113 +37,6 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 const STATE_BYTES: usize = 3 * 1024;
-
-fn storage_backends(c: &mut Criterion) {
-    let mut group = c.benchmark_group("storage_backends");
-    let states: Vec<Vec<u8>> = (0..64).map(|i| agent_state(STATE_BYTES, i)).collect();
-    let mut store = memory_store();
-    let session = store.create_session("bench", Default::default()).unwrap();
-    let mut i = 0usize;
-    group.bench_function("in_memory", |b| {
-        b.iter(|| {
-            i += 1;
-            let new = NewCheckpoint::new(session, "step", &states[i % states.len()]);
-            black_box(store.checkpoint(new).unwrap().seq)
-        })
-    });
-    for (name, durability) in [
-        ("file_based", Durability::Always),
-        (
-            "file_based_batched",
-            Durability::Batched {
-                max_delay: Duration::from_millis(50),
-            },
-        ),
-        ("file_based_never", Durability::Never),
-    ] {
-        let dir = TempDir::new().expect("a temporary directory");
-        let store = SharedStore::open(
-            dir.path().join("store"),
-            FileOptions::default().durability(durability),
-        )
-        .unwrap();
-        let session = store.create_session("bench", Default::default()).unwrap();
-        let mut i = 0usize;
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                i += 1;
-                let new = NewCheckpoint::new(session, "step", &states[i % states.len()]);
-                black_box(store.checkpoint(new).unwrap().seq)
-            })
-        });
-    }
-    group.finish();
-}
-
-fn service_operations(c: &mut Criterion) {
-    let mut group = c.benchmark_group("service_operations");
-    let dir = TempDir::new().expect("a temporary directory");
-    let store = SharedStore::open(
-        dir.path().join("store"),
-        FileOptions::default().durability(Durability::Never),
-    )
-    .unwrap();
-    let session = store.create_session("bench", Default::default()).unwrap();
-    let states: Vec<Vec<u8>> = (0..64).map(|i| agent_state(STATE_BYTES, i)).collect();
-    let mut i = 0usize;
-    group.bench_function("checkpoint_through_service", |b| {
-        b.iter(|| {
-            i += 1;
-            let new = NewCheckpoint::new(session, "step", &states[i % states.len()]);
-            black_box(store.checkpoint(new).unwrap().seq)
-        })
-    });
-    group.finish();
-}
-
-fn concurrent_creation(c: &mut Criterion) {
-    let mut group = c.benchmark_group("concurrent_creation");
-    let states: Vec<Vec<u8>> = (0..80).map(|i| agent_state(STATE_BYTES, i)).collect();
-    for threads in [2usize, 4, 8] {
-        group.throughput(Throughput::Elements(threads as u64 * 10));
-        group.bench_with_input(
-            BenchmarkId::from_parameter(threads),
-            &threads,
-            |b, &threads| {
-                b.iter_batched(
-                    || {
-                        let dir = TempDir::new().expect("a temporary directory");
-                        let store = SharedStore::open(
-                            dir.path().join("store"),
-                            FileOptions::default().durability(Durability::Never),
-                        )
-                        .unwrap();
-                        let session = store.create_session("bench", Default::default()).unwrap();
-                        (dir, store, session)
-                    },
-                    |(dir, store, session)| {
-                        std::thread::scope(|s| {
-                            for t in 0..threads {
-                                let (store, states) = (&store, &states);
-                                s.spawn(move || {
-                                    for k in 0..10 {
-                                        let state = &states[(t * 10 + k) % states.len()];
-                                        store
-                                            .checkpoint(NewCheckpoint::new(session, "step", state))
-                                            .unwrap();
-                                    }
-                                });
-                            }
-                        });
-                        (dir, store)
-                    },
-                    BatchSize::PerIteration,
-                )
-            },
-        );
-    }
-    group.finish();
-}
 
 /// `Always` durability with 1 and 8 writers, beside the raw latency of appending 300 bytes and
 /// calling fdatasync on the same disk.
@@ -339,14 +231,5 @@ fn allocations(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(
-    benches,
-    storage_backends,
-    service_operations,
-    concurrent_creation,
-    durable_writes,
-    open,
-    follow,
-    allocations
-);
+criterion_group!(benches, durable_writes, open, follow, allocations);
 criterion_main!(benches);

@@ -2,7 +2,7 @@
 
 #![warn(missing_docs)]
 
-use rewind_core::{DeterministicEnv, MemoryBackend, NewCheckpoint, Options, SessionId, Store};
+use rewind_core::{DeterministicEnv, MemoryBackend, Options, Store};
 use serde_json::json;
 
 /// The store every in-memory bench uses.
@@ -48,21 +48,6 @@ pub fn conversation_step(n: usize, bytes_per_step: usize) -> Vec<u8> {
         })
         .collect();
     serde_json::to_vec(&json!({ "messages": messages })).expect("JSON encodes")
-}
-
-/// A store holding one session with `count` checkpoints of `state_bytes` each.
-pub fn populated(count: usize, state_bytes: usize) -> (BenchStore, SessionId) {
-    let mut store = memory_store();
-    let session = store
-        .create_session("bench", Default::default())
-        .expect("session");
-    for i in 0..count {
-        let state = agent_state(state_bytes, i as u64);
-        store
-            .checkpoint(NewCheckpoint::new(session, format!("step {i}"), &state))
-            .expect("checkpoint");
-    }
-    (store, session)
 }
 
 /// A directory for a bench's store, removed when dropped.

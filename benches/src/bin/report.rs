@@ -1,226 +1,229 @@
-//! Prints the latest criterion results as a markdown table beside the reference figures:
-//! `cargo run -p rewind-benches --bin report` after `cargo bench -p rewind-benches`.
+//! Prints the benchmark results as markdown tables: the reference suite's groups with rewind's
+//! row beside the reference's and the floor's, all measured in the same run (no figure typed in
+//! from elsewhere), then rewind's own groups.
 //!
-//! Reads `<target>/criterion/<group>/<bench>/new/estimates.json` (the median point estimate,
-//! in nanoseconds).
+//! ```sh
+//! cargo bench -p rewind-benches --features reference --bench suite -- --save-baseline run1
+//! cargo bench -p rewind-benches --features reference --bench suite -- --save-baseline run2
+//! cargo run -p rewind-benches --bin report -- run1 run2
+//! ```
+//!
+//! With two saved baselines every ratio is given for both runs (their spread); with none named,
+//! criterion's latest results (`new`) are read. Reads
+//! `<target>/criterion/<group>/<bench>/<side>/<baseline>/estimates.json` (the median point
+//! estimate, in nanoseconds).
 
 use std::path::{Path, PathBuf};
 
-/// (criterion id, reference median in ns or None, what it measures).
-const ROWS: &[(&str, Option<f64>, &str)] = &[
-    (
+/// A row of the suite: where each side's result is, and whether the two sides do the same work.
+struct Row {
+    id: &'static str,
+    what: &'static str,
+    rewind: &'static str,
+    reference: Option<&'static str>,
+    floor: Option<&'static str>,
+    /// None: like for like. Some: what differs.
+    differs: Option<&'static str>,
+}
+
+const fn same(id: &'static str, what: &'static str, rewind: &'static str) -> Row {
+    Row {
+        id,
+        what,
+        rewind,
+        reference: None,
+        floor: None,
+        differs: None,
+    }
+}
+
+/// The suite's rows, in the reference suite's order.
+fn rows() -> Vec<Row> {
+    let mut rows = Vec::new();
+    let create = |id: &'static str, what: &'static str, base: &'static str| Row {
+        reference: Some(leak(format!("{base}/reference"))),
+        floor: Some(leak(format!("{base}/floor"))),
+        ..same(id, what, leak(format!("{base}/rewind")))
+    };
+    let both = |id: &'static str, what: &'static str, base: &'static str| Row {
+        reference: Some(leak(format!("{base}/reference"))),
+        ..same(id, what, leak(format!("{base}/rewind")))
+    };
+    rows.push(create(
         "checkpoint_creation/single",
-        Some(80_800.0),
-        "create, 3 KB JSON state, memory",
-    ),
-    (
-        "checkpoint_creation/single_200b",
-        None,
-        "create, 200 B state",
-    ),
-    (
-        "checkpoint_creation/single_10kb",
-        None,
-        "create, 10 KB state",
-    ),
-    (
-        "checkpoint_creation_batch/10",
-        Some(950_000.0),
-        "10 creates",
-    ),
-    (
-        "checkpoint_creation_batch/100",
-        Some(12_600_000.0),
-        "100 creates",
-    ),
-    (
-        "checkpoint_creation_batch/1000",
-        Some(134_600_000.0),
-        "1000 creates",
-    ),
-    (
+        "create, fresh 3 KB JSON state, memory",
+        "checkpoint_creation/single",
+    ));
+    for n in ["10", "100", "1000"] {
+        let base = leak(format!("checkpoint_creation_batch/{n}"));
+        rows.push(create(
+            base,
+            leak(format!("{n} creates, fresh states")),
+            base,
+        ));
+    }
+    rows.push(create(
         "checkpoint_with_tags/with_3_tags",
-        Some(137_000.0),
-        "create with 3 tags",
-    ),
-    ("query_operations/list_all", Some(13_300.0), "list 100"),
-    (
-        "query_operations/list_by_session",
-        Some(13_400.0),
-        "list 100 of a session",
-    ),
-    ("restore/single", Some(8_500.0), "restore a 10 KB state"),
-    ("compaction/100", Some(960_000.0), "compact 100 -> 10"),
-    ("compaction/500", Some(6_500_000.0), "compact 500 -> 10"),
-    ("compaction/1000", Some(15_700_000.0), "compact 1000 -> 10"),
-    ("concurrent_creation/2", Some(9_000_000.0), "2 threads x 10"),
-    (
-        "concurrent_creation/4",
-        Some(13_900_000.0),
-        "4 threads x 10",
-    ),
-    (
-        "concurrent_creation/8",
-        Some(12_600_000.0),
-        "8 threads x 10",
-    ),
-    ("export/binary/10", Some(227_000.0), "export 10 (binary)"),
-    (
-        "export/binary/100",
-        Some(2_260_000.0),
-        "export 100 (binary)",
-    ),
-    (
-        "export/binary/500",
-        Some(16_600_000.0),
-        "export 500 (binary)",
-    ),
-    ("export/json/10", Some(227_000.0), "export 10 (JSON)"),
-    ("export/json/100", Some(2_260_000.0), "export 100 (JSON)"),
-    ("export/json/500", Some(16_600_000.0), "export 500 (JSON)"),
-    (
-        "service_operations/create_session",
-        Some(198.0),
-        "create a session",
-    ),
-    (
-        "service_operations/checkpoint_through_service",
-        Some(141_000.0),
-        "create via SharedStore",
-    ),
-    ("service_operations/metrics", Some(953.0), "metrics"),
-    (
+        "create with 3 tags, fresh state",
+        "checkpoint_with_tags/with_3_tags",
+    ));
+    rows.push(create(
         "storage_backends/in_memory",
-        Some(81_400.0),
-        "create, memory",
+        "create, fresh state, memory",
+        "storage_backends/in_memory",
+    ));
+    rows.push(both(
+        "query_operations/list_all",
+        "list 100, read id, seq, message, tags",
+        "query_operations/list_all",
+    ));
+    rows.push(both(
+        "query_operations/list_by_session",
+        "list a session's 100, same fields",
+        "query_operations/list_by_session",
+    ));
+    rows.push(Row {
+        differs: Some(
+            "each reads a 10 KB state from its own in-memory store: rewind from its log's chunks, \
+             the reference clones the copy its storage caches",
+        ),
+        ..both(
+            "restore/single",
+            "read a 10 KB state back",
+            "restore/single",
+        )
+    });
+    for n in ["100", "500", "1000"] {
+        let base = leak(format!("compaction/{n}"));
+        rows.push(both(base, leak(format!("compact {n} -> 10")), base));
+    }
+    for n in ["2", "4", "8"] {
+        let base = leak(format!("concurrent_creation/{n}"));
+        rows.push(Row {
+            differs: Some(
+                "rewind's thread-safe store writes files (no sync); the reference's is SQLite in \
+                 memory",
+            ),
+            ..both(base, leak(format!("{n} threads x 10 fresh creates")), base)
+        });
+    }
+    for n in ["10", "100", "500"] {
+        // Criterion turns the '/' of a function name into '_' in its directories.
+        rows.push(both(
+            leak(format!("export/json/{n}")),
+            leak(format!("export a session of {n} as JSON")),
+            leak(format!("export/json_{n}")),
+        ));
+    }
+    rows.push(Row {
+        differs: Some(
+            "the reference inserts an id into a map (nothing stored); rewind validates, logs and \
+             indexes a session record",
+        ),
+        ..both(
+            "service_operations/create_session",
+            "create a session",
+            "service_operations/create_session",
+        )
+    });
+    rows.push(Row {
+        differs: Some(
+            "the reference captures its own state (this process's environment); rewind stores a \
+             fresh 3 KB state through its thread-safe store on files (no sync)",
+        ),
+        ..both(
+            "service_operations/checkpoint_through_service",
+            "create through the service",
+            "service_operations/checkpoint_through_service",
+        )
+    });
+    rows.push(Row {
+        reference: Some("service_operations/metrics/reference"),
+        ..same(
+            "service_operations/metrics (by listing)",
+            "count a session's 10 checkpoints by listing them (what the reference's metrics does)",
+            "service_operations/metrics_by_listing/rewind",
+        )
+    });
+    rows.push(Row {
+        reference: Some("service_operations/metrics/reference"),
+        differs: Some("rewind reads its counters; the reference lists its checkpoints"),
+        ..same(
+            "service_operations/metrics",
+            "metrics",
+            "service_operations/metrics/rewind",
+        )
+    });
+    rows.push(Row {
+        reference: Some("storage_backends/file_based/reference"),
+        ..same(
+            "storage_backends/file_based_never",
+            "create on files, survives the process (rewind Never; the reference's SQLite WAL, \
+             synchronous=NORMAL)",
+            "storage_backends/file_based_never/rewind",
+        )
+    });
+    rows.push(Row {
+        reference: Some("storage_backends/file_based/reference"),
+        floor: Some("storage_backends/file_based/fdatasync"),
+        differs: Some(
+            "rewind (Always) syncs every write, surviving a power loss; the reference does not \
+             (synchronous=NORMAL), and cannot be configured to",
+        ),
+        ..same(
+            "storage_backends/file_based",
+            "create on files, rewind Always (floor: one fdatasync of the state)",
+            "storage_backends/file_based/rewind",
+        )
+    });
+    rows
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// rewind's own rows: (criterion id, what it measures).
+const OWN: &[(&str, &str)] = &[
+    (
+        "checkpoint_creation/repeat_state/rewind",
+        "create, one of 64 states again (dedup hit)",
     ),
     (
-        "storage_backends/file_based",
-        Some(6_210_000.0),
-        "create, file, Always",
+        "checkpoint_creation/repeat_state_200b",
+        "create, one of 64 200 B states again",
     ),
     (
-        "storage_backends/file_based_batched",
-        None,
-        "create, file, Batched 50 ms",
+        "checkpoint_creation/repeat_state_10kb",
+        "create, one of 64 10 KB states again",
     ),
     (
-        "storage_backends/file_based_never",
-        None,
-        "create, file, Never",
+        "export/binary_500/rewind",
+        "export a session of 500, binary",
     ),
     (
-        "durable/raw_fdatasync_300b",
-        Some(190_000.0),
-        "raw append + fdatasync",
+        "storage_backends/file_based_batched/rewind",
+        "create on files, Batched 50 ms",
     ),
-    (
-        "durable/always_1_writer",
-        None,
-        "create under Always, 1 writer",
-    ),
+    ("durable/raw_fdatasync_300b", "raw append + fdatasync"),
+    ("durable/always_1_writer", "create under Always, 1 writer"),
     (
         "durable/always_8_writers_x16",
-        None,
         "8 writers x 16 creates, Always",
     ),
     (
-        "open/writer/100000",
-        None,
-        "reopen 100,000 checkpoints (writer, index snapshot)",
-    ),
-    (
-        "open/read_only/100000",
-        None,
-        "reopen 100,000 (reader, index snapshot)",
-    ),
-    (
-        "open/replay/100000",
-        None,
-        "reopen 100,000 (reader, replaying the log)",
-    ),
-    (
         "open/writer/1000000",
-        None,
         "reopen 1,000,000 checkpoints (writer, index snapshot)",
     ),
     (
-        "open/read_only/1000000",
-        None,
-        "reopen 1,000,000 (reader, index snapshot)",
-    ),
-    (
         "open/replay/1000000",
-        None,
         "reopen 1,000,000 (reader, replaying the log)",
     ),
-    (
-        "dedup/checkpoint_growing_1mb",
-        None,
-        "create, 1 MB growing state",
-    ),
-    (
-        "wasmtime/checkpoint_creation/single",
-        Some(80_800.0),
-        "create in wasmtime",
-    ),
-    (
-        "wasmtime/query_operations/list_all",
-        Some(13_300.0),
-        "list 100 in wasmtime",
-    ),
-    (
-        "wasmtime/query_operations/list_by_session",
-        Some(13_400.0),
-        "list 100 of a session in wasmtime",
-    ),
-    (
-        "wasmtime/restore/single",
-        Some(8_500.0),
-        "restore 10 KB in wasmtime",
-    ),
-    (
-        "wasmtime/compaction/100",
-        Some(960_000.0),
-        "compact 100 in wasmtime",
-    ),
-    (
-        "wasmtime/compaction/1000",
-        Some(15_700_000.0),
-        "compact 1000 in wasmtime",
-    ),
-    (
-        "wasmtime/export/binary/100",
-        Some(2_260_000.0),
-        "export 100 in wasmtime",
-    ),
-    (
-        "wasmtime/export/binary/500",
-        Some(16_600_000.0),
-        "export 500 in wasmtime",
-    ),
+    ("dedup/checkpoint_growing_1mb", "create, 1 MB growing state"),
 ];
 
-fn median_ns(root: &Path, id: &str) -> Option<f64> {
-    read_median(root, id).or_else(|| {
-        // Criterion turns '/' inside a function name into '_' (the wasmtime rows are named
-        // `wasmtime/<group>/<bench>`), and keeps a parameter as its own directory.
-        let (group, rest) = id.split_once('/')?;
-        let (name, param) = match rest.rsplit_once('/') {
-            Some((name, param)) if param.chars().all(|c| c.is_ascii_digit()) => (name, Some(param)),
-            _ => (rest, None),
-        };
-        let dir = format!("{group}/{}", name.replace('/', "_"));
-        let dir = match param {
-            Some(p) => format!("{dir}/{p}"),
-            None => dir,
-        };
-        read_median(root, &dir)
-    })
-}
-
-fn read_median(root: &Path, id: &str) -> Option<f64> {
-    let path = root.join(id).join("new/estimates.json");
+fn read_median(root: &Path, id: &str, baseline: &str) -> Option<f64> {
+    let path = root.join(id).join(baseline).join("estimates.json");
     let text = std::fs::read_to_string(path).ok()?;
     let value: serde_json::Value = serde_json::from_str(&text).ok()?;
     value["median"]["point_estimate"].as_f64()
@@ -236,43 +239,99 @@ fn human(ns: f64) -> String {
     }
 }
 
+/// The machine the results were measured on, as the report states it.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cores} cores, {cpu}")
+}
+
+fn today() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map_or_else(|| "unknown date".into(), |d| d.trim().to_string())
+}
+
 fn main() {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
     let root = target.join("criterion");
-    println!("| bench | what | rewind (median) | reference | reference / rewind |");
-    println!("|---|---|---|---|---|");
-    for (id, reference, what) in ROWS {
-        let Some(ours) = median_ns(&root, id) else {
-            println!("| `{id}` | {what} | (not run) | | |");
+    let mut baselines: Vec<String> = std::env::args().skip(1).collect();
+    if baselines.is_empty() {
+        baselines.push("new".into());
+    }
+    let runs = baselines.join(", ");
+    println!(
+        "Measured on {} on {}; runs: {runs}. Ratios are of the same run; with two runs, both.",
+        machine(),
+        today()
+    );
+    println!();
+    println!(
+        "| bench | what | rewind | reference | reference / rewind | floor | rewind / floor | work |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let ratios = |a: Option<&str>, b: &str, f: fn(f64, f64) -> f64| -> String {
+        let Some(a) = a else { return String::new() };
+        let parts: Vec<String> = baselines
+            .iter()
+            .map(
+                |base| match (read_median(&root, a, base), read_median(&root, b, base)) {
+                    (Some(x), Some(y)) => format!("{:.2}x", f(x, y)),
+                    _ => "–".into(),
+                },
+            )
+            .collect();
+        parts.join(" / ")
+    };
+    let first = &baselines[0];
+    for row in rows() {
+        let Some(rewind) = read_median(&root, row.rewind, first) else {
+            println!("| `{}` | {} | (not run) | | | | | |", row.id, row.what);
             continue;
         };
-        let (reference, ratio) = match reference {
-            Some(r) => (human(*r), format!("{:.1}x", r / ours)),
-            None => (String::new(), String::new()),
+        let reference = row
+            .reference
+            .and_then(|r| read_median(&root, r, first))
+            .map(human)
+            .unwrap_or_default();
+        let floor = row
+            .floor
+            .and_then(|f| read_median(&root, f, first))
+            .map(human)
+            .unwrap_or_default();
+        let vs_reference = ratios(row.reference, row.rewind, |r, w| r / w);
+        let vs_floor = ratios(row.floor, row.rewind, |f, w| w / f);
+        let work = match row.differs {
+            None if row.reference.is_some() => "like for like".to_string(),
+            None => String::new(),
+            Some(d) => format!("different work: {d}"),
         };
         println!(
-            "| `{id}` | {what} | {} | {reference} | {ratio} |",
-            human(ours)
+            "| `{}` | {} | {} | {reference} | {vs_reference} | {floor} | {vs_floor} | {work} |",
+            row.id,
+            row.what,
+            human(rewind)
         );
     }
-    // The native/wasm ratio of the rows measured both ways.
     println!();
-    println!("| workload | native | wasmtime | wasmtime / native |");
-    println!("|---|---|---|---|");
-    for id in [
-        "checkpoint_creation/single",
-        "query_operations/list_all",
-        "restore/single",
-        "compaction/1000",
-        "export/binary/500",
-    ] {
-        if let (Some(n), Some(w)) = (
-            median_ns(&root, id),
-            median_ns(&root, &format!("wasmtime/{id}")),
-        ) {
-            println!("| `{id}` | {} | {} | {:.2}x |", human(n), human(w), w / n);
+    println!("| bench | what | rewind |");
+    println!("|---|---|---|");
+    for (id, what) in OWN {
+        if let Some(ns) = read_median(&root, id, first).or_else(|| read_median(&root, id, "new")) {
+            println!("| `{id}` | {what} | {} |", human(ns));
         }
     }
 }
