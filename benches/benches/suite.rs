@@ -360,6 +360,29 @@ fn concurrent_creation(c: &mut Criterion) {
     let mut group = c.benchmark_group("concurrent_creation");
     for threads in [2usize, 4, 8] {
         group.throughput(Throughput::Elements(threads as u64 * 10));
+        // The floor: the same states chunked and hashed by as many threads.
+        group.bench_function(BenchmarkId::new(threads.to_string(), "floor"), |b| {
+            b.iter_batched(
+                || {
+                    (0..threads * 10)
+                        .map(|_| fresh_state(STATE_BYTES))
+                        .collect::<Vec<_>>()
+                },
+                |states| {
+                    std::thread::scope(|s| {
+                        for chunk in states.chunks(10) {
+                            s.spawn(move || {
+                                for state in chunk {
+                                    black_box(floor(state));
+                                }
+                            });
+                        }
+                    });
+                    states
+                },
+                BatchSize::PerIteration,
+            )
+        });
         group.bench_function(BenchmarkId::new(threads.to_string(), "rewind"), |b| {
             b.iter_batched(
                 || {
@@ -484,6 +507,16 @@ fn service_operations(c: &mut Criterion) {
     )
     .unwrap();
     let session = shared.create_session("bench", Default::default()).unwrap();
+    group.bench_function(
+        BenchmarkId::new("checkpoint_through_service", "floor"),
+        |b| {
+            b.iter_batched(
+                || fresh_state(STATE_BYTES),
+                |state| black_box(floor(&state)),
+                BatchSize::SmallInput,
+            )
+        },
+    );
     group.bench_function(
         BenchmarkId::new("checkpoint_through_service", "rewind"),
         |b| {

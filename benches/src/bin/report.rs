@@ -104,6 +104,7 @@ fn rows() -> Vec<Row> {
                 "rewind's thread-safe store writes files (no sync); the reference's is SQLite in \
                  memory",
             ),
+            floor: Some(leak(format!("{base}/floor"))),
             ..both(base, leak(format!("{n} threads x 10 fresh creates")), base)
         });
     }
@@ -131,6 +132,7 @@ fn rows() -> Vec<Row> {
             "the reference captures its own state (this process's environment); rewind stores a \
              fresh 3 KB state through its thread-safe store on files (no sync)",
         ),
+        floor: Some("service_operations/checkpoint_through_service/floor"),
         ..both(
             "service_operations/checkpoint_through_service",
             "create through the service",
