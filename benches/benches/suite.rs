@@ -1,7 +1,9 @@
 //! The reference suite's groups, like for like: rewind's row of each group, a `floor` row beside
 //! each create (the work rewind's design cannot skip: chunking the same state bytes with the same
-//! FastCDC parameters and hashing every chunk with blake3), and, with the `reference` feature,
-//! the reference's row (forgekit-reasoning 0.5.0) measured in the same run:
+//! FastCDC parameters and hashing every chunk with blake3), a `wasmtime` row where the sandbox
+//! component does the same work (create, listings, restore, compaction, binary export; needs
+//! `rewind_store.wasm`, see host-wasm/sandbox/README.md), and, with the `reference` feature, the
+//! reference's row (forgekit-reasoning 0.5.0), all measured in the same process:
 //! `cargo bench -p rewind-benches --features reference --bench suite`.
 //!
 //! Like for like:
@@ -27,9 +29,12 @@ use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, 
 #[cfg(feature = "reference")]
 use forgekit_reasoning as reference;
 use rewind::{Durability, FileOptions, SharedStore};
-use rewind_benches::{BenchStore, TempDir, agent_state, memory_store};
+use rewind_benches::{BenchStore, TempDir, agent_state, memory_store, sandbox_component};
 use rewind_core::chunker::{chunks, params_for_len};
-use rewind_core::{Hash, NewCheckpoint, Query, RetentionPolicy, SessionId};
+use rewind_core::{
+    DeterministicEnv, Hash, MemoryBackend, NewCheckpoint, Query, RetentionPolicy, SessionId,
+};
+use rewind_sandbox::{Limits, Sandbox, SandboxStore, input, options, query, retention};
 
 const STATE_BYTES: usize = 3 * 1024;
 const RESTORE_BYTES: usize = 10 * 1024;
@@ -119,6 +124,48 @@ impl Reference {
     }
 }
 
+/// The sandbox component, or None (with a note) when it is not built: its rows are then skipped.
+fn sandbox() -> Option<Sandbox> {
+    let path = sandbox_component();
+    match Sandbox::from_file(&path, Limits::default()) {
+        Ok(sandbox) => Some(sandbox),
+        Err(error) => {
+            eprintln!(
+                "wasmtime rows skipped: no sandbox component at {}: {error}",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// A sandboxed store in memory with one session.
+fn sandbox_open(sandbox: &Sandbox) -> (SandboxStore, String) {
+    let mut store = sandbox
+        .open(MemoryBackend::new(), DeterministicEnv::new(), &options())
+        .unwrap()
+        .unwrap();
+    let session = store.create_session("bench", "").unwrap().unwrap();
+    (store, session)
+}
+
+/// A sandboxed store holding `count` checkpoints of fresh states; their ids.
+fn sandbox_populated(
+    sandbox: &Sandbox,
+    count: usize,
+    bytes: usize,
+) -> (SandboxStore, String, Vec<String>) {
+    let (mut store, session) = sandbox_open(sandbox);
+    let ids = (0..count)
+        .map(|i| {
+            let state = fresh_state(bytes);
+            let new = input(&session, &format!("step {i}"));
+            store.checkpoint(&new, &state).unwrap().unwrap().id
+        })
+        .collect();
+    (store, session, ids)
+}
+
 fn rewind_populated(count: usize, bytes: usize) -> (BenchStore, SessionId) {
     let mut store = memory_store();
     let session = store.create_session("bench", Default::default()).unwrap();
@@ -171,6 +218,19 @@ fn single_create(c: &mut Criterion, group: &str, name: &str, tags: &'static [&'s
 
 fn checkpoint_creation(c: &mut Criterion) {
     single_create(c, "checkpoint_creation", "single", &[]);
+    if let Some(sandbox) = sandbox() {
+        let mut group = c.benchmark_group("checkpoint_creation");
+        let (mut store, session) = sandbox_open(&sandbox);
+        let new = input(&session, "step");
+        group.bench_function(BenchmarkId::new("single", "wasmtime"), |b| {
+            b.iter_batched(
+                || fresh_state(STATE_BYTES),
+                |state| black_box(store.checkpoint(&new, &state).unwrap().unwrap().seq),
+                BatchSize::SmallInput,
+            )
+        });
+        group.finish();
+    }
 
     // rewind's dedup hit: the same 64 states again and again (every chunk already stored).
     let mut group = c.benchmark_group("checkpoint_creation");
@@ -298,6 +358,24 @@ fn queries_and_reads(c: &mut Criterion) {
             })
         });
     }
+    if let Some(sandbox) = sandbox() {
+        let (mut sandboxed, session, _) = sandbox_populated(&sandbox, 100, STATE_BYTES);
+        let mut by_session = query();
+        by_session.session = Some(session);
+        for (name, q) in [("list_all", query()), ("list_by_session", by_session)] {
+            group.bench_function(BenchmarkId::new(name, "wasmtime"), |b| {
+                b.iter(|| {
+                    let page = sandboxed.list(&q).unwrap().unwrap();
+                    let sum: usize = page
+                        .items
+                        .iter()
+                        .map(|cp| read_summary(cp.id.as_bytes(), cp.seq, &cp.message, &cp.tags))
+                        .sum();
+                    black_box((page.items.len(), sum))
+                })
+            });
+        }
+    }
     group.finish();
 
     let mut group = c.benchmark_group("restore");
@@ -306,6 +384,13 @@ fn queries_and_reads(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("single", "rewind"), |b| {
         b.iter(|| black_box(store.restore(target).unwrap().state.len()))
     });
+    if let Some(sandbox) = sandbox() {
+        let (mut sandboxed, _, ids) = sandbox_populated(&sandbox, 100, RESTORE_BYTES);
+        let last = ids.last().unwrap().clone();
+        group.bench_function(BenchmarkId::new("single", "wasmtime"), |b| {
+            b.iter(|| black_box(sandboxed.restore(&last).unwrap().unwrap().len()))
+        });
+    }
     #[cfg(feature = "reference")]
     {
         let mut r = Reference::populated(99, RESTORE_BYTES);
@@ -325,7 +410,22 @@ fn queries_and_reads(c: &mut Criterion) {
 fn compaction(c: &mut Criterion) {
     let mut group = c.benchmark_group("compaction");
     group.sample_size(20);
+    let sandbox = sandbox();
     for n in [100usize, 500, 1000] {
+        if let Some(sandbox) = &sandbox {
+            group.bench_function(BenchmarkId::new(n.to_string(), "wasmtime"), |b| {
+                b.iter_batched(
+                    || sandbox_populated(sandbox, n, STATE_BYTES).0,
+                    |mut store| {
+                        let mut keep = retention();
+                        keep.keep_last = Some(10);
+                        store.compact(&keep).unwrap().unwrap();
+                        store
+                    },
+                    BatchSize::PerIteration,
+                )
+            });
+        }
         group.bench_function(BenchmarkId::new(n.to_string(), "rewind"), |b| {
             b.iter_batched(
                 || rewind_populated(n, STATE_BYTES).0,
@@ -462,6 +562,7 @@ fn concurrent_creation(c: &mut Criterion) {
 
 fn export(c: &mut Criterion) {
     let mut group = c.benchmark_group("export");
+    let sandbox = sandbox();
     for n in [10usize, 100, 500] {
         group.throughput(Throughput::Elements(n as u64));
         let (mut store, session) = rewind_populated(n, STATE_BYTES);
@@ -471,6 +572,12 @@ fn export(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new(format!("binary/{n}"), "rewind"), |b| {
             b.iter(|| black_box(store.export_binary(Some(&[session])).unwrap().len()))
         });
+        if let Some(sandbox) = &sandbox {
+            let (mut sandboxed, _, _) = sandbox_populated(sandbox, n, STATE_BYTES);
+            group.bench_function(BenchmarkId::new(format!("binary/{n}"), "wasmtime"), |b| {
+                b.iter(|| black_box(sandboxed.export_binary().unwrap().unwrap().len()))
+            });
+        }
         #[cfg(feature = "reference")]
         {
             let r = Reference::populated(n, STATE_BYTES);

@@ -1,6 +1,6 @@
 //! Prints the benchmark results as markdown tables: the reference suite's groups with rewind's
 //! row beside the reference's and the floor's, all measured in the same run (no figure typed in
-//! from elsewhere), then rewind's own groups.
+//! from elsewhere), the sandbox component beside native rewind, then rewind's own groups.
 //!
 //! ```sh
 //! cargo bench -p rewind-benches --features reference --bench suite -- --save-baseline run1
@@ -185,6 +185,23 @@ fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
 
+/// The rows the sandbox component runs too: (name, criterion directory of the group's bench).
+const WASMTIME: &[(&str, &str)] = &[
+    ("checkpoint_creation/single", "checkpoint_creation/single"),
+    ("query_operations/list_all", "query_operations/list_all"),
+    (
+        "query_operations/list_by_session",
+        "query_operations/list_by_session",
+    ),
+    ("restore/single", "restore/single"),
+    ("compaction/100", "compaction/100"),
+    ("compaction/500", "compaction/500"),
+    ("compaction/1000", "compaction/1000"),
+    ("export/binary/10", "export/binary_10"),
+    ("export/binary/100", "export/binary_100"),
+    ("export/binary/500", "export/binary_500"),
+];
+
 /// rewind's own rows: (criterion id, what it measures).
 const OWN: &[(&str, &str)] = &[
     (
@@ -327,6 +344,22 @@ fn main() {
             row.what,
             human(rewind)
         );
+    }
+    // The sandbox component beside native rewind, same work, same process.
+    println!();
+    println!("| bench | native | wasmtime | wasmtime / native |");
+    println!("|---|---|---|---|");
+    for (id, dir) in WASMTIME {
+        let native = format!("{dir}/rewind");
+        let wasm = format!("{dir}/wasmtime");
+        let Some(n) = read_median(&root, &native, first) else {
+            continue;
+        };
+        let Some(w) = read_median(&root, &wasm, first) else {
+            continue;
+        };
+        let spread = ratios(Some(wasm.as_str()), &native, |w, n| w / n);
+        println!("| `{id}` | {} | {} | {spread} |", human(n), human(w));
     }
     println!();
     println!("| bench | what | rewind |");
