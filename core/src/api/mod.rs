@@ -26,7 +26,9 @@ pub use input::{
     AttachmentInput, CheckpointInput, OptionsInput, QueryInput, RetentionInput, TriggerInput,
     parse_checkpoint_id, parse_session_id, parse_session_list, parse_severity, parse_trigger_kind,
 };
-pub use packed::{PACKED_LAYOUT, unpack_checkpoint, unpack_strings};
+pub use packed::{
+    PACKED_LAYOUT, Summary, pack_summaries, unpack_checkpoint, unpack_strings, unpack_summaries,
+};
 pub use view::{
     AnnotationView, BriefPageView, BriefView, CheckpointView, DiffView, EventView, Kept,
     MessageChange, MetricsView, PageView, PlanView, Removal, TriggerView, VerifyErrorView,

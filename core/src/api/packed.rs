@@ -29,6 +29,13 @@
 //!
 //! A list of strings (the ids and keys of many reads in one call) is packed as a `u32` count,
 //! then each string: [`unpack_strings`].
+//!
+//! A listing can come back packed too, for bindings where every string that crosses costs a
+//! copy and an allocation (the sandbox component): [`pack_summaries`] writes, for each
+//! checkpoint, what a listing's reader most often needs — a `u32` count, then per checkpoint
+//! its id (16 bytes), seq (`u64`), creation time (`u64`, Unix ms), message (a string) and tags
+//! (a `u32` count, then each string) — and [`unpack_summaries`] reads it into owned
+//! [`Summary`] values.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -36,7 +43,9 @@ use alloc::vec::Vec;
 use serde_json::{Map, Value};
 
 use super::input::{AttachmentInput, CheckpointInput, TriggerInput};
+use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
+use crate::id::CheckpointId;
 
 /// The layout version [`unpack_checkpoint`] reads.
 pub const PACKED_LAYOUT: u8 = 1;
@@ -138,6 +147,79 @@ pub fn unpack_strings(bytes: &[u8]) -> Result<Vec<&str>> {
         return Err(bad("bytes left over after the strings".into()));
     }
     Ok(strings)
+}
+
+/// What a packed listing carries of a checkpoint ([`pack_summaries`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// The checkpoint id.
+    pub id: CheckpointId,
+    /// Its store-wide sequence number.
+    pub seq: u64,
+    /// Its creation time, Unix ms.
+    pub created_at: u64,
+    /// What the moment is.
+    pub message: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+}
+
+/// Appends the packed summaries of `items` to `out` (layout in the [module docs](self)).
+pub fn pack_summaries(items: &[&Checkpoint], out: &mut Vec<u8>) {
+    fn string(out: &mut Vec<u8>, s: &str) {
+        // Messages and tags are far below 4 GiB (the engine's limits), so the length fits.
+        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        out.extend_from_slice(s.as_bytes());
+    }
+    out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+    for cp in items {
+        out.extend_from_slice(cp.id.as_bytes());
+        out.extend_from_slice(&cp.seq.to_le_bytes());
+        out.extend_from_slice(&cp.created_at.to_le_bytes());
+        string(out, &cp.message);
+        out.extend_from_slice(&(cp.tags.len() as u32).to_le_bytes());
+        for tag in &cp.tags {
+            string(out, tag);
+        }
+    }
+}
+
+/// Reads packed summaries ([`pack_summaries`]), with nothing after them. Malformed input is an
+/// [`Error::InvalidInput`]; a count the bytes cannot hold allocates nothing.
+pub fn unpack_summaries(bytes: &[u8]) -> Result<Vec<Summary>> {
+    let mut r = Reader { bytes, at: 0 };
+    let count = r.u32()? as usize;
+    // Each summary takes at least 40 bytes (id, seq, time, message length, tag count).
+    if count > (bytes.len() - r.at) / 40 {
+        return Err(bad(alloc::format!(
+            "{count} summaries in {} bytes",
+            bytes.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut id = [0u8; 16];
+        id.copy_from_slice(r.take(16)?);
+        let seq = r.u64()?;
+        let created_at = r.u64()?;
+        let message = r.string("message")?;
+        let tag_count = r.count("tags")?;
+        let mut tags = Vec::with_capacity(tag_count);
+        for _ in 0..tag_count {
+            tags.push(r.string("tag")?);
+        }
+        out.push(Summary {
+            id: CheckpointId::from_bytes(id),
+            seq,
+            created_at,
+            message,
+            tags,
+        });
+    }
+    if r.at != bytes.len() {
+        return Err(bad("bytes left over after the summaries".into()));
+    }
+    Ok(out)
 }
 
 fn bad(what: String) -> Error {
@@ -359,9 +441,53 @@ mod tests {
         assert!(unpack_strings(&u32::MAX.to_le_bytes()).is_err());
     }
 
+    #[test]
+    fn summaries_read_back_what_was_listed_and_malformed_ones_are_refused() {
+        use crate::{DeterministicEnv, MemoryBackend, NewCheckpoint, Options, Query, Store};
+        let (mut store, _) = Store::open(
+            MemoryBackend::new(),
+            DeterministicEnv::new(),
+            Options::default(),
+        )
+        .unwrap();
+        let s = store.create_session("s", Map::new()).unwrap();
+        store
+            .checkpoint(NewCheckpoint::new(s, "first", b"{}").tags(["b", "a"]))
+            .unwrap();
+        store
+            .checkpoint(NewCheckpoint::new(s, "clé ✓", b"[1]"))
+            .unwrap();
+        let page = store.list(&Query::new()).unwrap();
+        let mut bytes = Vec::new();
+        pack_summaries(&page.items, &mut bytes);
+        let summaries = unpack_summaries(&bytes).unwrap();
+        let expected: Vec<Summary> = page
+            .items
+            .iter()
+            .map(|cp| Summary {
+                id: cp.id,
+                seq: cp.seq,
+                created_at: cp.created_at,
+                message: cp.message.clone(),
+                tags: cp.tags.clone(),
+            })
+            .collect();
+        assert_eq!(summaries, expected);
+        assert_eq!(summaries[1].tags, ["a", "b"]);
+        for len in 0..bytes.len() {
+            assert!(unpack_summaries(&bytes[..len]).is_err(), "cut at {len}");
+        }
+        let mut extra = bytes.clone();
+        extra.push(0);
+        assert!(unpack_summaries(&extra).is_err());
+        assert!(unpack_summaries(&u32::MAX.to_le_bytes()).is_err());
+        assert_eq!(unpack_summaries(&0u32.to_le_bytes()).unwrap(), []);
+    }
+
     proptest::proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = unpack_summaries(&bytes);
             let _ = unpack_checkpoint(&bytes);
             let mut versioned = bytes.clone();
             versioned.insert(0, PACKED_LAYOUT);

@@ -173,6 +173,19 @@ impl wit::GuestStore for GuestStore {
         })
     }
 
+    fn list_summaries(&self, q: wit::Query) -> Result<wit::SummaryPage, wit::Error> {
+        let input = convert::query(q)?;
+        self.with(|e| {
+            let page = e.list(&Query::try_from(input)?)?;
+            let mut items = Vec::new();
+            api::pack_summaries(&page.items, &mut items);
+            Ok(wit::SummaryPage {
+                items,
+                next: page.next.map(|c| c.to_string()),
+            })
+        })
+    }
+
     fn diff(&self, from: String, to: String) -> Result<wit::Diff, wit::Error> {
         let (a, b) = (checkpoint_id(&from)?, checkpoint_id(&to)?);
         self.with(|e| e.diff(a, b).map(|d| convert::diff(&d)))

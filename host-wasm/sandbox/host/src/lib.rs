@@ -46,9 +46,12 @@ pub use bindings::exports::rewind::store::store::{
     Annotation, Checkpoint, CheckpointInput, CompactionPlan, CompactionReport, Diff,
     Error as StoreError, ErrorKind, Event, Health, ImportReport, KeepReason, Kept, LoadReport,
     Metrics, NewAttachment, Options as StoreOptions, Order, Page, Query, Removal, RemovalReason,
-    Retention, Session, Trigger, TriggerKind, VerifyError, VerifyProblem, VerifyReport,
+    Retention, Session, SummaryPage, Trigger, TriggerKind, VerifyError, VerifyProblem,
+    VerifyReport,
 };
 use bindings::rewind::store::{backend, host_env};
+/// A checkpoint as `list_summaries` packs it, read back by [`summaries`].
+pub use rewind_core::api::Summary;
 
 /// Resource limits for the component.
 #[derive(Clone, Copy, Debug)]
@@ -459,6 +462,9 @@ impl SandboxStore {
         branches => call_branches(session: &str) -> Result<Vec<Checkpoint>, StoreError>);
     forward!(/// One page of a query.
         list => call_list(q: &Query) -> Result<Page, StoreError>);
+    forward!(/// One page of a query with each checkpoint's id, seq, creation time, message and tags,
+        /// packed into one buffer (read it with [`summaries`]): a fraction of `list`'s cost.
+        list_summaries => call_list_summaries(q: &Query) -> Result<SummaryPage, StoreError>);
     forward!(/// What changed between two checkpoints.
         diff => call_diff(from: &str, to: &str) -> Result<Diff, StoreError>);
     forward!(/// Adds a note (info, warning, critical).
@@ -502,6 +508,12 @@ impl SandboxStore {
         /// [`MemoryBackend::with_snapshot`](rewind_core::MemoryBackend::with_snapshot)); returns
         /// whether it wrote one. Call it before dropping a store you will open again.
         persist_index => call_persist_index() -> Result<bool, StoreError>);
+}
+
+/// The checkpoints of a [`SummaryPage`] as owned values. Bytes the component did not pack as
+/// documented are an [`rewind_core::Error::InvalidInput`].
+pub fn summaries(page: &SummaryPage) -> Result<Vec<Summary>, rewind_core::Error> {
+    rewind_core::api::unpack_summaries(&page.items)
 }
 
 /// A [`CheckpointInput`] for `session` with `message` and default everything else.

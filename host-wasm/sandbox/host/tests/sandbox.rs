@@ -13,7 +13,7 @@ use rewind_core::conformance::parity;
 use rewind_core::{DeterministicEnv, MemoryBackend, NewCheckpoint, Options, Store};
 use rewind_sandbox::{
     ErrorKind, Limits, Sandbox, SandboxError, StoreError, StoreOptions, input, options, query,
-    retention,
+    retention, summaries,
 };
 
 fn component_path() -> PathBuf {
@@ -163,6 +163,48 @@ fn the_component_writes_the_same_bytes_as_the_native_engine() {
     assert_eq!(exported, native.export_binary(None).unwrap());
     let backend = plugin.into_backend();
     drop(backend);
+}
+
+#[test]
+fn packed_summaries_carry_what_list_returns_and_what_the_native_engine_lists() {
+    let sandbox = sandbox(Limits::default());
+    let (mut plugin, mut native) = plugin_and_native(&sandbox);
+    let session = plugin.create_session("agent", "").unwrap().unwrap();
+    native.create_session("agent", Default::default()).unwrap();
+    for i in 0..30 {
+        let mut new = input(&session, &format!("step {i} ✓"));
+        new.tags = (0..i % 4).map(|t| format!("tag-{t}")).collect();
+        let state = format!("{{\"step\":{i}}}");
+        plugin.checkpoint(&new, state.as_bytes()).unwrap().unwrap();
+        let tags: Vec<String> = new.tags.clone();
+        let id: rewind_core::SessionId = session.parse().unwrap();
+        native
+            .checkpoint(NewCheckpoint::new(id, new.message.clone(), state.as_bytes()).tags(tags))
+            .unwrap();
+    }
+    let mut q = query();
+    q.limit = Some(12);
+    let full = plugin.list(&q).unwrap().unwrap();
+    let packed = plugin.list_summaries(&q).unwrap().unwrap();
+    let brief = summaries(&packed).unwrap();
+    assert_eq!(brief.len(), 12);
+    assert_eq!(packed.next, full.next, "the same cursor");
+    for (s, cp) in brief.iter().zip(&full.items) {
+        assert_eq!(
+            (s.id.to_string(), s.seq, s.created_at, &s.message, &s.tags),
+            (cp.id.clone(), cp.seq, cp.created_at, &cp.message, &cp.tags)
+        );
+    }
+    let native_page = native.list(&rewind_core::Query::new().limit(12)).unwrap();
+    let native_ids: Vec<String> = native_page.items.iter().map(|c| c.id.to_string()).collect();
+    let plugin_ids: Vec<String> = brief.iter().map(|s| s.id.to_string()).collect();
+    assert_eq!(plugin_ids, native_ids);
+    // Filters apply as in `list`.
+    q.tags_all = vec!["tag-2".into()];
+    q.limit = None;
+    let tagged = summaries(&plugin.list_summaries(&q).unwrap().unwrap()).unwrap();
+    assert!(!tagged.is_empty() && tagged.iter().all(|s| s.tags.contains(&"tag-2".to_string())));
+    assert_eq!(tagged.len(), plugin.list(&q).unwrap().unwrap().items.len());
 }
 
 #[test]
