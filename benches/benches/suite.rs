@@ -166,6 +166,18 @@ fn sandbox_populated(
     (store, session, ids)
 }
 
+/// rewind's thread-safe store on files in a fresh directory, with one session.
+fn shared_store(durability: Durability) -> (TempDir, SharedStore, SessionId) {
+    let dir = TempDir::new().expect("a temporary directory");
+    let store = SharedStore::open(
+        dir.path().join("store"),
+        FileOptions::default().durability(durability),
+    )
+    .unwrap();
+    let session = store.create_session("bench", Default::default()).unwrap();
+    (dir, store, session)
+}
+
 fn rewind_populated(count: usize, bytes: usize) -> (BenchStore, SessionId) {
     let mut store = memory_store();
     let session = store.create_session("bench", Default::default()).unwrap();
@@ -489,13 +501,7 @@ fn concurrent_creation(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new(threads.to_string(), "rewind"), |b| {
             b.iter_batched(
                 || {
-                    let dir = TempDir::new().expect("a temporary directory");
-                    let store = SharedStore::open(
-                        dir.path().join("store"),
-                        FileOptions::default().durability(Durability::Never),
-                    )
-                    .unwrap();
-                    let session = store.create_session("bench", Default::default()).unwrap();
+                    let (dir, store, session) = shared_store(Durability::Never);
                     let states: Vec<Vec<u8>> = (0..threads * 10)
                         .map(|_| fresh_state(STATE_BYTES))
                         .collect();
@@ -610,13 +616,7 @@ fn service_operations(c: &mut Criterion) {
 
     // Through each one's thread-safe service: rewind's SharedStore with a fresh state; the
     // reference's CheckpointService captures its own state (this process's environment).
-    let dir = TempDir::new().expect("a temporary directory");
-    let shared = SharedStore::open(
-        dir.path().join("store"),
-        FileOptions::default().durability(Durability::Never),
-    )
-    .unwrap();
-    let session = shared.create_session("bench", Default::default()).unwrap();
+    let (_dir, shared, session) = shared_store(Durability::Never);
     group.bench_function(
         BenchmarkId::new("checkpoint_through_service", "floor"),
         |b| {
@@ -704,13 +704,7 @@ fn file_based(c: &mut Criterion) {
         ),
         ("file_based_never", Durability::Never),
     ] {
-        let dir = TempDir::new().expect("a temporary directory");
-        let store = SharedStore::open(
-            dir.path().join("store"),
-            FileOptions::default().durability(durability),
-        )
-        .unwrap();
-        let session = store.create_session("bench", Default::default()).unwrap();
+        let (_dir, store, session) = shared_store(durability);
         group.bench_function(BenchmarkId::new(name, "rewind"), |b| {
             b.iter_batched(
                 || fresh_state(STATE_BYTES),

@@ -17,50 +17,54 @@ use std::path::{Path, PathBuf};
 
 /// A row of the suite: where each side's result is, and whether the two sides do the same work.
 struct Row {
-    id: &'static str,
-    what: &'static str,
-    rewind: &'static str,
-    reference: Option<&'static str>,
-    floor: Option<&'static str>,
+    id: String,
+    what: String,
+    rewind: String,
+    reference: Option<String>,
+    floor: Option<String>,
     /// None: like for like. Some: what differs.
     differs: Option<&'static str>,
 }
 
-const fn same(id: &'static str, what: &'static str, rewind: &'static str) -> Row {
+/// A row of rewind's result alone (the others are added with struct update syntax).
+fn same(id: impl Into<String>, what: impl Into<String>, rewind: impl Into<String>) -> Row {
     Row {
-        id,
-        what,
-        rewind,
+        id: id.into(),
+        what: what.into(),
+        rewind: rewind.into(),
         reference: None,
         floor: None,
         differs: None,
     }
 }
 
+/// A row whose sides are `<base>/rewind` and `<base>/reference`.
+fn both(id: impl Into<String>, what: impl Into<String>, base: &str) -> Row {
+    Row {
+        reference: Some(format!("{base}/reference")),
+        ..same(id, what, format!("{base}/rewind"))
+    }
+}
+
+/// A create's row: both sides and `<base>/floor`.
+fn create(id: impl Into<String>, what: impl Into<String>, base: &str) -> Row {
+    Row {
+        floor: Some(format!("{base}/floor")),
+        ..both(id, what, base)
+    }
+}
+
 /// The suite's rows, in the reference suite's order.
 fn rows() -> Vec<Row> {
     let mut rows = Vec::new();
-    let create = |id: &'static str, what: &'static str, base: &'static str| Row {
-        reference: Some(leak(format!("{base}/reference"))),
-        floor: Some(leak(format!("{base}/floor"))),
-        ..same(id, what, leak(format!("{base}/rewind")))
-    };
-    let both = |id: &'static str, what: &'static str, base: &'static str| Row {
-        reference: Some(leak(format!("{base}/reference"))),
-        ..same(id, what, leak(format!("{base}/rewind")))
-    };
     rows.push(create(
         "checkpoint_creation/single",
         "create, fresh 3 KB JSON state, memory",
         "checkpoint_creation/single",
     ));
     for n in ["10", "100", "1000"] {
-        let base = leak(format!("checkpoint_creation_batch/{n}"));
-        rows.push(create(
-            base,
-            leak(format!("{n} creates, fresh states")),
-            base,
-        ));
+        let base = format!("checkpoint_creation_batch/{n}");
+        rows.push(create(&base, format!("{n} creates, fresh states"), &base));
     }
     rows.push(create(
         "checkpoint_with_tags/with_3_tags",
@@ -94,26 +98,26 @@ fn rows() -> Vec<Row> {
         )
     });
     for n in ["100", "500", "1000"] {
-        let base = leak(format!("compaction/{n}"));
-        rows.push(both(base, leak(format!("compact {n} -> 10")), base));
+        let base = format!("compaction/{n}");
+        rows.push(both(&base, format!("compact {n} -> 10"), &base));
     }
     for n in ["2", "4", "8"] {
-        let base = leak(format!("concurrent_creation/{n}"));
+        let base = format!("concurrent_creation/{n}");
         rows.push(Row {
             differs: Some(
                 "rewind's thread-safe store writes files (no sync); the reference's is SQLite in \
                  memory",
             ),
-            floor: Some(leak(format!("{base}/floor"))),
-            ..both(base, leak(format!("{n} threads x 10 fresh creates")), base)
+            floor: Some(format!("{base}/floor")),
+            ..both(&base, format!("{n} threads x 10 fresh creates"), &base)
         });
     }
     for n in ["10", "100", "500"] {
         // Criterion turns the '/' of a function name into '_' in its directories.
         rows.push(both(
-            leak(format!("export/json/{n}")),
-            leak(format!("export a session of {n} as JSON")),
-            leak(format!("export/json_{n}")),
+            format!("export/json/{n}"),
+            format!("export a session of {n} as JSON"),
+            &format!("export/json_{n}"),
         ));
     }
     rows.push(Row {
@@ -132,7 +136,7 @@ fn rows() -> Vec<Row> {
             "the reference captures its own state (this process's environment); rewind stores a \
              fresh 3 KB state through its thread-safe store on files (no sync)",
         ),
-        floor: Some("service_operations/checkpoint_through_service/floor"),
+        floor: Some("service_operations/checkpoint_through_service/floor".into()),
         ..both(
             "service_operations/checkpoint_through_service",
             "create through the service",
@@ -140,7 +144,7 @@ fn rows() -> Vec<Row> {
         )
     });
     rows.push(Row {
-        reference: Some("service_operations/metrics/reference"),
+        reference: Some("service_operations/metrics/reference".into()),
         ..same(
             "service_operations/metrics (by listing)",
             "count a session's 10 checkpoints by listing them (what the reference's metrics does)",
@@ -148,7 +152,7 @@ fn rows() -> Vec<Row> {
         )
     });
     rows.push(Row {
-        reference: Some("service_operations/metrics/reference"),
+        reference: Some("service_operations/metrics/reference".into()),
         differs: Some("rewind reads its counters; the reference lists its checkpoints"),
         ..same(
             "service_operations/metrics",
@@ -157,7 +161,7 @@ fn rows() -> Vec<Row> {
         )
     });
     rows.push(Row {
-        reference: Some("storage_backends/file_based/reference"),
+        reference: Some("storage_backends/file_based/reference".into()),
         ..same(
             "storage_backends/file_based_never",
             "create on files, survives the process (rewind Never; the reference's SQLite WAL, \
@@ -166,8 +170,8 @@ fn rows() -> Vec<Row> {
         )
     });
     rows.push(Row {
-        reference: Some("storage_backends/file_based/reference"),
-        floor: Some("storage_backends/file_based/fdatasync"),
+        reference: Some("storage_backends/file_based/reference".into()),
+        floor: Some("storage_backends/file_based/fdatasync".into()),
         differs: Some(
             "rewind (Always) syncs every write, surviving a power loss; the reference does not \
              (synchronous=NORMAL), and cannot be configured to",
@@ -179,10 +183,6 @@ fn rows() -> Vec<Row> {
         )
     });
     rows
-}
-
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
 }
 
 /// The rows the sandbox component runs too: (name, criterion directory of the group's bench).
@@ -317,22 +317,24 @@ fn main() {
     };
     let first = &baselines[0];
     for row in rows() {
-        let Some(rewind) = read_median(&root, row.rewind, first) else {
+        let Some(rewind) = read_median(&root, &row.rewind, first) else {
             println!("| `{}` | {} | (not run) | | | | | |", row.id, row.what);
             continue;
         };
         let reference = row
             .reference
+            .as_deref()
             .and_then(|r| read_median(&root, r, first))
             .map(human)
             .unwrap_or_default();
         let floor = row
             .floor
+            .as_deref()
             .and_then(|f| read_median(&root, f, first))
             .map(human)
             .unwrap_or_default();
-        let vs_reference = ratios(row.reference, row.rewind, |r, w| r / w);
-        let vs_floor = ratios(row.floor, row.rewind, |f, w| w / f);
+        let vs_reference = ratios(row.reference.as_deref(), &row.rewind, |r, w| r / w);
+        let vs_floor = ratios(row.floor.as_deref(), &row.rewind, |f, w| w / f);
         let work = match row.differs {
             None if row.reference.is_some() => "like for like".to_string(),
             None => String::new(),

@@ -432,13 +432,19 @@ mod tests {
             bytes.extend_from_slice(s.as_bytes());
         }
         assert_eq!(unpack_strings(&bytes).unwrap(), ["id", "", "clé"]);
+        refuses_damage(&bytes, |b| unpack_strings(b).is_err());
+    }
+
+    /// A reader of a packed list refuses the bytes cut at every length, with a byte too many, and
+    /// a count the bytes cannot hold.
+    fn refuses_damage(bytes: &[u8], refused: impl Fn(&[u8]) -> bool) {
         for len in 0..bytes.len() {
-            assert!(unpack_strings(&bytes[..len]).is_err(), "cut at {len}");
+            assert!(refused(&bytes[..len]), "cut at {len}");
         }
-        let mut extra = bytes.clone();
+        let mut extra = bytes.to_vec();
         extra.push(0);
-        assert!(unpack_strings(&extra).is_err());
-        assert!(unpack_strings(&u32::MAX.to_le_bytes()).is_err());
+        assert!(refused(&extra));
+        assert!(refused(&u32::MAX.to_le_bytes()));
     }
 
     #[test]
@@ -474,13 +480,7 @@ mod tests {
             .collect();
         assert_eq!(summaries, expected);
         assert_eq!(summaries[1].tags, ["a", "b"]);
-        for len in 0..bytes.len() {
-            assert!(unpack_summaries(&bytes[..len]).is_err(), "cut at {len}");
-        }
-        let mut extra = bytes.clone();
-        extra.push(0);
-        assert!(unpack_summaries(&extra).is_err());
-        assert!(unpack_summaries(&u32::MAX.to_le_bytes()).is_err());
+        refuses_damage(&bytes, |b| unpack_summaries(b).is_err());
         assert_eq!(unpack_summaries(&0u32.to_le_bytes()).unwrap(), []);
     }
 
