@@ -137,6 +137,20 @@ pub trait Backend {
     fn load(&mut self, visit: &mut Visitor<'_>) -> Result<LoadReport, Error>;
     /// Reads `buf.len()` bytes starting at `pos`.
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError>;
+    /// Appends the bytes of each of `runs` (log position, length), one after another, to `out`:
+    /// the pieces of one state or attachment (chunks next to each other in the log already
+    /// merged into one run). The default reads each run with [`read_at`](Backend::read_at); a
+    /// backend whose reads each cost a call across a boundary (the sandbox component's host)
+    /// fetches them all with one, and may hand over the buffer it got when `out` is empty
+    /// rather than copy it.
+    fn read_runs(&self, runs: &[(u64, u32)], out: &mut Vec<u8>) -> Result<(), BackendError> {
+        for &(pos, len) in runs {
+            let at = out.len();
+            out.resize(at + len as usize, 0);
+            self.read_at(pos, &mut out[at..])?;
+        }
+        Ok(())
+    }
     /// The store is about to read the bytes at each of `positions` (the chunks of one state
     /// or attachment): a backend whose reads each cost a round trip to a server may fetch
     /// them together now. The default does nothing.
@@ -334,6 +348,9 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
         (**self).read_at(pos, buf)
+    }
+    fn read_runs(&self, runs: &[(u64, u32)], out: &mut Vec<u8>) -> Result<(), BackendError> {
+        (**self).read_runs(runs, out)
     }
     fn prefetch(&self, positions: &[u64]) {
         (**self).prefetch(positions)
@@ -571,6 +588,21 @@ impl Backend for MemoryBackend {
 
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
         read_slice(&self.log, pos, buf)
+    }
+
+    fn read_runs(&self, runs: &[(u64, u32)], out: &mut Vec<u8>) -> Result<(), BackendError> {
+        // Copied straight from the log, not zeroed first.
+        for &(pos, len) in runs {
+            let run = usize::try_from(pos)
+                .ok()
+                .and_then(|start| self.log.get(start..start.checked_add(len as usize)?))
+                .ok_or(BackendError::OutOfRange {
+                    pos,
+                    len: u64::from(len),
+                })?;
+            out.extend_from_slice(run);
+        }
+        Ok(())
     }
 
     fn begin_rewrite(&mut self) -> Result<(), BackendError> {

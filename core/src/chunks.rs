@@ -47,6 +47,11 @@ pub(crate) struct ChunkInfo {
 }
 
 impl ChunkInfo {
+    /// Where the chunk lies: (position, length).
+    pub fn extent(&self) -> (u64, u32) {
+        (self.pos, self.len)
+    }
+
     /// A row of the snapshot's slot table.
     pub fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.hash.0);
@@ -282,6 +287,16 @@ impl ChunkTable {
             .as_ref()
             .and_then(|b| b.snap.row(TableId::ChunkSlots, slot as usize))
             .map_or(UNREADABLE, ChunkInfo::read)
+    }
+
+    /// Where the chunk in `slot` lies, (position, length): [`get`](Self::get) without copying
+    /// the rest of it, for the loops that read states.
+    pub fn extent(&self, slot: Slot) -> (u64, u32) {
+        let info = match slot.checked_sub(self.base_slots()) {
+            Some(i) => self.slots.get(i as usize).unwrap_or(&UNREADABLE),
+            None => return self.get(slot).extent(),
+        };
+        info.extent()
     }
 
     /// The chunk in `slot`, to change.

@@ -104,3 +104,83 @@ fn a_state_written_in_one_record_is_read_with_one_call() {
     assert_eq!(store.state(b).unwrap(), grown);
     assert!(store.backend().reads.get() - before <= 3);
 }
+
+#[test]
+fn the_runs_of_a_state_read_back_as_the_state_and_restore_runs_moves_the_head() {
+    let (mut store, _) = Store::open(
+        MemoryBackend::new(),
+        DeterministicEnv::new(),
+        Options::default(),
+    )
+    .unwrap();
+    let session = store.create_session("s", Default::default()).unwrap();
+    let first = state(3, 60);
+    let a = store
+        .checkpoint(NewCheckpoint::new(session, "a", &first))
+        .unwrap()
+        .id;
+    // Its own content twice over, after a new prefix: the repeat's chunks are the same chunks
+    // again, so its runs go back to positions it read before, out of log order.
+    let mut repeated = state(4, 5);
+    repeated.extend_from_slice(&first);
+    repeated.extend_from_slice(&first);
+    let b = store
+        .checkpoint(NewCheckpoint::new(session, "b", &repeated))
+        .unwrap()
+        .id;
+    for (id, bytes) in [(a, &first), (b, &repeated)] {
+        let runs = store.state_runs(id).unwrap();
+        let total: u64 = runs.iter().map(|(_, len)| u64::from(*len)).sum();
+        assert_eq!(total, bytes.len() as u64);
+        // The memory backend's own read, and the default one (through `read_at`), agree.
+        let mut direct = Vec::new();
+        store.backend().read_runs(&runs, &mut direct).unwrap();
+        assert_eq!(&direct, bytes);
+        let mut through_read_at = b"kept".to_vec();
+        let counting = Counting {
+            inner: MemoryBackend::from_bytes(store.export_binary(None).unwrap()),
+            ..Counting::default()
+        };
+        let (copy, _) = Store::open(counting, DeterministicEnv::new(), Options::default()).unwrap();
+        let copy_runs = copy.state_runs(id).unwrap();
+        copy.backend()
+            .read_runs(&copy_runs, &mut through_read_at)
+            .unwrap();
+        assert_eq!(
+            &through_read_at[..4],
+            b"kept",
+            "appended after what `out` held"
+        );
+        assert_eq!(&through_read_at[4..], &bytes[..]);
+    }
+    let runs_of_b = store.state_runs(b).unwrap();
+    assert!(
+        runs_of_b.windows(2).any(|w| w[1].0 < w[0].0),
+        "the repeat reads earlier positions again: {runs_of_b:?}"
+    );
+
+    // `restore_runs` is `restore` without the read: the head moves, the event and the count
+    // are the same.
+    store.drain_events();
+    let restores = store.metrics().ops.restores;
+    assert_eq!(store.restore_runs(a).unwrap(), store.state_runs(a).unwrap());
+    assert_eq!(store.session(session).unwrap().head, Some(a));
+    assert_eq!(store.metrics().ops.restores, restores + 1);
+    assert!(
+        store.drain_events().iter().any(
+            |e| matches!(e, rewind_core::Event::Restored { checkpoint, .. } if *checkpoint == a)
+        )
+    );
+    let c = store
+        .checkpoint(NewCheckpoint::new(session, "c", b"{}"))
+        .unwrap();
+    assert_eq!(
+        c.parent,
+        Some(a),
+        "the next checkpoint forks from the restored one"
+    );
+    assert!(matches!(
+        store.restore_runs(rewind_core::CheckpointId::from_bytes([7; 16])),
+        Err(Error::CheckpointNotFound(_))
+    ));
+}

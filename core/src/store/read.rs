@@ -11,7 +11,7 @@ use crate::annotation::Annotation;
 use crate::backend::Backend;
 use crate::checkpoint::Checkpoint;
 use crate::env::Env;
-use crate::error::{CorruptKind, Error, Result};
+use crate::error::{BackendError, CorruptKind, Error, Result};
 use crate::id::{CheckpointId, SessionId};
 use crate::session::Session;
 use crate::store::Store;
@@ -236,19 +236,26 @@ impl<B: Backend, E: Env> Store<B, E> {
         merged
     }
 
-    /// A blob's bytes, read from the backend.
-    pub(crate) fn read_blob(&self, blob: &Blob) -> Result<Vec<u8>> {
-        // A blob read from a snapshot (whose contents no replay checked): the lengths first, so
-        // nothing is allocated for a length the chunks do not make up. A replayed blob's were
-        // checked when its record was applied.
-        let total = match &self.index.persisted {
-            Some(_) => blob
-                .chunks
-                .iter()
-                .map(|s| u64::from(self.index.chunks.get(*s).len))
-                .sum(),
-            None => blob.len,
-        };
+    /// The runs (log position, length) a checkpoint's state is read from, in the state's order:
+    /// [`Backend::read_runs`] over them gives the state's bytes. For a host that keeps the
+    /// backend and reads the bytes itself (the sandbox component's host, so the state crosses
+    /// no boundary): [`state`](Store::state) is this and the read together.
+    pub fn state_runs(&self, id: CheckpointId) -> Result<Vec<(u64, u32)>> {
+        self.blob_runs(&self.index.entry(id)?.state)
+    }
+
+    /// The runs a blob's bytes are read from, in its order. Chunks that follow each other in
+    /// the log (the new chunks of one record do) are one run. The lengths are checked against
+    /// the blob's before anything is allocated for it (a blob read from a snapshot, whose
+    /// contents no replay checked).
+    pub(crate) fn blob_runs(&self, blob: &Blob) -> Result<Vec<(u64, u32)>> {
+        let mut runs: Vec<(u64, u32)> = Vec::new();
+        let mut total = 0u64;
+        for &slot in &blob.chunks {
+            let (at, len) = self.index.chunks.extent(slot);
+            total += u64::from(len);
+            add_run(&mut runs, at, len);
+        }
         self.index.intact()?;
         if total != blob.len {
             return Err(Error::Corrupt {
@@ -256,51 +263,33 @@ impl<B: Backend, E: Env> Store<B, E> {
                 kind: CorruptKind::Inconsistent("chunk lengths do not add up to the blob length"),
             });
         }
-        if blob.chunks.len() > 1 {
-            let positions: Vec<u64> = blob
-                .chunks
-                .iter()
-                .map(|slot| self.index.chunks.get(*slot).pos)
-                .collect();
-            self.backend.prefetch(&positions);
+        Ok(runs)
+    }
+
+    /// A blob's bytes, read from the backend: all its runs with one call (a pread each on
+    /// files, one host call from a sandbox).
+    pub(crate) fn read_blob(&self, blob: &Blob) -> Result<Vec<u8>> {
+        let runs = self.blob_runs(blob)?;
+        if runs.len() > 1 {
+            let starts: Vec<u64> = runs.iter().map(|(pos, _)| *pos).collect();
+            self.backend.prefetch(&starts);
         }
-        let mut out = alloc::vec![0u8; blob.len as usize];
-        // Chunks that follow each other in the log (the new chunks of one record do) are read
-        // with one call: one pread on files, one host call from a sandbox.
-        let mut at = 0usize;
-        let mut run: Option<(u64, usize, usize)> = None; // (log position, start in out, length)
-        for &slot in &blob.chunks {
-            let info = self.index.chunks.get(slot);
-            let len = info.len as usize;
-            run = match run {
-                Some((pos, start, n)) if pos + n as u64 == info.pos => Some((pos, start, n + len)),
-                Some(done) => {
-                    self.read_run(done, &mut out)?;
-                    Some((info.pos, at, len))
-                }
-                None => Some((info.pos, at, len)),
-            };
-            at += len;
-        }
-        if let Some(done) = run {
-            self.read_run(done, &mut out)?;
-        }
-        if at != out.len() {
-            return Err(Error::Corrupt {
-                at: 0,
-                kind: CorruptKind::Inconsistent("chunk lengths do not add up to the blob length"),
-            });
+        let mut out = Vec::new();
+        self.backend.read_runs(&runs, &mut out)?;
+        if out.len() as u64 != blob.len {
+            return Err(Error::Backend(BackendError::OutOfRange {
+                pos: runs.first().map_or(0, |(pos, _)| *pos),
+                len: blob.len,
+            }));
         }
         Ok(out)
     }
+}
 
-    /// Reads `len` bytes at log position `pos` into `out[start..]`.
-    fn read_run(&self, (pos, start, len): (u64, usize, usize), out: &mut [u8]) -> Result<()> {
-        let dst = out.get_mut(start..start + len).ok_or(Error::Corrupt {
-            at: pos,
-            kind: CorruptKind::Inconsistent("chunk lengths exceed the state length"),
-        })?;
-        self.backend.read_at(pos, dst)?;
-        Ok(())
+/// Adds the `len` bytes at `pos` to `runs`: to the last run when they follow it in the log.
+pub(crate) fn add_run(runs: &mut Vec<(u64, u32)>, pos: u64, len: u32) {
+    match runs.last_mut() {
+        Some((at, n)) if *at + u64::from(*n) == pos && n.checked_add(len).is_some() => *n += len,
+        _ => runs.push((pos, len)),
     }
 }

@@ -16,7 +16,7 @@ use crate::chain::{Chain, RawMarks};
 use crate::checkpoint::canonical_metadata;
 use crate::chunks::Slot;
 use crate::env::Env;
-use crate::error::{Error, Result};
+use crate::error::{BackendError, Error, Result};
 use crate::frame::{self, FRAME_HEADER_LEN, HEADER_LEN};
 use crate::id::{CheckpointId, Hash, SessionId};
 use crate::record::{
@@ -26,6 +26,7 @@ use crate::record::{
 use crate::store::Store;
 use crate::store::blob::attachment_record;
 use crate::store::index::{Blob, Index, last_frame};
+use crate::store::read::add_run;
 use crate::store::wire::{Encoder, LogNames};
 
 /// Writes the live store as a fresh log, in batches, without holding it whole in memory.
@@ -52,6 +53,8 @@ pub(crate) struct LiveLogWriter {
     pub numbered: Vec<Slot>,
     /// Where the current batch starts in its buffer.
     batch_start: usize,
+    /// The runs of chunk bytes the current record reads (kept for its allocation).
+    runs: Vec<(u64, u32)>,
 }
 
 /// The new log as far as it is written, for encoding the next record against it.
@@ -164,6 +167,7 @@ impl LiveLogWriter {
             slot_numbers: alloc::vec![0; store.index.chunks.slot_count()],
             numbered: Vec::new(),
             batch_start: 0,
+            runs: Vec::new(),
         }
     }
 
@@ -362,12 +366,22 @@ impl LiveLogWriter {
         rec: Record,
         raw_slots: &[Slot],
     ) -> Result<()> {
+        // The record's new chunks, those next to each other in the old log as one run, read
+        // with one call.
         chunk_buf.clear();
+        self.runs.clear();
+        let mut total = 0usize;
         for &slot in raw_slots {
-            let info = store.index.chunks.get(slot);
-            let at = chunk_buf.len();
-            chunk_buf.resize(at + info.len as usize, 0);
-            store.backend.read_at(info.pos, &mut chunk_buf[at..])?;
+            let (pos, len) = store.index.chunks.extent(slot);
+            total += len as usize;
+            add_run(&mut self.runs, pos, len);
+        }
+        store.backend.read_runs(&self.runs, chunk_buf)?;
+        if chunk_buf.len() != total {
+            return Err(Error::Backend(BackendError::OutOfRange {
+                pos: self.runs.first().map_or(0, |(pos, _)| *pos),
+                len: total as u64,
+            }));
         }
         let names = NewLog {
             index: &store.index,

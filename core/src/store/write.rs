@@ -333,26 +333,47 @@ impl<B: Backend, E: Env> Store<B, E> {
     /// Returns a checkpoint's state and moves its session's head there, so the next checkpoint
     /// of the session forks from it.
     pub fn restore(&mut self, id: CheckpointId) -> Result<Restored> {
-        let session = self.retrying(|store| {
-            let session = store.index.entry(id)?.cp.session;
-            store.move_head(session, Some(id))?;
-            Ok(session)
-        })?;
+        let session = self.head_to(id)?;
         // Read once the head moved: a write planned again does not read the state again.
         let entry = self.index.entry(id)?;
         let state = self.read_blob(&entry.state)?;
         let content_type = entry.cp.content_type.clone();
-        self.ops.restores += 1;
-        self.events.push(Event::Restored {
-            session,
-            checkpoint: id,
-        });
+        self.restored(session, id);
         Ok(Restored {
             checkpoint: id,
             session,
             state,
             content_type,
         })
+    }
+
+    /// [`restore`](Store::restore) for a caller that reads the state itself: moves the head
+    /// the same way and returns the runs the state is read from
+    /// ([`state_runs`](Store::state_runs)). The sandbox component's host reads them from its
+    /// own backend, so the state's bytes are copied once, as natively.
+    pub fn restore_runs(&mut self, id: CheckpointId) -> Result<Vec<(u64, u32)>> {
+        let session = self.head_to(id)?;
+        let runs = self.blob_runs(&self.index.entry(id)?.state)?;
+        self.restored(session, id);
+        Ok(runs)
+    }
+
+    /// Moves `id`'s session head to it; returns the session.
+    fn head_to(&mut self, id: CheckpointId) -> Result<SessionId> {
+        self.retrying(|store| {
+            let session = store.index.entry(id)?.cp.session;
+            store.move_head(session, Some(id))?;
+            Ok(session)
+        })
+    }
+
+    /// Counts a restore and tells subscribers.
+    fn restored(&mut self, session: SessionId, checkpoint: CheckpointId) {
+        self.ops.restores += 1;
+        self.events.push(Event::Restored {
+            session,
+            checkpoint,
+        });
     }
 
     /// Moves a session's head without reading the state (`None`: the next checkpoint is a root).
