@@ -31,11 +31,21 @@
 //! then each string: [`unpack_strings`].
 //!
 //! A listing can come back packed too, for bindings where every string that crosses costs a
-//! copy and an allocation (the sandbox component): [`pack_summaries`] writes, for each
-//! checkpoint, what a listing's reader most often needs — a `u32` count, then per checkpoint
-//! its id (16 bytes), seq (`u64`), creation time (`u64`, Unix ms), message (a string) and tags
-//! (a `u32` count, then each string) — and [`unpack_summaries`] reads it into owned
-//! [`Summary`] values.
+//! copy and an allocation (the sandbox component). [`pack_summaries`] writes, for each
+//! checkpoint, what a listing's reader most often needs, as a table of fixed-size entries and
+//! then all the text, so a reader checks the text once and then slices it:
+//!
+//! ```text
+//! u32     count
+//! count × 40 bytes, one per checkpoint:
+//!         id (16 bytes) | seq (u64) | creation time (u64, Unix ms)
+//!         | message length (u32) | tag count (u32)
+//! u32 ×   the sum of the tag counts: each tag's length, in page order
+//! text    each checkpoint's message and then its tags, in page order, UTF-8 (nothing after)
+//! ```
+//!
+//! [`Summaries`] reads it in place, borrowing every string from the bytes; [`unpack_summaries`]
+//! reads it into owned [`Summary`] values.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -164,63 +174,251 @@ pub struct Summary {
     pub tags: Vec<String>,
 }
 
+/// Bytes of one summary's fixed part: id, seq, creation time, message length, tag count.
+const SUMMARY_ENTRY: usize = 40;
+
 /// Appends the packed summaries of `items` to `out` (layout in the [module docs](self)).
 pub fn pack_summaries(items: &[&Checkpoint], out: &mut Vec<u8>) {
-    fn string(out: &mut Vec<u8>, s: &str) {
-        // Messages and tags are far below 4 GiB (the engine's limits), so the length fits.
-        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-        out.extend_from_slice(s.as_bytes());
-    }
+    let tags: usize = items.iter().map(|cp| cp.tags.len()).sum();
+    let text: usize = items
+        .iter()
+        .map(|cp| cp.message.len() + cp.tags.iter().map(String::len).sum::<usize>())
+        .sum();
+    // Sized once: the page crosses the boundary as this one buffer.
+    out.reserve(4 + items.len() * SUMMARY_ENTRY + 4 * tags + text);
+    // Messages, tags and counts are far below 4 GiB (the engine's limits), so lengths fit.
     out.extend_from_slice(&(items.len() as u32).to_le_bytes());
     for cp in items {
-        out.extend_from_slice(cp.id.as_bytes());
-        out.extend_from_slice(&cp.seq.to_le_bytes());
-        out.extend_from_slice(&cp.created_at.to_le_bytes());
-        string(out, &cp.message);
-        out.extend_from_slice(&(cp.tags.len() as u32).to_le_bytes());
+        let mut entry = [0u8; SUMMARY_ENTRY];
+        entry[..16].copy_from_slice(cp.id.as_bytes());
+        entry[16..24].copy_from_slice(&cp.seq.to_le_bytes());
+        entry[24..32].copy_from_slice(&cp.created_at.to_le_bytes());
+        entry[32..36].copy_from_slice(&(cp.message.len() as u32).to_le_bytes());
+        entry[36..].copy_from_slice(&(cp.tags.len() as u32).to_le_bytes());
+        out.extend_from_slice(&entry);
+    }
+    for tag in items.iter().flat_map(|cp| &cp.tags) {
+        out.extend_from_slice(&(tag.len() as u32).to_le_bytes());
+    }
+    for cp in items {
+        out.extend_from_slice(cp.message.as_bytes());
         for tag in &cp.tags {
-            string(out, tag);
+            out.extend_from_slice(tag.as_bytes());
         }
     }
 }
 
-/// Reads packed summaries ([`pack_summaries`]), with nothing after them. Malformed input is an
+/// Reads packed summaries ([`pack_summaries`]) into owned values. Malformed input is an
 /// [`Error::InvalidInput`]; a count the bytes cannot hold allocates nothing.
 pub fn unpack_summaries(bytes: &[u8]) -> Result<Vec<Summary>> {
-    let mut r = Reader { bytes, at: 0 };
-    let count = r.u32()? as usize;
-    // Each summary takes at least 40 bytes (id, seq, time, message length, tag count).
-    if count > (bytes.len() - r.at) / 40 {
-        return Err(bad(alloc::format!(
-            "{count} summaries in {} bytes",
-            bytes.len()
-        )));
-    }
-    let mut out = Vec::with_capacity(count);
-    for _ in 0..count {
-        let mut id = [0u8; 16];
-        id.copy_from_slice(r.take(16)?);
-        let seq = r.u64()?;
-        let created_at = r.u64()?;
-        let message = r.string("message")?;
-        let tag_count = r.count("tags")?;
-        let mut tags = Vec::with_capacity(tag_count);
-        for _ in 0..tag_count {
-            tags.push(r.string("tag")?);
-        }
-        out.push(Summary {
-            id: CheckpointId::from_bytes(id),
-            seq,
-            created_at,
-            message,
-            tags,
-        });
-    }
-    if r.at != bytes.len() {
-        return Err(bad("bytes left over after the summaries".into()));
-    }
-    Ok(out)
+    Ok(Summaries::new(bytes)?
+        .iter()
+        .map(|s| s.to_owned())
+        .collect())
 }
+
+/// The little-endian `u32` at `at`, if the bytes hold one there.
+fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// The little-endian `u64` at `at`, if the bytes hold one there.
+fn le_u64(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// Packed summaries ([`pack_summaries`]) read in place: checked whole once by
+/// [`Summaries::new`] (one UTF-8 check of all the text), then each checkpoint's fields are
+/// borrowed from the bytes, so reading a page allocates nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct Summaries<'a> {
+    entries: &'a [u8],
+    tag_lens: &'a [u8],
+    text: &'a str,
+}
+
+impl<'a> Summaries<'a> {
+    /// Checks `bytes`: the counts fit them, the text is UTF-8 and is exactly what the lengths
+    /// add up to, and every string starts and ends on a character boundary. Malformed input is
+    /// an [`Error::InvalidInput`].
+    pub fn new(bytes: &'a [u8]) -> Result<Self> {
+        let cut = || bad("ends before its description does".into());
+        let count = le_u32(bytes, 0).ok_or_else(cut)? as usize;
+        let entries_end = count
+            .checked_mul(SUMMARY_ENTRY)
+            .and_then(|n| n.checked_add(4))
+            .filter(|end| *end <= bytes.len())
+            .ok_or_else(|| bad(alloc::format!("{count} summaries in {} bytes", bytes.len())))?;
+        let entries = &bytes[4..entries_end];
+        let mut tags = 0usize;
+        for entry in entries.chunks_exact(SUMMARY_ENTRY) {
+            tags = tags.saturating_add(le_u32(entry, 36).ok_or_else(cut)? as usize);
+        }
+        let tags_end = tags
+            .checked_mul(4)
+            .and_then(|n| n.checked_add(entries_end))
+            .filter(|end| *end <= bytes.len())
+            .ok_or_else(|| bad(alloc::format!("{tags} tags in {} bytes", bytes.len())))?;
+        let tag_lens = &bytes[entries_end..tags_end];
+        let text = core::str::from_utf8(&bytes[tags_end..])
+            .map_err(|_| bad("the text of the summaries is not UTF-8".into()))?;
+        // Every string's end in turn: on a character boundary, and the last one the text's end.
+        let mut at = 0usize;
+        let mut lens = tag_lens.chunks_exact(4);
+        for entry in entries.chunks_exact(SUMMARY_ENTRY) {
+            let strings = 1 + le_u32(entry, 36).ok_or_else(cut)? as usize;
+            for i in 0..strings {
+                let len = if i == 0 {
+                    le_u32(entry, 32)
+                } else {
+                    lens.next().and_then(|l| le_u32(l, 0))
+                };
+                at = at.saturating_add(len.ok_or_else(cut)? as usize);
+                if !text.is_char_boundary(at) {
+                    return Err(bad(alloc::format!(
+                        "a string of the summaries ends at byte {at} of {} of text",
+                        text.len()
+                    )));
+                }
+            }
+        }
+        if at != text.len() {
+            return Err(bad("bytes left over after the summaries".into()));
+        }
+        Ok(Summaries {
+            entries,
+            tag_lens,
+            text,
+        })
+    }
+
+    /// How many checkpoints the page holds.
+    pub fn len(&self) -> usize {
+        self.entries.len() / SUMMARY_ENTRY
+    }
+
+    /// Whether the page is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The checkpoints, in the page's order.
+    pub fn iter(&self) -> SummaryIter<'a> {
+        SummaryIter {
+            entries: self.entries.chunks_exact(SUMMARY_ENTRY),
+            tag_lens: self.tag_lens,
+            text: self.text,
+        }
+    }
+}
+
+impl<'a> IntoIterator for Summaries<'a> {
+    type Item = SummaryRef<'a>;
+    type IntoIter = SummaryIter<'a>;
+    fn into_iter(self) -> SummaryIter<'a> {
+        self.iter()
+    }
+}
+
+/// The checkpoints of [`Summaries`], in order.
+#[derive(Clone, Debug)]
+pub struct SummaryIter<'a> {
+    entries: core::slice::ChunksExact<'a, u8>,
+    /// The lengths of the tags not yet read.
+    tag_lens: &'a [u8],
+    /// The text not yet read.
+    text: &'a str,
+}
+
+impl<'a> Iterator for SummaryIter<'a> {
+    type Item = SummaryRef<'a>;
+
+    fn next(&mut self) -> Option<SummaryRef<'a>> {
+        // `Summaries::new` checked every length and boundary, so no read below fails; were
+        // one to, the iteration would end rather than panic.
+        let entry = self.entries.next()?;
+        let id: [u8; 16] = entry.get(..16)?.try_into().ok()?;
+        let message_len = le_u32(entry, 32)? as usize;
+        let tag_count = le_u32(entry, 36)? as usize;
+        let message = self.text.get(..message_len)?;
+        let (lens, rest_lens) = self.tag_lens.split_at_checked(4 * tag_count)?;
+        let tags_len: usize = lens
+            .chunks_exact(4)
+            .map(|l| le_u32(l, 0).unwrap_or(0) as usize)
+            .sum();
+        let tags_text = self.text.get(message_len..message_len + tags_len)?;
+        self.text = self.text.get(message_len + tags_len..)?;
+        self.tag_lens = rest_lens;
+        Some(SummaryRef {
+            id: CheckpointId::from_bytes(id),
+            seq: le_u64(entry, 16)?,
+            created_at: le_u64(entry, 24)?,
+            message,
+            tags: Tags {
+                lens: lens.chunks_exact(4),
+                text: tags_text,
+            },
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.entries.size_hint()
+    }
+}
+
+impl ExactSizeIterator for SummaryIter<'_> {}
+
+/// One checkpoint of [`Summaries`], borrowed from the packed bytes.
+#[derive(Clone, Debug)]
+pub struct SummaryRef<'a> {
+    /// The checkpoint id.
+    pub id: CheckpointId,
+    /// Its store-wide sequence number.
+    pub seq: u64,
+    /// Its creation time, Unix ms.
+    pub created_at: u64,
+    /// What the moment is.
+    pub message: &'a str,
+    /// Its tags.
+    pub tags: Tags<'a>,
+}
+
+impl SummaryRef<'_> {
+    /// The same summary as owned values.
+    pub fn to_owned(&self) -> Summary {
+        Summary {
+            id: self.id,
+            seq: self.seq,
+            created_at: self.created_at,
+            message: self.message.to_string(),
+            tags: self.tags.clone().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+/// The tags of a [`SummaryRef`], borrowed from the packed bytes.
+#[derive(Clone, Debug)]
+pub struct Tags<'a> {
+    lens: core::slice::ChunksExact<'a, u8>,
+    text: &'a str,
+}
+
+impl<'a> Iterator for Tags<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let len = le_u32(self.lens.next()?, 0)? as usize;
+        let tag = self.text.get(..len)?;
+        self.text = self.text.get(len..)?;
+        Some(tag)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.lens.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Tags<'_> {}
 
 fn bad(what: String) -> Error {
     Error::InvalidInput(alloc::format!("packed input: {what}"))
@@ -481,6 +679,27 @@ mod tests {
         assert_eq!(summaries, expected);
         assert_eq!(summaries[1].tags, ["a", "b"]);
         refuses_damage(&bytes, |b| unpack_summaries(b).is_err());
+        refuses_damage(&bytes, |b| Summaries::new(b).is_err());
+
+        // Read in place: the same fields, each string borrowed from the packed bytes.
+        let view = Summaries::new(&bytes).unwrap();
+        assert_eq!((view.len(), view.iter().len()), (2, 2));
+        let first = view.iter().nth(1).unwrap();
+        assert_eq!((first.message, first.seq), ("first", expected[1].seq));
+        assert_eq!(first.tags.clone().collect::<Vec<_>>(), ["a", "b"]);
+        let inside = bytes.as_ptr_range();
+        assert!(inside.contains(&first.message.as_ptr()));
+        assert!(first.tags.clone().all(|t| inside.contains(&t.as_ptr())));
+
+        // Lengths that add up but cut a character in two are refused: "clé ✓" is 8 bytes, and
+        // 3 ends inside "é".
+        let mut split = bytes.clone();
+        let len_at = 4 + 32;
+        assert_eq!(split[len_at], 8);
+        split[len_at] = 3;
+        split[len_at + SUMMARY_ENTRY] += 5;
+        let err = Summaries::new(&split).unwrap_err().to_string();
+        assert!(err.contains("ends at byte 3"), "{err}");
         assert_eq!(unpack_summaries(&0u32.to_le_bytes()).unwrap(), []);
     }
 
@@ -488,6 +707,12 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
             let _ = unpack_summaries(&bytes);
+            // What the check accepts is read whole by the iterator.
+            if let Ok(view) = Summaries::new(&bytes) {
+                let read: usize = view.iter().map(|s| 1 + s.tags.count()).sum();
+                proptest::prop_assert!(read >= view.len());
+                proptest::prop_assert_eq!(view.iter().count(), view.len());
+            }
             let _ = unpack_checkpoint(&bytes);
             let mut versioned = bytes.clone();
             versioned.insert(0, PACKED_LAYOUT);
