@@ -142,6 +142,16 @@ impl wit::GuestStore for GuestStore {
         self.with(|e| e.restore(id).map(|r| r.state))
     }
 
+    fn state_runs(&self, id: String) -> Result<Vec<(u64, u32)>, wit::Error> {
+        let id = checkpoint_id(&id)?;
+        self.with(|e| e.state_runs(id))
+    }
+
+    fn restore_runs(&self, id: String) -> Result<Vec<(u64, u32)>, wit::Error> {
+        let id = checkpoint_id(&id)?;
+        self.with(|e| e.restore_runs(id))
+    }
+
     fn latest(&self, session: String) -> Result<Option<wit::Checkpoint>, wit::Error> {
         let id = session_id(&session)?;
         self.with(|e| e.latest(id).map(|c| c.map(convert::checkpoint)))

@@ -50,8 +50,9 @@ pub use bindings::exports::rewind::store::store::{
     VerifyReport,
 };
 use bindings::rewind::store::{backend, host_env};
-/// A checkpoint as `list_summaries` packs it, read back by [`summaries`].
-pub use rewind_core::api::Summary;
+/// A page of `list_summaries` read in place ([`summaries`]), a checkpoint of it borrowed from the
+/// page, and the same checkpoint as owned values.
+pub use rewind_core::api::{Summaries, Summary, SummaryRef};
 
 /// Resource limits for the component.
 #[derive(Clone, Copy, Debug)]
@@ -106,6 +107,8 @@ struct HostState {
     snapshot: Option<Arc<dyn SnapshotBytes>>,
     env: Box<dyn Env + Send>,
     limits: StoreLimits,
+    /// The instance's memory limit: no read asks for more.
+    max_read: usize,
     logs: Vec<String>,
 }
 
@@ -185,11 +188,10 @@ impl backend::Host for HostState {
             .map_err(|e| e.to_string())
     }
     fn read_at(&mut self, pos: u64, len: u32) -> Result<Vec<u8>, String> {
-        let mut buf = vec![0u8; len as usize];
-        self.backend
-            .read_at(pos, &mut buf)
-            .map_err(|e| e.to_string())?;
-        Ok(buf)
+        self.read_runs(vec![(pos, len)])
+    }
+    fn read_runs(&mut self, runs: Vec<(u64, u32)>) -> Result<Vec<u8>, String> {
+        self.read(&runs).map_err(|e| e.to_string())
     }
     fn begin_rewrite(&mut self) -> Result<(), String> {
         self.backend.begin_rewrite().map_err(|e| e.to_string())
@@ -204,6 +206,24 @@ impl backend::Host for HostState {
     }
     fn abort_rewrite(&mut self) {
         self.backend.abort_rewrite()
+    }
+}
+
+impl HostState {
+    /// The bytes of `runs`, one after another. No more than the instance's memory limit: a read
+    /// asking for more (which no state of the instance's could need) fails before the host
+    /// allocates for it.
+    fn read(&self, runs: &[(u64, u32)]) -> Result<Vec<u8>, rewind_core::BackendError> {
+        let total: u64 = runs.iter().map(|(_, len)| u64::from(*len)).sum();
+        if total > self.max_read as u64 {
+            return Err(rewind_core::BackendError::OutOfRange {
+                pos: runs.first().map_or(0, |(pos, _)| *pos),
+                len: total,
+            });
+        }
+        let mut out = Vec::with_capacity(total as usize);
+        self.backend.read_runs(runs, &mut out)?;
+        Ok(out)
     }
 }
 
@@ -255,6 +275,8 @@ impl Sandbox {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.consume_fuel(true);
+        #[cfg(feature = "perf")]
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         let engine = Engine::new(&config).map_err(load)?;
         let component = Component::new(&engine, bytes).map_err(load)?;
         let mut linker = Linker::new(&engine);
@@ -285,6 +307,7 @@ impl Sandbox {
                 .memory_size(self.limits.memory_bytes)
                 .trap_on_grow_failure(true)
                 .build(),
+            max_read: self.limits.memory_bytes,
             logs: Vec::new(),
         };
         let mut store = Store::new(&self.engine, state);
@@ -448,10 +471,37 @@ impl SandboxStore {
         auto_checkpoint => call_auto_checkpoint(input: &CheckpointInput, state: &[u8], reason: &str) -> Result<Option<Checkpoint>, StoreError>);
     forward!(/// A checkpoint.
         get => call_get(id: &str) -> Result<Checkpoint, StoreError>);
-    forward!(/// A checkpoint's state bytes.
-        state => call_state(id: &str) -> Result<Vec<u8>, StoreError>);
-    forward!(/// Returns the state and moves the session head there.
-        restore => call_restore(id: &str) -> Result<Vec<u8>, StoreError>);
+    forward!(/// [`state`](Self::state), with the bytes read by the component and copied out of it.
+        state_copied => call_state(id: &str) -> Result<Vec<u8>, StoreError>);
+    forward!(/// [`restore`](Self::restore), with the bytes read by the component and copied out of it.
+        restore_copied => call_restore(id: &str) -> Result<Vec<u8>, StoreError>);
+    forward!(/// Where a checkpoint's state lies in the backend: runs (position, length) in order.
+        state_runs => call_state_runs(id: &str) -> Result<Vec<(u64, u32)>, StoreError>);
+    forward!(/// Moves the session head to a checkpoint; where its state lies, as [`state_runs`](Self::state_runs).
+        restore_runs => call_restore_runs(id: &str) -> Result<Vec<(u64, u32)>, StoreError>);
+
+    /// A checkpoint's state bytes. The component says where they lie and the host reads them
+    /// from the backend it keeps, so they are copied once, as in the native engine, instead of
+    /// into the component and out again.
+    pub fn state(&mut self, id: &str) -> Result<Result<Vec<u8>, StoreError>, SandboxError> {
+        let runs = self.state_runs(id)?;
+        Ok(runs.and_then(|runs| self.read_runs(&runs)))
+    }
+
+    /// Returns the state and moves the session head there (the bytes read as by
+    /// [`state`](Self::state)).
+    pub fn restore(&mut self, id: &str) -> Result<Result<Vec<u8>, StoreError>, SandboxError> {
+        let runs = self.restore_runs(id)?;
+        Ok(runs.and_then(|runs| self.read_runs(&runs)))
+    }
+
+    fn read_runs(&self, runs: &[(u64, u32)]) -> Result<Vec<u8>, StoreError> {
+        self.store
+            .data()
+            .read(runs)
+            .map_err(|e| store_error(rewind_core::Error::Backend(e)))
+    }
+
     forward!(/// The newest checkpoint of a session.
         latest => call_latest(session: &str) -> Result<Option<Checkpoint>, StoreError>);
     forward!(/// The newest checkpoint created at or before `time_ms`.
@@ -510,10 +560,30 @@ impl SandboxStore {
         persist_index => call_persist_index() -> Result<bool, StoreError>);
 }
 
-/// The checkpoints of a [`SummaryPage`] as owned values. Bytes the component did not pack as
-/// documented are an [`rewind_core::Error::InvalidInput`].
-pub fn summaries(page: &SummaryPage) -> Result<Vec<Summary>, rewind_core::Error> {
-    rewind_core::api::unpack_summaries(&page.items)
+/// The checkpoints of a [`SummaryPage`], read in place: the page owns its bytes, and each
+/// [`SummaryRef`] borrows its message and tags from them (`to_owned` makes a [`Summary`]). Bytes
+/// the component did not pack as documented are an [`rewind_core::Error::InvalidInput`].
+pub fn summaries(page: &SummaryPage) -> Result<Summaries<'_>, rewind_core::Error> {
+    Summaries::new(&page.items)
+}
+
+/// An engine error as the component reports it.
+fn store_error(err: rewind_core::Error) -> StoreError {
+    use rewind_core::ErrorKind as K;
+    let kind = match err.kind() {
+        K::NotFound => ErrorKind::NotFound,
+        K::InvalidInput => ErrorKind::InvalidInput,
+        K::LimitExceeded => ErrorKind::LimitExceeded,
+        K::Corrupt => ErrorKind::Corrupt,
+        K::HashMismatch => ErrorKind::HashMismatch,
+        K::ImportRejected => ErrorKind::ImportRejected,
+        K::Storage => ErrorKind::Storage,
+    };
+    StoreError {
+        kind,
+        code: err.code().into(),
+        message: err.to_string(),
+    }
 }
 
 /// A [`CheckpointInput`] for `session` with `message` and default everything else.
@@ -584,5 +654,55 @@ pub fn options() -> StoreOptions {
         auto_min_interval_ms: None,
         auto_counts: None,
         event_capacity: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rewind_core::{Backend, BackendError, DeterministicEnv, MemoryBackend};
+
+    fn host(log: &[u8], max_read: usize) -> HostState {
+        let mut backend = MemoryBackend::new();
+        backend.append(log).unwrap();
+        HostState {
+            backend: Box::new(backend),
+            snapshot: None,
+            env: Box::new(DeterministicEnv::new()),
+            limits: StoreLimitsBuilder::new().build(),
+            max_read,
+            logs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn reads_for_the_component_are_whole_and_within_its_memory() {
+        let state = host(b"abcdefgh", 1 << 20);
+        // The memory log starts with its header: find the bytes appended after it.
+        let mut at = None;
+        for pos in 0..64u64 {
+            if let Ok(bytes) = state.read(&[(pos, 8)])
+                && bytes == b"abcdefgh"
+            {
+                at = Some(pos);
+                break;
+            }
+        }
+        let at = at.expect("the appended bytes are readable");
+        assert_eq!(state.read(&[(at + 4, 2), (at, 3)]).unwrap(), b"efabc");
+        assert!(matches!(
+            state.read(&[(at + 6, 4)]),
+            Err(BackendError::OutOfRange { .. })
+        ));
+        // A read larger than the instance could hold fails before anything is allocated.
+        let small = host(b"abcdefgh", 4);
+        assert!(matches!(
+            small.read(&[(at, 3), (at, 3)]),
+            Err(BackendError::OutOfRange { len: 6, .. })
+        ));
+        assert!(matches!(
+            small.read(&[(0, u32::MAX); 4]),
+            Err(BackendError::OutOfRange { .. })
+        ));
     }
 }

@@ -190,10 +190,18 @@ fn packed_summaries_carry_what_list_returns_and_what_the_native_engine_lists() {
     assert_eq!(brief.len(), 12);
     assert_eq!(packed.next, full.next, "the same cursor");
     for (s, cp) in brief.iter().zip(&full.items) {
+        let tags: Vec<&str> = s.tags.clone().collect();
         assert_eq!(
-            (s.id.to_string(), s.seq, s.created_at, &s.message, &s.tags),
-            (cp.id.clone(), cp.seq, cp.created_at, &cp.message, &cp.tags)
+            (s.id.to_string(), s.seq, s.created_at, s.message, tags),
+            (
+                cp.id.clone(),
+                cp.seq,
+                cp.created_at,
+                cp.message.as_str(),
+                cp.tags.iter().map(String::as_str).collect()
+            )
         );
+        assert_eq!(s.to_owned().tags, cp.tags);
     }
     let native_page = native.list(&rewind_core::Query::new().limit(12)).unwrap();
     let native_ids: Vec<String> = native_page.items.iter().map(|c| c.id.to_string()).collect();
@@ -202,9 +210,78 @@ fn packed_summaries_carry_what_list_returns_and_what_the_native_engine_lists() {
     // Filters apply as in `list`.
     q.tags_all = vec!["tag-2".into()];
     q.limit = None;
-    let tagged = summaries(&plugin.list_summaries(&q).unwrap().unwrap()).unwrap();
-    assert!(!tagged.is_empty() && tagged.iter().all(|s| s.tags.contains(&"tag-2".to_string())));
+    let tagged_page = plugin.list_summaries(&q).unwrap().unwrap();
+    let tagged = summaries(&tagged_page).unwrap();
+    assert!(!tagged.is_empty() && tagged.iter().all(|mut s| s.tags.any(|t| t == "tag-2")));
     assert_eq!(tagged.len(), plugin.list(&q).unwrap().unwrap().items.len());
+}
+
+#[test]
+fn states_read_by_the_host_are_those_the_component_reads_and_restores_move_heads_alike() {
+    let sandbox = sandbox(Limits::default());
+    let (mut plugin, mut native) = plugin_and_native(&sandbox);
+    let session = plugin.create_session("agent", "").unwrap().unwrap();
+    let native_session = native.create_session("agent", Default::default()).unwrap();
+    // One state in one run, one whose second half repeats its first (its runs go back to
+    // earlier positions), and one below the smallest chunk.
+    let long: String = (0..400).map(|i| format!("{{\"turn\":{i}}},")).collect();
+    let states = [
+        long.clone().into_bytes(),
+        format!("[{long}{long}]").into_bytes(),
+        b"{}".to_vec(),
+    ];
+    let mut ids = Vec::new();
+    for (i, state) in states.iter().enumerate() {
+        let message = format!("step {i}");
+        ids.push(
+            plugin
+                .checkpoint(&input(&session, &message), state)
+                .unwrap()
+                .unwrap()
+                .id,
+        );
+        native
+            .checkpoint(NewCheckpoint::new(native_session, message, state))
+            .unwrap();
+    }
+    assert!(plugin.state_runs(&ids[1]).unwrap().unwrap().len() > 1);
+    for (id, state) in ids.iter().zip(&states) {
+        assert_eq!(&plugin.state(id).unwrap().unwrap(), state);
+        assert_eq!(&plugin.state_copied(id).unwrap().unwrap(), state);
+        assert_eq!(&native.state(id.parse().unwrap()).unwrap(), state);
+    }
+    // Both kinds of restore move the head as the native one does: the next checkpoint forks
+    // there, and the logs stay byte-identical.
+    for (restored, copied) in [(true, false), (false, true)] {
+        let id = if restored { &ids[0] } else { &ids[1] };
+        let bytes = if copied {
+            plugin.restore_copied(id).unwrap().unwrap()
+        } else {
+            plugin.restore(id).unwrap().unwrap()
+        };
+        assert_eq!(&native.restore(id.parse().unwrap()).unwrap().state, &bytes);
+        let next = plugin
+            .checkpoint(&input(&session, "fork"), b"[1]")
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.parent.as_deref(), Some(id.as_str()));
+        native
+            .checkpoint(NewCheckpoint::new(native_session, "fork", b"[1]"))
+            .unwrap();
+    }
+    assert_eq!(
+        plugin.export_binary().unwrap().unwrap(),
+        native.export_binary(None).unwrap()
+    );
+    let ghost = "01900000-0000-7000-8000-000000000000";
+    assert_eq!(
+        kind(plugin.restore(ghost).unwrap()),
+        Some(ErrorKind::NotFound)
+    );
+    assert_eq!(
+        kind(plugin.state("not an id").unwrap()),
+        Some(ErrorKind::InvalidInput)
+    );
 }
 
 #[test]
