@@ -34,7 +34,9 @@ use rewind_core::chunker::{chunks, params_for_len};
 use rewind_core::{
     DeterministicEnv, Hash, MemoryBackend, NewCheckpoint, Query, RetentionPolicy, SessionId,
 };
-use rewind_sandbox::{Limits, Sandbox, SandboxStore, input, options, query, retention, summaries};
+use rewind_sandbox::{
+    Limits, Sandbox, SandboxStore, SummaryFields, input, options, query, retention, summaries,
+};
 
 const STATE_BYTES: usize = 3 * 1024;
 const RESTORE_BYTES: usize = 10 * 1024;
@@ -389,13 +391,18 @@ fn queries_and_reads(c: &mut Criterion) {
         let (mut sandboxed, session, _) = sandbox_populated(&sandbox, 100, STATE_BYTES);
         let mut by_session = query();
         by_session.session = Some(session);
+        // The fields read below: id and seq always come, message and tags are asked for.
+        let fields = SummaryFields {
+            message: true,
+            tags: true,
+        };
         for (name, q) in [("list_all", query()), ("list_by_session", by_session)] {
             group.bench_function(BenchmarkId::new(name, "wasmtime"), |b| {
                 // The component packs what is read into one buffer, which the host owns and
                 // reads in place (`list` would lift every field of every checkpoint as its own
                 // string).
                 b.iter(|| {
-                    let page = sandboxed.list_summaries(&q).unwrap().unwrap();
+                    let page = sandboxed.list_summaries(&q, fields).unwrap().unwrap();
                     let items = summaries(&page).unwrap();
                     let mut sum = 0;
                     for s in items {

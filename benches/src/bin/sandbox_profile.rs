@@ -20,7 +20,9 @@ use rewind_benches::{BenchStore, agent_state, memory_store, sandbox_component};
 use rewind_core::{
     DeterministicEnv, MemoryBackend, NewCheckpoint, Query, RetentionPolicy, SessionId,
 };
-use rewind_sandbox::{Limits, Sandbox, SandboxStore, input, options, query, retention, summaries};
+use rewind_sandbox::{
+    Limits, Sandbox, SandboxStore, SummaryFields, input, options, query, retention, summaries,
+};
 
 const STATE_BYTES: usize = 3_000;
 const RESTORE_BYTES: usize = 10_000;
@@ -120,7 +122,11 @@ fn main() {
                         black_box(store.checkpoint(&new, &state).unwrap().unwrap().seq);
                     }
                     "list" => {
-                        let page = store.list_summaries(&query()).unwrap().unwrap();
+                        let fields = SummaryFields {
+                            message: true,
+                            tags: true,
+                        };
+                        let page = store.list_summaries(&query(), fields).unwrap().unwrap();
                         let sum: usize = summaries(&page)
                             .unwrap()
                             .iter()

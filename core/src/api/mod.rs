@@ -27,8 +27,8 @@ pub use input::{
     parse_checkpoint_id, parse_session_id, parse_session_list, parse_severity, parse_trigger_kind,
 };
 pub use packed::{
-    PACKED_LAYOUT, Summaries, Summary, SummaryIter, SummaryRef, Tags, pack_summaries,
-    unpack_checkpoint, unpack_strings, unpack_summaries,
+    PACKED_LAYOUT, Summaries, Summary, SummaryFields, SummaryIter, SummaryRef, Tags,
+    pack_summaries, unpack_checkpoint, unpack_strings, unpack_summaries,
 };
 pub use view::{
     AnnotationView, BriefPageView, BriefView, CheckpointView, DiffView, EventView, Kept,

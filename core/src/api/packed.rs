@@ -32,8 +32,9 @@
 //!
 //! A listing can come back packed too, for bindings where every string that crosses costs a
 //! copy and an allocation (the sandbox component). [`pack_summaries`] writes, for each
-//! checkpoint, what a listing's reader most often needs, as a table of fixed-size entries and
-//! then all the text, so a reader checks the text once and then slices it:
+//! checkpoint, what a listing's reader most often needs (or less: [`SummaryFields`]), as a
+//! table of fixed-size entries and then all the text, so a reader checks the text once and then
+//! slices it:
 //!
 //! ```text
 //! u32     count
@@ -177,15 +178,44 @@ pub struct Summary {
 /// Bytes of one summary's fixed part: id, seq, creation time, message length, tag count.
 const SUMMARY_ENTRY: usize = 40;
 
-/// Appends the packed summaries of `items` to `out` (layout in the [module docs](self)).
-pub fn pack_summaries(items: &[&Checkpoint], out: &mut Vec<u8>) {
-    let tags: usize = items.iter().map(|cp| cp.tags.len()).sum();
+/// Which of a checkpoint's fields a packed listing carries besides its id, seq and creation
+/// time, which it always does. A field left out is packed empty (a message of length 0, no
+/// tags), so the layout stays the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SummaryFields {
+    /// The message.
+    pub message: bool,
+    /// The tags.
+    pub tags: bool,
+}
+
+impl SummaryFields {
+    /// Everything: id, seq, creation time, message and tags.
+    pub const ALL: SummaryFields = SummaryFields {
+        message: true,
+        tags: true,
+    };
+    /// Ids, seqs and creation times only.
+    pub const IDS: SummaryFields = SummaryFields {
+        message: false,
+        tags: false,
+    };
+}
+
+/// Appends the packed summaries of `items` to `out` (layout in the [module docs](self)), with
+/// the `fields` asked for.
+pub fn pack_summaries(items: &[&Checkpoint], fields: SummaryFields, out: &mut Vec<u8>) {
+    let message = |cp: &Checkpoint| if fields.message { cp.message.len() } else { 0 };
+    fn tags(cp: &Checkpoint, fields: SummaryFields) -> &[String] {
+        if fields.tags { &cp.tags } else { &[] }
+    }
+    let tag_count: usize = items.iter().map(|cp| tags(cp, fields).len()).sum();
     let text: usize = items
         .iter()
-        .map(|cp| cp.message.len() + cp.tags.iter().map(String::len).sum::<usize>())
+        .map(|cp| message(cp) + tags(cp, fields).iter().map(String::len).sum::<usize>())
         .sum();
     // Sized once: the page crosses the boundary as this one buffer.
-    out.reserve(4 + items.len() * SUMMARY_ENTRY + 4 * tags + text);
+    out.reserve(4 + items.len() * SUMMARY_ENTRY + 4 * tag_count + text);
     // Messages, tags and counts are far below 4 GiB (the engine's limits), so lengths fit.
     out.extend_from_slice(&(items.len() as u32).to_le_bytes());
     for cp in items {
@@ -193,16 +223,16 @@ pub fn pack_summaries(items: &[&Checkpoint], out: &mut Vec<u8>) {
         entry[..16].copy_from_slice(cp.id.as_bytes());
         entry[16..24].copy_from_slice(&cp.seq.to_le_bytes());
         entry[24..32].copy_from_slice(&cp.created_at.to_le_bytes());
-        entry[32..36].copy_from_slice(&(cp.message.len() as u32).to_le_bytes());
-        entry[36..].copy_from_slice(&(cp.tags.len() as u32).to_le_bytes());
+        entry[32..36].copy_from_slice(&(message(cp) as u32).to_le_bytes());
+        entry[36..].copy_from_slice(&(tags(cp, fields).len() as u32).to_le_bytes());
         out.extend_from_slice(&entry);
     }
-    for tag in items.iter().flat_map(|cp| &cp.tags) {
+    for tag in items.iter().flat_map(|cp| tags(cp, fields)) {
         out.extend_from_slice(&(tag.len() as u32).to_le_bytes());
     }
     for cp in items {
-        out.extend_from_slice(cp.message.as_bytes());
-        for tag in &cp.tags {
+        out.extend_from_slice(&cp.message.as_bytes()[..message(cp)]);
+        for tag in tags(cp, fields) {
             out.extend_from_slice(tag.as_bytes());
         }
     }
@@ -663,7 +693,7 @@ mod tests {
             .unwrap();
         let page = store.list(&Query::new()).unwrap();
         let mut bytes = Vec::new();
-        pack_summaries(&page.items, &mut bytes);
+        pack_summaries(&page.items, SummaryFields::ALL, &mut bytes);
         let summaries = unpack_summaries(&bytes).unwrap();
         let expected: Vec<Summary> = page
             .items
@@ -701,6 +731,34 @@ mod tests {
         let err = Summaries::new(&split).unwrap_err().to_string();
         assert!(err.contains("ends at byte 3"), "{err}");
         assert_eq!(unpack_summaries(&0u32.to_le_bytes()).unwrap(), []);
+
+        // Ids only: the same entries, every message empty and no tags.
+        let mut ids = Vec::new();
+        pack_summaries(&page.items, SummaryFields::IDS, &mut ids);
+        assert_eq!(ids.len(), 4 + 2 * SUMMARY_ENTRY);
+        let brief: Vec<Summary> = unpack_summaries(&ids).unwrap();
+        assert!(
+            brief
+                .iter()
+                .all(|s| s.message.is_empty() && s.tags.is_empty())
+        );
+        let ids_of = |list: &[Summary]| {
+            list.iter()
+                .map(|s| (s.id, s.seq, s.created_at))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids_of(&brief), ids_of(&expected));
+        let mut tags_only = Vec::new();
+        let tags = SummaryFields {
+            message: false,
+            tags: true,
+        };
+        pack_summaries(&page.items, tags, &mut tags_only);
+        let tagged = unpack_summaries(&tags_only).unwrap();
+        assert_eq!(
+            (tagged[1].message.as_str(), &tagged[1].tags[..]),
+            ("", &expected[1].tags[..])
+        );
     }
 
     proptest::proptest! {

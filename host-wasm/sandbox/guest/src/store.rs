@@ -183,12 +183,20 @@ impl wit::GuestStore for GuestStore {
         })
     }
 
-    fn list_summaries(&self, q: wit::Query) -> Result<wit::SummaryPage, wit::Error> {
+    fn list_summaries(
+        &self,
+        q: wit::Query,
+        fields: wit::SummaryFields,
+    ) -> Result<wit::SummaryPage, wit::Error> {
         let input = convert::query(q)?;
+        let fields = api::SummaryFields {
+            message: fields.message,
+            tags: fields.tags,
+        };
         self.with(|e| {
             let page = e.list(&Query::try_from(input)?)?;
             let mut items = Vec::new();
-            api::pack_summaries(&page.items, &mut items);
+            api::pack_summaries(&page.items, fields, &mut items);
             Ok(wit::SummaryPage {
                 items,
                 next: page.next.map(|c| c.to_string()),

@@ -46,8 +46,8 @@ pub use bindings::exports::rewind::store::store::{
     Annotation, Checkpoint, CheckpointInput, CompactionPlan, CompactionReport, Diff,
     Error as StoreError, ErrorKind, Event, Health, ImportReport, KeepReason, Kept, LoadReport,
     Metrics, NewAttachment, Options as StoreOptions, Order, Page, Query, Removal, RemovalReason,
-    Retention, Session, SummaryPage, Trigger, TriggerKind, VerifyError, VerifyProblem,
-    VerifyReport,
+    Retention, Session, SummaryFields, SummaryPage, Trigger, TriggerKind, VerifyError,
+    VerifyProblem, VerifyReport,
 };
 use bindings::rewind::store::{backend, host_env};
 /// A page of `list_summaries` read in place ([`summaries`]), a checkpoint of it borrowed from the
@@ -512,9 +512,10 @@ impl SandboxStore {
         branches => call_branches(session: &str) -> Result<Vec<Checkpoint>, StoreError>);
     forward!(/// One page of a query.
         list => call_list(q: &Query) -> Result<Page, StoreError>);
-    forward!(/// One page of a query with each checkpoint's id, seq, creation time, message and tags,
-        /// packed into one buffer (read it with [`summaries`]): a fraction of `list`'s cost.
-        list_summaries => call_list_summaries(q: &Query) -> Result<SummaryPage, StoreError>);
+    forward!(/// One page of a query with each checkpoint's id, seq and creation time, and the
+        /// `fields` asked for (message, tags), packed into one buffer (read it in place with
+        /// [`summaries`]): a fraction of `list`'s cost.
+        list_summaries => call_list_summaries(q: &Query, fields: SummaryFields) -> Result<SummaryPage, StoreError>);
     forward!(/// What changed between two checkpoints.
         diff => call_diff(from: &str, to: &str) -> Result<Diff, StoreError>);
     forward!(/// Adds a note (info, warning, critical).

@@ -12,8 +12,8 @@ use rewind_core::api;
 use rewind_core::conformance::parity;
 use rewind_core::{DeterministicEnv, MemoryBackend, NewCheckpoint, Options, Store};
 use rewind_sandbox::{
-    ErrorKind, Limits, Sandbox, SandboxError, StoreError, StoreOptions, input, options, query,
-    retention, summaries,
+    ErrorKind, Limits, Sandbox, SandboxError, StoreError, StoreOptions, SummaryFields, input,
+    options, query, retention, summaries,
 };
 
 fn component_path() -> PathBuf {
@@ -185,7 +185,11 @@ fn packed_summaries_carry_what_list_returns_and_what_the_native_engine_lists() {
     let mut q = query();
     q.limit = Some(12);
     let full = plugin.list(&q).unwrap().unwrap();
-    let packed = plugin.list_summaries(&q).unwrap().unwrap();
+    let every = SummaryFields {
+        message: true,
+        tags: true,
+    };
+    let packed = plugin.list_summaries(&q, every).unwrap().unwrap();
     let brief = summaries(&packed).unwrap();
     assert_eq!(brief.len(), 12);
     assert_eq!(packed.next, full.next, "the same cursor");
@@ -207,10 +211,32 @@ fn packed_summaries_carry_what_list_returns_and_what_the_native_engine_lists() {
     let native_ids: Vec<String> = native_page.items.iter().map(|c| c.id.to_string()).collect();
     let plugin_ids: Vec<String> = brief.iter().map(|s| s.id.to_string()).collect();
     assert_eq!(plugin_ids, native_ids);
+    // Ids and seqs only: the same checkpoints, nothing else packed.
+    let ids_page = plugin
+        .list_summaries(
+            &q,
+            SummaryFields {
+                message: false,
+                tags: false,
+            },
+        )
+        .unwrap()
+        .unwrap();
+    let ids_only = summaries(&ids_page).unwrap();
+    assert!(ids_page.items.len() < packed.items.len());
+    assert_eq!(
+        ids_only.iter().map(|s| (s.id, s.seq)).collect::<Vec<_>>(),
+        brief.iter().map(|s| (s.id, s.seq)).collect::<Vec<_>>()
+    );
+    assert!(
+        ids_only
+            .iter()
+            .all(|s| s.message.is_empty() && s.tags.len() == 0)
+    );
     // Filters apply as in `list`.
     q.tags_all = vec!["tag-2".into()];
     q.limit = None;
-    let tagged_page = plugin.list_summaries(&q).unwrap().unwrap();
+    let tagged_page = plugin.list_summaries(&q, every).unwrap().unwrap();
     let tagged = summaries(&tagged_page).unwrap();
     assert!(!tagged.is_empty() && tagged.iter().all(|mut s| s.tags.any(|t| t == "tag-2")));
     assert_eq!(tagged.len(), plugin.list(&q).unwrap().unwrap().items.len());
