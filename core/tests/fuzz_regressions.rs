@@ -333,3 +333,83 @@ fn write_snapshot_delta_seed() {
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join("features"), body).unwrap();
 }
+
+#[test]
+fn packed_inputs_read_or_fail_cleanly() {
+    let inputs = inputs("packed");
+    assert!(inputs.len() >= 3, "the seeds are part of the repository");
+    for (_, data) in inputs {
+        rewind_core::conformance::assert_packed_input_handled(&data);
+    }
+}
+
+/// Writes the `packed` target's seeds: a checkpoint packed as the npm package packs it (with
+/// tags and an attachment), a summary page of a store's listing, and a list of strings.
+///
+///     cargo test -p rewind-core --test fuzz_regressions -- --ignored write_packed_seeds
+#[test]
+#[ignore = "writes fuzz/seeds; run by hand after a packed layout changes"]
+fn write_packed_seeds() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/packed");
+    fs::create_dir_all(&dir).unwrap();
+    let (mut store, _) = Store::open(
+        MemoryBackend::new(),
+        DeterministicEnv::new(),
+        Options::default(),
+    )
+    .unwrap();
+    let s = store.create_session("seeds", Default::default()).unwrap();
+    fn string(out: &mut Vec<u8>, s: &str) {
+        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        out.extend_from_slice(s.as_bytes());
+    }
+    let none = u32::MAX.to_le_bytes();
+    // Layout 1: session, message, content type, namespace, id, parent, flags, trigger kind,
+    // reason, metadata, tags, attachments, state length, then the bytes.
+    let mut checkpoint = vec![rewind_core::api::PACKED_LAYOUT];
+    string(&mut checkpoint, &s.to_string());
+    string(&mut checkpoint, "packed step ✓");
+    string(&mut checkpoint, "application/json");
+    checkpoint.extend_from_slice(&none); // namespace
+    checkpoint.extend_from_slice(&none); // id
+    checkpoint.extend_from_slice(&none); // parent
+    checkpoint.push(0); // flags
+    string(&mut checkpoint, "automatic");
+    string(&mut checkpoint, "loop");
+    string(&mut checkpoint, r#"{"step":1}"#);
+    checkpoint.extend_from_slice(&2u32.to_le_bytes());
+    string(&mut checkpoint, "b");
+    string(&mut checkpoint, "a");
+    checkpoint.extend_from_slice(&1u32.to_le_bytes());
+    string(&mut checkpoint, "c:messages");
+    string(&mut checkpoint, "application/json");
+    checkpoint.extend_from_slice(&none); // base
+    checkpoint.extend_from_slice(&5u32.to_le_bytes()); // the attachment's length
+    checkpoint.extend_from_slice(&7u32.to_le_bytes()); // the state's
+    checkpoint.extend_from_slice(br#"{"a":1}[1,2]"#);
+    let (input, rest) = rewind_core::api::unpack_checkpoint(&checkpoint).unwrap();
+    let (state, attachments) = input.split(rest).unwrap();
+    store
+        .checkpoint(input.clone().into_new(state, &attachments).unwrap())
+        .unwrap();
+    store
+        .checkpoint(NewCheckpoint::new(s, "clé", b"{}").tags(["x"]))
+        .unwrap();
+    let page = store.list(&Query::new()).unwrap();
+    let mut summaries = Vec::new();
+    rewind_core::api::pack_summaries(
+        &page.items,
+        rewind_core::api::SummaryFields::ALL,
+        &mut summaries,
+    );
+    let mut strings = 2u32.to_le_bytes().to_vec();
+    string(&mut strings, "019a0000-0000-7000-8000-000000000001");
+    string(&mut strings, "c:messages");
+    for (name, bytes) in [
+        ("checkpoint", checkpoint),
+        ("summaries", summaries),
+        ("strings", strings),
+    ] {
+        fs::write(dir.join(name), bytes).unwrap();
+    }
+}

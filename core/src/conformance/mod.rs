@@ -106,12 +106,14 @@ fn copy_memory(backend: &crate::MemoryBackend) -> crate::MemoryBackend {
 }
 
 mod faulty_backend;
+mod packed_input;
 pub mod parity;
 mod power_loss;
 mod random_writes;
 mod shared_log;
 
 pub use faulty_backend::{Calls, FaultyBackend, injected};
+pub use packed_input::assert_packed_input_handled;
 pub use power_loss::{PowerLossHarness, PowerLossReport, power_loss_seeds};
 pub use random_writes::{Rng, random_writes, random_writes_seeds};
 pub use shared_log::{SharedLog, SharedLogBackend};
