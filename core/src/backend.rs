@@ -90,6 +90,11 @@ pub trait SnapshotBytes: Send + Sync {
     }
 }
 
+/// How many bytes `runs` (position, length) hold together.
+fn runs_len(runs: &[(u64, u32)]) -> usize {
+    runs.iter().map(|(_, len)| *len as usize).sum()
+}
+
 /// Fills `buf` with the bytes of `bytes` at `pos`, or says the range is outside them: the
 /// `read_at` of everything that holds a log or snapshot as one byte string.
 pub fn read_slice(bytes: &[u8], pos: u64, buf: &mut [u8]) -> Result<(), BackendError> {
@@ -144,6 +149,7 @@ pub trait Backend {
     /// fetches them all with one, and may hand over the buffer it got when `out` is empty
     /// rather than copy it.
     fn read_runs(&self, runs: &[(u64, u32)], out: &mut Vec<u8>) -> Result<(), BackendError> {
+        out.reserve(runs_len(runs));
         for &(pos, len) in runs {
             let at = out.len();
             out.resize(at + len as usize, 0);
@@ -592,6 +598,7 @@ impl Backend for MemoryBackend {
 
     fn read_runs(&self, runs: &[(u64, u32)], out: &mut Vec<u8>) -> Result<(), BackendError> {
         // Copied straight from the log, not zeroed first.
+        out.reserve(runs_len(runs));
         for &(pos, len) in runs {
             let run = usize::try_from(pos)
                 .ok()

@@ -220,8 +220,8 @@ impl<B: Backend, E: Env> Store<B, E> {
             .chunks
             .iter()
             .map(|&slot| {
-                let info = self.index.chunks.get(slot);
-                (info.pos, u64::from(info.len))
+                let (pos, len) = self.index.chunks.extent(slot);
+                (pos, u64::from(len))
             })
             .collect();
         runs.sort_unstable();

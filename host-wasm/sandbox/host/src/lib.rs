@@ -188,7 +188,7 @@ impl backend::Host for HostState {
             .map_err(|e| e.to_string())
     }
     fn read_at(&mut self, pos: u64, len: u32) -> Result<Vec<u8>, String> {
-        self.read_runs(vec![(pos, len)])
+        self.read(&[(pos, len)]).map_err(|e| e.to_string())
     }
     fn read_runs(&mut self, runs: Vec<(u64, u32)>) -> Result<Vec<u8>, String> {
         self.read(&runs).map_err(|e| e.to_string())
