@@ -93,25 +93,18 @@ describe("TypeScript", () => {
     if (project) rmSync(project, { recursive: true, force: true });
   });
 
-  test("the usage fixture compiles under --strict (every @ts-expect-error is an error)", () => {
-    assert.equal(good.status, 0, `tsc failed:\n${good.output}`);
-    assert.equal(good.output.trim(), "");
-  });
-
-  test("the RewindSaver fixture compiles under --strict (every @ts-expect-error is an error)", () => {
-    assert.equal(langgraph.status, 0, `tsc failed:\n${langgraph.output}`);
-    assert.equal(langgraph.output.trim(), "");
-  });
-
-  test("the AI SDK fixture compiles under --strict (every @ts-expect-error is an error)", () => {
-    assert.equal(aiSdk.status, 0, `tsc failed:\n${aiSdk.output}`);
-    assert.equal(aiSdk.output.trim(), "");
-  });
-
-  test("the OpenAI Agents fixture compiles under --strict (every @ts-expect-error is an error)", () => {
-    assert.equal(agents.status, 0, `tsc failed:\n${agents.output}`);
-    assert.equal(agents.output.trim(), "");
-  });
+  for (const [name, compiled] of [
+    ["usage", () => good],
+    ["RewindSaver", () => langgraph],
+    ["AI SDK", () => aiSdk],
+    ["OpenAI Agents", () => agents],
+  ]) {
+    test(`the ${name} fixture compiles under --strict (every @ts-expect-error is an error)`, () => {
+      const { status, output } = compiled();
+      assert.equal(status, 0, `tsc failed:\n${output}`);
+      assert.equal(output.trim(), "");
+    });
+  }
 
   test("the fixture covers the misuse it claims to", () => {
     const text = readFileSync(fixture, "utf8");
